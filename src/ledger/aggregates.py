@@ -1,0 +1,169 @@
+"""The aggregates: one per project stream, and the key registry stream.
+
+Their state is what the write side needs to decide (guards); the read models live in
+``src/projections``. Both evolve only through :class:`ledger.events.EntryEvent`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+from eventsourcing.domain import Aggregate
+
+from ledger.catalogue import EventSpec
+from ledger.entries import ZERO_HASH, b64decode
+from ledger.errors import (
+    ChainBrokenError,
+    DuplicateActorError,
+    KeyNotValidError,
+    UnknownActorError,
+)
+from ledger.events import EntryEvent
+from ledger.roles import Role
+
+
+class Project(Aggregate):
+    """A project stream (项目): what the write-side rules need to know about it."""
+
+    def __init__(self) -> None:
+        self.head_hash = ZERO_HASH
+        self.opened_by = ""
+        self.title = ""
+        self.kind = ""
+        self.stage = "filed"
+        self.approving_opinion: str | None = None
+        self.approved_budget_fen: int | None = None
+        self.terminated_by: str | None = None
+        self.nonces: set[str] = set()
+
+    def on_entry(self, event: EntryEvent) -> None:
+        """Evolve by one entry; unknown types only advance the chain."""
+        payload = event.payload
+        name = type(event).__name__
+        reference = event.entry_hash or f"pending:{event.filing.nonce}"
+        if name == "ApplicationFiled":
+            if event.originator_version != 1:
+                raise ChainBrokenError("ApplicationFiled must open its stream",
+                                       stream=self.id, seq=event.originator_version)
+            self.opened_by = event.filing.actor
+            self.title = str(payload.get("title", ""))
+            self.kind = str(payload.get("kind", ""))
+        elif name == "ReviewOpinionIssued":
+            decision = payload.get("decision")
+            if decision in ("approved", "approved_with_conditions"):
+                self.approving_opinion = reference
+                budget = payload.get("approved_budget_fen")
+                self.approved_budget_fen = budget if isinstance(budget, int) else None
+                self.stage = "approved"
+            else:
+                self.approving_opinion = None
+                self.stage = "rejected" if decision == "rejected" else "under_review"
+        elif name == "ContractFiled":
+            self.stage = "in_construction"
+        elif name == "ProjectTerminated":
+            self.terminated_by = reference
+            self.stage = "terminated"
+        self.nonces.add(str(event.filing.nonce))
+
+
+@dataclass(frozen=True)
+class ActorRecord:
+    """A registered actor: who they are and which role (and unit) they act in."""
+
+    actor: str
+    role: Role
+    unit: str | None
+    display_name: str
+    registered_at: str
+
+
+@dataclass(frozen=True)
+class KeyRecord:
+    """A registered public key and its validity window (DESIGN §5, Key registry)."""
+
+    key_id: str
+    actor: str
+    role: Role
+    unit: str | None
+    suite: str
+    public_key: bytes
+    registered_at: str
+    revoked_from: str | None = None
+
+    def valid_at(self, recorded_at: str) -> bool:
+        """Valid iff registered at or before ``recorded_at`` and not yet revoked then."""
+        if self.registered_at > recorded_at:
+            return False
+        return self.revoked_from is None or recorded_at < self.revoked_from
+
+
+class KeyRegistry(Aggregate):
+    """The key registry stream (``ActorRegistered``, ``KeyRegistered``, ``KeyRevoked``)."""
+
+    def __init__(self) -> None:
+        self.head_hash = ZERO_HASH
+        self.actors: dict[str, ActorRecord] = {}
+        self.keys: dict[str, KeyRecord] = {}
+
+    def on_entry(self, event: EntryEvent) -> None:
+        """Evolve by one registry entry."""
+        payload = event.payload
+        name = type(event).__name__
+        # A pending (unsealed) event has no ledger time yet; the append stamps it, and
+        # decisions were taken on the registry as of now, so "now" is the right reading.
+        when = event.recorded_at or "9999-12-31T23:59:59.999999Z"
+        if name == "ActorRegistered":
+            self.actors[payload["actor"]] = ActorRecord(
+                payload["actor"], Role(payload["role"]), payload.get("unit"),
+                str(payload.get("display_name", payload["actor"])), when)
+        elif name == "KeyRegistered":
+            self.keys[payload["key_id"]] = KeyRecord(
+                payload["key_id"], payload["actor"], Role(payload["role"]), payload.get("unit"),
+                payload["suite"], b64decode(payload["public_key"]), when)
+        elif name == "KeyRevoked":
+            record = self.keys[payload["key_id"]]
+            self.keys[payload["key_id"]] = replace(record, revoked_from=payload["revoked_from"])
+
+    # --- queries used by the guards --------------------------------------------------------
+
+    def actor(self, actor_id: str) -> ActorRecord:
+        """The registered actor, or :class:`UnknownActorError`."""
+        try:
+            return self.actors[actor_id]
+        except KeyError:
+            raise UnknownActorError(actor_id) from None
+
+    def require_new_actor(self, actor_id: str) -> None:
+        """Raise :class:`DuplicateActorError` if the id is taken."""
+        if actor_id in self.actors:
+            raise DuplicateActorError(actor_id)
+
+    def key_for(self, key_id: str, actor_id: str, recorded_at: str) -> KeyRecord:
+        """The key if it is ``actor_id``'s and valid at ``recorded_at``; else raise."""
+        record = self.keys.get(key_id)
+        if record is None:
+            raise KeyNotValidError(key_id, "not in the key registry")
+        if record.actor != actor_id:
+            raise KeyNotValidError(key_id, f"registered to {record.actor!r}, not {actor_id!r}")
+        if not record.valid_at(recorded_at):
+            if record.revoked_from is not None and recorded_at >= record.revoked_from:
+                raise KeyNotValidError(key_id, f"revoked from {record.revoked_from}")
+            raise KeyNotValidError(key_id, f"registered only at {record.registered_at}")
+        return record
+
+    def current_key(self, actor_id: str, now: str) -> KeyRecord:
+        """The actor's newest key valid at ``now``."""
+        self.actor(actor_id)
+        valid = [k for k in self.keys.values() if k.actor == actor_id and k.valid_at(now)]
+        if not valid:
+            raise KeyNotValidError(f"<any key of {actor_id}>", "the actor has no valid key")
+        return max(valid, key=lambda k: (k.registered_at, k.key_id))
+
+
+def aggregate_class_for(spec: EventSpec) -> Any:
+    """The aggregate class a stream of this event kind belongs to."""
+    return KeyRegistry if spec.stream == "registry" else Project
+
+
+__all__ = ["ActorRecord", "KeyRecord", "KeyRegistry", "Project", "aggregate_class_for"]

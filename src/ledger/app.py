@@ -1,0 +1,630 @@
+"""The ledger application: eventsourcing's ``Application`` over project and registry streams.
+
+Write path: get the aggregate (cached, fast-forwarded) → decide (key, role, unit, payload,
+rules) → append through the recorder, which seals each entry and extends the Merkle log under
+one lock in one transaction. Many filings can be decided and committed together (group commit);
+a refusal fails only its own filing. Read path: rebuild a stream (every entry hash recomputed,
+every link checked) and prove its newest entry in the latest signed checkpoint.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import threading
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any, cast
+from urllib.parse import unquote, urlsplit
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application, Repository
+from eventsourcing.persistence import ApplicationRecorder, Mapper, StoredEvent
+
+from ledger import merkle
+from ledger.aggregates import KeyRecord, KeyRegistry, Project
+from ledger.catalogue import payload_json, spec_for, validate_payload
+from ledger.checkpoint import Checkpoint, SignedNote, VerifierKey, sign_checkpoint, verify_note
+from ledger.custody import Custodian
+from ledger.entries import ZERO_HASH, Filing, b64decode, b64encode, format_time
+from ledger.errors import (
+    AuthorisationError,
+    BadSignatureError,
+    ChainBrokenError,
+    CheckpointError,
+    ConfigurationError,
+    ConflictError,
+    DuplicateNonceError,
+    EntryHashMismatchError,
+    IntegrityFailedError,
+    KeyNotValidError,
+    LedgerError,
+    LedgerNotInitialisedError,
+    ProjectNotFoundError,
+    StaleStreamError,
+    ValidationFailedError,
+)
+from ledger.events import EntryEvent, event_class
+from ledger.logstore import CustodyRecord, LogStore, StoredCheckpoint
+from ledger.mapper import EntryMapper
+from ledger.roles import Role
+from ledger.rules import check_filing_allowed
+from ledger.sealing import EntrySealer
+from ledger.settings import Settings
+from ledger.suites import Profile, Signer, profile_named
+
+ROOT_ACTOR = "root"
+"""The registry's author: the pinned root admin key signs every registry entry."""
+
+_REGISTRY_NAMESPACE = UUID("6f1d2c1e-3b0a-5d7e-9a4b-8c2f0e1d3a5b")
+_STALE_RETRIES = 5
+
+
+def registry_stream_id(origin: str) -> UUID:
+    """The key registry's stream id, derived from the ledger's origin."""
+    return uuid.uuid5(_REGISTRY_NAMESPACE, origin)
+
+
+def key_id_for(actor: str, public_key: bytes, profile: Profile) -> str:
+    """A readable, collision-resistant key id: ``actor#`` + 12 hex of the key's hash."""
+    return f"{actor}#{profile.digest(public_key).hex()[:12]}"
+
+
+@dataclass(frozen=True)
+class SignedFiling:
+    """A filing and its author's signature (standard base64), as submitted."""
+
+    filing: Filing
+    signature: str
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """Where an accepted filing landed in the ledger."""
+
+    stream: UUID
+    seq: int
+    type: str
+    entry_hash: str
+    leaf_index: int
+    recorded_at: str
+    nonce: str
+
+
+@dataclass(frozen=True)
+class LedgerIdentity:
+    """What ``ledger init`` fixed: origin, profile, and the public keys verifiers pin."""
+
+    origin: str
+    profile: Profile
+    log_key: VerifierKey
+    root_key_id: str
+    root_public_key: bytes
+
+    @property
+    def registry_stream(self) -> UUID:
+        """The key registry's stream id."""
+        return registry_stream_id(self.origin)
+
+
+def _persistence_env(settings: Settings) -> dict[str, str]:
+    """eventsourcing's environment for the configured database URL."""
+    url = settings.database_url
+    env = {"CREATE_TABLE": "n", "AGGREGATE_CACHE_MAXSIZE": "5000"}
+    if url.startswith("sqlite:///"):
+        path = url.removeprefix("sqlite:///")
+        if not path:
+            raise ConfigurationError("LEDGER_DATABASE_URL sqlite:/// needs a file path")
+        env |= {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": path,
+                "SQLITE_LOCK_TIMEOUT": "30"}
+        return env
+    if url.startswith(("postgresql://", "postgres://")):
+        parts = urlsplit(url)
+        env |= {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": parts.path.lstrip("/") or "postgres",
+            "POSTGRES_HOST": parts.hostname or "127.0.0.1",
+            "POSTGRES_PORT": str(parts.port or 5432),
+            "POSTGRES_USER": unquote(parts.username or "postgres"),
+            "POSTGRES_PASSWORD": unquote(parts.password or ""),
+            "POSTGRES_POOL_SIZE": str(settings.pool_size),
+            "POSTGRES_MAX_OVERFLOW": "10",
+            "POSTGRES_CONN_MAX_AGE": "3600",
+            "POSTGRES_LOCK_TIMEOUT": "30",
+        }
+        return env
+    raise ConfigurationError(
+        f"LEDGER_DATABASE_URL must start with sqlite:/// or postgresql://, got {url!r}")
+
+
+class Ledger(Application[UUID]):
+    """The audit ledger (审计账本) over one database."""
+
+    name = "Ledger"
+
+    def __init__(self, settings: Settings | None = None, *,
+                 clock: Callable[[], datetime] | None = None) -> None:
+        self.settings = settings or Settings()
+        self.clock: Callable[[], datetime] = clock or (lambda: datetime.now(UTC))
+        self._profile = profile_named(self.settings.profile)
+        self._identity: LedgerIdentity | None = None
+        self._signers: dict[str, Signer] = {}
+        self._trusted: StoredCheckpoint | None = None
+        self._lock = threading.Lock()
+        super().__init__(env=_persistence_env(self.settings))
+        self.store.clock = self.clock
+        self._verified_repository: Repository[UUID] = Repository(event_store=self.events)
+
+    # --- eventsourcing construction hooks ---------------------------------------------------
+
+    def construct_mapper(self) -> Mapper[UUID]:
+        """Entries, not eventsourcing's private JSON, are what gets stored."""
+        return EntryMapper(self._profile)
+
+    def construct_recorder(self) -> ApplicationRecorder:
+        """The backend's recorder that extends the Merkle log on every insert."""
+        datastore = cast(Any, self.factory).datastore
+        sealer = EntrySealer(self._profile)
+        if self.env.get("PERSISTENCE_MODULE") == "eventsourcing.postgres":
+            from ledger.store_postgres import PostgresLedgerRecorder  # noqa: PLC0415
+
+            return PostgresLedgerRecorder(datastore, profile=self._profile, sealer=sealer)
+        from ledger.store_sqlite import SQLiteLedgerRecorder  # noqa: PLC0415
+
+        return SQLiteLedgerRecorder(datastore, profile=self._profile, sealer=sealer)
+
+    @property
+    def store(self) -> Any:
+        """The recorder seen as the log store (both backends implement LogStore)."""
+        return self.recorder
+
+    @property
+    def log(self) -> LogStore:  # type: ignore[override]
+        """The log store, typed."""
+        return cast(LogStore, self.recorder)
+
+    # --- identity: init and open ----------------------------------------------------------
+
+    @property
+    def custodian(self) -> Custodian:
+        """Seals and opens custodial private keys under the master key."""
+        return Custodian(self.settings.master_key_bytes)
+
+    def initialise(self, *, origin: str | None = None, profile: str | None = None,
+                   admin: str = "admin") -> LedgerIdentity:
+        """``ledger init``: create tables, fix origin/profile/keys, register the first admin.
+
+        Idempotent: on an initialised database it only checks and returns the identity.
+        """
+        self.log.create_table()
+        if self.log.get_meta("origin") is None:
+            chosen = profile_named(profile or self.settings.profile)
+            self._set_profile(chosen)
+            origin = origin or self.settings.origin
+            root = chosen.signature.generate()
+            log_signer = chosen.signature.generate()
+            root_key_id = key_id_for(ROOT_ACTOR, root.public_key, chosen)
+            log_key = VerifierKey.for_signer(origin, log_signer)
+            self._keep_custody(root_key_id, ROOT_ACTOR, root)
+            self._keep_custody("log", "log", log_signer)
+            # The origin goes last: its presence marks a complete initialisation.
+            self.log.put_meta("profile", chosen.name)
+            self.log.put_meta("log_key", log_key.encode())
+            self.log.put_meta("root_key_id", root_key_id)
+            self.log.put_meta("root_public_key", b64encode(root.public_key))
+            self.log.put_meta("origin", origin)
+        identity = self.identity
+        if self.registry().version == 0:
+            self.register_actor(admin, Role.ADMIN, None, "Administrator 管理员")
+        return identity
+
+    def _keep_custody(self, key_id: str, actor: str, signer: Signer) -> None:
+        sealed = self.custodian.seal(key_id, self._profile.signature.export(signer))
+        self.log.put_custody(CustodyRecord(key_id, actor, sealed))
+
+    def _set_profile(self, profile: Profile) -> None:
+        self._profile = profile
+        cast(EntryMapper, self.mapper).profile = profile
+        self.store.profile = profile
+        self.store.sealer = EntrySealer(profile)
+
+    @property
+    def identity(self) -> LedgerIdentity:
+        """The ledger's identity from the database, checked against the pinned root key."""
+        if self._identity is not None:
+            return self._identity
+        with self._lock:
+            origin = self.log.get_meta("origin")
+            if origin is None:
+                raise LedgerNotInitialisedError(self.settings.database_url)
+            profile = profile_named(cast(str, self.log.get_meta("profile")))
+            self._set_profile(profile)
+            root_public = b64decode(cast(str, self.log.get_meta("root_public_key")))
+            pinned = self.settings.root_key
+            if pinned is not None and b64decode(pinned) != root_public:
+                raise ConfigurationError(
+                    "LEDGER_ROOT_KEY does not match the root key recorded at `ledger init`")
+            identity = LedgerIdentity(
+                origin=origin, profile=profile,
+                log_key=VerifierKey.parse(cast(str, self.log.get_meta("log_key"))),
+                root_key_id=cast(str, self.log.get_meta("root_key_id")),
+                root_public_key=root_public,
+            )
+            log_signer = self._custodial_signer("log")
+            name = identity.log_key.name
+            self.store.sign_checkpoint = (
+                lambda size, root: sign_checkpoint(
+                    Checkpoint(origin, size, root), name, log_signer).text())
+            self._identity = identity
+            return identity
+
+    def _custodial_signer(self, key_id: str) -> Signer:
+        signer = self._signers.get(key_id)
+        if signer is None:
+            record = self.log.get_custody(key_id)
+            if record is None:
+                raise KeyNotValidError(key_id, "the server holds no private key for it")
+            signer = self._profile.signature.load(self.custodian.open(key_id, record.sealed))
+            self._signers[key_id] = signer
+        return signer
+
+    # --- reads of aggregates --------------------------------------------------------------
+
+    def registry(self) -> KeyRegistry:
+        """The key registry as of now (cached, fast-forwarded; chain-checked)."""
+        try:
+            return cast(KeyRegistry, self.repository.get(self.identity.registry_stream))
+        except AggregateNotFoundError:
+            return self._empty_registry()
+
+    def _empty_registry(self) -> KeyRegistry:
+        empty = KeyRegistry.__new__(KeyRegistry)
+        empty.__base_init__(self.identity.registry_stream, 0, self.clock())
+        empty.__init__()  # type: ignore[misc]
+        return empty
+
+    def project(self, project_id: UUID) -> Project:
+        """A project rebuilt from its stream, verified: hashes, links, newest in checkpoint."""
+        try:
+            project = cast(Project, self._verified_repository.get(project_id))
+        except AggregateNotFoundError:
+            raise ProjectNotFoundError(project_id) from None
+        if not isinstance(project, Project):
+            raise ProjectNotFoundError(project_id)
+        self.check_head(project_id, project.version, project.head_hash)
+        return project
+
+    def events_of(self, stream: UUID) -> list[EntryEvent]:
+        """Every entry of a stream, verified like :meth:`project`."""
+        events = cast(list[EntryEvent], list(self.events.get(stream)))
+        if not events:
+            raise ProjectNotFoundError(stream)
+        head = ZERO_HASH
+        for expected_seq, event in enumerate(events, start=1):
+            if event.originator_version != expected_seq or event.prev != head:
+                raise ChainBrokenError(
+                    f"expected seq {expected_seq} linked to {head}", stream=stream,
+                    seq=event.originator_version)
+            head = cast(str, event.entry_hash)
+        self.check_head(stream, len(events), head)
+        return events
+
+    def check_head(self, stream: UUID, seq: int, head_hash: str) -> None:
+        """The newest entry must be the stream's newest leaf and be in the signed log."""
+        leaf = self.store.stream_head_leaf(stream)
+        if leaf is None or leaf.originator_version != seq:
+            found = "no leaf" if leaf is None else f"its newest leaf is seq {leaf.originator_version}"
+            raise IntegrityFailedError(
+                f"the stream has {seq} entries but {found} (entries deleted or added?)",
+                stream=stream, seq=seq)
+        if leaf.entry_hash.hex() != head_hash:
+            raise EntryHashMismatchError(
+                f"entry hashes to {head_hash} but its log leaf holds {leaf.entry_hash.hex()}",
+                stream=stream, seq=seq, leaf_index=leaf.leaf_index)
+        checkpoint = self.trusted_checkpoint()
+        if checkpoint is not None and leaf.leaf_index < checkpoint.size:
+            proof = self.inclusion_proof(leaf.leaf_index, checkpoint.size)
+            try:
+                merkle.verify_inclusion(self._profile.hash, leaf.leaf_index, checkpoint.size,
+                                        leaf.entry_hash, proof, checkpoint.root)
+            except IntegrityFailedError as exc:
+                raise type(exc)(f"newest entry not in checkpoint {checkpoint.size}: {exc.what}",
+                                stream=stream, seq=seq, leaf_index=leaf.leaf_index) from None
+
+    def trusted_checkpoint(self) -> StoredCheckpoint | None:
+        """The latest checkpoint, its signature checked once per new size."""
+        latest = self.log.latest_checkpoint()
+        if latest is None:
+            return None
+        if self._trusted is not None and self._trusted.size == latest.size and (
+            self._trusted == latest
+        ):
+            return latest
+        note = SignedNote.parse(latest.note)
+        verify_note(note, [self.identity.log_key])
+        if note.checkpoint.size != latest.size or note.checkpoint.root != latest.root:
+            raise CheckpointError("stored size/root disagree with the signed note",
+                                  leaf_index=latest.size)
+        self._trusted = latest
+        return latest
+
+    # --- proofs -----------------------------------------------------------------------------
+
+    def root_at(self, size: int) -> bytes:
+        """The Merkle root of the first ``size`` leaves (O(log n) stored nodes)."""
+        if size == 0:
+            return merkle.empty_root(self._profile.hash)
+        nodes = self.log.nodes(merkle.root_nodes(size))
+        return merkle.range_hash(self._profile.hash, 0, size, nodes)
+
+    def inclusion_proof(self, leaf_index: int, tree_size: int) -> list[bytes]:
+        """RFC 9162 §2.1.3.1 inclusion proof from stored nodes."""
+        ranges = merkle.inclusion_ranges(leaf_index, tree_size)
+        nodes = self.log.nodes(merkle.nodes_needed(ranges))
+        return [merkle.range_hash(self._profile.hash, a, b, nodes) for a, b in ranges]
+
+    def consistency_proof(self, size1: int, size2: int) -> list[bytes]:
+        """RFC 9162 §2.1.4.1 consistency proof from stored nodes."""
+        ranges = merkle.consistency_ranges(size1, size2)
+        nodes = self.log.nodes(merkle.nodes_needed(ranges))
+        return [merkle.range_hash(self._profile.hash, a, b, nodes) for a, b in ranges]
+
+    # --- writes -----------------------------------------------------------------------------
+
+    def now(self) -> str:
+        """The ledger clock as an RFC 3339 string."""
+        return format_time(self.clock())
+
+    def prepare(self, actor: str, event_type: str, payload: Mapping[str, Any], *,
+                stream: UUID | None = None, effective: date | None = None) -> SignedFiling:
+        """Build and sign a filing with the actor's custodial key (custodial signing)."""
+        identity = self.identity
+        spec = spec_for(event_type)
+        model = validate_payload(event_type, payload)
+        if spec.stream == "registry":
+            stream, key_id = identity.registry_stream, identity.root_key_id
+        else:
+            if stream is None:
+                if not spec.opens_project:
+                    raise ValidationFailedError(event_type, [("stream", "a project id is required")])
+                stream = uuid.uuid4()
+            key_id = self.registry().current_key(actor, self.now()).key_id
+        filing = Filing(
+            ledger=identity.origin, stream=stream, type=event_type,
+            effective=effective or self.clock().date(), payload=payload_json(model),
+            actor=actor, key=key_id, nonce=uuid.uuid4(),
+        )
+        signature = self._custodial_signer(key_id).sign(filing.signing_bytes())
+        return SignedFiling(filing, b64encode(signature))
+
+    def file(self, actor: str, event_type: str, payload: Mapping[str, Any], *,
+             stream: UUID | None = None, effective: date | None = None) -> Receipt:
+        """Sign custodially and append one filing; raises its refusal."""
+        return self.submit(self.prepare(actor, event_type, payload, stream=stream,
+                                        effective=effective))
+
+    def submit(self, signed: SignedFiling) -> Receipt:
+        """Append one signed filing; raises its refusal."""
+        result = self.submit_many([signed])[0]
+        if isinstance(result, LedgerError):
+            raise result
+        return result
+
+    def submit_many(self, filings: Sequence[SignedFiling]) -> list[Receipt | LedgerError]:
+        """Group commit: decide every filing, then append all accepted ones in one transaction.
+
+        Each position gets its own receipt or its own error; one refusal never fails another
+        filing (except later filings of the same project in the batch, decided on top of it).
+        """
+        for _ in range(_STALE_RETRIES):
+            try:
+                return self._submit_once(filings)
+            except StaleStreamError:
+                continue  # the registry moved under us: re-read it and decide again
+        raise StaleStreamError(str(self.identity.registry_stream), -1, -1)
+
+    def _submit_once(self, filings: Sequence[SignedFiling]) -> list[Receipt | LedgerError]:
+        identity = self.identity
+        registry = self.registry()
+        now = self.now()
+        results: list[Receipt | LedgerError | None] = [None] * len(filings)
+        aggregates: dict[UUID, Project | KeyRegistry] = {}
+        pending: list[tuple[int, EntryEvent]] = []
+        for position, signed in enumerate(filings):
+            try:
+                event = self._decide(signed, identity, registry, now, aggregates)
+            except LedgerError as exc:
+                results[position] = exc
+            else:
+                pending.append((position, event))
+        if pending:
+            stored: list[StoredEvent] = [self.mapper.to_stored_event(e) for _, e in pending]
+            expected = {} if any(
+                e.originator_id == identity.registry_stream for _, e in pending
+            ) else {str(identity.registry_stream): registry.version}
+            outcome = self.log.append(stored, expected_heads=expected)
+            for batch_position, error in outcome.rejected.items():
+                position, event = pending[batch_position]
+                results[position] = error
+                self._evict(event.originator_id)
+            for appended in outcome.appended:
+                position, event = pending[appended.position]
+                results[position] = Receipt(
+                    stream=event.originator_id, seq=event.originator_version,
+                    type=event.filing.type, entry_hash=appended.entry_hash.hex(),
+                    leaf_index=appended.leaf_index, recorded_at=appended.recorded_at,
+                    nonce=str(event.filing.nonce))
+        return [cast(Receipt | LedgerError, r) for r in results]
+
+    def _evict(self, stream: UUID) -> None:
+        cache = self.repository.cache
+        if cache is not None:
+            try:
+                cache.get(stream, evict=True)
+            except KeyError:
+                pass
+
+    def _decide(self, signed: SignedFiling, identity: LedgerIdentity, registry: KeyRegistry,
+                now: str, aggregates: dict[UUID, Project | KeyRegistry]) -> EntryEvent:
+        filing = signed.filing
+        if filing.ledger != identity.origin:
+            raise ValidationFailedError(
+                filing.type, [("ledger", f"expected {identity.origin!r}, got {filing.ledger!r}")])
+        spec = spec_for(filing.type)
+        try:
+            signature = b64decode(signed.signature)
+        except ValueError:
+            raise BadSignatureError("the signature is not standard base64") from None
+        if spec.stream == "registry":
+            if filing.stream != identity.registry_stream or filing.actor != ROOT_ACTOR or (
+                filing.key != identity.root_key_id
+            ):
+                raise AuthorisationError(filing.actor, f"file {filing.type} (root key only)")
+            public_key = identity.root_public_key
+        else:
+            if filing.stream == identity.registry_stream:
+                raise AuthorisationError(filing.actor, f"file {filing.type} on the registry")
+            key = registry.key_for(filing.key, filing.actor, now)
+            if key.role not in spec.filed_by:
+                raise AuthorisationError(
+                    filing.actor, f"file {filing.type} as {key.role} (filed by "
+                    f"{', '.join(sorted(spec.filed_by))}; Art. {', '.join(map(str, spec.articles))})")
+            public_key = key.public_key
+        self._profile.signature.verify(public_key, filing.signing_bytes(), signature)
+        validate_payload(filing.type, filing.payload)
+
+        aggregate = aggregates.get(filing.stream)
+        if aggregate is None:
+            aggregate = self._aggregate_for_write(filing.stream, spec.opens_project)
+        if spec.stream == "registry":
+            current = self._empty_registry() if aggregate is _NEW else aggregate
+            check_registry_filing(current, filing.type, filing.payload)
+        elif aggregate is not _NEW:
+            check_filing_allowed(aggregate, filing, registry.keys[filing.key], registry)
+        if str(filing.nonce) in getattr(aggregate, "nonces", ()):
+            raise DuplicateNonceError(str(filing.nonce))
+        cls: Any = event_class(filing.type)
+        fields = {"filing": filing, "signature": signed.signature, "prev": None,
+                  "recorded_at": None, "entry_hash": None}
+        if aggregate is _NEW:
+            event = cls(originator_id=filing.stream, originator_version=1,
+                        timestamp=self.clock(), **fields)
+            aggregate = event.mutate(None)
+            aggregate.pending_events.append(event)
+        else:
+            aggregate.trigger_event(cls, timestamp=self.clock(), **fields)
+            event = aggregate.pending_events[-1]
+        aggregates[filing.stream] = aggregate
+        return cast(EntryEvent, event)
+
+    def _aggregate_for_write(self, stream: UUID, opens: bool) -> Any:
+        try:
+            aggregate = self.repository.get(stream)
+        except AggregateNotFoundError:
+            if opens or stream == self.identity.registry_stream:
+                return _NEW
+            raise ProjectNotFoundError(stream) from None
+        if opens:
+            raise ConflictError(stream, 1, aggregate.version)
+        return aggregate
+
+    # --- the key registry (admin) --------------------------------------------------------
+
+    def register_actor(self, actor: str, role: Role, unit: str | None,
+                       display_name: str) -> KeyRecord:
+        """Register an actor and a custodial key for it (``ledger actors add``)."""
+        registry = self.registry()
+        registry.require_new_actor(actor)
+        signer = self._profile.signature.generate()
+        key_id = key_id_for(actor, signer.public_key, self._profile)
+        self._keep_custody(key_id, actor, signer)
+        self._append_registry([
+            ("ActorRegistered", {"actor": actor, "role": role.value, "unit": unit,
+                                 "display_name": display_name}),
+            ("KeyRegistered", self._key_payload(key_id, actor, role, unit, signer)),
+        ])
+        return self.registry().keys[key_id]
+
+    def rotate_key(self, actor: str) -> KeyRecord:
+        """Register a new custodial key for an actor; the old one stays valid until revoked."""
+        record = self.registry().actor(actor)
+        signer = self._profile.signature.generate()
+        key_id = key_id_for(actor, signer.public_key, self._profile)
+        self._keep_custody(key_id, actor, signer)
+        self._append_registry([("KeyRegistered", self._key_payload(
+            key_id, actor, record.role, record.unit, signer))])
+        return self.registry().keys[key_id]
+
+    def register_public_key(self, actor: str, public_key: bytes) -> KeyRecord:
+        """Register a client-held public key (the server never sees the private half)."""
+        record = self.registry().actor(actor)
+        key_id = key_id_for(actor, public_key, self._profile)
+        self._append_registry([("KeyRegistered", {
+            "key_id": key_id, "actor": actor, "role": record.role.value, "unit": record.unit,
+            "suite": self._profile.signature.name, "public_key": b64encode(public_key)})])
+        return self.registry().keys[key_id]
+
+    def revoke_key(self, key_id: str, *, revoked_from: str | None = None,
+                   reason: str = "revoked by the administrator") -> KeyRecord:
+        """Revoke a key from a moment (default now); entries from then on are refused."""
+        if key_id not in self.registry().keys:
+            raise KeyNotValidError(key_id, "not in the key registry")
+        self._append_registry([("KeyRevoked", {
+            "key_id": key_id, "revoked_from": revoked_from or self.now(), "reason": reason})])
+        return self.registry().keys[key_id]
+
+    def _key_payload(self, key_id: str, actor: str, role: Role, unit: str | None,
+                     signer: Signer) -> dict[str, Any]:
+        return {"key_id": key_id, "actor": actor, "role": role.value, "unit": unit,
+                "suite": signer.suite, "public_key": b64encode(signer.public_key)}
+
+    def _append_registry(self, items: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
+        signed = [self.prepare(ROOT_ACTOR, event_type, payload) for event_type, payload in items]
+        for result in self.submit_many(signed):
+            if isinstance(result, LedgerError):
+                raise result
+
+    def issue_token(self, actor: str) -> str:
+        """A new bearer token for an actor (``ledger actors token``); only its hash is kept."""
+        self.registry().actor(actor)
+        token = secrets.token_urlsafe(32)
+        self.log.put_token(token_hash(token), actor, self.now())
+        return token
+
+    def actor_for_token(self, token: str) -> str | None:
+        """The actor a bearer token stands for, if it is live."""
+        return self.log.actor_for_token(token_hash(token))
+
+    def iter_entries(self) -> Iterator[tuple[int, StoredEvent | None]]:
+        """Every leaf index with its stored event, in log order."""
+        for leaf, event in self.log.iter_log():
+            yield leaf.leaf_index, event
+
+
+_NEW: Any = object()
+
+
+def token_hash(token: str) -> str:
+    """What the database keeps of a bearer token."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def check_registry_filing(registry: KeyRegistry, event_type: str,
+                          payload: Mapping[str, Any]) -> None:
+    """Registry invariants: actors once, keys once and for a registered actor, revoke known."""
+    if event_type == "ActorRegistered":
+        registry.require_new_actor(str(payload["actor"]))
+    elif event_type == "KeyRegistered":
+        if payload["key_id"] in registry.keys:
+            raise ValidationFailedError(event_type, [("key_id", "already registered")])
+        # Actors registered earlier in the same batch are already applied to ``registry``.
+        if payload["actor"] not in registry.actors:
+            raise ValidationFailedError(event_type, [("actor", "not a registered actor")])
+    elif event_type == "KeyRevoked" and payload["key_id"] not in registry.keys:
+        raise KeyNotValidError(str(payload["key_id"]), "not in the key registry")
+
+
+__all__ = ["Ledger", "LedgerIdentity", "Receipt", "SignedFiling", "key_id_for",
+           "registry_stream_id"]

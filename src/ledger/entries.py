@@ -1,0 +1,194 @@
+"""Filings and entries exactly as DESIGN §5 defines them.
+
+A *filing* is what an author signs. An *entry* is what the ledger stores: the filing, its
+signature, the stream position (``seq``), the previous entry's hash (``prev``) and the time the
+ledger recorded it. The entry hash is the profile's hash of the entry's canonical bytes, and the
+stored bytes *are* those canonical bytes, so an independent verifier recomputes exactly them.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any, cast
+from uuid import UUID
+
+from ledger.canonical import JSONValue, canonical_bytes
+from ledger.errors import MalformedEntryError
+
+FILING_VERSION = 1
+ZERO_HASH = "0" * 64
+"""``prev`` of every stream's first entry (seq 1)."""
+
+_FILING_KEYS = frozenset(
+    {"v", "ledger", "stream", "type", "effective", "payload", "actor", "key", "nonce"}
+)
+_ENTRY_KEYS = frozenset({"filing", "signature", "seq", "prev", "recorded_at"})
+_PENDING_KEYS = frozenset({"filing", "signature", "seq"})
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z")
+
+
+def format_time(moment: datetime) -> str:
+    """Return RFC 3339 UTC with exactly six fractional digits, e.g. ``2026-03-02T01:02:03.000004Z``."""
+    if moment.tzinfo is None:
+        raise ValueError("recorded times must be timezone-aware")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_time(text: str) -> datetime:
+    """Parse a time written by :func:`format_time` (strictly that form)."""
+    if not _TIME.fullmatch(text):
+        raise ValueError(f"expected RFC 3339 UTC with microseconds, got {text!r}")
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+
+
+def b64encode(data: bytes) -> str:
+    """Standard base64 with padding (DESIGN §5: signatures and keys)."""
+    return base64.b64encode(data).decode("ascii")
+
+
+def b64decode(text: str) -> bytes:
+    """Strict standard base64 with padding."""
+    try:
+        return base64.b64decode(text.encode("ascii"), validate=True)
+    except (binascii.Error, UnicodeEncodeError) as exc:
+        raise ValueError(f"not standard base64: {text[:16]!r}…") from exc
+
+
+@dataclass(frozen=True)
+class Filing:
+    """What the author signs (DESIGN §5 *Filing*)."""
+
+    ledger: str
+    stream: UUID
+    type: str
+    effective: date
+    payload: Mapping[str, Any]
+    actor: str
+    key: str
+    nonce: UUID
+    v: int = FILING_VERSION
+
+    def to_json(self) -> dict[str, JSONValue]:
+        """The filing as plain JSON, ready for :func:`canonical_bytes`."""
+        return {
+            "v": self.v,
+            "ledger": self.ledger,
+            "stream": str(self.stream),
+            "type": self.type,
+            "effective": self.effective.isoformat(),
+            "payload": cast(JSONValue, self.payload),
+            "actor": self.actor,
+            "key": self.key,
+            "nonce": str(self.nonce),
+        }
+
+    def signing_bytes(self) -> bytes:
+        """JCS(filing): the exact bytes the author's signature covers."""
+        return canonical_bytes(self.to_json())
+
+    @classmethod
+    def from_json(cls, data: object) -> Filing:
+        """Parse a filing strictly: exact key set, types, canonical UUID and date forms."""
+        if not isinstance(data, dict) or set(data) != _FILING_KEYS:
+            keys = sorted(data) if isinstance(data, dict) else type(data).__name__
+            raise ValueError(f"a filing has exactly the keys {sorted(_FILING_KEYS)}, got {keys}")
+        if data["v"] != FILING_VERSION or isinstance(data["v"], bool):
+            raise ValueError(f"unsupported filing version {data['v']!r}")
+        for name in ("ledger", "stream", "type", "effective", "actor", "key", "nonce"):
+            if not isinstance(data[name], str) or not data[name]:
+                raise ValueError(f"filing.{name} must be a non-empty string")
+        if not isinstance(data["payload"], dict):
+            raise ValueError("filing.payload must be an object")
+        stream, nonce = UUID(data["stream"]), UUID(data["nonce"])
+        effective = date.fromisoformat(data["effective"])
+        if str(stream) != data["stream"] or str(nonce) != data["nonce"]:
+            raise ValueError("stream and nonce must be lowercase hyphenated UUIDs")
+        if effective.isoformat() != data["effective"]:
+            raise ValueError("effective must be YYYY-MM-DD")
+        return cls(
+            ledger=data["ledger"], stream=stream, type=data["type"], effective=effective,
+            payload=data["payload"], actor=data["actor"], key=data["key"], nonce=nonce,
+        )
+
+
+@dataclass(frozen=True)
+class PendingEntry:
+    """An entry before the ledger seals it: position chosen, ``prev`` and time not yet."""
+
+    filing: Filing
+    signature: str
+    seq: int
+
+    def to_json(self) -> dict[str, JSONValue]:
+        """Plain JSON of the pending entry (what travels to the sealer)."""
+        return {"filing": self.filing.to_json(), "signature": self.signature, "seq": self.seq}
+
+    def sealed(self, prev: str, recorded_at: str) -> Entry:
+        """Return the entry with its chain link and ledger time."""
+        return Entry(self.filing, self.signature, self.seq, prev, recorded_at)
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> PendingEntry:
+        """Parse the pending form written by :meth:`to_json`."""
+        obj = json.loads(data)
+        if not isinstance(obj, dict) or set(obj) != _PENDING_KEYS:
+            raise ValueError("not a pending entry")
+        return cls(Filing.from_json(obj["filing"]), obj["signature"], obj["seq"])
+
+
+@dataclass(frozen=True)
+class Entry:
+    """What the ledger stores (DESIGN §5 *Entry*)."""
+
+    filing: Filing
+    signature: str
+    seq: int
+    prev: str
+    recorded_at: str
+
+    def to_json(self) -> dict[str, JSONValue]:
+        """The entry as plain JSON."""
+        return {
+            "filing": self.filing.to_json(),
+            "signature": self.signature,
+            "seq": self.seq,
+            "prev": self.prev,
+            "recorded_at": self.recorded_at,
+        }
+
+    def canonical(self) -> bytes:
+        """JCS(entry): the stored bytes, and the input of the entry hash."""
+        return canonical_bytes(self.to_json())
+
+    @classmethod
+    def parse(cls, data: bytes, *, stream: UUID | str | None = None,
+              seq: int | None = None) -> Entry:
+        """Parse stored bytes into an entry, checking shape and canonical form.
+
+        Raises :class:`MalformedEntryError` naming the stream and seq the caller expected.
+        """
+        try:
+            obj = json.loads(data)
+            if not isinstance(obj, dict) or set(obj) != _ENTRY_KEYS:
+                raise ValueError(f"an entry has exactly the keys {sorted(_ENTRY_KEYS)}")
+            entry_seq, prev, recorded_at = obj["seq"], obj["prev"], obj["recorded_at"]
+            if not isinstance(entry_seq, int) or isinstance(entry_seq, bool) or entry_seq < 1:
+                raise ValueError("seq must be a positive integer")
+            if not isinstance(prev, str) or not _HEX64.fullmatch(prev):
+                raise ValueError("prev must be 64 lowercase hex digits")
+            if not isinstance(recorded_at, str) or not _TIME.fullmatch(recorded_at):
+                raise ValueError("recorded_at must be RFC 3339 UTC with microseconds")
+            if not isinstance(obj["signature"], str):
+                raise ValueError("signature must be a base64 string")
+            entry = cls(Filing.from_json(obj["filing"]), obj["signature"], entry_seq, prev,
+                        recorded_at)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise MalformedEntryError(str(exc), stream=stream, seq=seq) from exc
+        return entry

@@ -1,0 +1,215 @@
+"""The ledger's exception hierarchy: one root, specific leaves, messages built in ``__init__``.
+
+Every error that a user can cause carries what an official needs to act on it: the stream and
+seq for integrity failures, the rule and article for regulatory refusals. ``src/api`` maps
+these types to problem+json in one place; ``tests/ledger/test_errors.py`` pins the tree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from uuid import UUID
+
+
+class LedgerError(Exception):
+    """Root of every error raised by the ledger's own code."""
+
+
+# --- input and configuration -------------------------------------------------------------
+
+
+class NotCanonicalError(LedgerError, ValueError):
+    """Raised when a value cannot be RFC 8785-canonicalised (a float, a huge integer…)."""
+
+    def __init__(self, path: str, found: str) -> None:
+        self.path = path
+        super().__init__(f"cannot canonicalise {path}: expected plain JSON, got {found}")
+
+
+class ConfigurationError(LedgerError):
+    """Raised when settings are missing, inconsistent or unsafe for the environment."""
+
+
+class UnknownProfileError(ConfigurationError):
+    """Raised when a ledger names a hash/signature profile this build does not implement."""
+
+    def __init__(self, name: str, known: Sequence[str]) -> None:
+        self.name = name
+        super().__init__(f"unknown profile {name!r}: expected one of {', '.join(known)}")
+
+
+class LedgerNotInitialisedError(ConfigurationError):
+    """Raised when the database has no ledger yet (run ``ledger init``)."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(f"no ledger in {url}: run `ledger init` first")
+
+
+class ValidationFailedError(LedgerError, ValueError):
+    """Raised when a filing's payload fails validation; lists every bad field."""
+
+    def __init__(self, event_type: str, problems: Sequence[tuple[str, str]],
+                 articles: Sequence[int] = ()) -> None:
+        self.event_type = event_type
+        self.problems = tuple(problems)
+        self.articles = tuple(articles)
+        listed = "; ".join(f"{field}: {msg}" for field, msg in self.problems)
+        cite = f" (Art. {', '.join(map(str, self.articles))})" if self.articles else ""
+        super().__init__(f"{event_type} is invalid{cite}: {listed}")
+
+
+class UnknownEventTypeError(LedgerError, ValueError):
+    """Raised when a filing names an event type that the catalogue does not know."""
+
+    def __init__(self, event_type: str) -> None:
+        self.event_type = event_type
+        super().__init__(f"unknown event type {event_type!r}")
+
+
+# --- authorisation and keys --------------------------------------------------------------
+
+
+class AuthorisationError(LedgerError):
+    """Raised when an actor may not file this event, or not on this project."""
+
+    def __init__(self, actor: str, what: str) -> None:
+        self.actor = actor
+        super().__init__(f"actor {actor!r} may not {what}")
+
+
+class UnknownActorError(LedgerError, LookupError):
+    """Raised when an actor id is not in the key registry."""
+
+    def __init__(self, actor: str) -> None:
+        self.actor = actor
+        super().__init__(f"actor {actor!r} is not registered")
+
+
+class DuplicateActorError(LedgerError, ValueError):
+    """Raised when registering an actor id that the registry already holds."""
+
+    def __init__(self, actor: str) -> None:
+        self.actor = actor
+        super().__init__(f"actor {actor!r} is already registered")
+
+
+class KeyNotValidError(LedgerError):
+    """Raised when a signing key is unknown, not its actor's, or revoked at the entry's time."""
+
+    def __init__(self, key_id: str, reason: str) -> None:
+        self.key_id = key_id
+        self.reason = reason
+        super().__init__(f"key {key_id!r} is not valid: {reason}")
+
+
+class BadSignatureError(LedgerError):
+    """Raised when a signature does not verify against the registered public key."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(f"signature does not verify: {what}")
+
+
+# --- regulation ----------------------------------------------------------------------------
+
+
+class RuleViolationError(LedgerError):
+    """Raised when the Measures forbid this act now (DESIGN §2 principle 3: refuse)."""
+
+    def __init__(self, rule: str, article: str, detail: str,
+                 caused_by: Sequence[str] = ()) -> None:
+        self.rule = rule
+        self.article = article
+        self.detail = detail
+        self.caused_by = tuple(caused_by)
+        super().__init__(f"{detail} ({article}, rule {rule})")
+
+
+class ProjectNotFoundError(LedgerError, LookupError):
+    """Raised when a project id has no stream in the ledger."""
+
+    def __init__(self, project_id: UUID) -> None:
+        self.project_id = project_id
+        super().__init__(f"project {project_id} not found")
+
+
+# --- storage and concurrency ---------------------------------------------------------------
+
+
+class ConflictError(LedgerError):
+    """Raised when a filing was decided on a stream that has since moved (same ``seq`` taken).
+
+    Retrying re-reads the stream and decides again.
+    """
+
+    def __init__(self, stream: UUID, seq: int, head: int) -> None:
+        self.stream = stream
+        self.seq = seq
+        self.head = head
+        super().__init__(
+            f"stream {stream} expected seq {seq} to be next, but its head is at seq {head}"
+        )
+
+
+class StaleStreamError(LedgerError):
+    """Raised when a stream a batch relied on (the key registry) moved before the lock.
+
+    Nothing was written; the caller re-reads the stream, decides again and retries.
+    """
+
+    def __init__(self, stream: str, expected: int, found: int) -> None:
+        self.stream = stream
+        super().__init__(f"stream {stream} moved from seq {expected} to {found}; retry")
+
+
+class DuplicateNonceError(LedgerError):
+    """Raised when a filing's nonce was already recorded (an idempotent retry or a replay)."""
+
+    def __init__(self, nonce: str) -> None:
+        self.nonce = nonce
+        super().__init__(f"a filing with nonce {nonce} is already recorded")
+
+
+# --- integrity -----------------------------------------------------------------------------
+
+
+class IntegrityFailedError(LedgerError):
+    """Base of every failed integrity check: names the stream, seq and what broke."""
+
+    def __init__(self, what: str, stream: UUID | str | None = None,
+                 seq: int | None = None, leaf_index: int | None = None) -> None:
+        self.what = what
+        self.stream = stream
+        self.seq = seq
+        self.leaf_index = leaf_index
+        where = []
+        if stream is not None:
+            where.append(f"stream {stream}")
+        if seq is not None:
+            where.append(f"seq {seq}")
+        if leaf_index is not None:
+            where.append(f"leaf {leaf_index}")
+        super().__init__(f"{', '.join(where) or 'ledger'}: {what}")
+
+
+class ChainBrokenError(IntegrityFailedError):
+    """Raised when an entry's ``prev`` or ``seq`` does not follow its predecessor."""
+
+
+class EntryHashMismatchError(IntegrityFailedError):
+    """Raised when an entry's bytes do not hash to what the log recorded for it."""
+
+
+class MalformedEntryError(IntegrityFailedError):
+    """Raised when stored bytes are not a well-formed, canonical DESIGN §5 entry."""
+
+
+class SignatureInvalidError(IntegrityFailedError):
+    """Raised by verification when an author or registry signature does not hold."""
+
+
+class ProofError(IntegrityFailedError):
+    """Raised when an inclusion or consistency proof does not verify (RFC 9162 §2.1)."""
+
+
+class CheckpointError(IntegrityFailedError):
+    """Raised when a checkpoint is malformed, badly signed, or disagrees with the log."""

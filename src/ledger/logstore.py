@@ -1,0 +1,138 @@
+"""The storage interface of the log, shared by the SQLite and PostgreSQL recorders.
+
+Each recorder is at once an eventsourcing ``ApplicationRecorder`` (stored events, notification
+ids, subscriptions) and a :class:`LogStore`: dense leaves, Merkle nodes, signed checkpoints,
+ledger metadata and the sealed custody of private keys, all in the same database so that one
+backup holds everything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+from uuid import UUID
+
+from eventsourcing.persistence import StoredEvent
+
+from ledger.logwriter import BatchOutcome, LeafRow
+from ledger.merkle import NodeId
+from ledger.sealing import Sealer
+
+
+@dataclass(frozen=True)
+class StoredCheckpoint:
+    """A signed checkpoint as stored: its size, root and the full signed-note text."""
+
+    size: int
+    root: bytes
+    note: str
+
+
+@dataclass(frozen=True)
+class CustodyRecord:
+    """A private key held by the server, sealed (AES-GCM) under the master key."""
+
+    key_id: str
+    actor: str
+    sealed: bytes
+
+
+class LogStore(Protocol):
+    """Read and write access to the log tables of one ledger database."""
+
+    sealer: Sealer
+
+    def create_table(self) -> None:
+        """Create every table (``ledger init``; never by concurrently starting workers)."""
+        ...
+
+    def append(self, events: Sequence[StoredEvent],
+               expected_heads: Mapping[str, int] | None = None) -> BatchOutcome:
+        """Group commit: seal and insert ``events`` in one transaction; refusals fail alone."""
+        ...
+
+    def tree_size(self) -> int:
+        """Number of leaves in the log."""
+        ...
+
+    def nodes(self, ids: Collection[NodeId]) -> dict[NodeId, bytes]:
+        """Stored Merkle nodes by id (one query)."""
+        ...
+
+    def leaf(self, leaf_index: int) -> LeafRow | None:
+        """The leaf at ``leaf_index``."""
+        ...
+
+    def leaf_for(self, stream: UUID, seq: int) -> LeafRow | None:
+        """The leaf of a stream's entry."""
+        ...
+
+    def stream_head_leaf(self, stream: UUID) -> LeafRow | None:
+        """The newest leaf of a stream (truncation shows as a leaf beyond the entries)."""
+        ...
+
+    def leaf_for_nonce(self, nonce: str) -> LeafRow | None:
+        """The leaf of the filing with this nonce (idempotent retries)."""
+        ...
+
+    def iter_log(self, start: int = 0, stop: int | None = None,
+                 batch: int = 2000) -> Iterator[tuple[LeafRow, StoredEvent | None]]:
+        """Leaves in order with their stored events (None where the event row is gone)."""
+        ...
+
+    def iter_nodes(self) -> Iterator[tuple[NodeId, bytes]]:
+        """Every stored Merkle node, in no particular order."""
+        ...
+
+    def stream_ids(self) -> list[UUID]:
+        """Every stream in the order it was opened."""
+        ...
+
+    def count_events(self) -> int:
+        """Number of stored event rows (to detect rows without a leaf)."""
+        ...
+
+    def latest_checkpoint(self) -> StoredCheckpoint | None:
+        """The checkpoint of the largest size."""
+        ...
+
+    def checkpoint_at_most(self, size: int) -> StoredCheckpoint | None:
+        """The largest checkpoint whose size is ≤ ``size``."""
+        ...
+
+    def iter_checkpoints(self) -> Iterator[StoredCheckpoint]:
+        """Every stored checkpoint by increasing size."""
+        ...
+
+    def get_meta(self, key: str) -> str | None:
+        """A ledger metadata value (origin, profile, public keys)."""
+        ...
+
+    def put_meta(self, key: str, value: str) -> None:
+        """Set a metadata value once; a different existing value is an error."""
+        ...
+
+    def put_custody(self, record: CustodyRecord) -> None:
+        """Store a sealed private key."""
+        ...
+
+    def get_custody(self, key_id: str) -> CustodyRecord | None:
+        """A sealed private key by key id."""
+        ...
+
+    def put_token(self, token_hash: str, actor: str, created_at: str) -> None:
+        """Store an API token's hash."""
+        ...
+
+    def actor_for_token(self, token_hash: str) -> str | None:
+        """The actor of a live (unrevoked) token."""
+        ...
+
+    def revoke_tokens(self, actor: str) -> int:
+        """Revoke every token of an actor; return how many."""
+        ...
+
+    def close(self) -> None:
+        """Release connections."""
+        ...

@@ -1,0 +1,368 @@
+"""The PostgreSQL recorder: eventsourcing's application recorder plus the log tables.
+
+Appends take the events table's EXCLUSIVE lock (as the library does for notification ids) and,
+under it, assign dense leaf indexes, Merkle nodes and a checkpoint in the same transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any, cast
+from uuid import UUID
+
+from eventsourcing.persistence import (
+    InterfaceError,
+    IntegrityError,
+    OperationalError,
+    StoredEvent,
+)
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+from eventsourcing.utils import retry
+from psycopg import Cursor
+from psycopg.rows import DictRow
+from psycopg.sql import SQL, Composed, Identifier
+
+from ledger.logstore import CustodyRecord, StoredCheckpoint
+from ledger.logwriter import BatchOutcome, CheckpointSigner, LeafRow, write_batch
+from ledger.merkle import NodeId
+from ledger.sealing import Sealer, StreamHead
+from ledger.suites import Profile
+
+_TABLES = (
+    "CREATE TABLE IF NOT EXISTS {schema}.log_leaves ("
+    " leaf_index bigint PRIMARY KEY, originator_id uuid NOT NULL,"
+    " originator_version bigint NOT NULL, entry_hash bytea NOT NULL,"
+    " recorded_at text NOT NULL, nonce text UNIQUE, notification_id bigint NOT NULL,"
+    " UNIQUE (originator_id, originator_version))",
+    "CREATE TABLE IF NOT EXISTS {schema}.log_nodes ("
+    " level integer NOT NULL, idx bigint NOT NULL, hash bytea NOT NULL,"
+    " PRIMARY KEY (level, idx))",
+    "CREATE TABLE IF NOT EXISTS {schema}.log_checkpoints ("
+    " size bigint PRIMARY KEY, root bytea NOT NULL, note text NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS {schema}.ledger_meta (key text PRIMARY KEY, value text NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS {schema}.key_custody ("
+    " key_id text PRIMARY KEY, actor text NOT NULL, sealed bytea NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS {schema}.api_tokens ("
+    " token_hash text PRIMARY KEY, actor text NOT NULL, created_at text NOT NULL,"
+    " revoked boolean NOT NULL DEFAULT false)",
+)
+
+
+class PostgresLogTransaction:
+    """:class:`ledger.logwriter.LogTransaction` over one psycopg cursor."""
+
+    def __init__(self, recorder: PostgresLedgerRecorder, curs: Cursor[DictRow]) -> None:
+        self.recorder = recorder
+        self.curs = curs
+        self.schema = Identifier(recorder.datastore.schema)
+
+    def _sql(self, text: str) -> Composed:
+        return SQL(text).format(schema=self.schema)  # type: ignore[arg-type]
+
+    def lock(self) -> None:
+        """Take the events table's EXCLUSIVE lock (the library's own statements)."""
+        self.recorder._lock_table(self.curs)  # noqa: SLF001 - the library's documented hook
+
+    def log_head(self) -> tuple[int, str | None]:
+        """Leaf count and newest ``recorded_at``."""
+        self.curs.execute(self._sql(
+            "SELECT leaf_index, recorded_at FROM {schema}.log_leaves"
+            " ORDER BY leaf_index DESC LIMIT 1"), prepare=True)
+        row = self.curs.fetchone()
+        return (0, None) if row is None else (row["leaf_index"] + 1, row["recorded_at"])
+
+    def nodes(self, ids: Collection[NodeId]) -> dict[NodeId, bytes]:
+        """Stored nodes by id."""
+        return self.recorder._nodes(self.curs, ids)  # noqa: SLF001
+
+    def stream_heads(self, streams: Sequence[str]) -> dict[str, StreamHead]:
+        """Newest leaf of each stream, one query."""
+        self.curs.execute(self._sql(
+            "SELECT s.id AS id, l.originator_version, l.entry_hash"
+            " FROM unnest(%s::uuid[]) AS s(id) CROSS JOIN LATERAL ("
+            "  SELECT originator_version, entry_hash FROM {schema}.log_leaves"
+            "  WHERE originator_id = s.id ORDER BY originator_version DESC LIMIT 1) AS l"),
+            ([UUID(s) for s in streams],), prepare=True)
+        return {
+            str(row["id"]): StreamHead(row["originator_version"], bytes(row["entry_hash"]))
+            for row in self.curs.fetchall()
+        }
+
+    def seen_nonces(self, nonces: Sequence[str]) -> frozenset[str]:
+        """Nonces already in the log."""
+        self.curs.execute(self._sql(
+            "SELECT nonce FROM {schema}.log_leaves WHERE nonce = ANY(%s)"), (list(nonces),),
+            prepare=True)
+        return frozenset(row["nonce"] for row in self.curs.fetchall())
+
+    def insert_events(self, events: Sequence[StoredEvent]) -> list[int]:
+        """Insert through the library's statement; return notification ids."""
+        rows = [
+            self.recorder.construct_pg_stored_event(
+                e.originator_id, e.originator_version, e.topic, e.state)
+            for e in events
+        ]
+        self.curs.execute(self.recorder.insert_events_statement, (rows,), prepare=True)
+        ids = [row["notification_id"] for row in self.curs.fetchall()]
+        self.curs.execute(SQL("NOTIFY {0}").format(Identifier(self.recorder.channel_name)))
+        return ids
+
+    def insert_leaves(self, rows: Sequence[LeafRow]) -> None:
+        """Insert leaf rows with one statement."""
+        self.curs.execute(self._sql(
+            "INSERT INTO {schema}.log_leaves (leaf_index, originator_id, originator_version,"
+            " entry_hash, recorded_at, nonce, notification_id)"
+            " SELECT * FROM unnest(%s::bigint[], %s::uuid[], %s::bigint[], %s::bytea[],"
+            " %s::text[], %s::text[], %s::bigint[])"),
+            ([r.leaf_index for r in rows], [r.originator_id for r in rows],
+             [r.originator_version for r in rows], [r.entry_hash for r in rows],
+             [r.recorded_at for r in rows], [r.nonce for r in rows],
+             [r.notification_id for r in rows]), prepare=True)
+
+    def insert_nodes(self, nodes: Mapping[NodeId, bytes]) -> None:
+        """Insert Merkle nodes with one statement."""
+        items = sorted(nodes.items())
+        self.curs.execute(self._sql(
+            "INSERT INTO {schema}.log_nodes (level, idx, hash)"
+            " SELECT * FROM unnest(%s::integer[], %s::bigint[], %s::bytea[])"),
+            ([n.level for n, _ in items], [n.index for n, _ in items],
+             [h for _, h in items]), prepare=True)
+
+    def insert_checkpoint(self, size: int, root: bytes, note: str) -> None:
+        """Insert the checkpoint of this size."""
+        self.curs.execute(self._sql(
+            "INSERT INTO {schema}.log_checkpoints (size, root, note) VALUES (%s, %s, %s)"
+            " ON CONFLICT (size) DO NOTHING"), (size, root, note), prepare=True)
+
+
+class PostgresLedgerRecorder(PostgresApplicationRecorder):
+    """eventsourcing's PostgreSQL application recorder whose inserts extend the Merkle log."""
+
+    def __init__(self, datastore: PostgresDatastore, *, profile: Profile, sealer: Sealer,
+                 sign_checkpoint: CheckpointSigner | None = None,
+                 events_table_name: str = "stored_events") -> None:
+        super().__init__(datastore, events_table_name=events_table_name)
+        self.profile = profile
+        self.sealer = sealer
+        self.sign_checkpoint = sign_checkpoint
+        self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+        schema = Identifier(self.datastore.schema)
+        self.sql_create_statements.extend(
+            SQL(text).format(schema=schema) for text in _TABLES  # type: ignore[arg-type]
+        )
+
+    def _sql(self, text: str) -> Composed:
+        return SQL(text).format(  # type: ignore[arg-type]
+            schema=Identifier(self.datastore.schema),
+            events=Identifier(self.events_table_name))
+
+    # --- writes ----------------------------------------------------------------------------
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def append(self, events: Sequence[StoredEvent],
+               expected_heads: Mapping[str, int] | None = None) -> BatchOutcome:
+        """Group commit in one transaction; see :func:`ledger.logwriter.write_batch`."""
+        if not events:
+            return BatchOutcome(tree_size=self.tree_size())
+        with self.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as curs:
+            return write_batch(
+                PostgresLogTransaction(self, curs), events, sealer=self.sealer,
+                profile=self.profile, sign_checkpoint=self.sign_checkpoint,
+                expected_heads=expected_heads, clock=self.clock,
+            )
+
+    def insert_events(self, stored_events: Sequence[StoredEvent],
+                      **kwargs: Any) -> Sequence[int] | None:
+        """The library's insert, all-or-nothing: any refusal raises and nothing is written."""
+        if not stored_events:
+            return []
+        outcome = self.append(stored_events)
+        if outcome.rejected:
+            error = outcome.rejected[min(outcome.rejected)]
+            raise IntegrityError(str(error)) from error
+        receipts = kwargs.get("receipts")
+        if isinstance(receipts, list):
+            receipts.extend(outcome.appended)
+        return [a.notification_id for a in outcome.appended]
+
+    # --- reads -----------------------------------------------------------------------------
+
+    def _nodes(self, curs: Cursor[DictRow], ids: Collection[NodeId]) -> dict[NodeId, bytes]:
+        if not ids:
+            return {}
+        wanted = sorted(ids)
+        curs.execute(self._sql(
+            "SELECT n.level, n.idx, n.hash FROM {schema}.log_nodes AS n"
+            " JOIN unnest(%s::integer[], %s::bigint[]) AS w(level, idx)"
+            " ON n.level = w.level AND n.idx = w.idx"),
+            ([n.level for n in wanted], [n.index for n in wanted]), prepare=True)
+        return {NodeId(r["level"], r["idx"]): bytes(r["hash"]) for r in curs.fetchall()}
+
+    def _one(self, text: str, params: Sequence[object] = ()) -> DictRow | None:
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self._sql(text), params, prepare=True)
+            return curs.fetchone()
+
+    @staticmethod
+    def _leaf(row: Mapping[str, Any] | None) -> LeafRow | None:
+        if row is None:
+            return None
+        return LeafRow(row["leaf_index"], row["originator_id"], row["originator_version"],
+                       bytes(row["entry_hash"]), row["recorded_at"], row["nonce"],
+                       row["notification_id"])
+
+    def tree_size(self) -> int:
+        """Number of leaves."""
+        row = self._one("SELECT COALESCE(MAX(leaf_index) + 1, 0) AS n FROM {schema}.log_leaves")
+        return int(row["n"]) if row else 0
+
+    def nodes(self, ids: Collection[NodeId]) -> dict[NodeId, bytes]:
+        """Stored nodes by id, one query."""
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            return self._nodes(curs, ids)
+
+    def leaf(self, leaf_index: int) -> LeafRow | None:
+        """The leaf at an index."""
+        return self._leaf(self._one(
+            "SELECT * FROM {schema}.log_leaves WHERE leaf_index = %s", (leaf_index,)))
+
+    def leaf_for(self, stream: UUID, seq: int) -> LeafRow | None:
+        """The leaf of (stream, seq)."""
+        return self._leaf(self._one(
+            "SELECT * FROM {schema}.log_leaves WHERE originator_id = %s"
+            " AND originator_version = %s", (stream, seq)))
+
+    def stream_head_leaf(self, stream: UUID) -> LeafRow | None:
+        """The newest leaf of a stream."""
+        return self._leaf(self._one(
+            "SELECT * FROM {schema}.log_leaves WHERE originator_id = %s"
+            " ORDER BY originator_version DESC LIMIT 1", (stream,)))
+
+    def leaf_for_nonce(self, nonce: str) -> LeafRow | None:
+        """The leaf of a nonce."""
+        return self._leaf(self._one(
+            "SELECT * FROM {schema}.log_leaves WHERE nonce = %s", (nonce,)))
+
+    def iter_log(self, start: int = 0, stop: int | None = None,
+                 batch: int = 2000) -> Iterator[tuple[LeafRow, StoredEvent | None]]:
+        """Leaves in order joined with their stored events, in pages."""
+        position = start
+        while stop is None or position < stop:
+            upper = position + batch if stop is None else min(position + batch, stop)
+            with self.datastore.get_connection() as conn, conn.cursor() as curs:
+                curs.execute(self._sql(
+                    "SELECT l.*, e.topic, e.state FROM {schema}.log_leaves AS l"
+                    " LEFT JOIN {schema}.{events} AS e ON e.originator_id = l.originator_id"
+                    " AND e.originator_version = l.originator_version"
+                    " WHERE l.leaf_index >= %s AND l.leaf_index < %s ORDER BY l.leaf_index"),
+                    (position, upper))
+                rows = curs.fetchall()
+            if not rows:
+                return
+            for row in rows:
+                leaf = cast(LeafRow, self._leaf(row))
+                event = None if row["state"] is None else StoredEvent(
+                    row["originator_id"], row["originator_version"], row["topic"],
+                    bytes(row["state"]))
+                yield leaf, event
+            position = upper
+
+    def iter_nodes(self) -> Iterator[tuple[NodeId, bytes]]:
+        """Every stored Merkle node (streamed with a server-side cursor)."""
+        with self.datastore.get_connection() as conn, conn.transaction(), conn.cursor(
+            name="ledger_nodes"
+        ) as curs:
+            curs.itersize = 5000
+            curs.execute(self._sql("SELECT level, idx, hash FROM {schema}.log_nodes"))
+            for row in curs:
+                yield NodeId(row["level"], row["idx"]), bytes(row["hash"])
+
+    def stream_ids(self) -> list[UUID]:
+        """Every stream in the order it was opened."""
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self._sql("SELECT originator_id FROM {schema}.log_leaves"
+                                   " WHERE originator_version = 1 ORDER BY leaf_index"))
+            return [row["originator_id"] for row in curs.fetchall()]
+
+    def count_events(self) -> int:
+        """Number of stored event rows."""
+        row = self._one("SELECT COUNT(*) AS n FROM {schema}.{events}")
+        return int(row["n"]) if row else 0
+
+    @staticmethod
+    def _checkpoint(row: Mapping[str, Any] | None) -> StoredCheckpoint | None:
+        if row is None:
+            return None
+        return StoredCheckpoint(row["size"], bytes(row["root"]), row["note"])
+
+    def latest_checkpoint(self) -> StoredCheckpoint | None:
+        """The largest checkpoint."""
+        return self._checkpoint(self._one(
+            "SELECT * FROM {schema}.log_checkpoints ORDER BY size DESC LIMIT 1"))
+
+    def checkpoint_at_most(self, size: int) -> StoredCheckpoint | None:
+        """The largest checkpoint not beyond ``size``."""
+        return self._checkpoint(self._one(
+            "SELECT * FROM {schema}.log_checkpoints WHERE size <= %s ORDER BY size DESC"
+            " LIMIT 1", (size,)))
+
+    def iter_checkpoints(self) -> Iterator[StoredCheckpoint]:
+        """All checkpoints by size."""
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self._sql("SELECT * FROM {schema}.log_checkpoints ORDER BY size"))
+            rows = curs.fetchall()
+        for row in rows:
+            yield cast(StoredCheckpoint, self._checkpoint(row))
+
+    def get_meta(self, key: str) -> str | None:
+        """A metadata value."""
+        row = self._one("SELECT value FROM {schema}.ledger_meta WHERE key = %s", (key,))
+        return None if row is None else str(row["value"])
+
+    def put_meta(self, key: str, value: str) -> None:
+        """Set a metadata value once."""
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self._sql(
+                "INSERT INTO {schema}.ledger_meta (key, value) VALUES (%s, %s)"
+                " ON CONFLICT (key) DO NOTHING"), (key, value))
+        stored = self.get_meta(key)
+        if stored != value:
+            raise IntegrityError(f"ledger metadata {key!r} is already {stored!r}")
+
+    def put_custody(self, record: CustodyRecord) -> None:
+        """Store a sealed private key."""
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self._sql(
+                "INSERT INTO {schema}.key_custody (key_id, actor, sealed) VALUES (%s, %s, %s)"),
+                (record.key_id, record.actor, record.sealed))
+
+    def get_custody(self, key_id: str) -> CustodyRecord | None:
+        """A sealed private key."""
+        row = self._one("SELECT * FROM {schema}.key_custody WHERE key_id = %s", (key_id,))
+        return None if row is None else CustodyRecord(
+            row["key_id"], row["actor"], bytes(row["sealed"]))
+
+    def put_token(self, token_hash: str, actor: str, created_at: str) -> None:
+        """Store an API token's hash (the token itself is shown once and never stored)."""
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self._sql(
+                "INSERT INTO {schema}.api_tokens (token_hash, actor, created_at)"
+                " VALUES (%s, %s, %s)"), (token_hash, actor, created_at))
+
+    def actor_for_token(self, token_hash: str) -> str | None:
+        """The actor of a live token."""
+        row = self._one("SELECT actor FROM {schema}.api_tokens WHERE token_hash = %s"
+                        " AND NOT revoked", (token_hash,))
+        return None if row is None else str(row["actor"])
+
+    def revoke_tokens(self, actor: str) -> int:
+        """Revoke every token of an actor; effective on the next request."""
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self._sql("UPDATE {schema}.api_tokens SET revoked = true"
+                                   " WHERE actor = %s AND NOT revoked"), (actor,))
+            return curs.rowcount
+
+    def close(self) -> None:
+        """Close the pool."""
+        self.datastore.close()
