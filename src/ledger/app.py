@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, cast
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application, Repository
@@ -134,6 +134,9 @@ def _persistence_env(settings: Settings) -> dict[str, str]:
             "POSTGRES_CONN_MAX_AGE": "3600",
             "POSTGRES_LOCK_TIMEOUT": "30",
         }
+        schema = parse_qs(parts.query).get("schema")
+        if schema:
+            env["POSTGRES_SCHEMA"] = schema[0]
         return env
     raise ConfigurationError(
         f"LEDGER_DATABASE_URL must start with sqlite:/// or postgresql://, got {url!r}")

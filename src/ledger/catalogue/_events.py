@@ -186,8 +186,8 @@ class ApplicationFiled(Payload):
             present = documents.present()
             for name in required_application_documents(kind, civil_works):
                 if name not in present:
-                    problems.append(Problem(f"documents.{name}", _missing_document(name, kind,
-                                                                                   civil_works), 7))
+                    problems.append(Problem(f"documents.{name}", _missing_document(name, kind),
+                                            7))
         data_resources = known.get("data_resources", tuple)
         if data_resources is not None and not data_resources:
             problems.append(Problem(
@@ -214,15 +214,14 @@ class ApplicationFiled(Payload):
         return problems
 
 
-def _missing_document(name: str, kind: ProjectKind, civil_works: bool) -> str:
+def _missing_document(name: str, kind: ProjectKind) -> str:
     zh = _DOC_NAMES_ZH[name]
     if name in _CIVIL_WORKS:
         why = "for a project involving new civil works"
     elif name in _ALWAYS_REQUIRED:
         why = "for every application"
     else:
-        why = f"for a {kind.value!r} project"
-    del civil_works
+        why = f"when kind is {kind.value!r}"
     return f"{zh} ({name}) is required {why} (Art. 7)"
 
 

@@ -6,7 +6,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
 from types import MappingProxyType
-from typing import Any, Literal, TypeAlias
+from typing import Any, Literal, TypeAlias, cast
 
 from pydantic import BaseModel, ValidationError, create_model
 from pydantic_core import ErrorDetails
@@ -231,7 +231,7 @@ def _valid_values(model: type[Payload], raw: Mapping[str, object],
                 inner = _valid_values(part, value, set())
                 if all(key in inner for key, field in part.model_fields.items()
                        if field.is_required()):
-                    values[name] = part.model_construct(**inner)
+                    values[name] = part.model_construct(None, **cast(dict[str, Any], inner))
         elif name not in raw and not info.is_required():
             values[name] = info.get_default(call_default_factory=True)
     return values

@@ -1,0 +1,100 @@
+"""Shared fixtures: every storage test runs on SQLite and on a real PostgreSQL.
+
+PostgreSQL is found at ``LEDGER_TEST_POSTGRES`` (default the machine's trust-auth server,
+``postgresql://postgres@127.0.0.1:5432/test``). Each test gets its own schema, dropped after,
+so tests can run in parallel. Without a server the PostgreSQL half is skipped with the
+reason printed; under CI (``CI=true``) a skipped PostgreSQL test is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from ledger.app import Ledger
+from ledger.roles import Role
+from ledger.settings import Settings
+
+PG_URL = os.environ.get("LEDGER_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def _pg_problem() -> str | None:
+    try:
+        with psycopg.connect(PG_URL, connect_timeout=3) as conn:
+            conn.execute("SELECT 1")
+    except psycopg.Error as exc:
+        return f"PostgreSQL not reachable at {PG_URL}: {exc}".strip()
+    return None
+
+
+_PG_PROBLEM = _pg_problem()
+
+
+def require_postgres() -> None:
+    """Skip (or, under CI, fail) when PostgreSQL is not there."""
+    if _PG_PROBLEM is None:
+        return
+    if IN_CI:
+        pytest.fail(f"CI requires PostgreSQL: {_PG_PROBLEM}")
+    pytest.skip(_PG_PROBLEM)
+
+
+@pytest.fixture
+def pg_schema_url() -> Iterator[str]:
+    """A database URL pointing at a fresh, private PostgreSQL schema."""
+    require_postgres()
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield f"{PG_URL}?schema={schema}"
+    finally:
+        with psycopg.connect(PG_URL, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The same test on both backends."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'ledger.db'}"
+    return str(request.getfixturevalue("pg_schema_url"))
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    """Test settings on the parametrised backend."""
+    return Settings(database_url=database_url, environment="test")
+
+
+@pytest.fixture
+def make_ledger(settings: Settings) -> Iterator[Callable[..., Ledger]]:
+    """Open (more) ledger application objects on the test database; closed after."""
+    opened: list[Ledger] = []
+
+    def make(**kwargs: object) -> Ledger:
+        ledger = Ledger(settings, **kwargs)  # type: ignore[arg-type]
+        opened.append(ledger)
+        return ledger
+
+    yield make
+    for ledger in opened:
+        ledger.close()
+
+
+@pytest.fixture
+def ledger(make_ledger: Callable[..., Ledger]) -> Ledger:
+    """An initialised ledger with an office, a finance officer and two units' actors."""
+    app = make_ledger()
+    app.initialise()
+    app.register_actor("office-li", Role.OFFICE, None, "综合管理办公室 李")
+    app.register_actor("finance-zhao", Role.FINANCE, None, "财政管理部 赵")
+    app.register_actor("edu-wang", Role.UNIT, "edu", "教育和体育部 王")
+    app.register_actor("health-chen", Role.UNIT, "health", "卫生健康部 陈")
+    return app

@@ -1,0 +1,180 @@
+"""The ledger application on both backends: filing, rules, keys, group commit, verified reads."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+
+import pytest
+
+from ledger.app import Ledger, SignedFiling
+from ledger.catalogue import EXAMPLES
+from ledger.entries import Filing, b64encode
+from ledger.errors import (
+    AuthorisationError,
+    BadSignatureError,
+    ConflictError,
+    DuplicateNonceError,
+    KeyNotValidError,
+    ProjectNotFoundError,
+    RuleViolationError,
+    ValidationFailedError,
+)
+from ledger.verify import verify_ledger
+
+
+def _open_project(ledger: Ledger, actor: str = "edu-wang") -> uuid.UUID:
+    return ledger.file(actor, "ApplicationFiled", EXAMPLES["ApplicationFiled"]).stream
+
+
+def test_filing_is_sealed_chained_and_logged(ledger: Ledger) -> None:
+    first = ledger.file("edu-wang", "ApplicationFiled", EXAMPLES["ApplicationFiled"])
+    second = ledger.file("office-li", "ReviewOpinionIssued", EXAMPLES["ReviewOpinionIssued"],
+                         stream=first.stream)
+    events = ledger.events_of(first.stream)
+    assert [e.originator_version for e in events] == [1, 2]
+    assert events[0].prev == "0" * 64
+    assert events[1].prev == first.entry_hash
+    assert events[1].entry_hash == second.entry_hash
+    assert second.leaf_index == first.leaf_index + 1
+    assert second.recorded_at >= first.recorded_at
+    checkpoint = ledger.trusted_checkpoint()
+    assert checkpoint is not None and checkpoint.size == second.leaf_index + 1
+
+
+def test_art9_contract_before_approving_opinion_is_refused(ledger: Ledger) -> None:
+    stream = _open_project(ledger)
+    size = ledger.log.tree_size()
+    with pytest.raises(RuleViolationError) as caught:
+        ledger.file("edu-wang", "ContractFiled", EXAMPLES["ContractFiled"], stream=stream)
+    assert caught.value.article == "Art. 9"
+    assert ledger.log.tree_size() == size  # nothing written
+    ledger.file("office-li", "ReviewOpinionIssued", EXAMPLES["ReviewOpinionIssued"],
+                stream=stream)
+    ledger.file("edu-wang", "ContractFiled", EXAMPLES["ContractFiled"], stream=stream)
+    assert ledger.project(stream).stage == "in_construction"
+
+
+def test_role_not_in_filed_by_is_refused(ledger: Ledger) -> None:
+    stream = _open_project(ledger)
+    with pytest.raises(AuthorisationError):
+        ledger.file("edu-wang", "ReviewOpinionIssued", EXAMPLES["ReviewOpinionIssued"],
+                    stream=stream)
+
+
+def test_unit_files_only_for_its_own_projects(ledger: Ledger) -> None:
+    stream = _open_project(ledger, "edu-wang")
+    ledger.file("office-li", "ReviewOpinionIssued", EXAMPLES["ReviewOpinionIssued"],
+                stream=stream)
+    with pytest.raises(AuthorisationError):
+        ledger.file("health-chen", "ContractFiled", EXAMPLES["ContractFiled"], stream=stream)
+
+
+def test_invalid_payload_is_refused_naming_fields(ledger: Ledger) -> None:
+    payload = dict(EXAMPLES["ApplicationFiled"]) | {"budget_estimate_fen": 1.5}
+    with pytest.raises(ValidationFailedError) as caught:
+        ledger.file("edu-wang", "ApplicationFiled", payload)
+    assert any("budget_estimate_fen" in field for field, _ in caught.value.problems)
+
+
+def test_filing_on_unknown_project_is_refused(ledger: Ledger) -> None:
+    with pytest.raises(ProjectNotFoundError):
+        ledger.file("office-li", "ReviewOpinionIssued", EXAMPLES["ReviewOpinionIssued"],
+                    stream=uuid.uuid4())
+
+
+def test_revoked_key_is_refused_on_append(ledger: Ledger) -> None:
+    stream = _open_project(ledger)
+    key = ledger.registry().current_key("edu-wang", ledger.now())
+    signed = ledger.prepare("edu-wang", "MaterialsSupplemented",
+                            EXAMPLES["MaterialsSupplemented"], stream=stream)
+    ledger.revoke_key(key.key_id)
+    with pytest.raises(KeyNotValidError):
+        ledger.submit(signed)
+    # A rotated key works again.
+    ledger.rotate_key("edu-wang")
+    ledger.file("edu-wang", "MaterialsSupplemented", EXAMPLES["MaterialsSupplemented"],
+                stream=stream)
+    assert verify_ledger(ledger.log, ledger.identity, workers=1).ok
+
+
+def test_signature_by_another_key_is_refused(ledger: Ledger) -> None:
+    stream = _open_project(ledger)
+    signed = ledger.prepare("edu-wang", "MaterialsSupplemented",
+                            EXAMPLES["MaterialsSupplemented"], stream=stream)
+    other = ledger.identity.profile.signature.generate()
+    forged = SignedFiling(signed.filing, b64encode(other.sign(signed.filing.signing_bytes())))
+    with pytest.raises(BadSignatureError):
+        ledger.submit(forged)
+
+
+def test_client_signed_filing_with_registered_public_key(ledger: Ledger) -> None:
+    suite = ledger.identity.profile.signature
+    client = suite.generate()
+    key = ledger.register_public_key("edu-wang", client.public_key)
+    filing = Filing(ledger=ledger.identity.origin, stream=uuid.uuid4(), type="ApplicationFiled",
+                    effective=ledger.clock().date(), payload=EXAMPLES["ApplicationFiled"],
+                    actor="edu-wang", key=key.key_id, nonce=uuid.uuid4())
+    receipt = ledger.submit(SignedFiling(filing, b64encode(client.sign(filing.signing_bytes()))))
+    stored = ledger.events_of(receipt.stream)[0]
+    assert stored.filing == filing  # stored untouched
+
+
+def test_same_nonce_twice_is_refused(ledger: Ledger) -> None:
+    stream = _open_project(ledger)
+    signed = ledger.prepare("edu-wang", "MaterialsSupplemented",
+                            EXAMPLES["MaterialsSupplemented"], stream=stream)
+    ledger.submit(signed)
+    with pytest.raises(DuplicateNonceError):
+        ledger.submit(signed)
+
+
+def test_group_commit_isolates_refusals(ledger: Ledger) -> None:
+    streams = [_open_project(ledger) for _ in range(3)]
+    batch = [ledger.prepare("edu-wang", "MaterialsSupplemented",
+                            EXAMPLES["MaterialsSupplemented"], stream=s) for s in streams]
+    bad = ledger.prepare("edu-wang", "ContractFiled", EXAMPLES["ContractFiled"],
+                         stream=streams[2])  # refused by Art. 9 at decision time
+    results = ledger.submit_many([batch[0], bad, batch[1], batch[2]])
+    assert isinstance(results[1], RuleViolationError)
+    assert [r.seq for r in results if not isinstance(r, Exception)] == [2, 2, 2]
+    assert verify_ledger(ledger.log, ledger.identity, workers=1).ok
+
+
+def test_conflict_under_the_lock_fails_only_its_filing(
+        ledger: Ledger, make_ledger: Callable[..., Ledger]) -> None:
+    streams = [_open_project(ledger) for _ in range(3)]
+    # Decide three filings on the current heads (seq 2 for each stream)…
+    stale = []
+    for stream in streams:
+        signed = ledger.prepare("edu-wang", "MaterialsSupplemented",
+                                EXAMPLES["MaterialsSupplemented"], stream=stream)
+        stale.append(ledger._decide(signed, ledger.identity, ledger.registry(), ledger.now(),
+                                    {}))
+    # …then another process appends to the second stream before the batch takes the lock.
+    make_ledger().file("edu-wang", "MaterialsSupplemented", EXAMPLES["MaterialsSupplemented"],
+                       stream=streams[1])
+    size = ledger.log.tree_size()
+    outcome = ledger.log.append([ledger.mapper.to_stored_event(e) for e in stale])
+    assert list(outcome.rejected) == [1]
+    assert isinstance(outcome.rejected[1], ConflictError)
+    assert [a.position for a in outcome.appended] == [0, 2]
+    assert [a.leaf_index for a in outcome.appended] == [size, size + 1]  # dense
+    report = verify_ledger(ledger.log, ledger.identity, workers=1)
+    assert report.ok, [f.describe() for f in report.failures]
+
+
+def test_verified_read_matches_receipts(ledger: Ledger) -> None:
+    stream = _open_project(ledger)
+    receipts = [ledger.file("edu-wang", "MaterialsSupplemented",
+                            EXAMPLES["MaterialsSupplemented"], stream=stream) for _ in range(5)]
+    project = ledger.project(stream)
+    assert project.version == 6
+    assert project.head_hash == receipts[-1].entry_hash
+    proof = ledger.inclusion_proof(receipts[0].leaf_index, ledger.log.tree_size())
+    assert proof  # non-empty path in a tree of more than one leaf
+
+
+def test_initialise_is_idempotent(ledger: Ledger, make_ledger: Callable[..., Ledger]) -> None:
+    again = make_ledger()
+    assert again.initialise() == ledger.identity
