@@ -71,6 +71,11 @@ class EntryEvent(AggregateEvent):
             aggregate.__init__()
             self.apply(aggregate)
             return aggregate
+        if self.originator_version != aggregate.version + 1:
+            raise ChainBrokenError(
+                f"seq {self.originator_version} follows seq {aggregate.version}"
+                " (entries missing or reordered)",
+                stream=self.originator_id, seq=self.originator_version)
         return super().mutate(aggregate)
 
     def apply(self, aggregate: Any) -> None:
