@@ -30,7 +30,15 @@ PROBLEM = "application/problem+json"
 _TYPE = "https://ledger.gaoxin.example/problems/"
 
 # Most specific first: the first matching class decides status and type.
+class NotAuthenticatedError(LedgerError):
+    """Raised when a request has no valid bearer token."""
+
+    def __init__(self) -> None:
+        super().__init__("a valid bearer token is required (ledger actors token ACTOR)")
+
+
 _STATUS: tuple[tuple[type[LedgerError], int, str, str], ...] = (
+    (NotAuthenticatedError, 401, "unauthenticated", "Not authenticated"),
     (ValidationFailedError, 422, "validation", "The filing is invalid"),
     (UnknownEventTypeError, 422, "unknown-event-type", "Unknown event type"),
     (NotCanonicalError, 422, "not-canonical", "Value cannot be canonicalised"),
@@ -52,16 +60,16 @@ def problem(status: int, kind: str, title: str, detail: str, **extra: Any) -> JS
     body = {"type": _TYPE + kind, "title": title, "status": status, "detail": detail}
     body.update({k: v for k, v in extra.items() if v is not None})
     headers = {"Retry-After": "1"} if status == 503 else None
+    if status == 401:
+        headers = {"WWW-Authenticate": "Bearer"}
     return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
 
 
 def ledger_problem(exc: LedgerError) -> JSONResponse:
     """Map a ledger error to its problem response (articles, rules and causes included)."""
-    for cls, status, kind, title in _STATUS:
-        if isinstance(exc, cls):
-            break
-    else:
-        status, kind, title = 400, "ledger-error", "Request refused"
+    status, kind, title = next(
+        ((code, name, text) for cls, code, name, text in _STATUS if isinstance(exc, cls)),
+        (400, "ledger-error", "Request refused"))
     extra: dict[str, Any] = {}
     if isinstance(exc, RuleViolationError):
         extra = {"rule": exc.rule, "article": exc.article, "caused_by": list(exc.caused_by)}

@@ -9,6 +9,7 @@ every link checked) and prove its newest entry in the latest signed checkpoint.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import secrets
 import threading
@@ -25,7 +26,7 @@ from eventsourcing.persistence import ApplicationRecorder, Mapper, StoredEvent
 
 from ledger import merkle
 from ledger.aggregates import KeyRecord, KeyRegistry, Project
-from ledger.catalogue import payload_json, spec_for, validate_payload
+from ledger.catalogue import EventSpec, payload_json, spec_for, validate_payload
 from ledger.checkpoint import Checkpoint, SignedNote, VerifierKey, sign_checkpoint, verify_note
 from ledger.custody import Custodian
 from ledger.entries import ZERO_HASH, Filing, b64decode, b64encode, format_time
@@ -318,7 +319,8 @@ class Ledger(Application[UUID]):
         """The newest entry must be the stream's newest leaf and be in the signed log."""
         leaf = self.store.stream_head_leaf(stream)
         if leaf is None or leaf.originator_version != seq:
-            found = "no leaf" if leaf is None else f"its newest leaf is seq {leaf.originator_version}"
+            found = ("no leaf" if leaf is None
+                     else f"its newest leaf is seq {leaf.originator_version}")
             raise IntegrityFailedError(
                 f"the stream has {seq} entries but {found} (entries deleted or added?)",
                 stream=stream, seq=seq)
@@ -391,7 +393,8 @@ class Ledger(Application[UUID]):
         else:
             if stream is None:
                 if not spec.opens_project:
-                    raise ValidationFailedError(event_type, [("stream", "a project id is required")])
+                    raise ValidationFailedError(
+                        event_type, [("stream", "a project id is required")])
                 stream = uuid.uuid4()
             key_id = self.registry().current_key(actor, self.now()).key_id
         filing = Filing(
@@ -464,10 +467,8 @@ class Ledger(Application[UUID]):
     def _evict(self, stream: UUID) -> None:
         cache = self.repository.cache
         if cache is not None:
-            try:
+            with contextlib.suppress(KeyError):
                 cache.get(stream, evict=True)
-            except KeyError:
-                pass
 
     def _decide(self, signed: SignedFiling, identity: LedgerIdentity, registry: KeyRegistry,
                 now: str, aggregates: dict[UUID, Project | KeyRegistry]) -> EntryEvent:
@@ -476,35 +477,21 @@ class Ledger(Application[UUID]):
             raise ValidationFailedError(
                 filing.type, [("ledger", f"expected {identity.origin!r}, got {filing.ledger!r}")])
         spec = spec_for(filing.type)
+        public_key = self._author_key(filing, spec, identity, registry, now)
         try:
             signature = b64decode(signed.signature)
         except ValueError:
             raise BadSignatureError("the signature is not standard base64") from None
-        if spec.stream == "registry":
-            if filing.stream != identity.registry_stream or filing.actor != ROOT_ACTOR or (
-                filing.key != identity.root_key_id
-            ):
-                raise AuthorisationError(filing.actor, f"file {filing.type} (root key only)")
-            public_key = identity.root_public_key
-        else:
-            if filing.stream == identity.registry_stream:
-                raise AuthorisationError(filing.actor, f"file {filing.type} on the registry")
-            key = registry.key_for(filing.key, filing.actor, now)
-            if key.role not in spec.filed_by:
-                raise AuthorisationError(
-                    filing.actor, f"file {filing.type} as {key.role} (filed by "
-                    f"{', '.join(sorted(spec.filed_by))}; Art. {', '.join(map(str, spec.articles))})")
-            public_key = key.public_key
         self._profile.signature.verify(public_key, filing.signing_bytes(), signature)
         validate_payload(filing.type, filing.payload)
 
         aggregate = aggregates.get(filing.stream)
         if aggregate is None:
             aggregate = self._aggregate_for_write(filing.stream, spec.opens_project)
-        if spec.stream == "registry":
-            current = self._empty_registry() if aggregate is _NEW else aggregate
+        if isinstance(aggregate, KeyRegistry) or spec.stream == "registry":
+            current = aggregate if isinstance(aggregate, KeyRegistry) else self._empty_registry()
             check_registry_filing(current, filing.type, filing.payload)
-        elif aggregate is not _NEW:
+        elif isinstance(aggregate, Project):
             check_filing_allowed(aggregate, filing, registry.keys[filing.key], registry)
         if str(filing.nonce) in getattr(aggregate, "nonces", ()):
             raise DuplicateNonceError(str(filing.nonce))
@@ -522,9 +509,30 @@ class Ledger(Application[UUID]):
         aggregates[filing.stream] = aggregate
         return cast(EntryEvent, event)
 
+    @staticmethod
+    def _author_key(filing: Filing, spec: EventSpec, identity: LedgerIdentity,
+                    registry: KeyRegistry, now: str) -> bytes:
+        """The public key the filing must be signed with; refuses the wrong actor or role."""
+        if spec.stream == "registry":
+            if filing.stream != identity.registry_stream or filing.actor != ROOT_ACTOR or (
+                filing.key != identity.root_key_id
+            ):
+                raise AuthorisationError(filing.actor, f"file {filing.type} (root key only)")
+            return identity.root_public_key
+        if filing.stream == identity.registry_stream:
+            raise AuthorisationError(filing.actor, f"file {filing.type} on the registry")
+        key = registry.key_for(filing.key, filing.actor, now)
+        if key.role not in spec.filed_by:
+            roles = ", ".join(sorted(spec.filed_by))
+            articles = ", ".join(map(str, spec.articles))
+            raise AuthorisationError(
+                filing.actor,
+                f"file {filing.type} as {key.role} (filed by {roles}; Art. {articles})")
+        return key.public_key
+
     def _aggregate_for_write(self, stream: UUID, opens: bool) -> Any:
         try:
-            aggregate = self.repository.get(stream)
+            aggregate: Project | KeyRegistry = self.repository.get(stream)
         except AggregateNotFoundError:
             if opens or stream == self.identity.registry_stream:
                 return _NEW

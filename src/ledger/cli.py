@@ -7,7 +7,6 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
-from uuid import UUID
 
 import typer
 from rich.console import Console
@@ -70,7 +69,7 @@ def init(origin: Annotated[str | None, typer.Option(help="Log origin (checkpoint
             _print_json(info)
             return
         for name, value in info.items():
-            console.print(f"[bold]{name}[/bold]: {value}")
+            console.print(f"[bold]{name}[/bold]: {value}", soft_wrap=True)
         console.print("Pin the root key with LEDGER_ROOT_KEY=<root_public_key>.")
 
 
@@ -104,7 +103,7 @@ def demo(as_json: JsonFlag = False) -> None:
 def projects(as_json: JsonFlag = False) -> None:
     """The project library (项目库), each project verified on read."""
     with _ledger() as ledger:
-        rows = []
+        rows: list[dict[str, Any]] = []
         for stream in ledger.log.stream_ids():
             if stream == ledger.identity.registry_stream:
                 continue
@@ -117,7 +116,7 @@ def projects(as_json: JsonFlag = False) -> None:
         return
     table = Table("id", "title 项目名称", "kind", "stage", "entries")
     for row in rows:
-        table.add_row(row["id"], row["title"], row["kind"], row["stage"], str(row["entries"]))
+        table.add_row(*(str(row[k]) for k in ("id", "title", "kind", "stage", "entries")))
     console.print(table)
 
 
@@ -186,8 +185,9 @@ def actors_list(as_json: JsonFlag = False) -> None:
     """Registered actors."""
     with _ledger() as ledger:
         actors = list(ledger.registry().actors.values())
-    rows = [{"actor": a.actor, "role": a.role.value, "unit": a.unit, "name": a.display_name,
-             "registered_at": a.registered_at} for a in actors]
+    rows: list[dict[str, str | None]] = [
+        {"actor": a.actor, "role": a.role.value, "unit": a.unit, "name": a.display_name,
+         "registered_at": a.registered_at} for a in actors]
     if as_json:
         _print_json(rows)
         return
@@ -222,8 +222,9 @@ def keys_list(as_json: JsonFlag = False) -> None:
     """Registered keys and their validity."""
     with _ledger() as ledger:
         keys = list(ledger.registry().keys.values())
-    rows = [{"key_id": k.key_id, "actor": k.actor, "role": k.role.value, "suite": k.suite,
-             "registered_at": k.registered_at, "revoked_from": k.revoked_from} for k in keys]
+    rows: list[dict[str, str | None]] = [
+        {"key_id": k.key_id, "actor": k.actor, "role": k.role.value, "suite": k.suite,
+         "registered_at": k.registered_at, "revoked_from": k.revoked_from} for k in keys]
     if as_json:
         _print_json(rows)
         return

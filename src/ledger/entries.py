@@ -35,7 +35,7 @@ _TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z")
 
 
 def format_time(moment: datetime) -> str:
-    """Return RFC 3339 UTC with exactly six fractional digits, e.g. ``2026-03-02T01:02:03.000004Z``."""
+    """Return RFC 3339 UTC with six fractional digits: ``2026-03-02T01:02:03.000004Z``."""
     if moment.tzinfo is None:
         raise ValueError("recorded times must be timezone-aware")
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

@@ -49,7 +49,8 @@ class EntryEvent(AggregateEvent):
 
     def entry(self) -> Entry:
         """The sealed DESIGN §5 entry."""
-        assert self.prev is not None and self.recorded_at is not None
+        assert self.prev is not None
+        assert self.recorded_at is not None
         return Entry(self.filing, self.signature, self.originator_version, self.prev,
                      self.recorded_at)
 
@@ -93,9 +94,8 @@ class EntryEvent(AggregateEvent):
 
 
 def _define(name: str, spec: EventSpec) -> type[EntryEvent]:
-    cls = type(name, (EntryEvent,), {"__module__": __name__, "__qualname__": name})
-    cls.spec = spec
-    return cls
+    namespace = {"__module__": __name__, "__qualname__": name, "spec": spec}
+    return cast(type[EntryEvent], type(name, (EntryEvent,), namespace))
 
 
 EVENT_CLASSES: dict[str, type[EntryEvent]] = {

@@ -12,8 +12,8 @@ from typing import Any, cast
 from uuid import UUID
 
 from eventsourcing.persistence import (
-    InterfaceError,
     IntegrityError,
+    InterfaceError,
     OperationalError,
     StoredEvent,
 )
@@ -58,11 +58,11 @@ class PostgresLogTransaction:
         self.schema = Identifier(recorder.datastore.schema)
 
     def _sql(self, text: str) -> Composed:
-        return SQL(text).format(schema=self.schema)  # type: ignore[arg-type]
+        return SQL(text).format(schema=self.schema)
 
     def lock(self) -> None:
         """Take the events table's EXCLUSIVE lock (the library's own statements)."""
-        self.recorder._lock_table(self.curs)  # noqa: SLF001 - the library's documented hook
+        self.recorder._lock_table(self.curs)
 
     def log_head(self) -> tuple[int, str | None]:
         """Leaf count and newest ``recorded_at``."""
@@ -74,7 +74,7 @@ class PostgresLogTransaction:
 
     def nodes(self, ids: Collection[NodeId]) -> dict[NodeId, bytes]:
         """Stored nodes by id."""
-        return self.recorder._nodes(self.curs, ids)  # noqa: SLF001
+        return self.recorder._nodes(self.curs, ids)
 
     def stream_heads(self, streams: Sequence[str]) -> dict[str, StreamHead]:
         """Newest leaf of each stream, one query."""
@@ -149,11 +149,11 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
         self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
         schema = Identifier(self.datastore.schema)
         self.sql_create_statements.extend(
-            SQL(text).format(schema=schema) for text in _TABLES  # type: ignore[arg-type]
+            SQL(text).format(schema=schema) for text in _TABLES
         )
 
     def _sql(self, text: str) -> Composed:
-        return SQL(text).format(  # type: ignore[arg-type]
+        return SQL(text).format(
             schema=Identifier(self.datastore.schema),
             events=Identifier(self.events_table_name))
 

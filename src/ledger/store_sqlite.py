@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
-from datetime import UTC, datetime
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -86,7 +86,7 @@ class SQLiteLogTransaction:
 
     def nodes(self, ids: Collection[NodeId]) -> dict[NodeId, bytes]:
         """Stored nodes by id."""
-        return self.recorder._nodes(self.curs, ids)  # noqa: SLF001
+        return self.recorder._nodes(self.curs, ids)
 
     def stream_heads(self, streams: Sequence[str]) -> dict[str, StreamHead]:
         """Newest leaf of each stream (indexed lookups; SQLite runs in-process)."""
@@ -146,6 +146,12 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
         self.sealer = sealer
         self.sign_checkpoint = sign_checkpoint
         self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+        # The table name is ours, never input.
+        self._iter_log_sql = (
+            "SELECT l.*, e.topic, e.state FROM log_leaves AS l"  # noqa: S608
+            f" LEFT JOIN {self.events_table_name} AS e ON e.originator_id = l.originator_id"
+            " AND e.originator_version = l.originator_version"
+            " WHERE l.leaf_index >= ? AND l.leaf_index < ? ORDER BY l.leaf_index")
 
     def construct_create_table_statements(self) -> list[str]:
         """The library's events table plus the log tables."""
@@ -164,7 +170,7 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
         if not events:
             return BatchOutcome(tree_size=self.tree_size())
         with self.datastore.get_connection(commit=True) as conn, _translated():
-            raw = conn._sqlite_conn  # noqa: SLF001 - BEGIN IMMEDIATE needs the raw connection
+            raw = conn._sqlite_conn
             curs = raw.cursor()
             try:
                 curs.execute("BEGIN IMMEDIATE")
@@ -267,13 +273,7 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
         while stop is None or position < stop:
             upper = position + batch if stop is None else min(position + batch, stop)
             with self._reading() as c:
-                c.execute(
-                    "SELECT l.*, e.topic, e.state FROM log_leaves AS l"
-                    f" LEFT JOIN {self.events_table_name} AS e"  # noqa: S608
-                    " ON e.originator_id = l.originator_id"
-                    " AND e.originator_version = l.originator_version"
-                    " WHERE l.leaf_index >= ? AND l.leaf_index < ? ORDER BY l.leaf_index",
-                    (position, upper))
+                c.execute(self._iter_log_sql, (position, upper))
                 rows = c.fetchall()
             if not rows:
                 return

@@ -15,23 +15,26 @@ Checks, in one pass over the log in leaf order (with signatures checked in paral
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypedDict
+
+from eventsourcing.persistence import StoredEvent
 
 from ledger import merkle
 from ledger.aggregates import KeyRecord
 from ledger.checkpoint import SignedNote, verify_note
 from ledger.entries import ZERO_HASH, Entry, b64decode
 from ledger.errors import BadSignatureError, IntegrityFailedError, LedgerError
+from ledger.logwriter import LeafRow
 from ledger.merkle import NodeId
 from ledger.roles import Role
 from ledger.suites import Profile, profile_named
 
 if TYPE_CHECKING:
     from ledger.app import LedgerIdentity
-    from ledger.logstore import LogStore
+    from ledger.logstore import LogStore, StoredCheckpoint
 
 _CHUNK = 1000
 
@@ -120,6 +123,26 @@ class _Registry:
                 old.registered_at, payload["revoked_from"])
 
 
+class _Where(TypedDict):
+    leaf_index: int | None
+    stream: str | None
+    seq: int | None
+
+
+@dataclass(frozen=True)
+class _AuthorCheck:
+    """An author signature to judge once the whole registry is known."""
+
+    leaf_index: int
+    stream: str
+    seq: int
+    key_id: str
+    actor: str
+    recorded_at: str
+    message: bytes
+    signature: bytes
+
+
 class LedgerVerifier:
     """Runs the checks of this module over one :class:`LogStore`."""
 
@@ -132,6 +155,16 @@ class LedgerVerifier:
         self.workers = workers if workers is not None else (os.cpu_count() or 1)
         self.progress = progress
         self.report = VerifyReport()
+        self._registry = _Registry()
+        self._heads: dict[str, tuple[int, str]] = {}
+        self._size = 0
+        self._right_edge: dict[NodeId, bytes] = {}
+        self._nodes: dict[NodeId, bytes] = {}
+        self._roots: dict[int, bytes] = {}
+        self._last_time = ""
+        self._tasks: list[_SignatureTask] = []
+        self._deferred: list[_AuthorCheck] = []
+        self._futures: list[tuple[list[_SignatureTask], Any]] = []
 
     def fail(self, check: str, message: str, *, leaf_index: int | None = None,
              stream: str | None = None, seq: int | None = None) -> None:
@@ -143,92 +176,85 @@ class LedgerVerifier:
         total = self.store.tree_size()
         checkpoints = {cp.size: cp for cp in self.store.iter_checkpoints()}
         self._check_checkpoint_signatures(checkpoints)
-        tasks: list[_SignatureTask] = []
-        deferred: list[tuple[int, str, int, str, str, str, bytes, bytes]] = []
-        registry = _Registry()
-        heads: dict[str, tuple[int, str]] = {}
-        size, right_edge = 0, {}
-        recomputed_nodes: dict[NodeId, bytes] = {}
-        roots: dict[int, bytes] = {}
-        last_time = ""
-        with ProcessPoolExecutor(max_workers=self.workers) if self.workers > 1 else (
-            _Inline()
-        ) as pool:
-            futures = []
+        executor: Any = (ProcessPoolExecutor(max_workers=self.workers) if self.workers > 1
+                         else _Inline())
+        with executor as pool:
             for leaf, stored in self.store.iter_log():
-                index = leaf.leaf_index
-                if index != size:
-                    self.fail("leaves", f"expected leaf {size}, found leaf {index} (a gap)",
-                              leaf_index=index)
-                digest = leaf.entry_hash
-                stream, seq = str(leaf.originator_id), leaf.originator_version
-                if stored is None:
-                    self.fail("entry", "the entry of this leaf is missing", leaf_index=index,
-                              stream=stream, seq=seq)
-                else:
-                    entry = self._check_entry(index, stream, seq, leaf.entry_hash,
-                                              leaf.recorded_at, stored.topic, stored.state,
-                                              heads)
-                    if entry is not None:
-                        if entry.recorded_at < last_time:
-                            self.fail("time", f"recorded_at {entry.recorded_at} is before the"
-                                      f" previous entry's {last_time}", leaf_index=index,
-                                      stream=stream, seq=seq)
-                        last_time = max(last_time, entry.recorded_at)
-                        if entry.filing.stream == self.identity.registry_stream:
-                            self._registry_signature(entry, index, tasks)
-                            registry.apply(entry)
-                        else:
-                            deferred.append((index, stream, seq, entry.filing.key,
-                                             entry.filing.actor, entry.recorded_at,
-                                             entry.filing.signing_bytes(),
-                                             _b64_or_empty(entry.signature)))
-                new_nodes, right_edge = merkle.append_leaves(
-                    self.profile.hash, size, right_edge, [digest])
-                recomputed_nodes.update(new_nodes)
-                size += 1
-                if size in checkpoints:
-                    roots[size] = merkle.root_from_right_edge(self.profile.hash, size,
-                                                              right_edge)
-                if len(tasks) >= _CHUNK:
-                    futures.append((tasks, pool.submit(_check_signatures, tasks)))
-                    tasks = []
-                if self.progress is not None and size % 1000 == 0:
-                    self.progress(size, total)
+                self._visit(leaf, stored, checkpoints)
+                self._flush(pool, _CHUNK)
+                if self.progress is not None and self._size % 1000 == 0:
+                    self.progress(self._size, total)
             # Author signatures are judged against the final registry, so that a revocation
             # recorded later but effective earlier (a compromised key) is honoured.
-            for index, stream, seq, key_id, actor, when, message, signature in deferred:
-                task = self._author_task(registry, index, stream, seq, key_id, actor, when,
-                                         message, signature)
-                if task is not None:
-                    tasks.append(task)
-                if len(tasks) >= _CHUNK:
-                    futures.append((tasks, pool.submit(_check_signatures, tasks)))
-                    tasks = []
-            if tasks:
-                futures.append((tasks, pool.submit(_check_signatures, tasks)))
-            for chunk, future in futures:
+            for check in self._deferred:
+                self._author_task(check)
+                self._flush(pool, _CHUNK)
+            self._flush(pool, 1)
+            for chunk, future in self._futures:
                 self.report.signatures += len(chunk)
                 for bad in future.result():
                     task = chunk[bad]
-                    self.fail("signature", "the author's signature does not verify",
+                    self.fail("signature", "the signature does not verify",
                               leaf_index=task.leaf_index, stream=task.stream, seq=task.seq)
         if self.progress is not None:
-            self.progress(size, total)
-        self.report.entries = size
-        self.report.streams = len(heads)
-        self._check_tree(size, recomputed_nodes, checkpoints, roots)
+            self.progress(self._size, total)
+        self.report.entries = self._size
+        self.report.streams = len(self._heads)
+        self._check_tree(checkpoints)
         events = self.store.count_events()
-        if events != size:
-            self.fail("entry", f"{events} stored entries but {size} log leaves"
+        if events != self._size:
+            self.fail("entry", f"{events} stored entries but {self._size} log leaves"
                       " (an entry without a leaf was inserted, or leaves were deleted)")
         return self.report
 
-    def _check_checkpoint_signatures(self, checkpoints: dict[int, object]) -> None:
-        for size, cp in checkpoints.items():
-            note_text = cp.note  # type: ignore[attr-defined]
+    def _flush(self, pool: Any, at_least: int) -> None:
+        if len(self._tasks) >= at_least:
+            self._futures.append((self._tasks, pool.submit(_check_signatures, self._tasks)))
+            self._tasks = []
+
+    def _visit(self, leaf: LeafRow, stored: StoredEvent | None,
+               checkpoints: Mapping[int, StoredCheckpoint]) -> None:
+        index = leaf.leaf_index
+        if index != self._size:
+            self.fail("leaves", f"expected leaf {self._size}, found leaf {index} (a gap)",
+                      leaf_index=index)
+        stream, seq = str(leaf.originator_id), leaf.originator_version
+        if stored is None:
+            self.fail("entry", "the entry of this leaf is missing", leaf_index=index,
+                      stream=stream, seq=seq)
+        else:
+            entry = self._check_entry(leaf, stored)
+            if entry is not None:
+                self._check_signature_later(entry, index)
+        new_nodes, self._right_edge = merkle.append_leaves(
+            self.profile.hash, self._size, self._right_edge, [leaf.entry_hash])
+        self._nodes.update(new_nodes)
+        self._size += 1
+        if self._size in checkpoints:
+            self._roots[self._size] = merkle.root_from_right_edge(
+                self.profile.hash, self._size, self._right_edge)
+
+    def _check_signature_later(self, entry: Entry, index: int) -> None:
+        stream, seq = str(entry.filing.stream), entry.seq
+        if entry.filing.stream != self.identity.registry_stream:
+            self._deferred.append(_AuthorCheck(
+                index, stream, seq, entry.filing.key, entry.filing.actor, entry.recorded_at,
+                entry.filing.signing_bytes(), _b64_or_empty(entry.signature)))
+            return
+        self._registry.apply(entry)
+        if entry.filing.key != self.identity.root_key_id:
+            self.fail("signature", f"registry entry signed with {entry.filing.key!r}, not the"
+                      " pinned root key", leaf_index=index, stream=stream, seq=seq)
+            return
+        self._tasks.append(_SignatureTask(index, stream, seq, self.profile.name,
+                                          self.identity.root_public_key,
+                                          entry.filing.signing_bytes(),
+                                          _b64_or_empty(entry.signature)))
+
+    def _check_checkpoint_signatures(self, checkpoints: Mapping[int, StoredCheckpoint]) -> None:
+        for size, stored in checkpoints.items():
             try:
-                note = SignedNote.parse(note_text)
+                note = SignedNote.parse(stored.note)
                 verify_note(note, [self.identity.log_key])
             except LedgerError as exc:
                 self.fail("checkpoint", f"checkpoint {size}: {exc}")
@@ -236,81 +262,73 @@ class LedgerVerifier:
             if note.checkpoint.origin != self.identity.origin:
                 self.fail("checkpoint", f"checkpoint {size} names origin "
                           f"{note.checkpoint.origin!r}")
-            if note.checkpoint.size != size or note.checkpoint.root != cp.root:  # type: ignore[attr-defined]
+            if note.checkpoint.size != size or note.checkpoint.root != stored.root:
                 self.fail("checkpoint", f"checkpoint {size}: the stored size/root differ from"
                           " the signed note")
             self.report.checkpoints += 1
 
-    def _check_entry(self, index: int, stream: str, seq: int, leaf_hash: bytes,
-                     leaf_time: str, topic: str, state: bytes,
-                     heads: dict[str, tuple[int, str]]) -> Entry | None:
-        digest = self.profile.digest(state)
-        if digest != leaf_hash:
-            self.fail("hash", "the entry's bytes do not hash to its log leaf (edited?)",
-                      leaf_index=index, stream=stream, seq=seq)
+    def _check_entry(self, leaf: LeafRow, stored: StoredEvent) -> Entry | None:
+        index, stream, seq = leaf.leaf_index, str(leaf.originator_id), leaf.originator_version
+        where = _Where(leaf_index=index, stream=stream, seq=seq)
+        digest = self.profile.digest(stored.state)
+        if digest != leaf.entry_hash:
+            self.fail("hash", "the entry's bytes do not hash to its log leaf (edited?)", **where)
         try:
-            entry = Entry.parse(state, stream=stream, seq=seq)
+            entry = Entry.parse(stored.state, stream=stream, seq=seq)
         except IntegrityFailedError as exc:
-            self.fail("entry", exc.what, leaf_index=index, stream=stream, seq=seq)
+            self.fail("entry", exc.what, **where)
             return None
-        if entry.canonical() != state:
-            self.fail("entry", "the stored bytes are not the entry's canonical JCS form",
-                      leaf_index=index, stream=stream, seq=seq)
-        if entry.seq != seq or str(entry.filing.stream) != stream or entry.filing.type != topic:
+        if entry.canonical() != stored.state:
+            self.fail("entry", "the stored bytes are not the entry's canonical JCS form", **where)
+        if entry.seq != seq or str(entry.filing.stream) != stream or (
+            entry.filing.type != stored.topic
+        ):
             self.fail("entry", f"the entry says stream {entry.filing.stream} seq {entry.seq}"
-                      f" type {entry.filing.type}", leaf_index=index, stream=stream, seq=seq)
+                      f" type {entry.filing.type}", **where)
         if entry.filing.ledger != self.identity.origin:
-            self.fail("entry", f"filed for ledger {entry.filing.ledger!r}", leaf_index=index,
-                      stream=stream, seq=seq)
-        if entry.recorded_at != leaf_time:
+            self.fail("entry", f"filed for ledger {entry.filing.ledger!r}", **where)
+        if entry.recorded_at != leaf.recorded_at:
             self.fail("time", f"recorded_at {entry.recorded_at} differs from its leaf's"
-                      f" {leaf_time}", leaf_index=index, stream=stream, seq=seq)
-        last_seq, last_hash = heads.get(stream, (0, ZERO_HASH))
+                      f" {leaf.recorded_at}", **where)
+        if entry.recorded_at < self._last_time:
+            self.fail("time", f"recorded_at {entry.recorded_at} is before the previous"
+                      f" entry's {self._last_time}", **where)
+        self._last_time = max(self._last_time, entry.recorded_at)
+        last_seq, last_hash = self._heads.get(stream, (0, ZERO_HASH))
         if entry.seq != last_seq + 1:
             self.fail("chain", f"seq {entry.seq} follows seq {last_seq} (missing or reordered"
-                      " entries)", leaf_index=index, stream=stream, seq=seq)
+                      " entries)", **where)
         if entry.prev != last_hash:
             self.fail("chain", f"prev {entry.prev[:16]}… is not the hash of the entry before"
-                      f" ({last_hash[:16]}…)", leaf_index=index, stream=stream, seq=seq)
-        heads[stream] = (entry.seq, digest.hex())
+                      f" ({last_hash[:16]}…)", **where)
+        self._heads[stream] = (entry.seq, digest.hex())
         return entry
 
-    def _registry_signature(self, entry: Entry, index: int,
-                            tasks: list[_SignatureTask]) -> None:
-        stream, seq = str(entry.filing.stream), entry.seq
-        if entry.filing.key != self.identity.root_key_id:
-            self.fail("signature", f"registry entry signed with {entry.filing.key!r}, not the"
-                      " pinned root key", leaf_index=index, stream=stream, seq=seq)
-            return
-        tasks.append(_SignatureTask(index, stream, seq, self.profile.name,
-                                    self.identity.root_public_key,
-                                    entry.filing.signing_bytes(),
-                                    _b64_or_empty(entry.signature)))
-
-    def _author_task(self, registry: _Registry, index: int, stream: str, seq: int,
-                     key_id: str, actor: str, when: str, message: bytes,
-                     signature: bytes) -> _SignatureTask | None:
-        key = registry.keys.get(key_id)
+    def _author_task(self, check: _AuthorCheck) -> None:
+        where = _Where(leaf_index=check.leaf_index, stream=check.stream, seq=check.seq)
+        key = self._registry.keys.get(check.key_id)
         if key is None:
-            self.fail("key", f"signed with {key_id!r}, which is not in the registry",
-                      leaf_index=index, stream=stream, seq=seq)
-            return None
-        if key.actor != actor:
-            self.fail("key", f"key {key_id!r} belongs to {key.actor!r}, not {actor!r}",
-                      leaf_index=index, stream=stream, seq=seq)
-            return None
-        if not key.valid_at(when):
+            self.fail("key", f"signed with {check.key_id!r}, which is not in the registry",
+                      **where)
+            return
+        if key.actor != check.actor:
+            self.fail("key", f"key {check.key_id!r} belongs to {key.actor!r}, not"
+                      f" {check.actor!r}", **where)
+            return
+        if not key.valid_at(check.recorded_at):
             reason = (f"revoked from {key.revoked_from}" if key.revoked_from
-                      and when >= key.revoked_from else f"registered at {key.registered_at}")
-            self.fail("key", f"key {key_id!r} was not valid at {when} ({reason})",
-                      leaf_index=index, stream=stream, seq=seq)
-            return None
-        return _SignatureTask(index, stream, seq, self.profile.name, key.public_key, message,
-                              signature)
+                      and check.recorded_at >= key.revoked_from
+                      else f"registered at {key.registered_at}")
+            self.fail("key", f"key {check.key_id!r} was not valid at {check.recorded_at}"
+                      f" ({reason})", **where)
+            return
+        self._tasks.append(_SignatureTask(check.leaf_index, check.stream, check.seq,
+                                          self.profile.name, key.public_key, check.message,
+                                          check.signature))
 
-    def _check_tree(self, size: int, recomputed: dict[NodeId, bytes],
-                    checkpoints: dict[int, object], roots: dict[int, bytes]) -> None:
-        for node, stored in self._stored_nodes():
+    def _check_tree(self, checkpoints: Mapping[int, StoredCheckpoint]) -> None:
+        size, recomputed = self._size, self._nodes
+        for node, stored in self.store.iter_nodes():
             self.report.nodes += 1
             expected = recomputed.get(node)
             if expected is None:
@@ -322,27 +340,25 @@ class LedgerVerifier:
             self.fail("tree", f"{len(recomputed)} nodes expected, {self.report.nodes} stored")
         previous: int | None = None
         for cp_size in sorted(checkpoints):
-            cp_root = checkpoints[cp_size].root  # type: ignore[attr-defined]
+            cp_root = checkpoints[cp_size].root
             if cp_size > size:
-                self.fail("checkpoint", f"checkpoint {cp_size} is beyond the log's {size} leaves"
-                          " (entries deleted?)")
+                self.fail("checkpoint", f"checkpoint {cp_size} is beyond the log's {size}"
+                          " leaves (entries deleted?)")
                 continue
-            if roots.get(cp_size) != cp_root:
+            if self._roots.get(cp_size) != cp_root:
                 self.fail("checkpoint", f"checkpoint {cp_size}'s root differs from the root"
                           " recomputed from the entries", leaf_index=cp_size - 1)
                 continue
             if previous is not None:
                 ranges = merkle.consistency_ranges(previous, cp_size)
-                proof = [merkle.range_hash(self.profile.hash, a, b, recomputed) for a, b in ranges]
+                proof = [merkle.range_hash(self.profile.hash, a, b, recomputed)
+                         for a, b in ranges]
                 try:
                     merkle.verify_consistency(self.profile.hash, previous, cp_size,
-                                              roots[previous], cp_root, proof)
+                                              self._roots[previous], cp_root, proof)
                 except IntegrityFailedError as exc:
                     self.fail("checkpoint", f"checkpoints {previous}→{cp_size}: {exc.what}")
             previous = cp_size
-
-    def _stored_nodes(self) -> Iterator[tuple[NodeId, bytes]]:
-        return self.store.iter_nodes()
 
 
 class _Inline:
@@ -356,6 +372,7 @@ class _Inline:
 
     def submit(self, fn: Callable[[Sequence[_SignatureTask]], list[int]],
                tasks: Sequence[_SignatureTask]) -> _Done:
+        """Run ``fn`` now."""
         return _Done(fn(tasks))
 
 
@@ -364,6 +381,7 @@ class _Done:
     value: list[int]
 
     def result(self) -> list[int]:
+        """The value computed at submission."""
         return self.value
 
 

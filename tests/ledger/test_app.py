@@ -39,7 +39,8 @@ def test_filing_is_sealed_chained_and_logged(ledger: Ledger) -> None:
     assert second.leaf_index == first.leaf_index + 1
     assert second.recorded_at >= first.recorded_at
     checkpoint = ledger.trusted_checkpoint()
-    assert checkpoint is not None and checkpoint.size == second.leaf_index + 1
+    assert checkpoint is not None
+    assert checkpoint.size == second.leaf_index + 1
 
 
 def test_art9_contract_before_approving_opinion_is_refused(ledger: Ledger) -> None:

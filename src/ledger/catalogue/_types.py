@@ -162,16 +162,16 @@ def _json_kind(value: object) -> str:
 Fen = Annotated[
     int,
     Strict(),
-    BeforeValidator(_reject_non_integer_money),
     Field(ge=0, le=MAX_SAFE_INTEGER),
+    BeforeValidator(_reject_non_integer_money),
 ]
 """An amount of money in integer fen (分), ≥ 0. Floats, strings and booleans are rejected."""
 
 PositiveFen = Annotated[
     int,
     Strict(),
-    BeforeValidator(_reject_non_integer_money),
     Field(gt=0, le=MAX_SAFE_INTEGER),
+    BeforeValidator(_reject_non_integer_money),
 ]
 """An amount of money in integer fen (分) where zero is meaningless (a budget, a payment)."""
 
