@@ -1,0 +1,290 @@
+"""A backend-neutral tamperer: one defect at a time, written straight into the ledger's tables.
+
+The tamper corpus (``test_tamper.py``) plays an attacker with write access to the database but
+not to the log's checkpoint key. Each method changes rows with raw SQL — ``sqlite3`` for SQLite,
+``psycopg`` (with ``SET search_path`` to the test's schema) for PostgreSQL — bypassing the ledger
+entirely, and recomputes nothing it is not told to: :meth:`Tamperer.resign` re-signs the edited
+filing but leaves the chain, the leaf and the tree alone; :meth:`Tamperer.rechain` and
+:meth:`Tamperer.rebuild_tree` are the extra steps of a more careful attacker.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import replace
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+from uuid import UUID
+
+import psycopg
+
+from ledger import merkle
+from ledger.canonical import canonical_bytes
+from ledger.checkpoint import Checkpoint, SignedNote, sign_checkpoint
+from ledger.entries import Entry, Filing, b64encode
+from ledger.suites import Profile, Signer
+
+_ASCII_SWAP = {**{c: "b" for c in "0123456789acdef"}, "b": "c"}
+"""A one-byte ASCII replacement for a character (hex stays hex, so shapes stay valid)."""
+
+
+def _flip(data: bytes, position: int = 0) -> bytes:
+    """``data`` with one bit of one byte flipped."""
+    return data[:position] + bytes([data[position] ^ 0x01]) + data[position + 1:]
+
+
+def edit_one_payload_character(entry_json: dict[str, Any]) -> str:
+    """Change one ASCII character of a payload string in place; return the field's name.
+
+    The entry stays well formed and canonical, and its canonical bytes change in exactly one
+    byte (an ASCII character for another in a string value, so no length or order changes).
+    """
+    payload = entry_json["filing"]["payload"]
+    for name in sorted(payload):
+        value = payload[name]
+        if not isinstance(value, str):
+            continue
+        for position in range(len(value) - 1, -1, -1):
+            char = value[position].lower()
+            if char in _ASCII_SWAP:
+                payload[name] = value[:position] + _ASCII_SWAP[char] + value[position + 1:]
+                return name
+    raise AssertionError(f"no ASCII character to edit in payload fields {sorted(payload)}")
+
+
+class Tamperer:
+    """Raw write access to one ledger database (SQLite file or PostgreSQL schema)."""
+
+    def __init__(self, database_url: str, profile: Profile) -> None:
+        self.database_url = database_url
+        self.profile = profile
+        self.postgres = database_url.startswith(("postgresql://", "postgres://"))
+        if self.postgres:
+            parts = urlsplit(database_url)
+            self._dsn = parts._replace(query="").geturl()
+            self._schema = parse_qs(parts.query)["schema"][0]
+        else:
+            self._path = database_url.removeprefix("sqlite:///")
+
+    # --- plumbing ----------------------------------------------------------------------------
+
+    @contextmanager
+    def _cursor(self) -> Iterator[Any]:
+        """A cursor in one committed transaction; SQL uses ``?`` placeholders on both."""
+        if self.postgres:
+            with psycopg.connect(self._dsn) as conn, conn.cursor() as curs:
+                curs.execute(psycopg.sql.SQL("SET search_path TO {}").format(
+                    psycopg.sql.Identifier(self._schema)))
+                yield _PgCursor(curs)
+            return
+        conn = sqlite3.connect(self._path, timeout=30)
+        try:
+            with conn:
+                yield conn.cursor()
+        finally:
+            conn.close()
+
+    def _id(self, stream: UUID) -> UUID | str:
+        """A stream id as the backend stores it (uuid in PostgreSQL, hex in SQLite)."""
+        return stream if self.postgres else stream.hex
+
+    def _execute(self, sql: str, params: Sequence[object] = ()) -> int:
+        with self._cursor() as curs:
+            curs.execute(sql, params)
+            count = curs.rowcount
+        assert count > 0, f"tampering touched no row: {sql} {params}"
+        return int(count)
+
+    def _one(self, sql: str, params: Sequence[object] = ()) -> tuple[Any, ...]:
+        with self._cursor() as curs:
+            curs.execute(sql, params)
+            row = curs.fetchone()
+        assert row is not None, f"no row for {sql} {params}"
+        return tuple(row)
+
+    # --- stored entries ------------------------------------------------------------------------
+
+    def state(self, stream: UUID, seq: int) -> bytes:
+        """The stored bytes of an entry."""
+        return bytes(self._one(
+            "SELECT state FROM stored_events WHERE originator_id = ? AND originator_version = ?",
+            (self._id(stream), seq))[0])
+
+    def set_state(self, stream: UUID, seq: int, state: bytes, topic: str | None = None) -> None:
+        """Overwrite an entry's stored bytes (and topic)."""
+        if topic is None:
+            self._execute("UPDATE stored_events SET state = ? WHERE originator_id = ?"
+                          " AND originator_version = ?", (state, self._id(stream), seq))
+        else:
+            self._execute("UPDATE stored_events SET state = ?, topic = ? WHERE originator_id = ?"
+                          " AND originator_version = ?", (state, topic, self._id(stream), seq))
+
+    def entry(self, stream: UUID, seq: int) -> Entry:
+        """The stored entry, parsed."""
+        return Entry.parse(self.state(stream, seq), stream=stream, seq=seq)
+
+    def edit_payload_byte(self, stream: UUID, seq: int) -> int:
+        """Change exactly one byte of an entry's payload in the database; return its offset."""
+        before = self.state(stream, seq)
+        entry_json = json.loads(before)
+        edit_one_payload_character(entry_json)
+        after = canonical_bytes(entry_json)
+        changed = [i for i, (a, b) in enumerate(zip(before, after, strict=True)) if a != b]
+        assert len(changed) == 1, changed
+        self.set_state(stream, seq, after)
+        return changed[0]
+
+    def delete_entry(self, stream: UUID, seq: int, *, with_leaf: bool = False) -> None:
+        """Delete an entry's row (and, for a careful attacker, its log leaf too)."""
+        self._execute("DELETE FROM stored_events WHERE originator_id = ?"
+                      " AND originator_version = ?", (self._id(stream), seq))
+        if with_leaf:
+            self._execute("DELETE FROM log_leaves WHERE originator_id = ?"
+                          " AND originator_version = ?", (self._id(stream), seq))
+
+    def truncate(self, stream: UUID, keep: int, *, with_leaves: bool = False) -> int:
+        """Delete a stream's entries after seq ``keep`` (and their leaves); return how many."""
+        deleted = self._execute("DELETE FROM stored_events WHERE originator_id = ?"
+                                " AND originator_version > ?", (self._id(stream), keep))
+        if with_leaves:
+            self._execute("DELETE FROM log_leaves WHERE originator_id = ?"
+                          " AND originator_version > ?", (self._id(stream), keep))
+        return deleted
+
+    def swap(self, stream: UUID, seq_a: int, seq_b: int) -> None:
+        """Exchange two entries' stored bytes and topics, each keeping its row's position."""
+        rows = {}
+        for seq in (seq_a, seq_b):
+            rows[seq] = self._one(
+                "SELECT topic, state FROM stored_events WHERE originator_id = ?"
+                " AND originator_version = ?", (self._id(stream), seq))
+        self.set_state(stream, seq_a, bytes(rows[seq_b][1]), rows[seq_b][0])
+        self.set_state(stream, seq_b, bytes(rows[seq_a][1]), rows[seq_a][0])
+
+    def resign(self, stream: UUID, seq: int, signer: Signer, *, key_id: str | None = None,
+               actor: str | None = None) -> Entry:
+        """Tamper, then re-sign: edit the payload and sign the filing again with ``signer``.
+
+        ``key_id``/``actor`` replace what the filing claims (default: unchanged, so the
+        signature is by a key other than the one named). ``seq``, ``prev``, ``recorded_at``,
+        the leaf and the tree are left as they were; the entry's hash changes.
+        """
+        entry_json = json.loads(self.state(stream, seq))
+        edit_one_payload_character(entry_json)
+        filing = Filing.from_json(entry_json["filing"])
+        filing = replace(filing, key=key_id or filing.key, actor=actor or filing.actor)
+        entry_json["filing"] = filing.to_json()
+        entry_json["signature"] = b64encode(signer.sign(filing.signing_bytes()))
+        forged = Entry.parse(canonical_bytes(entry_json), stream=stream, seq=seq)
+        self.set_state(stream, seq, forged.canonical())
+        return forged
+
+    def rechain(self, stream: UUID, from_seq: int) -> None:
+        """Relink every entry after ``from_seq`` and point each leaf at its entry's new hash.
+
+        ``prev`` is not covered by the author's signature, so this needs no key: after it the
+        stream's chain and leaves are consistent again, and only the tree and the signed
+        checkpoints still remember the original entries.
+        """
+        head = self.profile.digest(self.state(stream, from_seq))
+        self._set_leaf_hash(stream, from_seq, head)
+        seq = from_seq + 1
+        while True:
+            with self._cursor() as curs:
+                curs.execute("SELECT state FROM stored_events WHERE originator_id = ?"
+                             " AND originator_version = ?", (self._id(stream), seq))
+                row = curs.fetchone()
+            if row is None:
+                return
+            entry = replace(Entry.parse(bytes(row[0]), stream=stream, seq=seq), prev=head.hex())
+            state = entry.canonical()
+            self.set_state(stream, seq, state)
+            head = self.profile.digest(state)
+            self._set_leaf_hash(stream, seq, head)
+            seq += 1
+
+    def _set_leaf_hash(self, stream: UUID, seq: int, entry_hash: bytes) -> None:
+        self._execute("UPDATE log_leaves SET entry_hash = ? WHERE originator_id = ?"
+                      " AND originator_version = ?", (entry_hash, self._id(stream), seq))
+
+    # --- the log ---------------------------------------------------------------------------------
+
+    def leaf_hash(self, leaf_index: int) -> bytes:
+        """The entry hash a leaf holds."""
+        return bytes(self._one("SELECT entry_hash FROM log_leaves WHERE leaf_index = ?",
+                               (leaf_index,))[0])
+
+    def alter_leaf(self, leaf_index: int) -> None:
+        """Flip one bit of the entry hash a leaf holds."""
+        self._execute("UPDATE log_leaves SET entry_hash = ? WHERE leaf_index = ?",
+                      (_flip(self.leaf_hash(leaf_index)), leaf_index))
+
+    def alter_node(self, level: int, idx: int) -> None:
+        """Flip one bit of a stored Merkle node."""
+        stored = bytes(self._one("SELECT hash FROM log_nodes WHERE level = ? AND idx = ?",
+                                 (level, idx))[0])
+        self._execute("UPDATE log_nodes SET hash = ? WHERE level = ? AND idx = ?",
+                      (_flip(stored), level, idx))
+
+    def rebuild_tree(self) -> None:
+        """Recompute every stored Merkle node from the (possibly altered) leaves."""
+        with self._cursor() as curs:
+            curs.execute("SELECT entry_hash FROM log_leaves ORDER BY leaf_index")
+            hashes = [bytes(row[0]) for row in curs.fetchall()]
+        tree = merkle.MemoryTree(self.profile.hash, hashes)
+        with self._cursor() as curs:
+            for node, value in tree.nodes.items():
+                curs.execute("UPDATE log_nodes SET hash = ? WHERE level = ? AND idx = ?",
+                             (value, node.level, node.index))
+
+    def checkpoint(self, size: int) -> tuple[bytes, str]:
+        """A stored checkpoint's root and note text."""
+        root, note = self._one("SELECT root, note FROM log_checkpoints WHERE size = ?", (size,))
+        return bytes(root), str(note)
+
+    def alter_checkpoint(self, size: int, *, root: bool = False, note: bool = False,
+                         resign_with: Signer | None = None) -> None:
+        """Alter a stored checkpoint: its root column, its note's text, or both.
+
+        ``note`` changes the root written in the signed body (one base64 character), leaving
+        the log's signature line as it was; with ``resign_with`` the altered body is signed
+        again, under the log key's name, by another key (tamper, then re-sign).
+        """
+        stored_root, text = self.checkpoint(size)
+        new_root = _flip(stored_root) if root else stored_root
+        new_text = text
+        if note or resign_with is not None:
+            signed = SignedNote.parse(text)
+            body = signed.checkpoint
+            forged = Checkpoint(body.origin, body.size, _flip(body.root))
+            if resign_with is None:
+                new_text = text.replace(b64encode(body.root), b64encode(forged.root), 1)
+            else:
+                name = signed.signatures[0].name
+                new_text = sign_checkpoint(forged, name, resign_with).text()
+        assert (new_root, new_text) != (stored_root, text)
+        self._execute("UPDATE log_checkpoints SET root = ?, note = ? WHERE size = ?",
+                      (new_root, new_text, size))
+
+
+class _PgCursor:
+    """A psycopg cursor that takes sqlite3's ``?`` placeholders."""
+
+    def __init__(self, curs: psycopg.Cursor[Any]) -> None:
+        self._curs = curs
+
+    def execute(self, sql: str, params: Sequence[object] = ()) -> None:
+        self._curs.execute(sql.replace("?", "%s"), params)  # type: ignore[arg-type]
+
+    @property
+    def rowcount(self) -> int:
+        return self._curs.rowcount
+
+    def fetchone(self) -> Any:
+        return self._curs.fetchone()
+
+    def fetchall(self) -> list[Any]:
+        return self._curs.fetchall()
