@@ -22,7 +22,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application, Repository
-from eventsourcing.persistence import ApplicationRecorder, Mapper, StoredEvent
+from eventsourcing.persistence import ApplicationRecorder, Mapper, PersistenceError, StoredEvent
 
 from ledger import merkle
 from ledger.aggregates import KeyRecord, KeyRegistry, Project
@@ -240,7 +240,10 @@ class Ledger(Application[UUID]):
         if self._identity is not None:
             return self._identity
         with self._lock:
-            origin = self.log.get_meta("origin")
+            try:
+                origin = self.log.get_meta("origin")
+            except PersistenceError:
+                origin = None  # no tables yet
             if origin is None:
                 raise LedgerNotInitialisedError(self.settings.database_url)
             profile = profile_named(cast(str, self.log.get_meta("profile")))

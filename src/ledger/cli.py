@@ -33,17 +33,19 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable J
 
 
 @contextmanager
-def _ledger() -> Iterator[Ledger]:
+def _ledger(*, initialised: bool = True) -> Iterator[Ledger]:
     """Open the configured ledger; turn ledger errors into a message and exit code 2."""
     try:
         ledger = Ledger(Settings())
+        if initialised:
+            ledger.identity  # noqa: B018 - refuse early, naming `ledger init`
     except LedgerError as exc:
-        errors.print(f"[red]error:[/red] {exc}")
+        errors.print(f"[red]error:[/red] {exc}", soft_wrap=True)
         raise typer.Exit(2) from None
     try:
         yield ledger
     except LedgerError as exc:
-        errors.print(f"[red]error:[/red] {exc}")
+        errors.print(f"[red]error:[/red] {exc}", soft_wrap=True)
         raise typer.Exit(2) from None
     finally:
         ledger.close()
@@ -58,7 +60,7 @@ def init(origin: Annotated[str | None, typer.Option(help="Log origin (checkpoint
          profile: Annotated[str | None, typer.Option(help="intl (SHA-256 + Ed25519).")] = None,
          as_json: JsonFlag = False) -> None:
     """Create the tables and the ledger's identity (idempotent)."""
-    with _ledger() as ledger:
+    with _ledger(initialised=False) as ledger:
         identity = ledger.initialise(origin=origin, profile=profile)
         info = {"origin": identity.origin, "profile": identity.profile.name,
                 "log_key": identity.log_key.encode(), "root_key_id": identity.root_key_id,
@@ -91,7 +93,6 @@ def demo(as_json: JsonFlag = False) -> None:
     from ledger.demo import load_demo  # noqa: PLC0415
 
     with _ledger() as ledger:
-        ledger.initialise()
         loaded = load_demo(ledger)
     if as_json:
         _print_json({"projects": [str(p) for p in loaded]})
