@@ -12,59 +12,43 @@ from typing import Any
 from eventsourcing.domain import Aggregate
 
 from ledger.catalogue import EventSpec
-from ledger.entries import ZERO_HASH, b64decode
+from ledger.entries import ZERO_HASH, b64decode, format_time
 from ledger.errors import (
-    ChainBrokenError,
     DuplicateActorError,
     KeyNotValidError,
     UnknownActorError,
 )
 from ledger.events import EntryEvent
+from ledger.facts import FactEntry, empty_facts, fold
 from ledger.roles import Role
 
 
 class Project(Aggregate):
-    """A project stream (项目): what the write-side rules need to know about it."""
+    """A project stream (项目): its :class:`~ledger.facts.ProjectFacts`, folded entry by entry.
+
+    The same fold feeds the read models, so a guard here and an explanation there read the
+    same facts through the same rules (:mod:`ledger.rules`).
+    """
 
     def __init__(self) -> None:
         self.head_hash = ZERO_HASH
-        self.opened_by = ""
-        self.title = ""
-        self.kind = ""
-        self.stage = "filed"
-        self.approving_opinion: str | None = None
-        self.approved_budget_fen: int | None = None
-        self.terminated_by: str | None = None
+        self.facts = empty_facts("")
         self.nonces: set[str] = set()
 
     def on_entry(self, event: EntryEvent) -> None:
-        """Evolve by one entry; unknown types only advance the chain."""
-        payload = event.payload
-        name = type(event).__name__
-        reference = event.entry_hash or f"pending:{event.filing.nonce}"
-        if name == "ApplicationFiled":
-            if event.originator_version != 1:
-                raise ChainBrokenError("ApplicationFiled must open its stream",
-                                       stream=self.id, seq=event.originator_version)
-            self.opened_by = event.filing.actor
-            self.title = str(payload.get("title", ""))
-            self.kind = str(payload.get("kind", ""))
-        elif name == "ReviewOpinionIssued":
-            decision = payload.get("decision")
-            if decision in ("approved", "approved_with_conditions"):
-                self.approving_opinion = reference
-                budget = payload.get("approved_budget_fen")
-                self.approved_budget_fen = budget if isinstance(budget, int) else None
-                self.stage = "approved"
-            else:
-                self.approving_opinion = None
-                self.stage = "rejected" if decision == "rejected" else "under_review"
-        elif name == "ContractFiled":
-            self.stage = "in_construction"
-        elif name == "ProjectTerminated":
-            self.terminated_by = reference
-            self.stage = "terminated"
+        """Fold one entry into the facts."""
+        if not self.facts.project_id:
+            self.facts = empty_facts(str(self.id))
+        self.facts = fold(self.facts, fact_entry(event))
         self.nonces.add(str(event.filing.nonce))
+
+
+def fact_entry(event: EntryEvent) -> FactEntry:
+    """What the fold needs of an event; a pending event is dated by its decision time."""
+    return FactEntry(
+        type=event.filing.type, payload=event.filing.payload, seq=event.originator_version,
+        entry_hash=event.entry_hash or "", effective=event.filing.effective.isoformat(),
+        recorded_at=event.recorded_at or format_time(event.timestamp), actor=event.filing.actor)
 
 
 @dataclass(frozen=True)
@@ -166,4 +150,5 @@ def aggregate_class_for(spec: EventSpec) -> Any:
     return KeyRegistry if spec.stream == "registry" else Project
 
 
-__all__ = ["ActorRecord", "KeyRecord", "KeyRegistry", "Project", "aggregate_class_for"]
+__all__ = ["ActorRecord", "KeyRecord", "KeyRegistry", "Project", "aggregate_class_for",
+           "fact_entry"]

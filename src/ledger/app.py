@@ -51,7 +51,8 @@ from ledger.events import EntryEvent, event_class
 from ledger.logstore import CustodyRecord, LogStore, StoredCheckpoint
 from ledger.mapper import EntryMapper
 from ledger.roles import Role
-from ledger.rules import check_filing_allowed
+from ledger import rules
+from ledger.facts import ProjectFacts, today_in_china
 from ledger.sealing import EntrySealer
 from ledger.settings import Settings
 from ledger.suites import Profile, Signer, profile_named
@@ -298,6 +299,8 @@ class Ledger(Application[UUID]):
             project = cast(Project, self._verified_repository.get(project_id))
         except AggregateNotFoundError:
             raise ProjectNotFoundError(project_id) from None
+        except ChainBrokenError as exc:
+            raise self._pinpoint(exc) from None
         if not isinstance(project, Project):
             raise ProjectNotFoundError(project_id)
         self.check_head(project_id, project.version, project.head_hash)
@@ -311,12 +314,31 @@ class Ledger(Application[UUID]):
         head = ZERO_HASH
         for expected_seq, event in enumerate(events, start=1):
             if event.originator_version != expected_seq or event.prev != head:
-                raise ChainBrokenError(
+                raise self._pinpoint(ChainBrokenError(
                     f"expected seq {expected_seq} linked to {head}", stream=stream,
-                    seq=event.originator_version)
+                    seq=event.originator_version))
             head = cast(str, event.entry_hash)
         self.check_head(stream, len(events), head)
         return events
+
+    def _pinpoint(self, error: ChainBrokenError) -> IntegrityFailedError:
+        """A broken link at seq n usually means entry n−1 changed: name it if its leaf says so.
+
+        Runs only on the failure path, so reads stay at hash cost.
+        """
+        if error.seq is None or error.seq < 2 or error.stream is None:
+            return error
+        stream = UUID(str(error.stream))
+        previous = self.store.leaf_for(stream, error.seq - 1)
+        stored = self.recorder.select_events(stream, gt=error.seq - 2, lte=error.seq - 1)
+        if previous is None or not stored:
+            return ChainBrokenError(f"entry seq {error.seq - 1} is missing", stream=stream,
+                                    seq=error.seq - 1)
+        if self._profile.digest(stored[0].state) != previous.entry_hash:
+            return EntryHashMismatchError(
+                "the entry's bytes do not hash to its log leaf (edited?)", stream=stream,
+                seq=error.seq - 1, leaf_index=previous.leaf_index)
+        return error
 
     def check_head(self, stream: UUID, seq: int, head_hash: str) -> None:
         """The newest entry must be the stream's newest leaf and be in the signed log."""
@@ -324,9 +346,9 @@ class Ledger(Application[UUID]):
         if leaf is None or leaf.originator_version != seq:
             found = ("no leaf" if leaf is None
                      else f"its newest leaf is seq {leaf.originator_version}")
-            raise IntegrityFailedError(
-                f"the stream has {seq} entries but {found} (entries deleted or added?)",
-                stream=stream, seq=seq)
+            raise ChainBrokenError(
+                f"the stream ends at seq {seq} but {found} (entries deleted or added)",
+                stream=stream, seq=seq + 1 if leaf and leaf.originator_version > seq else seq)
         if leaf.entry_hash.hex() != head_hash:
             raise EntryHashMismatchError(
                 f"entry hashes to {head_hash} but its log leaf holds {leaf.entry_hash.hex()}",
@@ -384,6 +406,29 @@ class Ledger(Application[UUID]):
     def now(self) -> str:
         """The ledger clock as an RFC 3339 string."""
         return format_time(self.clock())
+
+    def today(self) -> date:
+        """Today in Asia/Shanghai by the ledger clock (the guards' evaluation date)."""
+        return today_in_china(self.clock())
+
+    def unit_standing(self, unit: str | None,
+                      registry: KeyRegistry | None = None) -> tuple[rules.Reason, ...]:
+        """Why a unit is barred from new/altered/expanded projects now (Art. 22), from the log.
+
+        Only projects with a non-compliance finding can bar a unit; the recorder finds those
+        streams by event type (indexed), and their aggregates are read from the cache.
+        """
+        if unit is None:
+            return ()
+        registry = registry or self.registry()
+        streams = self.store.streams_with_topics(rules.FINDING_EVENTS)
+        facts: list[ProjectFacts] = []
+        for stream in streams:
+            project = self.repository.get(stream)
+            if isinstance(project, Project) and rules.unit_of_opener(
+                project.facts, registry) == unit:
+                facts.append(project.facts)
+        return rules.unit_standing(unit, facts)
 
     def prepare(self, actor: str, event_type: str, payload: Mapping[str, Any], *,
                 stream: UUID | None = None, effective: date | None = None) -> SignedFiling:
@@ -495,7 +540,11 @@ class Ledger(Application[UUID]):
             current = aggregate if isinstance(aggregate, KeyRegistry) else self._empty_registry()
             check_registry_filing(current, filing.type, filing.payload)
         elif isinstance(aggregate, Project):
-            check_filing_allowed(aggregate, filing, registry.keys[filing.key], registry)
+            rules.check_unit_scope(aggregate.facts, filing, registry.keys[filing.key], registry)
+            rules.check_filing(aggregate.facts, filing, self.today())
+        else:  # a new project: the opener's unit must be in good standing (Art. 22)
+            unit = registry.keys[filing.key].unit
+            rules.check_application(filing.payload, unit, self.unit_standing(unit, registry))
         if str(filing.nonce) in getattr(aggregate, "nonces", ()):
             raise DuplicateNonceError(str(filing.nonce))
         cls: Any = event_class(filing.type)

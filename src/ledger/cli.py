@@ -109,9 +109,10 @@ def projects(as_json: JsonFlag = False) -> None:
             if stream == ledger.identity.registry_stream:
                 continue
             project = ledger.project(stream)
-            rows.append({"id": str(stream), "title": project.title, "kind": project.kind,
-                         "stage": project.stage, "entries": project.version,
-                         "approved_budget_fen": project.approved_budget_fen})
+            facts = project.facts
+            rows.append({"id": str(stream), "title": facts.title, "kind": facts.kind,
+                         "stage": facts.stage, "entries": project.version,
+                         "approved_budget_fen": facts.approved_budget_fen})
     if as_json:
         _print_json(rows)
         return

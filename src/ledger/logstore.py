@@ -89,6 +89,10 @@ class LogStore(Protocol):
         """Every stream in the order it was opened."""
         ...
 
+    def streams_with_topics(self, topics: Sequence[str]) -> list[UUID]:
+        """Streams having at least one event of the given types."""
+        ...
+
     def count_events(self) -> int:
         """Number of stored event rows (to detect rows without a leaf)."""
         ...

@@ -148,9 +148,11 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
         self.sign_checkpoint = sign_checkpoint
         self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
         schema = Identifier(self.datastore.schema)
-        self.sql_create_statements.extend(
-            SQL(text).format(schema=schema) for text in _TABLES
-        )
+        self.sql_create_statements.extend(SQL(text).format(schema=schema) for text in _TABLES)
+        self.sql_create_statements.append(SQL(
+            "CREATE INDEX IF NOT EXISTS {index} ON {schema}.{events} (topic)").format(
+            index=Identifier(f"{events_table_name}_topic_idx"), schema=schema,
+            events=Identifier(events_table_name)))
 
     def _sql(self, text: str) -> Composed:
         return SQL(text).format(
@@ -284,6 +286,13 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
             curs.execute(self._sql("SELECT originator_id FROM {schema}.log_leaves"
                                    " WHERE originator_version = 1 ORDER BY leaf_index"))
             return [row["originator_id"] for row in curs.fetchall()]
+
+    def streams_with_topics(self, topics: Sequence[str]) -> list[UUID]:
+        """Streams having at least one event of the given types (indexed by topic)."""
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self._sql("SELECT DISTINCT originator_id FROM {schema}.{events}"
+                                   " WHERE topic = ANY(%s)"), (list(topics),), prepare=True)
+            return sorted(row["originator_id"] for row in curs.fetchall())
 
     def count_events(self) -> int:
         """Number of stored event rows."""

@@ -155,7 +155,9 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
 
     def construct_create_table_statements(self) -> list[str]:
         """The library's events table plus the log tables."""
-        return [*super().construct_create_table_statements(), *_TABLES]
+        return [*super().construct_create_table_statements(), *_TABLES,
+                f"CREATE INDEX IF NOT EXISTS {self.events_table_name}_topic_idx"
+                f" ON {self.events_table_name} (topic)"]
 
     def to_id(self, stream: str) -> UUID | str:
         """A stream key back to the originator id type the datastore uses."""
@@ -299,6 +301,14 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
             c.execute("SELECT originator_id FROM log_leaves WHERE originator_version = 1"
                       " ORDER BY leaf_index")
             return [UUID(row[0]) for row in c.fetchall()]
+
+    def streams_with_topics(self, topics: Sequence[str]) -> list[UUID]:
+        """Streams having at least one event of the given types (indexed by topic)."""
+        marks = ",".join("?" * len(topics))
+        with self._reading() as c:
+            c.execute(f"SELECT DISTINCT originator_id FROM {self.events_table_name}"  # noqa: S608
+                      f" WHERE topic IN ({marks})", list(topics))
+            return sorted(UUID(row[0]) for row in c.fetchall())
 
     def count_events(self) -> int:
         """Number of stored event rows."""

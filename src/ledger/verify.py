@@ -158,6 +158,7 @@ class LedgerVerifier:
         self._registry = _Registry()
         self._heads: dict[str, tuple[int, str]] = {}
         self._size = 0
+        self._expected_index = 0
         self._right_edge: dict[NodeId, bytes] = {}
         self._nodes: dict[NodeId, bytes] = {}
         self._roots: dict[int, bytes] = {}
@@ -215,9 +216,10 @@ class LedgerVerifier:
     def _visit(self, leaf: LeafRow, stored: StoredEvent | None,
                checkpoints: Mapping[int, StoredCheckpoint]) -> None:
         index = leaf.leaf_index
-        if index != self._size:
-            self.fail("leaves", f"expected leaf {self._size}, found leaf {index} (a gap)",
-                      leaf_index=index)
+        if index != self._expected_index:
+            self.fail("leaves", f"leaves {self._expected_index}..{index - 1} are missing",
+                      leaf_index=self._expected_index)
+        self._expected_index = index + 1
         stream, seq = str(leaf.originator_id), leaf.originator_version
         if stored is None:
             self.fail("entry", "the entry of this leaf is missing", leaf_index=index,
@@ -257,7 +259,8 @@ class LedgerVerifier:
                 note = SignedNote.parse(stored.note)
                 verify_note(note, [self.identity.log_key])
             except LedgerError as exc:
-                self.fail("checkpoint", f"checkpoint {size}: {exc}")
+                what = exc.what if isinstance(exc, IntegrityFailedError) else str(exc)
+                self.fail("checkpoint", f"checkpoint {size}: {what}", leaf_index=size - 1)
                 continue
             if note.checkpoint.origin != self.identity.origin:
                 self.fail("checkpoint", f"checkpoint {size} names origin "
@@ -328,14 +331,15 @@ class LedgerVerifier:
 
     def _check_tree(self, checkpoints: Mapping[int, StoredCheckpoint]) -> None:
         size, recomputed = self._size, self._nodes
-        for node, stored in self.store.iter_nodes():
-            self.report.nodes += 1
+        stored_nodes = dict(self.store.iter_nodes())
+        self.report.nodes = len(stored_nodes)
+        for node, stored in stored_nodes.items():
             expected = recomputed.get(node)
             if expected is None:
                 self.fail("tree", f"stored node {node} lies beyond the log's {size} leaves")
             elif expected != stored:
                 self.fail("tree", f"stored node {node} differs from the recomputed one",
-                          leaf_index=node.start)
+                          leaf_index=_lowest_differing(node, stored_nodes, recomputed).start)
         if self.report.nodes != len(recomputed):
             self.fail("tree", f"{len(recomputed)} nodes expected, {self.report.nodes} stored")
         previous: int | None = None
@@ -359,6 +363,19 @@ class LedgerVerifier:
                 except IntegrityFailedError as exc:
                     self.fail("checkpoint", f"checkpoints {previous}→{cp_size}: {exc.what}")
             previous = cp_size
+
+
+def _lowest_differing(node: NodeId, stored: Mapping[NodeId, bytes],
+                      recomputed: Mapping[NodeId, bytes]) -> NodeId:
+    """Descend to the lowest stored node that also differs, to name the leaf at fault."""
+    while node.level > 0:
+        children = (NodeId(node.level - 1, 2 * node.index),
+                    NodeId(node.level - 1, 2 * node.index + 1))
+        bad = [c for c in children if stored.get(c) != recomputed.get(c)]
+        if not bad:
+            break
+        node = bad[0]
+    return node
 
 
 class _Inline:

@@ -20,6 +20,7 @@ from urllib.parse import parse_qs, urlsplit
 from uuid import UUID
 
 import psycopg
+from psycopg import sql
 
 from ledger import merkle
 from ledger.canonical import canonical_bytes
@@ -27,7 +28,7 @@ from ledger.checkpoint import Checkpoint, SignedNote, sign_checkpoint
 from ledger.entries import Entry, Filing, b64encode
 from ledger.suites import Profile, Signer
 
-_ASCII_SWAP = {**{c: "b" for c in "0123456789acdef"}, "b": "c"}
+_ASCII_SWAP = {**dict.fromkeys("0123456789acdef", "b"), "b": "c"}
 """A one-byte ASCII replacement for a character (hex stays hex, so shapes stay valid)."""
 
 
@@ -51,7 +52,7 @@ def edit_one_payload_character(entry_json: dict[str, Any]) -> str:
             char = value[position].lower()
             if char in _ASCII_SWAP:
                 payload[name] = value[:position] + _ASCII_SWAP[char] + value[position + 1:]
-                return name
+                return str(name)
     raise AssertionError(f"no ASCII character to edit in payload fields {sorted(payload)}")
 
 
@@ -76,33 +77,33 @@ class Tamperer:
         """A cursor in one committed transaction; SQL uses ``?`` placeholders on both."""
         if self.postgres:
             with psycopg.connect(self._dsn) as conn, conn.cursor() as curs:
-                curs.execute(psycopg.sql.SQL("SET search_path TO {}").format(
-                    psycopg.sql.Identifier(self._schema)))
+                curs.execute(sql.SQL("SET search_path TO {}").format(
+                    sql.Identifier(self._schema)))
                 yield _PgCursor(curs)
             return
-        conn = sqlite3.connect(self._path, timeout=30)
+        lite = sqlite3.connect(self._path, timeout=30)
         try:
-            with conn:
-                yield conn.cursor()
+            with lite:
+                yield lite.cursor()
         finally:
-            conn.close()
+            lite.close()
 
     def _id(self, stream: UUID) -> UUID | str:
         """A stream id as the backend stores it (uuid in PostgreSQL, hex in SQLite)."""
         return stream if self.postgres else stream.hex
 
-    def _execute(self, sql: str, params: Sequence[object] = ()) -> int:
+    def _execute(self, statement: str, params: Sequence[object] = ()) -> int:
         with self._cursor() as curs:
-            curs.execute(sql, params)
+            curs.execute(statement, params)
             count = curs.rowcount
-        assert count > 0, f"tampering touched no row: {sql} {params}"
+        assert count > 0, f"tampering touched no row: {statement} {params}"
         return int(count)
 
-    def _one(self, sql: str, params: Sequence[object] = ()) -> tuple[Any, ...]:
+    def _one(self, statement: str, params: Sequence[object] = ()) -> tuple[Any, ...]:
         with self._cursor() as curs:
-            curs.execute(sql, params)
+            curs.execute(statement, params)
             row = curs.fetchone()
-        assert row is not None, f"no row for {sql} {params}"
+        assert row is not None, f"no row for {statement} {params}"
         return tuple(row)
 
     # --- stored entries ------------------------------------------------------------------------
@@ -222,6 +223,11 @@ class Tamperer:
         self._execute("UPDATE log_leaves SET entry_hash = ? WHERE leaf_index = ?",
                       (_flip(self.leaf_hash(leaf_index)), leaf_index))
 
+    def backdate_leaf(self, leaf_index: int, recorded_at: str) -> None:
+        """Rewrite a leaf's ``recorded_at`` column (the entry's own time is left alone)."""
+        self._execute("UPDATE log_leaves SET recorded_at = ? WHERE leaf_index = ?",
+                      (recorded_at, leaf_index))
+
     def alter_node(self, level: int, idx: int) -> None:
         """Flip one bit of a stored Merkle node."""
         stored = bytes(self._one("SELECT hash FROM log_nodes WHERE level = ? AND idx = ?",
@@ -276,8 +282,8 @@ class _PgCursor:
     def __init__(self, curs: psycopg.Cursor[Any]) -> None:
         self._curs = curs
 
-    def execute(self, sql: str, params: Sequence[object] = ()) -> None:
-        self._curs.execute(sql.replace("?", "%s"), params)  # type: ignore[arg-type]
+    def execute(self, statement: str, params: Sequence[object] = ()) -> None:
+        self._curs.execute(statement.replace("?", "%s"), params)
 
     @property
     def rowcount(self) -> int:

@@ -53,7 +53,7 @@ def test_art9_contract_before_approving_opinion_is_refused(ledger: Ledger) -> No
     ledger.file("office-li", "ReviewOpinionIssued", EXAMPLES["ReviewOpinionIssued"],
                 stream=stream)
     ledger.file("edu-wang", "ContractFiled", EXAMPLES["ContractFiled"], stream=stream)
-    assert ledger.project(stream).stage == "in_construction"
+    assert ledger.project(stream).facts.stage == "in_construction"
 
 
 def test_role_not_in_filed_by_is_refused(ledger: Ledger) -> None:

@@ -11,7 +11,7 @@ from api.deps import CurrentActor, LedgerDep
 from api.schemas import EntryPublic, ProjectCreate, ReceiptPublic
 from ledger.errors import ProjectNotFoundError
 from ledger.roles import Role
-from ledger.rules import unit_of_project
+from ledger.rules import unit_of_opener
 
 router = APIRouter(prefix="/api/v1/projects", tags=["projects"])
 
@@ -33,7 +33,7 @@ def project_events(project_id: UUID, ledger: LedgerDep,
     if project_id == ledger.identity.registry_stream:
         raise ProjectNotFoundError(project_id)
     project = ledger.project(project_id)
-    if actor.role is Role.UNIT and unit_of_project(project, ledger.registry()) != actor.unit:
+    if actor.role is Role.UNIT and unit_of_opener(project.facts, ledger.registry()) != actor.unit:
         # A unit may not learn that another unit's project exists.
         raise ProjectNotFoundError(project_id)
     return [
