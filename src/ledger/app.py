@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import secrets
 import threading
 import uuid
@@ -26,6 +27,7 @@ from eventsourcing.persistence import ApplicationRecorder, Mapper, PersistenceEr
 
 from ledger import merkle
 from ledger.aggregates import KeyRecord, KeyRegistry, Project
+from ledger.calendar import HolidayYear, WorkingCalendar, default_calendar, parse_year_file
 from ledger.catalogue import EventSpec, payload_json, spec_for, validate_payload
 from ledger.checkpoint import Checkpoint, SignedNote, VerifierKey, sign_checkpoint, verify_note
 from ledger.custody import Custodian
@@ -157,6 +159,7 @@ class Ledger(Application[UUID]):
         self._identity: LedgerIdentity | None = None
         self._signers: dict[str, Signer] = {}
         self._trusted: StoredCheckpoint | None = None
+        self._calendar: WorkingCalendar | None = None
         self._lock = threading.Lock()
         super().__init__(env=_persistence_env(self.settings))
         self.store.clock = self.clock
@@ -407,6 +410,25 @@ class Ledger(Application[UUID]):
         """The ledger clock as an RFC 3339 string."""
         return format_time(self.clock())
 
+    @property
+    def calendar(self) -> WorkingCalendar:
+        """The working-day calendar: the shipped table plus the years an operator added."""
+        if self._calendar is None:
+            calendar = default_calendar()
+            for text in self.log.calendar_years():
+                calendar = calendar.with_year(parse_year_file(text), replace=True)
+            self._calendar = calendar
+        return self._calendar
+
+    def add_calendar_year(self, text: str, *, replace: bool = False) -> HolidayYear:
+        """``ledger calendar add``: validate a State Council year file and keep it."""
+        year = parse_year_file(text)
+        self.calendar.with_year(year, replace=replace)  # refuses an existing year unless asked
+        self.log.put_calendar_year(year.year, json.dumps(year.to_json_value(),
+                                                         ensure_ascii=False), self.now())
+        self._calendar = None
+        return year
+
     def today(self) -> date:
         """Today in Asia/Shanghai by the ledger clock (the guards' evaluation date)."""
         return today_in_china(self.clock())
@@ -424,7 +446,7 @@ class Ledger(Application[UUID]):
         streams = self.store.streams_with_topics(rules.FINDING_EVENTS)
         facts: list[ProjectFacts] = []
         for stream in streams:
-            project = self.repository.get(stream)
+            project: Project | KeyRegistry = self.repository.get(stream)
             if isinstance(project, Project) and rules.unit_of_opener(
                 project.facts, registry) == unit:
                 facts.append(project.facts)
@@ -541,7 +563,7 @@ class Ledger(Application[UUID]):
             check_registry_filing(current, filing.type, filing.payload)
         elif isinstance(aggregate, Project):
             rules.check_unit_scope(aggregate.facts, filing, registry.keys[filing.key], registry)
-            rules.check_filing(aggregate.facts, filing, self.today())
+            rules.check_filing(aggregate.facts, filing, self.today(), self.calendar)
         else:  # a new project: the opener's unit must be in good standing (Art. 22)
             unit = registry.keys[filing.key].unit
             rules.check_application(filing.payload, unit, self.unit_standing(unit, registry))

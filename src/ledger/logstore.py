@@ -137,6 +137,14 @@ class LogStore(Protocol):
         """Revoke every token of an actor; return how many."""
         ...
 
+    def put_calendar_year(self, year: int, data: str, added_at: str) -> None:
+        """Store (or replace) an operator-added holiday year."""
+        ...
+
+    def calendar_years(self) -> list[str]:
+        """Operator-added holiday years (year-file JSON), by year."""
+        ...
+
     def close(self) -> None:
         """Release connections."""
         ...

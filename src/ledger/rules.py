@@ -110,7 +110,8 @@ def _d(text: str) -> date:
 # --- eligibility (DESIGN §4.2) ----------------------------------------------------------------
 
 
-def eligibility(facts: ProjectFacts, kind: str, on: date) -> Eligibility:
+def eligibility(facts: ProjectFacts, kind: str, on: date,
+                calendar: WorkingCalendar | None = None) -> Eligibility:
     """Whether ``kind`` funds may be disbursed to the project on date ``on``, and why not.
 
     Mandatory rules (不得/不安排): Art. 9, Art. 15, Art. 19, Art. 22(1)/(2), Art. 26, Art. 30.
@@ -137,7 +138,7 @@ def eligibility(facts: ProjectFacts, kind: str, on: date) -> Eligibility:
             " O&M funds until the acceptance report is filed (未经验收不得拨付)",
             facts.completed.recorded_on, _hashes(facts.completed)))
     if kind == OPERATION_MAINTENANCE:
-        reasons.extend(_om_reasons(facts, on))
+        reasons.extend(_om_reasons(facts, on, calendar or default_calendar()))
     headroom = remaining_fen(facts, kind)
     if headroom <= 0 and facts.approved:
         reasons.append(Reason(
@@ -147,7 +148,7 @@ def eligibility(facts: ProjectFacts, kind: str, on: date) -> Eligibility:
     return Eligibility(kind, not reasons, tuple(reasons), max(headroom, 0))
 
 
-def _om_reasons(facts: ProjectFacts, on: date) -> list[Reason]:
+def _om_reasons(facts: ProjectFacts, on: date, calendar: WorkingCalendar) -> list[Reason]:
     reasons: list[Reason] = []
     for finding in facts.active_findings("sharing"):
         reasons.append(Reason("sharing_non_compliance", "Art. 22(1)",
@@ -157,7 +158,7 @@ def _om_reasons(facts: ProjectFacts, on: date) -> list[Reason]:
         reasons.append(Reason("security_non_compliance", "Art. 22(2)",
                               "cryptography/security requirements not met: no O&M funds",
                               finding.ref.recorded_on, _hashes(finding.ref)))
-    catalogue = catalogue_obligation(facts, on)
+    catalogue = catalogue_obligation(facts, on, calendar)
     if catalogue is not None and catalogue.status == "overdue":
         reasons.append(Reason(
             "catalogue_not_completed", "Art. 26",
@@ -408,14 +409,19 @@ def check_application(payload: Mapping[str, Any], unit: str | None,
             tuple(h for r in standing for h in r.caused_by))
 
 
-def check_filing(facts: ProjectFacts, filing: Filing, today: date) -> None:
+def check_filing(facts: ProjectFacts, filing: Filing, today: date,
+                 calendar: WorkingCalendar | None = None) -> None:
     """Every write-side rule for a filing on an existing project (Arts. 9, 15, 16, 17, 19,
     22, 26, 30)."""
     kind, payload = filing.type, filing.payload
+    calendar = calendar or default_calendar()
     if facts.terminated is not None and kind not in SUPERVISION_EVENTS:
         raise RuleViolationError("project_terminated", "Art. 30",
                                  f"project {facts.project_id} is terminated; {kind} cannot be"
                                  " filed", _hashes(facts.terminated))
+    if kind == "FundsDisbursed":
+        _check_disbursed(facts, payload, today, calendar)
+        return
     check = _CHECKS.get(kind)
     if check is not None:
         check(facts, payload, today)
@@ -437,9 +443,10 @@ def _check_arranged(facts: ProjectFacts, payload: Mapping[str, Any], today: date
     _require_approval(facts, "arranging funds", "Art. 9")
 
 
-def _check_disbursed(facts: ProjectFacts, payload: Mapping[str, Any], today: date) -> None:
+def _check_disbursed(facts: ProjectFacts, payload: Mapping[str, Any], today: date,
+                     calendar: WorkingCalendar) -> None:
     kind, amount = payload["kind"], payload["amount_fen"]
-    verdict = eligibility(facts, kind, today)
+    verdict = eligibility(facts, kind, today, calendar)
     blocking = [r for r in verdict.reasons if r.rule != "no_headroom"]
     if blocking:
         raise blocking[0].refuse()
@@ -508,7 +515,6 @@ def _check_restored(facts: ProjectFacts, payload: Mapping[str, Any], today: date
 _CHECKS = {
     "ContractFiled": _check_contract,
     "FundingArranged": _check_arranged,
-    "FundsDisbursed": _check_disbursed,
     "ChangeDecided": _check_change_decided,
     "RectificationReported": _check_rectification,
     "RectificationConcluded": _check_rectification,

@@ -46,6 +46,8 @@ _TABLES = (
     "CREATE TABLE IF NOT EXISTS {schema}.api_tokens ("
     " token_hash text PRIMARY KEY, actor text NOT NULL, created_at text NOT NULL,"
     " revoked boolean NOT NULL DEFAULT false)",
+    "CREATE TABLE IF NOT EXISTS {schema}.calendar_years ("
+    " year integer PRIMARY KEY, data text NOT NULL, added_at text NOT NULL)",
 )
 
 
@@ -371,6 +373,20 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
             curs.execute(self._sql("UPDATE {schema}.api_tokens SET revoked = true"
                                    " WHERE actor = %s AND NOT revoked"), (actor,))
             return curs.rowcount
+
+    def put_calendar_year(self, year: int, data: str, added_at: str) -> None:
+        """Store (or replace) an operator-added holiday year."""
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self._sql(
+                "INSERT INTO {schema}.calendar_years (year, data, added_at) VALUES (%s, %s, %s)"
+                " ON CONFLICT (year) DO UPDATE SET data = excluded.data,"
+                " added_at = excluded.added_at"), (year, data, added_at))
+
+    def calendar_years(self) -> list[str]:
+        """Operator-added holiday years (year-file JSON), by year."""
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self._sql("SELECT data FROM {schema}.calendar_years ORDER BY year"))
+            return [str(row["data"]) for row in curs.fetchall()]
 
     def close(self) -> None:
         """Close the pool."""

@@ -46,6 +46,8 @@ _TABLES = (
     "CREATE TABLE IF NOT EXISTS api_tokens ("
     " token_hash TEXT PRIMARY KEY, actor TEXT NOT NULL, created_at TEXT NOT NULL,"
     " revoked INTEGER NOT NULL DEFAULT 0)",
+    "CREATE TABLE IF NOT EXISTS calendar_years ("
+    " year INTEGER PRIMARY KEY, data TEXT NOT NULL, added_at TEXT NOT NULL)",
 )
 
 
@@ -375,6 +377,19 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
             c.execute("UPDATE api_tokens SET revoked = 1 WHERE actor = ? AND revoked = 0",
                       (actor,))
             return int(c.sqlite_cursor.rowcount)
+
+    def put_calendar_year(self, year: int, data: str, added_at: str) -> None:
+        """Store (or replace) an operator-added holiday year."""
+        with self.datastore.transaction(commit=True) as c, _translated():
+            c.execute("INSERT INTO calendar_years VALUES (?, ?, ?) ON CONFLICT (year)"
+                      " DO UPDATE SET data = excluded.data, added_at = excluded.added_at",
+                      (year, data, added_at))
+
+    def calendar_years(self) -> list[str]:
+        """Operator-added holiday years (year-file JSON), by year."""
+        with self._reading() as c:
+            c.execute("SELECT data FROM calendar_years ORDER BY year")
+            return [str(row[0]) for row in c.fetchall()]
 
     def close(self) -> None:
         """Close the pool."""

@@ -32,12 +32,14 @@ class ProjectReplay:
     as_known_at: str | None
     on: date
     entries: int
+    calendar: str
     views: dict[str, Any]
 
     def to_json(self) -> dict[str, JSONValue]:
         """Plain JSON."""
         return {"project": str(self.project_id), "as_known_at": self.as_known_at,
-                "on": self.on.isoformat(), "entries": self.entries, "views": self.views}
+                "on": self.on.isoformat(), "entries": self.entries, "calendar": self.calendar,
+                "views": self.views}
 
 
 def _known(events: list[EntryEvent], as_known_at: str | None) -> list[EntryEvent]:
@@ -75,13 +77,14 @@ def replay_project(ledger: Ledger, project_id: UUID, *, as_known_at: str | None 
     unit = opener.unit if opener else None
     profile = ledger.identity.profile
     rows = trail(events, actors)
+    calendar = ledger.calendar
     named: dict[str, JSONValue] = {
-        "project": views.library_row(facts, unit, on),
-        "eligibility": views.eligibility_view(facts, on),
-        "obligations": views.obligations_view(facts, on),
+        "project": views.library_row(facts, unit, on, calendar),
+        "eligibility": views.eligibility_view(facts, on, calendar),
+        "obligations": views.obligations_view(facts, on, calendar),
         "trail": rows,
     }
-    return ProjectReplay(project_id, as_known_at, on, len(events), {
+    return ProjectReplay(project_id, as_known_at, on, len(events), calendar.digest, {
         name: {"state": view, "state_hash": views.state_hash(view, profile)}
         for name, view in named.items()})
 

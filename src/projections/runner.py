@@ -157,9 +157,12 @@ class Library:
         self.catch_up()
         if self.ledger.env.get("PERSISTENCE_MODULE") == "eventsourcing.postgres":
             subscription = self.ledger.recorder.subscribe(gt=self.projection.position)
-            watcher = threading.Thread(target=lambda: (stop.wait(), subscription.stop()),
-                                       daemon=True)
-            watcher.start()
+
+            def stop_when_asked() -> None:
+                stop.wait()
+                subscription.stop()
+
+            threading.Thread(target=stop_when_asked, daemon=True).start()
             with subscription:
                 for _ in subscription:  # a commit happened: page through what is new
                     self.catch_up()

@@ -26,8 +26,8 @@ def library_row(facts: ProjectFacts, unit: str | None, on: date,
                 calendar: WorkingCalendar | None = None) -> dict[str, JSONValue]:
     """One row of the project library (项目库, Art. 12)."""
     calendar = calendar or default_calendar()
-    construction = rules.eligibility(facts, rules.CONSTRUCTION, on)
-    om = rules.eligibility(facts, rules.OPERATION_MAINTENANCE, on)
+    construction = rules.eligibility(facts, rules.CONSTRUCTION, on, calendar)
+    om = rules.eligibility(facts, rules.OPERATION_MAINTENANCE, on, calendar)
     due = rules.obligations(facts, on, calendar)
     return {
         "id": facts.project_id, "title": facts.title, "unit": unit, "kind": facts.kind,
@@ -45,9 +45,11 @@ def library_row(facts: ProjectFacts, unit: str | None, on: date,
     }
 
 
-def eligibility_view(facts: ProjectFacts, on: date) -> dict[str, JSONValue]:
+def eligibility_view(facts: ProjectFacts, on: date,
+                     calendar: WorkingCalendar | None = None) -> dict[str, JSONValue]:
     """Funding eligibility of both kinds, with the article behind every "no"."""
-    return {kind: rules.eligibility(facts, kind, on).to_json() for kind in rules.FUNDING_KINDS}
+    return {kind: rules.eligibility(facts, kind, on, calendar).to_json()
+            for kind in rules.FUNDING_KINDS}
 
 
 def obligations_view(facts: ProjectFacts, on: date,
@@ -62,7 +64,7 @@ def project_view(facts: ProjectFacts, unit: str | None, on: date,
     calendar = calendar or default_calendar()
     return {
         "project": library_row(facts, unit, on, calendar),
-        "eligibility": eligibility_view(facts, on),
+        "eligibility": eligibility_view(facts, on, calendar),
         "obligations": obligations_view(facts, on, calendar),
         "flags": [f.to_json() for f in rules.flags(facts, calendar)],
         "facts": facts.to_json(),
@@ -91,7 +93,7 @@ def all_views(state: LibraryState, on: date, profile: Profile = INTL,
     projects = sorted(state.projects.items())
     views: dict[str, JSONValue] = {
         "library": library_view(state, on, calendar),
-        "eligibility": {pid: eligibility_view(f, on) for pid, f in projects},
+        "eligibility": {pid: eligibility_view(f, on, calendar) for pid, f in projects},
         "obligations": {pid: obligations_view(f, on, calendar) for pid, f in projects},
         "unit_standing": [unit_standing_view(state, unit) for unit in state.units()],
     }

@@ -24,10 +24,10 @@ import pytest
 from tampering import Tamperer
 from typer.testing import CliRunner
 
+from api.cli import app as cli_app
 from ledger import merkle
 from ledger.app import Ledger, Receipt, key_id_for
 from ledger.catalogue import EXAMPLES
-from ledger.cli import app as cli_app
 from ledger.errors import (
     ChainBrokenError,
     CheckpointError,

@@ -6,7 +6,10 @@ import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated, Any
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any, cast
+from uuid import UUID
 
 import typer
 from rich.console import Console
@@ -18,6 +21,9 @@ from ledger.errors import LedgerError
 from ledger.roles import Role
 from ledger.settings import Settings
 from ledger.verify import verify_ledger
+from projections import views
+from projections.replay import replay_library, replay_project
+from projections.runner import Library
 
 app = typer.Typer(help="The project-supervision audit ledger (项目监管审计账本).",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -25,6 +31,8 @@ actors_app = typer.Typer(help="Register actors (admin).", no_args_is_help=True)
 keys_app = typer.Typer(help="Rotate, revoke and list keys (admin).", no_args_is_help=True)
 app.add_typer(actors_app, name="actors")
 app.add_typer(keys_app, name="keys")
+calendar_app = typer.Typer(help="The working-day calendar (法定节假日安排).", no_args_is_help=True)
+app.add_typer(calendar_app, name="calendar")
 
 console = Console()
 errors = Console(stderr=True)
@@ -82,7 +90,6 @@ def serve(host: Annotated[str | None, typer.Option()] = None,
     import uvicorn  # noqa: PLC0415 - only this command needs the server
 
     settings = Settings()
-    # The API is named by import string so that this package never imports ``api``.
     uvicorn.run("api.app:create_app", factory=True, host=host or settings.host,
                 port=port or settings.port, log_level="info")
 
@@ -101,25 +108,95 @@ def demo(as_json: JsonFlag = False) -> None:
 
 
 @app.command()
-def projects(as_json: JsonFlag = False) -> None:
-    """The project library (项目库), each project verified on read."""
+def projects(as_json: JsonFlag = False,
+             on: Annotated[str | None, typer.Option(help="Evaluation date YYYY-MM-DD.")] = None,
+             as_known_at: Annotated[str | None, typer.Option(
+                 help="Only entries recorded at or before this RFC 3339 time.")] = None) -> None:
+    """The project library (项目库), from the read model (or replayed as known at a time)."""
     with _ledger() as ledger:
-        rows: list[dict[str, Any]] = []
-        for stream in ledger.log.stream_ids():
-            if stream == ledger.identity.registry_stream:
-                continue
-            project = ledger.project(stream)
-            facts = project.facts
-            rows.append({"id": str(stream), "title": facts.title, "kind": facts.kind,
-                         "stage": facts.stage, "entries": project.version,
-                         "approved_budget_fen": facts.approved_budget_fen})
+        day = _date(on) or ledger.today()
+        if as_known_at is not None:
+            state = replay_library(ledger, as_known_at=as_known_at)
+        else:
+            library = Library(ledger)
+            library.catch_up()
+            state = library.state
+        rows = views.library_view(state, day, ledger.calendar)
+        digest = views.state_hash(rows, ledger.identity.profile)
     if as_json:
-        _print_json(rows)
+        _print_json({"on": day.isoformat(), "as_known_at": as_known_at, "state_hash": digest,
+                     "projects": rows})
         return
-    table = Table("id", "title 项目名称", "kind", "stage", "entries")
-    for row in rows:
-        table.add_row(*(str(row[k]) for k in ("id", "title", "kind", "stage", "entries")))
+    table = Table("id", "title 项目名称", "unit 单位", "kind", "stage", "eligible 建设/运维",
+                  "overdue")
+    for row in cast(list[dict[str, Any]], rows):
+        eligible = row["eligible"]
+        table.add_row(row["id"][:8], row["title"], str(row["unit"]), row["kind"], row["stage"],
+                      f"{_yes(eligible['construction'])}/{_yes(eligible['operation_maintenance'])}",
+                      str(row["overdue"]))
     console.print(table)
+    console.print(f"state hash {digest} (on {day})", soft_wrap=True)
+
+
+def _yes(flag: bool) -> str:
+    return "✓" if flag else "✗"
+
+
+def _date(text: str | None) -> date | None:
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        errors.print(f"[red]error:[/red] expected a date YYYY-MM-DD, got {text!r}")
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def replay(project: Annotated[str, typer.Option("--project", help="Project id.")],
+           as_known_at: Annotated[str | None, typer.Option(
+               help="Only entries recorded at or before this RFC 3339 time.")] = None,
+           on: Annotated[str | None, typer.Option(help="Evaluation date YYYY-MM-DD.")] = None,
+           as_json: JsonFlag = False) -> None:
+    """One project's projections replayed exactly as known at a time, on a date."""
+    try:
+        project_id = UUID(project)
+    except ValueError:
+        errors.print(f"[red]error:[/red] not a project id: {project!r}")
+        raise typer.Exit(2) from None
+    with _ledger() as ledger:
+        result = replay_project(ledger, project_id, as_known_at=as_known_at, on=_date(on))
+    if as_json:
+        _print_json(result.to_json())
+        return
+    console.print(f"project {project_id} as known at {as_known_at or 'now'}, on {result.on}:"
+                  f" {result.entries} entries", soft_wrap=True)
+    for name, view in result.views.items():
+        console.print(f"[bold]{name}[/bold] state hash {view['state_hash']}", soft_wrap=True)
+    console.print_json(data=result.views["eligibility"]["state"])
+
+
+@app.command()
+def rebuild(as_json: JsonFlag = False) -> None:
+    """Rebuild the read models from zero (verifying every entry against its leaf)."""
+    with _ledger() as ledger:
+        library = Library(ledger)
+        if as_json or not console.is_terminal:
+            state = library.rebuild()
+        else:
+            with Progress(TextColumn("rebuilding"), BarColumn(), TextColumn(
+                    "{task.completed}/{task.total} entries"), console=console) as bar:
+                task = bar.add_task("rebuild", total=ledger.log.tree_size())
+                state = library.rebuild(lambda done, total: bar.update(
+                    task, completed=done, total=total))
+        digest = views.state_hash(views.library_view(state, ledger.today(), ledger.calendar),
+                                  ledger.identity.profile)
+    if as_json:
+        _print_json({"entries": state.entries, "projects": len(state.projects),
+                     "library_state_hash": digest})
+    else:
+        console.print(f"rebuilt: {state.entries} entries, {len(state.projects)} projects;"
+                      f" library state hash {digest}", soft_wrap=True)
 
 
 @app.command()
@@ -243,6 +320,37 @@ def _report_key(key: Any, as_json: bool) -> None:
         _print_json(row)
     else:
         console.print(row)
+
+
+@calendar_app.command("add")
+def calendar_add(file: Annotated[Path, typer.Argument(help="A year file (JSON).")],
+                 replace: Annotated[bool, typer.Option(help="Replace a year already known.")] =
+                 False) -> None:
+    """Add a year from the State Council's notice (国务院办公厅关于…节假日安排的通知)."""
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        errors.print(f"[red]error:[/red] cannot read {file}: {exc}")
+        raise typer.Exit(2) from None
+    with _ledger() as ledger:
+        year = ledger.add_calendar_year(text, replace=replace)
+        digest = ledger.calendar.digest
+    console.print(f"added {year.year} ({len(year.holidays)} holidays, {len(year.workdays)}"
+                  f" adjusted working days) from {year.source}; calendar {digest}",
+                  soft_wrap=True)
+
+
+@calendar_app.command("list")
+def calendar_list(as_json: JsonFlag = False) -> None:
+    """The years the calendar knows."""
+    with _ledger() as ledger:
+        calendar = ledger.calendar
+    years = list(calendar.known_years)
+    if as_json:
+        _print_json({"years": years, "digest": calendar.digest})
+    else:
+        console.print(f"{years[0]}–{years[-1]} ({len(years)} years); digest {calendar.digest}",
+                      soft_wrap=True)
 
 
 @app.command()

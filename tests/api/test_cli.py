@@ -6,7 +6,7 @@ import json
 
 from typer.testing import CliRunner
 
-from ledger.cli import app
+from api.cli import app
 
 
 def _run(url: str, *args: str) -> tuple[int, str]:
@@ -25,7 +25,7 @@ def test_init_demo_projects_verify(database_url: str) -> None:
     assert code == 0, out
     assert len(json.loads(out)["projects"]) == 6
     code, out = _run(database_url, "projects", "--json")
-    stages = {row["stage"] for row in json.loads(out)}
+    stages = {row["stage"] for row in json.loads(out)["projects"]}
     assert {"in_construction", "rejected", "filed"} <= stages
     code, out = _run(database_url, "verify", "--json")
     assert code == 0, out
