@@ -98,3 +98,24 @@ def ledger(make_ledger: Callable[..., Ledger]) -> Ledger:
     app.register_actor("edu-wang", Role.UNIT, "edu", "教育和体育部 王")
     app.register_actor("health-chen", Role.UNIT, "health", "卫生健康部 陈")
     return app
+
+
+@pytest.fixture
+def make_database(tmp_path: Path) -> Iterator[Callable[[str], str]]:
+    """Fresh, empty databases on the same backend as a given URL (for hypothesis examples)."""
+    schemas: list[str] = []
+
+    def make(like: str) -> str:
+        if like.startswith("sqlite:///"):
+            return f"sqlite:///{tmp_path / f'{uuid.uuid4().hex}.db'}"
+        schema = f"h_{uuid.uuid4().hex[:16]}"
+        with psycopg.connect(PG_URL, autocommit=True) as conn:
+            conn.execute(f'CREATE SCHEMA "{schema}"')
+        schemas.append(schema)
+        return f"{PG_URL}?schema={schema}"
+
+    yield make
+    if schemas:
+        with psycopg.connect(PG_URL, autocommit=True) as conn:
+            for schema in schemas:
+                conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
