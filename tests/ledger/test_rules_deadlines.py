@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import date
 
+from rulebook import Script
+
 from ledger import rules
 from ledger.calendar import default_calendar
-from rulebook import Script
 
 ON = date(2026, 11, 25)
 

@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import date
 
 import pytest
+from rulebook import Script
 
 from ledger import rules
 from ledger.entries import Filing
 from ledger.errors import RuleViolationError
-from rulebook import Script
 
 ON = date(2026, 11, 25)
 
 
 def _filing(event_type: str, payload: dict[str, object]) -> Filing:
-    import uuid
-
     return Filing(ledger="o", stream=uuid.uuid4(), type=event_type, effective=ON,
                   payload=payload, actor="finance", key="k", nonce=uuid.uuid4())
 
