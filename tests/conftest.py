@@ -17,6 +17,7 @@ import psycopg
 import pytest
 
 from ledger.app import Ledger
+from ledger.catalogue import example_documents
 from ledger.roles import Role
 from ledger.settings import Settings
 
@@ -59,6 +60,12 @@ def pg_schema_url() -> Iterator[str]:
             conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
+def upload_example_documents(ledger: Ledger) -> None:
+    """Upload the documents the catalogue's example payloads reference."""
+    for content in example_documents().values():
+        ledger.add_document(content, "text/plain")
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """The same test on both backends."""
@@ -93,6 +100,7 @@ def ledger(make_ledger: Callable[..., Ledger]) -> Ledger:
     """An initialised ledger with an office, a finance officer and two units' actors."""
     app = make_ledger()
     app.initialise()
+    upload_example_documents(app)
     app.register_actor("office-li", Role.OFFICE, None, "综合管理办公室 李")
     app.register_actor("finance-zhao", Role.FINANCE, None, "财政管理部 赵")
     app.register_actor("edu-wang", Role.UNIT, "edu", "教育和体育部 王")

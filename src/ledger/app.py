@@ -25,12 +25,19 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError, Application, Repository
 from eventsourcing.persistence import ApplicationRecorder, Mapper, PersistenceError, StoredEvent
 
-from ledger import merkle
+from ledger import merkle, rules
 from ledger.aggregates import KeyRecord, KeyRegistry, Project
 from ledger.calendar import HolidayYear, WorkingCalendar, default_calendar, parse_year_file
-from ledger.catalogue import EventSpec, payload_json, spec_for, validate_payload
+from ledger.catalogue import (
+    EventSpec,
+    documents_referenced,
+    payload_json,
+    spec_for,
+    validate_payload,
+)
 from ledger.checkpoint import Checkpoint, SignedNote, VerifierKey, sign_checkpoint, verify_note
 from ledger.custody import Custodian
+from ledger.documents import Document, check_document
 from ledger.entries import ZERO_HASH, Filing, b64decode, b64encode, format_time
 from ledger.errors import (
     AuthorisationError,
@@ -50,11 +57,10 @@ from ledger.errors import (
     ValidationFailedError,
 )
 from ledger.events import EntryEvent, event_class
+from ledger.facts import ProjectFacts, today_in_china
 from ledger.logstore import CustodyRecord, LogStore, StoredCheckpoint
 from ledger.mapper import EntryMapper
 from ledger.roles import Role
-from ledger import rules
-from ledger.facts import ProjectFacts, today_in_china
 from ledger.sealing import EntrySealer
 from ledger.settings import Settings
 from ledger.suites import Profile, Signer, profile_named
@@ -429,6 +435,14 @@ class Ledger(Application[UUID]):
         self._calendar = None
         return year
 
+    def add_document(self, data: bytes, media_type: str) -> Document:
+        """Store an uploaded document content-addressed; return it (idempotent)."""
+        sha256 = check_document(data, media_type, self.settings.max_document_bytes)
+        document = Document(sha256, media_type.split(";", 1)[0].strip().lower(), data,
+                            self.now())
+        self.log.put_document(document)
+        return self.log.get_document(sha256) or document
+
     def today(self) -> date:
         """Today in Asia/Shanghai by the ledger clock (the guards' evaluation date)."""
         return today_in_china(self.clock())
@@ -553,7 +567,14 @@ class Ledger(Application[UUID]):
         except ValueError:
             raise BadSignatureError("the signature is not standard base64") from None
         self._profile.signature.verify(public_key, filing.signing_bytes(), signature)
-        validate_payload(filing.type, filing.payload)
+        model = validate_payload(filing.type, filing.payload)
+        referenced = documents_referenced(model)
+        if referenced and self.settings.require_documents:
+            missing = sorted(set(referenced) - self.log.existing_documents(referenced))
+            if missing:
+                raise ValidationFailedError(filing.type, [
+                    ("documents", f"document {h} has not been uploaded (POST /documents)")
+                    for h in missing])
 
         aggregate = aggregates.get(filing.stream)
         if aggregate is None:

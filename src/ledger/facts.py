@@ -219,7 +219,7 @@ class ProjectFacts:
         return self.decision in ("approved", "approved_with_conditions")
 
     @property
-    def stage(self) -> str:
+    def stage(self) -> str:  # noqa: PLR0911 - a precedence list reads best as returns
         """The project library's stage (DESIGN §4.1), from the facts alone."""
         if self.terminated is not None:
             return "terminated"
@@ -452,7 +452,7 @@ def _funding_suspended(facts: ProjectFacts, e: FactEntry) -> ProjectFacts:
 def _funding_reinstated(facts: ProjectFacts, e: FactEntry) -> ProjectFacts:
     scope = e.payload["scope"]
     kept = tuple(s for s in facts.funding_suspensions
-                 if scope != "all" and s.scope != scope)
+                 if scope not in ("all", s.scope))
     return replace(facts, funding_suspensions=kept)
 
 

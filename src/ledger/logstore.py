@@ -15,6 +15,7 @@ from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
 
+from ledger.documents import Document
 from ledger.logwriter import BatchOutcome, LeafRow
 from ledger.merkle import NodeId
 from ledger.sealing import Sealer
@@ -143,6 +144,18 @@ class LogStore(Protocol):
 
     def calendar_years(self) -> list[str]:
         """Operator-added holiday years (year-file JSON), by year."""
+        ...
+
+    def put_document(self, document: Document) -> None:
+        """Store a document (idempotent)."""
+        ...
+
+    def get_document(self, sha256: str) -> Document | None:
+        """A stored document."""
+        ...
+
+    def existing_documents(self, hashes: Sequence[str]) -> set[str]:
+        """Those of ``hashes`` that are stored."""
         ...
 
     def close(self) -> None:

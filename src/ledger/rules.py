@@ -482,7 +482,7 @@ def _check_resumed(facts: ProjectFacts, payload: Mapping[str, Any], today: date)
 
 def _check_reinstated(facts: ProjectFacts, payload: Mapping[str, Any], today: date) -> None:
     scope = payload["scope"]
-    if not any(s.scope == scope or scope == "all" for s in facts.funding_suspensions):
+    if not any(scope in (s.scope, "all") for s in facts.funding_suspensions):
         raise RuleViolationError("not_suspended", "Art. 30",
                                  f"{scope} funding is not suspended, so it cannot be reinstated")
 

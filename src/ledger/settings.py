@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     """Log origin (checkpoint first line) used by ``ledger init``."""
     profile: str = "intl"
     pool_size: int = Field(default=5, ge=1, le=200)
+    require_documents: bool = True
+    """Refuse filings that reference documents not uploaded (off only for bulk imports)."""
+    max_document_bytes: int = Field(default=20 * 1024 * 1024, ge=1)
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
 

@@ -23,6 +23,7 @@ from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Composed, Identifier
 
+from ledger.documents import Document
 from ledger.logstore import CustodyRecord, StoredCheckpoint
 from ledger.logwriter import BatchOutcome, CheckpointSigner, LeafRow, write_batch
 from ledger.merkle import NodeId
@@ -46,6 +47,9 @@ _TABLES = (
     "CREATE TABLE IF NOT EXISTS {schema}.api_tokens ("
     " token_hash text PRIMARY KEY, actor text NOT NULL, created_at text NOT NULL,"
     " revoked boolean NOT NULL DEFAULT false)",
+    "CREATE TABLE IF NOT EXISTS {schema}.documents ("
+    " sha256 text PRIMARY KEY, media_type text NOT NULL, data bytea NOT NULL,"
+    " added_at text NOT NULL)",
     "CREATE TABLE IF NOT EXISTS {schema}.calendar_years ("
     " year integer PRIMARY KEY, data text NOT NULL, added_at text NOT NULL)",
 )
@@ -387,6 +391,27 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
             curs.execute(self._sql("SELECT data FROM {schema}.calendar_years ORDER BY year"))
             return [str(row["data"]) for row in curs.fetchall()]
+
+    def put_document(self, document: Document) -> None:
+        """Store a document (idempotent: the hash names the content)."""
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self._sql(
+                "INSERT INTO {schema}.documents (sha256, media_type, data, added_at)"
+                " VALUES (%s, %s, %s, %s) ON CONFLICT (sha256) DO NOTHING"),
+                (document.sha256, document.media_type, document.data, document.added_at))
+
+    def get_document(self, sha256: str) -> Document | None:
+        """A stored document."""
+        row = self._one("SELECT * FROM {schema}.documents WHERE sha256 = %s", (sha256,))
+        return None if row is None else Document(row["sha256"], row["media_type"],
+                                                 bytes(row["data"]), row["added_at"])
+
+    def existing_documents(self, hashes: Sequence[str]) -> set[str]:
+        """Those of ``hashes`` that are stored."""
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self._sql("SELECT sha256 FROM {schema}.documents"
+                                   " WHERE sha256 = ANY(%s)"), (list(hashes),))
+            return {str(row["sha256"]) for row in curs.fetchall()}
 
     def close(self) -> None:
         """Close the pool."""

@@ -23,6 +23,7 @@ from eventsourcing.persistence import (
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteDatastore
 from eventsourcing.utils import retry
 
+from ledger.documents import Document
 from ledger.logstore import CustodyRecord, StoredCheckpoint
 from ledger.logwriter import BatchOutcome, CheckpointSigner, LeafRow, write_batch
 from ledger.merkle import NodeId
@@ -46,6 +47,9 @@ _TABLES = (
     "CREATE TABLE IF NOT EXISTS api_tokens ("
     " token_hash TEXT PRIMARY KEY, actor TEXT NOT NULL, created_at TEXT NOT NULL,"
     " revoked INTEGER NOT NULL DEFAULT 0)",
+    "CREATE TABLE IF NOT EXISTS documents ("
+    " sha256 TEXT PRIMARY KEY, media_type TEXT NOT NULL, data BLOB NOT NULL,"
+    " added_at TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS calendar_years ("
     " year INTEGER PRIMARY KEY, data TEXT NOT NULL, added_at TEXT NOT NULL)",
 )
@@ -390,6 +394,25 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
         with self._reading() as c:
             c.execute("SELECT data FROM calendar_years ORDER BY year")
             return [str(row[0]) for row in c.fetchall()]
+
+    def put_document(self, document: Document) -> None:
+        """Store a document (idempotent: the hash names the content)."""
+        with self.datastore.transaction(commit=True) as c, _translated():
+            c.execute("INSERT OR IGNORE INTO documents VALUES (?, ?, ?, ?)",
+                      (document.sha256, document.media_type, document.data, document.added_at))
+
+    def get_document(self, sha256: str) -> Document | None:
+        """A stored document."""
+        row = self._one("SELECT * FROM documents WHERE sha256 = ?", (sha256,))
+        return None if row is None else Document(row[0], row[1], bytes(row[2]), row[3])
+
+    def existing_documents(self, hashes: Sequence[str]) -> set[str]:
+        """Those of ``hashes`` that are stored."""
+        marks = ",".join("?" * len(hashes))
+        with self._reading() as c:
+            c.execute(f"SELECT sha256 FROM documents WHERE sha256 IN ({marks})",  # noqa: S608
+                      list(hashes))
+            return {str(row[0]) for row in c.fetchall()}
 
     def close(self) -> None:
         """Close the pool."""

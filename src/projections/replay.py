@@ -12,16 +12,16 @@ from datetime import date
 from typing import Any
 from uuid import UUID
 
+from ledger import views
+from ledger.aggregates import fact_entry
 from ledger.app import Ledger
 from ledger.canonical import JSONValue
 from ledger.entries import Entry
 from ledger.errors import EntryHashMismatchError, ProjectNotFoundError
 from ledger.events import EntryEvent
 from ledger.facts import ProjectFacts, empty_facts, fold, today_in_china
-from ledger.aggregates import fact_entry
-from projections import views
+from ledger.trail import TrailActor, trail
 from projections.state import LibraryState
-from projections.trail import TrailActor, trail
 
 
 @dataclass(frozen=True)

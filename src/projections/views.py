@@ -1,7 +1,7 @@
-"""The five projections of DESIGN §4, evaluated at a date, each with its state hash.
+"""The library-wide projections of DESIGN §4 at a date, each with its state hash.
 
-``state_hash`` = the profile's hash (SHA-256 for ``intl``) of the RFC 8785 bytes of the view, so
-two parties that computed the same view from the same entries get the same hash.
+Per-project views (library row, eligibility, obligations) live in :mod:`ledger.views`, which the
+offline bundle verifier also uses; this module adds the views over the whole library state.
 """
 
 from __future__ import annotations
@@ -11,64 +11,12 @@ from typing import Any
 
 from ledger import rules
 from ledger.calendar import WorkingCalendar, default_calendar
-from ledger.canonical import JSONValue, canonical_bytes
-from ledger.facts import ProjectFacts
+from ledger.canonical import JSONValue
 from ledger.suites import INTL, Profile
+from ledger.views import eligibility_view, library_row, obligations_view, state_hash
 from projections.state import LibraryState
 
-
-def state_hash(view: JSONValue, profile: Profile = INTL) -> str:
-    """Hex hash of the view's canonical bytes."""
-    return profile.digest(canonical_bytes(view)).hex()
-
-
-def library_row(facts: ProjectFacts, unit: str | None, on: date,
-                calendar: WorkingCalendar | None = None) -> dict[str, JSONValue]:
-    """One row of the project library (项目库, Art. 12)."""
-    calendar = calendar or default_calendar()
-    construction = rules.eligibility(facts, rules.CONSTRUCTION, on, calendar)
-    om = rules.eligibility(facts, rules.OPERATION_MAINTENANCE, on, calendar)
-    due = rules.obligations(facts, on, calendar)
-    return {
-        "id": facts.project_id, "title": facts.title, "unit": unit, "kind": facts.kind,
-        "stage": facts.stage, "fiscal_year": facts.fiscal_year,
-        "budget_estimate_fen": facts.budget_estimate_fen,
-        "approved_budget_fen": facts.approved_budget_fen,
-        "arranged_fen": facts.arranged_construction_fen + facts.arranged_om_fen,
-        "contracted_fen": sum(c.amount_fen for c in facts.contracts),
-        "disbursed_fen": facts.disbursed_construction_fen + facts.disbursed_om_fen,
-        "eligible": {"construction": construction.eligible,
-                     "operation_maintenance": om.eligible},
-        "overdue": sum(1 for o in due if o.status == "overdue"),
-        "flags": sorted({f.rule for f in rules.flags(facts, calendar)}),
-        "entries": facts.entries, "last_recorded_at": facts.last_recorded_at,
-    }
-
-
-def eligibility_view(facts: ProjectFacts, on: date,
-                     calendar: WorkingCalendar | None = None) -> dict[str, JSONValue]:
-    """Funding eligibility of both kinds, with the article behind every "no"."""
-    return {kind: rules.eligibility(facts, kind, on, calendar).to_json()
-            for kind in rules.FUNDING_KINDS}
-
-
-def obligations_view(facts: ProjectFacts, on: date,
-                     calendar: WorkingCalendar | None = None) -> list[JSONValue]:
-    """The project's compliance calendar at ``on``."""
-    return [o.to_json() for o in rules.obligations(facts, on, calendar or default_calendar())]
-
-
-def project_view(facts: ProjectFacts, unit: str | None, on: date,
-                 calendar: WorkingCalendar | None = None) -> dict[str, JSONValue]:
-    """Everything the office sees of one project at ``on``."""
-    calendar = calendar or default_calendar()
-    return {
-        "project": library_row(facts, unit, on, calendar),
-        "eligibility": eligibility_view(facts, on, calendar),
-        "obligations": obligations_view(facts, on, calendar),
-        "flags": [f.to_json() for f in rules.flags(facts, calendar)],
-        "facts": facts.to_json(),
-    }
+__all__ = ["all_views", "library_view", "state_hash", "unit_standing_view"]
 
 
 def unit_standing_view(state: LibraryState, unit: str) -> dict[str, JSONValue]:

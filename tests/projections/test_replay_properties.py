@@ -8,6 +8,7 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from conftest import upload_example_documents
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -107,6 +108,7 @@ def test_rebuild_incremental_and_replay_agree(
     ledger = Ledger(Settings(database_url=url, environment="test"), clock=StepClock())
     try:
         ledger.initialise()
+        upload_example_documents(ledger)
         for actor, role, unit in (("unit-a", Role.UNIT, "edu"), ("office", Role.OFFICE, None),
                                   ("finance", Role.FINANCE, None), ("audit", Role.AUDIT, None)):
             ledger.register_actor(actor, role, unit, actor)

@@ -76,7 +76,7 @@ from ledger.catalogue._events import (
     WithholdingConduct,
     required_application_documents,
 )
-from ledger.catalogue._examples import EXAMPLES, example_payload
+from ledger.catalogue._examples import EXAMPLES, example_documents, example_payload
 from ledger.catalogue._registry import (
     ActorRegistered,
     KeyRegistered,
@@ -216,6 +216,7 @@ __all__ = [
     "UpdateFrequency",
     "WithholdingConduct",
     "documents_referenced",
+    "example_documents",
     "example_payload",
     "payload_json",
     "required_application_documents",

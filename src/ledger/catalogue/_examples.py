@@ -15,9 +15,19 @@ from types import MappingProxyType
 
 from ledger.canonical import JSONValue
 
+_DOCUMENTS: dict[str, bytes] = {}
+
 
 def _doc(label: str) -> str:
-    return hashlib.sha256(f"example document: {label}".encode()).hexdigest()
+    content = f"example document: {label}".encode()
+    digest = hashlib.sha256(content).hexdigest()
+    _DOCUMENTS[digest] = content
+    return digest
+
+
+def example_documents() -> Mapping[str, bytes]:
+    """The (text/plain) content of every document the examples reference, by SHA-256."""
+    return MappingProxyType(_DOCUMENTS)
 
 
 def _pass(remarks: str = "") -> dict[str, JSONValue]:

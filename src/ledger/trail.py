@@ -6,11 +6,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from ledger.aggregates import fact_entry
 from ledger.canonical import JSONValue
 from ledger.catalogue import spec_for
 from ledger.events import EntryEvent
 from ledger.facts import ProjectFacts, empty_facts, fold
-from ledger.aggregates import fact_entry
 
 
 @dataclass(frozen=True)
