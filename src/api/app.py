@@ -1,4 +1,4 @@
-"""The FastAPI application (DESIGN §6)."""
+"""The FastAPI application (DESIGN §6): one router per resource, errors mapped in one place."""
 
 from __future__ import annotations
 
@@ -7,35 +7,51 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import problems
-from api.routers import projects
-from api.schemas import HealthPublic
+from api import observability, problems
+from api.batcher import GroupCommitter
+from api.routers import actors, documents, obligations, ops, projects, units
+from api.services import LedgerService
 from ledger.app import Ledger
 from ledger.settings import Settings
 
+DESCRIPTION = """
+Signed, hash-chained records of every act in an information-system project's life under the
+zone's *Information System Project Management Measures* (聊高新区管办发〔2023〕8号).
 
-def create_app(settings: Settings | None = None, ledger: Ledger | None = None) -> FastAPI:
+Authenticate with `Authorization: Bearer TOKEN` (`ledger actors token ACTOR`). Errors are
+RFC 9457 `application/problem+json` citing the article (`article`, `rule`, `caused_by`).
+Reads take `as_known_at` (exact replay of what was known then) and `on` (evaluation date).
+"""
+
+
+def create_app(settings: Settings | None = None, ledger: Ledger | None = None, *,
+               group_commit: bool = True) -> FastAPI:
     """Build the app around one ledger (opened from ``settings`` unless given)."""
+    metrics = observability.Metrics()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = ledger is None
-        app.state.ledger = ledger or Ledger(settings or Settings())
-        app.state.ledger.identity  # noqa: B018 - fail at start if the ledger is not initialised
+        opened = ledger or Ledger(settings or Settings())
+        opened.identity  # noqa: B018 - refuse to start on an uninitialised database
+        committer = GroupCommitter(opened, on_batch=metrics.batch_size.observe) if (
+            group_commit) else None
+        app.state.service = LedgerService(
+            opened, committer, on_append=lambda result: metrics.appends.labels(result).inc())
+        app.state.metrics = metrics
         try:
             yield
         finally:
+            if committer is not None:
+                committer.close()
             if owned:
-                app.state.ledger.close()
+                opened.close()
 
     app = FastAPI(title="Project-supervision audit ledger 项目监管审计账本", version="0.1.0",
-                  lifespan=lifespan)
+                  description=DESCRIPTION, lifespan=lifespan)
+    observability.configure_logging()
+    observability.install(app, metrics)
     problems.install(app)
-    app.include_router(projects.router)
-
-    @app.get("/healthz", response_model=HealthPublic, tags=["operations"])
-    def healthz() -> HealthPublic:
-        """Liveness: the process answers."""
-        return HealthPublic(status="ok")
-
+    for module in (ops, projects, documents, obligations, units, actors):
+        app.include_router(module.router)
     return app

@@ -1,47 +1,43 @@
-"""Dependencies shared by the routers: the ledger and the authenticated actor."""
+"""Dependencies shared by the routers: the service and the authenticated caller."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.problems import NotAuthenticatedError
+from api.services import Actor, LedgerService
 from ledger.app import Ledger
-from ledger.roles import Role
 
 
-@dataclass(frozen=True)
-class Actor:
-    """The caller: a registered actor and the role (and unit) it acts in."""
-
-    actor: str
-    role: Role
-    unit: str | None
+def get_service(request: Request) -> LedgerService:
+    """The application's service."""
+    service: LedgerService = request.app.state.service
+    return service
 
 
 def get_ledger(request: Request) -> Ledger:
     """The application's ledger."""
-    ledger: Ledger = request.app.state.ledger
-    return ledger
+    return get_service(request).ledger
 
 
+ServiceDep = Annotated[LedgerService, Depends(get_service)]
 LedgerDep = Annotated[Ledger, Depends(get_ledger)]
 
-_bearer = HTTPBearer(auto_error=False)
+_bearer = HTTPBearer(auto_error=False, description="`ledger actors token ACTOR`")
 
 
-def current_actor(ledger: LedgerDep, credentials: Annotated[
+def current_actor(service: ServiceDep, credentials: Annotated[
         HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Actor:
-    """The actor behind the bearer token (checked on every request, so revocation is immediate)."""
+    """The actor behind the bearer token, checked on every request (revocation is immediate)."""
     if credentials is None:
         raise NotAuthenticatedError
-    actor_id = ledger.actor_for_token(credentials.credentials)
+    actor_id = service.ledger.actor_for_token(credentials.credentials)
     if actor_id is None:
         raise NotAuthenticatedError
-    record = ledger.registry().actor(actor_id)
+    record = service.ledger.registry().actor(actor_id)
     return Actor(record.actor, record.role, record.unit)
 
 

@@ -1,25 +1,73 @@
-"""Request and response models (``*Create`` / ``*Public`` pairs)."""
+"""Request and response models (``*Create`` / ``*Public`` pairs).
+
+The event body is a discriminated union on ``type``: one model per catalogue event, so the
+OpenAPI document shows every event's payload with an example.
+"""
 
 from __future__ import annotations
 
 from datetime import date
-from typing import Any, cast
+from typing import Annotated, Any, Literal, Union, cast
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from ledger.catalogue import EXAMPLES
+from ledger.catalogue import CATALOGUE, EXAMPLES
+
+_SIGNED_FIELDS = {
+    "effective": (date | None, Field(default=None, description="When the fact took effect.")),
+    "key": (str | None, Field(default=None, description="Client-signed: your key id.")),
+    "nonce": (UUID | None, Field(default=None, description=(
+        "Client-signed: the filing nonce (= Idempotency-Key)."))),
+    "signature": (str | None, Field(default=None, description=(
+        "Client-signed: base64 signature over JCS(filing) (DESIGN §5)."))),
+}
+
+
+def _event_model(name: str) -> type[BaseModel]:
+    spec = CATALOGUE[name]
+    articles = ", ".join(f"Art. {a}" for a in spec.articles)
+    return cast(type[BaseModel], create_model(  # type: ignore[call-overload]
+        f"{name}Create",
+        __config__=ConfigDict(extra="forbid", json_schema_extra={
+            "examples": [{"type": name, "payload": cast(dict[str, Any], EXAMPLES[name])}]}),
+        __doc__=f"{spec.summary_zh} {name} ({articles}); filed by "
+                f"{', '.join(sorted(spec.filed_by))}.",
+        type=(Literal[name], ...),
+        payload=(spec.payload, ...),
+        **_SIGNED_FIELDS,
+    ))
+
+
+EVENT_MODELS: dict[str, type[BaseModel]] = {
+    name: _event_model(name) for name, spec in CATALOGUE.items()
+    if spec.stream == "project" and not spec.opens_project
+}
+
+EventCreate = Annotated[Union[tuple(EVENT_MODELS.values())],  # type: ignore[valid-type]  # noqa: UP007
+                        Field(discriminator="type")]
+
+
+ApplicationPayload = CATALOGUE["ApplicationFiled"].payload
 
 
 class ProjectCreate(BaseModel):
-    """File an application (ApplicationFiled, Arts. 6–8, 24) for a new project."""
+    """File an application (ApplicationFiled, Arts. 6–8, 24) for a new project.
+
+    Custodial: send ``payload`` (and optionally ``effective``). Client-signed: also send
+    ``stream`` (the new project's UUID), ``effective``, ``key``, ``nonce`` and ``signature``.
+    """
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={
         "examples": [{"effective": "2026-10-15",
-                   "payload": cast(dict[str, Any], EXAMPLES["ApplicationFiled"])}]})
+                      "payload": cast(dict[str, Any], EXAMPLES["ApplicationFiled"])}]})
 
-    effective: date | None = Field(default=None, description="When the fact took effect.")
-    payload: dict[str, Any] = Field(description="The ApplicationFiled payload (DESIGN §3).")
+    payload: ApplicationPayload  # type: ignore[valid-type]
+    stream: UUID | None = None
+    effective: date | None = None
+    key: str | None = None
+    nonce: UUID | None = None
+    signature: str | None = None
 
 
 class ReceiptPublic(BaseModel):
@@ -50,7 +98,106 @@ class EntryPublic(BaseModel):
     entry_hash: str
 
 
+class ProjectPage(BaseModel):
+    """A page of the project library."""
+
+    items: list[dict[str, Any]]
+    next_cursor: str | None
+    on: date
+    as_known_at: str | None
+
+
+class ViewPublic(BaseModel):
+    """One projection's state and its state hash."""
+
+    state: Any
+    state_hash: str
+
+
+class ProjectPublic(BaseModel):
+    """A project's projections as known at a time, on a date."""
+
+    project: UUID
+    as_known_at: str | None
+    on: date
+    entries: int
+    calendar: str
+    views: dict[str, ViewPublic]
+
+
+class ObligationPublic(BaseModel):
+    """One deadline of the compliance calendar."""
+
+    project: str
+    title: str
+    unit: str | None
+    rule: str
+    article: str
+    detail: str
+    due: str | None
+    status: str
+    met_by: str | None
+    missing_year: int | None
+    caused_by: list[str]
+
+
+class StandingPublic(BaseModel):
+    """A unit's Art. 22 standing."""
+
+    unit: str
+    barred: bool
+    reasons: list[dict[str, Any]]
+
+
+class DocumentPublic(BaseModel):
+    """A stored document."""
+
+    sha256: str
+    media_type: str
+    size: int
+    added_at: str
+
+
+class ActorCreate(BaseModel):
+    """Register an actor (admin)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    actor: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")
+    role: Literal["unit", "office", "finance", "approval", "audit", "cdr", "investigator",
+                  "admin"]
+    unit: str | None = Field(default=None, max_length=64)
+    display_name: str = Field(min_length=1, max_length=100)
+
+
+class KeyCreate(BaseModel):
+    """Register a client-held public key (base64), or omit it to rotate the custodial key."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    public_key: str | None = None
+
+
+class KeyPublic(BaseModel):
+    """A registered key."""
+
+    key_id: str
+    actor: str
+    role: str
+    unit: str | None
+    suite: str
+    registered_at: str
+    revoked_from: str | None
+
+
+class TokenPublic(BaseModel):
+    """A bearer token, shown once."""
+
+    actor: str
+    token: str
+
+
 class HealthPublic(BaseModel):
-    """Liveness."""
+    """Liveness or readiness."""
 
     status: str

@@ -467,7 +467,8 @@ class Ledger(Application[UUID]):
         return rules.unit_standing(unit, facts)
 
     def prepare(self, actor: str, event_type: str, payload: Mapping[str, Any], *,
-                stream: UUID | None = None, effective: date | None = None) -> SignedFiling:
+                stream: UUID | None = None, effective: date | None = None,
+                nonce: UUID | None = None) -> SignedFiling:
         """Build and sign a filing with the actor's custodial key (custodial signing)."""
         identity = self.identity
         spec = spec_for(event_type)
@@ -484,7 +485,7 @@ class Ledger(Application[UUID]):
         filing = Filing(
             ledger=identity.origin, stream=stream, type=event_type,
             effective=effective or self.clock().date(), payload=payload_json(model),
-            actor=actor, key=key_id, nonce=uuid.uuid4(),
+            actor=actor, key=key_id, nonce=nonce or uuid.uuid4(),
         )
         signature = self._custodial_signer(key_id).sign(filing.signing_bytes())
         return SignedFiling(filing, b64encode(signature))
@@ -702,6 +703,26 @@ class Ledger(Application[UUID]):
     def actor_for_token(self, token: str) -> str | None:
         """The actor a bearer token stands for, if it is live."""
         return self.log.actor_for_token(token_hash(token))
+
+    def entry_at(self, stream: UUID, seq: int) -> EntryEvent | None:
+        """One stored entry of a stream (hash computed from its bytes), or None."""
+        stored = self.recorder.select_events(stream, gt=seq - 1, lte=seq)
+        if not stored:
+            return None
+        return cast(EntryEvent, self.mapper.to_domain_event(stored[0]))
+
+    def receipt_for_nonce(self, nonce: str) -> tuple[Receipt, EntryEvent] | None:
+        """The receipt and entry of an already-recorded filing (idempotent retries)."""
+        leaf = self.log.leaf_for_nonce(nonce)
+        if leaf is None:
+            return None
+        stream = UUID(str(leaf.originator_id))
+        event = self.entry_at(stream, leaf.originator_version)
+        if event is None:
+            return None
+        return Receipt(stream=stream, seq=leaf.originator_version, type=event.filing.type,
+                       entry_hash=leaf.entry_hash.hex(), leaf_index=leaf.leaf_index,
+                       recorded_at=leaf.recorded_at, nonce=nonce), event
 
     def iter_entries(self) -> Iterator[tuple[int, StoredEvent | None]]:
         """Every leaf index with its stored event, in log order."""

@@ -1,0 +1,34 @@
+"""Operations endpoints: liveness, readiness, metrics."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+
+from api.deps import ServiceDep
+from api.problems import problem
+from api.schemas import HealthPublic
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/healthz", response_model=HealthPublic)
+def healthz() -> HealthPublic:
+    """Liveness: the process answers."""
+    return HealthPublic(status="ok")
+
+
+@router.get("/readyz", response_model=HealthPublic,
+            responses={503: {"description": "database unreachable"}})
+def readyz(service: ServiceDep) -> HealthPublic | Response:
+    """Readiness: the database answers."""
+    try:
+        service.ledger.log.tree_size()
+    except Exception as exc:
+        return problem(503, "not-ready", "Database unreachable", str(exc))
+    return HealthPublic(status="ready")
+
+
+@router.get("/metrics", response_class=Response, include_in_schema=False)
+def metrics(request: Request) -> Response:
+    """Prometheus exposition."""
+    return request.app.state.metrics.render()  # type: ignore[no-any-return]

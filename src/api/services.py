@@ -1,0 +1,299 @@
+"""What the API and the pages do for a caller, independent of HTTP (the pages reuse it).
+
+Access rules (DESIGN §1): a ``unit`` sees and files only its own projects — another unit's
+project is "not found", so that its existence does not leak; ``office``, ``finance``,
+``approval``, ``audit``, ``cdr`` and ``investigator`` read everything; ``admin`` manages actors
+and keys and reads no project data.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+from uuid import UUID
+
+from api.batcher import GroupCommitter
+from ledger import rules, views
+from ledger.app import Ledger, Receipt, SignedFiling
+from ledger.canonical import JSONValue
+from ledger.catalogue import payload_json, validate_payload
+from ledger.entries import Filing, b64decode
+from ledger.errors import (
+    AuthorisationError,
+    BadSignatureError,
+    DuplicateNonceError,
+    LedgerError,
+    ProjectNotFoundError,
+    ValidationFailedError,
+)
+from ledger.events import EntryEvent
+from ledger.facts import ProjectFacts
+from ledger.roles import Role
+from ledger.trail import TrailActor, trail
+from projections.replay import actors_as_known_at, replay_library, replay_project
+from projections.runner import Library
+from projections.state import LibraryState
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The caller: a registered actor and the role (and unit) it acts in."""
+
+    actor: str
+    role: Role
+    unit: str | None
+
+
+@dataclass(frozen=True)
+class EventInput:
+    """A filing as the API receives it: custodial (no signature) or client-signed."""
+
+    type: str
+    payload: Mapping[str, Any]
+    effective: date | None = None
+    key: str | None = None
+    nonce: UUID | None = None
+    signature: str | None = None
+    stream: UUID | None = None
+
+
+@dataclass(frozen=True)
+class Filed:
+    """The outcome of a filing request."""
+
+    receipt: Receipt
+    replayed: bool
+
+
+class IdempotencyConflictError(ValidationFailedError):
+    """Raised when an Idempotency-Key is reused with a different filing."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__("filing", [("Idempotency-Key", f"{key} was already used for a"
+                                     " different filing")])
+
+
+READ_ROLES = frozenset(Role) - {Role.ADMIN}
+
+
+class LedgerService:
+    """The application services behind the routes and the pages."""
+
+    def __init__(self, ledger: Ledger, committer: GroupCommitter | None = None,
+                 on_append: Callable[[str], None] | None = None) -> None:
+        self.ledger = ledger
+        self.committer = committer
+        self.on_append = on_append or (lambda _result: None)
+        self.library = Library(ledger)
+        self._library_lock = threading.Lock()
+
+    # --- access ----------------------------------------------------------------------
+
+    def require_reader(self, actor: Actor) -> None:
+        """Admins manage keys; they do not read project data."""
+        if actor.role not in READ_ROLES:
+            raise AuthorisationError(actor.actor, "read project data (role admin)")
+
+    def require_admin(self, actor: Actor) -> None:
+        """Only admin manages actors, keys and tokens."""
+        if actor.role is not Role.ADMIN:
+            raise AuthorisationError(actor.actor, "manage actors and keys (admin only)")
+
+    def _unit_of(self, facts: ProjectFacts) -> str | None:
+        return rules.unit_of_opener(facts, self.ledger.registry())
+
+    def visible(self, actor: Actor, facts: ProjectFacts, project_id: UUID) -> None:
+        """404 for a unit looking at another unit's project."""
+        if actor.role is Role.UNIT and self._unit_of(facts) != actor.unit:
+            raise ProjectNotFoundError(project_id)
+
+    # --- reads -----------------------------------------------------------------------
+
+    def library_state(self, as_known_at: str | None = None) -> LibraryState:
+        """The library now (read model, caught up) or as known at a time (replayed)."""
+        if as_known_at is not None:
+            return replay_library(self.ledger, as_known_at=as_known_at)
+        with self._library_lock:
+            self.library.catch_up()
+            return self.library.state
+
+    def list_projects(self, actor: Actor, *, on: date | None = None,
+                      as_known_at: str | None = None, unit: str | None = None,
+                      stage: str | None = None, eligible: str | None = None,
+                      overdue: bool | None = None, cursor: str | None = None,
+                      limit: int = 50) -> tuple[list[dict[str, JSONValue]], str | None]:
+        """A page of the project library, filtered; returns (rows, next cursor)."""
+        self.require_reader(actor)
+        day = on or self.ledger.today()
+        state = self.library_state(as_known_at)
+        if actor.role is Role.UNIT:
+            unit = actor.unit
+        rows: list[dict[str, JSONValue]] = []
+        calendar = self.ledger.calendar
+        for project_id, facts in sorted(state.projects.items()):
+            if cursor is not None and project_id <= cursor:
+                continue
+            owner = state.unit_of(facts)
+            if unit is not None and owner != unit:
+                continue
+            if stage is not None and facts.stage != stage:
+                continue
+            row = views.library_row(facts, owner, day, calendar)
+            if eligible is not None and not row["eligible"][eligible]:  # type: ignore[index,call-overload]
+                continue
+            if overdue is not None and (bool(row["overdue"]) != overdue):
+                continue
+            rows.append(row)
+            if len(rows) > limit:
+                break
+        next_cursor = None
+        if len(rows) > limit:
+            rows = rows[:limit]
+            next_cursor = str(rows[-1]["id"])
+        return rows, next_cursor
+
+    def project_facts(self, actor: Actor, project_id: UUID) -> ProjectFacts:
+        """A project's facts from its verified stream, if the caller may see it."""
+        self.require_reader(actor)
+        if project_id == self.ledger.identity.registry_stream:
+            raise ProjectNotFoundError(project_id)
+        facts = self.ledger.project(project_id).facts
+        self.visible(actor, facts, project_id)
+        return facts
+
+    def project_views(self, actor: Actor, project_id: UUID, *, on: date | None = None,
+                      as_known_at: str | None = None) -> dict[str, Any]:
+        """Every per-project view with state hashes (as known at T when asked)."""
+        self.project_facts(actor, project_id)  # access check on the current stream
+        result = replay_project(self.ledger, project_id, as_known_at=as_known_at, on=on)
+        return result.to_json()
+
+    def events(self, actor: Actor, project_id: UUID,
+               as_known_at: str | None = None) -> list[EntryEvent]:
+        """The verified entries of a project (as known at T when asked)."""
+        self.project_facts(actor, project_id)
+        events = self.ledger.events_of(project_id)
+        if as_known_at is not None:
+            events = [e for e in events if (e.recorded_at or "") <= as_known_at]
+            if not events:
+                raise ProjectNotFoundError(project_id)
+        return events
+
+    def trail(self, actor: Actor, project_id: UUID,
+              as_known_at: str | None = None) -> list[JSONValue]:
+        """The audit trail, with every author signature checked."""
+        events = self.events(actor, project_id, as_known_at)
+        actors = actors_as_known_at(self.ledger, as_known_at)
+        registry = self.ledger.registry()
+        suite = self.ledger.identity.profile.signature
+        checked: dict[int, bool] = {}
+        for event in events:
+            key = registry.keys.get(event.filing.key)
+            ok = key is not None and key.valid_at(event.recorded_at or "")
+            if ok and key is not None:
+                try:
+                    suite.verify(key.public_key, event.filing.signing_bytes(),
+                                 b64decode(event.signature))
+                except (ValueError, BadSignatureError):
+                    ok = False
+            checked[event.originator_version] = ok
+        return trail(events, {a: TrailActor(t.role, t.unit) for a, t in actors.items()},
+                     checked)
+
+    def obligations(self, actor: Actor, *, on: date | None = None, overdue_only: bool = False,
+                    as_known_at: str | None = None) -> list[dict[str, JSONValue]]:
+        """Every project's obligations the caller may see."""
+        self.require_reader(actor)
+        day = on or self.ledger.today()
+        state = self.library_state(as_known_at)
+        found: list[dict[str, JSONValue]] = []
+        for project_id, facts in sorted(state.projects.items()):
+            if actor.role is Role.UNIT and state.unit_of(facts) != actor.unit:
+                continue
+            for obligation in rules.obligations(facts, day, self.ledger.calendar):
+                if overdue_only and obligation.status != "overdue":
+                    continue
+                found.append({"project": project_id, "title": facts.title,
+                              "unit": state.unit_of(facts), **obligation.to_json()})
+        return found
+
+    def unit_standing(self, actor: Actor, unit: str,
+                      as_known_at: str | None = None) -> dict[str, JSONValue]:
+        """Art. 22 standing of a unit (a unit may ask only about itself)."""
+        self.require_reader(actor)
+        if actor.role is Role.UNIT and actor.unit != unit:
+            raise AuthorisationError(actor.actor, f"see the standing of unit {unit}")
+        state = self.library_state(as_known_at)
+        reasons = rules.unit_standing(unit, state.projects_of(unit))
+        return {"unit": unit, "barred": bool(reasons),
+                "reasons": [r.to_json() for r in reasons]}
+
+    # --- writes ----------------------------------------------------------------------
+
+    def file(self, actor: Actor, event: EventInput) -> Filed:
+        """File custodially or client-signed; retries with the same nonce are idempotent."""
+        if event.nonce is not None:
+            replay = self._replayed(actor, event)
+            if replay is not None:
+                return replay
+        try:
+            signed = self._signed(actor, event)
+            receipt = (self.committer.submit(signed) if self.committer is not None
+                       else self.ledger.submit(signed))
+        except DuplicateNonceError:
+            replay = self._replayed(actor, event)  # a concurrent retry won the race
+            if replay is None:
+                raise
+            return replay
+        except LedgerError as exc:
+            self.on_append(type(exc).__name__)
+            raise
+        self.on_append("accepted")
+        return Filed(receipt, replayed=False)
+
+    def _signed(self, actor: Actor, event: EventInput) -> SignedFiling:
+        if event.signature is None:
+            if event.key is not None:
+                raise ValidationFailedError(event.type, [("signature", "a key was given"
+                                                           " without a signature")])
+            return self.ledger.prepare(actor.actor, event.type, event.payload,
+                                       stream=event.stream, effective=event.effective,
+                                       nonce=event.nonce)
+        problems = [(name, "required for a client-signed filing")
+                    for name, value in (("key", event.key), ("nonce", event.nonce),
+                                        ("effective", event.effective),
+                                        ("stream", event.stream)) if value is None]
+        if problems:
+            raise ValidationFailedError(event.type, problems)
+        assert event.key is not None
+        assert event.nonce is not None
+        assert event.effective is not None
+        assert event.stream is not None
+        filing = Filing(ledger=self.ledger.identity.origin, stream=event.stream, type=event.type,
+                        effective=event.effective, payload=dict(event.payload),
+                        actor=actor.actor, key=event.key, nonce=event.nonce)
+        return SignedFiling(filing, event.signature)
+
+    def _replayed(self, actor: Actor, event: EventInput) -> Filed | None:
+        assert event.nonce is not None
+        found = self.ledger.receipt_for_nonce(str(event.nonce))
+        if found is None:
+            return None
+        receipt, stored = found
+        filing = stored.filing
+        payload = dict(event.payload)
+        if event.signature is None:  # custodial filings store the normalised payload
+            try:
+                payload = dict(payload_json(validate_payload(event.type, payload)))
+            except ValidationFailedError:
+                raise IdempotencyConflictError(str(event.nonce)) from None
+        same = (filing.type == event.type and filing.actor == actor.actor
+                and dict(filing.payload) == payload
+                and (event.stream is None or filing.stream == event.stream)
+                and (event.effective is None or filing.effective == event.effective))
+        if not same:
+            raise IdempotencyConflictError(str(event.nonce))
+        return Filed(receipt, replayed=True)
