@@ -78,8 +78,8 @@ def registry_stream_id(origin: str) -> UUID:
 
 
 def key_id_for(actor: str, public_key: bytes, profile: Profile) -> str:
-    """A readable, collision-resistant key id: ``actor#`` + 12 hex of the key's hash."""
-    return f"{actor}#{profile.digest(public_key).hex()[:12]}"
+    """A readable, URL-safe key id: ``actor:`` + 12 hex of the key's hash."""
+    return f"{actor}:{profile.digest(public_key).hex()[:12]}"
 
 
 @dataclass(frozen=True)
