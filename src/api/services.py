@@ -15,6 +15,8 @@ from datetime import date
 from typing import Any
 from uuid import UUID
 
+from eventsourcing.application import AggregateNotFoundError
+
 from api.batcher import GroupCommitter
 from ledger import rules, views
 from ledger.app import Ledger, Receipt, SignedFiling
@@ -240,6 +242,7 @@ class LedgerService:
             if replay is not None:
                 return replay
         try:
+            self._may_file_on(actor, event)
             signed = self._signed(actor, event)
             receipt = (self.committer.submit(signed) if self.committer is not None
                        else self.ledger.submit(signed))
@@ -253,6 +256,19 @@ class LedgerService:
             raise
         self.on_append("accepted")
         return Filed(receipt, replayed=False)
+
+    def _may_file_on(self, actor: Actor, event: EventInput) -> None:
+        """A unit filing on another unit's project is told it does not exist (404)."""
+        if actor.role is not Role.UNIT or event.stream is None or event.type == "ApplicationFiled":
+            return
+        try:
+            project = self.ledger.repository.get(event.stream)
+        except AggregateNotFoundError:
+            raise ProjectNotFoundError(event.stream) from None
+        facts = getattr(project, "facts", None)
+        if not isinstance(facts, ProjectFacts):
+            raise ProjectNotFoundError(event.stream)
+        self.visible(actor, facts, event.stream)
 
     def _signed(self, actor: Actor, event: EventInput) -> SignedFiling:
         if event.signature is None:
