@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from api import observability, problems
 from api.batcher import GroupCommitter
-from api.routers import actors, documents, obligations, ops, projects, units
+from api.routers import actors, documents, evidence, log, obligations, ops, projects, units
 from api.services import LedgerService
 from ledger.app import Ledger
 from ledger.settings import Settings
@@ -29,23 +29,27 @@ def create_app(settings: Settings | None = None, ledger: Ledger | None = None, *
     """Build the app around one ledger (opened from ``settings`` unless given)."""
     metrics = observability.Metrics()
 
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        owned = ledger is None
-        opened = ledger or Ledger(settings or Settings())
+    def start(app: FastAPI, opened: Ledger) -> None:
         opened.identity  # noqa: B018 - refuse to start on an uninitialised database
         committer = GroupCommitter(opened, on_batch=metrics.batch_size.observe) if (
             group_commit) else None
         app.state.service = LedgerService(
             opened, committer, on_append=lambda result: metrics.appends.labels(result).inc())
         app.state.metrics = metrics
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = getattr(app.state, "service", None) is None
+        if owned:
+            start(app, Ledger(settings or Settings()))
         try:
             yield
         finally:
-            if committer is not None:
-                committer.close()
+            service: LedgerService = app.state.service
+            if service.committer is not None:
+                service.committer.close()
             if owned:
-                opened.close()
+                service.ledger.close()
 
     app = FastAPI(title="Project-supervision audit ledger 项目监管审计账本", version="0.1.0",
                   description=DESCRIPTION, lifespan=lifespan)
@@ -54,4 +58,8 @@ def create_app(settings: Settings | None = None, ledger: Ledger | None = None, *
     problems.install(app)
     for module in (ops, projects, documents, obligations, units, actors):
         app.include_router(module.router)
+    app.include_router(log.router)
+    app.include_router(evidence.router)
+    if ledger is not None:  # given a ledger, serve at once (tests, embedding)
+        start(app, ledger)
     return app

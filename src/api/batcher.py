@@ -63,7 +63,9 @@ class GroupCommitter:
         return result
 
     def close(self) -> None:
-        """Finish the queued filings and stop the thread."""
+        """Finish the queued filings and stop the thread (idempotent)."""
+        if self._stopped.is_set():
+            return
         self._stopped.set()
         self._queue.put(None)
         self._thread.join(timeout=10)

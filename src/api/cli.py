@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from collections.abc import Iterator
@@ -96,15 +97,27 @@ def serve(host: Annotated[str | None, typer.Option()] = None,
 
 @app.command()
 def demo(as_json: JsonFlag = False) -> None:
-    """Load the demo data set (several units and projects) into an initialised ledger."""
-    from ledger.demo import load_demo  # noqa: PLC0415
+    """Load the demo data set (2023–2026, 16 projects, 7 units) into an EMPTY database.
 
-    with _ledger() as ledger:
-        loaded = load_demo(ledger)
+    It initialises the ledger itself with a clock set in the past, so it refuses a database
+    that already holds a ledger.
+    """
+    from ledger.demo import ACTORS, load_demo  # noqa: PLC0415
+
+    try:
+        result = load_demo(Settings())
+    except LedgerError as exc:
+        errors.print(f"[red]error:[/red] {exc}", soft_wrap=True)
+        raise typer.Exit(2) from None
     if as_json:
-        _print_json({"projects": [str(p) for p in loaded]})
+        _print_json({"projects": {k: str(v) for k, v in result.projects.items()},
+                     "units": dict(result.units),
+                     "actors": [actor for actor, *_ in ACTORS],
+                     "refusals": [dataclasses.asdict(r) for r in result.refusals],
+                     "entries": result.entries})
     else:
-        console.print(f"loaded {len(loaded)} demo projects")
+        console.print(f"loaded {len(result.projects)} demo projects of {len(result.units)} units"
+                      f" ({result.entries} entries, {len(result.refusals)} refusals shown)")
 
 
 @app.command()
@@ -362,6 +375,11 @@ def checkpoint() -> None:
         errors.print("no checkpoint yet (the log is empty)")
         raise typer.Exit(1)
     sys.stdout.write(latest.note)
+
+
+from api import cli_evidence  # noqa: E402 - needs `app` above; adds export, verify-bundle, witness
+
+cli_evidence.register(app)
 
 
 def main() -> None:

@@ -215,6 +215,8 @@ class LedgerService:
         for project_id, facts in sorted(state.projects.items()):
             if actor.role is Role.UNIT and state.unit_of(facts) != actor.unit:
                 continue
+            if overdue_only and facts.terminated is not None:
+                continue  # a terminated project's deadlines no longer call for action
             for obligation in rules.obligations(facts, day, self.ledger.calendar):
                 if overdue_only and obligation.status != "overdue":
                     continue
@@ -262,7 +264,7 @@ class LedgerService:
         if actor.role is not Role.UNIT or event.stream is None or event.type == "ApplicationFiled":
             return
         try:
-            project = self.ledger.repository.get(event.stream)
+            project: Any = self.ledger.repository.get(event.stream)
         except AggregateNotFoundError:
             raise ProjectNotFoundError(event.stream) from None
         facts = getattr(project, "facts", None)

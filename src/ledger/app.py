@@ -59,6 +59,7 @@ from ledger.errors import (
 from ledger.events import EntryEvent, event_class
 from ledger.facts import ProjectFacts, today_in_china
 from ledger.logstore import CustodyRecord, LogStore, StoredCheckpoint
+from ledger.logwriter import LeafRow
 from ledger.mapper import EntryMapper
 from ledger.roles import Role
 from ledger.sealing import EntrySealer
@@ -304,6 +305,7 @@ class Ledger(Application[UUID]):
 
     def project(self, project_id: UUID) -> Project:
         """A project rebuilt from its stream, verified: hashes, links, newest in checkpoint."""
+        newest = self.store.stream_head_leaf(project_id)  # before the entries: see check_head
         try:
             project = cast(Project, self._verified_repository.get(project_id))
         except AggregateNotFoundError:
@@ -312,11 +314,12 @@ class Ledger(Application[UUID]):
             raise self._pinpoint(exc) from None
         if not isinstance(project, Project):
             raise ProjectNotFoundError(project_id)
-        self.check_head(project_id, project.version, project.head_hash)
+        self.check_head(project_id, project.version, project.head_hash, newest)
         return project
 
     def events_of(self, stream: UUID) -> list[EntryEvent]:
         """Every entry of a stream, verified like :meth:`project`."""
+        newest = self.store.stream_head_leaf(stream)  # before the entries: see check_head
         events = cast(list[EntryEvent], list(self.events.get(stream)))
         if not events:
             raise ProjectNotFoundError(stream)
@@ -327,7 +330,7 @@ class Ledger(Application[UUID]):
                     f"expected seq {expected_seq} linked to {head}", stream=stream,
                     seq=event.originator_version))
             head = cast(str, event.entry_hash)
-        self.check_head(stream, len(events), head)
+        self.check_head(stream, len(events), head, newest)
         return events
 
     def _pinpoint(self, error: ChainBrokenError) -> IntegrityFailedError:
@@ -349,15 +352,24 @@ class Ledger(Application[UUID]):
                 seq=error.seq - 1, leaf_index=previous.leaf_index)
         return error
 
-    def check_head(self, stream: UUID, seq: int, head_hash: str) -> None:
-        """The newest entry must be the stream's newest leaf and be in the signed log."""
-        leaf = self.store.stream_head_leaf(stream)
-        if leaf is None or leaf.originator_version != seq:
-            found = ("no leaf" if leaf is None
-                     else f"its newest leaf is seq {leaf.originator_version}")
+    def check_head(self, stream: UUID, seq: int, head_hash: str,
+                   newest: LeafRow | None) -> None:
+        """The newest entry read must be in the log, and the stream must not be truncated.
+
+        ``newest`` is the stream's newest leaf, read *before* the entries: the log only grows,
+        so fewer entries than that leaf's seq means entries were deleted, while more means
+        appends landed in between (normal traffic) — then the leaf of the entry read is used.
+        """
+        if newest is None or seq < newest.originator_version:
+            found = ("no leaf" if newest is None
+                     else f"its newest leaf is seq {newest.originator_version}")
             raise ChainBrokenError(
-                f"the stream ends at seq {seq} but {found} (entries deleted or added)",
-                stream=stream, seq=seq + 1 if leaf and leaf.originator_version > seq else seq)
+                f"the stream ends at seq {seq} but {found} (entries deleted)",
+                stream=stream, seq=seq + 1 if newest else seq)
+        leaf = newest if newest.originator_version == seq else self.store.leaf_for(stream, seq)
+        if leaf is None:
+            raise ChainBrokenError(f"entry seq {seq} has no log leaf (inserted outside the log)",
+                                   stream=stream, seq=seq)
         if leaf.entry_hash.hex() != head_hash:
             raise EntryHashMismatchError(
                 f"entry hashes to {head_hash} but its log leaf holds {leaf.entry_hash.hex()}",

@@ -313,13 +313,21 @@ def _self_evaluation(facts: ProjectFacts, calendar: WorkingCalendar,
         return None
     accepted = _d(facts.acceptance.accepted_on)
     detail = "self-evaluation report 12–24 months after acceptance"
+    opens = calendar.add_months_raw(accepted, 12)
+    submitted = facts.self_evaluation
+    if submitted is not None and opens <= _d(submitted.recorded_on) <= (
+        calendar.add_months_raw(accepted, 24)
+    ):
+        # Within the window's unmoved end: met, whatever a holiday does to the end (the end
+        # only ever moves later), so no calendar year is needed to say so.
+        return Obligation("self_evaluation", "Art. 20", f"{detail} (window opens {opens})",
+                          calendar.add_months_raw(accepted, 24).isoformat(), "met",
+                          submitted.hash, caused_by=_hashes(facts.acceptance.ref))
     try:
-        opens = calendar.add_months_raw(accepted, 12)
         due = calendar.month_period_end(accepted, 24)
     except CalendarYearMissingError as exc:
         return _pending("self_evaluation", "Art. 20", detail, exc,
                         _hashes(facts.acceptance.ref))
-    submitted = facts.self_evaluation
     if submitted is not None:
         when = _d(submitted.recorded_on)
         status = "met" if opens <= when <= due else "met_late"

@@ -14,19 +14,21 @@ def _run(url: str, *args: str) -> tuple[int, str]:
     return result.exit_code, result.stdout
 
 
-def test_init_demo_projects_verify(database_url: str) -> None:
+def test_demo_init_projects_verify(database_url: str) -> None:
+    code, out = _run(database_url, "demo", "--json")
+    assert code == 0, out
+    demo = json.loads(out)
+    assert len(demo["projects"]) >= 12
+    assert _run(database_url, "demo")[0] == 2  # the demo needs an empty database
     code, out = _run(database_url, "init", "--json")
     assert code == 0, out
     identity = json.loads(out)
     assert identity["profile"] == "intl"
     assert identity["log_key"].startswith(identity["origin"] + "+")
     assert _run(database_url, "init", "--json")[1] == out  # idempotent
-    code, out = _run(database_url, "demo", "--json")
-    assert code == 0, out
-    assert len(json.loads(out)["projects"]) == 6
     code, out = _run(database_url, "projects", "--json")
     stages = {row["stage"] for row in json.loads(out)["projects"]}
-    assert {"in_construction", "rejected", "filed"} <= stages
+    assert {"in_construction", "rejected", "filed", "terminated"} <= stages
     code, out = _run(database_url, "verify", "--json")
     assert code == 0, out
     assert json.loads(out)["ok"] is True

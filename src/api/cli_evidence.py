@@ -1,0 +1,284 @@
+"""Evidence and witness commands of the ``ledger`` CLI (DESIGN §5, §6).
+
+``export`` writes a project's evidence bundle; ``verify-bundle`` checks one offline (it opens no
+database and no network connection); ``witness`` cosigns the log's checkpoint over HTTP after
+proving it extends the last one cosigned; ``witness-keygen`` makes a witness key file and
+``witness-register`` (admin) registers its public half for an ``audit`` actor.
+
+Exit codes: 0 everything held; 1 the bundle was rejected or the witness refused; 2 a usage,
+input or connection error.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
+from uuid import UUID
+
+import typer
+from rich.console import Console
+
+from ledger.app import Ledger
+from ledger.bundle import BundleVerificationError, verify_bundle
+from ledger.checkpoint import VerifierKey
+from ledger.errors import LedgerError
+from ledger.roles import Role
+from ledger.settings import Settings
+from ledger.witness import (
+    WitnessKey,
+    WitnessRefusedError,
+    WitnessState,
+    generate_witness_key,
+    witness_once,
+)
+
+console = Console()
+errors = Console(stderr=True)
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+_TIMEOUT = 30.0
+
+
+def _print_json(value: Any) -> None:
+    sys.stdout.write(json.dumps(value, ensure_ascii=False, indent=2) + "\n")
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    errors.print(f"[red]error:[/red] {message}", soft_wrap=True, markup=True, highlight=False)
+    return typer.Exit(code)
+
+
+@contextmanager
+def _ledger() -> Iterator[Ledger]:
+    """Open the configured, initialised ledger; ledger errors become a message and exit 2."""
+    try:
+        ledger = Ledger(Settings())
+        ledger.identity  # noqa: B018 - refuse early, naming `ledger init`
+    except LedgerError as exc:
+        raise _fail(str(exc)) from None
+    try:
+        yield ledger
+    except LedgerError as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        ledger.close()
+
+
+# --- export / verify-bundle ----------------------------------------------------------------
+
+
+def export(project: Annotated[str, typer.Option("--project", help="Project id.")],
+           output: Annotated[Path, typer.Option("-o", "--output", help="Bundle file (.zip).")],
+           as_known_at: Annotated[str | None, typer.Option(
+               help="Only entries recorded at or before this RFC 3339 time.")] = None,
+           on: Annotated[str | None, typer.Option(
+               help="Evaluation date YYYY-MM-DD (default today, Beijing).")] = None,
+           as_json: JsonFlag = False) -> None:
+    """Export a project's signed evidence bundle (entries, proofs, documents, projections)."""
+    from projections.evidence import export_bundle  # noqa: PLC0415 - keeps verify-bundle light
+
+    try:
+        project_id = UUID(project)
+        day = None if on is None else date.fromisoformat(on)
+    except ValueError as exc:
+        raise _fail(f"bad --project or --on: {exc}") from None
+    with _ledger() as ledger:
+        data = export_bundle(ledger, project_id, as_known_at=as_known_at, on=day)
+        log_key = ledger.identity.log_key.encode()
+    try:
+        output.write_bytes(data)
+    except OSError as exc:
+        raise _fail(f"cannot write {output}: {exc}") from None
+    report = verify_bundle(data, log_key=log_key)
+    info = {"file": str(output), "bytes": len(data), "project": str(project_id),
+            "entries": report.entries, "checkpoint_size": report.checkpoint_size,
+            "log_key": log_key, "as_known_at": report.as_known_at,
+            "evaluated_on": report.evaluated_on}
+    if as_json:
+        _print_json(info)
+        return
+    console.print(f"wrote {output} ({len(data)} bytes): {report.entries} entries proven in"
+                  f" checkpoint {report.checkpoint_size}; verify with\n  ledger verify-bundle"
+                  f" {output} --log-key '{log_key}'", soft_wrap=True, highlight=False)
+
+
+def verify_bundle_command(
+    file: Annotated[Path, typer.Argument(help="The evidence bundle (.zip).")],
+    log_key: Annotated[str | None, typer.Option(
+        "--log-key", help="Pin the log's verifier key NAME+KEYID+KEY (refuse any other).")] = None,
+    witness_key: Annotated[list[str] | None, typer.Option(
+        "--witness-key", help="Require a cosignature by this witness verifier key"
+                              " (repeatable).")] = None,
+    root_key: Annotated[str | None, typer.Option(
+        "--root-key", help="Pin the registry root public key (base64).")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Verify an evidence bundle offline (no database, no network); exit 0 only if all holds."""
+    try:
+        data = file.read_bytes()
+    except OSError as exc:
+        raise _fail(f"cannot read {file}: {exc}") from None
+    try:
+        report = verify_bundle(data, log_key=log_key, witness_keys=witness_key or (),
+                               root_key=root_key)
+    except BundleVerificationError as exc:
+        if as_json:
+            _print_json(exc.report.to_json())
+        else:
+            errors.print(exc.report.summary(), soft_wrap=True, markup=False, highlight=False)
+        raise typer.Exit(1) from None
+    if as_json:
+        _print_json(report.to_json())
+    else:
+        console.print(report.summary(), soft_wrap=True, markup=False, highlight=False)
+
+
+# --- the witness ---------------------------------------------------------------------------
+
+
+class WitnessTransportError(LedgerError):
+    """Raised when the witness cannot reach the log or the log answers with an error."""
+
+
+class HttpLogClient:
+    """The log's ``/log`` routes over HTTP(S), authenticated with a bearer token (stdlib only)."""
+
+    def __init__(self, url: str, token: str, timeout: float = _TIMEOUT) -> None:
+        scheme = urllib.parse.urlsplit(url).scheme
+        if scheme not in {"http", "https"}:
+            raise WitnessTransportError(f"--url must be http(s)://…, got {url!r}")
+        self.url = url.rstrip("/")
+        self.token = token
+        self.timeout = timeout
+
+    def _request(self, method: str, path: str, body: bytes | None = None) -> bytes:
+        headers = {"Authorization": f"Bearer {self.token}"}
+        if body is not None:
+            headers["Content-Type"] = "text/plain; charset=utf-8"
+        # S310: the scheme is checked to be http(s) in __init__ (no file: or custom schemes).
+        request = urllib.request.Request(self.url + path, data=body,  # noqa: S310
+                                         method=method, headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
+                return bytes(response.read())
+        except urllib.error.HTTPError as exc:
+            detail = exc.read().decode("utf-8", "replace")
+            with suppress(ValueError, AttributeError):  # a problem+json body, if it is one
+                detail = str(json.loads(detail).get("detail", detail))
+            raise WitnessTransportError(f"{method} {path}: HTTP {exc.code}: {detail}") from None
+        except (urllib.error.URLError, OSError) as exc:
+            raise WitnessTransportError(f"{method} {path}: {exc}") from None
+
+    def checkpoint(self) -> str:
+        """``GET /log/checkpoint``."""
+        return self._request("GET", "/log/checkpoint").decode("utf-8")
+
+    def consistency(self, first: int, second: int) -> list[bytes]:
+        """``GET /log/proof/consistency``."""
+        query = urllib.parse.urlencode({"first": first, "second": second})
+        body = json.loads(self._request("GET", f"/log/proof/consistency?{query}"))
+        try:
+            return [bytes.fromhex(node) for node in body["consistency_proof"]]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise WitnessTransportError(f"malformed consistency proof: {exc}") from None
+
+    def cosign(self, note: str) -> str:
+        """``POST /log/checkpoint/cosign``."""
+        return self._request("POST", "/log/checkpoint/cosign",
+                             note.encode("utf-8")).decode("utf-8")
+
+
+def witness(  # noqa: PLR0917 - typer maps each parameter to an option
+    url: Annotated[str, typer.Option(help="The ledger's base URL.")],
+    key: Annotated[Path, typer.Option(help="The witness private key file.")],
+    token: Annotated[str, typer.Option(
+        envvar="LEDGER_WITNESS_TOKEN", help="Bearer token of an audit actor.")],
+    state: Annotated[Path, typer.Option(
+        help="The witness state file (the last checkpoint cosigned).")] = Path(
+        "var/witness-state.json"),
+    log_key: Annotated[str | None, typer.Option(
+        "--log-key", help="The log's verifier key (required on the first run).")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Cosign the log's checkpoint if it extends the last one cosigned; refuse forks/rewinds."""
+    try:
+        witness_key = WitnessKey.parse(key.read_text(encoding="utf-8"))
+        previous = WitnessState.load(state)
+        run = witness_once(HttpLogClient(url, token), witness_key, previous, log_key=log_key)
+        run.state.save(state)
+    except WitnessRefusedError as exc:
+        if as_json:
+            _print_json({"ok": False, "refused": exc.kind, "message": str(exc)})
+        else:
+            errors.print(f"[red]REFUSED[/red]: {exc}", soft_wrap=True, highlight=False)
+        raise typer.Exit(1) from None
+    except (LedgerError, OSError) as exc:
+        raise _fail(str(exc)) from None
+    if as_json:
+        _print_json({"ok": True, "previous_size": run.previous_size, "size": run.size,
+                     "root": run.root.hex(), "state": str(state)})
+    else:
+        console.print(run.describe(), soft_wrap=True, highlight=False)
+
+
+def witness_keygen(name: Annotated[str, typer.Option(help="Key name on cosignature lines.")],
+                   output: Annotated[Path, typer.Option(
+                       "-o", "--output", help="Private key file to create.")],
+                   as_json: JsonFlag = False) -> None:
+    """Create a witness key file (kept by the witness) and print its public verifier key."""
+    try:
+        key = generate_witness_key(name)
+        with os.fdopen(os.open(output, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w",
+                       encoding="utf-8") as out:
+            out.write(key.encode() + "\n")
+    except (LedgerError, OSError) as exc:
+        raise _fail(f"cannot create {output}: {exc}") from None
+    verifier = key.verifier_key.encode()
+    if as_json:
+        _print_json({"file": str(output), "verifier_key": verifier})
+    else:
+        console.print(f"wrote {output}; verifier key (register it, give it to verifiers):\n"
+                      f"{verifier}", soft_wrap=True, highlight=False)
+
+
+def witness_register(actor: Annotated[str, typer.Argument(help="An audit actor.")],
+                     verifier_key: Annotated[str, typer.Option(
+                         help="The witness verifier key NAME+KEYID+KEY.")],
+                     as_json: JsonFlag = False) -> None:
+    """Register a witness's public key for an audit actor (admin; the server never holds it)."""
+    try:
+        parsed = VerifierKey.parse(verifier_key)
+    except LedgerError as exc:
+        raise _fail(str(exc)) from None
+    with _ledger() as ledger:
+        record = ledger.registry().actor(actor)
+        if record.role is not Role.AUDIT:
+            raise _fail(f"{actor} is {record.role}; only audit actors witness checkpoints")
+        if parsed.suite != ledger.identity.profile.signature.name:
+            raise _fail(f"the key is {parsed.suite}; this ledger signs with"
+                        f" {ledger.identity.profile.signature.name}")
+        key = ledger.register_public_key(actor, parsed.public_key)
+    row = {"key_id": key.key_id, "actor": key.actor, "role": key.role.value,
+           "verifier_key": verifier_key, "registered_at": key.registered_at}
+    if as_json:
+        _print_json(row)
+    else:
+        console.print(row)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the evidence and witness commands to the ``ledger`` app."""
+    app.command("export")(export)
+    app.command("verify-bundle")(verify_bundle_command)
+    app.command("witness")(witness)
+    app.command("witness-keygen")(witness_keygen)
+    app.command("witness-register")(witness_register)

@@ -1,0 +1,187 @@
+"""``/log``: the signed checkpoint with witness cosignatures, and RFC 9162 proofs (DESIGN §5, §6).
+
+Proofs are computed from the stored perfect subtrees (``O(log n)`` node reads, one query) and
+returned as lowercase hex. Every route needs a bearer token; cosigning needs the ``audit`` role
+and a witness key of the caller's registered in the key registry and held by the caller (a key
+the server holds in custody can never witness the server).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Query
+from fastapi.responses import JSONResponse, PlainTextResponse
+from pydantic import BaseModel, Field
+
+from api.deps import CurrentActor, LedgerDep
+from api.problems import problem
+from api.services import Actor
+from ledger.app import Ledger
+from ledger.checkpoint import SignedNote, VerifierKey
+from ledger.errors import AuthorisationError, CheckpointError, ValidationFailedError
+from ledger.logstore import StoredCheckpoint
+from ledger.roles import Role
+from ledger.witness import accept_cosignatures, cosigned_note, public_verifier_key
+
+router = APIRouter(prefix="/log", tags=["log"])
+
+_MAX_NOTE_BYTES = 64 * 1024
+_HEX64 = r"^[0-9a-f]{64}$"
+
+
+class InclusionProofPublic(BaseModel):
+    """An RFC 9162 §2.1.3.1 inclusion proof of one leaf in the tree of ``tree_size`` leaves."""
+
+    leaf_index: int
+    tree_size: int
+    entry_hash: str = Field(description="The leaf data: the entry hash (hex).")
+    root: str = Field(description="The tree root at tree_size (hex), for convenience; trust"
+                                  " only a root from a signed checkpoint.")
+    inclusion_proof: list[str] = Field(description="Audit path, leaf-most first (hex).")
+
+
+class ConsistencyProofPublic(BaseModel):
+    """An RFC 9162 §2.1.4.1 consistency proof between two tree sizes."""
+
+    first: int
+    second: int
+    first_root: str
+    second_root: str
+    consistency_proof: list[str]
+
+
+def _problem(field: str, message: str) -> ValidationFailedError:
+    return ValidationFailedError("log query", [(field, message)])
+
+
+def _with_cosignatures(ledger: Ledger, stored: StoredCheckpoint) -> str:
+    return cosigned_note(stored.note, ledger.log.cosignatures(stored.size))
+
+
+def _latest(ledger: Ledger) -> StoredCheckpoint:
+    stored = ledger.trusted_checkpoint()
+    if stored is None:
+        raise _problem("checkpoint", "the log is empty: no checkpoint yet")
+    return stored
+
+
+@router.get("/checkpoint", response_class=PlainTextResponse, response_model=str)
+def get_checkpoint(ledger: LedgerDep, actor: CurrentActor) -> PlainTextResponse:
+    """The latest signed checkpoint (C2SP signed note), with any witness cosignatures."""
+    del actor
+    return PlainTextResponse(_with_cosignatures(ledger, _latest(ledger)),
+                             media_type="text/plain; charset=utf-8")
+
+
+def _tree_size(ledger: Ledger, tree_size: int | None) -> int:
+    current = ledger.log.tree_size()
+    if tree_size is None:
+        return _latest(ledger).size
+    if tree_size > current:
+        raise _problem("tree_size", f"the log has {current} leaves; got tree_size {tree_size}")
+    return tree_size
+
+
+@router.get("/proof/inclusion", response_model=InclusionProofPublic,
+            responses={404: {"description": "No leaf has this entry hash"}})
+def inclusion_proof(
+    ledger: LedgerDep, actor: CurrentActor,
+    leaf_index: Annotated[int | None, Query(ge=0)] = None,
+    entry_hash: Annotated[str | None, Query(pattern=_HEX64)] = None,
+    tree_size: Annotated[int | None, Query(ge=1, description="Default: the latest"
+                                                              " checkpoint's size.")] = None,
+) -> InclusionProofPublic | JSONResponse:
+    """Prove leaf ``leaf_index`` (or the leaf of ``entry_hash``) in the tree of ``tree_size``."""
+    del actor
+    if (leaf_index is None) == (entry_hash is None):
+        raise _problem("leaf_index", "give exactly one of leaf_index and entry_hash")
+    size = _tree_size(ledger, tree_size)
+    if entry_hash is not None:
+        leaf = ledger.log.leaf_for_hash(bytes.fromhex(entry_hash))
+        if leaf is None:
+            return problem(404, "entry-not-found", "Entry not found",
+                           f"no log leaf has entry hash {entry_hash}")
+    else:
+        assert leaf_index is not None
+        leaf = ledger.log.leaf(leaf_index)
+        if leaf is None:
+            raise _problem("leaf_index", f"the log has no leaf {leaf_index}")
+    if leaf.leaf_index >= size:
+        raise _problem("tree_size", f"leaf {leaf.leaf_index} is not in a tree of {size} leaves")
+    proof = ledger.inclusion_proof(leaf.leaf_index, size)
+    return InclusionProofPublic(leaf_index=leaf.leaf_index, tree_size=size,
+                                entry_hash=leaf.entry_hash.hex(),
+                                root=ledger.root_at(size).hex(),
+                                inclusion_proof=[node.hex() for node in proof])
+
+
+@router.get("/proof/consistency", response_model=ConsistencyProofPublic)
+def consistency_proof(ledger: LedgerDep, actor: CurrentActor,
+                      first: Annotated[int, Query(ge=1)],
+                      second: Annotated[int, Query(ge=1)]) -> ConsistencyProofPublic:
+    """Prove that the tree of ``first`` leaves is a prefix of the tree of ``second`` leaves."""
+    del actor
+    if first > second:
+        raise _problem("first", f"first ({first}) must not exceed second ({second})")
+    _tree_size(ledger, second)
+    proof = ledger.consistency_proof(first, second)
+    return ConsistencyProofPublic(first=first, second=second,
+                                  first_root=ledger.root_at(first).hex(),
+                                  second_root=ledger.root_at(second).hex(),
+                                  consistency_proof=[node.hex() for node in proof])
+
+
+def _witness_keys(ledger: Ledger, actor: Actor, note: SignedNote) -> list[VerifierKey]:
+    """The caller's registered, client-held, currently valid keys, under each line's name."""
+    now = ledger.now()
+    keys = [k for k in ledger.registry().keys.values()
+            if k.actor == actor.actor and k.role is Role.AUDIT and k.valid_at(now)
+            and ledger.log.get_custody(k.key_id) is None]
+    if not keys:
+        raise AuthorisationError(actor.actor, "cosign checkpoints: no witness key of this"
+                                 " actor is registered (`ledger witness-register`)")
+    candidates: list[VerifierKey] = []
+    for signature in note.signatures:
+        for key in keys:
+            try:
+                verifier = public_verifier_key(signature.name, key.suite, key.public_key)
+            except CheckpointError:
+                continue
+            if verifier.key_id == signature.key_id and verifier not in candidates:
+                candidates.append(verifier)
+    return candidates
+
+
+@router.post("/checkpoint/cosign", response_class=PlainTextResponse, response_model=str)
+def cosign_checkpoint(
+    ledger: LedgerDep, actor: CurrentActor,
+    note: Annotated[str, Body(media_type="text/plain",
+                              description="The checkpoint note with the witness's signature"
+                                          " line added (C2SP signed note).")],
+) -> PlainTextResponse:
+    """Store a witness cosignature (Audit Branch only); returns the note with all of them."""
+    if actor.role is not Role.AUDIT:
+        raise AuthorisationError(actor.actor, f"cosign checkpoints as {actor.role} (audit only)")
+    if len(note.encode("utf-8")) > _MAX_NOTE_BYTES:
+        raise _problem("note", f"the note exceeds {_MAX_NOTE_BYTES} bytes")
+    identity = ledger.identity
+    try:
+        parsed = SignedNote.parse(note)
+    except CheckpointError as exc:
+        raise _problem("note", exc.what) from None
+    stored = ledger.log.checkpoint_at_most(parsed.checkpoint.size)
+    if stored is None or stored.size != parsed.checkpoint.size:
+        raise _problem("note", f"this log has no checkpoint of size {parsed.checkpoint.size}")
+    try:
+        accepted = accept_cosignatures(
+            note, origin=identity.origin, size=stored.size, root=stored.root,
+            log_key=identity.log_key, witness_keys=_witness_keys(ledger, actor, parsed))
+    except CheckpointError as exc:
+        raise _problem("note", exc.what) from None
+    now = ledger.now()
+    for signature in accepted:
+        ledger.log.put_cosignature(stored.size, signature.name, signature.key_id.hex(),
+                                   signature.line(), now)
+    return PlainTextResponse(_with_cosignatures(ledger, stored),
+                             media_type="text/plain; charset=utf-8")
