@@ -42,6 +42,8 @@ def create_app(settings: Settings | None = None, ledger: Ledger | None = None, *
         owned = getattr(app.state, "service", None) is None
         if owned:
             start(app, Ledger(settings or Settings()))
+        elif app.state.service.committer is not None and app.state.service.committer.closed:
+            start(app, app.state.service.ledger)  # a new lifespan over a given ledger
         try:
             yield
         finally:

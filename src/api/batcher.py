@@ -10,6 +10,7 @@ queueing without bound.
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
 import time
@@ -18,6 +19,8 @@ from dataclasses import dataclass
 
 from ledger.app import Ledger, Receipt, SignedFiling
 from ledger.errors import LedgerError
+
+_log = logging.getLogger("api.batcher")
 
 
 class OverloadedError(LedgerError):
@@ -62,6 +65,11 @@ class GroupCommitter:
             raise result
         return result
 
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` was called."""
+        return self._stopped.is_set()
+
     def close(self) -> None:
         """Finish the queued filings and stop the thread (idempotent)."""
         if self._stopped.is_set():
@@ -71,6 +79,13 @@ class GroupCommitter:
         self._thread.join(timeout=10)
 
     def _run(self) -> None:
+        try:
+            self._loop()
+        except BaseException:
+            _log.exception("the group-commit thread stopped")
+            raise
+
+    def _loop(self) -> None:
         while True:
             first = self._queue.get()
             if first is None:
@@ -94,6 +109,7 @@ class GroupCommitter:
         try:
             results = self.ledger.submit_many([j.filing for j in jobs])
         except Exception as exc:
+            _log.exception("group commit of %d filings failed", len(jobs))
             for job in jobs:
                 job.result.set_exception(exc)
             return
