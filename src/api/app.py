@@ -9,7 +9,17 @@ from fastapi import FastAPI
 
 from api import observability, problems
 from api.batcher import GroupCommitter
-from api.routers import actors, documents, evidence, log, obligations, ops, projects, units
+from api.routers import (
+    actors,
+    documents,
+    evidence,
+    log,
+    meta,
+    obligations,
+    ops,
+    projects,
+    units,
+)
 from api.services import LedgerService
 from ledger.app import Ledger
 from ledger.settings import Settings
@@ -58,7 +68,7 @@ def create_app(settings: Settings | None = None, ledger: Ledger | None = None, *
     observability.configure_logging()
     observability.install(app, metrics)
     problems.install(app)
-    for module in (ops, projects, documents, obligations, units, actors):
+    for module in (ops, meta, projects, documents, obligations, units, actors):
         app.include_router(module.router)
     app.include_router(log.router)
     app.include_router(evidence.router)

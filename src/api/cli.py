@@ -366,6 +366,46 @@ def calendar_list(as_json: JsonFlag = False) -> None:
                       soft_wrap=True)
 
 
+@keys_app.command("generate")
+def keys_generate(out: Annotated[Path, typer.Option("--out", "-o", help="Key file to write.")],
+                  profile: Annotated[str, typer.Option(help="intl or gm")] = "intl") -> None:
+    """Make a client-held key pair; prints the public key for the admin to register."""
+    from api.client import generate_key_file  # noqa: PLC0415
+
+    if out.exists():
+        errors.print(f"[red]error:[/red] {out} exists; not overwriting a key")
+        raise typer.Exit(2)
+    public = generate_key_file(out, profile)
+    console.print(f"wrote {out}; register the public key {public} with POST"
+                  " /api/v1/actors/ACTOR/keys and put the returned key_id in the file",
+                  soft_wrap=True)
+
+
+@app.command()
+def submit(file: Annotated[Path, typer.Argument(help="JSON {type, project?, effective?, payload}")],
+           key: Annotated[Path, typer.Option("--key", help="Key file (ledger keys generate).")],
+           url: Annotated[str, typer.Option("--url", help="The ledger's base URL.")],
+           token: Annotated[str, typer.Option("--token", help="Your bearer token.")],
+           as_json: JsonFlag = False) -> None:
+    """Sign a filing locally and submit it; prints the entry hash and leaf index."""
+    from api.client import ClientError, KeyFile  # noqa: PLC0415
+    from api.client import submit as send  # noqa: PLC0415
+
+    try:
+        document = json.loads(file.read_text(encoding="utf-8"))
+        result = send(document, KeyFile.load(key), url, token)
+    except (OSError, ValueError, ClientError) as exc:
+        errors.print(f"[red]refused:[/red] {exc}", soft_wrap=True)
+        raise typer.Exit(1) from None
+    if as_json:
+        _print_json(result.receipt)
+    else:
+        receipt = result.receipt
+        console.print(f"recorded {receipt['type']} seq {receipt['seq']} of {receipt['stream']}:"
+                      f" entry {receipt['entry_hash']} at leaf {receipt['leaf_index']}",
+                      soft_wrap=True)
+
+
 @app.command()
 def checkpoint() -> None:
     """Print the latest signed checkpoint (C2SP signed note)."""

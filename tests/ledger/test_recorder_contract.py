@@ -35,7 +35,7 @@ from eventsourcing.postgres import PostgresDatastore
 from eventsourcing.sqlite import SQLiteDatastore
 from psycopg.sql import SQL, Identifier
 
-from conftest import PG_URL, require_postgres
+from ledgertest import PG_URL, require_postgres
 
 try:
     import eventsourcing.cipher  # needs pycryptodome (eventsourcing[crypto])

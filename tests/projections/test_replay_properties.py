@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from conftest import upload_example_documents
+from ledgertest import upload_example_documents
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 from api.deps import CurrentActor, LedgerDep
 from api.problems import problem
 from api.services import Actor
+from ledger import merkle
 from ledger.app import Ledger
 from ledger.checkpoint import SignedNote, VerifierKey
 from ledger.errors import AuthorisationError, CheckpointError, ValidationFailedError
@@ -57,6 +58,13 @@ def _problem(field: str, message: str) -> ValidationFailedError:
 
 def _with_cosignatures(ledger: Ledger, stored: StoredCheckpoint) -> str:
     return cosigned_note(stored.note, ledger.log.cosignatures(stored.size))
+
+
+def _range_hashes(ledger: Ledger, ranges: list[tuple[int, int]]) -> list[bytes]:
+    """MTH of each range (roots, proof entries) from the stored nodes, read in one query."""
+    nodes = ledger.log.nodes(merkle.nodes_needed(ranges))
+    h = ledger.identity.profile.hash
+    return [merkle.range_hash(h, start, end, nodes) for start, end in ranges]
 
 
 def _latest(ledger: Ledger) -> StoredCheckpoint:
@@ -109,11 +117,11 @@ def inclusion_proof(
             raise _problem("leaf_index", f"the log has no leaf {leaf_index}")
     if leaf.leaf_index >= size:
         raise _problem("tree_size", f"leaf {leaf.leaf_index} is not in a tree of {size} leaves")
-    proof = ledger.inclusion_proof(leaf.leaf_index, size)
+    ranges = merkle.inclusion_ranges(leaf.leaf_index, size)
+    hashes = _range_hashes(ledger, [(0, size), *ranges])
     return InclusionProofPublic(leaf_index=leaf.leaf_index, tree_size=size,
-                                entry_hash=leaf.entry_hash.hex(),
-                                root=ledger.root_at(size).hex(),
-                                inclusion_proof=[node.hex() for node in proof])
+                                entry_hash=leaf.entry_hash.hex(), root=hashes[0].hex(),
+                                inclusion_proof=[node.hex() for node in hashes[1:]])
 
 
 @router.get("/proof/consistency", response_model=ConsistencyProofPublic)
@@ -125,11 +133,11 @@ def consistency_proof(ledger: LedgerDep, actor: CurrentActor,
     if first > second:
         raise _problem("first", f"first ({first}) must not exceed second ({second})")
     _tree_size(ledger, second)
-    proof = ledger.consistency_proof(first, second)
-    return ConsistencyProofPublic(first=first, second=second,
-                                  first_root=ledger.root_at(first).hex(),
-                                  second_root=ledger.root_at(second).hex(),
-                                  consistency_proof=[node.hex() for node in proof])
+    ranges = merkle.consistency_ranges(first, second)
+    hashes = _range_hashes(ledger, [(0, first), (0, second), *ranges])
+    return ConsistencyProofPublic(first=first, second=second, first_root=hashes[0].hex(),
+                                  second_root=hashes[1].hex(),
+                                  consistency_proof=[node.hex() for node in hashes[2:]])
 
 
 def _witness_keys(ledger: Ledger, actor: Actor, note: SignedNote) -> list[VerifierKey]:

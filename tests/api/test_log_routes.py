@@ -1,0 +1,303 @@
+"""``/log``: the checkpoint with cosignatures, RFC 9162 proofs from stored nodes against a naive
+reference for every tree size up to a few hundred, and ``POST /log/checkpoint/cosign``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+
+import pytest
+from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from api.app import create_app
+from ledger import merkle
+from ledger.app import Ledger
+from ledger.catalogue import EXAMPLES
+from ledger.checkpoint import SignedNote, verify_note
+from ledger.entries import b64encode
+from ledger.roles import Role
+from ledger.suites import INTL
+from ledger.witness import WitnessKey, generate_witness_key
+
+H = INTL.hash
+
+
+# --- a naive RFC 9162 §2.1 reference, straight from the text -----------------------------------
+
+
+def _k(n: int) -> int:
+    k = 1
+    while k * 2 < n:
+        k *= 2
+    return k
+
+
+def mth(d: Sequence[bytes]) -> bytes:
+    if not d:
+        return H.digest(b"")
+    if len(d) == 1:
+        return H.digest(b"\x00" + d[0])
+    k = _k(len(d))
+    return H.digest(b"\x01" + mth(d[:k]) + mth(d[k:]))
+
+
+def path(m: int, d: Sequence[bytes]) -> list[bytes]:
+    if len(d) == 1:
+        return []
+    k = _k(len(d))
+    if m < k:
+        return [*path(m, d[:k]), mth(d[k:])]
+    return [*path(m - k, d[k:]), mth(d[:k])]
+
+
+def proof(m: int, d: Sequence[bytes]) -> list[bytes]:
+    def subproof(m: int, d: Sequence[bytes], b: bool) -> list[bytes]:
+        n = len(d)
+        if m == n:
+            return [] if b else [mth(d)]
+        k = _k(n)
+        if m <= k:
+            return [*subproof(m, d[:k], b), mth(d[k:])]
+        return [*subproof(m - k, d[k:], False), mth(d[:k])]
+
+    return subproof(m, d, True)
+
+
+# --- fixtures -----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def client(ledger: Ledger) -> Iterator[TestClient]:
+    with TestClient(create_app(ledger=ledger)) as test_client:
+        yield test_client
+
+
+def _auth(ledger: Ledger, actor: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {ledger.issue_token(actor)}"}
+
+
+def _grow(ledger: Ledger, leaves: int) -> list[bytes]:
+    """File filings in group commits of varied sizes until the log has ``leaves`` leaves."""
+    stream = ledger.file("edu-wang", "ApplicationFiled", EXAMPLES["ApplicationFiled"]).stream
+    batch = 1
+    while (size := ledger.log.tree_size()) < leaves:
+        count = min(batch, leaves - size)
+        filings = [ledger.prepare("edu-wang", "MaterialsSupplemented",
+                                  EXAMPLES["MaterialsSupplemented"], stream=stream)
+                   for _ in range(count)]
+        for result in ledger.submit_many(filings):
+            assert not isinstance(result, Exception), result
+        batch = batch % 37 + 3
+    return [leaf.entry_hash for leaf, _ in ledger.log.iter_log()]
+
+
+@pytest.fixture
+def leaves(ledger: Ledger) -> list[bytes]:
+    return _grow(ledger, 300)
+
+
+# --- proofs -------------------------------------------------------------------------------------
+
+
+def test_every_size_matches_the_reference(ledger: Ledger, leaves: list[bytes]) -> None:
+    for size in range(1, len(leaves) + 1):
+        d = leaves[:size]
+        root = mth(d)
+        assert ledger.root_at(size) == root, size
+        for index in sorted({0, size // 3, size // 2, size - 1}):
+            audit = ledger.inclusion_proof(index, size)
+            assert audit == path(index, d), (index, size)
+            merkle.verify_inclusion(H, index, size, d[index], audit, root)
+        for first in sorted({1, size // 2 or 1, max(size - 1, 1), size}):
+            consistency = ledger.consistency_proof(first, size)
+            assert consistency == proof(first, d), (first, size)
+            merkle.verify_consistency(H, first, size, mth(leaves[:first]), root, consistency)
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_http_proofs_match_the_reference(client: TestClient, ledger: Ledger,
+                                         leaves: list[bytes], data: st.DataObject) -> None:
+    headers = _auth(ledger, "office-li")
+    size = data.draw(st.integers(1, len(leaves)), label="tree_size")
+    index = data.draw(st.integers(0, size - 1), label="leaf_index")
+    body = client.get("/log/proof/inclusion", params={"leaf_index": index, "tree_size": size},
+                      headers=headers).json()
+    assert [bytes.fromhex(p) for p in body["inclusion_proof"]] == path(index, leaves[:size])
+    assert bytes.fromhex(body["root"]) == mth(leaves[:size])
+    assert (body["leaf_index"], body["tree_size"]) == (index, size)
+    by_hash = client.get("/log/proof/inclusion", params={
+        "entry_hash": leaves[index].hex(), "tree_size": size}, headers=headers).json()
+    assert by_hash == body
+    first = data.draw(st.integers(1, size), label="first")
+    body = client.get("/log/proof/consistency", params={"first": first, "second": size},
+                      headers=headers).json()
+    assert [bytes.fromhex(p) for p in body["consistency_proof"]] == proof(first, leaves[:size])
+    assert bytes.fromhex(body["first_root"]) == mth(leaves[:first])
+
+
+def test_inclusion_defaults_to_the_latest_checkpoint(client: TestClient, ledger: Ledger) -> None:
+    _grow(ledger, 20)
+    latest = ledger.trusted_checkpoint()
+    assert latest is not None
+    body = client.get("/log/proof/inclusion", params={"leaf_index": 3},
+                      headers=_auth(ledger, "office-li")).json()
+    assert body["tree_size"] == latest.size
+    assert bytes.fromhex(body["root"]) == latest.root
+
+
+@pytest.mark.parametrize(("params", "status"), [
+    ({"leaf_index": 5, "tree_size": 5}, 422),
+    ({"leaf_index": 0, "tree_size": 10_000}, 422),
+    ({}, 422),
+    ({"leaf_index": 0, "entry_hash": "00" * 32}, 422),
+    ({"entry_hash": "ab" * 32}, 404),
+    ({"entry_hash": "not hex"}, 422),
+    ({"leaf_index": -1}, 422),
+])
+def test_bad_inclusion_queries(client: TestClient, ledger: Ledger, params: dict[str, object],
+                               status: int) -> None:
+    _grow(ledger, 12)
+    response = client.get("/log/proof/inclusion", params=params,
+                          headers=_auth(ledger, "office-li"))
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+@pytest.mark.parametrize("params", [{"first": 5, "second": 3}, {"first": 0, "second": 3},
+                                    {"first": 1, "second": 10_000}])
+def test_bad_consistency_queries(client: TestClient, ledger: Ledger,
+                                 params: dict[str, int]) -> None:
+    response = client.get("/log/proof/consistency", params=params,
+                          headers=_auth(ledger, "office-li"))
+    assert response.status_code == 422, response.text
+
+
+def test_log_routes_need_a_token(client: TestClient) -> None:
+    for route in ("/log/checkpoint", "/log/proof/inclusion?leaf_index=0",
+                  "/log/proof/consistency?first=1&second=1"):
+        assert client.get(route).status_code == 401
+    assert client.post("/log/checkpoint/cosign", content=b"x").status_code == 401
+
+
+# --- checkpoint and cosignatures ----------------------------------------------------------------
+
+
+def test_checkpoint_is_the_signed_note(client: TestClient, ledger: Ledger) -> None:
+    response = client.get("/log/checkpoint", headers=_auth(ledger, "edu-wang"))
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    latest = ledger.trusted_checkpoint()
+    assert latest is not None
+    assert response.text == latest.note
+    verify_note(SignedNote.parse(response.text), [ledger.identity.log_key])
+
+
+@pytest.fixture
+def witness(ledger: Ledger) -> WitnessKey:
+    """An audit actor with a client-held witness key registered (the admin path)."""
+    ledger.register_actor("audit-sun", Role.AUDIT, None, "审计分局 孙")
+    key = generate_witness_key("audit.gaoxin.example/witness")
+    ledger.register_public_key("audit-sun", key.signer.public_key)
+    return key
+
+
+def _cosign(client: TestClient, ledger: Ledger, text: str,
+            actor: str = "audit-sun") -> tuple[int, str]:
+    response = client.post("/log/checkpoint/cosign", content=text.encode(),
+                           headers=_auth(ledger, actor) | {"Content-Type": "text/plain"})
+    return response.status_code, response.text
+
+
+def test_cosign_stores_the_witness_line(client: TestClient, ledger: Ledger,
+                                        witness: WitnessKey) -> None:
+    note = SignedNote.parse(client.get("/log/checkpoint",
+                                       headers=_auth(ledger, "audit-sun")).text)
+    cosigned = note.add_signature(witness.name, witness.signer)
+    status, text = _cosign(client, ledger, cosigned.text())
+    assert status == 200, text
+    served = client.get("/log/checkpoint", headers=_auth(ledger, "office-li")).text
+    assert served == text == cosigned.text()
+    parsed = SignedNote.parse(served)
+    verify_note(parsed, [ledger.identity.log_key])
+    verify_note(parsed, [witness.verifier_key])
+    assert _cosign(client, ledger, cosigned.text())[1] == served  # idempotent, one line
+    assert served.count("\u2014 ") == 2
+    # A new checkpoint carries no cosignature until the witness signs it too.
+    ledger.file("edu-wang", "ApplicationFiled", EXAMPLES["ApplicationFiled"])
+    assert client.get("/log/checkpoint",
+                      headers=_auth(ledger, "office-li")).text.count("\u2014 ") == 1
+
+
+def test_cosign_refusals(client: TestClient, ledger: Ledger, witness: WitnessKey) -> None:
+    text = client.get("/log/checkpoint", headers=_auth(ledger, "audit-sun")).text
+    note = SignedNote.parse(text)
+    good = note.add_signature(witness.name, witness.signer).text()
+    # Only the Audit Branch cosigns.
+    assert _cosign(client, ledger, good, actor="office-li")[0] == 403
+    # A signature line that claims the witness key but does not verify.
+    line = good.splitlines()[-1]
+    raw = line.rsplit(" ", 1)[1]
+    broken = good.replace(raw, raw[:-6] + ("AAAAA=" if not raw.endswith("AAAAA=") else "BBBBB="))
+    status, body = _cosign(client, ledger, broken)
+    assert status == 422
+    assert "does not verify" in body
+    # No witness signature at all, or by an unregistered key.
+    assert _cosign(client, ledger, text)[0] == 422
+    stranger = generate_witness_key("audit.gaoxin.example/witness")
+    assert _cosign(client, ledger, note.add_signature(stranger.name, stranger.signer)
+                   .text())[0] == 422
+    # Not this log's checkpoint: another root, or a size never checkpointed.
+    body = note.checkpoint
+    forged = text.replace(b64encode(body.root), b64encode(bytes(32)), 1)
+    assert _cosign(client, ledger, forged)[0] == 422
+    assert _cosign(client, ledger, text.replace(f"\n{body.size}\n", "\n99999\n", 1))[0] == 422
+    assert _cosign(client, ledger, "not a note")[0] == 422
+    assert _cosign(client, ledger, "x" * 70_000)[0] == 422
+
+
+def test_a_key_the_server_holds_cannot_witness(client: TestClient, ledger: Ledger) -> None:
+    record = ledger.register_actor("audit-zhou", Role.AUDIT, None, "审计分局 周")
+    custodial = ledger._custodial_signer(record.key_id)
+    text = client.get("/log/checkpoint", headers=_auth(ledger, "audit-zhou")).text
+    cosigned = SignedNote.parse(text).add_signature("audit.gaoxin.example/zhou", custodial)
+    status, body = _cosign(client, ledger, cosigned.text(), actor="audit-zhou")
+    assert status == 403
+    assert "witness-register" in body
+
+
+# --- GET /api/v1/projects/{id}/evidence ---------------------------------------------------------
+
+
+def test_evidence_route_roles_and_bundle(client: TestClient, ledger: Ledger,
+                                         auth: Callable[[str], dict[str, str]]) -> None:
+    from ledger.bundle import verify_bundle  # noqa: PLC0415
+
+    stream = ledger.file("edu-wang", "ApplicationFiled", EXAMPLES["ApplicationFiled"]).stream
+    cutoff = ledger.file("office-li", "ReviewOpinionIssued", EXAMPLES["ReviewOpinionIssued"],
+                         stream=stream).recorded_at
+    ledger.file("edu-wang", "ContractFiled", EXAMPLES["ContractFiled"], stream=stream)
+    route = f"/api/v1/projects/{stream}/evidence"
+    log_key = ledger.identity.log_key.encode()
+    for actor in ("investigator-wu", "audit-sun", "office-li", "edu-wang"):
+        response = client.get(route, headers=auth(actor))
+        assert response.status_code == 200, (actor, response.text)
+        assert response.headers["content-type"] == "application/zip"
+        assert f'filename="evidence-{stream}.zip"' in response.headers["content-disposition"]
+        assert verify_bundle(response.content, log_key=log_key).entries == 3
+    earlier = client.get(route, params={"as_known_at": cutoff, "on": "2026-11-02"},
+                         headers=auth("audit-sun"))
+    report = verify_bundle(earlier.content, log_key=log_key)
+    assert (report.entries, report.as_known_at, report.evaluated_on) == (2, cutoff, "2026-11-02")
+    assert client.get(route, headers=auth("health-chen")).status_code == 404  # not its project
+    for actor in ("finance-zhao", "approval-he", "cdr-qian", "admin-zhou"):
+        assert client.get(route, headers=auth(actor)).status_code == 403, actor
+    assert client.get(route, params={"as_known_at": "yesterday"},
+                      headers=auth("audit-sun")).status_code == 422
+    assert client.get(route, params={"as_known_at": "2000-01-01T00:00:00Z"},
+                      headers=auth("audit-sun")).status_code == 404
+    registry = f"/api/v1/projects/{ledger.identity.registry_stream}/evidence"
+    assert client.get(registry, headers=auth("audit-sun")).status_code == 404
+    assert client.get(route).status_code == 401
