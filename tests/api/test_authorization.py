@@ -18,8 +18,8 @@ CALLERS = {"unit": "edu-wang", "other_unit": "health-chen", "office": "office-li
            "finance": "finance-zhao", "approval": "approval-he", "audit": "audit-sun",
            "cdr": "cdr-qian", "investigator": "investigator-wu", "admin": "admin-zhou"}
 ROLES = list(CALLERS)
-READ = {r: 200 for r in ROLES} | {"other_unit": 404, "admin": 403}
-LIST = {r: 200 for r in ROLES} | {"admin": 403}
+READ = dict.fromkeys(ROLES, 200) | {"other_unit": 404, "admin": 403}
+LIST = dict.fromkeys(ROLES, 200) | {"admin": 403}
 
 # (method, path template, body factory, expected status per caller)
 MATRIX: list[tuple[str, str, Any, dict[str, int]]] = [
@@ -32,26 +32,26 @@ MATRIX: list[tuple[str, str, Any, dict[str, int]]] = [
     ("GET", "/api/v1/obligations", None, LIST),
     ("GET", "/api/v1/units/edu/standing", None, LIST | {"other_unit": 403}),
     ("POST", "/api/v1/projects", lambda: {"payload": EXAMPLES["ApplicationFiled"]},
-     {r: 403 for r in ROLES} | {"unit": 201, "other_unit": 201}),
+     dict.fromkeys(ROLES, 403) | {"unit": 201, "other_unit": 201}),
     ("POST", "/api/v1/projects/{p}/events",
      lambda: {"type": "MaterialsSupplemented", "payload": EXAMPLES["MaterialsSupplemented"]},
-     {r: 403 for r in ROLES} | {"unit": 201, "other_unit": 404}),
+     dict.fromkeys(ROLES, 403) | {"unit": 201, "other_unit": 404}),
     ("POST", "/api/v1/projects/{p}/events",
      lambda: {"type": "HigherLevelDeclarationConsented",
               "payload": EXAMPLES["HigherLevelDeclarationConsented"]},
-     {r: 403 for r in ROLES} | {"office": 201, "other_unit": 404}),
+     dict.fromkeys(ROLES, 403) | {"office": 201, "other_unit": 404}),
     ("POST", "/api/v1/projects/{p}/events",
      lambda: {"type": "AuditFindingRecorded", "payload": EXAMPLES["AuditFindingRecorded"]},
-     {r: 403 for r in ROLES} | {"audit": 201, "other_unit": 404}),
+     dict.fromkeys(ROLES, 403) | {"audit": 201, "other_unit": 404}),
     ("POST", "/api/v1/projects/{p}/events",
      lambda: {"type": "FixedAssetApprovalIssued",
               "payload": EXAMPLES["FixedAssetApprovalIssued"]},
-     {r: 403 for r in ROLES} | {"approval": 201, "other_unit": 404}),
+     dict.fromkeys(ROLES, 403) | {"approval": 201, "other_unit": 404}),
     ("POST", "/api/v1/actors", lambda: {"actor": "new-one", "role": "office",
                                         "display_name": "新人"},
-     {r: 403 for r in ROLES} | {"admin": 201}),
-    ("POST", "/api/v1/actors/office-li/tokens", None, {r: 403 for r in ROLES} | {"admin": 201}),
-    ("POST", "/api/v1/actors/office-li/keys", lambda: {}, {r: 403 for r in ROLES} | {
+     dict.fromkeys(ROLES, 403) | {"admin": 201}),
+    ("POST", "/api/v1/actors/office-li/tokens", None, dict.fromkeys(ROLES, 403) | {"admin": 201}),
+    ("POST", "/api/v1/actors/office-li/keys", lambda: {}, dict.fromkeys(ROLES, 403) | {
         "admin": 201}),
 ]
 

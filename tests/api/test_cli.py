@@ -47,7 +47,8 @@ def test_actor_key_and_token_admin(database_url: str) -> None:
     assert json.loads(out)["revoked_from"] is not None
     code, out = _run(database_url, "keys", "list", "--json")
     keys = {row["key_id"]: row for row in json.loads(out)}
-    assert keys[first_key]["revoked_from"] and not keys[second_key]["revoked_from"]
+    assert keys[first_key]["revoked_from"]
+    assert not keys[second_key]["revoked_from"]
     code, token = _run(database_url, "actors", "token", "town-zhang")
     assert code == 0
     assert len(token.strip()) > 30

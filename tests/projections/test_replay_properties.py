@@ -8,7 +8,6 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from ledgertest import upload_example_documents
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -17,6 +16,7 @@ from ledger.catalogue import EXAMPLES
 from ledger.errors import LedgerError
 from ledger.roles import Role
 from ledger.settings import Settings
+from ledgertest import upload_example_documents
 from projections import views
 from projections.replay import replay_library
 from projections.runner import Library
