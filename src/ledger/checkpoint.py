@@ -53,12 +53,17 @@ VerifyFunction = Callable[[str, bytes, bytes, bytes], None]
 """``verify(suite, public_key, message, signature)``: None, or raise BadSignatureError."""
 
 # signed-note §Signature types: the identifier that starts the encoded verifier key and enters
-# the key ID. A suite without an assigned byte (SM2 later) uses 0xff followed by a longer,
-# collision-resistant algorithm tag, which is why the values are byte strings.
-_SIGNATURE_TYPES: Final[Mapping[str, bytes]] = {"ed25519": b"\x01"}
+# the key ID. A suite without an assigned byte uses 0xff followed by a longer,
+# collision-resistant algorithm tag, which is why the values are byte strings. sm2-sm3 is
+# 0xff || "sm2-sm3/1234567812345678" (SM2 over SM3 with that user id, DER signatures,
+# 04||X||Y keys): see docs/gm-profile.md.
+_SIGNATURE_TYPES: Final[Mapping[str, bytes]] = {
+    "ed25519": b"\x01",
+    "sm2-sm3": b"\xffsm2-sm3/1234567812345678",
+}
 
 # Raw public-key sizes, checked when a verifier key is built; suites not listed are unchecked.
-_PUBLIC_KEY_SIZES: Final[Mapping[str, int]] = {"ed25519": 32}
+_PUBLIC_KEY_SIZES: Final[Mapping[str, int]] = {"ed25519": 32, "sm2-sm3": 65}
 
 _SIGNATURE_PREFIX: Final = "\u2014 "  # signed-note §Format: em dash (U+2014), space
 _KEY_ID_SIZE: Final = 4  # signed-note §Signatures: uint32 key ID, big-endian

@@ -161,3 +161,16 @@ class LogStore(Protocol):
     def close(self) -> None:
         """Release connections."""
         ...
+
+    def put_cosignature(self, size: int, key_name: str, key_id: str, line: str,
+                        added_at: str) -> None:
+        """Store (or replace) a witness's cosignature line for the checkpoint of ``size``."""
+        ...
+
+    def cosignatures(self, size: int) -> list[str]:
+        """The stored cosignature lines of the checkpoint of ``size``."""
+        ...
+
+    def leaf_for_hash(self, entry_hash: bytes) -> LeafRow | None:
+        """The first leaf whose entry hash is ``entry_hash``."""
+        ...

@@ -50,6 +50,10 @@ _TABLES = (
     "CREATE TABLE IF NOT EXISTS {schema}.documents ("
     " sha256 text PRIMARY KEY, media_type text NOT NULL, data bytea NOT NULL,"
     " added_at text NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS {schema}.log_cosignatures ("
+    " size bigint NOT NULL, key_name text NOT NULL, key_id text NOT NULL,"
+    " line text NOT NULL, added_at text NOT NULL, PRIMARY KEY (size, key_name, key_id))",
+    "CREATE INDEX IF NOT EXISTS log_leaves_entry_hash_idx ON {schema}.log_leaves (entry_hash)",
     "CREATE TABLE IF NOT EXISTS {schema}.calendar_years ("
     " year integer PRIMARY KEY, data text NOT NULL, added_at text NOT NULL)",
 )
@@ -416,3 +420,29 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
     def close(self) -> None:
         """Close the pool."""
         self.datastore.close()
+
+    # --- evidence: witness cosignatures and entry-hash lookups ------------------------------
+    # Created on first use (they came after `ledger init` existed), idempotently.
+
+    def put_cosignature(self, size: int, key_name: str, key_id: str, line: str,
+                        added_at: str) -> None:
+        """Store (or replace) a witness's cosignature line for the checkpoint of ``size``."""
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self._sql(
+                "INSERT INTO {schema}.log_cosignatures (size, key_name, key_id, line, added_at)"
+                " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (size, key_name, key_id)"
+                " DO UPDATE SET line = excluded.line, added_at = excluded.added_at"),
+                (size, key_name, key_id, line, added_at))
+
+    def cosignatures(self, size: int) -> list[str]:
+        """The stored cosignature lines of the checkpoint of ``size``, by key name and id."""
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self._sql("SELECT line FROM {schema}.log_cosignatures WHERE size = %s"
+                                   " ORDER BY key_name, key_id"), (size,))
+            return [str(row["line"]) for row in curs.fetchall()]
+
+    def leaf_for_hash(self, entry_hash: bytes) -> LeafRow | None:
+        """The first leaf whose entry hash is ``entry_hash`` (indexed)."""
+        return self._leaf(self._one(
+            "SELECT * FROM {schema}.log_leaves WHERE entry_hash = %s"
+            " ORDER BY leaf_index LIMIT 1", (entry_hash,)))

@@ -16,6 +16,7 @@ import nacl.exceptions
 from nacl.signing import SigningKey, VerifyKey
 
 from ledger.errors import BadSignatureError, UnknownProfileError
+from ledger.suite_gm import Sm2Suite, Sm3
 
 
 class HashSuite(Protocol):
@@ -156,7 +157,10 @@ class Profile:
 
 INTL = Profile(name="intl", hash=Sha256(), signature=Ed25519Suite())
 
-PROFILES: dict[str, Profile] = {INTL.name: INTL}
+GM = Profile(name="gm", hash=Sm3(), signature=Sm2Suite())
+"""SM3 + SM2 (GB/T 32905, 32918; user id ``1234567812345678``): see :mod:`ledger.suite_gm`."""
+
+PROFILES: dict[str, Profile] = {INTL.name: INTL, GM.name: GM}
 
 
 def profile_named(name: str) -> Profile:

@@ -24,7 +24,7 @@ from eventsourcing.persistence import StoredEvent
 
 from ledger import merkle
 from ledger.aggregates import KeyRecord
-from ledger.checkpoint import SignedNote, verify_note
+from ledger.checkpoint import SignedNote
 from ledger.entries import ZERO_HASH, Entry, b64decode
 from ledger.errors import BadSignatureError, IntegrityFailedError, LedgerError
 from ledger.logwriter import LeafRow
@@ -85,11 +85,12 @@ class VerifyReport:
 class _SignatureTask:
     leaf_index: int
     stream: str
-    seq: int
+    seq: int | None
     suite_profile: str
     public_key: bytes
     message: bytes
     signature: bytes
+    checkpoint: int | None = None  # set for a checkpoint's log signature
 
 
 def _check_signatures(tasks: Sequence[_SignatureTask]) -> list[int]:
@@ -188,15 +189,19 @@ class LedgerVerifier:
             # Author signatures are judged against the final registry, so that a revocation
             # recorded later but effective earlier (a compromised key) is honoured.
             for check in self._deferred:
-                self._author_task(check)
+                self._author_window(check)
                 self._flush(pool, _CHUNK)
             self._flush(pool, 1)
             for chunk, future in self._futures:
-                self.report.signatures += len(chunk)
+                self.report.signatures += sum(1 for t in chunk if t.checkpoint is None)
                 for bad in future.result():
                     task = chunk[bad]
-                    self.fail("signature", "the signature does not verify",
-                              leaf_index=task.leaf_index, stream=task.stream, seq=task.seq)
+                    if task.checkpoint is not None:
+                        self.fail("checkpoint", f"checkpoint {task.checkpoint}: the log key's"
+                                  " signature does not verify", leaf_index=task.leaf_index)
+                    else:
+                        self.fail("signature", "the signature does not verify",
+                                  leaf_index=task.leaf_index, stream=task.stream, seq=task.seq)
         if self.progress is not None:
             self.progress(self._size, total)
         self.report.entries = self._size
@@ -239,9 +244,19 @@ class LedgerVerifier:
     def _check_signature_later(self, entry: Entry, index: int) -> None:
         stream, seq = str(entry.filing.stream), entry.seq
         if entry.filing.stream != self.identity.registry_stream:
-            self._deferred.append(_AuthorCheck(
-                index, stream, seq, entry.filing.key, entry.filing.actor, entry.recorded_at,
-                entry.filing.signing_bytes(), _b64_or_empty(entry.signature)))
+            check = _AuthorCheck(index, stream, seq, entry.filing.key, entry.filing.actor,
+                                 entry.recorded_at, entry.filing.signing_bytes(),
+                                 _b64_or_empty(entry.signature))
+            key = self._registry.keys.get(check.key_id)
+            if key is not None and key.actor == check.actor:
+                # The key is registered before its first use, so the signature can be checked
+                # now, in parallel with the pass; only its validity window waits for the end.
+                self._tasks.append(_SignatureTask(index, stream, seq, self.profile.name,
+                                                  key.public_key, check.message,
+                                                  check.signature))
+                self._deferred.append(check)
+            else:
+                self._deferred.append(check)
             return
         self._registry.apply(entry)
         if entry.filing.key != self.identity.root_key_id:
@@ -254,20 +269,30 @@ class LedgerVerifier:
                                           _b64_or_empty(entry.signature)))
 
     def _check_checkpoint_signatures(self, checkpoints: Mapping[int, StoredCheckpoint]) -> None:
+        """Parse every checkpoint; queue its log-key signature for the worker pool."""
+        log_key = self.identity.log_key
         for size, stored in checkpoints.items():
             try:
                 note = SignedNote.parse(stored.note)
-                verify_note(note, [self.identity.log_key])
             except LedgerError as exc:
                 what = exc.what if isinstance(exc, IntegrityFailedError) else str(exc)
                 self.fail("checkpoint", f"checkpoint {size}: {what}", leaf_index=size - 1)
                 continue
+            signature = next((s for s in note.signatures if s.name == log_key.name
+                              and s.key_id == log_key.key_id), None)
+            if signature is None:
+                self.fail("checkpoint", f"checkpoint {size}: not signed by the log key",
+                          leaf_index=size - 1)
+                continue
             if note.checkpoint.origin != self.identity.origin:
                 self.fail("checkpoint", f"checkpoint {size} names origin "
-                          f"{note.checkpoint.origin!r}")
+                          f"{note.checkpoint.origin!r}", leaf_index=size - 1)
             if note.checkpoint.size != size or note.checkpoint.root != stored.root:
                 self.fail("checkpoint", f"checkpoint {size}: the stored size/root differ from"
-                          " the signed note")
+                          " the signed note", leaf_index=size - 1)
+            self._tasks.append(_SignatureTask(size - 1, "", None, self.profile.name,
+                                              log_key.public_key, note.checkpoint.body(),
+                                              signature.signature, checkpoint=size))
             self.report.checkpoints += 1
 
     def _check_entry(self, leaf: LeafRow, stored: StoredEvent) -> Entry | None:
@@ -307,7 +332,8 @@ class LedgerVerifier:
         self._heads[stream] = (entry.seq, digest.hex())
         return entry
 
-    def _author_task(self, check: _AuthorCheck) -> None:
+    def _author_window(self, check: _AuthorCheck) -> None:
+        """With the final registry: the key existed, was the author's, and was valid then."""
         where = _Where(leaf_index=check.leaf_index, stream=check.stream, seq=check.seq)
         key = self._registry.keys.get(check.key_id)
         if key is None:
@@ -324,10 +350,6 @@ class LedgerVerifier:
                       else f"registered at {key.registered_at}")
             self.fail("key", f"key {check.key_id!r} was not valid at {check.recorded_at}"
                       f" ({reason})", **where)
-            return
-        self._tasks.append(_SignatureTask(check.leaf_index, check.stream, check.seq,
-                                          self.profile.name, key.public_key, check.message,
-                                          check.signature))
 
     def _check_tree(self, checkpoints: Mapping[int, StoredCheckpoint]) -> None:
         size, recomputed = self._size, self._nodes

@@ -542,7 +542,7 @@ def test_verify_function_is_pluggable(signed: SignedNote, log_key: VerifierKey) 
 
 def test_unknown_suite_has_no_signature_type(log_signer: Signer) -> None:
     class Sm2Signer:
-        suite = "sm2-sm3"
+        suite = "unknown-suite"
         public_key = b"\x04" + bytes(64)
 
         def sign(self, message: bytes) -> bytes:

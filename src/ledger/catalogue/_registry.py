@@ -25,6 +25,7 @@ SignatureSuiteName = Literal["ed25519", "sm2-sm3"]
 """The signature suites a key may belong to (``ledger.suites``)."""
 
 _ED25519_PUBLIC_KEY_BYTES = 32
+_SM2_PUBLIC_KEY_BYTES = 65
 
 
 def _unit_iff_unit_role(known: Known) -> list[Problem]:
@@ -62,9 +63,8 @@ class KeyRegistered(Payload):
     """登记密钥: the administrator registers an actor's public key.
 
     ``role`` and ``unit`` repeat the actor's so that a verifier can check a filing's authority
-    from the key alone. ``public_key`` is standard base64 of the raw key; an ``ed25519`` key is
-    32 bytes. (The ``sm2-sm3`` key encoding is fixed by ``ledger.suites`` when that suite lands,
-    so only its base64 form is checked here.)
+    from the key alone. ``public_key`` is standard base64 of the raw key: an ``ed25519`` key is
+    32 bytes, an ``sm2-sm3`` key the 65-byte uncompressed point 04‖X‖Y (GB/T 32918).
     """
 
     key_id: Identifier
@@ -76,14 +76,18 @@ class KeyRegistered(Payload):
 
     @classmethod
     def rules(cls, known: Known) -> list[Problem]:
-        """``unit`` iff the role is ``unit``; an Ed25519 key is 32 bytes."""
+        """``unit`` iff the role is ``unit``; keys have their suite's size and form."""
         problems = _unit_iff_unit_role(known)
         key = known.get("public_key", str)
-        if known.get("suite", str) == "ed25519" and key is not None:
-            size = len(base64.b64decode(key))
-            if size != _ED25519_PUBLIC_KEY_BYTES:
+        suite = known.get("suite", str)
+        if key is not None:
+            raw = base64.b64decode(key)
+            if suite == "ed25519" and len(raw) != _ED25519_PUBLIC_KEY_BYTES:
                 problems.append(Problem("public_key",
-                                        f"an ed25519 public key is 32 bytes, got {size}"))
+                                        f"an ed25519 public key is 32 bytes, got {len(raw)}"))
+            if suite == "sm2-sm3" and (len(raw) != _SM2_PUBLIC_KEY_BYTES or raw[:1] != b"\x04"):
+                problems.append(Problem("public_key", "an sm2-sm3 public key is the 65-byte"
+                                        " uncompressed point 04‖X‖Y"))
         return problems
 
 

@@ -1,0 +1,241 @@
+"""Evidence export (DESIGN §5, *Evidence bundle*): one project's bundle, built from the database.
+
+The bundle proves a *log prefix*: every entry of the project (and of the key registry) recorded
+at or before a moment T, each with an RFC 9162 inclusion proof against one signed checkpoint.
+
+* Without T, the checkpoint is the latest one, and the entries are those its tree contains.
+* With T ("as known at"), the tree size known at T is the number of leaves with
+  ``recorded_at`` ≤ T (a prefix, because ``recorded_at`` never decreases along the log); the
+  checkpoint is the largest stored one of at most that size, and it must contain every entry
+  recorded at or before T, or the export is refused naming what is not covered.
+
+The projections are :func:`projections.replay.replay_project`'s, as known at the same moment and
+evaluated on ``on`` (default today in Asia/Shanghai) with the ledger's calendar, which the bundle
+ships so that a verifier recomputes them. Every bundle is verified with
+:func:`ledger.bundle.verify_bundle` (log and root key pinned) before it is returned.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
+from uuid import UUID
+
+from ledger import merkle
+from ledger.app import Ledger
+from ledger.bundle import (
+    BundleItem,
+    BundleVerificationError,
+    build_bundle_json,
+    pack_bundle,
+    verify_bundle,
+)
+from ledger.catalogue import documents_referenced, validate_payload
+from ledger.checkpoint import SignedNote, verify_note
+from ledger.entries import b64encode, format_time
+from ledger.errors import (
+    CheckpointError,
+    IntegrityFailedError,
+    ProjectNotFoundError,
+    ValidationFailedError,
+)
+from ledger.events import EntryEvent
+from ledger.logstore import StoredCheckpoint
+from ledger.merkle import NodeId
+from ledger.report import render_report
+from ledger.witness import cosigned_note
+from projections.replay import replay_project
+
+__all__ = ["EvidenceExportError", "export_bundle", "normalise_time", "tree_size_known_at"]
+
+_ATTEMPTS = 3
+_NODE_BATCH = 4000  # node ids per query (SQLite allows 32766 bound parameters; two per id)
+
+
+class EvidenceExportError(IntegrityFailedError):
+    """Raised when a bundle cannot be exported intact: a referenced document is missing from
+    the database, or the bundle built does not pass the offline verifier."""
+
+
+def normalise_time(text: str) -> str:
+    """An RFC 3339 time with an offset, as the ledger writes it (UTC, six fractional digits).
+
+    ``recorded_at`` values compare as fixed-width strings, so "as known at" must be in exactly
+    that form. Raises :class:`ValidationFailedError` for a time without an offset.
+    """
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ValidationFailedError("evidence", [
+            ("as_known_at", f"expected an RFC 3339 time such as 2026-03-02T01:02:03Z,"
+                            f" got {text!r}")]) from None
+    if moment.tzinfo is None:
+        raise ValidationFailedError("evidence", [
+            ("as_known_at", f"the time needs an offset (Z or +08:00), got {text!r}")])
+    return format_time(moment.astimezone(UTC))
+
+
+def tree_size_known_at(ledger: Ledger, as_known_at: str) -> int:
+    """The number of leaves recorded at or before ``as_known_at`` (binary search, O(log n)).
+
+    ``recorded_at`` never decreases along the log (DESIGN §5 Entry), so these leaves are a
+    prefix of the log.
+    """
+    low, high = 0, ledger.log.tree_size()
+    while low < high:
+        middle = (low + high) // 2
+        leaf = ledger.log.leaf(middle)
+        if leaf is None:
+            raise IntegrityFailedError("the log has a gap (run `ledger verify`)",
+                                       leaf_index=middle)
+        if leaf.recorded_at <= as_known_at:
+            low = middle + 1
+        else:
+            high = middle
+    return low
+
+
+def _checked(ledger: Ledger, stored: StoredCheckpoint) -> StoredCheckpoint:
+    """The stored checkpoint, its log signature and size/root verified."""
+    note = SignedNote.parse(stored.note)
+    verify_note(note, [ledger.identity.log_key])
+    if (note.checkpoint.size, note.checkpoint.root) != (stored.size, stored.root):
+        raise CheckpointError("stored size/root disagree with the signed note",
+                              leaf_index=stored.size)
+    return stored
+
+
+def _leaves(ledger: Ledger, events: Sequence[EntryEvent]) -> list[int]:
+    indexes = []
+    for event in events:
+        leaf = ledger.log.leaf_for(event.originator_id, event.originator_version)
+        if leaf is None:
+            raise IntegrityFailedError("the entry has no log leaf (run `ledger verify`)",
+                                       stream=event.originator_id, seq=event.originator_version)
+        indexes.append(leaf.leaf_index)
+    return indexes
+
+
+def _proofs(ledger: Ledger, leaves: Sequence[int], size: int) -> list[tuple[bytes, ...]]:
+    """RFC 9162 §2.1.3.1 inclusion proofs from stored nodes, fetched in a few batched queries."""
+    ranges = [merkle.inclusion_ranges(leaf, size) for leaf in leaves]
+    wanted = sorted(merkle.nodes_needed(r for rs in ranges for r in rs))
+    nodes: dict[NodeId, bytes] = {}
+    for start in range(0, len(wanted), _NODE_BATCH):
+        nodes.update(ledger.log.nodes(wanted[start:start + _NODE_BATCH]))
+    h = ledger.identity.profile.hash
+    return [tuple(merkle.range_hash(h, a, b, nodes) for a, b in rs) for rs in ranges]
+
+
+def _items(ledger: Ledger, events: Sequence[EntryEvent], leaves: Sequence[int],
+           size: int) -> list[BundleItem]:
+    proofs = _proofs(ledger, leaves, size)
+    return [BundleItem(event.entry(), str(event.entry_hash), leaf, proof)
+            for event, leaf, proof in zip(events, leaves, proofs, strict=True)]
+
+
+def _documents(ledger: Ledger, events: Sequence[EntryEvent]) -> dict[str, bytes]:
+    documents: dict[str, bytes] = {}
+    for event in events:
+        model = validate_payload(event.filing.type, event.filing.payload)
+        for sha256 in documents_referenced(model):
+            if sha256 in documents:
+                continue
+            document = ledger.log.get_document(sha256)
+            if document is None:
+                raise EvidenceExportError(
+                    f"document {sha256} is referenced but not stored (upload it first)",
+                    stream=event.originator_id, seq=event.originator_version)
+            documents[sha256] = document.data
+    return documents
+
+
+def _uncovered(events: Sequence[EntryEvent], leaves: Sequence[int], size: int) -> str | None:
+    for event, leaf in zip(events, leaves, strict=True):
+        if leaf >= size:
+            return (f"{event.filing.type} seq {event.originator_version} of stream"
+                    f" {event.originator_id} (leaf {leaf})")
+    return None
+
+
+def export_bundle(ledger: Ledger, project_id: UUID, *, as_known_at: str | None = None,
+                  on: date | None = None) -> bytes:
+    """The evidence bundle (zip bytes) of a project, as known at a time, evaluated on a date.
+
+    Raises :class:`ProjectNotFoundError` (no such project, or none yet at ``as_known_at``),
+    :class:`ValidationFailedError` (a malformed time, or no checkpoint proving the entries
+    recorded by then), :class:`EvidenceExportError` (a missing document, or a bundle that
+    does not verify).
+    """
+    identity = ledger.identity
+    if project_id == identity.registry_stream:
+        raise ProjectNotFoundError(project_id)
+    pinned_time = None if as_known_at is None else normalise_time(as_known_at)
+    on = on or ledger.today()
+    for _ in range(_ATTEMPTS):
+        data = _export_once(ledger, project_id, pinned_time, on)
+        if data is not None:
+            return data
+    raise ValidationFailedError("evidence", [(
+        "as_known_at", "the log kept moving under the export (entries recorded in the same"
+                       " microsecond as the latest checkpoint); pass --as-known-at")])
+
+
+def _export_once(ledger: Ledger, project_id: UUID, pinned_time: str | None,
+                 on: date) -> bytes | None:
+    """One attempt; None when a concurrent append made the prefix ambiguous (retry)."""
+    identity = ledger.identity
+    if pinned_time is None:
+        latest = ledger.trusted_checkpoint()
+        if latest is None:
+            raise ValidationFailedError("evidence", [("checkpoint", "the log is empty")])
+        stored = latest
+        last_leaf = ledger.log.leaf(stored.size - 1)
+        if last_leaf is None:
+            raise IntegrityFailedError("the checkpoint's last leaf is missing",
+                                       leaf_index=stored.size - 1)
+        known_at = last_leaf.recorded_at
+    else:
+        known_at = pinned_time
+    events = [e for e in ledger.events_of(project_id)
+              if e.recorded_at is not None and e.recorded_at <= known_at]
+    if not events:
+        raise ProjectNotFoundError(project_id)
+    if pinned_time is not None:
+        found = ledger.log.checkpoint_at_most(tree_size_known_at(ledger, known_at))
+        if found is None:
+            raise ValidationFailedError("evidence", [(
+                "as_known_at", f"no signed checkpoint existed at or before {known_at}")])
+        stored = _checked(ledger, found)
+    registry = [e for e in ledger.events_of(identity.registry_stream)
+                if e.recorded_at is not None and e.recorded_at <= known_at]
+    leaves, registry_leaves = _leaves(ledger, events), _leaves(ledger, registry)
+    uncovered = _uncovered(events, leaves, stored.size) or _uncovered(
+        registry, registry_leaves, stored.size)
+    if uncovered is not None:
+        if pinned_time is None:
+            return None  # appended in the same microsecond as the checkpoint's last leaf
+        raise ValidationFailedError("evidence", [(
+            "as_known_at", f"the largest checkpoint at or before {known_at} has"
+                           f" {stored.size} leaves and does not contain {uncovered}")])
+    replay = replay_project(ledger, project_id, as_known_at=known_at, on=on)
+    if replay.entries != len(events):
+        return None
+    bundle = build_bundle_json(
+        profile=identity.profile, origin=identity.origin, stream=project_id,
+        exported_at=ledger.now(),
+        checkpoint=cosigned_note(stored.note, ledger.log.cosignatures(stored.size)),
+        log_key=identity.log_key, root_key_id=identity.root_key_id,
+        root_public_key=identity.root_public_key,
+        entries=_items(ledger, events, leaves, stored.size),
+        registry=_items(ledger, registry, registry_leaves, stored.size),
+        projections=replay.views, on=on, as_known_at=pinned_time,
+        calendar=ledger.calendar)
+    data = pack_bundle(bundle, _documents(ledger, events), render_report(bundle))
+    try:
+        verify_bundle(data, log_key=identity.log_key.encode(),
+                      root_key=b64encode(identity.root_public_key))
+    except BundleVerificationError as exc:
+        raise EvidenceExportError(f"the exported bundle does not verify: {exc.what}",
+                                  stream=project_id) from None
+    return data
