@@ -141,7 +141,7 @@ def _persistence_env(settings: Settings) -> dict[str, str]:
             "POSTGRES_USER": unquote(parts.username or "postgres"),
             "POSTGRES_PASSWORD": unquote(parts.password or ""),
             "POSTGRES_POOL_SIZE": str(settings.pool_size),
-            "POSTGRES_MAX_OVERFLOW": "10",
+            "POSTGRES_MAX_OVERFLOW": "30",
             "POSTGRES_CONN_MAX_AGE": "3600",
             "POSTGRES_LOCK_TIMEOUT": "30",
         }
@@ -293,7 +293,10 @@ class Ledger(Application[UUID]):
     def registry(self) -> KeyRegistry:
         """The key registry as of now (cached, fast-forwarded; chain-checked)."""
         try:
-            return cast(KeyRegistry, self.repository.get(self.identity.registry_stream))
+            # Read-only use: no defensive deep copy. Appends re-check the registry's head under
+            # the log lock (expected_heads), so a registry read a moment stale is never trusted.
+            return cast(KeyRegistry, self.repository.get(
+                self.identity.registry_stream, deepcopy_from_cache=False))
         except AggregateNotFoundError:
             return self._empty_registry()
 
