@@ -13,17 +13,22 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields, is_dataclass, replace
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+import copy
+from typing import Any, TypeVar
 
 from ledger.canonical import JSONValue, canonical_bytes
 
-_CST = timedelta(hours=8)  # China Standard Time, UTC+8, no daylight saving
+_CST = timedelta(hours=8)
+_F = TypeVar("_F")  # China Standard Time, UTC+8, no daylight saving
 
 
 def recorded_on(recorded_at: str) -> str:
     """The calendar date (Asia/Shanghai) of an RFC 3339 UTC ledger time, as ``YYYY-MM-DD``."""
-    moment = datetime.strptime(recorded_at[:19], "%Y-%m-%dT%H:%M:%S") + _CST
-    return moment.date().isoformat()
+    # Hot in folds: slicing the fixed-width form is ~10x faster than strptime.
+    day = recorded_at[:10]
+    if int(recorded_at[11:13]) + 8 < 24:  # 00:00–15:59 UTC is the same day in China
+        return day
+    return (date(int(day[:4]), int(day[5:7]), int(day[8:10])) + timedelta(days=1)).isoformat()
 
 
 @dataclass(frozen=True)
@@ -262,12 +267,35 @@ class ProjectFacts:
                      if s.scope in (funding_kind, "all")), None)
 
 
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _names(cls: type) -> tuple[str, ...]:
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in fields(cls))
+    return names
+
+
 def _plain(value: object) -> JSONValue:
-    if is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _plain(getattr(value, f.name)) for f in fields(value)}
-    if isinstance(value, tuple | list):
-        return [_plain(v) for v in value]
+    cls = type(value)
+    if cls in _FIELD_NAMES or (is_dataclass(value) and not isinstance(value, type)):
+        return {name: _plain(getattr(value, name)) for name in _names(cls)}
+    if cls is tuple or cls is list:
+        return [_plain(v) for v in value]  # type: ignore[attr-defined]
     return value  # type: ignore[return-value]
+
+
+def evolve(facts: _F, **changes: Any) -> _F:
+    """``dataclasses.replace`` for the facts' frozen dataclasses, without re-running ``__init__``.
+
+    A fold makes one of these per entry; copying and setting only the changed fields is several
+    times faster than ``replace``, and there is no ``__post_init__`` to skip.
+    """
+    new = copy.copy(facts)
+    for name, value in changes.items():
+        object.__setattr__(new, name, value)
+    return new
 
 
 def _load(cls: Any, data: Any) -> Any:
@@ -326,15 +354,18 @@ def _on(*types: str) -> Callable[[Handler], Handler]:
 def fold(facts: ProjectFacts, entry: FactEntry) -> ProjectFacts:
     """Return the facts after one more entry of the project's stream (pure)."""
     handler = _HANDLERS.get(entry.type)
-    updated = handler(facts, entry) if handler is not None else facts
-    return replace(updated, entries=facts.entries + 1, last_hash=entry.entry_hash,
-                   last_recorded_at=entry.recorded_at)
+    updated = handler(facts, entry) if handler is not None else evolve(facts)
+    # ``updated`` is always a fresh copy, so the counters can be set on it in place.
+    object.__setattr__(updated, "entries", facts.entries + 1)
+    object.__setattr__(updated, "last_hash", entry.entry_hash)
+    object.__setattr__(updated, "last_recorded_at", entry.recorded_at)
+    return updated
 
 
 @_on("ApplicationFiled")
 def _application(facts: ProjectFacts, e: FactEntry) -> ProjectFacts:
     p = e.payload
-    return replace(
+    return evolve(
         facts, opened_by=e.actor, title=p["title"], kind=p["kind"], fiscal_year=p["fiscal_year"],
         budget_estimate_fen=p["budget_estimate_fen"], application=e.ref,
         art8_categories=tuple(p.get("art8_categories", ())),
@@ -344,14 +375,14 @@ def _application(facts: ProjectFacts, e: FactEntry) -> ProjectFacts:
 
 @_on("HigherLevelDeclarationConsented")
 def _consent(facts: ProjectFacts, e: FactEntry) -> ProjectFacts:
-    return replace(facts, higher_level_consent=e.ref)
+    return evolve(facts, higher_level_consent=e.ref)
 
 
 @_on("ReviewOpinionIssued")
 def _opinion(facts: ProjectFacts, e: FactEntry) -> ProjectFacts:
     decision = e.payload["decision"]
     approved = decision in ("approved", "approved_with_conditions")
-    return replace(facts, opinion=e.ref, decision=decision,
+    return evolve(facts, opinion=e.ref, decision=decision,
                    approved_budget_fen=e.payload.get("approved_budget_fen") if approved else None)
 
 
@@ -359,36 +390,36 @@ def _opinion(facts: ProjectFacts, e: FactEntry) -> ProjectFacts:
 def _arranged(facts: ProjectFacts, e: FactEntry) -> ProjectFacts:
     amount = e.payload["amount_fen"]
     if e.payload["kind"] == "construction":
-        return replace(facts, arranged_construction_fen=facts.arranged_construction_fen + amount)
-    return replace(facts, arranged_om_fen=facts.arranged_om_fen + amount)
+        return evolve(facts, arranged_construction_fen=facts.arranged_construction_fen + amount)
+    return evolve(facts, arranged_om_fen=facts.arranged_om_fen + amount)
 
 
 @_on("FundsDisbursed")
 def _disbursed(facts: ProjectFacts, e: FactEntry) -> ProjectFacts:
     amount = e.payload["amount_fen"]
     if e.payload["kind"] == "construction":
-        return replace(facts, disbursed_construction_fen=facts.disbursed_construction_fen + amount)
-    return replace(facts, disbursed_om_fen=facts.disbursed_om_fen + amount)
+        return evolve(facts, disbursed_construction_fen=facts.disbursed_construction_fen + amount)
+    return evolve(facts, disbursed_om_fen=facts.disbursed_om_fen + amount)
 
 
 @_on("ContractFiled")
 def _contract(facts: ProjectFacts, e: FactEntry) -> ProjectFacts:
     p = e.payload
     contract = Contract(p["contract_no"], p["amount_fen"], p["signed_on"], e.ref)
-    return replace(facts, contracts=(*facts.contracts, contract))
+    return evolve(facts, contracts=(*facts.contracts, contract))
 
 
 @_on("ProgressReported")
 def _progress(facts: ProjectFacts, e: FactEntry) -> ProjectFacts:
     report = ProgressReport(e.payload["year"], e.payload["budget_executed_fen"], e.ref)
-    return replace(facts, progress=(*facts.progress, report))
+    return evolve(facts, progress=(*facts.progress, report))
 
 
 @_on("ChangeRequested")
 def _change_requested(facts: ProjectFacts, e: FactEntry) -> ProjectFacts:
     request = ChangeRequest(e.seq, tuple(e.payload["aspects"]),
                             e.payload["new_values"].get("budget_fen"), e.ref)
-    return replace(facts, changes=(*facts.changes, request))
+    return evolve(facts, changes=(*facts.changes, request))
 
 
 @_on("ChangeDecided")
@@ -402,50 +433,50 @@ def _change_decided(facts: ProjectFacts, e: FactEntry) -> ProjectFacts:
         request = facts.change(seq)
         budget = e.payload.get("approved_budget_fen") or (
             request.budget_fen if request else None) or budget
-    return replace(facts, changes=changes, approved_budget_fen=budget)
+    return evolve(facts, changes=changes, approved_budget_fen=budget)
 
 
 @_on("IncidentReported")
 def _incident(facts: ProjectFacts, e: FactEntry) -> ProjectFacts:
-    return replace(facts, incidents=(*facts.incidents, e.ref))
+    return evolve(facts, incidents=(*facts.incidents, e.ref))
 
 
 @_on("RectificationOrdered")
 def _ordered(facts: ProjectFacts, e: FactEntry) -> ProjectFacts:
     order = Order(e.seq, e.payload["deadline"], tuple(e.payload["cited_articles"]), e.ref)
-    return replace(facts, orders=(*facts.orders, order))
+    return evolve(facts, orders=(*facts.orders, order))
 
 
 @_on("RectificationReported")
 def _reported(facts: ProjectFacts, e: FactEntry) -> ProjectFacts:
     seq = e.payload["order_seq"]
-    return replace(facts, orders=tuple(
+    return evolve(facts, orders=tuple(
         replace(o, reported=o.reported or e.ref) if o.seq == seq else o for o in facts.orders))
 
 
 @_on("RectificationConcluded")
 def _concluded(facts: ProjectFacts, e: FactEntry) -> ProjectFacts:
     seq, outcome = e.payload["order_seq"], e.payload["outcome"]
-    return replace(facts, orders=tuple(
+    return evolve(facts, orders=tuple(
         replace(o, outcome=outcome, concluded=e.ref) if o.seq == seq else o
         for o in facts.orders))
 
 
 @_on("ConstructionSuspended")
 def _suspended(facts: ProjectFacts, e: FactEntry) -> ProjectFacts:
-    return replace(facts, construction_suspended=e.ref)
+    return evolve(facts, construction_suspended=e.ref)
 
 
 @_on("ConstructionResumed")
 def _resumed(facts: ProjectFacts, e: FactEntry) -> ProjectFacts:
-    return replace(facts, construction_suspended=None)
+    return evolve(facts, construction_suspended=None)
 
 
 @_on("FundingSuspended")
 def _funding_suspended(facts: ProjectFacts, e: FactEntry) -> ProjectFacts:
     scope = e.payload["scope"]
     kept = tuple(s for s in facts.funding_suspensions if s.scope != scope)
-    return replace(facts, funding_suspensions=(*kept, Suspension(scope, e.ref)))
+    return evolve(facts, funding_suspensions=(*kept, Suspension(scope, e.ref)))
 
 
 @_on("FundingReinstated")
@@ -453,40 +484,40 @@ def _funding_reinstated(facts: ProjectFacts, e: FactEntry) -> ProjectFacts:
     scope = e.payload["scope"]
     kept = tuple(s for s in facts.funding_suspensions
                  if scope not in ("all", s.scope))
-    return replace(facts, funding_suspensions=kept)
+    return evolve(facts, funding_suspensions=kept)
 
 
 @_on("CriticismNotified")
 def _criticism(facts: ProjectFacts, e: FactEntry) -> ProjectFacts:
-    return replace(facts, criticisms=(*facts.criticisms, e.ref))
+    return evolve(facts, criticisms=(*facts.criticisms, e.ref))
 
 
 @_on("ProjectTerminated")
 def _terminated(facts: ProjectFacts, e: FactEntry) -> ProjectFacts:
-    return replace(facts, terminated=e.ref)
+    return evolve(facts, terminated=e.ref)
 
 
 @_on("ConstructionCompleted")
 def _completed(facts: ProjectFacts, e: FactEntry) -> ProjectFacts:
-    return replace(facts, completed_on=e.payload["completed_on"], completed=e.ref)
+    return evolve(facts, completed_on=e.payload["completed_on"], completed=e.ref)
 
 
 @_on("AcceptanceExtensionRequested")
 def _extension_requested(facts: ProjectFacts, e: FactEntry) -> ProjectFacts:
-    return replace(facts, extension_requested=e.ref)
+    return evolve(facts, extension_requested=e.ref)
 
 
 @_on("AcceptanceExtensionDecided")
 def _extension_decided(facts: ProjectFacts, e: FactEntry) -> ProjectFacts:
     if e.payload["decision"] != "approved":
-        return facts
-    return replace(facts, extension_deadline=e.payload.get("new_deadline")
+        return evolve(facts)
+    return evolve(facts, extension_deadline=e.payload.get("new_deadline")
                    or facts.extension_deadline)
 
 
 @_on("PreliminaryAcceptanceCompleted")
 def _preliminary(facts: ProjectFacts, e: FactEntry) -> ProjectFacts:
-    return replace(facts, preliminary_on=e.payload["completed_on"], preliminary=e.ref)
+    return evolve(facts, preliminary_on=e.payload["completed_on"], preliminary=e.ref)
 
 
 @_on("AcceptanceReportFiled")
@@ -496,41 +527,41 @@ def _acceptance(facts: ProjectFacts, e: FactEntry) -> ProjectFacts:
         p["accepted_on"], bool(p["sharing_catalogue"]["included"]),
         bool(p["product_security"]["products_secure_and_reliable"]),
         bool(p["product_security"]["security_review_passed"]), e.ref)
-    return replace(facts, acceptance=acceptance)
+    return evolve(facts, acceptance=acceptance)
 
 
 @_on("CatalogCompleted")
 def _catalogue(facts: ProjectFacts, e: FactEntry) -> ProjectFacts:
-    return replace(facts, catalogue=Catalogue(bool(e.payload["data_collected"]), e.ref))
+    return evolve(facts, catalogue=Catalogue(bool(e.payload["data_collected"]), e.ref))
 
 
 @_on("SelfEvaluationSubmitted")
 def _self_evaluation(facts: ProjectFacts, e: FactEntry) -> ProjectFacts:
-    return replace(facts, self_evaluation=facts.self_evaluation or e.ref)
+    return evolve(facts, self_evaluation=facts.self_evaluation or e.ref)
 
 
 @_on("ThirdPartyEvaluationCommissioned")
 def _third_party(facts: ProjectFacts, e: FactEntry) -> ProjectFacts:
-    return replace(facts, third_party_evaluation=e.ref)
+    return evolve(facts, third_party_evaluation=e.ref)
 
 
 @_on("SecurityAssessmentRecorded")
 def _assessment(facts: ProjectFacts, e: FactEntry) -> ProjectFacts:
     passed = (e.payload["risk_assessment"] != "failed"
               and e.payload["cryptography_assessment"] != "failed")
-    return replace(facts, security_assessment=e.ref, security_assessment_passed=passed)
+    return evolve(facts, security_assessment=e.ref, security_assessment_passed=passed)
 
 
 @_on("SharingNonComplianceFound", "SecurityNonComplianceFound")
 def _finding(facts: ProjectFacts, e: FactEntry) -> ProjectFacts:
     kind = "sharing" if e.type == "SharingNonComplianceFound" else "security"
     finding = Finding(e.seq, kind, e.payload["issue"], e.ref)
-    return replace(facts, findings=(*facts.findings, finding))
+    return evolve(facts, findings=(*facts.findings, finding))
 
 
 @_on("SharingExemptionGranted")
 def _exemption(facts: ProjectFacts, e: FactEntry) -> ProjectFacts:
-    return replace(facts, exemptions=(*facts.exemptions, e.ref))
+    return evolve(facts, exemptions=(*facts.exemptions, e.ref))
 
 
 @_on("ComplianceRestored")
@@ -539,29 +570,29 @@ def _restored(facts: ProjectFacts, e: FactEntry) -> ProjectFacts:
     findings = tuple(replace(f, lifted=e.ref) if f.seq == seq else f for f in facts.findings)
     orders = tuple(replace(o, outcome="accepted", concluded=e.ref)
                    if o.seq == seq and o.outcome == "failed" else o for o in facts.orders)
-    return replace(facts, findings=findings, orders=orders)
+    return evolve(facts, findings=findings, orders=orders)
 
 
 @_on("AuditFindingRecorded")
 def _audit(facts: ProjectFacts, e: FactEntry) -> ProjectFacts:
     finding = Amount(e.payload["kind"], e.payload["amount_fen"], e.ref)
-    return replace(facts, audit_findings=(*facts.audit_findings, finding))
+    return evolve(facts, audit_findings=(*facts.audit_findings, finding))
 
 
 @_on("InformationWithheldRecorded")
 def _withheld(facts: ProjectFacts, e: FactEntry) -> ProjectFacts:
-    return replace(facts, information_withheld=(*facts.information_withheld, e.ref))
+    return evolve(facts, information_withheld=(*facts.information_withheld, e.ref))
 
 
 @_on("FundsMisappropriationFound")
 def _misappropriation(facts: ProjectFacts, e: FactEntry) -> ProjectFacts:
     found = Amount(e.payload["conduct"], e.payload["amount_fen"], e.ref)
-    return replace(facts, misappropriations=(*facts.misappropriations, found))
+    return evolve(facts, misappropriations=(*facts.misappropriations, found))
 
 
 @_on("DisciplinaryReferralMade")
 def _referral(facts: ProjectFacts, e: FactEntry) -> ProjectFacts:
-    return replace(facts, referrals=(*facts.referrals, e.ref))
+    return evolve(facts, referrals=(*facts.referrals, e.ref))
 
 
 def empty_facts(project_id: str) -> ProjectFacts:

@@ -4,13 +4,17 @@ signature and chain status, and what it changed — a pure fold over the project
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from ledger.aggregates import fact_entry
 from ledger.canonical import JSONValue
 from ledger.catalogue import spec_for
 from ledger.events import EntryEvent
 from ledger.facts import ProjectFacts, empty_facts, fold
+
+# What "changed" reports: every fact but the bookkeeping counters.
+_FACT_FIELDS = tuple(f.name for f in fields(ProjectFacts)
+                     if f.name not in ("entries", "last_hash", "last_recorded_at"))
 
 
 @dataclass(frozen=True)
@@ -31,11 +35,10 @@ def trail(events: Sequence[EntryEvent], actors: Mapping[str, TrailActor],
     rows: list[JSONValue] = []
     facts: ProjectFacts = empty_facts(str(events[0].originator_id) if events else "")
     for event in events:
-        before = facts.to_json()
+        before = facts
         facts = fold(facts, fact_entry(event))
-        after = facts.to_json()
-        changed = sorted(k for k in after if after[k] != before.get(k) and k not in (
-            "entries", "last_hash", "last_recorded_at"))
+        changed = sorted(name for name in _FACT_FIELDS
+                         if getattr(facts, name) != getattr(before, name))
         actor = actors.get(event.filing.actor)
         spec = spec_for(event.filing.type)
         checked = None if signature_ok is None else signature_ok.get(event.originator_version)
