@@ -47,6 +47,7 @@ def _build(url: str, entries: int, projects: int, long_stream: int) -> tuple[Led
         if len(batch) == 100 or i == projects - 1:
             opened += [r.stream for r in ledger.submit_many(batch)]  # type: ignore[union-attr]
             batch = []
+    # opened[i] was opened by units[i % 20]; later filings come from the same unit (Art. scope).
     long_id = opened[0]
     for _ in range(long_stream - 1):  # one project with a long stream, appended in batches of 1
         batch.append(ledger.prepare(units[0], "MaterialsSupplemented",
@@ -58,11 +59,13 @@ def _build(url: str, entries: int, projects: int, long_stream: int) -> tuple[Led
     i = 0
     while remaining > 0:
         size = min(100, remaining)
-        batch = [ledger.prepare(units[(i + k) % 20], "MaterialsSupplemented",
-                                EXAMPLES["MaterialsSupplemented"],
-                                stream=opened[1 + (i + k) % (len(opened) - 1)])
-                 for k in range(size)]
-        ledger.submit_many(batch)
+        targets = [1 + (i + k) % (len(opened) - 1) for k in range(size)]
+        batch = [ledger.prepare(units[t % 20], "MaterialsSupplemented",
+                                EXAMPLES["MaterialsSupplemented"], stream=opened[t])
+                 for t in targets]
+        refused = [r for r in ledger.submit_many(batch) if isinstance(r, Exception)]
+        if refused:
+            raise RuntimeError(f"bench filings refused: {refused[0]}")
         remaining -= size
         i += size
     return ledger, long_id, time.perf_counter() - started
