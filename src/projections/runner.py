@@ -10,6 +10,7 @@ single-row tracking table refuses a position already recorded, and the loser rel
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any, cast
@@ -139,7 +140,7 @@ class Library:
                     raise EntryHashMismatchError(
                         "the entry does not match its log leaf (run `ledger verify`)",
                         leaf_index=leaf.leaf_index)
-                state.apply(Entry.parse(stored.state), leaf.entry_hash.hex())
+                state.apply_json(json.loads(stored.state), leaf.entry_hash.hex())
                 last_id = max(last_id, leaf.notification_id)
                 if progress is not None and state.entries % 5000 == 0:
                     progress(state.entries, total)

@@ -37,18 +37,28 @@ class LibraryState:
     def apply(self, entry: Entry, entry_hash: str) -> str | None:
         """Fold one sealed entry; return the project id it changed (None for the registry)."""
         filing = entry.filing
-        stream = str(filing.stream)
+        return self._apply(str(filing.stream), FactEntry(
+            filing.type, filing.payload, entry.seq, entry_hash, entry.recorded_at,
+            filing.effective.isoformat(), filing.actor))
+
+    def apply_json(self, entry: Mapping[str, Any], entry_hash: str) -> str | None:
+        """Fold one sealed entry given as parsed JSON (rebuilds: the caller checked its hash
+        against the log leaf, so the strict parse of :meth:`Entry.parse` is not repeated)."""
+        filing = entry["filing"]
+        return self._apply(filing["stream"], FactEntry(
+            filing["type"], filing["payload"], entry["seq"], entry_hash, entry["recorded_at"],
+            filing["effective"], filing["actor"]))
+
+    def _apply(self, stream: str, entry: FactEntry) -> str | None:
         self.entries += 1
         self.last_recorded_at = entry.recorded_at
         if stream == self.registry_stream:
-            if filing.type == "ActorRegistered":
-                payload = filing.payload
+            if entry.type == "ActorRegistered":
+                payload = entry.payload
                 self.actors[payload["actor"]] = ActorUnit(payload["role"], payload.get("unit"))
             return None
         facts = self.projects.get(stream) or empty_facts(stream)
-        self.projects[stream] = fold(facts, FactEntry(
-            filing.type, filing.payload, entry.seq, entry_hash, entry.recorded_at,
-            filing.effective.isoformat(), filing.actor))
+        self.projects[stream] = fold(facts, entry)
         return stream
 
     def unit_of(self, facts: ProjectFacts) -> str | None:
