@@ -6,6 +6,7 @@ Their state is what the write side needs to decide (guards); the read models liv
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -136,10 +137,12 @@ class KeyRegistry(Aggregate):
             raise KeyNotValidError(key_id, f"registered only at {record.registered_at}")
         return record
 
-    def current_key(self, actor_id: str, now: str) -> KeyRecord:
-        """The actor's newest key valid at ``now``."""
+    def current_key(self, actor_id: str, now: str,
+                    usable: Callable[[KeyRecord], bool] = lambda _key: True) -> KeyRecord:
+        """The actor's newest key valid at ``now`` (and ``usable``, e.g. held in custody)."""
         self.actor(actor_id)
-        valid = [k for k in self.keys.values() if k.actor == actor_id and k.valid_at(now)]
+        valid = [k for k in self.keys.values()
+                 if k.actor == actor_id and k.valid_at(now) and usable(k)]
         if not valid:
             raise KeyNotValidError(f"<any key of {actor_id}>", "the actor has no valid key")
         return max(valid, key=lambda k: (k.registered_at, k.key_id))

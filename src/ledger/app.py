@@ -278,6 +278,10 @@ class Ledger(Application[UUID]):
             self._identity = identity
             return identity
 
+    def _holds(self, key_id: str) -> bool:
+        """Whether the server holds this key's private half (custodial signing)."""
+        return key_id in self._signers or self.log.get_custody(key_id) is not None
+
     def _custodial_signer(self, key_id: str) -> Signer:
         signer = self._signers.get(key_id)
         if signer is None:
@@ -496,7 +500,8 @@ class Ledger(Application[UUID]):
                     raise ValidationFailedError(
                         event_type, [("stream", "a project id is required")])
                 stream = uuid.uuid4()
-            key_id = self.registry().current_key(actor, self.now()).key_id
+            key_id = self.registry().current_key(
+                actor, self.now(), lambda key: self._holds(key.key_id)).key_id
         filing = Filing(
             ledger=identity.origin, stream=stream, type=event_type,
             effective=effective or self.clock().date(), payload=payload_json(model),
