@@ -6,8 +6,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
-from api import observability, problems
+from api import observability, pages, problems
 from api.batcher import GroupCommitter
 from api.routers import (
     actors,
@@ -72,6 +73,8 @@ def create_app(settings: Settings | None = None, ledger: Ledger | None = None, *
         app.include_router(module.router)
     app.include_router(log.router)
     app.include_router(evidence.router)
+    app.include_router(pages.router)  # the web pages at / (DESIGN §6)
+    app.mount("/static", StaticFiles(directory=pages.STATIC_DIR), name="static")
     if ledger is not None:  # given a ledger, serve at once (tests, embedding)
         start(app, ledger)
     return app

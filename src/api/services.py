@@ -8,7 +8,9 @@ and keys and reads no project data.
 
 from __future__ import annotations
 
+import json
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -16,6 +18,7 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import IntegrityError as PersistenceIntegrityError
 
 from api.batcher import GroupCommitter
 from ledger import rules, views
@@ -35,6 +38,7 @@ from ledger.events import EntryEvent
 from ledger.facts import ProjectFacts
 from ledger.roles import Role
 from ledger.trail import TrailActor, trail
+from ledger.verify import VerifyReport, verify_ledger
 from projections.replay import actors_as_known_at, replay_library, replay_project
 from projections.runner import Library
 from projections.state import LibraryState
@@ -315,3 +319,61 @@ class LedgerService:
         if not same:
             raise IdempotencyConflictError(str(event.nonce))
         return Filed(receipt, replayed=True)
+
+    # --- the last integrity check (pages: log status) ----------------------------------
+    # ``ledger_meta`` values are set once, so each run is kept under its own key
+    # ``verify.run.N`` (N = 1, 2, ...): a history of checks, the newest found by search.
+
+    def run_verify(self, actor: Actor) -> dict[str, JSONValue]:
+        """Run ``ledger verify`` now (admin or audit only) and keep its result and time."""
+        if actor.role not in (Role.ADMIN, Role.AUDIT):
+            raise AuthorisationError(actor.actor, "run the integrity check (admin or audit)")
+        started, clock = self.ledger.now(), time.monotonic()
+        report = verify_ledger(self.ledger.log, self.ledger.identity, workers=1)
+        return self.record_verify(report, by=actor.actor, started_at=started,
+                                  seconds=time.monotonic() - clock)
+
+    def record_verify(self, report: VerifyReport, *, by: str, started_at: str,
+                      seconds: float) -> dict[str, JSONValue]:
+        """Keep the result of a ``ledger verify`` run (the CLI may call this too)."""
+        first = report.first
+        result: dict[str, JSONValue] = {
+            "ok": report.ok, "entries": report.entries, "streams": report.streams,
+            "signatures": report.signatures, "checkpoints": report.checkpoints,
+            "nodes": report.nodes, "failures": len(report.failures),
+            "first_failure": None if first is None else first.describe(),
+            "started_at": started_at, "finished_at": self.ledger.now(),
+            "duration_ms": round(seconds * 1000), "by": by}
+        text = json.dumps(result, ensure_ascii=False, sort_keys=True)
+        number = self._verify_runs() + 1
+        while True:
+            try:
+                self.ledger.log.put_meta(f"verify.run.{number}", text)
+            except PersistenceIntegrityError:  # another process kept a run under this number
+                number += 1
+                continue
+            return result
+
+    def last_verify(self) -> dict[str, JSONValue] | None:
+        """The result of the newest kept ``ledger verify`` run, if any."""
+        number = self._verify_runs()
+        if number == 0:
+            return None
+        text = self.ledger.log.get_meta(f"verify.run.{number}")
+        value = json.loads(text) if text else None
+        return value if isinstance(value, dict) else None
+
+    def _verify_runs(self) -> int:
+        """How many runs are kept: exponential then binary search over ``verify.run.N``."""
+        def kept(n: int) -> bool:
+            return self.ledger.log.get_meta(f"verify.run.{n}") is not None
+
+        if not kept(1):
+            return 0
+        low, high = 1, 2
+        while kept(high):
+            low, high = high, high * 2
+        while high - low > 1:  # kept(low) and not kept(high)
+            middle = (low + high) // 2
+            low, high = (middle, high) if kept(middle) else (low, middle)
+        return low

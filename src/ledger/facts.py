@@ -10,10 +10,10 @@ rule (DESIGN §2 principle 3, §4).
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields, is_dataclass, replace
 from datetime import UTC, date, datetime, timedelta
-import copy
 from typing import Any, TypeVar
 
 from ledger.canonical import JSONValue, canonical_bytes

@@ -361,8 +361,10 @@ def flags(facts: ProjectFacts, calendar: WorkingCalendar | None = None) -> tuple
                             "falls in an Art. 8 category (不再单独建设) without special"
                             " circumstances: for review", facts.application.recorded_on,
                             _hashes(facts.application)))
-    far_future = date(9999, 12, 31)
-    for obligation in obligations(facts, far_future, calendar):
+    # "met late" does not depend on the evaluation date; any date after every report will do,
+    # and a near one keeps Art. 14 from listing thousands of future years.
+    after_everything = date(max((r.year for r in facts.progress), default=2000) + 1, 12, 31)
+    for obligation in obligations(facts, after_everything, calendar):
         if obligation.status == "met_late":
             found.append(Reason(f"{obligation.rule}_late", obligation.article,
                                 f"late or out of window: {obligation.detail}",

@@ -1,0 +1,395 @@
+"""Page strings in Chinese (the default) and English, and labels for the ledger's codes.
+
+Every visible string of the pages comes from here: :func:`translator` gives a ``t(key)``
+function for one language. Codes the ledger returns (stages, statuses, roles, rules, event
+types) have their own tables; an unknown code is shown as itself, never as an error.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
+from typing import Final
+
+from ledger.catalogue import CATALOGUE
+
+LANGUAGES: Final = ("zh", "en")
+DEFAULT_LANGUAGE: Final = "zh"
+HTML_LANG: Final[Mapping[str, str]] = MappingProxyType({"zh": "zh-CN", "en": "en"})
+
+_STRINGS: dict[str, tuple[str, str]] = {
+    # chrome
+    "app.title": ("信息化项目监管审计账本", "Project-supervision audit ledger"),
+    "app.regulation": ("聊高新区管办发〔2023〕8号", "Measures 聊高新区管办发〔2023〕8号"),
+    "nav.library": ("项目库", "Project library"),
+    "nav.overdue": ("逾期事项", "Overdue board"),
+    "nav.replay": ("回放", "Replay"),
+    "nav.log": ("日志状态", "Log status"),
+    "nav.apply": ("立项申请", "New application"),
+    "nav.skip": ("跳到正文", "Skip to content"),
+    "nav.main": ("主导航", "Main navigation"),
+    "lang.switch": ("English", "中文"),
+    "lang.switch_label": ("切换语言", "Switch language"),
+    "signin.title": ("登录", "Sign in"),
+    "signin.token": ("访问令牌", "Access token"),
+    "signin.token_help": ("由管理员用 ledger actors token 签发；演示令牌见 var/demo-tokens.txt。",
+                          "Issued by the administrator with `ledger actors token`; demo tokens"
+                          " are in var/demo-tokens.txt."),
+    "signin.submit": ("登录", "Sign in"),
+    "signin.invalid": ("令牌无效或已被吊销。", "The token is not valid or has been revoked."),
+    "signin.expired": ("会话已过期，请重新登录。", "The session has expired; sign in again."),
+    "signout": ("退出", "Sign out"),
+    "signed_in_as": ("当前用户", "Signed in as"),
+    "csrf.failed": ("表单已失效（CSRF 校验未通过），请刷新页面后重试。",
+                    "The form has expired (CSRF check failed); reload the page and retry."),
+    "print": ("打印", "Print"),
+    # library
+    "library.title": ("项目库", "Project library"),
+    "library.article": ("第十二条", "Art. 12"),
+    "library.filters": ("筛选", "Filters"),
+    "library.apply": ("筛选", "Apply"),
+    "library.reset": ("清除", "Clear"),
+    "library.any": ("全部", "Any"),
+    "library.count": ("共 {n} 个项目", "{n} projects"),
+    "library.totals": ("按建设单位汇总", "Totals per unit"),
+    "library.total_all": ("合计", "Total"),
+    "library.none": ("没有符合条件的项目。", "No project matches."),
+    "library.page": ("第 {page} / {pages} 页", "Page {page} of {pages}"),
+    "library.prev": ("上一页", "Previous"),
+    "library.per": ("每页", "Per page"),
+    "library.all": ("全部", "All"),
+    "library.next": ("下一页", "Next"),
+    "filter.unit": ("建设单位", "Unit"),
+    "filter.stage": ("阶段", "Stage"),
+    "filter.fiscal_year": ("年度", "Fiscal year"),
+    "filter.eligibility": ("资金拨付条件", "Funding eligibility"),
+    "filter.overdue": ("逾期", "Overdue"),
+    "filter.overdue.yes": ("有逾期事项", "Has overdue obligations"),
+    "filter.overdue.no": ("无逾期事项", "No overdue obligation"),
+    "elig.construction": ("可拨付建设资金", "Construction funds: eligible"),
+    "elig.not_construction": ("不可拨付建设资金", "Construction funds: not eligible"),
+    "elig.operation_maintenance": ("可拨付运维资金", "O&M funds: eligible"),
+    "elig.not_operation_maintenance": ("不可拨付运维资金", "O&M funds: not eligible"),
+    "col.code": ("项目", "Project"),
+    "col.title": ("项目名称", "Title"),
+    "col.unit": ("建设单位", "Unit"),
+    "col.kind": ("类型", "Kind"),
+    "col.stage": ("阶段", "Stage"),
+    "col.fiscal_year": ("年度", "Year"),
+    "col.approved": ("批复金额", "Approved"),
+    "col.arranged": ("已安排", "Arranged"),
+    "col.contracted": ("已签合同", "Contracted"),
+    "col.disbursed": ("已拨付", "Disbursed"),
+    "col.eligible": ("拨付条件", "Eligible"),
+    "col.overdue": ("逾期", "Overdue"),
+    "col.flags": ("标记", "Flags"),
+    "col.projects": ("项目数", "Projects"),
+    "col.due": ("期限", "Due"),
+    "col.status": ("状态", "Status"),
+    "col.article": ("条款", "Article"),
+    "col.obligation": ("事项", "Obligation"),
+    "col.project": ("项目", "Project"),
+    "col.caused_by": ("依据条目", "Caused by"),
+    "col.field": ("字段", "Field"),
+    "col.type": ("类型", "Type"),
+    "col.required": ("必填", "Required"),
+    "col.description": ("说明", "Description"),
+    "yuan": ("元", "yuan"),
+    "yes": ("是", "yes"),
+    "no": ("否", "no"),
+    "short.construction": ("建设", "C"),
+    "short.operation_maintenance": ("运维", "O&M"),
+    # project
+    "project.timeline": ("时间线", "Timeline"),
+    "project.timeline_desc": ("本项目的全部条目，按记录顺序；每条注明条款、签署人和签名校验结果。",
+                              "Every entry of the project in log order, with its articles, its"
+                              " signer and whether its signature verified."),
+    "project.entries": ("条目", "entries"),
+    "project.eligibility": ("资金拨付条件", "Funding eligibility"),
+    "project.eligible": ("符合拨付条件", "Eligible"),
+    "project.not_eligible": ("不符合拨付条件", "Not eligible"),
+    "project.headroom": ("可拨付余额", "Headroom"),
+    "project.obligations": ("履约事项（工作日历）", "Obligations (working-day calendar)"),
+    "project.no_obligations": ("暂无履约事项。", "No obligations."),
+    "project.evidence": ("下载证据包", "Download evidence bundle"),
+    "project.report": ("可打印报告", "Printable report"),
+    "project.evidence_api": ("API 接口", "API endpoint"),
+    "project.file": ("填报事项", "File an entry"),
+    "project.hashes": ("状态哈希", "State hashes"),
+    "project.hashes_help": ("两名审计人员在相同“截至时点”和“评估日”下得到相同哈希，"
+                            "即看到完全相同的状态。",
+                            "Two auditors who see the same hash for the same 'as known at' and"
+                            " 'evaluated on' see exactly the same state."),
+    "project.evaluated_on": ("评估日", "Evaluated on"),
+    "project.as_known_at": ("截至时点", "As known at"),
+    "project.now": ("现在", "now"),
+    "project.filed_ok": ("已记录：第 {seq} 条（{type}）。", "Recorded: entry {seq} ({type})."),
+    "project.verified": ("签名有效", "signature valid"),
+    "project.invalid": ("签名无效", "signature INVALID"),
+    "project.unchecked": ("未校验", "not checked"),
+    "project.signer": ("签署人", "Signer"),
+    "project.recorded": ("记录时间", "Recorded"),
+    "project.effective": ("生效日期", "Effective"),
+    "project.details": ("条目明细（表格）", "Entries (table)"),
+    "project.seq": ("序号", "Seq"),
+    "project.event": ("事项", "Event"),
+    "project.hash": ("条目哈希", "Entry hash"),
+    "project.flags": ("标记（已记录但不合规）", "Flags (recorded but out of order)"),
+    "project.id": ("项目编号", "Project id"),
+    # overdue
+    "overdue.title": ("逾期事项", "Overdue board"),
+    "overdue.intro": ("各项目未履行（未到期或已逾期）的事项，按期限排序。",
+                      "Every open or overdue obligation across projects, by due date."),
+    "overdue.by_unit": ("按建设单位统计", "By unit"),
+    "overdue.status": ("状态", "Status"),
+    "overdue.none": ("没有未履行的事项。", "No open obligation."),
+    "overdue.only_overdue": ("仅逾期", "Overdue only"),
+    "overdue.open_and_overdue": ("未到期和逾期", "Open and overdue"),
+    # replay
+    "replay.title": ("精确回放", "Exact replay"),
+    "replay.intro": ("选择“截至时点”（当时已记录的条目）和“评估日”，"
+                     "查看项目或整个项目库当时的确切状态。",
+                     "Pick 'as known at' (what had been recorded by then) and 'evaluated on' to"
+                     " see a project or the whole library exactly as it was."),
+    "replay.as_known_at": ("截至时点（北京时间）", "As known at (China Standard Time)"),
+    "replay.on": ("评估日", "Evaluated on"),
+    "replay.scope": ("范围", "Scope"),
+    "replay.whole_library": ("整个项目库", "The whole library"),
+    "replay.run": ("回放", "Replay"),
+    "replay.banner": ("回放：截至 {known} 所知，评估日 {on}。", "Replay: as known at {known},"
+                      " evaluated on {on}."),
+    "replay.library_hash": ("项目库状态哈希", "Library state hash"),
+    "replay.entries_known": ("当时已记录条目数", "Entries known then"),
+    "replay.back": ("返回当前状态", "Back to the present"),
+    # log
+    "log.title": ("日志状态", "Log status"),
+    "log.checkpoint": ("最新检查点", "Latest checkpoint"),
+    "log.size": ("条目数（树大小）", "Size (leaves)"),
+    "log.root": ("根哈希", "Root hash"),
+    "log.time": ("时间", "Time"),
+    "log.tree_size": ("当前日志条目数", "Entries in the log now"),
+    "log.no_checkpoint": ("日志为空，尚无检查点。", "The log is empty: no checkpoint yet."),
+    "log.witness": ("见证联署", "Witness cosignature"),
+    "log.witness_none": ("最近的检查点尚无见证联署。",
+                         "No witness has cosigned a recent checkpoint."),
+    "log.witness_by": ("见证方", "Witness"),
+    "log.witness_size": ("联署的检查点大小", "Cosigned checkpoint size"),
+    "log.lag": ("滞后", "Lag"),
+    "log.lag_value": ("{entries} 个条目，{time}", "{entries} entries, {time}"),
+    "log.up_to_date": ("已联署最新检查点", "the latest checkpoint is cosigned"),
+    "log.verify": ("最近一次完整性校验（ledger verify）", "Last integrity check (ledger verify)"),
+    "log.verify_none": ("尚无校验记录。", "No verification has been recorded."),
+    "log.verify_ok": ("通过", "passed"),
+    "log.verify_failed": ("未通过", "FAILED"),
+    "log.verify_run": ("立即校验", "Verify now"),
+    "log.verify_counts": ("{entries} 个条目、{streams} 个流、{signatures} 个签名、"
+                          "{checkpoints} 个检查点",
+                          "{entries} entries, {streams} streams, {signatures} signatures,"
+                          " {checkpoints} checkpoints"),
+    "log.verify_first": ("首个问题", "First problem"),
+    "log.verify_by": ("执行人", "Run by"),
+    "log.verify_finished": ("完成时间", "Finished"),
+    "log.verify_duration": ("耗时", "Duration"),
+    "log.note": ("签名检查点（C2SP 签名注记）", "Signed checkpoint (C2SP signed note)"),
+    # filing
+    "file.title": ("填报事项", "File an entry"),
+    "file.new_title": ("立项申请", "New project application"),
+    "file.choose": ("选择事项类型", "Choose the kind of entry"),
+    "file.type": ("事项类型", "Entry type"),
+    "file.payload": ("内容（JSON）", "Content (JSON)"),
+    "file.payload_help": ("已预填示例内容，请按实际情况修改。"
+                          "金额以“分”为单位的整数；日期格式 YYYY-MM-DD。",
+                          "Prefilled with an example: change it to the facts. Money is integer"
+                          " fen (分); dates are YYYY-MM-DD."),
+    "file.effective": ("生效日期（可选，默认今天）", "Effective date (optional, default today)"),
+    "file.submit": ("提交并签名", "Sign and file"),
+    "file.fields": ("字段说明", "Fields"),
+    "file.errors": ("提交未被接受，请修改以下问题：",
+                    "The filing was not accepted; correct these:"),
+    "file.refused": ("依据《管理办法》不予受理", "Refused by the Measures"),
+    "file.not_json": ("不是有效的 JSON：第 {line} 行第 {col} 列，{msg}",
+                      "not valid JSON: line {line}, column {col}: {msg}"),
+    "file.not_object": ("应为 JSON 对象 {…}", "must be a JSON object {…}"),
+    "file.bad_date": ("日期格式应为 YYYY-MM-DD", "expected a date YYYY-MM-DD"),
+    "file.none": ("您的角色不能在此项目上填报事项。", "Your role files nothing on this project."),
+    "file.articles": ("条款", "Articles"),
+    # errors
+    "error.title": ("无法完成请求", "The request could not be completed"),
+    "error.404": ("未找到该项目（或您无权查看）。", "Project not found (or not yours to see)."),
+    "error.403": ("您的角色无权执行此操作。", "Your role may not do this."),
+    "error.back": ("返回项目库", "Back to the library"),
+    "error.bad_time": ("时间格式不正确", "The time is not valid"),
+    "error.bad_date": ("日期格式不正确", "The date is not valid"),
+}
+
+STAGES: Final[Mapping[str, tuple[str, str]]] = MappingProxyType({
+    "filed": ("已申报", "filed"), "under_review": ("审核中", "under review"),
+    "approved": ("已批准", "approved"), "rejected": ("未通过", "rejected"),
+    "in_construction": ("建设中", "in construction"), "suspended": ("已暂停", "suspended"),
+    "completed": ("已完工", "completed"), "accepted": ("已验收", "accepted"),
+    "in_operation": ("运行维护", "in operation"), "terminated": ("已终止", "terminated"),
+})
+KINDS: Final[Mapping[str, tuple[str, str]]] = MappingProxyType({
+    "new": ("新建", "new"), "expansion": ("扩建", "expansion"), "upgrade": ("升级改造", "upgrade"),
+    "operation_maintenance": ("运行维护", "O&M"),
+})
+STATUSES: Final[Mapping[str, tuple[str, str]]] = MappingProxyType({
+    "open": ("未到期", "open"), "met": ("已履行", "met"), "met_late": ("逾期履行", "met late"),
+    "overdue": ("已逾期", "overdue"), "pending_calendar": ("待日历", "pending calendar"),
+})
+ROLES: Final[Mapping[str, tuple[str, str]]] = MappingProxyType({
+    "unit": ("项目建设单位", "construction unit"),
+    "office": ("综合管理办公室", "Integrated Management Office"),
+    "finance": ("财政管理部", "Finance Management Dept"),
+    "approval": ("行政审批服务部", "Administrative Approval Service Dept"),
+    "audit": ("审计分局", "Audit Branch"), "cdr": ("首席数据代表", "Chief Data Representative"),
+    "investigator": ("调查人员", "investigator"), "admin": ("管理员", "administrator"),
+})
+FUNDING: Final[Mapping[str, tuple[str, str]]] = MappingProxyType({
+    "construction": ("建设资金", "Construction funds"),
+    "operation_maintenance": ("运维资金", "O&M funds"),
+})
+RULES: Final[Mapping[str, tuple[str, str]]] = MappingProxyType({
+    "project_terminated": ("项目已终止", "project terminated"),
+    "approval_required": ("尚无同意的审核意见", "no approving review opinion"),
+    "funding_suspended": ("资金已暂缓拨付", "funding suspended"),
+    "acceptance_required": ("已完工未验收", "completed but not accepted"),
+    "sharing_non_compliance": ("未按要求共享数据", "data not shared as required"),
+    "security_non_compliance": ("不符合安全/密码要求", "security requirements not met"),
+    "catalogue_not_completed": ("未按期完成目录编制及数据归集", "catalogue not completed in time"),
+    "no_headroom": ("已无可拨付余额", "no headroom left"),
+    "application_window": ("十月集中申报", "application in October"),
+    "contract_filing": ("合同备案（5个工作日内）", "contract filing (5 working days)"),
+    "annual_report": ("年度进展报告", "annual progress report"),
+    "acceptance": ("竣工验收（3个月内）", "acceptance (3 months)"),
+    "catalogue": ("目录编制及数据归集（10个工作日内）", "catalogue (10 working days)"),
+    "self_evaluation": ("自评价（验收后12–24个月）", "self-evaluation (12–24 months)"),
+    "rectification": ("限期整改", "rectification"),
+    "art8_review": ("第八条类别待审查", "Art. 8 category: for review"),
+    "application_window_late": ("非十月申报", "applied outside October"),
+    "contract_filing_late": ("合同备案逾期", "contract filed late"),
+    "annual_report_late": ("年度报告逾期", "annual report late"),
+    "acceptance_late": ("验收逾期", "acceptance late"),
+    "catalogue_late": ("目录编制逾期", "catalogue late"),
+    "self_evaluation_late": ("自评价不在期限内", "self-evaluation out of window"),
+    "rectification_late": ("整改逾期", "rectification late"),
+})
+
+_ARTICLE = re.compile(r"Art\. (\d+)(\(\d+\))?")
+
+
+def event_label(event_type: str, lang: str) -> str:
+    """An event type for people: its Chinese summary, or its name split into words."""
+    spec = CATALOGUE.get(event_type)
+    if lang == "zh" and spec is not None and spec.summary_zh:
+        return spec.summary_zh
+    return re.sub(r"(?<=[a-z])(?=[A-Z])", " ", event_type)
+
+
+def article(text: str, lang: str) -> str:
+    """``"Art. 22(1)"`` as ``"第22条第(1)项"`` in Chinese (unchanged in English)."""
+    if lang != "zh":
+        return text
+    return _ARTICLE.sub(lambda m: f"第{m.group(1)}条" + (f"{m.group(2)}" if m.group(2) else ""),
+                        text)
+
+
+def label(table: Mapping[str, tuple[str, str]], code: str | None, lang: str) -> str:
+    """The label of a code in one language (the code itself when unknown)."""
+    if code is None:
+        return "—"
+    pair = table.get(code)
+    if pair is None:
+        return code
+    return pair[0] if lang == "zh" else pair[1]
+
+
+def translator(lang: str) -> Callable[..., str]:
+    """``t(key, **values)`` for ``lang`` (unknown keys are returned as they are)."""
+    index = 0 if lang == "zh" else 1
+
+    def t(key: str, **values: object) -> str:
+        pair = _STRINGS.get(key)
+        text = key if pair is None else pair[index]
+        return text.format(**values) if values else text
+
+    return t
+
+
+# --- validation messages in Chinese ------------------------------------------------------------
+
+_MESSAGES_ZH: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern), zh) for pattern, zh in (
+        (r"^required$", "必填项"),
+        (r"^not a field of this event$", "该事项没有此字段"),
+        (r"^Field required$", "必填项"),
+        (r"^Extra inputs are not permitted$", "该事项没有此字段"),
+        (r"^Input should be a valid integer.*$", "应为整数"),
+        (r"^Input should be a valid string$", "应为文本"),
+        (r"^Input should be a valid boolean.*$", "应为 true 或 false"),
+        (r"^Input should be a valid (list|array|tuple|set|frozenset).*$", "应为列表 [...]"),
+        (r"^Input should be a valid dictionary.*$", "应为对象 {...}"),
+        (r"^Input should be an object$", "应为对象 {...}"),
+        (r"^Input should be a valid UUID.*$", "应为 UUID"),
+        (r"^Input should be greater than or equal to (\S+)$", r"应不小于 \1"),
+        (r"^Input should be greater than (\S+)$", r"应大于 \1"),
+        (r"^Input should be less than or equal to (\S+)$", r"应不大于 \1"),
+        (r"^Input should be less than (\S+)$", r"应小于 \1"),
+        (r"^Input should be (.+)$", r"应为以下之一：\1"),
+        (r"^String should have at least (\d+) characters?$", r"至少 \1 个字符"),
+        (r"^String should have at most (\d+) characters?$", r"最多 \1 个字符"),
+        (r"^String should match pattern .*$", "格式不符合要求"),
+        (r"^List should have at least (\d+) items?.*$", r"至少 \1 项"),
+        (r"^List should have at most (\d+) items?.*$", r"最多 \1 项"),
+        (r"^money is an integer number of fen \(分\): expected a JSON integer, got (.+)$",
+         r"金额应为以“分”为单位的整数，实际为 \1"),
+        (r"^expected a date as YYYY-MM-DD, got (.+)$", r"日期格式应为 YYYY-MM-DD，实际为 \1"),
+        (r"^expected a date YYYY-MM-DD, got a date-time$", "应为日期 YYYY-MM-DD，而不是日期时间"),
+        (r"^(.+) is not a calendar date$", r"\1 不是有效日期"),
+        (r"^date (\S+) is outside (\S+)…(\S+): a typing error\?$",
+         r"日期 \1 超出 \2 至 \3 的范围，是否输入有误？"),
+        (r"^expected a UUID as 8-4-4-4-12 hex digits, got (.+)$", r"应为 UUID，实际为 \1"),
+        (r"^expected a document's SHA-256 as 64 lowercase hex characters, got (.+)$",
+         r"应为文件的 SHA-256（64 位小写十六进制），实际为 \1"),
+        (r"^(.+) \((\w+)\) is required (.+) \(Art\. 7\)$", r"缺少\1（\2）（第7条）"),
+        (r"^(.+) \((\w+)\) is a required part of the acceptance report \(Art\. 19\)$",
+         r"验收报告必须包含\1（\2）（第19条）"),
+        (r"^supplement at least one document \(Art\. 7\)$", "至少补充一份材料（第7条）"),
+        (r"^required when the criterion is not passed \(Art\. 9\)$",
+         "该项审核标准未通过时必填（第9条）"),
+        (r"^required when (.+)$", r"当 \1 时必填"),
+        (r"^must be absent when (.+)$", r"当 \1 时不得填写"),
+        (r"^at least one data resource is required.*$",
+         "至少填写一项数据资源：信息资源目录是申报的必备内容（第24条）"),
+        (r"^at least one condition is required.*$", "“附条件同意”须至少列明一项条件（第9条）"),
+        (r"^only an 'approved_with_conditions' decision has conditions$",
+         "只有“附条件同意”才有条件"),
+        (r"^an unconditional 'approved' cannot have a failed criterion.*$",
+         "存在未通过的审核标准时不能无条件同意：请附条件同意或要求修改（第9条）"),
+        (r"^name at least one changed aspect \(Art\. 16\)$", "至少列明一项变更内容（第16条）"),
+        (r"^given, but (.+) is not in aspects$", r"已填写，但 \1 不在变更内容中"),
+        (r"^cite at least one article$", "至少引用一条条款"),
+        (r"^name the catalogue entries \(Art\. 25\)$", "请列明目录条目（第25条）"),
+        (r"^say why the resources are not in the catalogue$", "请说明资源未纳入目录的原因"),
+        (r"^at least one catalogue entry is required \(Art\. 26\)$",
+         "至少填写一项目录条目（第26条）"),
+        (r"^(?:a|an) (.+) is (?:listed|cited) twice$", r"\1 重复"),
+        (r"^at least one (.+) is required$", r"至少需要一项 \1"),
+        (r"^expected a JSON object$", "应为 JSON 对象"),
+    ))
+
+
+def message_zh(message: str) -> str:
+    """A validation message in Chinese; an untranslated one keeps its English text."""
+    if message.startswith("Value error, "):
+        return message_zh(message.removeprefix("Value error, "))
+    for pattern, zh in _MESSAGES_ZH:
+        if pattern.match(message):
+            return pattern.sub(zh, message)
+    return f"不符合要求：{message}"
+
+
+def message_in(message: str, lang: str) -> str:
+    """A validation message in ``lang``."""
+    return message_zh(message) if lang == "zh" else message

@@ -1,0 +1,273 @@
+"""What the pages read, through :class:`~api.services.LedgerService` and its access rules.
+
+The pages call the same service methods and the same projections as the API; this module only
+remembers results that cannot change, so that a page is fast on its second view:
+
+* a library row depends only on the project's facts (identified by their last entry hash),
+  its unit, the evaluation date and the working-day calendar;
+* a project's views as known at T depend only on the log prefix known at T (fixed for good
+  once T is in the past), the evaluation date and the calendar;
+* an author signature over an entry is valid or not once and for all for that entry hash and
+  key; whether the key was valid at ``recorded_at`` is judged again on every view (a later
+  revocation takes effect at once).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Hashable
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+from uuid import UUID
+
+from api.services import Actor, LedgerService
+from ledger import rules, views
+from ledger.aggregates import KeyRegistry, fact_entry
+from ledger.canonical import JSONValue
+from ledger.checkpoint import SignedNote
+from ledger.entries import b64decode, b64encode
+from ledger.errors import BadSignatureError, ProjectNotFoundError
+from ledger.events import EntryEvent
+from ledger.facts import ProjectFacts, empty_facts, fold
+from ledger.logstore import StoredCheckpoint
+from ledger.roles import Role
+from projections.replay import replay_project
+from projections.state import LibraryState
+
+_ROW_MEMO_LIMIT = 200_000
+_PROJECT_MEMO_LIMIT = 64
+_SIGNATURE_MEMO_LIMIT = 500_000
+_WITNESS_LOOKBACK = 256
+
+
+@dataclass(frozen=True)
+class Library:
+    """The library rows a caller may see, as known at T (None: now), evaluated on ``on``."""
+
+    rows: list[dict[str, JSONValue]]
+    units: list[str]
+    on: date
+    as_known_at: str | None
+    entries: int
+    last_recorded_at: str
+
+
+@dataclass
+class ProjectData:
+    """Everything the project page shows, computed once per log prefix and date."""
+
+    project_id: UUID
+    as_known_at: str | None
+    on: date
+    views: dict[str, Any]
+    """``replay_project`` views: ``{name: {"state", "state_hash"}}``."""
+    signatures: dict[int, str]
+    """seq → ``valid`` | ``invalid``."""
+    names: dict[str, str]
+    """actor → display name."""
+    flags: list[dict[str, JSONValue]]
+    seq_of_hash: dict[str, int]
+    svg: dict[str, str] = field(default_factory=dict)
+    """The timeline SVG per language (filled by the page)."""
+
+
+@dataclass(frozen=True)
+class Witness:
+    """The newest checkpoint a witness cosigned, and how far it lags the latest."""
+
+    names: list[str]
+    size: int
+    time: str | None
+    lag_entries: int
+
+
+@dataclass(frozen=True)
+class LogStatus:
+    """The latest checkpoint, its witness, and the last integrity check."""
+
+    checkpoint: StoredCheckpoint | None
+    checkpoint_time: str | None
+    root_hex: str | None
+    root_b64: str | None
+    note: str | None
+    tree_size: int
+    witness: Witness | None
+    verify: dict[str, JSONValue] | None
+
+
+class _Memo:
+    """A small thread-safe LRU map."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._items: OrderedDict[Hashable, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable) -> Any:
+        with self._lock:
+            value = self._items.get(key)
+            if value is not None:
+                self._items.move_to_end(key)
+            return value
+
+    def put(self, key: Hashable, value: Any) -> None:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.limit:
+                self._items.popitem(last=False)
+
+
+class PageReads:
+    """Reads for the pages over one service (one per app)."""
+
+    def __init__(self, service: LedgerService) -> None:
+        self.service = service
+        self._rows = _Memo(_ROW_MEMO_LIMIT)
+        self._projects = _Memo(_PROJECT_MEMO_LIMIT)
+        self._signatures = _Memo(_SIGNATURE_MEMO_LIMIT)
+        self.fragments = _Memo(_ROW_MEMO_LIMIT)
+        """Rendered HTML of library rows, by (row object, language, link suffix)."""
+
+    # --- library -----------------------------------------------------------------------
+
+    def library(self, actor: Actor, *, on: date | None = None,
+                as_known_at: str | None = None) -> Library:
+        """Every row the caller may see: all of them, or a unit's own (as ``list_projects``)."""
+        service = self.service
+        service.require_reader(actor)
+        day = on or service.ledger.today()
+        state = service.library_state(as_known_at)
+        calendar = service.ledger.calendar
+        digest = calendar.digest  # computed, not stored: once per call
+        only = actor.unit if actor.role is Role.UNIT else None
+        rows: list[dict[str, JSONValue]] = []
+        for project_id, facts in state.projects.items():
+            owner = state.unit_of(facts)
+            if actor.role is Role.UNIT and owner != only:
+                continue
+            key = (project_id, facts.last_hash, owner, day, digest)
+            row = self._rows.get(key)
+            if row is None:
+                row = views.library_row(facts, owner, day, calendar)
+                self._rows.put(key, row)
+            rows.append(row)
+        rows.sort(key=lambda r: str(r["id"]))
+        units = [only] if only is not None else state.units()
+        return Library(rows, [u for u in units if u], day, as_known_at, state.entries,
+                       state.last_recorded_at)
+
+    def library_hash(self, library: Library) -> str:
+        """The state hash of the rows shown (the whole library view for a reader of all)."""
+        return views.state_hash(list(library.rows), self.service.ledger.identity.profile)
+
+    def terminated(self, actor: Actor) -> set[str]:
+        """Ids of terminated projects (their deadlines no longer call for action)."""
+        self.service.require_reader(actor)
+        state = self.service.library_state()
+        return {pid for pid, facts in state.projects.items() if facts.terminated is not None}
+
+    # --- one project ---------------------------------------------------------------------
+
+    def visible_facts(self, actor: Actor, project_id: UUID) -> tuple[LibraryState, ProjectFacts]:
+        """The project's current facts from the read model, if the caller may see it."""
+        service = self.service
+        service.require_reader(actor)
+        state = service.library_state()
+        facts = state.projects.get(str(project_id))
+        if facts is None or str(project_id) == state.registry_stream:
+            raise ProjectNotFoundError(project_id)
+        service.visible(actor, facts, project_id)  # a unit and another unit's project: 404
+        return state, facts
+
+    def project(self, actor: Actor, project_id: UUID, *, on: date | None = None,
+                as_known_at: str | None = None) -> ProjectData:
+        """The project page's data (as known at T, evaluated on ``on``)."""
+        state, facts = self.visible_facts(actor, project_id)
+        ledger = self.service.ledger
+        day = on or ledger.today()
+        registry_leaf = ledger.log.stream_head_leaf(ledger.identity.registry_stream)
+        registry_head = registry_leaf.leaf_index if registry_leaf is not None else -1
+        settled = as_known_at is not None and as_known_at < state.last_recorded_at
+        key = (str(project_id), as_known_at, day, ledger.calendar.digest, registry_head,
+               None if settled else facts.last_hash)
+        data: ProjectData | None = self._projects.get(key)
+        if data is None:
+            data = self._compute(project_id, as_known_at, day)
+            self._projects.put(key, data)
+        return data
+
+    def _compute(self, project_id: UUID, as_known_at: str | None, day: date) -> ProjectData:
+        ledger = self.service.ledger
+        replay = replay_project(ledger, project_id, as_known_at=as_known_at, on=day)
+        events = [e for e in ledger.events_of(project_id)
+                  if as_known_at is None or (e.recorded_at or "") <= as_known_at]
+        registry = ledger.registry()
+        signatures = {e.originator_version: "valid" if self._signature_ok(e, registry)
+                      else "invalid" for e in events}
+        facts = empty_facts(str(project_id))
+        for event in events:
+            facts = fold(facts, fact_entry(event))
+        flags = [r.to_json() for r in rules.flags(facts, ledger.calendar)]
+        names = {a: r.display_name for a, r in registry.actors.items()}
+        seq_of_hash = {e.entry_hash: e.originator_version for e in events if e.entry_hash}
+        return ProjectData(project_id, as_known_at, day, replay.views, signatures, names,
+                           flags, seq_of_hash)
+
+    def _signature_ok(self, event: EntryEvent, registry: KeyRegistry) -> bool:
+        """As ``LedgerService.trail``: the key valid at ``recorded_at`` and the signature good."""
+        key = registry.keys.get(event.filing.key)
+        if key is None or not key.valid_at(event.recorded_at or ""):
+            return False
+        memo_key = (event.entry_hash, key.key_id, key.public_key)
+        known: bool | None = self._signatures.get(memo_key)
+        if known is None:
+            suite = self.service.ledger.identity.profile.signature
+            try:
+                suite.verify(key.public_key, event.filing.signing_bytes(),
+                             b64decode(event.signature))
+                known = True
+            except (ValueError, BadSignatureError):
+                known = False
+            self._signatures.put(memo_key, known)
+        return known
+
+    # --- the log -------------------------------------------------------------------------
+
+    def log_status(self) -> LogStatus:
+        """Latest checkpoint (size, root, time), its witness and lag, the last verify run."""
+        ledger = self.service.ledger
+        latest = ledger.trusted_checkpoint()
+        tree_size = ledger.log.tree_size()
+        verify = self.service.last_verify()
+        if latest is None:
+            return LogStatus(None, None, None, None, None, tree_size, None, verify)
+        note = SignedNote.parse(latest.note)
+        lines = ledger.log.cosignatures(latest.size)
+        return LogStatus(latest, self._leaf_time(latest.size), latest.root.hex(),
+                         b64encode(latest.root),
+                         "".join([latest.note, *(
+                             line for line in lines
+                             if line not in {s.line() for s in note.signatures})]),
+                         tree_size, self._witness(latest), verify)
+
+    def _leaf_time(self, size: int) -> str | None:
+        leaf = self.service.ledger.log.leaf(size - 1) if size > 0 else None
+        return leaf.recorded_at if leaf is not None else None
+
+    def _witness(self, latest: StoredCheckpoint) -> Witness | None:
+        """The newest cosigned checkpoint among the latest few (checkpoints are per batch)."""
+        log = self.service.ledger.log
+        current: StoredCheckpoint | None = latest
+        for _ in range(_WITNESS_LOOKBACK):
+            if current is None:
+                return None
+            lines = log.cosignatures(current.size)
+            if lines:
+                names = sorted({line.split(" ")[1] for line in lines if " " in line})
+                return Witness(names, current.size, self._leaf_time(current.size),
+                               latest.size - current.size)
+            current = log.checkpoint_at_most(current.size - 1) if current.size > 1 else None
+        return None

@@ -1,0 +1,803 @@
+"""The web pages (DESIGN §6): project library, project timeline with eligibility and
+obligations, overdue board, exact replay, log status, sign-in and filing forms.
+
+Every page reads through :class:`~api.services.LedgerService` (via :mod:`api.pages.model`) and
+so follows the API's access rules: a unit sees and files only its own projects (another
+unit's project is "not found"), ``admin`` reads no project data. Errors are pages in the
+reader's language, with the status the API would give (:func:`api.problems.ledger_problem`).
+Chinese by default; ``/lang/en`` switches to English.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import uuid
+import zipfile
+from collections.abc import Callable, Coroutine, Mapping
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+from fastapi import APIRouter, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from fastapi.routing import APIRoute
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
+from pydantic import BaseModel
+
+from api.pages import i18n
+from api.pages.model import PageReads, ProjectData
+from api.pages.security import (
+    CSRF_FIELD,
+    CSRF_HEADER,
+    LANG_COOKIE,
+    SESSION_COOKIE,
+    Session,
+    anonymous_csrf,
+    clear_session,
+    csrf_ok,
+    open_session,
+    safe_next,
+    session_key,
+    set_language,
+    set_session,
+    well_formed_token,
+)
+from api.pages.text import (
+    cst,
+    duration,
+    local_input,
+    parse_day,
+    parse_known_at,
+    seconds_between,
+    yuan,
+)
+from api.pages.timeline import timeline_svg
+from api.problems import ledger_problem
+from api.routers.evidence import project_evidence
+from api.services import Actor, EventInput, LedgerService
+from ledger.catalogue import CATALOGUE, EXAMPLES, EventSpec
+from ledger.errors import (
+    AuthorisationError,
+    LedgerError,
+    ProjectNotFoundError,
+    RuleViolationError,
+    ValidationFailedError,
+)
+from ledger.roles import Role
+
+HERE = Path(__file__).resolve().parent
+TEMPLATES_DIR = HERE.parent / "templates"
+STATIC_DIR = HERE.parent / "static"
+PAGE_SIZE = 100
+PAGE_SIZES = {"100": 100, "500": 500}
+_MAX_FORM_BYTES = 2 * 1024 * 1024
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_ARTICLE_IN = re.compile(r"Art\. (\d+)")
+
+_env = Environment(loader=FileSystemLoader(TEMPLATES_DIR),
+                   autoescape=select_autoescape(["html"]), undefined=StrictUndefined,
+                   trim_blocks=True, lstrip_blocks=True, auto_reload=False)
+_env.globals.update(yuan=yuan, cst=cst, STAGES=i18n.STAGES, KINDS=i18n.KINDS,
+                    STATUSES=i18n.STATUSES, ROLES=i18n.ROLES, FUNDING=i18n.FUNDING,
+                    RULES=i18n.RULES, label=i18n.label, event_label=i18n.event_label,
+                    article=i18n.article)
+
+_HEADERS = {
+    "Cache-Control": "no-store",
+    "Content-Security-Policy": ("default-src 'self'; script-src 'self'; style-src 'self';"
+                                " img-src 'self' data:; object-src 'none'; base-uri 'none';"
+                                " form-action 'self'; frame-ancestors 'none'"),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+}
+
+
+class _Redirect(Exception):  # noqa: N818 - control flow, not an error
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self.url = url
+
+
+class _Refused(Exception):  # noqa: N818 - control flow, not an error
+    """A page-level refusal that is not a ledger error (bad form input, CSRF)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+class PageRoute(APIRoute):
+    """Turns redirects and ledger errors into pages (not problem+json)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        original = super().get_route_handler()
+
+        async def handler(request: Request) -> Response:
+            try:
+                return await original(request)
+            except _Redirect as redirect:
+                return RedirectResponse(redirect.url, status_code=303)
+            except _Refused as refused:
+                return await run_in_threadpool(_error_page, request, refused.status,
+                                               refused.message, None)
+            except LedgerError as exc:
+                status = ledger_problem(exc).status_code
+                return await run_in_threadpool(_error_page, request, status, str(exc), exc)
+
+        return handler
+
+
+router = APIRouter(route_class=PageRoute, include_in_schema=False)
+
+
+# --- context ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Ctx:
+    """One request as the pages see it."""
+
+    request: Request
+    service: LedgerService
+    reads: PageReads
+    key: bytes
+    lang: str
+    session: Session | None
+    actor: Actor | None
+    display_name: str | None
+
+    @property
+    def t(self) -> Callable[..., str]:
+        """The translator of the request's language."""
+        return i18n.translator(self.lang)
+
+    def need_actor(self) -> Actor:
+        """The signed-in actor, or a redirect to sign in and come back."""
+        if self.actor is None:
+            path = self.request.url.path
+            if self.request.url.query:
+                path += "?" + self.request.url.query
+            raise _Redirect("/signin?" + urlencode({"next": path}))
+        return self.actor
+
+
+def _reads(request: Request) -> PageReads:
+    service: LedgerService = request.app.state.service
+    current: PageReads | None = getattr(request.app.state, "page_reads", None)
+    if current is None or current.service is not service:
+        current = PageReads(service)
+        request.app.state.page_reads = current
+    return current
+
+
+def _lang(request: Request) -> str:
+    chosen = request.cookies.get(LANG_COOKIE, i18n.DEFAULT_LANGUAGE)
+    return chosen if chosen in i18n.LANGUAGES else i18n.DEFAULT_LANGUAGE
+
+
+def _ctx(request: Request) -> Ctx:
+    reads = _reads(request)
+    service = reads.service
+    key = session_key(service.ledger.settings.master_key_bytes)
+    session = open_session(key, request.cookies.get(SESSION_COOKIE))
+    actor = None
+    name = None
+    if session is not None:
+        actor_id = service.ledger.actor_for_token(session.token)
+        if actor_id is not None:
+            record = service.ledger.registry().actors.get(actor_id)
+            if record is not None:
+                actor = Actor(record.actor, record.role, record.unit)
+                name = record.display_name
+    if actor is None:
+        session = None
+    return Ctx(request, service, reads, key, _lang(request), session, actor, name)
+
+
+def _render(ctx: Ctx, template: str, status: int = 200, **values: Any) -> HTMLResponse:
+    response = HTMLResponse("", status_code=status, headers=_HEADERS)
+    if ctx.session is not None:
+        csrf = ctx.session.csrf(ctx.key)
+    else:
+        csrf = anonymous_csrf(ctx.request, response)
+    here = ctx.request.url.path + (f"?{ctx.request.url.query}" if ctx.request.url.query else "")
+    body = _env.get_template(template).render(
+        t=ctx.t, lang=ctx.lang, html_lang=i18n.HTML_LANG[ctx.lang], actor=ctx.actor,
+        display_name=ctx.display_name, csrf=csrf, csrf_field=CSRF_FIELD,
+        here=here, other_lang="en" if ctx.lang == "zh" else "zh",
+        reader=ctx.actor is not None and ctx.actor.role is not Role.ADMIN, **values)
+    response.body = response.render(body)
+    response.headers["content-length"] = str(len(response.body))
+    return response
+
+
+def _error_page(request: Request, status: int, message: str,
+                exc: LedgerError | None) -> HTMLResponse:
+    ctx = _ctx(request)
+    t = ctx.t
+    headline = {404: t("error.404"), 403: t("error.403")}.get(status, t("error.title"))
+    rule = exc.rule if isinstance(exc, RuleViolationError) else None
+    cited = exc.article if isinstance(exc, RuleViolationError) else None
+    return _render(ctx, "error.html", status=status, status_code=status, headline=headline,
+                   message=message, rule=rule, cited=cited)
+
+
+async def _form(request: Request) -> dict[str, str]:
+    body = await request.body()
+    if len(body) > _MAX_FORM_BYTES:
+        raise _Refused(413, "form too large")
+    return dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+
+
+def _check_csrf(ctx: Ctx, submitted: str | None) -> None:
+    if not csrf_ok(ctx.request, submitted, ctx.key, ctx.session):
+        raise _Refused(403, ctx.t("csrf.failed"))
+
+
+def _day(ctx: Ctx, text: str | None) -> date | None:
+    if not text:
+        return None
+    try:
+        return parse_day(text)
+    except ValueError:
+        raise _Refused(422, f"{ctx.t('error.bad_date')}: {text}") from None
+
+
+def _known_at(ctx: Ctx, text: str | None) -> str | None:
+    if not text:
+        return None
+    try:
+        return parse_known_at(text)
+    except ValueError:
+        raise _Refused(422, f"{ctx.t('error.bad_time')}: {text}") from None
+
+
+def _project_id(text: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(text)
+    except ValueError:
+        raise _Refused(404, f"no project {text!r}") from None
+
+
+# --- sign-in, language -----------------------------------------------------------------------
+
+
+@router.get("/")
+def home(request: Request) -> Response:
+    """The library (the log status for an administrator)."""
+    ctx = _ctx(request)
+    actor = ctx.need_actor()
+    raise _Redirect("/log" if actor.role is Role.ADMIN else "/projects")
+
+
+@router.get("/signin")
+def signin_form(request: Request, next: str | None = None) -> Response:
+    """The sign-in form."""
+    ctx = _ctx(request)
+    return _render(ctx, "signin.html", next=safe_next(next), error=None)
+
+
+@router.post("/signin")
+async def signin(request: Request) -> Response:
+    """Check the token against the ledger and start a cookie session."""
+    form = await _form(request)
+    ctx = await run_in_threadpool(_ctx, request)
+    _check_csrf(ctx, form.get(CSRF_FIELD))
+    token = form.get("token", "").strip()
+    target = safe_next(form.get("next"))
+    actor_id = None
+    if well_formed_token(token):
+        actor_id = await run_in_threadpool(ctx.service.ledger.actor_for_token, token)
+    if actor_id is None:
+        return await run_in_threadpool(lambda: _render(
+            ctx, "signin.html", status=401, next=target, error=ctx.t("signin.invalid")))
+    record = ctx.service.ledger.registry().actors.get(actor_id)
+    if record is not None and record.role is Role.ADMIN and target == "/projects":
+        target = "/log"
+    response = RedirectResponse(target, status_code=303)
+    set_session(response, request, ctx.key, token)
+    return response
+
+
+@router.post("/signout")
+async def signout(request: Request) -> Response:
+    """End the session in this browser."""
+    form = await _form(request)
+    ctx = await run_in_threadpool(_ctx, request)
+    _check_csrf(ctx, form.get(CSRF_FIELD))
+    response = RedirectResponse("/signin", status_code=303)
+    clear_session(response, request)
+    return response
+
+
+@router.get("/lang/{code}")
+def switch_language(code: str, request: Request, next: str | None = None) -> Response:
+    """Switch the pages' language (``zh`` or ``en``) and go back."""
+    response = RedirectResponse(safe_next(next), status_code=303)
+    if code in i18n.LANGUAGES:
+        set_language(response, request, code)
+    return response
+
+
+# --- library -----------------------------------------------------------------------------------
+
+_ELIGIBILITY = ("construction", "not_construction", "operation_maintenance",
+                "not_operation_maintenance")
+
+
+def _filter_rows(rows: list[dict[str, Any]], *, unit: str | None, stage: str | None,
+                 year: int | None, elig: str | None,
+                 overdue: str | None) -> list[dict[str, Any]]:
+    out = []
+    for row in rows:
+        if unit and row["unit"] != unit:
+            continue
+        if stage and row["stage"] != stage:
+            continue
+        if year is not None and row["fiscal_year"] != year:
+            continue
+        if elig in _ELIGIBILITY:
+            kind = elig.removeprefix("not_")
+            if bool(row["eligible"][kind]) == elig.startswith("not_"):
+                continue
+        if overdue == "yes" and not row["overdue"]:
+            continue
+        if overdue == "no" and row["overdue"]:
+            continue
+        out.append(row)
+    return out
+
+
+def _totals(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    per: dict[str, dict[str, Any]] = {}
+    names = ("approved_budget_fen", "arranged_fen", "contracted_fen", "disbursed_fen")
+    grand: dict[str, Any] = {"unit": None, "projects": 0, **dict.fromkeys(names, 0)}
+    for row in rows:
+        unit = str(row["unit"] or "—")
+        entry = per.setdefault(unit, {"unit": unit, "projects": 0, **dict.fromkeys(names, 0)})
+        entry["projects"] += 1
+        grand["projects"] += 1
+        for name in names:
+            value = row[name] or 0
+            entry[name] += value
+            grand[name] += value
+    return [per[u] for u in sorted(per)], grand
+
+
+def _row_html(ctx: Ctx, suffix: str) -> Callable[[dict[str, Any]], Markup]:
+    """Render one library row (``_row.html``), once per row object, language and link."""
+    template = _env.get_template("_row.html")
+    t, lang = ctx.t, ctx.lang
+
+    def render(row: dict[str, Any]) -> Markup:
+        key = (id(row), lang, suffix)
+        found = ctx.reads.fragments.get(key)
+        if found is not None and found[0] is row:  # the same row object: the same HTML
+            html: Markup = found[1]
+            return html
+        # The output of an autoescaping template is safe HTML.
+        html = Markup(template.render(r=row, t=t, lang=lang, row_suffix=suffix))  # noqa: S704
+        ctx.reads.fragments.put(key, (row, html))
+        return html
+
+    return render
+
+
+def _sorted_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return sorted(rows, key=lambda r: (str(r["unit"] or ""), -int(r["fiscal_year"] or 0),
+                                       str(r["title"]), str(r["id"])))
+
+
+@router.get("/projects")
+def library_page(request: Request, *, unit: str | None = None, stage: str | None = None,
+                 year: str | None = None, elig: str | None = None,
+                 overdue: str | None = None, page: str | None = None,
+                 per: str | None = None) -> Response:
+    """项目库 (Art. 12): filters, totals per unit, one row per project."""
+    ctx = _ctx(request)
+    actor = ctx.need_actor()
+    library = ctx.reads.library(actor)
+    fiscal_year = int(year) if year and year.isdigit() else None
+    rows = _sorted_rows(_filter_rows(library.rows, unit=unit or None, stage=stage or None,
+                                     year=fiscal_year, elig=elig or None,
+                                     overdue=overdue or None))
+    totals, grand = _totals(rows)
+    size = max(len(rows), 1) if per == "all" else PAGE_SIZES.get(per or "", PAGE_SIZE)
+    pages = max(1, -(-len(rows) // size))
+    number = min(max(int(page) if page and page.isdigit() else 1, 1), pages)
+    shown = rows[(number - 1) * size: number * size]
+    years = sorted({r["fiscal_year"] for r in library.rows
+                    if isinstance(r["fiscal_year"], int) and r["fiscal_year"]}, reverse=True)
+    chosen = {"unit": unit or "", "stage": stage or "", "year": year or "",
+              "elig": elig or "", "overdue": overdue or "",
+              "per": per if per == "all" or per in PAGE_SIZES else ""}
+    base = {k: v for k, v in chosen.items() if v}
+
+    def page_link(n: int) -> str:
+        return "/projects?" + urlencode({**base, "page": str(n)})
+
+    return _render(ctx, "library.html", rows=shown, count=len(rows), totals=totals,
+                   grand=grand, units=library.units, years=years, chosen=chosen,
+                   eligibility=_ELIGIBILITY, page=number, pages=pages, page_link=page_link,
+                   row_html=_row_html(ctx, ""),
+                   on=library.on, replay=None, fileable=_fileable(actor, opens=True))
+
+
+# --- one project -------------------------------------------------------------------------------
+
+
+def _fileable(actor: Actor, *, opens: bool = False) -> list[EventSpec]:
+    """The event types the actor's role may file (on a project, or opening one)."""
+    return [spec for spec in CATALOGUE.values() if spec.stream == "project"
+            and actor.role in spec.filed_by and spec.opens_project == opens]
+
+
+def _timeline(ctx: Ctx, data: ProjectData) -> str:
+    svg = data.svg.get(ctx.lang)
+    if svg is None:
+        svg = timeline_svg(data.views["trail"]["state"], data.signatures, data.names,
+                           ctx.lang, ctx.t)
+        data.svg[ctx.lang] = svg
+    return svg
+
+
+@router.get("/projects/{project}")
+def project_page(project: str, request: Request, on: str | None = None,
+                 as_known_at: str | None = None, filed: str | None = None) -> Response:
+    """A project: timeline, eligibility, obligations, state hashes, evidence, filing."""
+    ctx = _ctx(request)
+    actor = ctx.need_actor()
+    project_id = _project_id(project)
+    day = _day(ctx, on)
+    known = _known_at(ctx, as_known_at)
+    data = ctx.reads.project(actor, project_id, on=day, as_known_at=known)
+    views = data.views
+    query = {k: v for k, v in (("as_known_at", known), ("on", day.isoformat() if day else None))
+             if v}
+    suffix = ("?" + urlencode(query)) if query else ""
+    filed_seq = int(filed) if filed and filed.isdigit() else None
+    filed_type = next((row["type"] for row in views["trail"]["state"]
+                       if row["seq"] == filed_seq), None)
+    return _render(
+        ctx, "project.html", row=views["project"]["state"],
+        eligibility=views["eligibility"]["state"], obligations=views["obligations"]["state"],
+        trail=views["trail"]["state"], hashes={k: v["state_hash"] for k, v in views.items()},
+        signatures=data.signatures, names=data.names, flags=data.flags,
+        seq_of_hash=data.seq_of_hash, timeline=_timeline(ctx, data), on=data.on,
+        as_known_at=known, known_local=local_input(known) if known else "",
+        evidence_suffix=suffix, fileable=bool(_fileable(actor)) and known is None,
+        filed=filed_seq if filed_type else None, filed_type=filed_type)
+
+
+def _evidence(ctx: Ctx, project: str, on: str | None, as_known_at: str | None) -> Response:
+    actor = ctx.need_actor()
+    project_id = _project_id(project)
+    return project_evidence(project_id, ctx.service, actor,
+                            as_known_at=_known_at(ctx, as_known_at), on=_day(ctx, on))
+
+
+@router.get("/projects/{project}/evidence.zip")
+def evidence_bundle(project: str, request: Request, on: str | None = None,
+                    as_known_at: str | None = None) -> Response:
+    """The signed evidence bundle (the API's export, same roles and access rules)."""
+    return _evidence(_ctx(request), project, on, as_known_at)
+
+
+@router.get("/projects/{project}/report")
+def evidence_report(project: str, request: Request, on: str | None = None,
+                    as_known_at: str | None = None) -> Response:
+    """The bundle's printable report (``report.html`` from the same bundle)."""
+    bundle = _evidence(_ctx(request), project, on, as_known_at)
+    with zipfile.ZipFile(io.BytesIO(bytes(bundle.body))) as archive:
+        report = archive.read("report.html")
+    headers = dict(_HEADERS)
+    headers["Content-Security-Policy"] = ("default-src 'none'; style-src 'unsafe-inline';"
+                                          " img-src data:; frame-ancestors 'none'")
+    return HTMLResponse(report.decode("utf-8"), headers=headers)
+
+
+# --- filing ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FieldDoc:
+    """One payload field as the form's reference table shows it."""
+
+    name: str
+    kind: str
+    required: bool
+    description: str
+
+
+def _kind_of(schema: Mapping[str, Any]) -> str:
+    if "$ref" in schema:
+        return "object " + str(schema["$ref"]).rsplit("/", 1)[-1]
+    if "anyOf" in schema:
+        kinds = [_kind_of(s) for s in schema["anyOf"] if s.get("type") != "null"]
+        return " | ".join(kinds)
+    if "enum" in schema:
+        return " | ".join(json.dumps(v, ensure_ascii=False) for v in schema["enum"])
+    kind = str(schema.get("type", "any"))
+    if kind == "array":
+        return f"[{_kind_of(schema.get('items', {}))}]"
+    if schema.get("format"):
+        kind += f" ({schema['format']})"
+    return kind
+
+
+def _fields(model: type[BaseModel]) -> list[FieldDoc]:
+    schema = model.model_json_schema()
+    required = set(schema.get("required", ()))
+    docs = []
+    for name, prop in schema.get("properties", {}).items():
+        description = str(prop.get("description") or "")
+        if not description and "anyOf" in prop:
+            description = next((str(s["description"]) for s in prop["anyOf"]
+                                if s.get("description")), "")
+        docs.append(FieldDoc(name, _kind_of(prop), name in required, description))
+    return docs
+
+
+def _prefill(ctx: Ctx, spec: EventSpec) -> str:
+    """The example payload, made to fit: this year, and no optional unknown documents."""
+    payload = json.loads(json.dumps(EXAMPLES.get(spec.name, {})))
+    model_fields = spec.payload.model_fields
+    hashes = [v for v in payload.values() if isinstance(v, str) and _SHA256.match(v)]
+    stored = ctx.service.ledger.log.existing_documents(hashes) if hashes else set()
+    for name in list(payload):
+        value = payload[name]
+        info = model_fields.get(name)
+        if (info is not None and not info.is_required() and isinstance(value, str)
+                and _SHA256.match(value) and value not in stored):
+            del payload[name]
+    if "year" in payload and isinstance(payload["year"], int):
+        payload["year"] = ctx.service.ledger.today().year
+    return json.dumps(payload, ensure_ascii=False, indent=2)
+
+
+def _problem_article(message: str, exc: ValidationFailedError, spec: EventSpec) -> str:
+    found = _ARTICLE_IN.search(message)
+    if found:
+        return f"Art. {found.group(1)}"
+    numbers = exc.articles if len(exc.articles) == 1 else spec.articles
+    return ", ".join(f"Art. {n}" for n in numbers)
+
+
+def _file_page(ctx: Ctx, actor: Actor, project_id: uuid.UUID | None, chosen: str | None,
+               *, payload: str | None = None, effective: str = "", nonce: str | None = None,
+               errors: list[tuple[str, str, str]] | None = None,
+               refused: dict[str, Any] | None = None, status: int = 200) -> Response:
+    types = _fileable(actor, opens=project_id is None)
+    row = None
+    if project_id is not None:
+        data = ctx.reads.project(actor, project_id)
+        row = data.views["project"]["state"]
+    if not types:
+        raise AuthorisationError(actor.actor, f"file entries as {actor.role}")
+    spec = next((s for s in types if s.name == chosen), types[0])
+    return _render(ctx, "file.html", status=status, project=row, types=types, spec=spec,
+                   fields=_fields(spec.payload),
+                   payload=payload if payload is not None else _prefill(ctx, spec),
+                   effective=effective, nonce=nonce or str(uuid.uuid4()), errors=errors or [],
+                   refused=refused,
+                   action=(f"/projects/{project_id}/file" if project_id else "/apply"))
+
+
+@router.get("/projects/{project}/file")
+def file_form(project: str, request: Request, type: str | None = None) -> Response:
+    """The filing form for one event type the caller may file on this project."""
+    ctx = _ctx(request)
+    return _file_page(ctx, ctx.need_actor(), _project_id(project), type)
+
+
+@router.get("/apply")
+def apply_form(request: Request) -> Response:
+    """The application form (立项申请, Arts. 6–8, 24): opens a new project."""
+    ctx = _ctx(request)
+    return _file_page(ctx, ctx.need_actor(), None, "ApplicationFiled")
+
+
+def _parse_filing(t: Callable[..., str], text: str, effective_text: str,
+                  articles: str) -> tuple[Any, date | None, list[tuple[str, str, str]]]:
+    """The form's JSON payload and effective date, or what is wrong with them."""
+    errors: list[tuple[str, str, str]] = []
+    payload: Any = None
+    try:
+        payload = json.loads(text)
+    except json.JSONDecodeError as exc:
+        errors.append(("payload", t("file.not_json", line=exc.lineno, col=exc.colno,
+                                    msg=exc.msg), articles))
+    else:
+        if not isinstance(payload, dict):
+            errors.append(("payload", t("file.not_object"), articles))
+    effective = None
+    if effective_text:
+        try:
+            effective = parse_day(effective_text)
+        except ValueError:
+            errors.append(("effective", t("file.bad_date"), articles))
+    return payload, effective, errors
+
+
+def _submit(ctx: Ctx, project_id: uuid.UUID | None, form: dict[str, str]) -> Response:
+    actor = ctx.need_actor()
+    _check_csrf(ctx, form.get(CSRF_FIELD))
+    types = {s.name: s for s in _fileable(actor, opens=project_id is None)}
+    event_type = form.get("type", "")
+    spec = types.get(event_type)
+    if spec is None:
+        raise AuthorisationError(actor.actor, f"file {event_type or 'this'} as {actor.role}")
+    if project_id is not None:
+        ctx.reads.visible_facts(actor, project_id)  # another unit's project: 404
+    text, effective_text = form.get("payload", ""), form.get("effective", "").strip()
+    articles = ", ".join(f"Art. {n}" for n in spec.articles)
+    payload, effective, errors = _parse_filing(ctx.t, text, effective_text, articles)
+    try:
+        nonce = uuid.UUID(form.get("nonce", ""))
+    except ValueError:
+        nonce = uuid.uuid4()
+
+    def again(status: int, refused: dict[str, Any] | None = None) -> Response:
+        return _file_page(ctx, actor, project_id, event_type, payload=text,
+                          effective=effective_text, nonce=str(nonce), errors=errors,
+                          refused=refused, status=status)
+
+    if errors:
+        return again(422)
+    try:
+        filed = ctx.service.file(actor, EventInput(type=event_type, payload=payload,
+                                                   effective=effective, nonce=nonce,
+                                                   stream=project_id))
+    except ValidationFailedError as exc:
+        errors.extend((field, i18n.message_in(message, ctx.lang),
+                       _problem_article(message, exc, spec)) for field, message in exc.problems)
+        return again(422)
+    except RuleViolationError as exc:
+        return again(409, {"rule": exc.rule, "article": exc.article, "detail": str(exc),
+                           "caused_by": list(exc.caused_by)})
+    except (AuthorisationError, ProjectNotFoundError):
+        raise
+    except LedgerError as exc:
+        status = ledger_problem(exc).status_code
+        return again(status, {"rule": None, "article": articles, "detail": str(exc),
+                              "caused_by": []})
+    receipt = filed.receipt
+    raise _Redirect(f"/projects/{receipt.stream}?filed={receipt.seq}#entry-{receipt.seq}")
+
+
+@router.post("/projects/{project}/file")
+async def file_entry(project: str, request: Request) -> Response:
+    """File through the form: the same path as ``POST /api/v1/projects/{id}/events``."""
+    form = await _form(request)
+    ctx = await run_in_threadpool(_ctx, request)
+    return await run_in_threadpool(_submit, ctx, _project_id(project), form)
+
+
+@router.post("/apply")
+async def apply(request: Request) -> Response:
+    """File an application through the form (opens a project)."""
+    form = await _form(request)
+    ctx = await run_in_threadpool(_ctx, request)
+    return await run_in_threadpool(_submit, ctx, None, form)
+
+
+@router.post("/documents")
+async def upload_document(request: Request) -> Response:
+    """Upload a document for a filing (the form's file picker; body = the file)."""
+    ctx = await run_in_threadpool(_ctx, request)
+    actor = ctx.need_actor()
+    _check_csrf(ctx, request.headers.get(CSRF_HEADER))
+    ctx.service.require_reader(actor)
+    limit = ctx.service.ledger.settings.max_document_bytes
+    data = bytearray()
+    async for chunk in request.stream():
+        data.extend(chunk)
+        if len(data) > limit:
+            raise ValidationFailedError("document", [("file", f"larger than {limit} bytes")])
+    media_type = request.headers.get("content-type", "")
+    try:
+        document = await run_in_threadpool(ctx.service.ledger.add_document, bytes(data),
+                                           media_type)
+    except ValidationFailedError as exc:
+        return JSONResponse({"errors": [
+            {"field": f, "message": i18n.message_in(m, ctx.lang)} for f, m in exc.problems]},
+            status_code=422)
+    return JSONResponse({"sha256": document.sha256, "size": document.size,
+                         "media_type": document.media_type})
+
+
+# --- overdue board -----------------------------------------------------------------------------
+
+
+@router.get("/overdue")
+def overdue_page(request: Request, status: str | None = None,
+                 unit: str | None = None) -> Response:
+    """逾期事项: every open or overdue obligation across projects, by due date and unit."""
+    ctx = _ctx(request)
+    actor = ctx.need_actor()
+    only_overdue = status == "overdue"
+    wanted = {"overdue"} if only_overdue else {"open", "overdue", "pending_calendar"}
+    terminated = ctx.reads.terminated(actor)
+    rows = [row for row in ctx.service.obligations(actor)
+            if row["status"] in wanted and str(row["project"]) not in terminated
+            and (not unit or row["unit"] == unit)]
+    rows.sort(key=lambda r: (str(r["due"] or "9999-12-31"), str(r["unit"] or ""),
+                             str(r["title"])))
+    by_unit: dict[str, dict[str, int]] = {}
+    for row in rows:
+        counts = by_unit.setdefault(str(row["unit"] or "—"), {"open": 0, "overdue": 0})
+        counts["overdue" if row["status"] == "overdue" else "open"] += 1
+    units = ctx.reads.library(actor).units
+    return _render(ctx, "overdue.html", rows=rows, by_unit=sorted(by_unit.items()),
+                   units=units, chosen={"status": status or "", "unit": unit or ""},
+                   on=ctx.service.ledger.today())
+
+
+# --- replay ----------------------------------------------------------------------------------
+
+
+@router.get("/replay")
+def replay_page(request: Request, as_known_at: str | None = None, on: str | None = None,
+                project: str | None = None) -> Response:
+    """回放: the project or the whole library exactly as known at T, evaluated on D."""
+    ctx = _ctx(request)
+    actor = ctx.need_actor()
+    current = ctx.reads.library(actor)
+    known = _known_at(ctx, as_known_at)
+    day = _day(ctx, on)
+    if known is not None and project:
+        query = {"as_known_at": known, **({"on": day.isoformat()} if day else {})}
+        raise _Redirect(f"/projects/{_project_id(project)}?{urlencode(query)}")
+    result = None
+    library_hash = None
+    if known is not None:
+        result = ctx.reads.library(actor, on=day, as_known_at=known)
+        library_hash = ctx.reads.library_hash(result)
+    titles = sorted((str(r["title"]), str(r["id"])) for r in current.rows)
+    return _render(ctx, "replay.html", projects=titles, chosen_project=project or "",
+                   known_local=local_input(known) if known else local_input(
+                       current.last_recorded_at)[:16],
+                   on_value=(day or ctx.service.ledger.today()).isoformat(), result=result,
+                   rows=_sorted_rows(result.rows) if result else [], known=known,
+                   row_html=_row_html(ctx, "?" + urlencode(
+                       {"as_known_at": known, "on": result.on.isoformat()}) if result else ""),
+                   library_hash=library_hash)
+
+
+# --- log status --------------------------------------------------------------------------------
+
+
+@router.get("/log")
+def log_page(request: Request, verified: str | None = None) -> Response:
+    """日志状态: the latest checkpoint, witness cosignature and lag, the last verify run."""
+    ctx = _ctx(request)
+    actor = ctx.need_actor()
+    status = ctx.reads.log_status()
+    lag = None
+    if status.witness is not None:
+        seconds = seconds_between(status.witness.time, status.checkpoint_time)
+        lag = ctx.t("log.lag_value", entries=status.witness.lag_entries,
+                    time=duration(seconds or 0, ctx.lang))
+    verify = status.verify
+    return _render(ctx, "log.html", log=status, lag=lag, verify=verify,
+                   may_verify=actor.role in (Role.ADMIN, Role.AUDIT),
+                   verified=verified == "1")
+
+
+@router.post("/log/verify")
+async def run_verify(request: Request) -> Response:
+    """Run ``ledger verify`` now (admin or audit) and keep the result with its time."""
+    form = await _form(request)
+    ctx = await run_in_threadpool(_ctx, request)
+    actor = ctx.need_actor()
+    _check_csrf(ctx, form.get(CSRF_FIELD))
+    await run_in_threadpool(ctx.service.run_verify, actor)
+    raise _Redirect("/log?verified=1")

@@ -1,0 +1,267 @@
+"""The web pages in a real browser: Debian's Chromium, headless, driven by Playwright (Python).
+
+The app serves a copy of the demo ledger with uvicorn on a free loopback port. Where no
+browser can be had (no ``playwright`` package, or no ``/usr/bin/chromium``), these tests skip
+and say why; under CI (``CI=true``) they fail instead. ``scripts/test`` installs both on CI
+(``apt-get install -y chromium``); Playwright's own browser download is never used.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import socket
+import threading
+import time
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+import pytest
+import uvicorn
+
+from api.app import create_app
+from ledger.app import Ledger
+from ledger.bundle import verify_bundle
+from ledger.demo import DemoResult, load_demo
+from ledger.entries import b64encode
+from ledger.settings import Settings
+from ledgertest import IN_CI
+from projections.replay import replay_project
+
+if TYPE_CHECKING:
+    from playwright.sync_api import BrowserContext, Page
+
+CHROMIUM = os.environ.get("LEDGER_TEST_CHROMIUM", "/usr/bin/chromium")
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def _browser_problem() -> str | None:
+    try:
+        import playwright.sync_api  # noqa: F401, PLC0415
+    except ImportError:
+        return "the playwright package is not installed (pip install playwright==1.65.2)"
+    if not os.access(CHROMIUM, os.X_OK):
+        return f"no Chromium at {CHROMIUM} (apt-get install -y chromium)"
+    return None
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _need_browser() -> None:
+    problem = _browser_problem()
+    if problem is None:
+        return
+    if IN_CI:
+        pytest.fail(f"CI requires the browser tests: {problem}")
+    pytest.skip(problem)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Live:
+    """The app served on loopback over a demo ledger."""
+
+    url: str
+    ledger: Ledger
+    demo: DemoResult
+    tokens: dict[str, str]
+
+    def project(self, key: str) -> UUID:
+        return self.demo.projects[key]
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
+    folder = tmp_path_factory.mktemp("browser")
+    settings = Settings(database_url=f"sqlite:///{folder}/ledger.db", environment="test")
+    demo = load_demo(settings)
+    ledger = Ledger(settings)
+    tokens = {a: ledger.issue_token(a) for a in ("office-li", "edu-wang")}
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(ledger=ledger), host="127.0.0.1",
+                                           port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.05)
+    try:
+        yield Live(f"http://127.0.0.1:{port}", ledger, demo, tokens)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        ledger.close()
+
+
+@pytest.fixture(scope="module")
+def context(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrowserContext]:
+    from playwright.sync_api import sync_playwright  # noqa: PLC0415
+
+    profile = tmp_path_factory.mktemp("chromium-profile")  # a new, empty --user-data-dir
+    with sync_playwright() as p:
+        browser = p.chromium.launch_persistent_context(
+            str(profile), executable_path=CHROMIUM, headless=True, args=ARGS,
+            viewport={"width": 1366, "height": 768}, accept_downloads=True)
+        browser.set_default_timeout(15_000)
+        try:
+            yield browser
+        finally:
+            browser.close()
+            shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.fixture
+def page(context: BrowserContext) -> Iterator[Page]:
+    context.clear_cookies()
+    tab = context.new_page()
+    try:
+        yield tab
+    finally:
+        tab.close()
+
+
+def _sign_in(page: Page, live: Live, actor: str, start: str = "/projects") -> None:
+    page.goto(live.url + start)
+    assert "/signin" in page.url
+    page.get_by_label("访问令牌").fill(live.tokens[actor])
+    page.get_by_role("button", name="登录").click()
+    page.wait_for_url(live.url + start)
+
+
+def test_office_filters_opens_switches_language_replays_and_downloads(
+        page: Page, live: Live) -> None:
+    _sign_in(page, live, "office-li")
+    assert page.locator("html").get_attribute("lang") == "zh-CN"
+    assert page.locator("table.library tbody tr").count() == len(live.demo.projects)
+    # filter the library
+    page.get_by_label("建设单位", exact=True).select_option("edu")
+    page.get_by_label("资金拨付条件", exact=True).select_option("construction")
+    page.get_by_role("button", name="筛选").click()
+    page.wait_for_url("**/projects?unit=edu&*elig=construction*")
+    rows = page.locator("table.library tbody tr")
+    assert 0 < rows.count() < 3
+    assert all(cell == "edu" for cell in rows.locator("td:nth-child(2)").all_inner_texts())
+    # open a project
+    page.get_by_label("阶段", exact=True).select_option("")
+    page.get_by_label("资金拨付条件", exact=True).select_option("")
+    page.get_by_role("button", name="筛选").click()
+    project = live.project("campus")
+    title = page.locator(f'a[href="/projects/{project}"]')
+    name = title.inner_text()
+    title.click()
+    page.wait_for_url(f"{live.url}/projects/{project}")
+    assert page.get_by_role("heading", level=1).inner_text() == name
+    timeline = page.locator("svg.timeline")
+    assert timeline.locator("g.tl-row").count() == live.ledger.project(project).version
+    assert timeline.locator("text.tl-mark.ok").count() == timeline.locator("g.tl-row").count()
+    # printable: navigation and forms are hidden in print
+    page.emulate_media(media="print")
+    assert not page.locator("nav.nav").is_visible()
+    assert page.locator("svg.timeline").is_visible()
+    page.emulate_media(media="screen")
+    # switch language
+    page.get_by_role("link", name="切换语言: English").click()
+    page.wait_for_url(f"{live.url}/projects/{project}")
+    assert page.locator("html").get_attribute("lang") == "en"
+    assert page.get_by_role("heading", name="Funding eligibility").is_visible()
+    # run a replay
+    page.get_by_label("As known at (China Standard Time)", exact=True).fill("2024-06-30T18:00:00")
+    page.get_by_label("Evaluated on", exact=True).fill("2024-06-30")
+    page.get_by_role("button", name="Replay").click()
+    page.wait_for_url("**as_known_at=*")
+    assert page.locator(".alert.replay").is_visible()
+    replay = replay_project(live.ledger, project, as_known_at="2024-06-30T10:00:00.000000Z",
+                            on=date(2024, 6, 30))
+    for view, value in replay.views.items():
+        assert page.locator(f'code[data-hash="{view}"]').inner_text() == value["state_hash"]
+    assert page.locator("g.tl-row").count() == replay.entries
+    # download the evidence bundle (of that replay)
+    with page.expect_download() as info:
+        page.get_by_role("link", name="Download evidence bundle").click()
+    data = Path(info.value.path()).read_bytes()
+    identity = live.ledger.identity
+    verify_bundle(data, log_key=identity.log_key.encode(),
+                  root_key=b64encode(identity.root_public_key))
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        bundle: dict[str, Any] = json.loads(archive.read("bundle.json"))
+    assert len(bundle["entries"]) == replay.entries
+    page.goto(f"{live.url}/lang/zh?next=/projects")
+
+
+def test_unit_files_a_progress_report_and_sees_it_on_the_timeline(
+        page: Page, live: Live) -> None:
+    project = live.project("edu-resources")
+    _sign_in(page, live, "edu-wang", f"/projects/{project}")
+    seq = live.ledger.project(project).version + 1
+    page.get_by_role("link", name="填报事项").click()
+    page.get_by_label("选择事项类型").select_option("ProgressReported")  # JS goes to the form
+    page.wait_for_url("**/file?type=ProgressReported")
+    payload = json.loads(page.get_by_label("内容（JSON）", exact=False).input_value())
+    payload["summary"] = "浏览器填报：平台升级完成约八成"
+    page.get_by_label("内容（JSON）", exact=False).fill(json.dumps(payload, ensure_ascii=False))
+    page.get_by_role("button", name="提交并签名").click()
+    page.wait_for_url(f"**/projects/{project}?filed={seq}*")
+    assert "已记录" in page.get_by_role("status").first.inner_text()
+    row = page.locator(f"svg.timeline g#tl-{seq}")
+    assert "建设进度和预算执行情况报告" in (row.text_content() or "")
+    assert row.locator("text.tl-mark.ok").count() == 1
+    entry = live.ledger.entry_at(project, seq)
+    assert entry is not None
+    assert entry.filing.payload["summary"] == payload["summary"]
+    # a unit cannot open another unit's project
+    other = live.project("health-platform")
+    response = page.goto(f"{live.url}/projects/{other}")
+    assert response is not None
+    assert response.status == 404
+    assert "未找到该项目" in page.locator("main").inner_text()
+
+
+def test_keyboard_reaches_the_controls_and_every_control_is_labelled(
+        page: Page, live: Live) -> None:
+    page.goto(f"{live.url}/signin")
+    assert page.evaluate("document.activeElement.id") == "token"  # autofocus
+    page.get_by_label("访问令牌").fill(live.tokens["office-li"])
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent.trim()") == "登录"
+    page.keyboard.press("Enter")  # signs in from the keyboard
+    page.wait_for_url(f"{live.url}/projects")
+    reached = []
+    for _ in range(8):
+        page.keyboard.press("Tab")
+        reached.append(page.evaluate(
+            "() => { const e = document.activeElement;"
+            " return e.id || e.getAttribute('href') || e.textContent.trim(); }"))
+    assert reached[0] == "#main"  # the skip link comes first
+    assert reached[1:5] == ["/", "/projects", "/overdue", "/replay"]
+    page.goto(f"{live.url}/projects")
+    for _ in range(4):
+        page.keyboard.press("Tab")
+    page.keyboard.press("Enter")  # follow a link from the keyboard
+    page.wait_for_url(f"{live.url}/overdue")
+    unlabelled = """() => [...document.querySelectorAll('input, select, textarea, button')]
+        .filter(e => e.type !== 'hidden')
+        .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label')
+                     && !(e.tagName === 'BUTTON' && e.textContent.trim()))
+        .map(e => e.outerHTML)"""
+    for path in ("/projects", f"/projects/{live.project('campus')}", "/overdue", "/replay",
+                 "/log"):
+        page.goto(live.url + path)
+        assert page.locator("html").get_attribute("lang") == "zh-CN"
+        assert page.evaluate(unlabelled) == [], path
+    page.goto(f"{live.url}/projects")
+    page.locator("#f-unit").focus()
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "f-stage"
