@@ -167,6 +167,7 @@ class Ledger(Application[UUID]):
         self._signers: dict[str, Signer] = {}
         self._trusted: StoredCheckpoint | None = None
         self._calendar: WorkingCalendar | None = None
+        self._documents_known: set[str] = set()
         self._lock = threading.Lock()
         super().__init__(env=_persistence_env(self.settings))
         self.store.clock = self.clock
@@ -591,7 +592,11 @@ class Ledger(Application[UUID]):
         model = validate_payload(filing.type, filing.payload)
         referenced = documents_referenced(model)
         if referenced and self.settings.require_documents:
-            missing = sorted(set(referenced) - self.log.existing_documents(referenced))
+            known = self._documents_known
+            unknown = [h for h in referenced if h not in known]
+            if unknown:  # documents are immutable once stored: remember what exists
+                known.update(self.log.existing_documents(unknown))
+            missing = sorted(set(referenced) - known)
             if missing:
                 raise ValidationFailedError(filing.type, [
                     ("documents", f"document {h} has not been uploaded (POST /documents)")

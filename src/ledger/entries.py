@@ -45,7 +45,8 @@ def parse_time(text: str) -> datetime:
     """Parse a time written by :func:`format_time` (strictly that form)."""
     if not _TIME.fullmatch(text):
         raise ValueError(f"expected RFC 3339 UTC with microseconds, got {text!r}")
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    # The form is checked above; fromisoformat is ~50x faster than strptime on a read path.
+    return datetime.fromisoformat(text)
 
 
 def b64encode(data: bytes) -> str:
