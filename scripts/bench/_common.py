@@ -20,6 +20,7 @@ import os
 import platform
 import pstats
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -46,6 +47,13 @@ OPEN_PAYLOAD: dict[str, Any] = dict(EXAMPLES["ApplicationFiled"])
 ACTOR = "bench-unit"
 CACHE_SIZE = "5000"
 """The aggregate cache both sides use (ours hard-codes ``AGGREGATE_CACHE_MAXSIZE=5000``)."""
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)  # so that ``finally`` drops the schemas and files made
+
+
+signal.signal(signal.SIGTERM, _exit_on_sigterm)
 
 
 # --- the baseline: bare eventsourcing ------------------------------------------------------
@@ -131,6 +139,7 @@ class Backend:
         ledger.initialise()
         if ACTOR not in ledger.registry().actors:
             ledger.register_actor(ACTOR, Role.UNIT, "edu", "Benchmark unit 基准")
+        upload_example_documents(ledger)
         self._apps.append(ledger)
         return ledger
 
@@ -162,6 +171,17 @@ def backend(name: str) -> Iterator[Backend]:
 def backends(choice: str) -> list[str]:
     """``sqlite``, ``postgres`` or ``both``."""
     return ["sqlite", "postgres"] if choice == "both" else [choice]
+
+
+def upload_example_documents(ledger: Ledger) -> None:
+    """Upload the documents the example payloads reference (filings must cite uploaded ones)."""
+    add = getattr(ledger, "add_document", None)
+    if add is None:  # older ledgers without a document store
+        return
+    from ledger.catalogue import example_documents  # noqa: PLC0415
+
+    for content in example_documents().values():
+        add(content, "text/plain")
 
 
 # --- building data -----------------------------------------------------------------------------
@@ -200,8 +220,49 @@ def open_bare(app: BareApp, count: int, *, batch: int = 100) -> list[uuid.UUID]:
 # --- timing ------------------------------------------------------------------------------------
 
 
+QUIET_WAIT = float(os.environ.get("BENCH_QUIET_WAIT", "90"))
+"""Seconds a timed run waits for the machine to be quiet (0: never wait)."""
+CONTENDED: list[float] = []
+"""Busy fraction of the machine (other processes) seen before each run that started anyway."""
+
+
+def _busy_fraction(interval: float = 0.2) -> float:
+    """Share of all cores busy over ``interval`` (from /proc/stat; 0.0 where unavailable)."""
+    def sample() -> tuple[int, int]:
+        with open("/proc/stat") as fh:
+            fields = [int(x) for x in fh.readline().split()[1:]]
+        idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+        return idle, sum(fields)
+    try:
+        idle0, total0 = sample()
+        time.sleep(interval)
+        idle1, total1 = sample()
+    except OSError:
+        return 0.0
+    return 1.0 - (idle1 - idle0) / max(1, total1 - total0)
+
+
+def wait_quiet(limit: float = 0.25) -> float:
+    """Wait (up to QUIET_WAIT s) until other processes use < ``limit`` of the machine.
+
+    Other sessions run tests and benchmarks on this machine; a timed run started while they
+    hold the cores measures them, not us. Returns the busy fraction seen last.
+    """
+    if QUIET_WAIT <= 0:
+        return 0.0
+    deadline = time.monotonic() + QUIET_WAIT
+    busy = _busy_fraction()
+    while busy >= limit and time.monotonic() < deadline:
+        time.sleep(2)
+        busy = _busy_fraction()
+    if busy >= limit:
+        CONTENDED.append(busy)
+    return busy
+
+
 def timed(fn: Callable[[], Any]) -> float:
-    """Seconds one call of ``fn`` takes (GC collected before, left enabled)."""
+    """Seconds one call of ``fn`` takes (after waiting for a quiet machine; GC collected)."""
+    wait_quiet()
     gc.collect()
     start = time.perf_counter()
     fn()
@@ -260,10 +321,12 @@ def table(title: str, header: Sequence[str], rows: Sequence[Sequence[object]]) -
     cells = [[str(c) for c in header]] + [[_fmt(c) for c in r] for r in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
     lines = [f"\n### {title}\n"]
-    lines.append("| " + " | ".join(c.ljust(w) for c, w in zip(cells[0], widths)) + " |")
+    lines.append("| " + " | ".join(c.ljust(w) for c, w in zip(cells[0], widths, strict=False)) + " |")
     lines.append("|" + "|".join("-" * (w + 2) for w in widths) + "|")
     for r in cells[1:]:
-        lines.append("| " + " | ".join(c.ljust(w) for c, w in zip(r, widths)) + " |")
+        lines.append("| " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)) + " |")
+    lines.append(f"\n(load average after: {load()}; timed runs started on a busy machine: "
+                 f"{len(CONTENDED)}{' ' + str([round(b, 2) for b in CONTENDED]) if CONTENDED else ''})")
     text = "\n".join(lines)
     print(text, flush=True)
     return text
@@ -309,3 +372,10 @@ def header(name: str, args: argparse.Namespace) -> None:
     """Print what is being run, on which machine."""
     print(f"# {name}  ({' '.join(sys.argv[1:]) or 'defaults'})")
     print(f"machine: {machine()}", flush=True)
+    print(f"load average at start: {load()} (other processes on the machine skew absolute"
+          " figures; ours and bare are interleaved so ratios suffer less)", flush=True)
+
+
+def load() -> str:
+    """The 1/5/15-minute load averages."""
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())

@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import _common as c  # noqa: E402
+import _common as c
 
 
 def main() -> None:
@@ -79,11 +79,13 @@ def main() -> None:
                 times["presigned"].append(c.timed(presigned_run))
             med = {k: sorted(v)[len(v) // 2] for k, v in times.items()}
             rate = {k: n / v for k, v in med.items()}
+            best = {k: n / min(v) for k, v in times.items()}
             for label, key in (("ours custodial (file)", "custodial"),
                                ("ours pre-signed (submit)", "presigned")):
                 ratio = rate[key] / rate["bare"]
                 rows.append([name, label, rate[key], 1e6 / rate[key], rate["bare"],
-                             1e6 / rate["bare"], f"{ratio:.2f}x", c.verdict(ratio, 0.85)])
+                             1e6 / rate["bare"], f"{ratio:.2f}x", c.verdict(ratio, 0.85),
+                             f"{best[key] / best['bare']:.2f}x"])
             if args.profile is not None:
                 c.profile_call(lambda: custodial_run(200), args.profile,
                                f"figure 1 ours custodial file() x200 on {name}")
@@ -94,7 +96,7 @@ def main() -> None:
                                f"figure 1 bare get+trigger+save x200 on {name}")
     c.table("Figure 1 - one filing per commit (median of runs; target ours >= 0.85x bare)",
             ["backend", "ours", "ours filings/s", "ours us/filing", "bare filings/s",
-             "bare us/filing", "ours/bare", "target 0.85x"], rows)
+             "bare us/filing", "ours/bare", "target 0.85x", "ours/bare best runs"], rows)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,240 @@
+"""Figure 4: ``ledger verify`` of the whole ledger (target: >= 15,000 entries/s on 2 cores, 100k).
+
+Ours:     ``ledger.verify.verify_ledger(ledger.log, ledger.identity, workers=2)`` over a ledger
+          of ``--n`` entries built with group commits of 100 across ``--projects`` projects
+          (build time reported too: custodial ``prepare`` and ``submit_many`` separately).
+Limit:    one core's ``ledger.suites.INTL.signature.verify`` rate (Ed25519 via PyNaCl) measured
+          in the same run on real filing bytes; the 2-core limit is twice that (every entry
+          carries one author signature, so verify can never beat it).
+Baseline: bare eventsourcing reading its whole log of the same number of events (same payload):
+          ``recorder.select_notifications`` in pages of 2,000 + ``mapper.to_domain_event`` each.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import _common as c
+
+from ledger.suites import INTL
+from ledger.verify import verify_ledger
+
+
+def ed25519_rate(ledger, repeat: int, count: int = 4000) -> float:  # type: ignore[no-untyped-def]
+    """Verifications per second on one core: real filing bytes, a fresh Ed25519 key."""
+    signer = INTL.signature.generate()
+    messages = [ledger.prepare(c.ACTOR, "MaterialsSupplemented", c.PAYLOAD,
+                               stream=c.uuid.uuid4()).filing.signing_bytes()
+                for _ in range(200)]
+    pairs = [(m, signer.sign(m)) for m in messages]
+    public = signer.public_key
+    verify = INTL.signature.verify
+
+    def run() -> None:
+        for i in range(count):
+            message, signature = pairs[i % len(pairs)]
+            verify(public, message, signature)
+
+    run()
+    best, _ = c.median_of(run, repeat)
+    return count / best
+
+
+def breakdown(ledger, leaves: int, name: str) -> None:  # type: ignore[no-untyped-def]
+    """Single-core cost per entry of each step ``ledger verify`` does (unprofiled)."""
+    import hashlib  # noqa: PLC0415
+
+    from ledger import merkle  # noqa: PLC0415
+    from ledger.entries import Entry, b64decode  # noqa: PLC0415
+
+    t0 = time.perf_counter()
+    rows = list(ledger.log.iter_log())
+    t_read = time.perf_counter() - t0
+    states = [s.state for _, s in rows if s is not None]
+    t0 = time.perf_counter()
+    for state in states:
+        hashlib.sha256(state).digest()
+    t_hash = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    entries = [Entry.parse(state) for state in states]
+    t_parse = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    for e in entries:
+        e.canonical()
+    t_canon = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    messages = [e.filing.signing_bytes() for e in entries]
+    t_sign_bytes = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    for e in entries:
+        b64decode(e.signature)
+    t_b64 = time.perf_counter() - t0
+    digests = [leaf.entry_hash for leaf, _ in rows]
+    t0 = time.perf_counter()
+    size, edge = 0, {}
+    for d in digests:
+        _, edge = merkle.append_leaves(INTL.hash, size, edge, [d])
+        size += 1
+    t_merkle1 = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    merkle.append_leaves(INTL.hash, 0, {}, digests)
+    t_merkle_batch = time.perf_counter() - t0
+    one = ed25519_rate(ledger, 1, 2000)
+    del messages
+    n = len(states)
+    c.table(f"Figure 4 breakdown - single-core cost per entry of verify's steps on {name}"
+            f" ({n:,} entries, unprofiled)",
+            ["step", "us/entry"],
+            [["iter_log (DB read + LeafRow/StoredEvent)", t_read / n * 1e6],
+             ["sha256(state)", t_hash / n * 1e6],
+             ["Entry.parse (json + strict checks)", t_parse / n * 1e6],
+             ["entry.canonical() (JCS re-encode to compare)", t_canon / n * 1e6],
+             ["filing.signing_bytes() (JCS of filing)", t_sign_bytes / n * 1e6],
+             ["b64decode(signature)", t_b64 / n * 1e6],
+             ["merkle.append_leaves one leaf at a time", t_merkle1 / n * 1e6],
+             ["merkle.append_leaves all leaves in one call", t_merkle_batch / n * 1e6],
+             ["Ed25519 verify (INTL.signature.verify)", 1e6 / one]])
+
+
+def build_ours(ledger, n: int, projects: int) -> tuple[float, float, int]:  # type: ignore[no-untyped-def]
+    """Fill a ledger to ``n`` leaves; return (prepare seconds, submit seconds, leaves)."""
+    t_prepare = t_submit = 0.0
+    start = time.perf_counter()
+    streams = c.open_projects(ledger, projects)
+    t_submit += time.perf_counter() - start  # opening includes its own prepares
+    remaining = n - ledger.log.tree_size()
+    cursor = 0
+    last = time.perf_counter()
+    while remaining > 0:
+        count = min(100, remaining)
+        t0 = time.perf_counter()
+        batch = [ledger.prepare(c.ACTOR, "MaterialsSupplemented", c.PAYLOAD,
+                                stream=streams[(cursor + i) % projects]) for i in range(count)]
+        t1 = time.perf_counter()
+        c.submit_all(ledger, batch)
+        t2 = time.perf_counter()
+        t_prepare += t1 - t0
+        t_submit += t2 - t1
+        cursor += count
+        remaining -= count
+        if t2 - last > 15:
+            print(f"  build: {n - remaining:,}/{n:,} leaves", flush=True)
+            last = t2
+    return t_prepare, t_submit, ledger.log.tree_size()
+
+
+def build_bare(app, n: int, projects: int) -> None:  # type: ignore[no-untyped-def]
+    """A bare log of ``n`` events over ``projects`` aggregates, saved 100 at a time."""
+    aggs = []
+    for start in range(0, projects, 100):
+        batch = [c.BareProject(payload=c.OPEN_PAYLOAD) for _ in range(min(100, projects - start))]
+        app.save(*batch)
+        aggs.extend(batch)
+    done, cursor = projects, 0
+    while done < n:
+        count = min(100, n - done)
+        batch = [aggs[(cursor + i) % projects] for i in range(count)]
+        for agg in batch:
+            agg.supplement(payload=c.PAYLOAD)
+        app.save(*batch)
+        cursor += count
+        done += count
+
+
+def bare_read_all(app) -> int:  # type: ignore[no-untyped-def]
+    """Read and deserialise every event of the bare log; return how many."""
+    seen, start = 0, 1
+    while True:
+        page = app.recorder.select_notifications(start=start, limit=2000)
+        if not page:
+            return seen
+        for notification in page:
+            app.mapper.to_domain_event(notification)
+        seen += len(page)
+        start = page[-1].id + 1
+
+
+def main() -> None:
+    p = c.parser(__doc__.splitlines()[0], n=100_000, quick_n=5_000)
+    p.add_argument("--projects", type=int, default=None,
+                   help="projects the entries spread over (default n/100)")
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--gc-experiment", action="store_true",
+                   help="also time one verify with Python's cyclic GC disabled")
+    p.add_argument("--breakdown", action="store_true",
+                   help="also time each verify step on one core (unprofiled)")
+    args = p.parse_args()
+    n = c.size(args)
+    projects = args.projects or max(1, n // 100)
+    c.header("bench_verify (figure 4: ledger verify)", args)
+    print(f"entries: {n:,} over {projects:,} projects (group commits of 100); workers: "
+          f"{args.workers} (os.cpu_count()={os.cpu_count()}); repeat: {args.repeat}", flush=True)
+    rows, builds = [], []
+    for name in c.backends(args.backend):
+        with c.backend(name) as b:
+            ledger = b.ours()
+            t_prep, t_sub, leaves = build_ours(ledger, n, projects)
+            builds.append([name, leaves, t_prep + t_sub, t_prep, t_sub,
+                           (leaves / t_sub) if t_sub else 0.0])
+            print(f"  {name}: built {leaves:,} leaves in {t_prep + t_sub:.1f} s", flush=True)
+            app = b.bare(cache=True)
+            t0 = time.perf_counter()
+            build_bare(app, leaves, projects)
+            print(f"  {name}: bare log of {leaves:,} events built in "
+                  f"{time.perf_counter() - t0:.1f} s", flush=True)
+
+            report = verify_ledger(ledger.log, ledger.identity, workers=args.workers)  # warm-up
+            assert report.ok, [f.describe() for f in report.failures[:5]]
+            assert report.entries == leaves and report.signatures == leaves, report
+            bare_read_all(app)
+            t: dict[str, list[float]] = {"ours": [], "bare": []}
+            for _ in range(args.repeat):
+                t["ours"].append(c.timed(lambda: verify_ledger(ledger.log, ledger.identity,
+                                                               workers=args.workers)))
+                t["bare"].append(c.timed(lambda: bare_read_all(app)))
+            med = {k: sorted(v)[len(v) // 2] for k, v in t.items()}
+            one_core = ed25519_rate(ledger, args.repeat)
+            limit = one_core * min(args.workers, os.cpu_count() or 1)
+            ours_rate = leaves / med["ours"]
+            best_rate = leaves / min(t["ours"])
+            rows.append([name, leaves, med["ours"], ours_rate, leaves / med["bare"],
+                         f"{ours_rate / (leaves / med['bare']):.2f}x", one_core, limit,
+                         f"{ours_rate / limit:.2f}", c.verdict(ours_rate, 15000), best_rate])
+            print(f"  {name}: verify runs {[round(x, 2) for x in t['ours']]} s", flush=True)
+            if args.gc_experiment:
+                import gc  # noqa: PLC0415
+
+                gc.disable()
+                try:
+                    t_nogc = c.timed(lambda: verify_ledger(ledger.log, ledger.identity,
+                                                           workers=args.workers))
+                finally:
+                    gc.enable()
+                print(f"  {name}: verify with the cyclic GC disabled: {t_nogc:.2f} s = "
+                      f"{leaves / t_nogc:,.0f} entries/s (vs {med['ours']:.2f} s)", flush=True)
+            if args.breakdown:
+                breakdown(ledger, leaves, name)
+            if args.profile is not None:
+                c.profile_call(lambda: verify_ledger(ledger.log, ledger.identity,
+                                                     workers=args.workers), args.profile,
+                               f"figure 4 verify_ledger workers={args.workers} (main process"
+                               f" only) of {leaves} on {name}", top=35)
+                t1 = c.timed(lambda: verify_ledger(ledger.log, ledger.identity, workers=1))
+                print(f"  {name}: verify with workers=1 (inline, one core): {t1:.2f} s = "
+                      f"{leaves / t1:,.0f} entries/s", flush=True)
+    c.table("Figure 4 - build (group commits of 100, prepare = custodial signing)",
+            ["backend", "leaves", "build s", "prepare s", "submit_many s",
+             "submit entries/s"], builds)
+    c.table("Figure 4 - ledger verify (median; target >= 15,000 entries/s on 2 cores)",
+            ["backend", "entries", "verify s", "ours entries/s", "bare read-all events/s",
+             "ours/bare", "Ed25519 verify/s 1 core", "Ed25519 limit/s (x cores)",
+             "ours/limit", "target 15,000/s", "ours best run entries/s"], rows)
+
+
+if __name__ == "__main__":
+    main()
