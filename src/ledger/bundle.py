@@ -33,13 +33,13 @@ import stat
 import uuid
 import zipfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any, Final, NoReturn, cast
 from uuid import UUID
 
 from ledger import merkle, views
-from ledger.aggregates import fact_entry
+from ledger.aggregates import KeyRecord, fact_entry
 from ledger.calendar import WorkingCalendar
 from ledger.canonical import JSONValue, canonical_bytes
 from ledger.catalogue import documents_referenced, spec_for, validate_payload
@@ -48,6 +48,7 @@ from ledger.entries import ZERO_HASH, Entry, b64decode, b64encode, parse_time
 from ledger.errors import IntegrityFailedError, LedgerError
 from ledger.events import EntryEvent, event_class
 from ledger.facts import ProjectFacts, empty_facts, fold
+from ledger.roles import Role
 from ledger.suites import Profile, profile_named
 from ledger.trail import TrailActor, trail
 
@@ -566,25 +567,6 @@ class _Parsed:
 # --- the verifier ------------------------------------------------------------------------------
 
 
-@dataclass
-class _KeyState:
-    key_id: str
-    actor: str
-    role: str
-    unit: str | None
-    suite: str
-    public_key: bytes
-    registered_at: str
-    revoked_from: str | None = None
-
-    def valid_at(self, recorded_at: str) -> bool:
-        # DESIGN §5 Key registry: registered at or before recorded_at, and recorded_at before
-        # any revoked_from (fixed-width RFC 3339 UTC strings compare as times).
-        if self.registered_at > recorded_at:
-            return False
-        return self.revoked_from is None or recorded_at < self.revoked_from
-
-
 class _Verifier:
     """Runs the numbered steps over one bundle, collecting every failure."""
 
@@ -599,7 +581,7 @@ class _Verifier:
         self.checkpoint_size = 0
         self.checkpoint_root = b""
         self.actors: dict[str, tuple[str, str | None, str | None]] = {}
-        self.keys: dict[str, _KeyState] = {}
+        self.keys: dict[str, KeyRecord] = {}
 
     def fail(self, step: int, check: str, message: str, where: str = "") -> None:
         self.report.failures.append(BundleFailure(step, check, message, where))
@@ -864,7 +846,7 @@ class _Verifier:
                          self.keys[key_id].role, self.keys[key_id].unit, key_id, count)
             for (actor, key_id), count in signers.items()]
 
-    def _author_key(self, p: _Parsed, item: _Item) -> _KeyState | None:  # noqa: PLR0911
+    def _author_key(self, p: _Parsed, item: _Item) -> KeyRecord | None:  # noqa: PLR0911
         """The registered key that must have signed a project entry, or None (failure noted).
 
         A precedence list of refusals, so it reads best as early returns.
@@ -965,8 +947,14 @@ class _Verifier:
                 self.fail(6, "registry", f"key {payload['key_id']!r} is registered twice",
                           item.where)
                 return
-            self.keys[payload["key_id"]] = _KeyState(
-                payload["key_id"], payload["actor"], payload["role"], payload.get("unit"),
+            try:
+                role = Role(payload["role"])
+            except ValueError:
+                self.fail(6, "registry", f"KeyRegistered.role {payload['role']!r} is unknown",
+                          item.where)
+                return
+            self.keys[payload["key_id"]] = KeyRecord(
+                payload["key_id"], payload["actor"], role, payload.get("unit"),
                 payload["suite"], public_key, entry.recorded_at)
         elif filing.type == "KeyRevoked":
             key = self.keys.get(payload["key_id"])
@@ -974,7 +962,7 @@ class _Verifier:
                 self.fail(6, "registry", f"revokes unknown key {payload['key_id']!r}",
                           item.where)
                 return
-            key.revoked_from = payload["revoked_from"]
+            self.keys[key.key_id] = replace(key, revoked_from=payload["revoked_from"])
         else:
             self.fail(6, "registry", f"{filing.type} is not a registry event", item.where)
 
