@@ -98,17 +98,20 @@ class KeyRegistry(Aggregate):
         # A pending (unsealed) event has no ledger time yet; the append stamps it, and
         # decisions were taken on the registry as of now, so "now" is the right reading.
         when = event.recorded_at or "9999-12-31T23:59:59.999999Z"
+        # Copy on write: the cached registry is read by many threads without a copy
+        # (Ledger.registry), so a fast-forward must never change a dict someone iterates.
         if name == "ActorRegistered":
-            self.actors[payload["actor"]] = ActorRecord(
+            self.actors = {**self.actors, payload["actor"]: ActorRecord(
                 payload["actor"], Role(payload["role"]), payload.get("unit"),
-                str(payload.get("display_name", payload["actor"])), when)
+                str(payload.get("display_name", payload["actor"])), when)}
         elif name == "KeyRegistered":
-            self.keys[payload["key_id"]] = KeyRecord(
+            self.keys = {**self.keys, payload["key_id"]: KeyRecord(
                 payload["key_id"], payload["actor"], Role(payload["role"]), payload.get("unit"),
-                payload["suite"], b64decode(payload["public_key"]), when)
+                payload["suite"], b64decode(payload["public_key"]), when)}
         elif name == "KeyRevoked":
             record = self.keys[payload["key_id"]]
-            self.keys[payload["key_id"]] = replace(record, revoked_from=payload["revoked_from"])
+            self.keys = {**self.keys, payload["key_id"]: replace(
+                record, revoked_from=payload["revoked_from"])}
 
     # --- queries used by the guards --------------------------------------------------------
 
