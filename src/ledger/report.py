@@ -15,6 +15,7 @@ from typing import Any, Final
 
 from ledger.catalogue import spec_for
 from ledger.errors import LedgerError
+from ledger.views import yuan
 
 __all__ = ["render_report"]
 
@@ -82,12 +83,8 @@ def _e(value: object) -> str:
 
 
 def _yuan(fen: object) -> str:
-    """Integer fen as ``¥1,234.56`` (integer arithmetic only)."""
-    if not isinstance(fen, int) or isinstance(fen, bool):
-        return "—"
-    sign = "-" if fen < 0 else ""
-    whole, cents = divmod(abs(fen), 100)
-    return f"{sign}¥{whole:,}.{cents:02d}"
+    """Integer fen as ``¥1,234.56``."""
+    return yuan(fen, "¥")
 
 
 def _heading(zh: str, en: str) -> str:

@@ -68,3 +68,15 @@ def project_view(facts: ProjectFacts, unit: str | None, on: date,
         "flags": [f.to_json() for f in rules.flags(facts, calendar)],
         "facts": facts.to_json(),
     }
+
+
+def yuan(fen: object, symbol: str = "") -> str:
+    """Integer fen as yuan with thousands separators (``123456789`` → ``1,234,567.89``).
+
+    Integer arithmetic only; anything that is not an integer shows as ``—``.
+    """
+    if not isinstance(fen, int) or isinstance(fen, bool):
+        return "—"
+    sign = "-" if fen < 0 else ""
+    whole, cents = divmod(abs(fen), 100)
+    return f"{sign}{symbol}{whole:,}.{cents:02d}"

@@ -55,7 +55,6 @@ from api.pages.text import (
     parse_day,
     parse_known_at,
     seconds_between,
-    yuan,
 )
 from api.pages.timeline import timeline_svg
 from api.problems import ledger_problem
@@ -70,6 +69,7 @@ from ledger.errors import (
     ValidationFailedError,
 )
 from ledger.roles import Role
+from ledger.views import yuan
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES_DIR = HERE.parent / "templates"

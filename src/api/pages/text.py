@@ -44,15 +44,6 @@ def parse_day(text: str) -> date:
     return date.fromisoformat(text.strip())
 
 
-def yuan(fen: object) -> str:
-    """Integer fen as yuan with thousands separators: ``123456789`` → ``1,234,567.89``."""
-    if not isinstance(fen, int) or isinstance(fen, bool):
-        return "—"
-    sign = "-" if fen < 0 else ""
-    whole, cents = divmod(abs(fen), 100)
-    return f"{sign}{whole:,}.{cents:02d}"
-
-
 def duration(seconds: float, lang: str) -> str:
     """A time span for people (``3 分钟`` / ``3 min``)."""
     seconds = max(0, int(seconds))
