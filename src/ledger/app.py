@@ -170,7 +170,7 @@ class Ledger(Application[UUID]):
         self._documents_known: set[str] = set()
         self._lock = threading.Lock()
         super().__init__(env=_persistence_env(self.settings))
-        self.store.clock = self.clock
+        self.log.clock = self.clock
         self._verified_repository: Repository[UUID] = Repository(event_store=self.events)
 
     # --- eventsourcing construction hooks ---------------------------------------------------
@@ -192,13 +192,8 @@ class Ledger(Application[UUID]):
         return SQLiteLedgerRecorder(datastore, profile=self._profile, sealer=sealer)
 
     @property
-    def store(self) -> Any:
-        """The recorder seen as the log store (both backends implement LogStore)."""
-        return self.recorder
-
-    @property
     def log(self) -> LogStore:  # type: ignore[override]
-        """The log store, typed."""
+        """The recorder seen as the log store (both backends implement LogStore)."""
         return cast(LogStore, self.recorder)
 
     # --- identity: init and open ----------------------------------------------------------
@@ -243,8 +238,8 @@ class Ledger(Application[UUID]):
     def _set_profile(self, profile: Profile) -> None:
         self._profile = profile
         cast(EntryMapper, self.mapper).profile = profile
-        self.store.profile = profile
-        self.store.sealer = EntrySealer(profile)
+        self.log.profile = profile
+        self.log.sealer = EntrySealer(profile)
 
     @property
     def identity(self) -> LedgerIdentity:
@@ -273,7 +268,7 @@ class Ledger(Application[UUID]):
             )
             log_signer = self._custodial_signer("log")
             name = identity.log_key.name
-            self.store.sign_checkpoint = (
+            self.log.sign_checkpoint = (
                 lambda size, root: sign_checkpoint(
                     Checkpoint(origin, size, root), name, log_signer).text())
             self._identity = identity
@@ -313,7 +308,7 @@ class Ledger(Application[UUID]):
 
     def project(self, project_id: UUID) -> Project:
         """A project rebuilt from its stream, verified: hashes, links, newest in checkpoint."""
-        newest = self.store.stream_head_leaf(project_id)  # before the entries: see check_head
+        newest = self.log.stream_head_leaf(project_id)  # before the entries: see check_head
         try:
             project = cast(Project, self._verified_repository.get(project_id))
         except AggregateNotFoundError:
@@ -327,7 +322,7 @@ class Ledger(Application[UUID]):
 
     def events_of(self, stream: UUID) -> list[EntryEvent]:
         """Every entry of a stream, verified like :meth:`project`."""
-        newest = self.store.stream_head_leaf(stream)  # before the entries: see check_head
+        newest = self.log.stream_head_leaf(stream)  # before the entries: see check_head
         events = cast(list[EntryEvent], list(self.events.get(stream)))
         if not events:
             raise ProjectNotFoundError(stream)
@@ -349,7 +344,7 @@ class Ledger(Application[UUID]):
         if error.seq is None or error.seq < 2 or error.stream is None:
             return error
         stream = UUID(str(error.stream))
-        previous = self.store.leaf_for(stream, error.seq - 1)
+        previous = self.log.leaf_for(stream, error.seq - 1)
         stored = self.recorder.select_events(stream, gt=error.seq - 2, lte=error.seq - 1)
         if previous is None or not stored:
             return ChainBrokenError(f"entry seq {error.seq - 1} is missing", stream=stream,
@@ -374,7 +369,7 @@ class Ledger(Application[UUID]):
             raise ChainBrokenError(
                 f"the stream ends at seq {seq} but {found} (entries deleted)",
                 stream=stream, seq=seq + 1 if newest else seq)
-        leaf = newest if newest.originator_version == seq else self.store.leaf_for(stream, seq)
+        leaf = newest if newest.originator_version == seq else self.log.leaf_for(stream, seq)
         if leaf is None:
             raise ChainBrokenError(f"entry seq {seq} has no log leaf (inserted outside the log)",
                                    stream=stream, seq=seq)
@@ -477,7 +472,7 @@ class Ledger(Application[UUID]):
         if unit is None:
             return ()
         registry = registry or self.registry()
-        streams = self.store.streams_with_topics(rules.FINDING_EVENTS)
+        streams = self.log.streams_with_topics(rules.FINDING_EVENTS)
         facts: list[ProjectFacts] = []
         for stream in streams:
             project: Project | KeyRegistry = self.repository.get(stream)

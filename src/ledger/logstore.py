@@ -8,17 +8,19 @@ backup holds everything.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
 
 from ledger.documents import Document
-from ledger.logwriter import BatchOutcome, LeafRow
+from ledger.logwriter import BatchOutcome, CheckpointSigner, LeafRow
 from ledger.merkle import NodeId
 from ledger.sealing import Sealer
+from ledger.suites import Profile
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,9 @@ class LogStore(Protocol):
     """Read and write access to the log tables of one ledger database."""
 
     sealer: Sealer
+    profile: Profile
+    clock: Callable[[], datetime]
+    sign_checkpoint: CheckpointSigner | None
 
     def create_table(self) -> None:
         """Create every table (``ledger init``; never by concurrently starting workers)."""

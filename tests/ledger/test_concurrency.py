@@ -305,7 +305,7 @@ def test_verified_read_racing_one_append_is_not_a_broken_chain(
     opened = open_project(ledger)
     stream = uuid.UUID(opened.stream)
     writer = make_ledger()  # another API process
-    store = ledger.store
+    store = ledger.log
     read_head_leaf = store.stream_head_leaf
 
     def head_leaf_after_a_concurrent_append(of: uuid.UUID) -> Any:
