@@ -117,7 +117,7 @@ def write_batch(tx: LogTransaction, events: Sequence[StoredEvent], *, sealer: Se
     size, last_recorded_at = tx.log_head()
     expected = dict(expected_heads or {})
     streams = sorted({stream_key(e.originator_id) for e in events} | set(expected))
-    nonces = sealer.nonces(events)
+    batch = sealer.read(events)
     heads = tx.stream_heads(streams)
     for stream, seq in expected.items():
         found = heads[stream].seq if stream in heads else 0
@@ -127,9 +127,9 @@ def write_batch(tx: LogTransaction, events: Sequence[StoredEvent], *, sealer: Se
         now=clock(),
         last_recorded_at=last_recorded_at,
         heads=heads,
-        seen_nonces=tx.seen_nonces(nonces) if nonces else frozenset(),
+        seen_nonces=tx.seen_nonces(batch.nonces) if batch.nonces else frozenset(),
     )
-    sealed = sealer.seal(events, ctx)
+    sealed = sealer.seal(batch, ctx)
     outcome = BatchOutcome(rejected=dict(sealed.rejected))
     right_edge = tx.nodes(merkle.root_nodes(size))
     if not sealed.accepted:

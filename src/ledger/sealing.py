@@ -58,14 +58,24 @@ class SealResult:
     rejected: dict[int, LedgerError] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class ReadBatch:
+    """A batch as the sealer read it, once: each event's pending entry (or why it is not one),
+    and the nonces the recorder must look up under the lock before sealing."""
+
+    events: Sequence[StoredEvent]
+    pending: Sequence[PendingEntry | ValueError | None]
+    nonces: Sequence[str]
+
+
 class Sealer(Protocol):
     """Decides, under the lock, the final bytes of each stored event."""
 
-    def nonces(self, events: Sequence[StoredEvent]) -> list[str]:
-        """The filing nonces in the batch (so the recorder can look them up first)."""
+    def read(self, events: Sequence[StoredEvent]) -> ReadBatch:
+        """Parse the batch once (the recorder needs its nonces before sealing)."""
         ...
 
-    def seal(self, events: Sequence[StoredEvent], ctx: SealContext) -> SealResult:
+    def seal(self, batch: ReadBatch, ctx: SealContext) -> SealResult:
         """Return the final stored events, or refusals for those that may not be appended."""
         ...
 
@@ -94,15 +104,15 @@ class OpaqueSealer:
 
     profile: Profile
 
-    def nonces(self, events: Sequence[StoredEvent]) -> list[str]:
-        """Opaque events carry no nonce."""
-        return []
+    def read(self, events: Sequence[StoredEvent]) -> ReadBatch:
+        """Opaque events are not parsed and carry no nonce."""
+        return ReadBatch(events, [None] * len(events), ())
 
-    def seal(self, events: Sequence[StoredEvent], ctx: SealContext) -> SealResult:
+    def seal(self, batch: ReadBatch, ctx: SealContext) -> SealResult:
         """Accept every event unchanged; the database's key still refuses duplicates."""
         stamp = next_stamp(ctx)
         result = SealResult()
-        for position, event in enumerate(events):
+        for position, event in enumerate(batch.events):
             result.accepted.append(
                 SealedEvent(position, event, self.profile.digest(event.state), stamp, None)
             )
@@ -115,11 +125,18 @@ class EntrySealer:
 
     profile: Profile
 
-    def nonces(self, events: Sequence[StoredEvent]) -> list[str]:
-        """The nonces of the batch's filings."""
-        return [str(PendingEntry.from_bytes(e.state).filing.nonce) for e in events]
+    def read(self, events: Sequence[StoredEvent]) -> ReadBatch:
+        """Parse each pending entry once; a malformed one is kept as its error."""
+        pending: list[PendingEntry | ValueError | None] = []
+        for event in events:
+            try:
+                pending.append(PendingEntry.from_bytes(event.state))
+            except ValueError as exc:
+                pending.append(exc)
+        nonces = [str(p.filing.nonce) for p in pending if isinstance(p, PendingEntry)]
+        return ReadBatch(events, pending, nonces)
 
-    def seal(self, events: Sequence[StoredEvent], ctx: SealContext) -> SealResult:
+    def seal(self, batch: ReadBatch, ctx: SealContext) -> SealResult:
         """Seal each pending entry; refuse those whose stream moved or whose nonce is used.
 
         A refusal fails only its own filing and the later filings of the same stream in
@@ -130,13 +147,12 @@ class EntrySealer:
         heads = dict(ctx.heads)
         broken: set[str] = set()
         nonces_in_batch: set[str] = set()
-        for position, event in enumerate(events):
+        for position, (event, pending) in enumerate(zip(batch.events, batch.pending,
+                                                        strict=True)):
             key = stream_key(event.originator_id)
-            try:
-                pending = PendingEntry.from_bytes(event.state)
-            except ValueError as exc:
+            if not isinstance(pending, PendingEntry):
                 result.rejected[position] = MalformedEntryError(
-                    f"not a pending entry: {exc}", stream=key, seq=event.originator_version
+                    f"not a pending entry: {pending}", stream=key, seq=event.originator_version
                 )
                 broken.add(key)
                 continue

@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Callable
 
 import pytest
+from eventsourcing.persistence import StoredEvent
 
 from ledger.app import Ledger, SignedFiling
 from ledger.catalogue import EXAMPLES
@@ -16,6 +17,7 @@ from ledger.errors import (
     ConflictError,
     DuplicateNonceError,
     KeyNotValidError,
+    MalformedEntryError,
     ProjectNotFoundError,
     RuleViolationError,
     ValidationFailedError,
@@ -179,3 +181,15 @@ def test_verified_read_matches_receipts(ledger: Ledger) -> None:
 def test_initialise_is_idempotent(ledger: Ledger, make_ledger: Callable[..., Ledger]) -> None:
     again = make_ledger()
     assert again.initialise() == ledger.identity
+
+
+def test_malformed_pending_entry_fails_alone(ledger: Ledger) -> None:
+    stream = _open_project(ledger)
+    good = ledger._decide(ledger.prepare("edu-wang", "MaterialsSupplemented",
+                                         EXAMPLES["MaterialsSupplemented"], stream=stream),
+                          ledger.identity, ledger.registry(), ledger.now(), {})
+    bad = StoredEvent(uuid.uuid4(), 1, "ApplicationFiled", b"not json")
+    outcome = ledger.log.append([bad, ledger.mapper.to_stored_event(good)])
+    assert isinstance(outcome.rejected[0], MalformedEntryError)
+    assert [a.position for a in outcome.appended] == [1]
+    assert verify_ledger(ledger.log, ledger.identity, workers=1).ok
