@@ -13,7 +13,7 @@ deadline beyond the calendar's known years is ``pending_calendar`` naming the mi
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any
@@ -429,12 +429,13 @@ def check_filing(facts: ProjectFacts, filing: Filing, today: date,
         raise RuleViolationError("project_terminated", "Art. 30",
                                  f"project {facts.project_id} is terminated; {kind} cannot be"
                                  " filed", _hashes(facts.terminated))
-    if kind == "FundsDisbursed":
-        _check_disbursed(facts, payload, today, calendar)
-        return
     check = _CHECKS.get(kind)
     if check is not None:
-        check(facts, payload, today)
+        check(facts, payload, today, calendar)
+
+
+_Check = Callable[[ProjectFacts, Mapping[str, Any], date, WorkingCalendar], None]
+"""A write-side rule for one event type: returns None or raises RuleViolationError."""
 
 
 def _require_approval(facts: ProjectFacts, what: str, article: str = "Art. 9") -> None:
@@ -445,11 +446,13 @@ def _require_approval(facts: ProjectFacts, what: str, article: str = "Art. 9") -
             f"{what} requires an approving review opinion (审核意见) first", _hashes(cause))
 
 
-def _check_contract(facts: ProjectFacts, payload: Mapping[str, Any], today: date) -> None:
+def _check_contract(facts: ProjectFacts, payload: Mapping[str, Any], today: date,
+        calendar: WorkingCalendar) -> None:
     _require_approval(facts, "a contract filing")
 
 
-def _check_arranged(facts: ProjectFacts, payload: Mapping[str, Any], today: date) -> None:
+def _check_arranged(facts: ProjectFacts, payload: Mapping[str, Any], today: date,
+        calendar: WorkingCalendar) -> None:
     _require_approval(facts, "arranging funds", "Art. 9")
 
 
@@ -472,25 +475,29 @@ def _refer(facts: ProjectFacts, seq: int, what: str, article: str) -> RuleViolat
                               f"seq {seq} of project {facts.project_id} is not {what}")
 
 
-def _check_change_decided(facts: ProjectFacts, payload: Mapping[str, Any], today: date) -> None:
+def _check_change_decided(facts: ProjectFacts, payload: Mapping[str, Any], today: date,
+        calendar: WorkingCalendar) -> None:
     request = facts.change(payload["request_seq"])
     if request is None or request.decision is not None:
         raise _refer(facts, payload["request_seq"], "an undecided change request", "Art. 16")
 
 
-def _check_rectification(facts: ProjectFacts, payload: Mapping[str, Any], today: date) -> None:
+def _check_rectification(facts: ProjectFacts, payload: Mapping[str, Any], today: date,
+        calendar: WorkingCalendar) -> None:
     order = facts.order(payload["order_seq"])
     if order is None or order.outcome is not None:
         raise _refer(facts, payload["order_seq"], "an open rectification order", "Art. 30")
 
 
-def _check_resumed(facts: ProjectFacts, payload: Mapping[str, Any], today: date) -> None:
+def _check_resumed(facts: ProjectFacts, payload: Mapping[str, Any], today: date,
+        calendar: WorkingCalendar) -> None:
     if facts.construction_suspended is None:
         raise RuleViolationError("not_suspended", "Art. 17",
                                  "construction is not suspended, so it cannot resume")
 
 
-def _check_reinstated(facts: ProjectFacts, payload: Mapping[str, Any], today: date) -> None:
+def _check_reinstated(facts: ProjectFacts, payload: Mapping[str, Any], today: date,
+        calendar: WorkingCalendar) -> None:
     scope = payload["scope"]
     if not any(scope in (s.scope, "all") for s in facts.funding_suspensions):
         raise RuleViolationError("not_suspended", "Art. 30",
@@ -498,7 +505,7 @@ def _check_reinstated(facts: ProjectFacts, payload: Mapping[str, Any], today: da
 
 
 def _check_extension_decided(facts: ProjectFacts, payload: Mapping[str, Any],
-                             today: date) -> None:
+                             today: date, calendar: WorkingCalendar) -> None:
     if facts.extension_requested is None or (
         facts.extension_requested.seq != payload["request_seq"]
     ):
@@ -506,14 +513,16 @@ def _check_extension_decided(facts: ProjectFacts, payload: Mapping[str, Any],
                      "Art. 19")
 
 
-def _check_acceptance(facts: ProjectFacts, payload: Mapping[str, Any], today: date) -> None:
+def _check_acceptance(facts: ProjectFacts, payload: Mapping[str, Any], today: date,
+        calendar: WorkingCalendar) -> None:
     if facts.completed is None:
         raise RuleViolationError("not_completed", "Art. 19",
                                  "an acceptance report needs the construction completed first"
                                  " (ConstructionCompleted)")
 
 
-def _check_restored(facts: ProjectFacts, payload: Mapping[str, Any], today: date) -> None:
+def _check_restored(facts: ProjectFacts, payload: Mapping[str, Any], today: date,
+        calendar: WorkingCalendar) -> None:
     seq = payload["finding_seq"]
     finding = facts.finding(seq)
     order = facts.order(seq)
@@ -522,8 +531,9 @@ def _check_restored(facts: ProjectFacts, payload: Mapping[str, Any], today: date
                      "Art. 22")
 
 
-_CHECKS = {
+_CHECKS: dict[str, _Check] = {
     "ContractFiled": _check_contract,
+    "FundsDisbursed": _check_disbursed,
     "FundingArranged": _check_arranged,
     "ChangeDecided": _check_change_decided,
     "RectificationReported": _check_rectification,
