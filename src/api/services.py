@@ -9,7 +9,6 @@ and keys and reads no project data.
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -94,7 +93,6 @@ class LedgerService:
         self.committer = committer
         self.on_append = on_append or (lambda _result: None)
         self.library = Library(ledger)
-        self._library_lock = threading.Lock()
 
     # --- access ----------------------------------------------------------------------
 
@@ -122,9 +120,8 @@ class LedgerService:
         """The library now (read model, caught up) or as known at a time (replayed)."""
         if as_known_at is not None:
             return replay_library(self.ledger, as_known_at=as_known_at)
-        with self._library_lock:
-            self.library.catch_up()
-            return self.library.state
+        self.library.catch_up()  # serialised by the library's own lock
+        return self.library.state
 
     def list_projects(self, actor: Actor, *, on: date | None = None,
                       as_known_at: str | None = None, unit: str | None = None,

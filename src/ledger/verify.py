@@ -265,9 +265,7 @@ class LedgerVerifier:
                 self._tasks.append(_SignatureTask(index, stream, seq, self.profile.name,
                                                   key.public_key, check.message,
                                                   check.signature))
-                self._deferred.append(check)
-            else:
-                self._deferred.append(check)
+            self._deferred.append(check)
             return
         self._registry.apply(entry)
         if entry.filing.key != self.identity.root_key_id:
