@@ -52,8 +52,7 @@ def _receipt(filed: Filed, response: Response) -> ReceiptPublic:
         response.status_code = status.HTTP_200_OK
         response.headers["Idempotent-Replayed"] = "true"
     response.headers["Location"] = f"/api/v1/projects/{r.stream}/events"
-    return ReceiptPublic(stream=r.stream, seq=r.seq, type=r.type, entry_hash=r.entry_hash,
-                         leaf_index=r.leaf_index, recorded_at=r.recorded_at, nonce=r.nonce)
+    return ReceiptPublic.model_validate(r, from_attributes=True)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=ReceiptPublic,
