@@ -6,7 +6,7 @@ Their state is what the write side needs to decide (guards); the read models liv
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -83,6 +83,13 @@ class KeyRecord:
         return self.revoked_from is None or recorded_at < self.revoked_from
 
 
+def registered_key(payload: Mapping[str, Any], recorded_at: str) -> KeyRecord:
+    """The key a ``KeyRegistered`` payload registers, valid from its entry's ``recorded_at``."""
+    return KeyRecord(payload["key_id"], payload["actor"], Role(payload["role"]),
+                     payload.get("unit"), payload["suite"], b64decode(payload["public_key"]),
+                     recorded_at)
+
+
 class KeyRegistry(Aggregate):
     """The key registry stream (``ActorRegistered``, ``KeyRegistered``, ``KeyRevoked``)."""
 
@@ -105,9 +112,7 @@ class KeyRegistry(Aggregate):
                 payload["actor"], Role(payload["role"]), payload.get("unit"),
                 str(payload.get("display_name", payload["actor"])), when)}
         elif name == "KeyRegistered":
-            self.keys = {**self.keys, payload["key_id"]: KeyRecord(
-                payload["key_id"], payload["actor"], Role(payload["role"]), payload.get("unit"),
-                payload["suite"], b64decode(payload["public_key"]), when)}
+            self.keys = {**self.keys, payload["key_id"]: registered_key(payload, when)}
         elif name == "KeyRevoked":
             record = self.keys[payload["key_id"]]
             self.keys = {**self.keys, payload["key_id"]: replace(

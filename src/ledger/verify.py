@@ -18,20 +18,19 @@ import gc
 import os
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, TypedDict
 
 from eventsourcing.persistence import StoredEvent
 
 from ledger import merkle
-from ledger.aggregates import KeyRecord
+from ledger.aggregates import KeyRecord, registered_key
 from ledger.canonical import canonical_bytes
 from ledger.checkpoint import SignedNote
 from ledger.entries import ZERO_HASH, Entry, b64decode
 from ledger.errors import BadSignatureError, IntegrityFailedError, LedgerError
 from ledger.logwriter import LeafRow
 from ledger.merkle import NodeId
-from ledger.roles import Role
 from ledger.suites import Profile, profile_named
 
 if TYPE_CHECKING:
@@ -116,14 +115,10 @@ class _Registry:
     def apply(self, entry: Entry) -> None:
         payload = entry.filing.payload
         if entry.filing.type == "KeyRegistered":
-            self.keys[payload["key_id"]] = KeyRecord(
-                payload["key_id"], payload["actor"], Role(payload["role"]), payload.get("unit"),
-                payload["suite"], b64decode(payload["public_key"]), entry.recorded_at)
+            self.keys[payload["key_id"]] = registered_key(payload, entry.recorded_at)
         elif entry.filing.type == "KeyRevoked" and payload["key_id"] in self.keys:
-            old = self.keys[payload["key_id"]]
-            self.keys[payload["key_id"]] = KeyRecord(
-                old.key_id, old.actor, old.role, old.unit, old.suite, old.public_key,
-                old.registered_at, payload["revoked_from"])
+            self.keys[payload["key_id"]] = replace(self.keys[payload["key_id"]],
+                                                   revoked_from=payload["revoked_from"])
 
 
 class _Where(TypedDict):
