@@ -1,15 +1,15 @@
 """The one append algorithm every backend runs inside its write transaction.
 
 Order of work, all under the recorder's exclusive table lock (DESIGN §8: one sequencer):
-read the log head and stream heads → seal (stamp ``recorded_at``, link ``prev``) → insert the
-events → assign dense leaf indexes from the log's own counter (never from notification ids,
-which have gaps after a rollback) → store the new Merkle nodes → sign a checkpoint. The
-transaction commits all of it or none of it.
+read the log head, the Merkle right edge and the stream heads → seal (stamp ``recorded_at``,
+link ``prev``) → insert the events → assign dense leaf indexes from the log's own counter
+(never from notification ids, which have gaps after a rollback) → store the new Merkle
+nodes → sign a checkpoint. The transaction commits all of it or none of it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
@@ -40,43 +40,48 @@ class LeafRow:
     notification_id: int
 
 
+@dataclass(frozen=True)
+class NewLeaf:
+    """A leaf to write: its notification id is the one its event gets in the same insert."""
+
+    leaf_index: int
+    originator_id: UUID | str
+    originator_version: int
+    entry_hash: bytes
+    recorded_at: str
+    nonce: str | None
+
+
+@dataclass(frozen=True)
+class LockedLog:
+    """What the append reads under the lock: everything sealing and the tree need."""
+
+    size: int
+    last_recorded_at: str | None
+    heads: Mapping[str, StreamHead]
+    seen_nonces: frozenset[str]
+    right_edge: Mapping[NodeId, bytes]
+
+
 class LogTransaction(Protocol):
-    """What a backend offers the algorithm inside one write transaction."""
+    """What a backend offers the algorithm inside one write transaction.
 
-    def lock(self) -> None:
-        """Take the exclusive lock that serialises appends."""
+    Two calls, so that a networked backend can send each as one round trip (PostgreSQL
+    pipelines the statements of each); an in-process backend simply runs them in turn.
+    """
+
+    def lock_and_read(self, streams: Sequence[str], nonces: Sequence[str]) -> LockedLog:
+        """Take the exclusive lock that serialises appends, then read, under it, the log head
+        (size, newest ``recorded_at``), the Merkle right edge at that size, the newest
+        (seq, hash) of each named stream that has entries, and which ``nonces`` are used."""
         ...
 
-    def log_head(self) -> tuple[int, str | None]:
-        """The number of leaves and the newest leaf's ``recorded_at``."""
-        ...
-
-    def nodes(self, ids: Collection[NodeId]) -> dict[NodeId, bytes]:
-        """Stored Merkle nodes by id."""
-        ...
-
-    def stream_heads(self, streams: Sequence[str]) -> dict[str, StreamHead]:
-        """Newest (seq, entry hash) of each named stream that has entries."""
-        ...
-
-    def seen_nonces(self, nonces: Sequence[str]) -> frozenset[str]:
-        """Those of ``nonces`` already recorded."""
-        ...
-
-    def insert_events(self, events: Sequence[StoredEvent]) -> list[int]:
-        """Insert stored events; return their notification ids in order."""
-        ...
-
-    def insert_leaves(self, rows: Sequence[LeafRow]) -> None:
-        """Insert leaf rows."""
-        ...
-
-    def insert_nodes(self, nodes: Mapping[NodeId, bytes]) -> None:
-        """Insert Merkle nodes."""
-        ...
-
-    def insert_checkpoint(self, size: int, root: bytes, note: str) -> None:
-        """Insert (or keep) the signed checkpoint of this size."""
+    def write(self, events: Sequence[StoredEvent], leaves: Sequence[NewLeaf],
+              nodes: Mapping[NodeId, bytes], checkpoint: tuple[int, bytes, str] | None,
+              ) -> list[int]:
+        """Insert the events, their leaves (each with its event's notification id), the new
+        Merkle nodes and the signed checkpoint (size, root, note); return the events'
+        notification ids in order."""
         ...
 
 
@@ -91,6 +96,7 @@ class Appended:
     notification_id: int
     originator_id: UUID | str
     originator_version: int
+    prev: str | None = None  # the entry's ``prev`` (None for opaque events)
 
 
 @dataclass
@@ -113,48 +119,41 @@ def write_batch(tx: LogTransaction, events: Sequence[StoredEvent], *, sealer: Se
     (the key registry): if one moved before the lock, :class:`StaleStreamError` is raised and
     nothing is written, so a key revoked meanwhile is never used.
     """
-    tx.lock()
-    size, last_recorded_at = tx.log_head()
+    batch = sealer.read(events)  # pure parsing: done before the lock, to keep it short
     expected = dict(expected_heads or {})
     streams = sorted({stream_key(e.originator_id) for e in events} | set(expected))
-    batch = sealer.read(events)
-    heads = tx.stream_heads(streams)
+    locked = tx.lock_and_read(streams, batch.nonces)
     for stream, seq in expected.items():
-        found = heads[stream].seq if stream in heads else 0
+        head = locked.heads.get(stream)
+        found = head.seq if head is not None else 0
         if found != seq:
             raise StaleStreamError(stream, seq, found)
-    ctx = SealContext(
-        now=clock(),
-        last_recorded_at=last_recorded_at,
-        heads=heads,
-        seen_nonces=tx.seen_nonces(batch.nonces) if batch.nonces else frozenset(),
-    )
+    size = locked.size
+    ctx = SealContext(now=clock(), last_recorded_at=locked.last_recorded_at,
+                      heads=locked.heads, seen_nonces=locked.seen_nonces)
     sealed = sealer.seal(batch, ctx)
     outcome = BatchOutcome(rejected=dict(sealed.rejected))
-    right_edge = tx.nodes(merkle.root_nodes(size))
     if not sealed.accepted:
         outcome.tree_size = size
-        outcome.root = merkle.root_from_right_edge(profile.hash, size, right_edge)
+        outcome.root = merkle.root_from_right_edge(profile.hash, size, locked.right_edge)
         return outcome
-    ids = tx.insert_events([s.stored for s in sealed.accepted])
-    rows = [
-        LeafRow(size + i, s.stored.originator_id, s.stored.originator_version, s.entry_hash,
-                s.recorded_at, s.nonce, notification_id)
-        for i, (s, notification_id) in enumerate(zip(sealed.accepted, ids, strict=True))
+    leaves = [
+        NewLeaf(size + i, s.stored.originator_id, s.stored.originator_version, s.entry_hash,
+                s.recorded_at, s.nonce)
+        for i, s in enumerate(sealed.accepted)
     ]
-    tx.insert_leaves(rows)
     new_nodes, right_edge = merkle.append_leaves(
-        profile.hash, size, right_edge, [s.entry_hash for s in sealed.accepted]
+        profile.hash, size, dict(locked.right_edge), [s.entry_hash for s in sealed.accepted]
     )
-    tx.insert_nodes(new_nodes)
-    new_size = size + len(rows)
+    new_size = size + len(leaves)
     root = merkle.root_from_right_edge(profile.hash, new_size, right_edge)
-    if sign_checkpoint is not None:
-        tx.insert_checkpoint(new_size, root, sign_checkpoint(new_size, root))
+    checkpoint = (None if sign_checkpoint is None
+                  else (new_size, root, sign_checkpoint(new_size, root)))
+    ids = tx.write([s.stored for s in sealed.accepted], leaves, new_nodes, checkpoint)
     outcome.tree_size, outcome.root = new_size, root
     outcome.appended = [
-        Appended(s.position, row.leaf_index, s.entry_hash, s.recorded_at, row.notification_id,
-                 row.originator_id, row.originator_version)
-        for s, row in zip(sealed.accepted, rows, strict=True)
+        Appended(s.position, leaf.leaf_index, s.entry_hash, s.recorded_at, notification_id,
+                 leaf.originator_id, leaf.originator_version, s.prev)
+        for s, leaf, notification_id in zip(sealed.accepted, leaves, ids, strict=True)
     ]
     return outcome

@@ -48,6 +48,7 @@ class SealedEvent:
     entry_hash: bytes
     recorded_at: str
     nonce: str | None
+    prev: str | None = None  # the hash it links to (None: opaque bytes, not an entry)
 
 
 @dataclass
@@ -176,7 +177,7 @@ class EntrySealer:
             data = entry.canonical()
             digest = self.profile.digest(data)
             stored = StoredEvent(event.originator_id, event.originator_version, event.topic, data)
-            result.accepted.append(SealedEvent(position, stored, digest, stamp, nonce))
+            result.accepted.append(SealedEvent(position, stored, digest, stamp, nonce, prev))
             heads[key] = StreamHead(pending.seq, digest)
             nonces_in_batch.add(nonce)
         return result

@@ -19,13 +19,20 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from eventsourcing.utils import retry
-from psycopg import Cursor
+from psycopg import Connection, Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Composed, Identifier
 
 from ledger.documents import Document
 from ledger.logstore import CustodyRecord, StoredCheckpoint
-from ledger.logwriter import BatchOutcome, CheckpointSigner, LeafRow, write_batch
+from ledger.logwriter import (
+    BatchOutcome,
+    CheckpointSigner,
+    LeafRow,
+    LockedLog,
+    NewLeaf,
+    write_batch,
+)
 from ledger.merkle import NodeId
 from ledger.sealing import Sealer, StreamHead
 from ledger.suites import Profile
@@ -60,90 +67,104 @@ _TABLES = (
 
 
 class PostgresLogTransaction:
-    """:class:`ledger.logwriter.LogTransaction` over one psycopg cursor."""
+    """:class:`ledger.logwriter.LogTransaction` over one connection in pipeline mode.
 
-    def __init__(self, recorder: PostgresLedgerRecorder, curs: Cursor[DictRow]) -> None:
+    Each call queues its statements and waits once: an append costs three round trips to the
+    server (lock and reads, writes, commit) however many statements it runs.
+    """
+
+    def __init__(self, recorder: PostgresLedgerRecorder, conn: Connection[DictRow]) -> None:
         self.recorder = recorder
-        self.curs = curs
+        self.conn = conn
         self.schema = Identifier(recorder.datastore.schema)
 
     def _sql(self, text: str) -> Composed:
-        return SQL(text).format(schema=self.schema)
+        return SQL(text).format(schema=self.schema,
+                                events=Identifier(self.recorder.events_table_name))
 
-    def lock(self) -> None:
-        """Take the events table's EXCLUSIVE lock (the library's own statements)."""
-        self.recorder._lock_table(self.curs)
-
-    def log_head(self) -> tuple[int, str | None]:
-        """Leaf count and newest ``recorded_at``."""
-        self.curs.execute(self._sql(
+    def lock_and_read(self, streams: Sequence[str], nonces: Sequence[str]) -> LockedLog:
+        """The events table's EXCLUSIVE lock (the library's statements), then the reads."""
+        conn = self.conn
+        lock = conn.cursor()
+        for statement in self.recorder.lock_table_statements:
+            lock.execute(statement, prepare=True)
+        head = conn.cursor()
+        head.execute(self._sql(
             "SELECT leaf_index, recorded_at FROM {schema}.log_leaves"
             " ORDER BY leaf_index DESC LIMIT 1"), prepare=True)
-        row = self.curs.fetchone()
-        return (0, None) if row is None else (row["leaf_index"] + 1, row["recorded_at"])
-
-    def nodes(self, ids: Collection[NodeId]) -> dict[NodeId, bytes]:
-        """Stored nodes by id."""
-        return self.recorder._nodes(self.curs, ids)
-
-    def stream_heads(self, streams: Sequence[str]) -> dict[str, StreamHead]:
-        """Newest leaf of each stream, one query."""
-        self.curs.execute(self._sql(
+        # The right edge at the current size: one node per set bit of the size
+        # (merkle.root_nodes), computed by the server so it needs no round trip of its own.
+        edge = conn.cursor()
+        edge.execute(self._sql(
+            "SELECT n.level, n.idx, n.hash FROM (SELECT leaf_index + 1 AS size"
+            "  FROM {schema}.log_leaves ORDER BY leaf_index DESC LIMIT 1) AS h"
+            " CROSS JOIN generate_series(0, 62) AS g(level)"
+            " JOIN {schema}.log_nodes AS n ON n.level = g.level"
+            "  AND n.idx = (h.size >> g.level) - 1"
+            " WHERE (h.size >> g.level) & 1 = 1"), prepare=True)
+        heads = conn.cursor()
+        heads.execute(self._sql(
             "SELECT s.id AS id, l.originator_version, l.entry_hash"
             " FROM unnest(%s::uuid[]) AS s(id) CROSS JOIN LATERAL ("
             "  SELECT originator_version, entry_hash FROM {schema}.log_leaves"
             "  WHERE originator_id = s.id ORDER BY originator_version DESC LIMIT 1) AS l"),
             ([UUID(s) for s in streams],), prepare=True)
-        return {
-            str(row["id"]): StreamHead(row["originator_version"], bytes(row["entry_hash"]))
-            for row in self.curs.fetchall()
-        }
-
-    def seen_nonces(self, nonces: Sequence[str]) -> frozenset[str]:
-        """Nonces already in the log."""
-        self.curs.execute(self._sql(
+        seen = conn.cursor()
+        seen.execute(self._sql(
             "SELECT nonce FROM {schema}.log_leaves WHERE nonce = ANY(%s)"), (list(nonces),),
             prepare=True)
-        return frozenset(row["nonce"] for row in self.curs.fetchall())
+        row = head.fetchone()  # the first fetch syncs the pipeline: one round trip for all
+        size, last = (0, None) if row is None else (row["leaf_index"] + 1, row["recorded_at"])
+        return LockedLog(
+            size, last,
+            {str(r["id"]): StreamHead(r["originator_version"], bytes(r["entry_hash"]))
+             for r in heads.fetchall()},
+            frozenset(r["nonce"] for r in seen.fetchall()),
+            {NodeId(r["level"], r["idx"]): bytes(r["hash"]) for r in edge.fetchall()},
+        )
 
-    def insert_events(self, events: Sequence[StoredEvent]) -> list[int]:
-        """Insert through the library's statement; return notification ids."""
-        rows = [
-            self.recorder.construct_pg_stored_event(
+    def write(self, events: Sequence[StoredEvent], leaves: Sequence[NewLeaf],
+              nodes: Mapping[NodeId, bytes], checkpoint: tuple[int, bytes, str] | None,
+              ) -> list[int]:
+        """Queue every insert, then wait once for the events' notification ids."""
+        conn, recorder = self.conn, self.recorder
+        inserted = conn.cursor()
+        inserted.execute(recorder.insert_events_statement, ([
+            recorder.construct_pg_stored_event(
                 e.originator_id, e.originator_version, e.topic, e.state)
             for e in events
-        ]
-        self.curs.execute(self.recorder.insert_events_statement, (rows,), prepare=True)
-        ids = [row["notification_id"] for row in self.curs.fetchall()]
-        self.curs.execute(SQL("NOTIFY {0}").format(Identifier(self.recorder.channel_name)))
-        return ids
-
-    def insert_leaves(self, rows: Sequence[LeafRow]) -> None:
-        """Insert leaf rows with one statement."""
-        self.curs.execute(self._sql(
+        ],), prepare=True)
+        writes = conn.cursor()
+        # Each leaf takes its event's notification id from the row the statement above
+        # inserted (same transaction), so the leaves need not wait for the ids.
+        writes.execute(self._sql(
             "INSERT INTO {schema}.log_leaves (leaf_index, originator_id, originator_version,"
             " entry_hash, recorded_at, nonce, notification_id)"
-            " SELECT * FROM unnest(%s::bigint[], %s::uuid[], %s::bigint[], %s::bytea[],"
-            " %s::text[], %s::text[], %s::bigint[])"),
-            ([r.leaf_index for r in rows], [r.originator_id for r in rows],
-             [r.originator_version for r in rows], [r.entry_hash for r in rows],
-             [r.recorded_at for r in rows], [r.nonce for r in rows],
-             [r.notification_id for r in rows]), prepare=True)
-
-    def insert_nodes(self, nodes: Mapping[NodeId, bytes]) -> None:
-        """Insert Merkle nodes with one statement."""
+            " SELECT u.leaf_index, u.originator_id, u.originator_version, u.entry_hash,"
+            "  u.recorded_at, u.nonce, e.notification_id"
+            " FROM unnest(%s::bigint[], %s::uuid[], %s::bigint[], %s::bytea[], %s::text[],"
+            "  %s::text[]) AS u(leaf_index, originator_id, originator_version, entry_hash,"
+            "  recorded_at, nonce)"
+            " JOIN {schema}.{events} AS e ON e.originator_id = u.originator_id"
+            "  AND e.originator_version = u.originator_version"),
+            ([r.leaf_index for r in leaves], [r.originator_id for r in leaves],
+             [r.originator_version for r in leaves], [r.entry_hash for r in leaves],
+             [r.recorded_at for r in leaves], [r.nonce for r in leaves]), prepare=True)
         items = sorted(nodes.items())
-        self.curs.execute(self._sql(
+        writes.execute(self._sql(
             "INSERT INTO {schema}.log_nodes (level, idx, hash)"
             " SELECT * FROM unnest(%s::integer[], %s::bigint[], %s::bytea[])"),
             ([n.level for n, _ in items], [n.index for n, _ in items],
              [h for _, h in items]), prepare=True)
-
-    def insert_checkpoint(self, size: int, root: bytes, note: str) -> None:
-        """Insert the checkpoint of this size."""
-        self.curs.execute(self._sql(
-            "INSERT INTO {schema}.log_checkpoints (size, root, note) VALUES (%s, %s, %s)"
-            " ON CONFLICT (size) DO NOTHING"), (size, root, note), prepare=True)
+        if checkpoint is not None:
+            writes.execute(self._sql(
+                "INSERT INTO {schema}.log_checkpoints (size, root, note) VALUES (%s, %s, %s)"
+                " ON CONFLICT (size) DO NOTHING"), checkpoint, prepare=True)
+        writes.execute(SQL("NOTIFY {0}").format(Identifier(recorder.channel_name)))
+        ids = [row["notification_id"] for row in inserted.fetchall()]
+        if len(ids) != len(events):
+            raise IntegrityError(f"inserted {len(ids)} of {len(events)} events")
+        return ids
 
 
 class PostgresLedgerRecorder(PostgresApplicationRecorder):
@@ -177,9 +198,9 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
         """Group commit in one transaction; see :func:`ledger.logwriter.write_batch`."""
         if not events:
             return BatchOutcome(tree_size=self.tree_size())
-        with self.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as curs:
+        with self.datastore.get_connection() as conn, conn.pipeline(), conn.transaction():
             return write_batch(
-                PostgresLogTransaction(self, curs), events, sealer=self.sealer,
+                PostgresLogTransaction(self, conn), events, sealer=self.sealer,
                 profile=self.profile, sign_checkpoint=self.sign_checkpoint,
                 expected_heads=expected_heads, clock=self.clock,
             )

@@ -23,9 +23,17 @@ from eventsourcing.persistence import (
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteDatastore
 from eventsourcing.utils import retry
 
+from ledger import merkle
 from ledger.documents import Document
 from ledger.logstore import CustodyRecord, StoredCheckpoint
-from ledger.logwriter import BatchOutcome, CheckpointSigner, LeafRow, write_batch
+from ledger.logwriter import (
+    BatchOutcome,
+    CheckpointSigner,
+    LeafRow,
+    LockedLog,
+    NewLeaf,
+    write_batch,
+)
 from ledger.merkle import NodeId
 from ledger.sealing import Sealer, StreamHead
 from ledger.suites import Profile
@@ -84,22 +92,17 @@ class SQLiteLogTransaction:
         self.recorder = recorder
         self.curs = curs
 
-    def lock(self) -> None:
-        """``BEGIN IMMEDIATE`` already holds the database's write lock."""
-
-    def log_head(self) -> tuple[int, str | None]:
-        """Leaf count and newest ``recorded_at``."""
+    def lock_and_read(self, streams: Sequence[str], nonces: Sequence[str]) -> LockedLog:
+        """``BEGIN IMMEDIATE`` already holds the write lock; SQLite runs in-process, so the
+        reads are plain indexed lookups one after another."""
         self.curs.execute(
             "SELECT leaf_index, recorded_at FROM log_leaves ORDER BY leaf_index DESC LIMIT 1")
         row = self.curs.fetchone()
-        return (0, None) if row is None else (row[0] + 1, row[1])
+        size, last = (0, None) if row is None else (row[0] + 1, row[1])
+        return LockedLog(size, last, self._stream_heads(streams), self._seen_nonces(nonces),
+                         self.recorder._nodes(self.curs, merkle.root_nodes(size)))
 
-    def nodes(self, ids: Collection[NodeId]) -> dict[NodeId, bytes]:
-        """Stored nodes by id."""
-        return self.recorder._nodes(self.curs, ids)
-
-    def stream_heads(self, streams: Sequence[str]) -> dict[str, StreamHead]:
-        """Newest leaf of each stream (indexed lookups; SQLite runs in-process)."""
+    def _stream_heads(self, streams: Sequence[str]) -> dict[str, StreamHead]:
         heads: dict[str, StreamHead] = {}
         for stream in streams:
             self.curs.execute(
@@ -110,39 +113,35 @@ class SQLiteLogTransaction:
                 heads[stream] = StreamHead(row[0], bytes(row[1]))
         return heads
 
-    def seen_nonces(self, nonces: Sequence[str]) -> frozenset[str]:
-        """Nonces already in the log."""
+    def _seen_nonces(self, nonces: Sequence[str]) -> frozenset[str]:
+        if not nonces:
+            return frozenset()
         marks = ",".join("?" * len(nonces))
         self.curs.execute(f"SELECT nonce FROM log_leaves WHERE nonce IN ({marks})",  # noqa: S608
                           list(nonces))
         return frozenset(row[0] for row in self.curs.fetchall())
 
-    def insert_events(self, events: Sequence[StoredEvent]) -> list[int]:
-        """Insert through the library's statement; rowids are the notification ids."""
+    def write(self, events: Sequence[StoredEvent], leaves: Sequence[NewLeaf],
+              nodes: Mapping[NodeId, bytes], checkpoint: tuple[int, bytes, str] | None,
+              ) -> list[int]:
+        """Insert events through the library's statement (rowids are the notification ids),
+        then their leaves, the nodes and the checkpoint."""
         ids: list[int] = []
         for e in events:
             self.curs.execute(self.recorder.insert_events_statement,
                               (_db_id(e.originator_id), e.originator_version, e.topic, e.state))
             assert self.curs.lastrowid is not None
             ids.append(self.curs.lastrowid)
-        return ids
-
-    def insert_leaves(self, rows: Sequence[LeafRow]) -> None:
-        """Insert leaf rows."""
         self.curs.executemany(
             "INSERT INTO log_leaves VALUES (?,?,?,?,?,?,?)",
             [(r.leaf_index, _db_id(r.originator_id), r.originator_version, r.entry_hash,
-              r.recorded_at, r.nonce, r.notification_id) for r in rows])
-
-    def insert_nodes(self, nodes: Mapping[NodeId, bytes]) -> None:
-        """Insert Merkle nodes."""
+              r.recorded_at, r.nonce, notification_id)
+             for r, notification_id in zip(leaves, ids, strict=True)])
         self.curs.executemany("INSERT INTO log_nodes VALUES (?,?,?)",
                               [(n.level, n.index, h) for n, h in sorted(nodes.items())])
-
-    def insert_checkpoint(self, size: int, root: bytes, note: str) -> None:
-        """Insert the checkpoint of this size."""
-        self.curs.execute("INSERT OR IGNORE INTO log_checkpoints VALUES (?,?,?)",
-                          (size, root, note))
+        if checkpoint is not None:
+            self.curs.execute("INSERT OR IGNORE INTO log_checkpoints VALUES (?,?,?)", checkpoint)
+        return ids
 
 
 class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
