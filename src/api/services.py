@@ -16,7 +16,6 @@ from datetime import date
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError as PersistenceIntegrityError
 
 from api.batcher import GroupCommitter
@@ -264,14 +263,8 @@ class LedgerService:
         """A unit filing on another unit's project is told it does not exist (404)."""
         if actor.role is not Role.UNIT or event.stream is None or event.type == "ApplicationFiled":
             return
-        try:
-            project: Any = self.ledger.repository.get(event.stream)
-        except AggregateNotFoundError:
-            raise ProjectNotFoundError(event.stream) from None
-        facts = getattr(project, "facts", None)
-        if not isinstance(facts, ProjectFacts):
-            raise ProjectNotFoundError(event.stream)
-        self.visible(actor, facts, event.stream)
+        # The opener's unit never changes, so the cached project answers (no database read).
+        self.visible(actor, self.ledger.current_project(event.stream).facts, event.stream)
 
     def _signed(self, actor: Actor, event: EventInput) -> SignedFiling:
         if event.signature is None:

@@ -6,9 +6,10 @@ Their state is what the write side needs to decide (guards); the read models liv
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, TypeVar
 
 from eventsourcing.domain import Aggregate
 
@@ -23,6 +24,18 @@ from ledger.events import EntryEvent
 from ledger.facts import FactEntry, empty_facts, fold
 from ledger.roles import Role
 
+_A = TypeVar("_A", bound=Aggregate)
+
+
+def _fork(aggregate: _A) -> _A:
+    """A shallow twin with no pending events: cached aggregates are never mutated, so a
+    decision (or a newer state) works on a twin. Shared parts must be immutable or replaced,
+    never changed in place (facts are frozen; the registry's dicts are copy-on-write)."""
+    twin = copy.copy(aggregate)
+    twin._pending_events = []
+    return twin
+
+
 
 class Project(Aggregate):
     """A project stream (项目): its :class:`~ledger.facts.ProjectFacts`, folded entry by entry.
@@ -30,6 +43,12 @@ class Project(Aggregate):
     The same fold feeds the read models, so a guard here and an explanation there read the
     same facts through the same rules (:mod:`ledger.rules`).
     """
+
+    def fork(self) -> Project:
+        """A twin to evolve without touching this one (its nonce set is copied)."""
+        twin = _fork(self)
+        twin.nonces = set(self.nonces)
+        return twin
 
     def __init__(self) -> None:
         self.head_hash = ZERO_HASH
@@ -97,6 +116,10 @@ class KeyRegistry(Aggregate):
         self.head_hash = ZERO_HASH
         self.actors: dict[str, ActorRecord] = {}
         self.keys: dict[str, KeyRecord] = {}
+
+    def fork(self) -> KeyRegistry:
+        """A twin to evolve without touching this one (the dicts are copy-on-write)."""
+        return _fork(self)
 
     def on_entry(self, event: EntryEvent) -> None:
         """Evolve by one registry entry."""

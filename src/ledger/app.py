@@ -16,7 +16,7 @@ import secrets
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, cast
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -38,7 +38,7 @@ from ledger.catalogue import (
 from ledger.checkpoint import Checkpoint, SignedNote, VerifierKey, sign_checkpoint, verify_note
 from ledger.custody import Custodian
 from ledger.documents import Document, check_document
-from ledger.entries import ZERO_HASH, Filing, b64decode, b64encode, format_time
+from ledger.entries import ZERO_HASH, Filing, b64decode, b64encode, format_time, parse_time
 from ledger.errors import (
     AuthorisationError,
     BadSignatureError,
@@ -59,7 +59,7 @@ from ledger.errors import (
 from ledger.events import EntryEvent, event_class
 from ledger.facts import ProjectFacts, today_in_china
 from ledger.logstore import CustodyRecord, LogStore, StoredCheckpoint
-from ledger.logwriter import LeafRow
+from ledger.logwriter import Appended, BatchOutcome, LeafRow
 from ledger.mapper import EntryMapper
 from ledger.roles import Role
 from ledger.sealing import EntrySealer
@@ -169,6 +169,7 @@ class Ledger(Application[UUID]):
         self._calendar: WorkingCalendar | None = None
         self._documents_known: set[str] = set()
         self._lock = threading.Lock()
+        self._cache_lock = threading.Lock()
         super().__init__(env=_persistence_env(self.settings))
         self.log.clock = self.clock
         self._verified_repository: Repository[UUID] = Repository(event_store=self.events)
@@ -291,14 +292,62 @@ class Ledger(Application[UUID]):
     # --- reads of aggregates --------------------------------------------------------------
 
     def registry(self) -> KeyRegistry:
-        """The key registry as of now (cached, fast-forwarded; chain-checked)."""
+        """The key registry as of now (cached, brought up to date; chain-checked)."""
+        return self._registry(fresh=True)
+
+    def _registry(self, *, fresh: bool) -> KeyRegistry:
+        current = self._current(self.identity.registry_stream, fresh=fresh)
+        return current if isinstance(current, KeyRegistry) else self._empty_registry()
+
+    def current_project(self, stream: UUID) -> Project:
+        """The project as this process last appended or read it (no database read when
+        cached): for access checks that depend only on facts that never change, such as
+        the opener's unit. Decisions never rely on it alone (see :meth:`_current`)."""
+        current = self._current(stream, fresh=False)
+        if not isinstance(current, Project):
+            raise ProjectNotFoundError(stream)
+        return current
+
+    def _current(self, stream: UUID, *, fresh: bool) -> Project | KeyRegistry | None:
+        """A stream's aggregate from the cache, brought up to date from the database if
+        ``fresh`` (or if it is not cached); None if the stream has no entries.
+
+        Aggregates in the cache are never mutated — a newer state replaces them — so threads
+        share them without copies. Appends put their result in the cache, so within one
+        process the cache is current and the write path decides without reading. Another
+        process's appends are caught under the log lock (the stream heads, ``expected_heads``),
+        and those filings are decided again on a fresh read.
+        """
+        cached = self._cached(stream)
+        if cached is not None and not fresh:
+            return cached
+        aggregate = cached
+        for event in self.events.get(stream, gt=cached.version if cached else None):
+            if aggregate is not None and aggregate is cached:
+                aggregate = aggregate.fork()
+            aggregate = cast(EntryEvent, event).mutate(aggregate)  # hashes and links checked
+        if aggregate is not None and aggregate is not cached:
+            self._remember(aggregate)
+        return aggregate
+
+    def _cached(self, stream: UUID) -> Project | KeyRegistry | None:
+        cache = self.repository.cache
+        if cache is None:
+            return None
         try:
-            # Read-only use: no defensive deep copy. Appends re-check the registry's head under
-            # the log lock (expected_heads), so a registry read a moment stale is never trusted.
-            return cast(KeyRegistry, self.repository.get(
-                self.identity.registry_stream, deepcopy_from_cache=False))
-        except AggregateNotFoundError:
-            return self._empty_registry()
+            return cast(Project | KeyRegistry, cache.get(stream))
+        except KeyError:
+            return None
+
+    def _remember(self, aggregate: Project | KeyRegistry) -> None:
+        """Cache a newer state of a stream (never an older one: threads race to put)."""
+        cache = self.repository.cache
+        if cache is None:
+            return
+        with self._cache_lock:
+            cached = self._cached(aggregate.id)
+            if cached is None or cached.version < aggregate.version:
+                cache.put(aggregate.id, aggregate)
 
     def _empty_registry(self) -> KeyRegistry:
         empty = KeyRegistry.__new__(KeyRegistry)
@@ -475,7 +524,7 @@ class Ledger(Application[UUID]):
         streams = self.log.streams_with_topics(rules.FINDING_EVENTS)
         facts: list[ProjectFacts] = []
         for stream in streams:
-            project: Project | KeyRegistry = self.repository.get(stream)
+            project = self._current(stream, fresh=True)
             if isinstance(project, Project) and rules.unit_of_opener(
                 project.facts, registry) == unit:
                 facts.append(project.facts)
@@ -483,8 +532,11 @@ class Ledger(Application[UUID]):
 
     def prepare(self, actor: str, event_type: str, payload: Mapping[str, Any], *,
                 stream: UUID | None = None, effective: date | None = None,
-                nonce: UUID | None = None) -> SignedFiling:
-        """Build and sign a filing with the actor's custodial key (custodial signing)."""
+                nonce: UUID | None = None, fresh: bool = False) -> SignedFiling:
+        """Build and sign a filing with the actor's custodial key (custodial signing).
+
+        The key is chosen from the cached registry unless ``fresh``; the append re-checks it.
+        """
         identity = self.identity
         spec = spec_for(event_type)
         model = validate_payload(event_type, payload)
@@ -496,7 +548,7 @@ class Ledger(Application[UUID]):
                     raise ValidationFailedError(
                         event_type, [("stream", "a project id is required")])
                 stream = uuid.uuid4()
-            key_id = self.registry().current_key(
+            key_id = self._registry(fresh=fresh).current_key(
                 actor, self.now(), lambda key: self._holds(key.key_id)).key_id
         filing = Filing(
             ledger=identity.origin, stream=stream, type=event_type,
@@ -509,8 +561,17 @@ class Ledger(Application[UUID]):
     def file(self, actor: str, event_type: str, payload: Mapping[str, Any], *,
              stream: UUID | None = None, effective: date | None = None) -> Receipt:
         """Sign custodially and append one filing; raises its refusal."""
-        return self.submit(self.prepare(actor, event_type, payload, stream=stream,
-                                        effective=effective))
+        registry_version = self._registry(fresh=False).version
+        signed = self.prepare(actor, event_type, payload, stream=stream, effective=effective)
+        try:
+            return self.submit(signed)
+        except KeyNotValidError:
+            if self.registry().version == registry_version:
+                raise
+        # Another process changed the registry (the key chosen from the cache was revoked
+        # there): choose the key again from the registry as it is now.
+        return self.submit(self.prepare(actor, event_type, payload, stream=signed.filing.stream,
+                                        effective=effective, fresh=True))
 
     def submit(self, signed: SignedFiling) -> Receipt:
         """Append one signed filing; raises its refusal."""
@@ -524,24 +585,37 @@ class Ledger(Application[UUID]):
 
         Each position gets its own receipt or its own error; one refusal never fails another
         filing (except later filings of the same project in the batch, decided on top of it).
+        Decisions are taken on cached aggregates; a filing whose stream another writer moved
+        meanwhile (a conflict under the lock) is decided once more on a fresh read.
         """
-        for _ in range(_STALE_RETRIES):
+        results = self._submit_retrying(filings, fresh=False)
+        again = [i for i, result in enumerate(results) if isinstance(result, ConflictError)]
+        if again:
+            retried = self._submit_retrying([filings[i] for i in again], fresh=True)
+            for position, result in zip(again, retried, strict=True):
+                results[position] = result
+        return results
+
+    def _submit_retrying(self, filings: Sequence[SignedFiling], *,
+                         fresh: bool) -> list[Receipt | LedgerError]:
+        for attempt in range(_STALE_RETRIES):
             try:
-                return self._submit_once(filings)
+                return self._submit_once(filings, fresh=fresh or attempt > 0)
             except StaleStreamError:
                 continue  # the registry moved under us: re-read it and decide again
         raise StaleStreamError(str(self.identity.registry_stream), -1, -1)
 
-    def _submit_once(self, filings: Sequence[SignedFiling]) -> list[Receipt | LedgerError]:
+    def _submit_once(self, filings: Sequence[SignedFiling], *,
+                     fresh: bool) -> list[Receipt | LedgerError]:
         identity = self.identity
-        registry = self.registry()
+        registry = self._registry(fresh=fresh)
         now = self.now()
         results: list[Receipt | LedgerError | None] = [None] * len(filings)
-        aggregates: dict[UUID, Project | KeyRegistry] = {}
+        batch = _Batch(registry=registry, fresh=fresh)
         pending: list[tuple[int, EntryEvent]] = []
         for position, signed in enumerate(filings):
             try:
-                event = self._decide(signed, identity, registry, now, aggregates)
+                event = self._decide(signed, identity, registry, now, batch)
             except LedgerError as exc:
                 results[position] = exc
             else:
@@ -553,9 +627,7 @@ class Ledger(Application[UUID]):
             ) else {str(identity.registry_stream): registry.version}
             outcome = self.log.append(stored, expected_heads=expected)
             for batch_position, error in outcome.rejected.items():
-                position, event = pending[batch_position]
-                results[position] = error
-                self._evict(event.originator_id)
+                results[pending[batch_position][0]] = error
             for appended in outcome.appended:
                 position, event = pending[appended.position]
                 results[position] = Receipt(
@@ -563,7 +635,28 @@ class Ledger(Application[UUID]):
                     type=event.filing.type, entry_hash=appended.entry_hash.hex(),
                     leaf_index=appended.leaf_index, recorded_at=appended.recorded_at,
                     nonce=str(event.filing.nonce))
+            self._cache_appended(pending, outcome, batch)
         return [cast(Receipt | LedgerError, r) for r in results]
+
+    def _cache_appended(self, pending: Sequence[tuple[int, EntryEvent]], outcome: BatchOutcome,
+                        batch: _Batch) -> None:
+        """Put each stream's state after the append in the cache: its state before the batch
+        plus its entries as sealed (the same events a rebuild from the database reads back).
+        A stream with a refused entry is evicted instead, to be read afresh next time."""
+        refused = {pending[i][1].originator_id for i in outcome.rejected}
+        for stream in refused:
+            self._evict(stream)
+        sealed: dict[UUID, list[EntryEvent]] = {}
+        for appended in outcome.appended:
+            event = pending[appended.position][1]
+            if event.originator_id not in refused:
+                sealed.setdefault(event.originator_id, []).append(_sealed(event, appended))
+        for stream, events in sealed.items():
+            base = batch.bases.get(stream)
+            aggregate: Any = base.fork() if base is not None else None
+            for event in events:
+                aggregate = event.mutate(aggregate)
+            self._remember(aggregate)
 
     def _evict(self, stream: UUID) -> None:
         cache = self.repository.cache
@@ -572,7 +665,7 @@ class Ledger(Application[UUID]):
                 cache.get(stream, evict=True)
 
     def _decide(self, signed: SignedFiling, identity: LedgerIdentity, registry: KeyRegistry,
-                now: str, aggregates: dict[UUID, Project | KeyRegistry]) -> EntryEvent:
+                now: str, batch: _Batch) -> EntryEvent:
         filing = signed.filing
         if filing.ledger != identity.origin:
             raise ValidationFailedError(
@@ -584,22 +677,10 @@ class Ledger(Application[UUID]):
         except ValueError:
             raise BadSignatureError("the signature is not standard base64") from None
         self._profile.signature.verify(public_key, filing.signing_bytes(), signature)
-        model = validate_payload(filing.type, filing.payload)
-        referenced = documents_referenced(model)
-        if referenced and self.settings.require_documents:
-            known = self._documents_known
-            unknown = [h for h in referenced if h not in known]
-            if unknown:  # documents are immutable once stored: remember what exists
-                known.update(self.log.existing_documents(unknown))
-            missing = sorted(set(referenced) - known)
-            if missing:
-                raise ValidationFailedError(filing.type, [
-                    ("documents", f"document {h} has not been uploaded (POST /documents)")
-                    for h in missing])
-
-        aggregate = aggregates.get(filing.stream)
+        self._check_documents(filing.type, validate_payload(filing.type, filing.payload))
+        aggregate = batch.decided.get(filing.stream)
         if aggregate is None:
-            aggregate = self._aggregate_for_write(filing.stream, spec.opens_project)
+            aggregate = self._aggregate_for_write(filing.stream, spec.opens_project, batch)
         if isinstance(aggregate, KeyRegistry) or spec.stream == "registry":
             current = aggregate if isinstance(aggregate, KeyRegistry) else self._empty_registry()
             check_registry_filing(current, filing.type, filing.payload)
@@ -620,10 +701,27 @@ class Ledger(Application[UUID]):
             aggregate = event.mutate(None)
             aggregate.pending_events.append(event)
         else:
+            if aggregate is batch.bases.get(filing.stream):  # the cached state stays as it is
+                aggregate = cast(Project | KeyRegistry, aggregate).fork()
             aggregate.trigger_event(cls, timestamp=self.clock(), **fields)
             event = aggregate.pending_events[-1]
-        aggregates[filing.stream] = aggregate
+        batch.decided[filing.stream] = aggregate
         return cast(EntryEvent, event)
+
+    def _check_documents(self, event_type: str, model: Any) -> None:
+        """Every document a payload cites must have been uploaded."""
+        referenced = documents_referenced(model)
+        if not referenced or not self.settings.require_documents:
+            return
+        known = self._documents_known
+        unknown = [h for h in referenced if h not in known]
+        if unknown:  # documents are immutable once stored: remember what exists
+            known.update(self.log.existing_documents(unknown))
+        missing = sorted(set(referenced) - known)
+        if missing:
+            raise ValidationFailedError(event_type, [
+                ("documents", f"document {h} has not been uploaded (POST /documents)")
+                for h in missing])
 
     @staticmethod
     def _author_key(filing: Filing, spec: EventSpec, identity: LedgerIdentity,
@@ -646,16 +744,25 @@ class Ledger(Application[UUID]):
                 f"file {filing.type} as {key.role} (filed by {roles}; Art. {articles})")
         return key.public_key
 
-    def _aggregate_for_write(self, stream: UUID, opens: bool) -> Any:
-        try:
-            aggregate: Project | KeyRegistry = self.repository.get(stream)
-        except AggregateNotFoundError:
+    def _aggregate_for_write(self, stream: UUID, opens: bool, batch: _Batch) -> Any:
+        """The stream's state before this batch (recorded in ``batch.bases``), or ``_NEW``."""
+        if stream == self.identity.registry_stream:
+            base: Project | KeyRegistry | None = (
+                batch.registry if batch.registry.version else None)
+        elif opens and not batch.fresh:
+            # A new project's id is not cached; that it is unused is checked under the lock
+            # (a conflict there is decided again on a fresh read, which finds the project).
+            base = self._cached(stream)
+        else:
+            base = self._current(stream, fresh=batch.fresh)
+        batch.bases[stream] = base
+        if base is None:
             if opens or stream == self.identity.registry_stream:
                 return _NEW
-            raise ProjectNotFoundError(stream) from None
+            raise ProjectNotFoundError(stream)
         if opens:
-            raise ConflictError(stream, 1, aggregate.version)
-        return aggregate
+            raise ConflictError(stream, 1, base.version)
+        return base
 
     # --- the key registry (admin) --------------------------------------------------------
 
@@ -751,6 +858,27 @@ class Ledger(Application[UUID]):
 
 
 _NEW: Any = object()
+
+
+@dataclass
+class _Batch:
+    """One group commit's decisions: each stream's state before the batch and after the
+    filings decided so far."""
+
+    registry: KeyRegistry
+    fresh: bool
+    bases: dict[UUID, Project | KeyRegistry | None] = field(default_factory=dict)
+    decided: dict[UUID, Any] = field(default_factory=dict)
+
+
+def _sealed(event: EntryEvent, appended: Appended) -> EntryEvent:
+    """The pending event as the log sealed it: what the mapper reads back from the database."""
+    cls: Any = type(event)
+    return cast(EntryEvent, cls(
+        originator_id=event.originator_id, originator_version=event.originator_version,
+        timestamp=parse_time(appended.recorded_at), filing=event.filing,
+        signature=event.signature, prev=appended.prev, recorded_at=appended.recorded_at,
+        entry_hash=appended.entry_hash.hex()))
 
 
 def token_hash(token: str) -> str:

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import pytest
 from eventsourcing.persistence import StoredEvent
 
-from ledger.app import Ledger, SignedFiling
+from ledger.app import Ledger, SignedFiling, _Batch
 from ledger.catalogue import EXAMPLES
 from ledger.entries import Filing, b64encode
 from ledger.errors import (
@@ -152,8 +152,9 @@ def test_conflict_under_the_lock_fails_only_its_filing(
     for stream in streams:
         signed = ledger.prepare("edu-wang", "MaterialsSupplemented",
                                 EXAMPLES["MaterialsSupplemented"], stream=stream)
-        stale.append(ledger._decide(signed, ledger.identity, ledger.registry(), ledger.now(),
-                                    {}))
+        registry = ledger.registry()
+        stale.append(ledger._decide(signed, ledger.identity, registry, ledger.now(),
+                                    _Batch(registry=registry, fresh=False)))
     # …then another process appends to the second stream before the batch takes the lock.
     make_ledger().file("edu-wang", "MaterialsSupplemented", EXAMPLES["MaterialsSupplemented"],
                        stream=streams[1])
@@ -185,11 +186,82 @@ def test_initialise_is_idempotent(ledger: Ledger, make_ledger: Callable[..., Led
 
 def test_malformed_pending_entry_fails_alone(ledger: Ledger) -> None:
     stream = _open_project(ledger)
+    registry = ledger.registry()
     good = ledger._decide(ledger.prepare("edu-wang", "MaterialsSupplemented",
                                          EXAMPLES["MaterialsSupplemented"], stream=stream),
-                          ledger.identity, ledger.registry(), ledger.now(), {})
+                          ledger.identity, registry, ledger.now(),
+                          _Batch(registry=registry, fresh=False))
     bad = StoredEvent(uuid.uuid4(), 1, "ApplicationFiled", b"not json")
     outcome = ledger.log.append([bad, ledger.mapper.to_stored_event(good)])
     assert isinstance(outcome.rejected[0], MalformedEntryError)
     assert [a.position for a in outcome.appended] == [1]
     assert verify_ledger(ledger.log, ledger.identity, workers=1).ok
+
+
+# --- the write side's cache -------------------------------------------------------------------
+
+
+def test_cached_state_after_appends_equals_a_rebuild(ledger: Ledger) -> None:
+    stream = _open_project(ledger)
+    ledger.file("office-li", "ReviewOpinionIssued", EXAMPLES["ReviewOpinionIssued"],
+                stream=stream)
+    ledger.submit_many([ledger.prepare("edu-wang", "MaterialsSupplemented",
+                                       EXAMPLES["MaterialsSupplemented"], stream=stream)
+                        for _ in range(3)])
+    cached = ledger.current_project(stream)
+    rebuilt = ledger.project(stream)
+    assert (cached.version, cached.head_hash, cached.nonces) == (
+        rebuilt.version, rebuilt.head_hash, rebuilt.nonces)
+    assert cached.facts == rebuilt.facts
+    assert cached.modified_on == rebuilt.modified_on
+    assert not cached.pending_events
+
+
+def test_a_refused_filing_leaves_the_cached_state_alone(ledger: Ledger) -> None:
+    stream = _open_project(ledger)
+    before = ledger.current_project(stream)
+    facts, version = before.facts, before.version
+    with pytest.raises(RuleViolationError):
+        ledger.file("edu-wang", "ContractFiled", EXAMPLES["ContractFiled"], stream=stream)
+    after = ledger.current_project(stream)
+    assert (after.facts, after.version) == (facts, version)
+    assert before.version == version and not before.pending_events
+
+
+def test_a_stream_moved_by_another_process_is_decided_again(
+        ledger: Ledger, make_ledger: Callable[..., Ledger]) -> None:
+    stream = _open_project(ledger)
+    ledger.current_project(stream)  # cached here at seq 1
+    other = make_ledger()
+    other.file("office-li", "ReviewOpinionIssued", EXAMPLES["ReviewOpinionIssued"],
+               stream=stream)
+    # Decided on the cached seq-1 state, refused under the lock, decided again on seq 2:
+    receipt = ledger.file("edu-wang", "MaterialsSupplemented",
+                          EXAMPLES["MaterialsSupplemented"], stream=stream)
+    assert receipt.seq == 3
+    # The fresh decision saw the review opinion: a contract is now allowed (Art. 9).
+    other.file("edu-wang", "ContractFiled", EXAMPLES["ContractFiled"], stream=stream)
+    assert ledger.file("edu-wang", "MaterialsSupplemented", EXAMPLES["MaterialsSupplemented"],
+                       stream=stream).seq == 5
+    assert ledger.project(stream).facts.stage == "in_construction"
+
+
+def test_a_key_revoked_by_another_process_is_never_used(
+        ledger: Ledger, make_ledger: Callable[..., Ledger]) -> None:
+    stream = _open_project(ledger)
+    old_key = ledger.registry().current_key("edu-wang", ledger.now()).key_id
+    other = make_ledger()
+    new_key = other.rotate_key("edu-wang").key_id
+    other.revoke_key(old_key)
+    # This process's cached registry still shows the old key as current: the append refuses
+    # the stale registry under the lock, and the filing is signed again with the new key.
+    receipt = ledger.file("edu-wang", "MaterialsSupplemented",
+                          EXAMPLES["MaterialsSupplemented"], stream=stream)
+    assert ledger.events_of(stream)[receipt.seq - 1].filing.key == new_key
+    # A filing signed with the revoked key is refused.
+    signed = other.prepare("edu-wang", "MaterialsSupplemented",
+                           EXAMPLES["MaterialsSupplemented"], stream=stream)
+    stale = SignedFiling(Filing(**{**signed.filing.__dict__, "key": old_key}),
+                         signed.signature)
+    with pytest.raises(KeyNotValidError):
+        ledger.submit(stale)
