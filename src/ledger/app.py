@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from functools import cached_property
 from typing import Any, cast
 from urllib.parse import parse_qs, unquote, urlsplit
 from uuid import UUID
@@ -114,7 +115,7 @@ class LedgerIdentity:
     root_key_id: str
     root_public_key: bytes
 
-    @property
+    @cached_property
     def registry_stream(self) -> UUID:
         """The key registry's stream id."""
         return registry_stream_id(self.origin)
@@ -622,10 +623,11 @@ class Ledger(Application[UUID]):
                 pending.append((position, event))
         if pending:
             stored: list[StoredEvent] = [self.mapper.to_stored_event(e) for _, e in pending]
+            entries = [e.pending() for _, e in pending]  # the sealer need not parse them back
             expected = {} if any(
                 e.originator_id == identity.registry_stream for _, e in pending
             ) else {str(identity.registry_stream): registry.version}
-            outcome = self.log.append(stored, expected_heads=expected)
+            outcome = self.log.append(stored, expected_heads=expected, pending=entries)
             for batch_position, error in outcome.rejected.items():
                 results[pending[batch_position][0]] = error
             for appended in outcome.appended:

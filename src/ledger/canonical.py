@@ -8,8 +8,8 @@ output of ``json.dumps`` or ``model_dump_json``.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
-from typing import TypeAlias
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TypeAlias, cast
 
 import rfc8785
 
@@ -57,13 +57,41 @@ def _check(value: object, path: str) -> bool:
     raise NotCanonicalError(path, f"a {type(value).__name__}, which JSON cannot hold")
 
 
+def _scan(value: object) -> bool | None:
+    """:func:`_check` without the paths: None where it would raise (then it runs, to say
+    where). Every filing is scanned several times on the write path, so this is kept lean."""
+    kind = type(value)
+    if kind is str or kind is bool or value is None:
+        return True
+    if kind is int:
+        return True if -_MAX_SAFE_INTEGER <= cast(int, value) <= _MAX_SAFE_INTEGER else None
+    children: Iterable[object]
+    if kind is dict:
+        mapping = cast(dict[object, object], value)
+        if not all(type(key) is str for key in mapping):
+            return None
+        ascii_keys = all(cast(str, key).isascii() for key in mapping)
+        children = mapping.values()
+    elif kind is list or kind is tuple:
+        ascii_keys, children = True, cast(Iterable[object], value)
+    else:
+        return None  # floats, other mappings and types: the careful check decides
+    for item in children:
+        found = _scan(item)
+        if found is None:
+            return None
+        ascii_keys = ascii_keys and found
+    return ascii_keys
+
+
 def canonical_bytes(value: JSONValue) -> bytes:
     """Return the RFC 8785 canonical UTF-8 bytes of a plain JSON value.
 
     Raises :class:`NotCanonicalError` for floats, integers beyond ±2^53, non-string keys,
     lone surrogates or values JSON cannot hold.
     """
-    ascii_keys = _check(value, "$")
+    scanned = _scan(value)
+    ascii_keys = _check(value, "$") if scanned is None else scanned
     try:
         if ascii_keys:
             return _FAST.encode(value).encode("utf-8")

@@ -15,6 +15,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from functools import cached_property
 from typing import Any, cast
 from uuid import UUID
 
@@ -92,6 +93,11 @@ class Filing:
 
     def signing_bytes(self) -> bytes:
         """JCS(filing): the exact bytes the author's signature covers."""
+        return self._signing_bytes
+
+    @cached_property
+    def _signing_bytes(self) -> bytes:
+        # A filing is signed, checked, stored pending and sealed: encode it once.
         return canonical_bytes(self.to_json())
 
     @classmethod
@@ -131,6 +137,10 @@ class PendingEntry:
         """Plain JSON of the pending entry (what travels to the sealer)."""
         return {"filing": self.filing.to_json(), "signature": self.signature, "seq": self.seq}
 
+    def canonical(self) -> bytes:
+        """JCS of :meth:`to_json`, around the filing's own canonical bytes."""
+        return _around_filing(self.filing, (("seq", self.seq), ("signature", self.signature)))
+
     def sealed(self, prev: str, recorded_at: str) -> Entry:
         """Return the entry with its chain link and ledger time."""
         return Entry(self.filing, self.signature, self.seq, prev, recorded_at)
@@ -166,7 +176,9 @@ class Entry:
 
     def canonical(self) -> bytes:
         """JCS(entry): the stored bytes, and the input of the entry hash."""
-        return canonical_bytes(self.to_json())
+        return _around_filing(self.filing, (
+            ("prev", self.prev), ("recorded_at", self.recorded_at), ("seq", self.seq),
+            ("signature", self.signature)))
 
     @classmethod
     def parse(cls, data: bytes, *, stream: UUID | str | None = None,
@@ -193,3 +205,13 @@ class Entry:
         except (ValueError, KeyError, TypeError) as exc:
             raise MalformedEntryError(str(exc), stream=stream, seq=seq) from exc
         return entry
+
+
+def _around_filing(filing: Filing, members: tuple[tuple[str, JSONValue], ...]) -> bytes:
+    """JCS of ``{"filing": filing, **members}`` with the filing's bytes spliced in, not
+    encoded again. ``members`` come in JCS order: every key sorts after ``filing``."""
+    parts = [b'{"filing":', filing.signing_bytes()]
+    for key, value in members:
+        parts += (b',"', key.encode("ascii"), b'":', canonical_bytes(value))
+    parts.append(b"}")
+    return b"".join(parts)

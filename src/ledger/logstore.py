@@ -17,6 +17,7 @@ from uuid import UUID
 from eventsourcing.persistence import StoredEvent
 
 from ledger.documents import Document
+from ledger.entries import PendingEntry
 from ledger.logwriter import BatchOutcome, CheckpointSigner, LeafRow
 from ledger.merkle import NodeId
 from ledger.sealing import Sealer
@@ -54,8 +55,11 @@ class LogStore(Protocol):
         ...
 
     def append(self, events: Sequence[StoredEvent],
-               expected_heads: Mapping[str, int] | None = None) -> BatchOutcome:
-        """Group commit: seal and insert ``events`` in one transaction; refusals fail alone."""
+               expected_heads: Mapping[str, int] | None = None,
+               pending: Sequence[PendingEntry] | None = None) -> BatchOutcome:
+        """Group commit: seal and insert ``events`` in one transaction; refusals fail alone.
+
+        ``pending``: the pending entries the events' bytes were made from, if known."""
         ...
 
     def tree_size(self) -> int:

@@ -18,6 +18,7 @@ from uuid import UUID
 from eventsourcing.persistence import StoredEvent
 
 from ledger import merkle
+from ledger.entries import PendingEntry
 from ledger.errors import LedgerError, StaleStreamError
 from ledger.merkle import NodeId
 from ledger.sealing import SealContext, Sealer, StreamHead, stream_key
@@ -112,14 +113,16 @@ class BatchOutcome:
 def write_batch(tx: LogTransaction, events: Sequence[StoredEvent], *, sealer: Sealer,
                 profile: Profile, sign_checkpoint: CheckpointSigner | None,
                 expected_heads: Mapping[str, int] | None = None,
-                clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> BatchOutcome:
+                clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+                pending: Sequence[PendingEntry] | None = None) -> BatchOutcome:
     """Append ``events`` to the log inside ``tx``; the caller commits or rolls back.
 
     ``expected_heads`` names streams the batch's decisions relied on without writing to them
     (the key registry): if one moved before the lock, :class:`StaleStreamError` is raised and
-    nothing is written, so a key revoked meanwhile is never used.
+    nothing is written, so a key revoked meanwhile is never used. ``pending``: the pending
+    entries the events were made from, if the caller has them (see :meth:`Sealer.read`).
     """
-    batch = sealer.read(events)  # pure parsing: done before the lock, to keep it short
+    batch = sealer.read(events, pending)  # pure parsing: done before the lock, to keep it short
     expected = dict(expected_heads or {})
     streams = sorted({stream_key(e.originator_id) for e in events} | set(expected))
     locked = tx.lock_and_read(streams, batch.nonces)

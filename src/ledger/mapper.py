@@ -14,7 +14,6 @@ from uuid import UUID
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import JSONTranscoder, Mapper, StoredEvent
 
-from ledger.canonical import canonical_bytes
 from ledger.entries import Entry, parse_time
 from ledger.errors import MalformedEntryError
 from ledger.events import EntryEvent, event_class
@@ -35,7 +34,7 @@ class EntryMapper(Mapper[UUID]):
         if domain_event.sealed:
             state = domain_event.entry().canonical()
         else:
-            state = canonical_bytes(domain_event.pending().to_json())
+            state = domain_event.pending().canonical()
         return StoredEvent(
             originator_id=domain_event.originator_id,
             originator_version=domain_event.originator_version,

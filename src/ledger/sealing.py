@@ -72,8 +72,13 @@ class ReadBatch:
 class Sealer(Protocol):
     """Decides, under the lock, the final bytes of each stored event."""
 
-    def read(self, events: Sequence[StoredEvent]) -> ReadBatch:
-        """Parse the batch once (the recorder needs its nonces before sealing)."""
+    def read(self, events: Sequence[StoredEvent],
+             parsed: Sequence[PendingEntry] | None = None) -> ReadBatch:
+        """Parse the batch once (the recorder needs its nonces before sealing).
+
+        ``parsed``: the pending entries the events' bytes were made from, when the caller
+        has them (the ledger does), so they need not be parsed back.
+        """
         ...
 
     def seal(self, batch: ReadBatch, ctx: SealContext) -> SealResult:
@@ -105,7 +110,8 @@ class OpaqueSealer:
 
     profile: Profile
 
-    def read(self, events: Sequence[StoredEvent]) -> ReadBatch:
+    def read(self, events: Sequence[StoredEvent],
+             parsed: Sequence[PendingEntry] | None = None) -> ReadBatch:
         """Opaque events are not parsed and carry no nonce."""
         return ReadBatch(events, [None] * len(events), ())
 
@@ -126,8 +132,13 @@ class EntrySealer:
 
     profile: Profile
 
-    def read(self, events: Sequence[StoredEvent]) -> ReadBatch:
+    def read(self, events: Sequence[StoredEvent],
+             parsed: Sequence[PendingEntry] | None = None) -> ReadBatch:
         """Parse each pending entry once; a malformed one is kept as its error."""
+        if parsed is not None:
+            if len(parsed) != len(events):
+                raise ValueError(f"{len(parsed)} pending entries for {len(events)} events")
+            return ReadBatch(events, parsed, [str(p.filing.nonce) for p in parsed])
         pending: list[PendingEntry | ValueError | None] = []
         for event in events:
             try:

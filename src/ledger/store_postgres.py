@@ -24,6 +24,7 @@ from psycopg.rows import DictRow
 from psycopg.sql import SQL, Composed, Identifier
 
 from ledger.documents import Document
+from ledger.entries import PendingEntry
 from ledger.logstore import CustodyRecord, StoredCheckpoint
 from ledger.logwriter import (
     BatchOutcome,
@@ -66,102 +67,113 @@ _TABLES = (
 )
 
 
+# The append's two steps as server functions, so that each is one statement (and one round
+# trip): the lock and every read under it; then every insert. Created by ``ledger init``.
+_FUNCTIONS = (
+    "CREATE OR REPLACE FUNCTION {schema}.ledger_lock_and_read("
+    " streams uuid[], wanted_nonces text[],"
+    " OUT size bigint, OUT last_recorded_at text,"
+    " OUT head_ids uuid[], OUT head_seqs bigint[], OUT head_hashes bytea[],"
+    " OUT seen_nonces text[],"
+    " OUT edge_levels integer[], OUT edge_idxs bigint[], OUT edge_hashes bytea[])"
+    " LANGUAGE plpgsql AS $BODY$"
+    " BEGIN"
+    "  SET LOCAL lock_timeout = '{lock_timeout}s';"
+    "  LOCK TABLE {schema}.{events} IN EXCLUSIVE MODE;"
+    "  SELECT l.leaf_index + 1, l.recorded_at INTO size, last_recorded_at"
+    "   FROM {schema}.log_leaves AS l ORDER BY l.leaf_index DESC LIMIT 1;"
+    "  size := coalesce(size, 0);"
+    "  SELECT array_agg(s.id), array_agg(h.originator_version), array_agg(h.entry_hash)"
+    "   INTO head_ids, head_seqs, head_hashes"
+    "   FROM unnest(streams) AS s(id) CROSS JOIN LATERAL ("
+    "    SELECT l.originator_version, l.entry_hash FROM {schema}.log_leaves AS l"
+    "    WHERE l.originator_id = s.id ORDER BY l.originator_version DESC LIMIT 1) AS h;"
+    "  SELECT array_agg(l.nonce) INTO seen_nonces"
+    "   FROM {schema}.log_leaves AS l WHERE l.nonce = ANY(wanted_nonces);"
+    # The right edge at this size: one node per set bit of the size (merkle.root_nodes).
+    "  SELECT array_agg(n.level), array_agg(n.idx), array_agg(n.hash)"
+    "   INTO edge_levels, edge_idxs, edge_hashes"
+    "   FROM generate_series(0, 62) AS g(level)"
+    "   JOIN {schema}.log_nodes AS n ON n.level = g.level AND n.idx = (size >> g.level) - 1"
+    "   WHERE (size >> g.level) & 1 = 1;"
+    " END $BODY$",
+    "CREATE OR REPLACE FUNCTION {schema}.ledger_write("
+    " event_ids uuid[], event_seqs bigint[], event_topics text[], event_states bytea[],"
+    " leaf_indexes bigint[], leaf_hashes bytea[], leaf_times text[], leaf_nonces text[],"
+    " node_levels integer[], node_idxs bigint[], node_hashes bytea[],"
+    " checkpoint_size bigint, checkpoint_root bytea, checkpoint_note text)"
+    " RETURNS SETOF bigint LANGUAGE plpgsql AS $BODY$"
+    " BEGIN"
+    "  NOTIFY {channel};"
+    "  RETURN QUERY INSERT INTO {schema}.{events}"
+    "   (originator_id, originator_version, topic, state)"
+    "   SELECT * FROM unnest(event_ids, event_seqs, event_topics, event_states)"
+    "   RETURNING notification_id;"
+    # Each leaf takes its event's notification id from the row just inserted.
+    "  INSERT INTO {schema}.log_leaves (leaf_index, originator_id, originator_version,"
+    "   entry_hash, recorded_at, nonce, notification_id)"
+    "   SELECT u.leaf_index, u.id, u.seq, u.entry_hash, u.recorded_at, u.nonce,"
+    "    e.notification_id"
+    "   FROM unnest(leaf_indexes, event_ids, event_seqs, leaf_hashes, leaf_times, leaf_nonces)"
+    "    AS u(leaf_index, id, seq, entry_hash, recorded_at, nonce)"
+    "   JOIN {schema}.{events} AS e"
+    "    ON e.originator_id = u.id AND e.originator_version = u.seq;"
+    "  INSERT INTO {schema}.log_nodes (level, idx, hash)"
+    "   SELECT * FROM unnest(node_levels, node_idxs, node_hashes);"
+    "  IF checkpoint_note IS NOT NULL THEN"
+    "   INSERT INTO {schema}.log_checkpoints (size, root, note)"
+    "    VALUES (checkpoint_size, checkpoint_root, checkpoint_note)"
+    "    ON CONFLICT (size) DO NOTHING;"
+    "  END IF;"
+    " END $BODY$",
+)
+
+
 class PostgresLogTransaction:
     """:class:`ledger.logwriter.LogTransaction` over one connection in pipeline mode.
 
-    Each call queues its statements and waits once: an append costs three round trips to the
-    server (lock and reads, writes, commit) however many statements it runs.
+    Each step is one call of a server function (see ``_FUNCTIONS``); BEGIN is queued with the
+    first and COMMIT follows the second, so an append costs three round trips however many
+    streams and entries it touches.
     """
 
     def __init__(self, recorder: PostgresLedgerRecorder, conn: Connection[DictRow]) -> None:
         self.recorder = recorder
         self.conn = conn
-        self.schema = Identifier(recorder.datastore.schema)
-
-    def _sql(self, text: str) -> Composed:
-        return SQL(text).format(schema=self.schema,
-                                events=Identifier(self.recorder.events_table_name))
 
     def lock_and_read(self, streams: Sequence[str], nonces: Sequence[str]) -> LockedLog:
-        """The events table's EXCLUSIVE lock (the library's statements), then the reads."""
-        conn = self.conn
-        lock = conn.cursor()
-        for statement in self.recorder.lock_table_statements:
-            lock.execute(statement, prepare=True)
-        head = conn.cursor()
-        head.execute(self._sql(
-            "SELECT leaf_index, recorded_at FROM {schema}.log_leaves"
-            " ORDER BY leaf_index DESC LIMIT 1"), prepare=True)
-        # The right edge at the current size: one node per set bit of the size
-        # (merkle.root_nodes), computed by the server so it needs no round trip of its own.
-        edge = conn.cursor()
-        edge.execute(self._sql(
-            "SELECT n.level, n.idx, n.hash FROM (SELECT leaf_index + 1 AS size"
-            "  FROM {schema}.log_leaves ORDER BY leaf_index DESC LIMIT 1) AS h"
-            " CROSS JOIN generate_series(0, 62) AS g(level)"
-            " JOIN {schema}.log_nodes AS n ON n.level = g.level"
-            "  AND n.idx = (h.size >> g.level) - 1"
-            " WHERE (h.size >> g.level) & 1 = 1"), prepare=True)
-        heads = conn.cursor()
-        heads.execute(self._sql(
-            "SELECT s.id AS id, l.originator_version, l.entry_hash"
-            " FROM unnest(%s::uuid[]) AS s(id) CROSS JOIN LATERAL ("
-            "  SELECT originator_version, entry_hash FROM {schema}.log_leaves"
-            "  WHERE originator_id = s.id ORDER BY originator_version DESC LIMIT 1) AS l"),
-            ([UUID(s) for s in streams],), prepare=True)
-        seen = conn.cursor()
-        seen.execute(self._sql(
-            "SELECT nonce FROM {schema}.log_leaves WHERE nonce = ANY(%s)"), (list(nonces),),
-            prepare=True)
-        row = head.fetchone()  # the first fetch syncs the pipeline: one round trip for all
-        size, last = (0, None) if row is None else (row["leaf_index"] + 1, row["recorded_at"])
+        """Lock, then read the log head, right edge, stream heads and used nonces."""
+        curs = self.conn.cursor()
+        curs.execute(self.recorder.lock_and_read_statement,
+                     ([UUID(s) for s in streams], list(nonces)), prepare=True)
+        row = curs.fetchone()
+        assert row is not None  # a function with OUT parameters returns one row
+        heads = zip(row["head_ids"] or (), row["head_seqs"] or (), row["head_hashes"] or (),
+                    strict=True)
+        edge = zip(row["edge_levels"] or (), row["edge_idxs"] or (), row["edge_hashes"] or (),
+                   strict=True)
         return LockedLog(
-            size, last,
-            {str(r["id"]): StreamHead(r["originator_version"], bytes(r["entry_hash"]))
-             for r in heads.fetchall()},
-            frozenset(r["nonce"] for r in seen.fetchall()),
-            {NodeId(r["level"], r["idx"]): bytes(r["hash"]) for r in edge.fetchall()},
+            row["size"], row["last_recorded_at"],
+            {str(stream): StreamHead(seq, bytes(digest)) for stream, seq, digest in heads},
+            frozenset(row["seen_nonces"] or ()),
+            {NodeId(level, index): bytes(digest) for level, index, digest in edge},
         )
 
     def write(self, events: Sequence[StoredEvent], leaves: Sequence[NewLeaf],
               nodes: Mapping[NodeId, bytes], checkpoint: tuple[int, bytes, str] | None,
               ) -> list[int]:
-        """Queue every insert, then wait once for the events' notification ids."""
-        conn, recorder = self.conn, self.recorder
-        inserted = conn.cursor()
-        inserted.execute(recorder.insert_events_statement, ([
-            recorder.construct_pg_stored_event(
-                e.originator_id, e.originator_version, e.topic, e.state)
-            for e in events
-        ],), prepare=True)
-        writes = conn.cursor()
-        # Each leaf takes its event's notification id from the row the statement above
-        # inserted (same transaction), so the leaves need not wait for the ids.
-        writes.execute(self._sql(
-            "INSERT INTO {schema}.log_leaves (leaf_index, originator_id, originator_version,"
-            " entry_hash, recorded_at, nonce, notification_id)"
-            " SELECT u.leaf_index, u.originator_id, u.originator_version, u.entry_hash,"
-            "  u.recorded_at, u.nonce, e.notification_id"
-            " FROM unnest(%s::bigint[], %s::uuid[], %s::bigint[], %s::bytea[], %s::text[],"
-            "  %s::text[]) AS u(leaf_index, originator_id, originator_version, entry_hash,"
-            "  recorded_at, nonce)"
-            " JOIN {schema}.{events} AS e ON e.originator_id = u.originator_id"
-            "  AND e.originator_version = u.originator_version"),
-            ([r.leaf_index for r in leaves], [r.originator_id for r in leaves],
-             [r.originator_version for r in leaves], [r.entry_hash for r in leaves],
-             [r.recorded_at for r in leaves], [r.nonce for r in leaves]), prepare=True)
+        """Every insert in one statement; returns the events' notification ids."""
         items = sorted(nodes.items())
-        writes.execute(self._sql(
-            "INSERT INTO {schema}.log_nodes (level, idx, hash)"
-            " SELECT * FROM unnest(%s::integer[], %s::bigint[], %s::bytea[])"),
-            ([n.level for n, _ in items], [n.index for n, _ in items],
-             [h for _, h in items]), prepare=True)
-        if checkpoint is not None:
-            writes.execute(self._sql(
-                "INSERT INTO {schema}.log_checkpoints (size, root, note) VALUES (%s, %s, %s)"
-                " ON CONFLICT (size) DO NOTHING"), checkpoint, prepare=True)
-        writes.execute(SQL("NOTIFY {0}").format(Identifier(recorder.channel_name)))
-        ids = [row["notification_id"] for row in inserted.fetchall()]
+        size, root, note = checkpoint if checkpoint is not None else (None, None, None)
+        curs = self.conn.cursor()
+        curs.execute(self.recorder.write_statement, (
+            [e.originator_id for e in events], [e.originator_version for e in events],
+            [e.topic for e in events], [e.state for e in events],
+            [r.leaf_index for r in leaves], [r.entry_hash for r in leaves],
+            [r.recorded_at for r in leaves], [r.nonce for r in leaves],
+            [n.level for n, _ in items], [n.index for n, _ in items], [h for _, h in items],
+            size, root, note), prepare=True)
+        ids = [row["ledger_write"] for row in curs.fetchall()]
         if len(ids) != len(events):
             raise IntegrityError(f"inserted {len(ids)} of {len(events)} events")
         return ids
@@ -184,6 +196,19 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
             "CREATE INDEX IF NOT EXISTS {index} ON {schema}.{events} (topic)").format(
             index=Identifier(f"{events_table_name}_topic_idx"), schema=schema,
             events=Identifier(events_table_name)))
+        names = {"schema": schema, "events": Identifier(events_table_name),
+                 "channel": Identifier(self.channel_name),
+                 "lock_timeout": SQL(str(int(self.datastore.lock_timeout)))}
+        self.sql_create_statements.extend(SQL(text).format(**names) for text in _FUNCTIONS)
+        # Rendered once: composing SQL per call costs more CPU than the statement's round trip.
+        self.lock_and_read_statement = SQL(
+            "SELECT * FROM {schema}.ledger_lock_and_read(%s::uuid[], %s::text[])").format(
+            **names).as_string()
+        self.write_statement = SQL(
+            "SELECT * FROM {schema}.ledger_write(%s::uuid[], %s::bigint[], %s::text[],"
+            " %s::bytea[], %s::bigint[], %s::bytea[], %s::text[], %s::text[], %s::integer[],"
+            " %s::bigint[], %s::bytea[], %s::bigint, %s::bytea, %s::text)").format(
+            **names).as_string()
 
     def _sql(self, text: str) -> Composed:
         return SQL(text).format(
@@ -194,7 +219,8 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def append(self, events: Sequence[StoredEvent],
-               expected_heads: Mapping[str, int] | None = None) -> BatchOutcome:
+               expected_heads: Mapping[str, int] | None = None,
+               pending: Sequence[PendingEntry] | None = None) -> BatchOutcome:
         """Group commit in one transaction; see :func:`ledger.logwriter.write_batch`."""
         if not events:
             return BatchOutcome(tree_size=self.tree_size())
@@ -202,7 +228,7 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
             return write_batch(
                 PostgresLogTransaction(self, conn), events, sealer=self.sealer,
                 profile=self.profile, sign_checkpoint=self.sign_checkpoint,
-                expected_heads=expected_heads, clock=self.clock,
+                expected_heads=expected_heads, clock=self.clock, pending=pending,
             )
 
     def insert_events(self, stored_events: Sequence[StoredEvent],

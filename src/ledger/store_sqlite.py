@@ -25,6 +25,7 @@ from eventsourcing.utils import retry
 
 from ledger import merkle
 from ledger.documents import Document
+from ledger.entries import PendingEntry
 from ledger.logstore import CustodyRecord, StoredCheckpoint
 from ledger.logwriter import (
     BatchOutcome,
@@ -176,7 +177,8 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
 
     @retry(OperationalError, max_attempts=10, wait=0.05)
     def append(self, events: Sequence[StoredEvent],
-               expected_heads: Mapping[str, int] | None = None) -> BatchOutcome:
+               expected_heads: Mapping[str, int] | None = None,
+               pending: Sequence[PendingEntry] | None = None) -> BatchOutcome:
         """Group commit in one IMMEDIATE transaction; see :func:`write_batch`."""
         if not events:
             return BatchOutcome(tree_size=self.tree_size())
@@ -189,7 +191,7 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
                                       sealer=self.sealer, profile=self.profile,
                                       sign_checkpoint=self.sign_checkpoint,
                                       expected_heads=expected_heads,
-                                      clock=self.clock)
+                                      clock=self.clock, pending=pending)
                 raw.commit()
             except BaseException:
                 if raw.in_transaction:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Callable
 
@@ -261,7 +262,6 @@ def test_a_key_revoked_by_another_process_is_never_used(
     # A filing signed with the revoked key is refused.
     signed = other.prepare("edu-wang", "MaterialsSupplemented",
                            EXAMPLES["MaterialsSupplemented"], stream=stream)
-    stale = SignedFiling(Filing(**{**signed.filing.__dict__, "key": old_key}),
-                         signed.signature)
+    stale = SignedFiling(dataclasses.replace(signed.filing, key=old_key), signed.signature)
     with pytest.raises(KeyNotValidError):
         ledger.submit(stale)

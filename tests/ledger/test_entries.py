@@ -7,9 +7,11 @@ import uuid
 from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ledger.canonical import canonical_bytes
-from ledger.entries import ZERO_HASH, Entry, Filing, format_time, parse_time
+from ledger.entries import ZERO_HASH, Entry, Filing, PendingEntry, format_time, parse_time
 from ledger.errors import MalformedEntryError
 
 STREAM = uuid.UUID("6f1d2c1e-3b0a-5d7e-9a4b-8c2f0e1d3a5b")
@@ -58,3 +60,24 @@ def test_times_are_utc_microseconds_and_sort_as_strings() -> None:
     assert parse_time(format_time(moment)) == moment.astimezone(UTC)
     earlier, later = format_time(moment), format_time(moment + timedelta(microseconds=1))
     assert earlier < later
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**53) + 1, 2**53 - 1) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=12)
+
+
+@given(payload=st.dictionaries(st.text(), _JSON, max_size=5), signature=st.text(),
+       seq=st.integers(1, 2**53 - 1), recorded_at=st.text())
+def test_spliced_canonical_bytes_equal_jcs_of_the_whole(
+        payload: dict[str, object], signature: str, seq: int, recorded_at: str) -> None:
+    # Entries are assembled around the filing's cached bytes; the result must be JCS itself.
+    filing = Filing(ledger="o", stream=STREAM, type="ContractFiled",
+                    effective=date(2026, 3, 2), payload=payload, actor="a", key="k",
+                    nonce=uuid.UUID(int=2))
+    entry = Entry(filing, signature, seq, ZERO_HASH, recorded_at)
+    assert entry.canonical() == canonical_bytes(entry.to_json())
+    pending = PendingEntry(filing, signature, seq)
+    assert pending.canonical() == canonical_bytes(pending.to_json())
+    assert filing.signing_bytes() == canonical_bytes(filing.to_json())

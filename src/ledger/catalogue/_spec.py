@@ -6,7 +6,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
 from types import MappingProxyType
-from typing import Any, Literal, TypeAlias, cast
+from typing import Any, Literal, TypeAlias, cast, get_args
 
 from pydantic import BaseModel, ValidationError, create_model
 from pydantic_core import ErrorDetails
@@ -279,7 +279,7 @@ def _collect(value: object, found: set[str]) -> None:
     if isinstance(value, DocumentRef):
         found.add(str(value))
     elif isinstance(value, BaseModel):
-        for name in type(value).model_fields:
+        for name in _fields_that_may_cite(type(value)):
             _collect(getattr(value, name), found)
     elif isinstance(value, list | tuple | frozenset | set):
         for item in value:
@@ -287,3 +287,19 @@ def _collect(value: object, found: set[str]) -> None:
     elif isinstance(value, Mapping):
         for item in value.values():
             _collect(item, found)
+
+
+@cache
+def _fields_that_may_cite(model: type[BaseModel]) -> tuple[str, ...]:
+    """The fields whose declared type can hold a :class:`DocumentRef`, directly or inside a
+    nested model or container: the others (text, dates, amounts) need no walk."""
+    return tuple(name for name, info in model.model_fields.items()
+                 if _may_cite(info.annotation))
+
+
+def _may_cite(annotation: object) -> bool:
+    if annotation is Any:
+        return True  # unknown content: walk it
+    if isinstance(annotation, type) and issubclass(annotation, DocumentRef | BaseModel):
+        return True
+    return any(_may_cite(arg) for arg in get_args(annotation))
