@@ -12,10 +12,12 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
 import secrets
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from functools import cached_property
@@ -72,6 +74,9 @@ ROOT_ACTOR = "root"
 
 _REGISTRY_NAMESPACE = UUID("6f1d2c1e-3b0a-5d7e-9a4b-8c2f0e1d3a5b")
 _STALE_RETRIES = 5
+# Signature checks of a group commit this large are shared with worker threads.
+_PARALLEL_CHECKS_FROM = 16
+_WORKERS = min(3, (os.cpu_count() or 1) - 1)
 
 
 def registry_stream_id(origin: str) -> UUID:
@@ -171,9 +176,16 @@ class Ledger(Application[UUID]):
         self._documents_known: set[str] = set()
         self._lock = threading.Lock()
         self._cache_lock = threading.Lock()
+        self._checker_pool: ThreadPoolExecutor | None = None
         super().__init__(env=_persistence_env(self.settings))
         self.log.clock = self.clock
         self._verified_repository: Repository[UUID] = Repository(event_store=self.events)
+
+    def close(self) -> None:
+        """Close the database connections and stop the signature-check threads."""
+        if self._checker_pool is not None:
+            self._checker_pool.shutdown(wait=False)
+        super().close()
 
     # --- eventsourcing construction hooks ---------------------------------------------------
 
@@ -614,9 +626,13 @@ class Ledger(Application[UUID]):
         results: list[Receipt | LedgerError | None] = [None] * len(filings)
         batch = _Batch(registry=registry, fresh=fresh)
         pending: list[tuple[int, EntryEvent]] = []
+        refusals = self._authenticate_all(filings, identity, registry, now)
         for position, signed in enumerate(filings):
+            if (refusal := refusals[position]) is not None:
+                results[position] = refusal
+                continue
             try:
-                event = self._decide(signed, identity, registry, now, batch)
+                event = self._decide(signed, registry, batch)
             except LedgerError as exc:
                 results[position] = exc
             else:
@@ -666,19 +682,59 @@ class Ledger(Application[UUID]):
             with contextlib.suppress(KeyError):
                 cache.get(stream, evict=True)
 
-    def _decide(self, signed: SignedFiling, identity: LedgerIdentity, registry: KeyRegistry,
-                now: str, batch: _Batch) -> EntryEvent:
+    def _authenticate_all(self, filings: Sequence[SignedFiling], identity: LedgerIdentity,
+                          registry: KeyRegistry, now: str) -> list[LedgerError | None]:
+        """Each filing's author check (or its refusal). A large batch is shared with worker
+        threads: the signature check, most of the cost, releases the GIL."""
+        def check(chunk: Sequence[SignedFiling]) -> list[LedgerError | None]:
+            verdicts: list[LedgerError | None] = []
+            for signed in chunk:
+                try:
+                    self._authenticate(signed, identity, registry, now)
+                except LedgerError as exc:
+                    verdicts.append(exc)
+                else:
+                    verdicts.append(None)
+            return verdicts
+
+        pool = self._checkers()
+        if pool is None or len(filings) < _PARALLEL_CHECKS_FROM:
+            return check(filings)
+        parts = _WORKERS + 1  # the calling thread takes a share too
+        size = -(-len(filings) // parts)
+        chunks = [filings[i:i + size] for i in range(0, len(filings), size)]
+        futures = [pool.submit(check, chunk) for chunk in chunks[1:]]
+        verdicts = check(chunks[0])
+        for future in futures:
+            verdicts += future.result()
+        return verdicts
+
+    def _checkers(self) -> ThreadPoolExecutor | None:
+        if _WORKERS < 1:
+            return None
+        with self._lock:
+            if self._checker_pool is None:
+                self._checker_pool = ThreadPoolExecutor(_WORKERS, "ledger-signatures")
+            return self._checker_pool
+
+    def _authenticate(self, signed: SignedFiling, identity: LedgerIdentity,
+                      registry: KeyRegistry, now: str) -> None:
+        """This ledger, a known type, the right author and role, a valid signature."""
         filing = signed.filing
         if filing.ledger != identity.origin:
             raise ValidationFailedError(
                 filing.type, [("ledger", f"expected {identity.origin!r}, got {filing.ledger!r}")])
-        spec = spec_for(filing.type)
-        public_key = self._author_key(filing, spec, identity, registry, now)
+        public_key = self._author_key(filing, spec_for(filing.type), identity, registry, now)
         try:
             signature = b64decode(signed.signature)
         except ValueError:
             raise BadSignatureError("the signature is not standard base64") from None
         self._profile.signature.verify(public_key, filing.signing_bytes(), signature)
+
+    def _decide(self, signed: SignedFiling, registry: KeyRegistry, batch: _Batch) -> EntryEvent:
+        """Decide an authenticated filing on its stream's state: payload, documents, rules."""
+        filing = signed.filing
+        spec = spec_for(filing.type)
         self._check_documents(filing.type, validate_payload(filing.type, filing.payload))
         aggregate = batch.decided.get(filing.stream)
         if aggregate is None:

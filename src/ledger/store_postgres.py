@@ -201,13 +201,14 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
                  "lock_timeout": SQL(str(int(self.datastore.lock_timeout)))}
         self.sql_create_statements.extend(SQL(text).format(**names) for text in _FUNCTIONS)
         # Rendered once: composing SQL per call costs more CPU than the statement's round trip.
+        # Binary parameters (%b): text arrays would be quoted element by element in Python.
         self.lock_and_read_statement = SQL(
-            "SELECT * FROM {schema}.ledger_lock_and_read(%s::uuid[], %s::text[])").format(
+            "SELECT * FROM {schema}.ledger_lock_and_read(%b::uuid[], %b::text[])").format(
             **names).as_string()
         self.write_statement = SQL(
-            "SELECT * FROM {schema}.ledger_write(%s::uuid[], %s::bigint[], %s::text[],"
-            " %s::bytea[], %s::bigint[], %s::bytea[], %s::text[], %s::text[], %s::integer[],"
-            " %s::bigint[], %s::bytea[], %s::bigint, %s::bytea, %s::text)").format(
+            "SELECT * FROM {schema}.ledger_write(%b::uuid[], %b::bigint[], %b::text[],"
+            " %b::bytea[], %b::bigint[], %b::bytea[], %b::text[], %b::text[], %b::integer[],"
+            " %b::bigint[], %b::bytea[], %b::bigint, %b::bytea, %b::text)").format(
             **names).as_string()
 
     def _sql(self, text: str) -> Composed:

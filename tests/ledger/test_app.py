@@ -154,8 +154,7 @@ def test_conflict_under_the_lock_fails_only_its_filing(
         signed = ledger.prepare("edu-wang", "MaterialsSupplemented",
                                 EXAMPLES["MaterialsSupplemented"], stream=stream)
         registry = ledger.registry()
-        stale.append(ledger._decide(signed, ledger.identity, registry, ledger.now(),
-                                    _Batch(registry=registry, fresh=False)))
+        stale.append(ledger._decide(signed, registry, _Batch(registry=registry, fresh=False)))
     # …then another process appends to the second stream before the batch takes the lock.
     make_ledger().file("edu-wang", "MaterialsSupplemented", EXAMPLES["MaterialsSupplemented"],
                        stream=streams[1])
@@ -190,8 +189,7 @@ def test_malformed_pending_entry_fails_alone(ledger: Ledger) -> None:
     registry = ledger.registry()
     good = ledger._decide(ledger.prepare("edu-wang", "MaterialsSupplemented",
                                          EXAMPLES["MaterialsSupplemented"], stream=stream),
-                          ledger.identity, registry, ledger.now(),
-                          _Batch(registry=registry, fresh=False))
+                          registry, _Batch(registry=registry, fresh=False))
     bad = StoredEvent(uuid.uuid4(), 1, "ApplicationFiled", b"not json")
     outcome = ledger.log.append([bad, ledger.mapper.to_stored_event(good)])
     assert isinstance(outcome.rejected[0], MalformedEntryError)
@@ -226,7 +224,8 @@ def test_a_refused_filing_leaves_the_cached_state_alone(ledger: Ledger) -> None:
         ledger.file("edu-wang", "ContractFiled", EXAMPLES["ContractFiled"], stream=stream)
     after = ledger.current_project(stream)
     assert (after.facts, after.version) == (facts, version)
-    assert before.version == version and not before.pending_events
+    assert before.version == version
+    assert not before.pending_events
 
 
 def test_a_stream_moved_by_another_process_is_decided_again(
@@ -265,3 +264,20 @@ def test_a_key_revoked_by_another_process_is_never_used(
     stale = SignedFiling(dataclasses.replace(signed.filing, key=old_key), signed.signature)
     with pytest.raises(KeyNotValidError):
         ledger.submit(stale)
+
+
+def test_a_large_group_commit_checks_signatures_in_parallel_and_refuses_each_alone(
+        ledger: Ledger) -> None:
+    streams = [_open_project(ledger) for _ in range(4)]
+    signed = [ledger.prepare("edu-wang", "MaterialsSupplemented",
+                             EXAMPLES["MaterialsSupplemented"], stream=streams[i % 4])
+              for i in range(40)]
+    forged = {3, 21, 39}  # in different threads' shares of the batch
+    other = ledger.prepare("edu-wang", "MaterialsSupplemented",
+                           EXAMPLES["MaterialsSupplemented"], stream=streams[0])
+    batch = [SignedFiling(s.filing, other.signature) if i in forged else s
+             for i, s in enumerate(signed)]
+    results = ledger.submit_many(batch)
+    refused = {i for i, r in enumerate(results) if isinstance(r, BadSignatureError)}
+    assert refused == forged
+    assert all(not isinstance(r, Exception) for i, r in enumerate(results) if i not in forged)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from datetime import date
 from functools import cache
 from types import MappingProxyType
 from typing import Any, Literal, TypeAlias, cast, get_args
@@ -278,6 +279,8 @@ def documents_referenced(model: BaseModel) -> tuple[str, ...]:
 def _collect(value: object, found: set[str]) -> None:
     if isinstance(value, DocumentRef):
         found.add(str(value))
+    elif value is None or isinstance(value, str | int | date):
+        return  # a leaf (checked first: most values are, and ABC checks below are slow)
     elif isinstance(value, BaseModel):
         for name in _fields_that_may_cite(type(value)):
             _collect(getattr(value, name), found)
