@@ -16,7 +16,7 @@ import os
 import secrets
 import threading
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -372,7 +372,8 @@ class Ledger(Application[UUID]):
         """A project rebuilt from its stream, verified: hashes, links, newest in checkpoint."""
         newest = self.log.stream_head_leaf(project_id)  # before the entries: see check_head
         try:
-            project = cast(Project, self._verified_repository.get(project_id))
+            project = cast(Project, self._verified_repository.get(
+                project_id, projector_func=_fold_entries))
         except AggregateNotFoundError:
             raise ProjectNotFoundError(project_id) from None
         except ChainBrokenError as exc:
@@ -916,6 +917,14 @@ class Ledger(Application[UUID]):
 
 
 _NEW: Any = object()
+
+
+def _fold_entries(aggregate: Any, events: Iterable[Any]) -> Any:
+    """eventsourcing's ``project_aggregate`` without its per-event runtime Protocol check
+    (a quarter of a verified read's time): the mapper only ever yields ``EntryEvent``s."""
+    for event in events:
+        aggregate = cast(EntryEvent, event).mutate(aggregate)
+    return aggregate
 
 
 @dataclass
