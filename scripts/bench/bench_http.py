@@ -9,18 +9,19 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 import httpx
 import psycopg
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _loadgen as loadgen
 
 from ledger.app import Ledger
 from ledger.catalogue import EXAMPLES, example_documents
@@ -53,31 +54,6 @@ def _serve(app: str, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]
         except httpx.TransportError:
             time.sleep(0.1)
     raise RuntimeError(f"{app} did not start")
-
-
-def _load(send: Any, jobs: list[Any], clients: int) -> dict[str, float]:
-    latencies: list[float] = []
-    lock = threading.Lock()
-    client = httpx.Client(timeout=60, limits=httpx.Limits(max_connections=clients * 2))
-
-    def one(job: Any) -> None:
-        t = time.perf_counter()
-        while True:
-            response = send(client, job)
-            if response.status_code not in (409, 503):
-                break
-        assert response.status_code == 201, response.text
-        with lock:
-            latencies.append(time.perf_counter() - t)
-
-    started = time.perf_counter()
-    with ThreadPoolExecutor(clients) as pool:
-        list(pool.map(one, jobs))
-    elapsed = time.perf_counter() - started
-    latencies.sort()
-    return {"per_s": round(len(jobs) / elapsed),
-            "p50_ms": round(latencies[len(latencies) // 2] * 1000, 1),
-            "p99_ms": round(latencies[int(len(latencies) * 0.99) - 1] * 1000, 1)}
 
 
 def main() -> None:
@@ -116,33 +92,40 @@ def main() -> None:
         processes.append(bare)
         body = {"type": "MaterialsSupplemented", "payload": EXAMPLES["MaterialsSupplemented"]}
         jobs = [projects[i % len(projects)] for i in range(args.requests)]
+        path = "/api/v1/projects/{}/events"
+        # Every request is built (and client-signed) before the clock starts.
+        custodial = [loadgen.build(ours_url, "POST", path.format(stream), body, {
+            "Authorization": f"Bearer {tokens[unit]}"}) for unit, stream in jobs]
 
-        def custodial(client: httpx.Client, job: tuple[str, uuid.UUID]) -> httpx.Response:
-            return client.post(f"{ours_url}/api/v1/projects/{job[1]}/events", json=body,
-                               headers={"Authorization": f"Bearer {tokens[job[0]]}"})
-
-        def signed(client: httpx.Client, job: tuple[str, uuid.UUID]) -> httpx.Response:
-            key_id, signer = signers[job[0]]
-            filing = Filing(ledger=origin, stream=job[1], type="MaterialsSupplemented",
+        def signed(unit: str, stream: uuid.UUID) -> loadgen.Request:
+            key_id, signer = signers[unit]
+            filing = Filing(ledger=origin, stream=stream, type="MaterialsSupplemented",
                             effective=today, payload=EXAMPLES["MaterialsSupplemented"],
-                            actor=job[0], key=key_id, nonce=uuid.uuid4())
-            return client.post(f"{ours_url}/api/v1/projects/{job[1]}/events", headers={
-                "Authorization": f"Bearer {tokens[job[0]]}"}, json=body | {
+                            actor=unit, key=key_id, nonce=uuid.uuid4())
+            return loadgen.build(ours_url, "POST", path.format(stream), body | {
                 "effective": today.isoformat(), "key": key_id, "nonce": str(filing.nonce),
-                "signature": b64encode(signer.sign(filing.signing_bytes()))})
+                "signature": b64encode(signer.sign(filing.signing_bytes()))}, {
+                "Authorization": f"Bearer {tokens[unit]}"})
 
+        client_signed = [signed(unit, stream) for unit, stream in jobs]
         client = httpx.Client()
         dossiers = [client.post(f"{bare_url}/open", json={"payload": EXAMPLES["ApplicationFiled"]}
                                 ).json()["id"] for _ in range(args.projects)]
-        bare_jobs = [dossiers[i % len(dossiers)] for i in range(args.requests)]
-
-        def baseline(client: httpx.Client, dossier: str) -> httpx.Response:
-            return client.post(f"{bare_url}/file/{dossier}",
-                               json={"payload": EXAMPLES["MaterialsSupplemented"]})
-
-        results = {"bare_eventsourcing": _load(baseline, bare_jobs, args.clients),
-                   "ours_custodial": _load(custodial, jobs, args.clients),
-                   "ours_client_signed": _load(signed, jobs, args.clients)}
+        baseline = [loadgen.build(bare_url, "POST", f"/file/{dossiers[i % len(dossiers)]}",
+                                  {"payload": EXAMPLES["MaterialsSupplemented"]})
+                    for i in range(args.requests)]
+        spy = None
+        if os.environ.get("BENCH_PYSPY"):  # diagnosis: sample the server during the run
+            spy = subprocess.Popen(["py-spy", "record", "--pid", str(ours.pid), "--format",
+                                    "raw", "--threads", "-o", os.environ["BENCH_PYSPY"]])
+            time.sleep(1)
+        ours_custodial = loadgen.run(ours_url, custodial, args.clients)
+        if spy is not None:
+            spy.send_signal(signal.SIGINT)
+            spy.wait()
+        results = {"bare_eventsourcing": loadgen.run(bare_url, baseline, args.clients),
+                   "ours_custodial": ours_custodial,
+                   "ours_client_signed": loadgen.run(ours_url, client_signed, args.clients)}
         results["ratio_ours_to_bare"] = round(
             results["ours_custodial"]["per_s"] / results["bare_eventsourcing"]["per_s"], 2)  # type: ignore[assignment]
         results["ratio_signed_to_custodial"] = round(

@@ -37,7 +37,7 @@ def current_actor(service: ServiceDep, credentials: Annotated[
     actor_id = service.ledger.actor_for_token(credentials.credentials)
     if actor_id is None:
         raise NotAuthenticatedError
-    record = service.ledger.registry().actor(actor_id)
+    record = service.ledger.actor_record(actor_id)
     return Actor(record.actor, record.role, record.unit)
 
 

@@ -6,12 +6,12 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Response
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 request_id: ContextVar[str] = ContextVar("request_id", default="-")
 
@@ -68,22 +68,45 @@ class Metrics:
 
 def install(app: FastAPI, metrics: Metrics) -> None:
     """Request id, access log and latency histogram for every request."""
-    log = logging.getLogger("api.access")
+    app.add_middleware(ObserveMiddleware, metrics=metrics)
 
-    @app.middleware("http")
-    async def observe(request: Request,
-                      call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        rid = request.headers.get("x-request-id") or uuid.uuid4().hex
-        token = request_id.set(rid[:64])
+
+class ObserveMiddleware:
+    """Plain ASGI (Starlette's ``BaseHTTPMiddleware`` costs a task and a stream per request):
+    sets the request id, answers with ``X-Request-ID``, logs and times the request."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.log = logging.getLogger("api.access")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Wrap one HTTP request (other scopes pass through)."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = next((value for name, value in scope["headers"] if name == b"x-request-id"),
+                     None)
+        rid = (given.decode("latin-1") if given else uuid.uuid4().hex)[:64]
+        token = request_id.set(rid)
         started = time.perf_counter()
-        response = await call_next(request)
-        elapsed = time.perf_counter() - started
-        route = request.scope.get("route")
-        path = getattr(route, "path", "unmatched")
-        metrics.latency.labels(request.method, path, str(response.status_code)).observe(elapsed)
-        response.headers["X-Request-ID"] = rid[:64]
-        log.info("request", extra={"fields": {"method": request.method, "path": path,
-                                              "status": response.status_code,
-                                              "ms": round(elapsed * 1000, 2)}})
-        request_id.reset(token)
-        return response
+        status = 500  # unless the app starts a response
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", ()),
+                                      (b"x-request-id", rid.encode("latin-1"))]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            elapsed = time.perf_counter() - started
+            path = getattr(scope.get("route"), "path", "unmatched")
+            self.metrics.latency.labels(scope["method"], path, str(status)).observe(elapsed)
+            self.log.info("request", extra={"fields": {
+                "method": scope["method"], "path": path, "status": status,
+                "ms": round(elapsed * 1000, 2)}})
+            request_id.reset(token)

@@ -30,6 +30,7 @@ from ledger.errors import (
     DuplicateNonceError,
     LedgerError,
     ProjectNotFoundError,
+    UnknownActorError,
     ValidationFailedError,
 )
 from ledger.events import EntryEvent
@@ -106,7 +107,12 @@ class LedgerService:
             raise AuthorisationError(actor.actor, "manage actors and keys (admin only)")
 
     def _unit_of(self, facts: ProjectFacts) -> str | None:
-        return rules.unit_of_opener(facts, self.ledger.registry())
+        if not facts.opened_by:
+            return None
+        try:
+            return self.ledger.actor_record(facts.opened_by).unit
+        except UnknownActorError:
+            return None
 
     def visible(self, actor: Actor, facts: ProjectFacts, project_id: UUID) -> None:
         """404 for a unit looking at another unit's project."""

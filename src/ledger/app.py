@@ -29,7 +29,7 @@ from eventsourcing.application import AggregateNotFoundError, Application, Repos
 from eventsourcing.persistence import ApplicationRecorder, Mapper, PersistenceError, StoredEvent
 
 from ledger import merkle, rules
-from ledger.aggregates import KeyRecord, KeyRegistry, Project
+from ledger.aggregates import ActorRecord, KeyRecord, KeyRegistry, Project
 from ledger.calendar import HolidayYear, WorkingCalendar, default_calendar, parse_year_file
 from ledger.catalogue import (
     EventSpec,
@@ -171,6 +171,7 @@ class Ledger(Application[UUID]):
         self._profile = profile_named(self.settings.profile)
         self._identity: LedgerIdentity | None = None
         self._signers: dict[str, Signer] = {}
+        self._custody: dict[str, bool] = {}
         self._trusted: StoredCheckpoint | None = None
         self._calendar: WorkingCalendar | None = None
         self._documents_known: set[str] = set()
@@ -289,8 +290,15 @@ class Ledger(Application[UUID]):
             return identity
 
     def _holds(self, key_id: str) -> bool:
-        """Whether the server holds this key's private half (custodial signing)."""
-        return key_id in self._signers or self.log.get_custody(key_id) is not None
+        """Whether the server holds this key's private half (custodial signing).
+
+        Remembered per key: custody is stored before a key is registered and never changes.
+        """
+        held = self._custody.get(key_id)
+        if held is None:
+            held = key_id in self._signers or self.log.get_custody(key_id) is not None
+            self._custody[key_id] = held
+        return held
 
     def _custodial_signer(self, key_id: str) -> Signer:
         signer = self._signers.get(key_id)
@@ -311,6 +319,12 @@ class Ledger(Application[UUID]):
     def _registry(self, *, fresh: bool) -> KeyRegistry:
         current = self._current(self.identity.registry_stream, fresh=fresh)
         return current if isinstance(current, KeyRegistry) else self._empty_registry()
+
+    def actor_record(self, actor_id: str) -> ActorRecord:
+        """A registered actor (role, unit). Actor records never change once registered, so
+        the cached registry answers; only an actor it does not know yet costs a read."""
+        known = self._registry(fresh=False).actors.get(actor_id)
+        return known if known is not None else self.registry().actor(actor_id)
 
     def current_project(self, stream: UUID) -> Project:
         """The project as this process last appended or read it (no database read when
