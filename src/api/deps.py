@@ -31,7 +31,8 @@ _bearer = HTTPBearer(auto_error=False, description="`ledger actors token ACTOR`"
 
 def current_actor(service: ServiceDep, credentials: Annotated[
         HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Actor:
-    """The actor behind the bearer token, checked on every request (revocation is immediate)."""
+    """The actor behind the bearer token, checked on every request (a token revoked in
+    another process stops within a second: :meth:`Ledger.actor_for_token`)."""
     if credentials is None:
         raise NotAuthenticatedError
     actor_id = service.ledger.actor_for_token(credentials.credentials)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import time
@@ -14,6 +15,10 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 request_id: ContextVar[str] = ContextVar("request_id", default="-")
+# Request ids this process makes up: unique per process (a random prefix) and cheap (a counter,
+# where uuid4 would ask the kernel for random bytes on every request).
+_PROCESS = uuid.uuid4().hex[:12]
+_SERIAL = itertools.count(1)
 
 
 class JsonFormatter(logging.Formatter):
@@ -87,7 +92,7 @@ class ObserveMiddleware:
             return
         given = next((value for name, value in scope["headers"] if name == b"x-request-id"),
                      None)
-        rid = (given.decode("latin-1") if given else uuid.uuid4().hex)[:64]
+        rid = (given.decode("latin-1") if given else f"{_PROCESS}-{next(_SERIAL):x}")[:64]
         token = request_id.set(rid)
         started = time.perf_counter()
         status = 500  # unless the app starts a response

@@ -15,6 +15,7 @@ import json
 import os
 import secrets
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -74,6 +75,7 @@ ROOT_ACTOR = "root"
 
 _REGISTRY_NAMESPACE = UUID("6f1d2c1e-3b0a-5d7e-9a4b-8c2f0e1d3a5b")
 _STALE_RETRIES = 5
+_TOKEN_TTL = 1.0  # seconds a live bearer token is trusted without asking the database
 # Signature checks of a group commit this large are shared with worker threads.
 _PARALLEL_CHECKS_FROM = 16
 _WORKERS = min(3, (os.cpu_count() or 1) - 1)
@@ -172,6 +174,7 @@ class Ledger(Application[UUID]):
         self._identity: LedgerIdentity | None = None
         self._signers: dict[str, Signer] = {}
         self._custody: dict[str, bool] = {}
+        self._tokens: dict[str, tuple[str, float]] = {}  # token hash → (actor, checked at)
         self._trusted: StoredCheckpoint | None = None
         self._calendar: WorkingCalendar | None = None
         self._documents_known: set[str] = set()
@@ -901,8 +904,28 @@ class Ledger(Application[UUID]):
         return token
 
     def actor_for_token(self, token: str) -> str | None:
-        """The actor a bearer token stands for, if it is live."""
-        return self.log.actor_for_token(token_hash(token))
+        """The actor a bearer token stands for, if it is live.
+
+        A live token is remembered for a second (every request asks): revoked through this
+        ledger it stops at once, revoked by another process within a second.
+        """
+        digest = token_hash(token)
+        now = time.monotonic()
+        hit = self._tokens.get(digest)
+        if hit is not None and now - hit[1] < _TOKEN_TTL:
+            return hit[0]
+        actor = self.log.actor_for_token(digest)
+        if actor is None:
+            self._tokens.pop(digest, None)
+        else:
+            self._tokens[digest] = (actor, now)
+        return actor
+
+    def revoke_tokens(self, actor: str) -> int:
+        """Revoke every token of an actor (``ledger actors revoke-tokens``); returns how many."""
+        count = self.log.revoke_tokens(actor)
+        self._tokens = {k: v for k, v in self._tokens.items() if v[0] != actor}
+        return count
 
     def entry_at(self, stream: UUID, seq: int) -> EntryEvent | None:
         """One stored entry of a stream (hash computed from its bytes), or None."""

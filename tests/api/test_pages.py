@@ -171,7 +171,7 @@ def test_a_forged_expired_or_revoked_session_is_no_session(demo: Demo) -> None:
     assert demo.client.get("/projects", follow_redirects=False).status_code == 303
     demo.sign_in("office-li")
     assert demo.client.get("/projects").status_code == 200
-    demo.ledger.log.revoke_tokens("office-li")
+    demo.ledger.revoke_tokens("office-li")
     assert demo.client.get("/projects", follow_redirects=False).status_code == 303
 
 

@@ -49,7 +49,7 @@ def test_unauthenticated_is_401_problem(client: TestClient) -> None:
 
 def test_revoked_token_stops_working_immediately(client: TestClient, ledger: Ledger) -> None:
     headers = _auth(ledger, "edu-wang")
-    ledger.log.revoke_tokens("edu-wang")
+    ledger.revoke_tokens("edu-wang")
     assert client.get(f"/api/v1/projects/{uuid.uuid4()}/events",
                       headers=headers).status_code == 401
 

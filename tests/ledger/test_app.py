@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import time
 import uuid
 from collections.abc import Callable
 
@@ -281,3 +282,21 @@ def test_a_large_group_commit_checks_signatures_in_parallel_and_refuses_each_alo
     refused = {i for i, r in enumerate(results) if isinstance(r, BadSignatureError)}
     assert refused == forged
     assert all(not isinstance(r, Exception) for i, r in enumerate(results) if i not in forged)
+
+
+def test_a_token_revoked_elsewhere_stops_within_a_second(
+        ledger: Ledger, monkeypatch: pytest.MonkeyPatch) -> None:
+    token = ledger.issue_token("edu-wang")
+    assert ledger.actor_for_token(token) == "edu-wang"
+    ledger.log.revoke_tokens("edu-wang")  # as another process does, behind this one's back
+    assert ledger.actor_for_token(token) == "edu-wang"  # trusted for at most a second
+    later = time.monotonic() + 1.5
+    monkeypatch.setattr("ledger.app.time.monotonic", lambda: later)
+    assert ledger.actor_for_token(token) is None
+
+
+def test_a_token_revoked_through_the_ledger_stops_at_once(ledger: Ledger) -> None:
+    token = ledger.issue_token("edu-wang")
+    assert ledger.actor_for_token(token) == "edu-wang"
+    assert ledger.revoke_tokens("edu-wang") == 1
+    assert ledger.actor_for_token(token) is None
