@@ -39,13 +39,21 @@ def _port() -> int:
         return int(s.getsockname()[1])
 
 
-def _serve(app: str, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
+def _serve(app: str, env: dict[str, str], workers: int = 1,
+           ) -> tuple[subprocess.Popen[bytes], str]:
     port = _port()
+    command = [sys.executable, "-m", "uvicorn", app, "--factory", "--host", "127.0.0.1",
+               "--port", str(port), "--log-level", "warning", "--no-access-log",
+               "--workers", str(workers)]
+    if app.startswith("api.") and os.environ.get("BENCH_YAPPI"):  # diagnosis: profile ours
+        command = [sys.executable, str(ROOT / "scripts" / "bench" / "_profiled_server.py"),
+                   str(port)]
     process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", app, "--factory", "--host", "127.0.0.1",
-         "--port", str(port), "--log-level", "warning", "--no-access-log"],
+        command,
         env=dict(os.environ, PYTHONPATH=f"{ROOT / 'scripts' / 'bench'}:{ROOT / 'src'}", **env),
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        cwd=ROOT, stdout=subprocess.DEVNULL,
+        stderr=open(os.environ["BENCH_SERVER_LOG"], "ab") if os.environ.get("BENCH_SERVER_LOG")  # noqa: SIM115
+        else subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     for _ in range(300):
         try:
@@ -56,11 +64,39 @@ def _serve(app: str, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]
     raise RuntimeError(f"{app} did not start")
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process and its children (uvicorn workers), from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(entry.name) == pid or int(fields[1]) == pid:  # fields[1]: the parent pid
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+def _measured(pid: int, url: str, requests: list[loadgen.Request],
+              clients: int) -> dict[str, float]:
+    """Run the load and add the server's CPU per request (both cores are shared)."""
+    before = _cpu_seconds(pid)
+    figures = loadgen.run(url, requests, clients)
+    figures["server_cpu_ms_per_request"] = round(
+        (_cpu_seconds(pid) - before) * 1000 / len(requests), 3)
+    return figures
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--clients", type=int, default=64)
     parser.add_argument("--projects", type=int, default=200)
+    parser.add_argument("--workers", type=int, default=1,
+                        help="uvicorn worker processes for ours (the baseline gets one)")
     args = parser.parse_args()
     ours_schema, bare_schema = f"bh_{uuid.uuid4().hex[:8]}", f"bb_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(PG, autocommit=True) as conn:
@@ -86,7 +122,8 @@ def main() -> None:
         origin, today = ledger.identity.origin, ledger.today()
         ledger.close()
         ours, ours_url = _serve("api.app:create_app", {"LEDGER_DATABASE_URL": url,
-                                                       "LEDGER_POOL_SIZE": "10"})
+                                                       "LEDGER_POOL_SIZE": "10"},
+                                args.workers)
         processes.append(ours)
         bare, bare_url = _serve("bare_app:create_app", {"BARE_SCHEMA": bare_schema})
         processes.append(bare)
@@ -119,18 +156,23 @@ def main() -> None:
             spy = subprocess.Popen(["py-spy", "record", "--pid", str(ours.pid), "--format",
                                     "raw", "--threads", "-o", os.environ["BENCH_PYSPY"]])
             time.sleep(1)
-        ours_custodial = loadgen.run(ours_url, custodial, args.clients)
+        ours_custodial = _measured(ours.pid, ours_url, custodial, args.clients)
+        if os.environ.get("BENCH_YAPPI"):
+            ours.send_signal(signal.SIGUSR1)
+            time.sleep(5)
         if spy is not None:
             spy.send_signal(signal.SIGINT)
             spy.wait()
-        results = {"bare_eventsourcing": loadgen.run(bare_url, baseline, args.clients),
+        results = {"bare_eventsourcing": _measured(bare.pid, bare_url, baseline, args.clients),
                    "ours_custodial": ours_custodial,
-                   "ours_client_signed": loadgen.run(ours_url, client_signed, args.clients)}
+                   "ours_client_signed": _measured(ours.pid, ours_url, client_signed,
+                                                   args.clients)}
         results["ratio_ours_to_bare"] = round(
             results["ours_custodial"]["per_s"] / results["bare_eventsourcing"]["per_s"], 2)  # type: ignore[assignment]
         results["ratio_signed_to_custodial"] = round(
             results["ours_client_signed"]["per_s"] / results["ours_custodial"]["per_s"], 2)  # type: ignore[assignment]
-        print(json.dumps({"clients": args.clients, "requests": args.requests, **results}))
+        print(json.dumps({"clients": args.clients, "requests": args.requests,
+                          "workers": args.workers, **results}))
     finally:
         for process in processes:
             process.terminate()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.problems import NotAuthenticatedError
@@ -12,15 +13,15 @@ from api.services import Actor, LedgerService
 from ledger.app import Ledger
 
 
-def get_service(request: Request) -> LedgerService:
-    """The application's service."""
+async def get_service(request: Request) -> LedgerService:
+    """The application's service (async: FastAPI would run a plain function in a thread)."""
     service: LedgerService = request.app.state.service
     return service
 
 
-def get_ledger(request: Request) -> Ledger:
+async def get_ledger(request: Request) -> Ledger:
     """The application's ledger."""
-    return get_service(request).ledger
+    return (await get_service(request)).ledger
 
 
 ServiceDep = Annotated[LedgerService, Depends(get_service)]
@@ -29,16 +30,23 @@ LedgerDep = Annotated[Ledger, Depends(get_ledger)]
 _bearer = HTTPBearer(auto_error=False, description="`ledger actors token ACTOR`")
 
 
-def current_actor(service: ServiceDep, credentials: Annotated[
+async def current_actor(service: ServiceDep, credentials: Annotated[
         HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Actor:
     """The actor behind the bearer token, checked on every request (a token revoked in
-    another process stops within a second: :meth:`Ledger.actor_for_token`)."""
+    another process stops within a second: :meth:`Ledger.actor_for_token`).
+
+    What the ledger remembers answers on the event loop; a database read runs in a thread.
+    """
     if credentials is None:
         raise NotAuthenticatedError
-    actor_id = service.ledger.actor_for_token(credentials.credentials)
+    ledger, token = service.ledger, credentials.credentials
+    actor_id = (ledger.remembered_actor_for_token(token)
+                or await run_in_threadpool(ledger.actor_for_token, token))
     if actor_id is None:
         raise NotAuthenticatedError
-    record = service.ledger.actor_record(actor_id)
+    record = ledger.remembered_actor(actor_id)
+    if record is None:
+        record = await run_in_threadpool(ledger.actor_record, actor_id)
     return Actor(record.actor, record.role, record.unit)
 
 

@@ -323,6 +323,11 @@ class Ledger(Application[UUID]):
         current = self._current(self.identity.registry_stream, fresh=fresh)
         return current if isinstance(current, KeyRegistry) else self._empty_registry()
 
+    def remembered_actor(self, actor_id: str) -> ActorRecord | None:
+        """:meth:`actor_record` from the cached registry only (no database), or None."""
+        cached = self._cached(self.identity.registry_stream)
+        return cached.actors.get(actor_id) if isinstance(cached, KeyRegistry) else None
+
     def actor_record(self, actor_id: str) -> ActorRecord:
         """A registered actor (role, unit). Actor records never change once registered, so
         the cached registry answers; only an actor it does not know yet costs a read."""
@@ -902,6 +907,12 @@ class Ledger(Application[UUID]):
         token = secrets.token_urlsafe(32)
         self.log.put_token(token_hash(token), actor, self.now())
         return token
+
+    def remembered_actor_for_token(self, token: str) -> str | None:
+        """:meth:`actor_for_token` when it can answer without the database, else None (for
+        callers on an event loop, which must not block on a query)."""
+        hit = self._tokens.get(token_hash(token))
+        return hit[0] if hit is not None and time.monotonic() - hit[1] < _TOKEN_TTL else None
 
     def actor_for_token(self, token: str) -> str | None:
         """The actor a bearer token stands for, if it is live.
