@@ -163,7 +163,11 @@ def main() -> None:
         if spy is not None:
             spy.send_signal(signal.SIGINT)
             spy.wait()
-        results = {"bare_eventsourcing": _measured(bare.pid, bare_url, baseline, args.clients),
+        noop = [loadgen.build(bare_url, "POST", f"/noop/{dossiers[i % len(dossiers)]}",
+                              {"payload": EXAMPLES["MaterialsSupplemented"]})
+                for i in range(args.requests)]
+        results = {"fastapi_noop": _measured(bare.pid, bare_url, noop, args.clients),
+                   "bare_eventsourcing": _measured(bare.pid, bare_url, baseline, args.clients),
                    "ours_custodial": ours_custodial,
                    "ours_client_signed": _measured(ours.pid, ours_url, client_signed,
                                                    args.clients)}
