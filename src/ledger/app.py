@@ -39,7 +39,13 @@ from ledger.catalogue import (
     spec_for,
     validate_payload,
 )
-from ledger.checkpoint import Checkpoint, SignedNote, VerifierKey, sign_checkpoint, verify_note
+from ledger.checkpoint import (
+    Checkpoint,
+    SignedNote,
+    VerifierKey,
+    checkpoint_signer,
+    verify_note,
+)
 from ledger.custody import Custodian
 from ledger.documents import Document, check_document
 from ledger.entries import ZERO_HASH, Filing, b64decode, b64encode, format_time, parse_time
@@ -284,11 +290,9 @@ class Ledger(Application[UUID]):
                 root_key_id=cast(str, self.log.get_meta("root_key_id")),
                 root_public_key=root_public,
             )
-            log_signer = self._custodial_signer("log")
-            name = identity.log_key.name
+            sign = checkpoint_signer(identity.log_key.name, self._custodial_signer("log"))
             self.log.sign_checkpoint = (
-                lambda size, root: sign_checkpoint(
-                    Checkpoint(origin, size, root), name, log_signer).text())
+                lambda size, root: sign(Checkpoint(origin, size, root)).text())
             self._identity = identity
             return identity
 

@@ -43,6 +43,7 @@ __all__ = [
     "SignedNote",
     "VerifierKey",
     "VerifyFunction",
+    "checkpoint_signer",
     "sign_checkpoint",
     "sign_note",
     "verify_note",
@@ -523,9 +524,19 @@ class SignedNote:
 
 def sign_checkpoint(checkpoint: Checkpoint, name: str, signer: Signer) -> SignedNote:
     """Return ``checkpoint`` signed by ``signer`` under key name ``name``."""
-    key = VerifierKey.for_signer(name, signer)
-    signature = NoteSignature(name, key.key_id, signer.sign(checkpoint.body()))
-    return SignedNote(checkpoint, (signature,))
+    return checkpoint_signer(name, signer)(checkpoint)
+
+
+def checkpoint_signer(name: str, signer: Signer) -> Callable[[Checkpoint], SignedNote]:
+    """:func:`sign_checkpoint` for one key, its id computed once (the log signs every
+    append)."""
+    key_id = VerifierKey.for_signer(name, signer).key_id
+
+    def sign(checkpoint: Checkpoint) -> SignedNote:
+        signature = NoteSignature(name, key_id, signer.sign(checkpoint.body()))
+        return SignedNote(checkpoint, (signature,))
+
+    return sign
 
 
 def verify_note(
