@@ -55,9 +55,11 @@ def instrument() -> None:
     wrap(L, "file", "file (total)")
     wrap(L, "prepare", "  prepare")
     wrap(L, "submit_many", "  submit_many")
-    wrap(L, "registry", "    registry() [repository.get of registry]")
-    wrap(L, "_decide", "    _decide")
-    wrap(L, "_aggregate_for_write", "      _aggregate_for_write [repository.get]")
+    wrap(L, "registry", "    registry() [fresh]")
+    wrap(L, "_current", "    _current [stream state: cache, or cache + database]")
+    wrap(L, "_authenticate_all", "    _authenticate_all [key, role, signature]")
+    wrap(L, "_decide", "    _decide [payload, documents, rules]")
+    wrap(L, "_cache_appended", "    _cache_appended")
     wrap(EntryMapper, "to_stored_event", "    mapper.to_stored_event")
     wrap(EntryMapper, "to_domain_event", "    mapper.to_domain_event (parse+hash)")
     wrap(Repository, "get", "repository.get (any)")
@@ -65,18 +67,16 @@ def instrument() -> None:
     wrap(SQLiteLedgerRecorder, "append", "    log.append (txn incl. commit)")
     wrap(logwriter, "write_batch", "      write_batch")
     for tx in (PostgresLogTransaction, SQLiteLogTransaction):
-        for name in ("lock", "log_head", "nodes", "stream_heads", "seen_nonces",
-                     "insert_events", "insert_leaves", "insert_nodes", "insert_checkpoint"):
+        for name in ("lock_and_read", "write"):
             wrap(tx, name, f"        tx.{name}")
+    wrap(sealing.EntrySealer, "read", "        sealer.read")
     wrap(sealing.EntrySealer, "seal", "        sealer.seal")
-    wrap(sealing.EntrySealer, "nonces", "        sealer.nonces")
     wrap(merkle, "append_leaves", "        merkle.append_leaves")
     wrap(L, "project", "project (total)")
     wrap(L, "check_head", "  check_head")
     wrap(L, "trusted_checkpoint", "    trusted_checkpoint")
     wrap(L, "inclusion_proof", "    inclusion_proof")
     wrap(psycopg.Cursor, "execute", "psycopg Cursor.execute (count = statements)")
-    wrap(psycopg.Connection, "commit", "psycopg Connection.commit")
     logwriter.merkle = merkle  # write_batch looks merkle.append_leaves up at call time
 
 
