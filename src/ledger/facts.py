@@ -10,11 +10,11 @@ rule (DESIGN §2 principle 3, §4).
 
 from __future__ import annotations
 
-import copy
+import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields, is_dataclass, replace
+from dataclasses import MISSING, dataclass, fields, is_dataclass, replace
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from ledger.canonical import JSONValue, canonical_bytes
 
@@ -207,6 +207,17 @@ class ProjectFacts:
         """The facts as plain JSON (dataclasses become objects, tuples arrays)."""
         return _plain(self)  # type: ignore[return-value]
 
+    def to_stored_json(self) -> str:
+        """The facts as compact JSON text for the read model: :meth:`to_json` without the fields
+        that hold their default value, which :meth:`from_json` puts back.
+
+        Most of a project's ~50 fields are still at their default, so the text is under half
+        the size of the full form (PostgreSQL parses every byte of it into ``jsonb``), and the C
+        encoder writes it several times faster than ``json.dumps(self.to_json())``: it writes
+        tuples as arrays by itself and calls :func:`_set_fields` only for the dataclasses.
+        """
+        return json.dumps(self, ensure_ascii=False, default=_set_fields)
+
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> ProjectFacts:
         """Inverse of :meth:`to_json`."""
@@ -277,8 +288,15 @@ def _names(cls: type) -> tuple[str, ...]:
     return names
 
 
+# Most fact fields are scalars: answering them by type first keeps ``to_json`` (state hashes,
+# project views) from asking ``is_dataclass`` ~50 times a project.
+_SCALARS = frozenset({str, int, bool, type(None)})
+
+
 def _plain(value: object) -> JSONValue:
     cls = type(value)
+    if cls in _SCALARS:
+        return value  # type: ignore[return-value]
     if cls in _FIELD_NAMES or (is_dataclass(value) and not isinstance(value, type)):
         return {name: _plain(getattr(value, name)) for name in _names(cls)}
     if cls is tuple or cls is list:
@@ -286,15 +304,38 @@ def _plain(value: object) -> JSONValue:
     return value  # type: ignore[return-value]
 
 
+_DEFAULTS: dict[type, dict[str, object]] = {}
+
+
+def _set_fields(value: object) -> dict[str, object]:
+    """``json.dumps`` hook: a facts dataclass as its fields that differ from their defaults.
+
+    Reads the instance ``__dict__``, which holds exactly the fields in declaration order (see
+    ``evolve``). A value equal to its default but of another type (``False`` for ``0``) is kept,
+    so loading restores exactly what was saved.
+    """
+    cls = type(value)
+    defaults = _DEFAULTS.get(cls)
+    if defaults is None:
+        defaults = _DEFAULTS[cls] = {f.name: f.default for f in fields(cast(Any, cls))
+                                     if f.default is not MISSING}
+    return {name: item for name, item in vars(value).items()
+            if name not in defaults or type(item) is not type(defaults[name])
+            or item != defaults[name]}
+
+
 def evolve(facts: _F, **changes: Any) -> _F:
     """``dataclasses.replace`` for the facts' frozen dataclasses, without re-running ``__init__``.
 
-    A fold makes one of these per entry; copying and setting only the changed fields is several
-    times faster than ``replace``, and there is no ``__post_init__`` to skip.
+    A fold makes one of these per entry. The facts' dataclasses are frozen but keep their fields
+    in the instance ``__dict__`` (no ``__slots__``, no ``__post_init__``), so a new instance with
+    a copy of that dict and the changed fields set is the same value as ``replace`` gives,
+    several times faster than ``replace`` or ``copy.copy`` (a fold step: 5.8 → 2.2 µs).
     """
-    new = copy.copy(facts)
-    for name, value in changes.items():
-        object.__setattr__(new, name, value)
+    new: _F = object.__new__(type(facts))
+    state = new.__dict__
+    state.update(facts.__dict__)
+    state.update(changes)
     return new
 
 
@@ -355,10 +396,10 @@ def fold(facts: ProjectFacts, entry: FactEntry) -> ProjectFacts:
     """Return the facts after one more entry of the project's stream (pure)."""
     handler = _HANDLERS.get(entry.type)
     updated = handler(facts, entry) if handler is not None else evolve(facts)
-    # ``updated`` is always a fresh copy, so the counters can be set on it in place.
-    object.__setattr__(updated, "entries", facts.entries + 1)
-    object.__setattr__(updated, "last_hash", entry.entry_hash)
-    object.__setattr__(updated, "last_recorded_at", entry.recorded_at)
+    # ``updated`` is always a fresh copy (see ``evolve``), so the counters can be set on it in
+    # place, through its ``__dict__`` as ``evolve`` does.
+    updated.__dict__.update(entries=facts.entries + 1, last_hash=entry.entry_hash,
+                            last_recorded_at=entry.recorded_at)
     return updated
 
 

@@ -14,13 +14,13 @@ from typing import Any
 from uuid import UUID
 
 from ledger import views
-from ledger.aggregates import fact_entry
 from ledger.app import Ledger
+from ledger.calendar import WorkingCalendar
 from ledger.canonical import JSONValue
 from ledger.errors import EntryHashMismatchError, ProjectNotFoundError
 from ledger.events import EntryEvent
-from ledger.facts import ProjectFacts, empty_facts, fold, today_in_china
-from ledger.trail import TrailActor, trail
+from ledger.facts import today_in_china
+from ledger.trail import TrailActor, trail_and_facts
 from projections.state import LibraryState
 
 
@@ -69,14 +69,11 @@ def replay_project(ledger: Ledger, project_id: UUID, *, as_known_at: str | None 
     events = _known(ledger.events_of(project_id), as_known_at)
     if not events:
         raise ProjectNotFoundError(project_id)
-    facts: ProjectFacts = empty_facts(str(project_id))
-    for event in events:
-        facts = fold(facts, fact_entry(event))
     actors = actors_as_known_at(ledger, as_known_at)
+    rows, facts = trail_and_facts(events, actors)  # one fold gives the trail and the facts
     opener = actors.get(facts.opened_by)
     unit = opener.unit if opener else None
     profile = ledger.identity.profile
-    rows = trail(events, actors)
     calendar = ledger.calendar
     named: dict[str, JSONValue] = {
         "project": views.library_row(facts, unit, on, calendar),
@@ -84,9 +81,25 @@ def replay_project(ledger: Ledger, project_id: UUID, *, as_known_at: str | None 
         "obligations": views.obligations_view(facts, on, calendar),
         "trail": rows,
     }
-    return ProjectReplay(project_id, as_known_at, on, len(events), calendar.digest, {
+    return ProjectReplay(project_id, as_known_at, on, len(events), _digest_of(calendar), {
         name: {"state": view, "state_hash": views.state_hash(view, profile)}
         for name, view in named.items()})
+
+
+# ``WorkingCalendar.digest`` hashes the whole holiday table on every read (~1.6 ms, a thirtieth
+# of a replay). The table is frozen and the ledger keeps one instance until a year is added, so
+# the digest of the last instance seen is remembered (by identity: a new table is a new object).
+_last_calendar: tuple[WorkingCalendar, str] | None = None
+
+
+def _digest_of(calendar: WorkingCalendar) -> str:
+    global _last_calendar  # noqa: PLW0603 - a one-entry memo; replacing the tuple is atomic
+    last = _last_calendar
+    if last is not None and last[0] is calendar:
+        return last[1]
+    digest = calendar.digest
+    _last_calendar = (calendar, digest)
+    return digest
 
 
 def replay_library(ledger: Ledger, *, as_known_at: str | None = None) -> LibraryState:

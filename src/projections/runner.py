@@ -10,7 +10,6 @@ single-row tracking table refuses a position already recorded, and the loser rel
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any, cast
@@ -20,7 +19,6 @@ from eventsourcing.projection import Projection
 
 from ledger.app import Ledger
 from ledger.entries import Entry
-from ledger.errors import EntryHashMismatchError
 from ledger.events import EntryEvent
 from projections.state import ActorUnit, LibraryState, load_state
 from projections.view import FactsView
@@ -132,17 +130,15 @@ class Library:
             name = self.projection.name
             self.view.reset(name)
             state = LibraryState(str(self.ledger.identity.registry_stream))
-            profile = self.ledger.identity.profile
+            digest = self.ledger.identity.profile.digest
             total = self.ledger.log.tree_size()
+            # The view reads the log's tables itself (plain rows, no LeafRow/StoredEvent per
+            # entry); it needs the name of the events table eventsourcing's recorder writes.
+            events_table = cast(Any, self.ledger.recorder).events_table_name
             last_id = 0
-            for leaf, stored in self.ledger.log.iter_log():
-                if stored is None or profile.digest(stored.state) != leaf.entry_hash:
-                    raise EntryHashMismatchError(
-                        "the entry does not match its log leaf (run `ledger verify`)",
-                        leaf_index=leaf.leaf_index)
-                state.apply_json(json.loads(stored.state), leaf.entry_hash.hex())
-                last_id = max(last_id, leaf.notification_id)
-                if progress is not None and state.entries % 5000 == 0:
+            for page in self.view.log_pages(events_table, _PAGE):
+                last_id = max(last_id, state.apply_log(page, digest))
+                if progress is not None:
                     progress(state.entries, total)
             if state.entries:
                 self.view.save(state.projects, state.actors, state.entries,

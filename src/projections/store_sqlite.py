@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from eventsourcing.persistence import Tracking
 from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder
 
 from ledger.facts import ProjectFacts
-from projections.state import ActorUnit
+from projections.state import ActorUnit, LogRow
 from projections.view import StoredLibrary
 
 _TABLES = [
@@ -53,7 +53,7 @@ class SQLiteFactsView(SQLiteTrackingRecorder):
             c.executemany(
                 "INSERT INTO projection_projects VALUES (?, ?, ?) ON CONFLICT (project_id)"
                 " DO UPDATE SET facts = excluded.facts, position = excluded.position",
-                [(pid, json.dumps(f.to_json(), ensure_ascii=False), tracking.notification_id)
+                [(pid, f.to_stored_json(), tracking.notification_id)
                  for pid, f in projects.items()])
             c.executemany(
                 "INSERT INTO projection_actors VALUES (?, ?, ?) ON CONFLICT (actor)"
@@ -71,3 +71,20 @@ class SQLiteFactsView(SQLiteTrackingRecorder):
             for table in ("projection_projects", "projection_actors", "projection_meta"):
                 c.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed table names
             c.execute("DELETE FROM tracking WHERE application_name = ?", (application_name,))
+
+    def log_pages(self, events_table: str, batch: int) -> Iterator[Sequence[LogRow]]:
+        """Every leaf with its entry bytes, in leaf order (see ``FactsView.log_pages``)."""
+        sql = ("SELECT l.leaf_index, l.entry_hash, l.notification_id, e.state"  # noqa: S608
+               f" FROM log_leaves AS l LEFT JOIN {events_table} AS e"
+               " ON e.originator_id = l.originator_id"
+               " AND e.originator_version = l.originator_version"
+               " WHERE l.leaf_index >= ? AND l.leaf_index < ? ORDER BY l.leaf_index")
+        position = 0
+        while True:
+            with self.datastore.transaction(commit=False) as c:
+                c.execute(sql, (position, position + batch))
+                rows = c.fetchall()
+            if not rows:
+                return
+            yield rows
+            position += batch

@@ -7,14 +7,14 @@ together, and a replay from zero is idempotent (DESIGN §4; STYLE: projections).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from eventsourcing.persistence import Tracking
 
 from ledger.facts import ProjectFacts
-from projections.state import ActorUnit
+from projections.state import ActorUnit, LogRow
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,14 @@ class FactsView(Protocol):
 
     def reset(self, application_name: str) -> None:
         """Forget everything (before a rebuild from zero)."""
+        ...
+
+    def log_pages(self, events_table: str, batch: int) -> Iterator[Sequence[LogRow]]:
+        """Every log leaf joined with its stored entry, in leaf order, ``batch`` rows a page.
+
+        The same join as ``LogStore.iter_log`` (the ledger's ``log_leaves`` and its events
+        table ``events_table``, in the same database), returning only what a rebuild needs.
+        """
         ...
 
     def max_tracking_id(self, application_name: str) -> int | None:
