@@ -183,12 +183,7 @@ class LedgerService:
                as_known_at: str | None = None) -> list[EntryEvent]:
         """The verified entries of a project (as known at T when asked)."""
         self.project_facts(actor, project_id)
-        events = self.ledger.events_of(project_id)
-        if as_known_at is not None:
-            events = [e for e in events if (e.recorded_at or "") <= as_known_at]
-            if not events:
-                raise ProjectNotFoundError(project_id)
-        return events
+        return self.ledger.events_of(project_id, as_known_at=as_known_at)
 
     def trail(self, actor: Actor, project_id: UUID,
               as_known_at: str | None = None) -> list[JSONValue]:

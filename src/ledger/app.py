@@ -409,10 +409,16 @@ class Ledger(Application[UUID]):
         self.check_head(project_id, project.version, project.head_hash, newest)
         return project
 
-    def events_of(self, stream: UUID) -> list[EntryEvent]:
-        """Every entry of a stream, verified like :meth:`project`."""
-        newest = self.log.stream_head_leaf(stream)  # before the entries: see check_head
-        events = cast(list[EntryEvent], list(self.events.get(stream)))
+    def events_of(self, stream: UUID, *, as_known_at: str | None = None) -> list[EntryEvent]:
+        """Every entry of a stream, verified like :meth:`project`; with ``as_known_at``, those
+        recorded at or before it. They are a prefix of the stream (``recorded_at`` never
+        decreases along the log), so only that prefix is read and checked, ending at its leaf.
+        """
+        newest = self.log.stream_head_leaf(stream, as_known_at)  # before the entries
+        if newest is None and as_known_at is not None:
+            raise ProjectNotFoundError(stream)
+        stop = newest.originator_version if as_known_at is not None and newest else None
+        events = cast(list[EntryEvent], list(self.events.get(stream, lte=stop)))
         if not events:
             raise ProjectNotFoundError(stream)
         head = ZERO_HASH

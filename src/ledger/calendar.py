@@ -32,7 +32,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from functools import cache
+from functools import cache, cached_property
 from importlib import resources
 from typing import NoReturn
 
@@ -456,9 +456,11 @@ class WorkingCalendar:
             "years": [entry.to_json_value() for entry in self.years],
         }
 
-    @property
+    @cached_property
     def digest(self) -> str:
-        """SHA-256 (hex) of the table's canonical bytes: which calendar a projection used."""
+        """SHA-256 (hex) of the table's canonical bytes: which calendar a projection used.
+
+        Computed once per table (it is frozen): every replay names the calendar it used."""
         return hashlib.sha256(canonical_bytes(self.to_json_value())).hexdigest()
 
     def to_json(self) -> str:

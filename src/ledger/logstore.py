@@ -78,8 +78,9 @@ class LogStore(Protocol):
         """The leaf of a stream's entry."""
         ...
 
-    def stream_head_leaf(self, stream: UUID) -> LeafRow | None:
-        """The newest leaf of a stream (truncation shows as a leaf beyond the entries)."""
+    def stream_head_leaf(self, stream: UUID, recorded_by: str | None = None) -> LeafRow | None:
+        """The newest leaf of a stream (truncation shows as a leaf beyond the entries), or
+        the newest recorded at or before ``recorded_by``."""
         ...
 
     def leaf_for_nonce(self, nonce: str) -> LeafRow | None:

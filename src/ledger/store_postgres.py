@@ -38,6 +38,9 @@ from ledger.merkle import NodeId
 from ledger.sealing import Sealer, StreamHead
 from ledger.suites import Profile
 
+# Later than any recorded_at (RFC 3339 strings compare as times): "no bound".
+_END_OF_TIME = "9999-12-31T23:59:59.999999Z"
+
 _TABLES = (
     "CREATE TABLE IF NOT EXISTS {schema}.log_leaves ("
     " leaf_index bigint PRIMARY KEY, originator_id uuid NOT NULL,"
@@ -297,11 +300,11 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
             "SELECT * FROM {schema}.log_leaves WHERE originator_id = %s"
             " AND originator_version = %s", (stream, seq)))
 
-    def stream_head_leaf(self, stream: UUID) -> LeafRow | None:
-        """The newest leaf of a stream."""
+    def stream_head_leaf(self, stream: UUID, recorded_by: str | None = None) -> LeafRow | None:
+        """The newest leaf of a stream (recorded at or before ``recorded_by``, if given)."""
         return self._leaf(self._one(
-            "SELECT * FROM {schema}.log_leaves WHERE originator_id = %s"
-            " ORDER BY originator_version DESC LIMIT 1", (stream,)))
+            "SELECT * FROM {schema}.log_leaves WHERE originator_id = %s AND recorded_at <= %s"
+            " ORDER BY originator_version DESC LIMIT 1", (stream, recorded_by or _END_OF_TIME)))
 
     def leaf_for_nonce(self, nonce: str) -> LeafRow | None:
         """The leaf of a nonce."""

@@ -39,6 +39,9 @@ from ledger.merkle import NodeId
 from ledger.sealing import Sealer, StreamHead
 from ledger.suites import Profile
 
+# Later than any recorded_at (RFC 3339 strings compare as times): "no bound".
+_END_OF_TIME = "9999-12-31T23:59:59.999999Z"
+
 _TABLES = (
     "CREATE TABLE IF NOT EXISTS log_leaves ("
     " leaf_index INTEGER PRIMARY KEY, originator_id TEXT NOT NULL,"
@@ -273,11 +276,12 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
             "SELECT * FROM log_leaves WHERE originator_id = ? AND originator_version = ?",
             (_db_id(stream), seq)))
 
-    def stream_head_leaf(self, stream: UUID) -> LeafRow | None:
-        """The newest leaf of a stream."""
+    def stream_head_leaf(self, stream: UUID, recorded_by: str | None = None) -> LeafRow | None:
+        """The newest leaf of a stream (recorded at or before ``recorded_by``, if given)."""
         return self._leaf(self._one(
-            "SELECT * FROM log_leaves WHERE originator_id = ?"
-            " ORDER BY originator_version DESC LIMIT 1", (_db_id(stream),)))
+            "SELECT * FROM log_leaves WHERE originator_id = ? AND recorded_at <= ?"
+            " ORDER BY originator_version DESC LIMIT 1",
+            (_db_id(stream), recorded_by or _END_OF_TIME)))
 
     def leaf_for_nonce(self, nonce: str) -> LeafRow | None:
         """The leaf of a nonce."""

@@ -15,10 +15,8 @@ from uuid import UUID
 
 from ledger import views
 from ledger.app import Ledger
-from ledger.calendar import WorkingCalendar
 from ledger.canonical import JSONValue
 from ledger.errors import EntryHashMismatchError, ProjectNotFoundError
-from ledger.events import EntryEvent
 from ledger.facts import today_in_china
 from ledger.trail import TrailActor, trail_and_facts
 from projections.state import LibraryState
@@ -42,20 +40,15 @@ class ProjectReplay:
                 "views": self.views}
 
 
-def _known(events: list[EntryEvent], as_known_at: str | None) -> list[EntryEvent]:
-    if as_known_at is None:
-        return events
-    return [e for e in events if (e.recorded_at or "") <= as_known_at]
-
-
 def actors_as_known_at(ledger: Ledger, as_known_at: str | None) -> dict[str, TrailActor]:
     """Registered actors (role, unit) as known at T."""
     actors: dict[str, TrailActor] = {}
     try:
-        registry_events = ledger.events_of(ledger.identity.registry_stream)
+        registry_events = ledger.events_of(ledger.identity.registry_stream,
+                                           as_known_at=as_known_at)
     except ProjectNotFoundError:
         return actors
-    for event in _known(registry_events, as_known_at):
+    for event in registry_events:
         if event.filing.type == "ActorRegistered":
             payload = event.filing.payload
             actors[payload["actor"]] = TrailActor(payload["role"], payload.get("unit"))
@@ -66,9 +59,7 @@ def replay_project(ledger: Ledger, project_id: UUID, *, as_known_at: str | None 
                    on: date | None = None) -> ProjectReplay:
     """Rebuild one project's projections from its verified stream, as known at T, on D."""
     on = on or today_in_china(ledger.clock())
-    events = _known(ledger.events_of(project_id), as_known_at)
-    if not events:
-        raise ProjectNotFoundError(project_id)
+    events = ledger.events_of(project_id, as_known_at=as_known_at)
     actors = actors_as_known_at(ledger, as_known_at)
     rows, facts = trail_and_facts(events, actors)  # one fold gives the trail and the facts
     opener = actors.get(facts.opened_by)
@@ -81,25 +72,9 @@ def replay_project(ledger: Ledger, project_id: UUID, *, as_known_at: str | None 
         "obligations": views.obligations_view(facts, on, calendar),
         "trail": rows,
     }
-    return ProjectReplay(project_id, as_known_at, on, len(events), _digest_of(calendar), {
+    return ProjectReplay(project_id, as_known_at, on, len(events), calendar.digest, {
         name: {"state": view, "state_hash": views.state_hash(view, profile)}
         for name, view in named.items()})
-
-
-# ``WorkingCalendar.digest`` hashes the whole holiday table on every read (~1.6 ms, a thirtieth
-# of a replay). The table is frozen and the ledger keeps one instance until a year is added, so
-# the digest of the last instance seen is remembered (by identity: a new table is a new object).
-_last_calendar: tuple[WorkingCalendar, str] | None = None
-
-
-def _digest_of(calendar: WorkingCalendar) -> str:
-    global _last_calendar  # noqa: PLW0603 - a one-entry memo; replacing the tuple is atomic
-    last = _last_calendar
-    if last is not None and last[0] is calendar:
-        return last[1]
-    digest = calendar.digest
-    _last_calendar = (calendar, digest)
-    return digest
 
 
 def replay_library(ledger: Ledger, *, as_known_at: str | None = None) -> LibraryState:

@@ -300,3 +300,16 @@ def test_a_token_revoked_through_the_ledger_stops_at_once(ledger: Ledger) -> Non
     assert ledger.actor_for_token(token) == "edu-wang"
     assert ledger.revoke_tokens("edu-wang") == 1
     assert ledger.actor_for_token(token) is None
+
+
+def test_events_as_known_at_are_the_verified_prefix_recorded_by_then(ledger: Ledger) -> None:
+    stream = _open_project(ledger)
+    receipts = [ledger.file("edu-wang", "MaterialsSupplemented",
+                            EXAMPLES["MaterialsSupplemented"], stream=stream) for _ in range(4)]
+    middle = receipts[1].recorded_at
+    known = ledger.events_of(stream, as_known_at=middle)
+    expected = [e for e in ledger.events_of(stream) if (e.recorded_at or "") <= middle]
+    assert [e.entry_hash for e in known] == [e.entry_hash for e in expected]
+    assert len(known) >= 3
+    with pytest.raises(ProjectNotFoundError):
+        ledger.events_of(stream, as_known_at="2000-01-01T00:00:00.000000Z")

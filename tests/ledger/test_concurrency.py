@@ -308,10 +308,10 @@ def test_verified_read_racing_one_append_is_not_a_broken_chain(
     store = ledger.log
     read_head_leaf = store.stream_head_leaf
 
-    def head_leaf_after_a_concurrent_append(of: uuid.UUID) -> Any:
+    def head_leaf_after_a_concurrent_append(of: uuid.UUID, recorded_by: str | None = None) -> Any:
         monkeypatch.setattr(store, "stream_head_leaf", read_head_leaf)  # once
         file_materials(writer, opened.stream)  # lands between the entries read and the head read
-        return read_head_leaf(of)
+        return read_head_leaf(of, recorded_by)
 
     monkeypatch.setattr(store, "stream_head_leaf", head_leaf_after_a_concurrent_append)
     events = ledger.events_of(stream)  # ChainBrokenError today
