@@ -59,24 +59,31 @@ def _check(value: object, path: str) -> bool:
 
 def _scan(value: object) -> bool | None:
     """:func:`_check` without the paths: None where it would raise (then it runs, to say
-    where). Every filing is scanned several times on the write path, so this is kept lean."""
+    where). Every filing is scanned several times on the write path and every view when it is
+    hashed, so this is kept lean: leaves are tested inline, only containers recurse."""
     kind = type(value)
-    if kind is str or kind is bool or value is None:
-        return True
-    if kind is int:
-        return True if -_MAX_SAFE_INTEGER <= cast(int, value) <= _MAX_SAFE_INTEGER else None
-    children: Iterable[object]
     if kind is dict:
         mapping = cast(dict[object, object], value)
-        if not all(type(key) is str for key in mapping):
-            return None
-        ascii_keys = all(cast(str, key).isascii() for key in mapping)
-        children = mapping.values()
-    elif kind is list or kind is tuple:
-        ascii_keys, children = True, cast(Iterable[object], value)
-    else:
-        return None  # floats, other mappings and types: the careful check decides
-    for item in children:
+        ascii_keys = True
+        for key in mapping:
+            if type(key) is not str:
+                return None
+            if not key.isascii():
+                ascii_keys = False
+        return _scan_all(mapping.values(), ascii_keys)
+    if kind is list or kind is tuple:
+        return _scan_all(cast(Iterable[object], value), True)
+    return _scan_all((value,), True)  # a bare leaf (or what the careful check must judge)
+
+
+def _scan_all(items: Iterable[object], ascii_keys: bool) -> bool | None:
+    for item in items:
+        kind = type(item)
+        if kind is str or item is None or kind is bool or (
+                kind is int and -_MAX_SAFE_INTEGER <= cast(int, item) <= _MAX_SAFE_INTEGER):
+            continue
+        if kind is not dict and kind is not list and kind is not tuple:
+            return None  # floats, big integers, other mappings and types
         found = _scan(item)
         if found is None:
             return None

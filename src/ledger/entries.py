@@ -15,7 +15,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any, cast
 from uuid import UUID
 
@@ -33,6 +33,15 @@ _ENTRY_KEYS = frozenset({"filing", "signature", "seq", "prev", "recorded_at"})
 _PENDING_KEYS = frozenset({"filing", "signature", "seq"})
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z")
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_DATE = re.compile(r"\d{4}-\d\d-\d\d")
+_DECODER = json.JSONDecoder()
+
+
+@lru_cache(maxsize=4096)
+def _stream_id(text: str) -> UUID:
+    """A stream id's UUID: a stream's entries all name it, so a read parses it once."""
+    return UUID(text)
 
 
 def format_time(moment: datetime) -> str:
@@ -113,15 +122,16 @@ class Filing:
                 raise ValueError(f"filing.{name} must be a non-empty string")
         if not isinstance(data["payload"], dict):
             raise ValueError("filing.payload must be an object")
-        stream, nonce = UUID(data["stream"]), UUID(data["nonce"])
-        effective = date.fromisoformat(data["effective"])
-        if str(stream) != data["stream"] or str(nonce) != data["nonce"]:
+        if not (_UUID.fullmatch(data["stream"]) and _UUID.fullmatch(data["nonce"])):
             raise ValueError("stream and nonce must be lowercase hyphenated UUIDs")
-        if effective.isoformat() != data["effective"]:
+        if not _DATE.fullmatch(data["effective"]):
             raise ValueError("effective must be YYYY-MM-DD")
+        effective = date.fromisoformat(data["effective"])  # also refuses 2026-02-30
         return cls(
-            ledger=data["ledger"], stream=stream, type=data["type"], effective=effective,
-            payload=data["payload"], actor=data["actor"], key=data["key"], nonce=nonce,
+            ledger=data["ledger"], stream=_stream_id(data["stream"]), type=data["type"],
+            effective=effective,
+            payload=data["payload"], actor=data["actor"], key=data["key"],
+            nonce=UUID(data["nonce"]),
         )
 
 
@@ -188,7 +198,7 @@ class Entry:
         Raises :class:`MalformedEntryError` naming the stream and seq the caller expected.
         """
         try:
-            obj = json.loads(data)
+            obj = _DECODER.decode(data.decode("utf-8"))  # stored entries are UTF-8 (JCS)
             if not isinstance(obj, dict) or set(obj) != _ENTRY_KEYS:
                 raise ValueError(f"an entry has exactly the keys {sorted(_ENTRY_KEYS)}")
             entry_seq, prev, recorded_at = obj["seq"], obj["prev"], obj["recorded_at"]

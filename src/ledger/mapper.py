@@ -54,7 +54,8 @@ class EntryMapper(Mapper[UUID]):
     def event_from_entry(entry: Entry, topic: str, entry_hash: str, *, stream: UUID,
                          seq: int) -> EntryEvent:
         """Build the domain event of a parsed entry, checking its stored position."""
-        if entry.seq != seq or str(entry.filing.stream) != str(stream):
+        if entry.seq != seq or entry.filing.stream != (
+                stream if isinstance(stream, UUID) else UUID(str(stream))):
             raise MalformedEntryError(
                 f"entry says stream {entry.filing.stream} seq {entry.seq}, but is stored at"
                 f" stream {stream} seq {seq}", stream=stream, seq=seq)

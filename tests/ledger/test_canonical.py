@@ -9,7 +9,7 @@ import rfc8785
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger.canonical import canonical_bytes
+from ledger.canonical import _check, _scan, canonical_bytes
 from ledger.errors import NotCanonicalError
 
 # RFC 8785 §3.2.3 (sorting example): keys sort by UTF-16 code units, so the emoji's high
@@ -64,3 +64,25 @@ def test_equals_rfc8785_library(value: object) -> None:
                                max_size=8), json_values, max_size=6))
 def test_ascii_keys_fast_path_equals_rfc8785(value: dict[str, object]) -> None:
     assert canonical_bytes(value) == rfc8785.dumps(value)  # type: ignore[arg-type]
+
+
+anything = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**60), 2**60) | st.floats(allow_nan=False)
+    | st.text(max_size=4) | st.binary(max_size=2),
+    lambda children: st.lists(children, max_size=3) | st.tuples(children)
+    | st.dictionaries(st.text(max_size=3) | st.integers(0, 3), children, max_size=3),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(anything)
+def test_lean_scan_agrees_with_the_careful_check(value: object) -> None:
+    # The lean scan decides alone only where it is sure; elsewhere the careful check decides.
+    scanned = _scan(value)
+    try:
+        careful: bool | None = _check(value, "$")
+    except NotCanonicalError:
+        careful = None
+    if scanned is not None:
+        assert scanned == careful
