@@ -8,14 +8,23 @@ Limit:    one core's ``ledger.suites.INTL.signature.verify`` rate (Ed25519 via P
           carries one author signature, so verify can never beat it).
 Baseline: bare eventsourcing reading its whole log of the same number of events (same payload):
           ``recorder.select_notifications`` in pages of 2,000 + ``mapper.to_domain_event`` each.
+
+Building 100,000 entries takes minutes; to iterate on ``ledger verify``, build once with
+``--keep`` (PostgreSQL: the ledger's schema is kept and its URL printed) and pass that URL to
+later runs with ``--reuse URL`` (no build; ``--no-bare`` also skips the baseline). Drop a kept
+schema yourself when done (``DROP SCHEMA ... CASCADE``).
 """
 
 from __future__ import annotations
 
 import os
+import resource
 import sys
 import time
+import uuid
 from pathlib import Path
+
+import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -159,6 +168,58 @@ def bare_read_all(app) -> int:  # type: ignore[no-untyped-def]
         start = page[-1].id + 1
 
 
+def cpu_seconds() -> tuple[float, float, float]:
+    """CPU seconds so far of this process, of its (joined) children, and of every PostgreSQL
+    server process on this machine (all sessions: other load on the server counts too)."""
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(
+        resource.RUSAGE_CHILDREN)
+    return (own.ru_utime + own.ru_stime, kids.ru_utime + kids.ru_stime, postgres_cpu())
+
+
+def postgres_cpu() -> float:
+    """CPU seconds of the local processes named ``postgres`` (0.0 where /proc is not there)."""
+    total = 0
+    for pid in (p for p in os.listdir("/proc") if p.isdigit()) if os.path.isdir("/proc") else ():
+        try:
+            with open(f"/proc/{pid}/comm") as fh:
+                if not fh.read().startswith("postgres"):
+                    continue
+            with open(f"/proc/{pid}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime in clock ticks
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def kept_url() -> str:
+    """A fresh PostgreSQL schema the backend will not drop (``--keep``); its database URL."""
+    schema = f"bench_kept_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(c.PG_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    return f"{c.PG_URL}?schema={schema}"
+
+
+def ledger_for(b: c.Backend, args, n: int, projects: int):  # type: ignore[no-untyped-def]
+    """The ledger to verify: reused (``--reuse``), or built (kept with ``--keep``).
+
+    Returns (ledger, build row or None when reused, leaves).
+    """
+    if args.reuse:
+        ledger = b.ours(args.reuse)
+        leaves = ledger.log.tree_size()
+        print(f"  {b.name}: reusing {leaves:,} leaves at {args.reuse}", flush=True)
+        return ledger, None, leaves
+    url = kept_url() if args.keep and b.name == "postgres" else None
+    ledger = b.ours(url)
+    t_prep, t_sub, leaves = build_ours(ledger, n, projects)
+    print(f"  {b.name}: built {leaves:,} leaves in {t_prep + t_sub:.1f} s", flush=True)
+    if url is not None:
+        print(f"  {b.name}: kept; rerun with --reuse '{url}'", flush=True)
+    row = [b.name, leaves, t_prep + t_sub, t_prep, t_sub, (leaves / t_sub) if t_sub else 0.0]
+    return ledger, row, leaves
+
+
 def main() -> None:
     p = c.parser(__doc__.splitlines()[0], n=100_000, quick_n=5_000)
     p.add_argument("--projects", type=int, default=None,
@@ -168,35 +229,44 @@ def main() -> None:
                    help="also time one verify with Python's cyclic GC disabled")
     p.add_argument("--breakdown", action="store_true",
                    help="also time each verify step on one core (unprofiled)")
+    p.add_argument("--keep", action="store_true",
+                   help="PostgreSQL: keep the built ledger's schema and print its URL")
+    p.add_argument("--reuse", metavar="URL", default=None,
+                   help="verify the ledger at URL (kept by --keep) instead of building one")
+    p.add_argument("--no-bare", action="store_true",
+                   help="skip the bare eventsourcing baseline (quicker iterations)")
     args = p.parse_args()
     n = c.size(args)
     projects = args.projects or max(1, n // 100)
     c.header("bench_verify (figure 4: ledger verify)", args)
     print(f"entries: {n:,} over {projects:,} projects (group commits of 100); workers: "
           f"{args.workers} (os.cpu_count()={os.cpu_count()}); repeat: {args.repeat}", flush=True)
-    rows, builds = [], []
+    rows, builds, cpu_rows = [], [], []
     for name in c.backends(args.backend):
         with c.backend(name) as b:
-            ledger = b.ours()
-            t_prep, t_sub, leaves = build_ours(ledger, n, projects)
-            builds.append([name, leaves, t_prep + t_sub, t_prep, t_sub,
-                           (leaves / t_sub) if t_sub else 0.0])
-            print(f"  {name}: built {leaves:,} leaves in {t_prep + t_sub:.1f} s", flush=True)
-            app = b.bare(cache=True)
-            t0 = time.perf_counter()
-            build_bare(app, leaves, projects)
-            print(f"  {name}: bare log of {leaves:,} events built in "
-                  f"{time.perf_counter() - t0:.1f} s", flush=True)
+            ledger, build_row, leaves = ledger_for(b, args, n, projects)
+            if build_row is not None:
+                builds.append(build_row)
+            app = None if args.no_bare else b.bare(cache=True)
+            if app is not None:
+                t0 = time.perf_counter()
+                build_bare(app, leaves, projects)
+                print(f"  {name}: bare log of {leaves:,} events built in "
+                      f"{time.perf_counter() - t0:.1f} s", flush=True)
 
             report = verify_ledger(ledger.log, ledger.identity, workers=args.workers)  # warm-up
             assert report.ok, [f.describe() for f in report.failures[:5]]
             assert report.entries == leaves and report.signatures == leaves, report
-            bare_read_all(app)
             t: dict[str, list[float]] = {"ours": [], "bare": []}
+            cpu: list[tuple[float, float, float]] = []
             for _ in range(args.repeat):
+                before = cpu_seconds()
                 t["ours"].append(c.timed(lambda: verify_ledger(ledger.log, ledger.identity,
                                                                workers=args.workers)))
-                t["bare"].append(c.timed(lambda: bare_read_all(app)))
+                cpu.append(tuple(b - a for a, b in zip(before, cpu_seconds(), strict=True)))
+                if app is not None:
+                    t["bare"].append(c.timed(lambda: bare_read_all(app)))
+            t["bare"] = t["bare"] or [float("nan")]
             med = {k: sorted(v)[len(v) // 2] for k, v in t.items()}
             one_core = ed25519_rate(ledger, args.repeat)
             limit = one_core * min(args.workers, os.cpu_count() or 1)
@@ -206,6 +276,13 @@ def main() -> None:
                          f"{ours_rate / (leaves / med['bare']):.2f}x", one_core, limit,
                          f"{ours_rate / limit:.2f}", c.verdict(ours_rate, 15000), best_rate])
             print(f"  {name}: verify runs {[round(x, 2) for x in t['ours']]} s", flush=True)
+            main_us, workers_us, pg_us = (sorted(x[i] for x in cpu)[len(cpu) // 2] / leaves * 1e6
+                                          for i in range(3))
+            cores = min(args.workers, os.cpu_count() or 1)
+            idle = min(1e6 * (os.cpu_count() or 1) / (main_us + workers_us + pg_us),
+                       1e6 * cores / workers_us, 1e6 / main_us)
+            cpu_rows.append([name, leaves, main_us, workers_us, pg_us, idle,
+                             c.verdict(idle, 15000)])
             if args.gc_experiment:
                 import gc  # noqa: PLC0415
 
@@ -234,6 +311,12 @@ def main() -> None:
             ["backend", "entries", "verify s", "ours entries/s", "bare read-all events/s",
              "ours/bare", "Ed25519 verify/s 1 core", "Ed25519 limit/s (x cores)",
              "ours/limit", "target 15,000/s", "ours best run entries/s"], rows)
+    c.table("Figure 4 - ledger verify, CPU per entry (median; the rate on idle cores is what"
+            " that CPU allows when the main process, the workers and PostgreSQL share the"
+            " cores, each worker using at most one)",
+            ["backend", "entries", "main process CPU us", "workers CPU us",
+             "PostgreSQL CPU us (all sessions)", "entries/s on idle cores", "target 15,000/s"],
+            cpu_rows)
 
 
 if __name__ == "__main__":

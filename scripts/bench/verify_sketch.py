@@ -1,5 +1,9 @@
 """A SKETCH (not product code) of a pipelined ``ledger verify``, to size figure 4's headroom.
 
+Historical: ``src/ledger/verify.py`` (with ``verify_worker.py`` and ``verify_tree.py``) now
+does what this sketch sketched, and more (see docs/performance.md, figure 4); the script is
+kept to compare the two on one ledger.
+
 It runs the same per-entry work as ``ledger.verify`` (hash vs leaf, strict ``Entry.parse``,
 canonical-JCS equality, Ed25519 author signature, stream chain, ``recorded_at`` order, key
 validity window against the final registry, Merkle tree vs every stored node, checkpoint roots,

@@ -32,9 +32,10 @@ _FILING_KEYS = frozenset(
 _ENTRY_KEYS = frozenset({"filing", "signature", "seq", "prev", "recorded_at"})
 _PENDING_KEYS = frozenset({"filing", "signature", "seq"})
 _HEX64 = re.compile(r"[0-9a-f]{64}")
-_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z")
+# re.ASCII: \d is [0-9] only (unflagged it also takes other scripts' digits, e.g. '２').
+_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", re.ASCII)
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-_DATE = re.compile(r"\d{4}-\d\d-\d\d")
+_DATE = re.compile(r"\d{4}-\d\d-\d\d", re.ASCII)
 _DECODER = json.JSONDecoder()
 
 
@@ -199,6 +200,18 @@ class Entry:
         """
         try:
             obj = _DECODER.decode(data.decode("utf-8"))  # stored entries are UTF-8 (JCS)
+        except ValueError as exc:
+            raise MalformedEntryError(str(exc), stream=stream, seq=seq) from exc
+        return cls.from_json(obj, stream=stream, seq=seq)
+
+    @classmethod
+    def from_json(cls, obj: object, *, stream: UUID | str | None = None,
+                  seq: int | None = None) -> Entry:
+        """:meth:`parse` of an already decoded value (verify decodes once for several checks).
+
+        Raises :class:`MalformedEntryError` naming the stream and seq the caller expected.
+        """
+        try:
             if not isinstance(obj, dict) or set(obj) != _ENTRY_KEYS:
                 raise ValueError(f"an entry has exactly the keys {sorted(_ENTRY_KEYS)}")
             entry_seq, prev, recorded_at = obj["seq"], obj["prev"], obj["recorded_at"]

@@ -38,11 +38,13 @@ __all__ = [
     "consistency_ranges",
     "decompose",
     "empty_root",
+    "extend_nodes",
     "inclusion_ranges",
     "leaf_hash",
     "node_hash",
     "nodes_needed",
     "range_hash",
+    "root_from_edge",
     "root_from_right_edge",
     "root_nodes",
     "verify_consistency",
@@ -268,6 +270,48 @@ def append_leaves(
     new_edge = dict(stack)
     assert list(new_edge) == root_nodes(size + len(entry_hashes))
     return new_nodes, new_edge
+
+
+def extend_nodes(
+    h: HashSuite,
+    size: int,
+    edge: list[tuple[int, bytes]],
+    entry_hashes: Iterable[bytes],
+    nodes: dict[tuple[int, int], bytes],
+) -> int:
+    """Append leaves in bulk: :func:`append_leaves` for recomputing a whole tree (verify).
+
+    The same nodes and hashes, with lighter bookkeeping for 10^5..10^6 leaves: ``nodes`` is
+    keyed by ``(level, index)`` tuples instead of :class:`NodeId` (no object per node, and
+    C-level hashing), every completed node is written into it, and ``edge`` is the right edge
+    at ``size`` as a stack of ``(level, hash)``, largest subtree first, updated in place.
+    Returns the new size. The caller keeps ``edge`` from the empty tree on (``[]``); it is
+    not checked against ``size`` here (:func:`append_leaves` does that for stored trees).
+    """
+    digest = h.digest
+    for data in entry_hashes:
+        index, level = size, 0
+        value = digest(_LEAF_HASH_PREFIX + data)
+        nodes[0, index] = value
+        # A right child (odd index) completes its parent with the left sibling on the edge.
+        while index & 1:
+            value = digest(_NODE_HASH_PREFIX + edge.pop()[1] + value)
+            index >>= 1
+            level += 1
+            nodes[level, index] = value
+        edge.append((level, value))
+        size += 1
+    return size
+
+
+def root_from_edge(h: HashSuite, edge: Sequence[tuple[int, bytes]]) -> bytes:
+    """Return the root of the tree whose right edge is ``edge`` (as :func:`extend_nodes`)."""
+    if not edge:
+        return empty_root(h)
+    acc = edge[-1][1]
+    for _, value in reversed(edge[:-1]):
+        acc = node_hash(h, value, acc)
+    return acc
 
 
 def root_from_right_edge(h: HashSuite, size: int, right_edge: Mapping[NodeId, bytes]) -> bytes:

@@ -1,0 +1,66 @@
+"""verify's bulk Merkle recomputation equals the tree the store keeps (``merkle.append_leaves``)."""
+
+from __future__ import annotations
+
+import hashlib
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ledger import merkle
+from ledger.merkle import NodeId
+from ledger.suites import GM, INTL
+from ledger.verify_tree import RecomputedTree, compare_nodes
+
+
+def _leaves(count: int) -> list[bytes]:
+    return [hashlib.sha256(i.to_bytes(4, "big")).digest() for i in range(count)]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(1, 40), min_size=1, max_size=8))
+def test_extend_nodes_equals_append_leaves(runs: list[int]) -> None:
+    for profile in (INTL, GM):
+        h = profile.hash
+        reference = merkle.MemoryTree(h)
+        nodes: dict[tuple[int, int], bytes] = {}
+        edge: list[tuple[int, bytes]] = []
+        size = 0
+        for count in runs:
+            batch = _leaves(size + count)[size:]
+            reference.extend(batch)
+            size = merkle.extend_nodes(h, size, edge, batch, nodes)
+            assert size == reference.size
+            assert merkle.root_from_edge(h, edge) == reference.root()
+        assert nodes == {(n.level, n.index): v for n, v in reference.nodes.items()}
+
+
+def test_root_of_the_empty_edge_is_the_empty_root() -> None:
+    assert merkle.root_from_edge(INTL.hash, []) == merkle.empty_root(INTL.hash)
+
+
+def test_recomputed_tree_takes_the_root_at_every_checkpoint() -> None:
+    leaves = _leaves(37)
+    cuts = [1, 5, 6, 16, 33, 37]
+    tree = RecomputedTree(INTL.hash, cuts)
+    for start in range(0, len(leaves), 7):  # pages that do not align with the cuts
+        tree.extend(leaves[start:start + 7])
+    reference = merkle.MemoryTree(INTL.hash, leaves)
+    assert tree.roots == {size: reference.root(size) for size in cuts}
+    assert tree.range_hash(0, 37) == reference.root()
+
+
+def test_stored_nodes_are_compared_with_the_complete_tree() -> None:
+    leaves = _leaves(20)
+    reference = merkle.MemoryTree(INTL.hash, leaves)
+    stored = dict(reference.nodes)
+    bad = NodeId(1, 3)
+    stored[bad] = b"\x00" * 32
+    stored[NodeId(5, 0)] = b"\x01" * 32  # beyond 20 leaves
+    tree = RecomputedTree(INTL.hash, [])
+    for start in range(0, 20, 3):
+        tree.extend(leaves[start:start + 3])
+    findings = compare_nodes(tree, stored)
+    assert findings.count == len(stored)
+    assert findings.differing == [bad]
+    assert findings.beyond == [NodeId(5, 0)]
