@@ -28,6 +28,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import hashes
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ledger.checkpoint import (
     Checkpoint,
@@ -45,6 +48,7 @@ from ledger.suite_gm import (
     Sm2Suite,
     Sm3,
     SoftwareSm2Key,
+    _sm3,
     decode_signature,
     encode_signature,
     message_digest,
@@ -533,3 +537,12 @@ def test_verifier_key_known_answer() -> None:
     assert key.encode() == (
         "ledger.gaoxin.example/projects+88bddd7f+/3NtMi1zbTMvMTIzNDU2NzgxMjM0NTY3OAQJ+d8xHlQhoVDd"
         "fRYeS8XGchefrRgz/AdrsI/zVvNQIMzqSQziZ3WlLcbqcYzBqmAK7QX7814ISmYy9gctqa0T")
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.binary(max_size=300), max_size=4))
+def test_sm3_equals_openssls_sm3(parts: list[bytes]) -> None:
+    # GmSSL computes the profile's SM3; OpenSSL's (through cryptography) is the reference.
+    reference = hashes.Hash(hashes.SM3())
+    reference.update(b"".join(parts))
+    assert _sm3(*parts) == reference.finalize()
