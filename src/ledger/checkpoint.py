@@ -80,17 +80,20 @@ _KEY_ID_HEX_PATTERN: Final = re.compile(r"[0-9a-f]{8}")
 # --- text checks -----------------------------------------------------------------------------
 
 
+_CONTROL = re.compile("[\x00-\x09\x0b-\x1f]")  # control characters but newline
+_SPACE_OR_PLUS = re.compile(r"[\s+]")  # \s on str: exactly what str.isspace() calls space
+
+
 def _check_text(text: str, what: str) -> None:
     """Require valid UTF-8 with no control character but newline (signed-note §Format)."""
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
         raise CheckpointError(f"{what} is not valid UTF-8") from None
-    for char in text:
-        if char < "\x20" and char != "\n":
-            raise CheckpointError(
-                f"{what} contains control character U+{ord(char):04X}: expected none but newline"
-            )
+    if found := _CONTROL.search(text):
+        raise CheckpointError(
+            f"{what} contains control character U+{ord(found.group()):04X}:"
+            " expected none but newline")
 
 
 def _check_key_name(name: str) -> None:
@@ -98,7 +101,7 @@ def _check_key_name(name: str) -> None:
     if not name:
         raise CheckpointError("key name is empty: expected a non-empty name")
     _check_text(name, f"key name {name!r}")
-    if any(char.isspace() for char in name) or "+" in name:
+    if _SPACE_OR_PLUS.search(name):
         raise CheckpointError(f"key name {name!r} contains a space or '+': expected neither")
 
 

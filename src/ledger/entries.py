@@ -49,7 +49,8 @@ def format_time(moment: datetime) -> str:
     """Return RFC 3339 UTC with six fractional digits: ``2026-03-02T01:02:03.000004Z``."""
     if moment.tzinfo is None:
         raise ValueError("recorded times must be timezone-aware")
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # isoformat: a third of strftime's cost, and always four year digits.
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def parse_time(text: str) -> datetime:

@@ -108,6 +108,7 @@ class BatchOutcome:
     rejected: dict[int, LedgerError] = field(default_factory=dict)
     tree_size: int = 0
     root: bytes = b""
+    right_edge: Mapping[NodeId, bytes] = field(default_factory=dict)  # at ``tree_size``
 
 
 def write_batch(tx: LogTransaction, events: Sequence[StoredEvent], *, sealer: Sealer,
@@ -137,7 +138,7 @@ def write_batch(tx: LogTransaction, events: Sequence[StoredEvent], *, sealer: Se
     sealed = sealer.seal(batch, ctx)
     outcome = BatchOutcome(rejected=dict(sealed.rejected))
     if not sealed.accepted:
-        outcome.tree_size = size
+        outcome.tree_size, outcome.right_edge = size, locked.right_edge
         outcome.root = merkle.root_from_right_edge(profile.hash, size, locked.right_edge)
         return outcome
     leaves = [
@@ -153,7 +154,7 @@ def write_batch(tx: LogTransaction, events: Sequence[StoredEvent], *, sealer: Se
     checkpoint = (None if sign_checkpoint is None
                   else (new_size, root, sign_checkpoint(new_size, root)))
     ids = tx.write([s.stored for s in sealed.accepted], leaves, new_nodes, checkpoint)
-    outcome.tree_size, outcome.root = new_size, root
+    outcome.tree_size, outcome.root, outcome.right_edge = new_size, root, right_edge
     outcome.appended = [
         Appended(s.position, leaf.leaf_index, s.entry_hash, s.recorded_at, notification_id,
                  leaf.originator_id, leaf.originator_version, s.prev)

@@ -103,8 +103,14 @@ class SQLiteLogTransaction:
             "SELECT leaf_index, recorded_at FROM log_leaves ORDER BY leaf_index DESC LIMIT 1")
         row = self.curs.fetchone()
         size, last = (0, None) if row is None else (row[0] + 1, row[1])
+        # The right edge of a given size never changes (the log only grows), so the one this
+        # process saw last is reused when the log has not grown since (another process may
+        # have appended: then the size differs and the nodes are read).
+        known = self.recorder.right_edge
+        edge = known[1] if known is not None and known[0] == size else (
+            self.recorder._nodes(self.curs, merkle.root_nodes(size)))
         return LockedLog(size, last, self._stream_heads(streams), self._seen_nonces(nonces),
-                         self.recorder._nodes(self.curs, merkle.root_nodes(size)))
+                         edge)
 
     def _stream_heads(self, streams: Sequence[str]) -> dict[str, StreamHead]:
         heads: dict[str, StreamHead] = {}
@@ -159,6 +165,7 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
         self.sealer = sealer
         self.sign_checkpoint = sign_checkpoint
         self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+        self.right_edge: tuple[int, Mapping[NodeId, bytes]] | None = None  # as last committed
         # The table name is ours, never input.
         self._iter_log_sql = (
             "SELECT l.*, e.topic, e.state FROM log_leaves AS l"  # noqa: S608
@@ -196,6 +203,7 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
                                       expected_heads=expected_heads,
                                       clock=self.clock, pending=pending)
                 raw.commit()
+                self.right_edge = (outcome.tree_size, outcome.right_edge)
             except BaseException:
                 if raw.in_transaction:
                     raw.rollback()
