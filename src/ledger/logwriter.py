@@ -67,8 +67,8 @@ class LockedLog:
 class LogTransaction(Protocol):
     """What a backend offers the algorithm inside one write transaction.
 
-    Two calls, so that a networked backend can send each as one round trip (PostgreSQL
-    pipelines the statements of each); an in-process backend simply runs them in turn.
+    Two calls, so that a networked backend can make each one round trip (PostgreSQL calls
+    one server function for each); an in-process backend simply runs the statements in turn.
     """
 
     def lock_and_read(self, streams: Sequence[str], nonces: Sequence[str]) -> LockedLog:
