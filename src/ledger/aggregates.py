@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 from eventsourcing.domain import Aggregate
 
 from ledger.catalogue import EventSpec
-from ledger.entries import ZERO_HASH, b64decode, format_time
+from ledger.entries import END_OF_TIME, ZERO_HASH, b64decode, format_time
 from ledger.errors import (
     DuplicateActorError,
     KeyNotValidError,
@@ -127,7 +127,7 @@ class KeyRegistry(Aggregate):
         name = type(event).__name__
         # A pending (unsealed) event has no ledger time yet; the append stamps it, and
         # decisions were taken on the registry as of now, so "now" is the right reading.
-        when = event.recorded_at or "9999-12-31T23:59:59.999999Z"
+        when = event.recorded_at or END_OF_TIME
         # Copy on write: the cached registry is read by many threads without a copy
         # (Ledger.registry), so a fast-forward must never change a dict someone iterates.
         if name == "ActorRegistered":

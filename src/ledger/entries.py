@@ -53,6 +53,10 @@ def format_time(moment: datetime) -> str:
     return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
+END_OF_TIME = "9999-12-31T23:59:59.999999Z"
+"""Later than any ``recorded_at`` (fixed-width RFC 3339 strings compare as times)."""
+
+
 def parse_time(text: str) -> datetime:
     """Parse a time written by :func:`format_time` (strictly that form)."""
     if not _TIME.fullmatch(text):

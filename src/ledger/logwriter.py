@@ -29,8 +29,9 @@ CheckpointSigner = Callable[[int, bytes], str]
 
 
 @dataclass(frozen=True)
-class LeafRow:
-    """One row of ``log_leaves``: leaf index → the entry it commits to."""
+class NewLeaf:
+    """A leaf to write: leaf index → the entry it commits to. Its event's notification id is
+    assigned by the same insert, so a new leaf does not carry one yet."""
 
     leaf_index: int
     originator_id: UUID | str
@@ -38,19 +39,13 @@ class LeafRow:
     entry_hash: bytes
     recorded_at: str
     nonce: str | None
-    notification_id: int
 
 
 @dataclass(frozen=True)
-class NewLeaf:
-    """A leaf to write: its notification id is the one its event gets in the same insert."""
+class LeafRow(NewLeaf):
+    """One row of ``log_leaves``, as stored: the leaf and its event's notification id."""
 
-    leaf_index: int
-    originator_id: UUID | str
-    originator_version: int
-    entry_hash: bytes
-    recorded_at: str
-    nonce: str | None
+    notification_id: int
 
 
 @dataclass(frozen=True)

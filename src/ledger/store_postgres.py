@@ -24,7 +24,7 @@ from psycopg.rows import DictRow
 from psycopg.sql import SQL, Composed, Identifier
 
 from ledger.documents import Document
-from ledger.entries import PendingEntry
+from ledger.entries import END_OF_TIME, PendingEntry
 from ledger.logstore import CustodyRecord, StoredCheckpoint
 from ledger.logwriter import (
     BatchOutcome,
@@ -37,9 +37,6 @@ from ledger.logwriter import (
 from ledger.merkle import NodeId
 from ledger.sealing import Sealer, StreamHead
 from ledger.suites import Profile
-
-# Later than any recorded_at (RFC 3339 strings compare as times): "no bound".
-_END_OF_TIME = "9999-12-31T23:59:59.999999Z"
 
 _TABLES = (
     "CREATE TABLE IF NOT EXISTS {schema}.log_leaves ("
@@ -304,7 +301,7 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
         """The newest leaf of a stream (recorded at or before ``recorded_by``, if given)."""
         return self._leaf(self._one(
             "SELECT * FROM {schema}.log_leaves WHERE originator_id = %s AND recorded_at <= %s"
-            " ORDER BY originator_version DESC LIMIT 1", (stream, recorded_by or _END_OF_TIME)))
+            " ORDER BY originator_version DESC LIMIT 1", (stream, recorded_by or END_OF_TIME)))
 
     def leaf_for_nonce(self, nonce: str) -> LeafRow | None:
         """The leaf of a nonce."""

@@ -25,7 +25,7 @@ from eventsourcing.utils import retry
 
 from ledger import merkle
 from ledger.documents import Document
-from ledger.entries import PendingEntry
+from ledger.entries import END_OF_TIME, PendingEntry
 from ledger.logstore import CustodyRecord, StoredCheckpoint
 from ledger.logwriter import (
     BatchOutcome,
@@ -38,9 +38,6 @@ from ledger.logwriter import (
 from ledger.merkle import NodeId
 from ledger.sealing import Sealer, StreamHead
 from ledger.suites import Profile
-
-# Later than any recorded_at (RFC 3339 strings compare as times): "no bound".
-_END_OF_TIME = "9999-12-31T23:59:59.999999Z"
 
 _TABLES = (
     "CREATE TABLE IF NOT EXISTS log_leaves ("
@@ -289,7 +286,7 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
         return self._leaf(self._one(
             "SELECT * FROM log_leaves WHERE originator_id = ? AND recorded_at <= ?"
             " ORDER BY originator_version DESC LIMIT 1",
-            (_db_id(stream), recorded_by or _END_OF_TIME)))
+            (_db_id(stream), recorded_by or END_OF_TIME)))
 
     def leaf_for_nonce(self, nonce: str) -> LeafRow | None:
         """The leaf of a nonce."""
