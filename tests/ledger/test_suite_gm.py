@@ -546,3 +546,4 @@ def test_sm3_equals_openssls_sm3(parts: list[bytes]) -> None:
     reference = hashes.Hash(hashes.SM3())
     reference.update(b"".join(parts))
     assert _sm3(*parts) == reference.finalize()
+
