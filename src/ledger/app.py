@@ -705,8 +705,12 @@ class Ledger(Application[UUID]):
         for stream, events in sealed.items():
             base = batch.bases.get(stream)
             aggregate: Any = base.fork() if base is not None else None
-            for event in events:
-                aggregate = event.mutate(aggregate)
+            try:
+                for event in events:
+                    aggregate = event.mutate(aggregate)
+            except LedgerError:  # the cached state was not what the log holds: read it anew
+                self._evict(stream)  # (the filings are committed; only the cache is at stake)
+                continue
             self._remember(aggregate)
 
     def _evict(self, stream: UUID) -> None:

@@ -313,3 +313,16 @@ def test_events_as_known_at_are_the_verified_prefix_recorded_by_then(ledger: Led
     assert len(known) >= 3
     with pytest.raises(ProjectNotFoundError):
         ledger.events_of(stream, as_known_at="2000-01-01T00:00:00.000000Z")
+
+
+def test_a_cached_state_that_differs_from_the_log_is_dropped_not_raised(ledger: Ledger) -> None:
+    stream = _open_project(ledger)
+    cached = ledger.current_project(stream)
+    cached.head_hash = "0" * 64  # a cache that no longer matches what the log holds
+    # The filing is decided (seq still fits) and committed; folding its sealed entry onto the
+    # odd cached state fails, so the cache drops the stream instead of failing the filing.
+    receipt = ledger.file("edu-wang", "MaterialsSupplemented", EXAMPLES["MaterialsSupplemented"],
+                          stream=stream)
+    assert receipt.seq == 2
+    rebuilt = ledger.project(stream)
+    assert ledger.current_project(stream).head_hash == rebuilt.head_hash == receipt.entry_hash
