@@ -17,6 +17,7 @@ import secrets
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -657,7 +658,8 @@ class Ledger(Application[UUID]):
         registry = self._registry(fresh=fresh)
         now = self.now()
         results: list[Receipt | LedgerError | None] = [None] * len(filings)
-        batch = _Batch(registry=registry, fresh=fresh)
+        batch = _Batch(registry=registry, fresh=fresh,
+                       left=Counter(signed.filing.stream for signed in filings))
         pending: list[tuple[int, EntryEvent]] = []
         refusals = self._authenticate_all(filings, identity, registry, now)
         for position, signed in enumerate(filings):
@@ -771,6 +773,7 @@ class Ledger(Application[UUID]):
     def _decide(self, signed: SignedFiling, registry: KeyRegistry, batch: _Batch) -> EntryEvent:
         """Decide an authenticated filing on its stream's state: payload, documents, rules."""
         filing = signed.filing
+        batch.left[filing.stream] -= 1
         spec = spec_for(filing.type)
         self._check_documents(filing.type, validate_payload(filing.type, filing.payload))
         aggregate = batch.decided.get(filing.stream)
@@ -790,6 +793,13 @@ class Ledger(Application[UUID]):
         cls: Any = event_class(filing.type)
         fields = {"filing": filing, "signature": signed.signature, "prev": None,
                   "recorded_at": None, "entry_hash": None}
+        if not batch.left[filing.stream]:
+            # The stream's last filing in this batch: nothing later is decided on the state
+            # after it, so it is not folded here (the append folds the sealed entry into the
+            # cache once).
+            version = 1 if aggregate is _NEW else aggregate.version + 1
+            return cast(EntryEvent, cls(originator_id=filing.stream, originator_version=version,
+                                        timestamp=self.clock(), **fields))
         if aggregate is _NEW:
             event = cls(originator_id=filing.stream, originator_version=1,
                         timestamp=self.clock(), **fields)
@@ -996,6 +1006,7 @@ class _Batch:
 
     registry: KeyRegistry
     fresh: bool
+    left: Counter[UUID] = field(default_factory=Counter)  # filings not yet decided, by stream
     bases: dict[UUID, Project | KeyRegistry | None] = field(default_factory=dict)
     decided: dict[UUID, Any] = field(default_factory=dict)
 
