@@ -20,8 +20,8 @@ from eventsourcing.persistence import (
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from eventsourcing.utils import retry
 from psycopg import Connection, Cursor
-from psycopg.rows import DictRow
-from psycopg.sql import SQL, Composed, Identifier
+from psycopg.rows import DictRow, tuple_row
+from psycopg.sql import SQL, Identifier
 
 from ledger.documents import Document
 from ledger.entries import END_OF_TIME, PendingEntry
@@ -194,6 +194,7 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
         self.sealer = sealer
         self.sign_checkpoint = sign_checkpoint
         self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+        self._rendered: dict[str, str] = {}
         schema = Identifier(self.datastore.schema)
         self.sql_create_statements.extend(SQL(text).format(schema=schema) for text in _TABLES)
         self.sql_create_statements.append(SQL(
@@ -215,10 +216,16 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
             " %b::bigint[], %b::bytea[], %b::bigint, %b::bytea, %b::text)").format(
             **names).as_string()
 
-    def _sql(self, text: str) -> Composed:
-        return SQL(text).format(
-            schema=Identifier(self.datastore.schema),
-            events=Identifier(self.events_table_name))
+    def _sql(self, text: str) -> str:
+        """A statement with the schema and events table filled in, rendered once per text
+        (composing it on every call cost more CPU than a proof's query)."""
+        rendered = self._rendered.get(text)
+        if rendered is None:
+            rendered = SQL(text).format(
+                schema=Identifier(self.datastore.schema),
+                events=Identifier(self.events_table_name)).as_string()
+            self._rendered[text] = rendered
+        return rendered
 
     # --- writes ----------------------------------------------------------------------------
 
@@ -252,16 +259,17 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
 
     # --- reads -----------------------------------------------------------------------------
 
-    def _nodes(self, curs: Cursor[DictRow], ids: Collection[NodeId]) -> dict[NodeId, bytes]:
+    def _nodes(self, curs: Cursor[tuple[Any, ...]], ids: Collection[NodeId],
+               ) -> dict[NodeId, bytes]:
         if not ids:
             return {}
         wanted = sorted(ids)
         curs.execute(self._sql(
             "SELECT n.level, n.idx, n.hash FROM {schema}.log_nodes AS n"
-            " JOIN unnest(%s::integer[], %s::bigint[]) AS w(level, idx)"
+            " JOIN unnest(%b::integer[], %b::bigint[]) AS w(level, idx)"
             " ON n.level = w.level AND n.idx = w.idx"),
             ([n.level for n in wanted], [n.index for n in wanted]), prepare=True)
-        return {NodeId(r["level"], r["idx"]): bytes(r["hash"]) for r in curs.fetchall()}
+        return {NodeId(level, index): digest for level, index, digest in curs.fetchall()}
 
     def _one(self, text: str, params: Sequence[object] = ()) -> DictRow | None:
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
@@ -283,7 +291,9 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
 
     def nodes(self, ids: Collection[NodeId]) -> dict[NodeId, bytes]:
         """Stored nodes by id, one query."""
-        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+        # Binary tuple rows: a proof's nodes arrive as bytes, with no per-row dict.
+        with self.datastore.get_connection() as conn, conn.cursor(
+                binary=True, row_factory=tuple_row) as curs:
             return self._nodes(curs, ids)
 
     def leaf(self, leaf_index: int) -> LeafRow | None:
