@@ -7,8 +7,9 @@ output of ``json.dumps`` or ``model_dump_json``.
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TypeAlias, cast
 
 import rfc8785
@@ -23,6 +24,7 @@ JSONValue: TypeAlias = (
 _MAX_SAFE_INTEGER = 2**53 - 1
 
 _FAST = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+_encode_string: Callable[[str], str] = json.encoder.encode_basestring  # what _FAST uses for str
 
 
 def _check(value: object, path: str) -> bool:
@@ -97,6 +99,14 @@ def canonical_bytes(value: JSONValue) -> bytes:
     Raises :class:`NotCanonicalError` for floats, integers beyond ±2^53, non-string keys,
     lone surrogates or values JSON cannot hold.
     """
+    kind = type(value)
+    # Scalars first (an entry's members are sealed one by one on every append): a string is
+    # what ``json`` writes without ASCII-escaping, a safe integer its digits.
+    if kind is str:
+        with contextlib.suppress(UnicodeEncodeError):  # a lone surrogate: the path below says so
+            return _encode_string(cast(str, value)).encode("utf-8")
+    elif kind is int and -_MAX_SAFE_INTEGER <= cast(int, value) <= _MAX_SAFE_INTEGER:
+        return str(value).encode("ascii")
     scanned = _scan(value)
     ascii_keys = _check(value, "$") if scanned is None else scanned
     try:

@@ -12,7 +12,7 @@ import base64
 import binascii
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import cached_property, lru_cache
@@ -37,8 +37,6 @@ _TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", re.ASCII)
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _DATE = re.compile(r"\d{4}-\d\d-\d\d", re.ASCII)
 _DECODER = json.JSONDecoder()
-_encode_string: Callable[[str], str] = json.encoder.encode_basestring
-_MAX_SAFE = 2**53 - 1
 
 
 @lru_cache(maxsize=4096)
@@ -242,19 +240,6 @@ def _around_filing(filing: Filing, members: tuple[tuple[str, JSONValue], ...]) -
     encoded again. ``members`` come in JCS order: every key sorts after ``filing``."""
     parts = [b'{"filing":', filing.signing_bytes()]
     for key, value in members:
-        parts += (b',"', key.encode("ascii"), b'":', _member_bytes(value))
+        parts += (b',"', key.encode("ascii"), b'":', canonical_bytes(value))
     parts.append(b"}")
     return b"".join(parts)
-
-
-def _member_bytes(value: JSONValue) -> bytes:
-    """JCS of an entry's scalar member: a string is escaped as JCS escapes it (which is what
-    ``json`` does without ASCII-escaping), a safe integer is its digits; else the full path."""
-    if type(value) is str:
-        try:
-            return _encode_string(value).encode("utf-8")
-        except UnicodeEncodeError:  # a lone surrogate: let the full path say so
-            return canonical_bytes(value)
-    if type(value) is int and -_MAX_SAFE <= value <= _MAX_SAFE:
-        return str(value).encode("ascii")
-    return canonical_bytes(value)
