@@ -935,7 +935,10 @@ class Ledger(Application[UUID]):
     def remembered_actor_for_token(self, token: str) -> str | None:
         """:meth:`actor_for_token` when it can answer without the database, else None (for
         callers on an event loop, which must not block on a query)."""
-        hit = self._tokens.get(token_hash(token))
+        return self._live_token(token_hash(token))
+
+    def _live_token(self, digest: str) -> str | None:
+        hit = self._tokens.get(digest)
         return hit[0] if hit is not None and time.monotonic() - hit[1] < _TOKEN_TTL else None
 
     def actor_for_token(self, token: str) -> str | None:
@@ -945,15 +948,15 @@ class Ledger(Application[UUID]):
         ledger it stops at once, revoked by another process within a second.
         """
         digest = token_hash(token)
-        now = time.monotonic()
-        hit = self._tokens.get(digest)
-        if hit is not None and now - hit[1] < _TOKEN_TTL:
-            return hit[0]
+        remembered = self._live_token(digest)
+        if remembered is not None:
+            return remembered
+        checked = time.monotonic()  # before the query: trusted from when it was asked
         actor = self.log.actor_for_token(digest)
         if actor is None:
             self._tokens.pop(digest, None)
         else:
-            self._tokens[digest] = (actor, now)
+            self._tokens[digest] = (actor, checked)
         return actor
 
     def revoke_tokens(self, actor: str) -> int:
