@@ -3,14 +3,13 @@ reference for every tree size up to a few hundred, and ``POST /log/checkpoint/co
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 
 import pytest
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from api.app import create_app
 from ledger import merkle
 from ledger.app import Ledger
 from ledger.catalogue import EXAMPLES
@@ -64,13 +63,7 @@ def proof(m: int, d: Sequence[bytes]) -> list[bytes]:
     return subproof(m, d, True)
 
 
-# --- fixtures -----------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def client(ledger: Ledger) -> Iterator[TestClient]:
-    with TestClient(create_app(ledger=ledger)) as test_client:
-        yield test_client
+# --- helpers (the client fixture is tests/api/conftest.py's) -------------------------------
 
 
 def _auth(ledger: Ledger, actor: str) -> dict[str, str]:

@@ -3,20 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 
-import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
 from ledger.app import Ledger
 from ledger.catalogue import EXAMPLES
-
-
-@pytest.fixture
-def client(ledger: Ledger) -> Iterator[TestClient]:
-    with TestClient(create_app(ledger=ledger)) as test_client:
-        yield test_client
 
 
 def _auth(ledger: Ledger, actor: str) -> dict[str, str]:
