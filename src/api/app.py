@@ -9,7 +9,6 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from api import observability, pages, problems
-from api.batcher import GroupCommitter
 from api.routers import (
     actors,
     documents,
@@ -42,10 +41,9 @@ def create_app(settings: Settings | None = None, ledger: Ledger | None = None, *
 
     def start(app: FastAPI, opened: Ledger) -> None:
         opened.identity  # noqa: B018 - refuse to start on an uninitialised database
-        committer = GroupCommitter(opened, on_batch=metrics.batch_size.observe) if (
-            group_commit) else None
         app.state.service = LedgerService(
-            opened, committer, on_append=lambda result: metrics.appends.labels(result).inc())
+            opened, group_commit=group_commit, on_batch=metrics.batch_size.observe,
+            on_append=lambda result: metrics.appends.labels(result).inc())
         app.state.metrics = metrics
 
     @asynccontextmanager

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security.utils import get_authorization_scheme_param
 
 from api.problems import NotAuthenticatedError
 from api.services import Actor, LedgerService
@@ -33,13 +34,25 @@ _bearer = HTTPBearer(auto_error=False, description="`ledger actors token ACTOR`"
 async def current_actor(service: ServiceDep, credentials: Annotated[
         HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Actor:
     """The actor behind the bearer token, checked on every request (a token revoked in
-    another process stops within a second: :meth:`Ledger.actor_for_token`).
-
-    What the ledger remembers answers on the event loop; a database read runs in a thread.
-    """
+    another process stops within a second: :meth:`Ledger.actor_for_token`)."""
     if credentials is None:
         raise NotAuthenticatedError
-    ledger, token = service.ledger, credentials.credentials
+    return await actor_for_token(service, credentials.credentials)
+
+
+async def actor_for_authorization(service: LedgerService, authorization: str | None) -> Actor:
+    """:func:`current_actor` from the ``Authorization`` header's value, for a handler that
+    reads its request itself (the filing routes)."""
+    scheme, token = get_authorization_scheme_param(authorization)
+    if not (authorization and scheme and token) or scheme.lower() != "bearer":
+        raise NotAuthenticatedError
+    return await actor_for_token(service, token)
+
+
+async def actor_for_token(service: LedgerService, token: str) -> Actor:
+    """The actor a bearer token stands for. What the ledger remembers answers on the event
+    loop; a database read runs in a thread."""
+    ledger = service.ledger
     actor_id = (ledger.remembered_actor_for_token(token)
                 or await run_in_threadpool(ledger.actor_for_token, token))
     if actor_id is None:

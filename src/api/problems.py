@@ -9,6 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.batcher import OverloadedError
 from ledger.errors import (
     AuthorisationError,
     BadSignatureError,
@@ -51,6 +52,7 @@ _STATUS: tuple[tuple[type[LedgerError], int, str, str], ...] = (
     (ConflictError, 409, "conflict", "The project changed; retry"),
     (DuplicateNonceError, 409, "duplicate-nonce", "Filing already recorded"),
     (StaleStreamError, 503, "busy", "The key registry changed; retry"),
+    (OverloadedError, 503, "overloaded", "Too many filings waiting; retry"),
     (IntegrityFailedError, 500, "integrity", "Ledger integrity check failed"),
 )
 

@@ -70,6 +70,31 @@ class ProjectCreate(BaseModel):
     signature: str | None = None
 
 
+class _FilingEnvelope(BaseModel):
+    """What a filing route checks of a body before the ledger validates the payload once
+    (the ``*Create`` models document the same body, payload included)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    payload: dict[str, Any]
+    effective: date | None = None
+    key: str | None = None
+    nonce: UUID | None = None
+    signature: str | None = None
+
+
+class EventEnvelope(_FilingEnvelope):
+    """The body of ``POST /api/v1/projects/{id}/events`` (:data:`EventCreate`)."""
+
+    type: str
+
+
+class ApplicationEnvelope(_FilingEnvelope):
+    """The body of ``POST /api/v1/projects`` (:class:`ProjectCreate`)."""
+
+    stream: UUID | None = None
+
+
 class ReceiptPublic(BaseModel):
     """Where an accepted filing landed."""
 

@@ -9,14 +9,16 @@ and keys and reads no project data.
 from __future__ import annotations
 
 import json
+import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError as PersistenceIntegrityError
+from fastapi.concurrency import run_in_threadpool
 
 from api.batcher import GroupCommitter
 from ledger import rules, views
@@ -27,7 +29,6 @@ from ledger.entries import Filing, b64decode
 from ledger.errors import (
     AuthorisationError,
     BadSignatureError,
-    DuplicateNonceError,
     LedgerError,
     ProjectNotFoundError,
     UnknownActorError,
@@ -83,15 +84,20 @@ class IdempotencyConflictError(ValidationFailedError):
 
 READ_ROLES = frozenset(Role) - {Role.ADMIN}
 
+_log = logging.getLogger("api.services")
+
 
 class LedgerService:
     """The application services behind the routes and the pages."""
 
-    def __init__(self, ledger: Ledger, committer: GroupCommitter | None = None,
-                 on_append: Callable[[str], None] | None = None) -> None:
+    def __init__(self, ledger: Ledger, *, group_commit: bool = False,
+                 on_append: Callable[[str], None] | None = None,
+                 on_batch: Callable[[int], object] | None = None) -> None:
         self.ledger = ledger
-        self.committer = committer
         self.on_append = on_append or (lambda _result: None)
+        # Concurrent filings share one transaction (a server); without, each commits alone.
+        self.committer: GroupCommitter[tuple[Actor, EventInput], Filed] | None = (
+            GroupCommitter(self.file_many, on_batch=on_batch) if group_commit else None)
         self.library = Library(ledger)
 
     # --- access ----------------------------------------------------------------------
@@ -239,26 +245,64 @@ class LedgerService:
     # --- writes ----------------------------------------------------------------------
 
     def file(self, actor: Actor, event: EventInput) -> Filed:
-        """File custodially or client-signed; retries with the same nonce are idempotent."""
-        if event.nonce is not None:
-            replay = self._replayed(actor, event)
-            if replay is not None:
-                return replay
-        try:
-            self._may_file_on(actor, event)
-            signed = self._signed(actor, event)
-            receipt = (self.committer.submit(signed) if self.committer is not None
-                       else self.ledger.submit(signed))
-        except DuplicateNonceError:
-            replay = self._replayed(actor, event)  # a concurrent retry won the race
-            if replay is None:
-                raise
-            return replay
-        except LedgerError as exc:
-            self.on_append(type(exc).__name__)
-            raise
-        self.on_append("accepted")
-        return Filed(receipt, replayed=False)
+        """File custodially or client-signed (blocking): through the group commit when the
+        server runs one; raises the refusal. Retries with the same nonce are idempotent."""
+        if self.committer is not None:
+            return self.committer.submit((actor, event))
+        result = self.file_many([(actor, event)])[0]
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    async def file_async(self, actor: Actor, event: EventInput) -> Filed:
+        """:meth:`file`, awaited on the event loop (no worker thread waits for the commit)."""
+        if self.committer is not None:
+            return await self.committer.file((actor, event))
+        return await run_in_threadpool(self.file, actor, event)
+
+    def file_many(self, requests: Sequence[tuple[Actor, EventInput]],
+                  ) -> list[Filed | Exception]:
+        """One group commit: check access and sign (custodial) each request, append all in
+        one transaction, then answer each alone — its receipt or its own refusal.
+
+        A refused request that carries a nonce already recorded is a retry (Idempotency-Key):
+        it gets the original receipt, or a conflict if the filing differs. Looking the nonce
+        up only after a refusal keeps the database read off the path of every new filing;
+        the answer is the same, as a recorded nonce is always refused by the append.
+        """
+        results: list[Filed | Exception | None] = [None] * len(requests)
+        positions: list[int] = []
+        signed: list[SignedFiling] = []
+        for position, (actor, event) in enumerate(requests):
+            try:
+                self._may_file_on(actor, event)
+                signed.append(self._signed(actor, event))
+            except LedgerError as exc:
+                results[position] = exc
+            except Exception as exc:  # a bug must fail its own request, not the batch
+                _log.exception("preparing a filing failed")
+                results[position] = exc
+            else:
+                positions.append(position)
+        outcomes = self.ledger.submit_many(signed) if signed else []
+        for position, outcome in zip(positions, outcomes, strict=True):
+            results[position] = (outcome if isinstance(outcome, LedgerError)
+                                 else Filed(outcome, replayed=False))
+        for position, (actor, event) in enumerate(requests):
+            result = results[position]
+            if isinstance(result, LedgerError) and event.nonce is not None:
+                try:
+                    replay = self._replayed(actor, event)
+                except LedgerError as exc:
+                    replay = None
+                    results[position] = exc
+                if replay is not None:
+                    results[position] = replay
+                    continue
+            result = results[position]
+            self.on_append(type(result).__name__ if isinstance(result, Exception)
+                           else "accepted")
+        return [cast(Filed | Exception, r) for r in results]
 
     def _may_file_on(self, actor: Actor, event: EventInput) -> None:
         """A unit filing on another unit's project is told it does not exist (404)."""

@@ -191,3 +191,57 @@ def test_metrics_and_readiness(client: TestClient, auth: Auth) -> None:
     assert "ledger_request_seconds_bucket" in text
     assert 'ledger_appends_total{result="accepted"}' in text
     assert "ledger_batch_size_count" in text
+
+
+def test_filing_bodies_are_checked_before_anything_is_written(
+        client: TestClient, auth: Auth, ledger: Ledger) -> None:
+    project = _open(client, auth)
+    size = ledger.log.tree_size()
+    url = f"/api/v1/projects/{project}/events"
+    body = {"type": "MaterialsSupplemented", "payload": EXAMPLES["MaterialsSupplemented"]}
+    refusals = {
+        "not JSON": client.post(url, content=b"{not json", headers=auth("edu-wang") | {
+            "Content-Type": "application/json"}),
+        "form encoded": client.post(url, data={"type": "MaterialsSupplemented"},
+                                    headers=auth("edu-wang")),
+        "extra field": client.post(url, json=body | {"colour": "red"}, headers=auth("edu-wang")),
+        "payload not an object": client.post(url, json=body | {"payload": [1]},
+                                             headers=auth("edu-wang")),
+        "opening event": client.post(url, json={"type": "ApplicationFiled",
+                                                "payload": EXAMPLES["ApplicationFiled"]},
+                                     headers=auth("edu-wang")),
+        "registry event": client.post(url, json={"type": "KeyRevoked", "payload": {}},
+                                      headers=auth("edu-wang")),
+        "bad date": client.post(url, json=body | {"effective": "2026-13-40"},
+                                headers=auth("edu-wang")),
+        "bad idempotency key": client.post(url, json=body, headers=auth("edu-wang") | {
+            "Idempotency-Key": "not-a-uuid"}),
+        "bad project id": client.post("/api/v1/projects/not-a-uuid/events", json=body,
+                                      headers=auth("edu-wang")),
+    }
+    for name, response in refusals.items():
+        assert response.status_code == 422, (name, response.text)
+        assert response.headers["content-type"] == "application/problem+json", name
+        assert response.json()["errors"], name
+    assert "type" in refusals["opening event"].json()["errors"][0]["field"]
+    assert refusals["extra field"].json()["errors"][0]["field"] == "body.colour"
+    # No caller, no reading of the body: 401 first, as FastAPI's dependencies did.
+    assert client.post(url, content=b"{not json").status_code == 401
+    assert client.post(url, json=body, headers={"Authorization": "Basic eDp5"}
+                       ).status_code == 401
+    assert ledger.log.tree_size() == size
+
+
+def test_filing_routes_are_documented_by_their_models(client: TestClient) -> None:
+    operations = client.get("/openapi.json").json()["paths"]
+    event = operations["/api/v1/projects/{project_id}/events"]["post"]
+    schema = event["requestBody"]["content"]["application/json"]["schema"]
+    assert schema["discriminator"]["propertyName"] == "type"
+    assert {"$ref": "#/components/schemas/ContractFiledCreate"} in schema["oneOf"]
+    assert event["responses"]["201"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/ReceiptPublic"}
+    assert {p["name"] for p in event["parameters"]} == {"project_id", "idempotency-key"}
+    assert event["security"] == [{"HTTPBearer": []}]
+    application = operations["/api/v1/projects"]["post"]
+    assert application["requestBody"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/ProjectCreate"}
