@@ -80,13 +80,23 @@ def _cpu_seconds(pid: int) -> float:
     return total
 
 
+def _machine_ticks() -> tuple[int, int]:
+    """(busy, total) CPU ticks of the whole machine, from /proc/stat."""
+    fields = [int(f) for f in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return sum(fields) - idle, sum(fields)
+
+
 def _measured(pid: int, url: str, requests: list[loadgen.Request],
               clients: int) -> dict[str, float]:
-    """Run the load and add the server's CPU per request (both cores are shared)."""
-    before = _cpu_seconds(pid)
+    """Run the load and add the server's CPU per request (both cores are shared) and how
+    busy the machine was (server, generator and PostgreSQL together)."""
+    before, (busy, total) = _cpu_seconds(pid), _machine_ticks()
     figures = loadgen.run(url, requests, clients)
     figures["server_cpu_ms_per_request"] = round(
         (_cpu_seconds(pid) - before) * 1000 / len(requests), 3)
+    busy_after, total_after = _machine_ticks()
+    figures["machine_busy"] = round((busy_after - busy) / max(total_after - total, 1), 2)
     return figures
 
 
@@ -95,6 +105,8 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--clients", type=int, default=64)
     parser.add_argument("--projects", type=int, default=200)
+    parser.add_argument("--warmup", type=int, default=500,
+                        help="untimed requests to each server first (caches, connections)")
     parser.add_argument("--workers", type=int, default=1,
                         help="uvicorn worker processes for ours (the baseline gets one)")
     args = parser.parse_args()
@@ -151,6 +163,11 @@ def main() -> None:
         baseline = [loadgen.build(bare_url, "POST", f"/file/{dossiers[i % len(dossiers)]}",
                                   {"payload": EXAMPLES["MaterialsSupplemented"]})
                     for i in range(args.requests)]
+        # Both servers first serve untimed requests: a cold start (each project read once,
+        # connections opened, statements prepared) is not what the figures are about.
+        if args.warmup:
+            loadgen.run(ours_url, custodial[:args.warmup], args.clients)
+            loadgen.run(bare_url, baseline[:args.warmup], args.clients)
         spy = None
         if os.environ.get("BENCH_PYSPY"):  # diagnosis: sample the server during the run
             spy = subprocess.Popen(["py-spy", "record", "--pid", str(ours.pid), "--format",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -24,6 +25,8 @@ from api.services import LedgerService
 from ledger.app import Ledger
 from ledger.settings import Settings
 
+_SWITCH_INTERVAL = 0.0005  # seconds
+
 DESCRIPTION = """
 Signed, hash-chained records of every act in an information-system project's life under the
 zone's *Information System Project Management Measures* (聊高新区管办发〔2023〕8号).
@@ -41,6 +44,11 @@ def create_app(settings: Settings | None = None, ledger: Ledger | None = None, *
 
     def start(app: FastAPI, opened: Ledger) -> None:
         opened.identity  # noqa: B018 - refuse to start on an uninitialised database
+        if group_commit:
+            # The committer thread gives up the GIL at every PostgreSQL round trip; to get it
+            # back while the event loop parses requests it waits out the switch interval:
+            # 5 ms by default, several times per batch. 0.5 ms measured +5-10 % filings/s.
+            sys.setswitchinterval(_SWITCH_INTERVAL)
         app.state.service = LedgerService(
             opened, group_commit=group_commit, on_batch=metrics.batch_size.observe,
             on_append=lambda result: metrics.appends.labels(result).inc())
