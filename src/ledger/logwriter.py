@@ -21,7 +21,7 @@ from ledger import merkle
 from ledger.entries import PendingEntry
 from ledger.errors import LedgerError, StaleStreamError
 from ledger.merkle import NodeId
-from ledger.sealing import SealContext, Sealer, StreamHead, stream_key
+from ledger.sealing import SealContext, SealedEvent, Sealer, StreamHead, stream_key
 from ledger.suites import Profile
 
 CheckpointSigner = Callable[[int, bytes], str]
@@ -104,6 +104,8 @@ class BatchOutcome:
     tree_size: int = 0
     root: bytes = b""
     right_edge: Mapping[NodeId, bytes] = field(default_factory=dict)  # at ``tree_size``
+    last_recorded_at: str | None = None  # the newest entry's, at ``tree_size``
+    heads: Mapping[str, StreamHead] = field(default_factory=dict)  # streams seen, after it
 
 
 def write_batch(tx: LogTransaction, events: Sequence[StoredEvent], *, sealer: Sealer,
@@ -131,28 +133,172 @@ def write_batch(tx: LogTransaction, events: Sequence[StoredEvent], *, sealer: Se
     ctx = SealContext(now=clock(), last_recorded_at=locked.last_recorded_at,
                       heads=locked.heads, seen_nonces=locked.seen_nonces)
     sealed = sealer.seal(batch, ctx)
-    outcome = BatchOutcome(rejected=dict(sealed.rejected))
+    outcome = BatchOutcome(rejected=dict(sealed.rejected),
+                           last_recorded_at=locked.last_recorded_at, heads=dict(locked.heads))
     if not sealed.accepted:
         outcome.tree_size, outcome.right_edge = size, locked.right_edge
         outcome.root = merkle.root_from_right_edge(profile.hash, size, locked.right_edge)
         return outcome
+    plan = _plan(sealed.accepted, size, locked.right_edge, profile, sign_checkpoint)
+    ids = tx.write([s.stored for s in sealed.accepted], plan.leaves, plan.nodes,
+                   plan.checkpoint)
+    return plan.outcome(outcome, sealed.accepted, ids)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """The rows an accepted batch adds to the log at a given size."""
+
+    leaves: list[NewLeaf]
+    nodes: Mapping[NodeId, bytes]
+    checkpoint: tuple[int, bytes, str] | None
+    size: int
+    root: bytes
+    right_edge: Mapping[NodeId, bytes]
+
+    def outcome(self, outcome: BatchOutcome, accepted: Sequence[SealedEvent],
+                ids: Sequence[int]) -> BatchOutcome:
+        outcome.tree_size, outcome.root, outcome.right_edge = (
+            self.size, self.root, self.right_edge)
+        outcome.appended = [
+            Appended(s.position, leaf.leaf_index, s.entry_hash, s.recorded_at,
+                     notification_id, leaf.originator_id, leaf.originator_version, s.prev)
+            for s, leaf, notification_id in zip(accepted, self.leaves, ids, strict=True)
+        ]
+        heads = dict(outcome.heads)
+        for s in accepted:  # in log order: the last of each stream is its head
+            heads[stream_key(s.stored.originator_id)] = StreamHead(
+                s.stored.originator_version, s.entry_hash)
+        outcome.heads = heads
+        outcome.last_recorded_at = accepted[-1].recorded_at
+        return outcome
+
+
+def _plan(accepted: Sequence[SealedEvent], size: int, right_edge: Mapping[NodeId, bytes],
+          profile: Profile, sign_checkpoint: CheckpointSigner | None) -> _Plan:
+    """Dense leaf indexes from ``size`` on, the new Merkle nodes and the signed checkpoint."""
     leaves = [
         NewLeaf(size + i, s.stored.originator_id, s.stored.originator_version, s.entry_hash,
                 s.recorded_at, s.nonce)
-        for i, s in enumerate(sealed.accepted)
+        for i, s in enumerate(accepted)
     ]
-    new_nodes, right_edge = merkle.append_leaves(
-        profile.hash, size, dict(locked.right_edge), [s.entry_hash for s in sealed.accepted]
-    )
+    new_nodes, new_edge = merkle.append_leaves(
+        profile.hash, size, dict(right_edge), [s.entry_hash for s in accepted])
     new_size = size + len(leaves)
-    root = merkle.root_from_right_edge(profile.hash, new_size, right_edge)
+    root = merkle.root_from_right_edge(profile.hash, new_size, new_edge)
     checkpoint = (None if sign_checkpoint is None
                   else (new_size, root, sign_checkpoint(new_size, root)))
-    ids = tx.write([s.stored for s in sealed.accepted], leaves, new_nodes, checkpoint)
-    outcome.tree_size, outcome.root, outcome.right_edge = new_size, root, right_edge
-    outcome.appended = [
-        Appended(s.position, leaf.leaf_index, s.entry_hash, s.recorded_at, notification_id,
-                 leaf.originator_id, leaf.originator_version, s.prev)
-        for s, leaf, notification_id in zip(sealed.accepted, leaves, ids, strict=True)
-    ]
-    return outcome
+    return _Plan(leaves, new_nodes, checkpoint, new_size, root, new_edge)
+
+
+# --- the one-statement append --------------------------------------------------------------
+
+@dataclass
+class KnownLog:
+    """What this process last saw of the log: its head after our newest append, and the
+    newest entry of streams it wrote or read under the lock. Only a prediction: the append
+    that relies on it checks every part under the lock (:func:`write_predicted`)."""
+
+    size: int
+    last_recorded_at: str | None
+    right_edge: Mapping[NodeId, bytes]
+    heads: dict[str, StreamHead] = field(default_factory=dict)
+
+    @classmethod
+    def after(cls, outcome: BatchOutcome) -> KnownLog:
+        """What an append leaves known."""
+        known = cls(0, None, {})
+        known.learn(outcome)
+        return known
+
+    def learn(self, outcome: BatchOutcome) -> None:
+        """Take in an append's result (appends finishing out of order never step back)."""
+        if outcome.tree_size >= self.size:
+            self.size, self.right_edge = outcome.tree_size, outcome.right_edge
+            self.last_recorded_at = outcome.last_recorded_at
+        for key, head in outcome.heads.items():
+            known = self.heads.get(key)
+            if known is None or known.seq < head.seq:
+                self.heads[key] = head
+        if len(self.heads) > _KNOWN_HEADS:  # oldest first (insertion order): forget half
+            for key in list(self.heads)[:_KNOWN_HEADS // 2]:
+                del self.heads[key]
+
+
+_KNOWN_HEADS = 100_000
+
+
+@dataclass(frozen=True)
+class Expected:
+    """What a one-statement append requires to find under the lock, else it writes nothing:
+    the log's size, each stream's newest (seq, hash) — seq 0 for none — and no used nonce."""
+
+    size: int
+    streams: list[str]
+    seqs: list[int]
+    hashes: list[bytes | None]  # None: the seq alone is checked (streams only relied on)
+    nonces: Sequence[str]
+
+
+class PredictedWrite(Protocol):
+    """A backend that can append in one statement, on condition (:class:`Expected`)."""
+
+    def write_if(self, expected: Expected, events: Sequence[StoredEvent],
+                 leaves: Sequence[NewLeaf], nodes: Mapping[NodeId, bytes],
+                 checkpoint: tuple[int, bytes, str] | None) -> list[int] | None:
+        """Lock; if the log is as expected, insert as :meth:`LogTransaction.write` does and
+        return the notification ids; otherwise write nothing and return None."""
+        ...
+
+
+def write_predicted(tx: PredictedWrite, events: Sequence[StoredEvent], known: KnownLog, *,
+                    sealer: Sealer, profile: Profile,
+                    sign_checkpoint: CheckpointSigner | None,
+                    expected_heads: Mapping[str, int] | None = None,
+                    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+                    pending: Sequence[PendingEntry] | None = None) -> BatchOutcome | None:
+    """:func:`write_batch` in one statement, sealed on what ``known`` predicts instead of a
+    read under the lock. The statement checks the prediction under the lock and writes only
+    if it holds, so the result is the one :func:`write_batch` would give. None — nothing
+    written — when a stream's head is not known, when sealing on the prediction refuses
+    anything (the refusal must come from what is stored), or when the log is not as
+    predicted (another writer appended): the caller then runs :func:`write_batch`."""
+    batch = sealer.read(events, pending)
+    heads: dict[str, StreamHead] = {}
+    checks: dict[str, StreamHead | None] = {}
+    for event in events:
+        key = stream_key(event.originator_id)
+        if key in checks:
+            continue
+        if event.originator_version == 1:
+            checks[key] = None
+            continue
+        head = known.heads.get(key)
+        if head is None or head.seq != event.originator_version - 1:
+            return None
+        checks[key] = heads[key] = head
+    sealed = sealer.seal(batch, SealContext(now=clock(), last_recorded_at=known.last_recorded_at,
+                                            heads=heads))
+    if sealed.rejected or not sealed.accepted:
+        return None
+    relied: dict[str, int] = {}
+    for stream, seq in (expected_heads or {}).items():
+        if stream not in checks:
+            relied[stream] = seq
+        else:
+            in_batch = checks[stream]
+            if seq != (in_batch.seq if in_batch is not None else 0):
+                return None  # the batch contradicts itself: let the locked read decide
+    expected = Expected(
+        size=known.size,
+        streams=[*checks, *relied],
+        seqs=[head.seq if head else 0 for head in checks.values()] + list(relied.values()),
+        hashes=[head.entry_hash if head else None for head in checks.values()]
+        + [None] * len(relied),
+        nonces=batch.nonces)
+    plan = _plan(sealed.accepted, known.size, known.right_edge, profile, sign_checkpoint)
+    ids = tx.write_if(expected, [s.stored for s in sealed.accepted], plan.leaves, plan.nodes,
+                      plan.checkpoint)
+    if ids is None:
+        return None
+    return plan.outcome(BatchOutcome(), sealed.accepted, ids)
