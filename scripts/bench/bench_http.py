@@ -171,7 +171,7 @@ def main() -> None:
         spy = None
         if os.environ.get("BENCH_PYSPY"):  # diagnosis: sample the server during the run
             spy = subprocess.Popen(["py-spy", "record", "--pid", str(ours.pid), "--format",
-                                    "raw", "--threads", "--gil", "-o", os.environ["BENCH_PYSPY"]])
+                                    "raw", "--threads", "--gil", "--rate", os.environ.get("BENCH_PYSPY_RATE", "100"), "-o", os.environ["BENCH_PYSPY"]])
             time.sleep(1)
         ours_custodial = _measured(ours.pid, ours_url, custodial, args.clients)
         if os.environ.get("BENCH_YAPPI"):

@@ -695,10 +695,13 @@ class Ledger(Application[UUID]):
                         batch: _Batch) -> None:
         """Put each stream's state after the append in the cache: its state before the batch
         plus its entries as sealed (the same events a rebuild from the database reads back).
-        A stream with a refused entry is evicted instead, to be read afresh next time."""
+        A stream whose entry was refused keeps its state before the batch — if another
+        process moved it (a conflict), the next fresh read fast-forwards from there — unless
+        the refusal was anything but a conflict: then it is evicted, to be read afresh."""
         refused = {pending[i][1].originator_id for i in outcome.rejected}
-        for stream in refused:
-            self._evict(stream)
+        for i, error in outcome.rejected.items():
+            if not isinstance(error, ConflictError):
+                self._evict(pending[i][1].originator_id)
         sealed: dict[UUID, list[EntryEvent]] = {}
         for appended in outcome.appended:
             event = pending[appended.position][1]

@@ -247,6 +247,28 @@ def test_a_stream_moved_by_another_process_is_decided_again(
     assert ledger.project(stream).facts.stage == "in_construction"
 
 
+def test_after_a_conflict_the_fresh_read_fast_forwards_from_the_cached_state(
+        ledger: Ledger, make_ledger: Callable[..., Ledger],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    stream = _open_project(ledger)
+    ledger.file("edu-wang", "MaterialsSupplemented", EXAMPLES["MaterialsSupplemented"],
+                stream=stream)  # cached here at seq 2
+    make_ledger().file("office-li", "ReviewOpinionIssued", EXAMPLES["ReviewOpinionIssued"],
+                       stream=stream)
+    reads: list[object] = []
+    get = ledger.events.get
+
+    def spy(originator_id: uuid.UUID, **kwargs: object) -> object:
+        if originator_id == stream:
+            reads.append(kwargs.get("gt"))
+        return get(originator_id, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ledger.events, "get", spy)
+    assert ledger.file("edu-wang", "MaterialsSupplemented", EXAMPLES["MaterialsSupplemented"],
+                       stream=stream).seq == 4
+    assert reads == [2]  # only the entry after the cached seq 2 was read, not the stream
+
+
 def test_a_key_revoked_by_another_process_is_never_used(
         ledger: Ledger, make_ledger: Callable[..., Ledger]) -> None:
     stream = _open_project(ledger)
