@@ -10,6 +10,7 @@ from collections.abc import Callable
 import pytest
 from eventsourcing.persistence import StoredEvent
 
+from ledger import app as app_module
 from ledger.app import Ledger, SignedFiling, _Batch
 from ledger.catalogue import EXAMPLES
 from ledger.entries import Filing, b64encode
@@ -267,6 +268,31 @@ def test_after_a_conflict_the_fresh_read_fast_forwards_from_the_cached_state(
     assert ledger.file("edu-wang", "MaterialsSupplemented", EXAMPLES["MaterialsSupplemented"],
                        stream=stream).seq == 4
     assert reads == [2]  # only the entry after the cached seq 2 was read, not the stream
+
+
+def test_a_payload_validated_by_prepare_is_not_validated_again_unless_it_differs(
+        ledger: Ledger, monkeypatch: pytest.MonkeyPatch) -> None:
+    stream = _open_project(ledger)
+    calls: list[str] = []
+    validate = app_module.validate_payload
+
+    def counting(event_type: str, raw: object) -> object:
+        calls.append(event_type)
+        return validate(event_type, raw)  # type: ignore[arg-type]
+
+    signed = ledger.prepare("edu-wang", "MaterialsSupplemented",
+                            EXAMPLES["MaterialsSupplemented"], stream=stream)
+    other = ledger.prepare("edu-wang", "MaterialsSupplemented",
+                           dict(EXAMPLES["MaterialsSupplemented"]) | {"remarks": "另一份"},
+                           stream=stream)
+    assert signed.payload_model is not None
+    monkeypatch.setattr(app_module, "validate_payload", counting)
+    ledger.submit(signed)
+    assert calls == []
+    # A model that does not match the payload it travels with is not trusted.
+    mixed = dataclasses.replace(other, payload_model=signed.payload_model)
+    ledger.submit(mixed)
+    assert calls == ["MaterialsSupplemented"]
 
 
 def test_a_key_revoked_by_another_process_is_never_used(
