@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -25,7 +26,21 @@ from api.services import LedgerService
 from ledger.app import Ledger
 from ledger.settings import Settings
 
-_SWITCH_INTERVAL = 0.0005  # seconds
+
+def tune_for_serving() -> None:
+    """Interpreter settings for a server process (not for tests or embedding: they are
+    process-wide). Measured with ``scripts/bench/bench_http.py`` (docs/performance.md)."""
+    # The committer thread gives up the GIL at every PostgreSQL round trip; to get it back
+    # while the event loop parses requests it waits out the switch interval: 5 ms by
+    # default, several times per batch.
+    sys.setswitchinterval(0.0005)
+    # What is alive once the server has started (modules, the app, the ledger) is never
+    # garbage: out of the collector's scans. And collect less often — the write path makes
+    # many short-lived objects but few cycles; full collections of the aggregate cache were
+    # the p99 (113 → 61 ms at 64 clients).
+    gc.freeze()
+    gc.set_threshold(10_000, 50, 1_000)
+
 
 DESCRIPTION = """
 Signed, hash-chained records of every act in an information-system project's life under the
@@ -44,11 +59,6 @@ def create_app(settings: Settings | None = None, ledger: Ledger | None = None, *
 
     def start(app: FastAPI, opened: Ledger) -> None:
         opened.identity  # noqa: B018 - refuse to start on an uninitialised database
-        if group_commit:
-            # The committer thread gives up the GIL at every PostgreSQL round trip; to get it
-            # back while the event loop parses requests it waits out the switch interval:
-            # 5 ms by default, several times per batch. 0.5 ms measured +5-10 % filings/s.
-            sys.setswitchinterval(_SWITCH_INTERVAL)
         app.state.service = LedgerService(
             opened, group_commit=group_commit, on_batch=metrics.batch_size.observe,
             on_append=lambda result: metrics.appends.labels(result).inc())
@@ -59,6 +69,7 @@ def create_app(settings: Settings | None = None, ledger: Ledger | None = None, *
         owned = getattr(app.state, "service", None) is None
         if owned:
             start(app, Ledger(settings or Settings()))
+            tune_for_serving()
         elif app.state.service.committer is not None and app.state.service.committer.closed:
             start(app, app.state.service.ledger)  # a new lifespan over a given ledger
         try:
