@@ -6,6 +6,7 @@ under it, assign dense leaf indexes, Merkle nodes and a checkpoint in the same t
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
@@ -22,6 +23,7 @@ from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastor
 from eventsourcing.utils import retry
 from psycopg import Connection, Cursor
 from psycopg import IntegrityError as PsycopgIntegrityError
+from psycopg.errors import UndefinedFunction
 from psycopg.rows import DictRow, tuple_row
 from psycopg.sql import SQL, Identifier
 
@@ -42,6 +44,8 @@ from ledger.logwriter import (
 from ledger.merkle import NodeId
 from ledger.sealing import Sealer, StreamHead
 from ledger.suites import Profile
+
+_log = logging.getLogger("ledger.store")
 
 _TABLES = (
     "CREATE TABLE IF NOT EXISTS {schema}.log_leaves ("
@@ -278,6 +282,7 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
         # What this process last saw of the log: appends predict from it (one statement)
         # and fall back to the locked read when another writer got there first.
         self._known: KnownLog | None = None
+        self._predicting = True
         self._known_lock = threading.Lock()
         self.predicted_appends = 0  # how many appends took one statement (tests, metrics)
 
@@ -308,7 +313,7 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
         with self.datastore.get_connection() as conn:
             tx = PostgresLogTransaction(self, conn)
             outcome = None
-            if known is not None:
+            if known is not None and self._predicting:
                 try:
                     outcome = write_predicted(
                         tx, events, known, sealer=self.sealer, profile=self.profile,
@@ -316,6 +321,10 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
                         clock=self.clock, pending=pending)
                 except PsycopgIntegrityError:
                     outcome = None  # nothing was written: the locked path says what is wrong
+                except UndefinedFunction:  # a database set up by an older version
+                    self._predicting = False
+                    _log.warning("ledger_write_if is missing: run `ledger init` (idempotent)"
+                                 " to install it; appending with the locked read meanwhile")
             if outcome is not None:
                 self.predicted_appends += 1
             else:

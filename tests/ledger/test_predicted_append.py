@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 
+import psycopg
 import pytest
 
 from ledger.app import Ledger, SignedFiling
@@ -17,6 +18,7 @@ from ledger.entries import b64encode
 from ledger.errors import DuplicateNonceError
 from ledger.store_postgres import PostgresLedgerRecorder
 from ledger.verify import verify_ledger
+from ledgertest import PG_URL
 
 
 @pytest.fixture
@@ -97,3 +99,19 @@ def test_a_used_nonce_writes_nothing_and_is_refused_by_the_locked_path(ledger: L
     assert isinstance(results[0], Exception)
     assert _supplement(ledger, second.stream) == 2
     assert recorder.predicted_appends == before + 1
+
+
+def test_a_database_without_the_function_appends_on_the_locked_path(
+        ledger: Ledger, pg_schema_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    schema = pg_schema_url.rsplit("schema=", 1)[1]
+    with psycopg.connect(PG_URL, autocommit=True) as conn:  # as set up by an older version
+        conn.execute(f'DROP FUNCTION "{schema}".ledger_write_if')
+    stream = ledger.file("edu-wang", "ApplicationFiled", EXAMPLES["ApplicationFiled"]).stream
+    assert [_supplement(ledger, stream) for _ in range(3)] == [2, 3, 4]
+    assert "run `ledger init`" in caplog.text
+    assert verify_ledger(ledger.log, ledger.identity, workers=1).ok
+    ledger.initialise()  # `ledger init` puts it back
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        assert conn.execute("SELECT count(*) FROM pg_proc p JOIN pg_namespace n"
+                            " ON n.oid = p.pronamespace WHERE n.nspname = %s"
+                            " AND p.proname = 'ledger_write_if'", (schema,)).fetchone() == (1,)
