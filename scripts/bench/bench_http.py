@@ -1,7 +1,7 @@
 """Issue 4 figures: 64 concurrent HTTP clients on loopback against PostgreSQL, ours next to a
 minimal FastAPI endpoint doing one bare eventsourcing save per request, in the same run.
 
-    .venv/bin/python scripts/bench/bench_http.py --requests 3000 --clients 64
+    .venv/bin/python scripts/bench/bench_http.py --requests 6000 --clients 64
 """
 
 from __future__ import annotations
@@ -102,7 +102,7 @@ def _measured(pid: int, url: str, requests: list[loadgen.Request],
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--requests", type=int, default=3000)
+    parser.add_argument("--requests", type=int, default=6000)
     parser.add_argument("--clients", type=int, default=64)
     parser.add_argument("--projects", type=int, default=200)
     parser.add_argument("--warmup", type=int, default=500,
