@@ -14,6 +14,20 @@ from uuid import UUID
 class LedgerError(Exception):
     """Root of every error raised by the ledger's own code."""
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # Subclasses take their own arguments (and build the message from them), so the
+        # default pickling — calling the class with ``args`` — would fail: an error is rebuilt
+        # from its message and fields instead (a server's writer process sends refusals back).
+        return _rebuilt, (type(self), self.args, dict(self.__dict__))
+
+
+def _rebuilt(cls: type[LedgerError], args: tuple[object, ...],
+             fields: dict[str, object]) -> LedgerError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, *args)
+    error.__dict__.update(fields)
+    return error
+
 
 # --- input and configuration -------------------------------------------------------------
 
