@@ -50,6 +50,7 @@ class _Waiter(Generic[R]):
 class _Job(Generic[J, R]):
     item: J
     waiter: _Waiter[R]
+    queued_at: float = field(default_factory=time.monotonic)
 
 
 class GroupCommitter(Generic[J, R]):
@@ -126,13 +127,16 @@ class GroupCommitter(Generic[J, R]):
             raise
 
     def _gather(self) -> list[_Job[J, R]] | None:
-        """The next batch: the first job, then whatever arrives within ``max_wait``.
-        None once stopped and drained."""
+        """The next batch: every waiting job, and more until the oldest has waited
+        ``max_wait`` (jobs that waited through the last commit go at once). None once
+        stopped and drained."""
         jobs: list[_Job[J, R]] = []
         with self._ready:
             while not self._jobs:
                 self._ready.wait()
-            deadline = time.monotonic() + self.max_wait
+            first = self._jobs[0]
+            deadline = (first.queued_at if first is not None else time.monotonic()) + (
+                self.max_wait)
             while len(jobs) < self.max_batch:
                 if not self._jobs:
                     remaining = deadline - time.monotonic()
