@@ -23,6 +23,7 @@ from api.routers import (
     units,
 )
 from api.services import LedgerService
+from api.writer import WriterProcess
 from ledger.app import Ledger
 from ledger.settings import Settings
 
@@ -57,18 +58,26 @@ def create_app(settings: Settings | None = None, ledger: Ledger | None = None, *
     """Build the app around one ledger (opened from ``settings`` unless given)."""
     metrics = observability.Metrics()
 
-    def start(app: FastAPI, opened: Ledger) -> None:
+    def start(app: FastAPI, opened: Ledger, writer: WriterProcess | None = None) -> None:
         opened.identity  # noqa: B018 - refuse to start on an uninitialised database
         app.state.service = LedgerService(
-            opened, group_commit=group_commit, on_batch=metrics.batch_size.observe,
+            opened, group_commit=group_commit,
+            writes=writer.file_many if writer is not None else None,
+            on_batch=metrics.batch_size.observe,
             on_append=lambda result: metrics.appends.labels(result).inc())
         app.state.metrics = metrics
+        app.state.writer = writer
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = getattr(app.state, "service", None) is None
-        if owned:
-            start(app, Ledger(settings or Settings()))
+        if owned:  # a server: it opens its ledger, and writes through a writer process
+            chosen = settings or Settings()
+            opened = Ledger(chosen)
+            opened.identity  # noqa: B018 - refuse to start on an uninitialised database
+            writer = WriterProcess(chosen) if (
+                group_commit and chosen.writer == "process") else None
+            start(app, opened, writer)
             tune_for_serving()
         elif app.state.service.committer is not None and app.state.service.committer.closed:
             start(app, app.state.service.ledger)  # a new lifespan over a given ledger
@@ -79,6 +88,8 @@ def create_app(settings: Settings | None = None, ledger: Ledger | None = None, *
             if service.committer is not None:
                 service.committer.close()
             if owned:
+                if app.state.writer is not None:
+                    app.state.writer.close()
                 service.ledger.close()
 
     app = FastAPI(title="Project-supervision audit ledger 项目监管审计账本", version="0.1.0",

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.batcher import OverloadedError
+from api.writer import WriterUnavailableError
 from ledger.errors import (
     AuthorisationError,
     BadSignatureError,
@@ -53,6 +54,7 @@ _STATUS: tuple[tuple[type[LedgerError], int, str, str], ...] = (
     (DuplicateNonceError, 409, "duplicate-nonce", "Filing already recorded"),
     (StaleStreamError, 503, "busy", "The key registry changed; retry"),
     (OverloadedError, 503, "overloaded", "Too many filings waiting; retry"),
+    (WriterUnavailableError, 503, "writer-unavailable", "The ledger writer restarted; retry"),
     (IntegrityFailedError, 500, "integrity", "Ledger integrity check failed"),
 )
 

@@ -91,13 +91,18 @@ class LedgerService:
     """The application services behind the routes and the pages."""
 
     def __init__(self, ledger: Ledger, *, group_commit: bool = False,
+                 writes: Callable[[Sequence[tuple[Actor, EventInput]]],
+                                  list[Filed | Exception]] | None = None,
                  on_append: Callable[[str], None] | None = None,
                  on_batch: Callable[[int], object] | None = None) -> None:
         self.ledger = ledger
         self.on_append = on_append or (lambda _result: None)
+        # Where a batch of filings is decided and appended: here (file_many), or in a writer
+        # process of this server's own (api.writer).
+        self._writes = writes or self.file_many
         # Concurrent filings share one transaction (a server); without, each commits alone.
         self.committer: GroupCommitter[tuple[Actor, EventInput], Filed] | None = (
-            GroupCommitter(self.file_many, on_batch=on_batch) if group_commit else None)
+            GroupCommitter(self._commit, on_batch=on_batch) if group_commit else None)
         self.library = Library(ledger)
 
     # --- access ----------------------------------------------------------------------
@@ -249,7 +254,7 @@ class LedgerService:
         server runs one; raises the refusal. Retries with the same nonce are idempotent."""
         if self.committer is not None:
             return self.committer.submit((actor, event))
-        result = self.file_many([(actor, event)])[0]
+        result = self._commit([(actor, event)])[0]
         if isinstance(result, Exception):
             raise result
         return result
@@ -298,11 +303,18 @@ class LedgerService:
                     results[position] = exc
                 if replay is not None:
                     results[position] = replay
-                    continue
-            result = results[position]
-            self.on_append(type(result).__name__ if isinstance(result, Exception)
-                           else "accepted")
         return [cast(Filed | Exception, r) for r in results]
+
+    def _commit(self, requests: Sequence[tuple[Actor, EventInput]],
+                ) -> list[Filed | Exception]:
+        """One batch through wherever writes run, counted for the metrics."""
+        results = self._writes(requests)
+        for result in results:
+            if isinstance(result, Exception):
+                self.on_append(type(result).__name__)
+            elif not result.replayed:
+                self.on_append("accepted")
+        return results
 
     def _may_file_on(self, actor: Actor, event: EventInput) -> None:
         """A unit filing on another unit's project is told it does not exist (404)."""

@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     require_documents: bool = True
     """Refuse filings that reference documents not uploaded (off only for bulk imports)."""
     max_document_bytes: int = Field(default=20 * 1024 * 1024, ge=1)
+    writer: Literal["process", "thread"] = "process"
+    """Where a server decides and appends filings: a writer process of its own (the API's event
+    loop and the writes then each have an interpreter lock), or a thread beside the loop."""
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
 
