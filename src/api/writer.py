@@ -20,11 +20,13 @@ import contextlib
 import gc
 import logging
 import multiprocessing
+import signal
 import threading
 from collections.abc import Sequence
 from multiprocessing.connection import Connection
 from typing import Any
 
+from api.observability import configure_logging
 from api.services import Actor, EventInput, Filed, LedgerService
 from ledger.app import Ledger
 from ledger.errors import LedgerError
@@ -125,6 +127,10 @@ class WriterProcess:
 def serve(settings: Settings, conn: Connection) -> None:
     """The writer's main loop: a batch in, its results out, until told to stop or the API
     process goes away (its end of the pipe closes)."""
+    # Ctrl-C in a terminal reaches the whole process group: the API process stops its writer
+    # (after the batch in flight), so the writer itself ignores it.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    configure_logging()
     try:
         ledger = Ledger(settings)
         ledger.identity  # noqa: B018 - refuse to start on an uninitialised database
