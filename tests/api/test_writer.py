@@ -114,3 +114,15 @@ def test_a_server_set_to_thread_writes_in_process(ledger: Ledger, settings: Sett
     with TestClient(create_app(threaded)) as client:
         assert client.app.state.writer is None  # type: ignore[attr-defined]
         assert client.app.state.service.committer is not None  # type: ignore[attr-defined]
+
+
+def test_a_key_rotated_by_the_api_process_is_not_used_by_the_writer(
+        writer: WriterProcess, ledger: Ledger) -> None:
+    stream = ledger.file("edu-wang", "ApplicationFiled", EXAMPLES["ApplicationFiled"]).stream
+    assert isinstance(writer.file_many([_supplement(stream)])[0], Filed)  # registry cached
+    old = ledger.registry().current_key("edu-wang", ledger.now()).key_id
+    new = ledger.rotate_key("edu-wang").key_id  # admin routes run in the API process
+    ledger.revoke_key(old)
+    result = writer.file_many([_supplement(stream)])[0]
+    assert isinstance(result, Filed), result
+    assert ledger.events_of(stream)[result.receipt.seq - 1].filing.key == new
