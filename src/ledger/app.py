@@ -83,6 +83,7 @@ ROOT_ACTOR = "root"
 
 _REGISTRY_NAMESPACE = UUID("6f1d2c1e-3b0a-5d7e-9a4b-8c2f0e1d3a5b")
 _STALE_RETRIES = 5
+_CALENDAR_TTL = 60.0  # seconds a process uses the holiday years it read
 _TOKEN_TTL = 1.0  # seconds a live bearer token is trusted without asking the database
 # Signature checks of a group commit this large are shared with worker threads.
 _PARALLEL_CHECKS_FROM = 16
@@ -188,6 +189,7 @@ class Ledger(Application[UUID]):
         self._tokens: dict[str, tuple[str, float]] = {}  # token hash → (actor, checked at)
         self._trusted: StoredCheckpoint | None = None
         self._calendar: WorkingCalendar | None = None
+        self._calendar_read_at = 0.0
         self._documents_known: set[str] = set()
         self._lock = threading.Lock()
         self._cache_lock = threading.Lock()
@@ -534,11 +536,13 @@ class Ledger(Application[UUID]):
     @property
     def calendar(self) -> WorkingCalendar:
         """The working-day calendar: the shipped table plus the years an operator added."""
-        if self._calendar is None:
+        # Read again after a minute: `ledger calendar add` runs in another process, and every
+        # server process (API and writer) must come to use the year it adds.
+        if self._calendar is None or time.monotonic() - self._calendar_read_at > _CALENDAR_TTL:
             calendar = default_calendar()
             for text in self.log.calendar_years():
                 calendar = calendar.with_year(parse_year_file(text), replace=True)
-            self._calendar = calendar
+            self._calendar, self._calendar_read_at = calendar, time.monotonic()
         return self._calendar
 
     def add_calendar_year(self, text: str, *, replace: bool = False) -> HolidayYear:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 import uuid
 from collections.abc import Callable
@@ -374,3 +375,16 @@ def test_a_cached_state_that_differs_from_the_log_is_dropped_not_raised(ledger: 
     assert receipt.seq == 2
     rebuilt = ledger.project(stream)
     assert ledger.current_project(stream).head_hash == rebuilt.head_hash == receipt.entry_hash
+
+
+def test_a_year_added_by_another_process_is_used_within_the_calendar_ttl(
+        ledger: Ledger, make_ledger: Callable[..., Ledger],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    year = json.dumps({"year": 2031, "source": "test fixture, not a published notice",
+                       "holidays": [{"date": "2031-01-01", "name": "元旦"}], "workdays": []},
+                      ensure_ascii=False)
+    assert 2031 not in ledger.calendar.known_years
+    make_ledger().add_calendar_year(year)  # `ledger calendar add`, in another process
+    assert 2031 not in ledger.calendar.known_years  # read at most once a minute…
+    monkeypatch.setattr(app_module, "_CALENDAR_TTL", 0.0)
+    assert 2031 in ledger.calendar.known_years  # …then the added year is used
