@@ -86,8 +86,11 @@ class WriterProcess:
         with self._lock:
             if self._closed:
                 raise WriterUnavailableError("the server is stopping")
-            if self._conn is None:
-                self._start()  # the last one died: a new writer for this batch
+            if self._conn is None:  # the last one died: a new writer for this batch
+                try:
+                    self._start()
+                except RuntimeError as exc:
+                    raise WriterUnavailableError(str(exc)) from None
             assert self._conn is not None
             try:
                 self._conn.send(list(requests))

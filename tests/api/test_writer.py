@@ -126,3 +126,17 @@ def test_a_key_rotated_by_the_api_process_is_not_used_by_the_writer(
     result = writer.file_many([_supplement(stream)])[0]
     assert isinstance(result, Filed), result
     assert ledger.events_of(stream)[result.receipt.seq - 1].filing.key == new
+
+
+def test_a_writer_that_cannot_be_restarted_answers_503(
+        writer: WriterProcess, tmp_path: Path) -> None:
+    pid = writer.pid
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+    with pytest.raises(WriterUnavailableError):
+        writer.file_many([_supplement(uuid.uuid4())])
+    # The database is gone (here: a settings change to an empty one) when it restarts.
+    writer.settings = Settings(database_url=f"sqlite:///{tmp_path / 'gone.db'}",
+                               environment="test")
+    with pytest.raises(WriterUnavailableError, match="failed to start"):
+        writer.file_many([_supplement(uuid.uuid4())])
