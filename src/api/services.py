@@ -29,7 +29,6 @@ from ledger.entries import Filing, b64decode
 from ledger.errors import (
     AuthorisationError,
     BadSignatureError,
-    KeyNotValidError,
     LedgerError,
     ProjectNotFoundError,
     UnknownActorError,
@@ -279,6 +278,7 @@ class LedgerService:
         results: list[Filed | Exception | None] = [None] * len(requests)
         positions: list[int] = []
         signed: list[SignedFiling] = []
+        registry_version = self.ledger.registry_version  # custodial keys are chosen from it
         for position, (actor, event) in enumerate(requests):
             try:
                 self._may_file_on(actor, event)
@@ -290,11 +290,10 @@ class LedgerService:
                 results[position] = exc
             else:
                 positions.append(position)
-        outcomes = self.ledger.submit_many(signed) if signed else []
+        outcomes = self.ledger.submit_prepared(signed, registry_version) if signed else []
         for position, outcome in zip(positions, outcomes, strict=True):
             results[position] = (outcome if isinstance(outcome, LedgerError)
                                  else Filed(outcome, replayed=False))
-        self._sign_again_if_keys_moved(requests, positions, signed, results)
         for position, (actor, event) in enumerate(requests):
             result = results[position]
             if isinstance(result, LedgerError) and event.nonce is not None:
@@ -306,32 +305,6 @@ class LedgerService:
                 if replay is not None:
                     results[position] = replay
         return [cast(Filed | Exception, r) for r in results]
-
-    def _sign_again_if_keys_moved(self, requests: Sequence[tuple[Actor, EventInput]],
-                                  positions: Sequence[int], signed: Sequence[SignedFiling],
-                                  results: list[Filed | Exception | None]) -> None:
-        """A custodial filing signed with a key that another process had meanwhile rotated
-        or revoked (its registry read was cached) is signed again with the current key and
-        appended once more — the caller chose no key, so the refusal would be ours."""
-        again = [(position, filing) for position, filing in zip(positions, signed, strict=True)
-                 if isinstance(results[position], KeyNotValidError)
-                 and requests[position][1].signature is None]
-        if not again:
-            return
-        fresh: list[tuple[int, SignedFiling]] = []
-        for position, first in again:
-            actor, event = requests[position]
-            try:
-                fresh.append((position, self.ledger.prepare(
-                    actor.actor, event.type, event.payload, stream=first.filing.stream,
-                    effective=event.effective, nonce=first.filing.nonce, fresh=True)))
-            except LedgerError as exc:
-                results[position] = exc
-        if fresh:
-            outcomes = self.ledger.submit_many([filing for _, filing in fresh])
-            for (position, _), outcome in zip(fresh, outcomes, strict=True):
-                results[position] = (outcome if isinstance(outcome, LedgerError)
-                                     else Filed(outcome, replayed=False))
 
     def _commit(self, requests: Sequence[tuple[Actor, EventInput]],
                 ) -> list[Filed | Exception]:

@@ -616,17 +616,48 @@ class Ledger(Application[UUID]):
     def file(self, actor: str, event_type: str, payload: Mapping[str, Any], *,
              stream: UUID | None = None, effective: date | None = None) -> Receipt:
         """Sign custodially and append one filing; raises its refusal."""
-        registry_version = self._registry(fresh=False).version
+        registry_version = self.registry_version
         signed = self.prepare(actor, event_type, payload, stream=stream, effective=effective)
-        try:
-            return self.submit(signed)
-        except KeyNotValidError:
-            if self.registry().version == registry_version:
-                raise
-        # Another process changed the registry (the key chosen from the cache was revoked
-        # there): choose the key again from the registry as it is now.
-        return self.submit(self.prepare(actor, event_type, payload, stream=signed.filing.stream,
-                                        effective=effective, fresh=True))
+        result = self.submit_prepared([signed], registry_version)[0]
+        if isinstance(result, LedgerError):
+            raise result
+        return result
+
+    @property
+    def registry_version(self) -> int:
+        """The key registry's version as this process holds it (no database read): what
+        :meth:`prepare` chooses custodial keys from unless asked for a fresh read."""
+        return self._registry(fresh=False).version
+
+    def submit_prepared(self, filings: Sequence[SignedFiling],
+                        registry_version: int) -> list[Receipt | LedgerError]:
+        """:meth:`submit_many` for filings that may have been signed here (:meth:`prepare`)
+        with keys chosen from the registry at ``registry_version``.
+
+        If another process changed the registry meanwhile (rotated or revoked the key chosen
+        from the cache), a filing refused for its key that the server signed — it holds the
+        key — is signed again with the key chosen now and appended once more: its author chose
+        no key, so that refusal would be ours. Client-signed filings are never re-signed.
+        """
+        results = self.submit_many(filings)
+        again = [i for i, result in enumerate(results)
+                 if isinstance(result, KeyNotValidError) and self._holds(filings[i].filing.key)]
+        if not again or self.registry().version == registry_version:
+            return results
+        fresh: list[tuple[int, SignedFiling]] = []
+        for i in again:
+            first = filings[i].filing
+            try:
+                fresh.append((i, self.prepare(
+                    first.actor, first.type, first.payload, stream=first.stream,
+                    effective=first.effective, nonce=first.nonce, fresh=True)))
+            except LedgerError as exc:
+                results[i] = exc
+        if fresh:
+            retried = self.submit_many([signed for _, signed in fresh])
+            for (i, _), result in zip(fresh, retried, strict=True):
+                results[i] = result
+        return results
 
     def submit(self, signed: SignedFiling) -> Receipt:
         """Append one signed filing; raises its refusal."""
