@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import gc
-import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -23,25 +21,10 @@ from api.routers import (
     units,
 )
 from api.services import LedgerService
+from api.serving import tune_for_serving
 from api.writer import WriterProcess
 from ledger.app import Ledger
 from ledger.settings import Settings
-
-
-def tune_for_serving() -> None:
-    """Interpreter settings for a server process (not for tests or embedding: they are
-    process-wide). Measured with ``scripts/bench/bench_http.py`` (docs/performance.md)."""
-    # The committer thread gives up the GIL at every PostgreSQL round trip; to get it back
-    # while the event loop parses requests it waits out the switch interval: 5 ms by
-    # default, several times per batch.
-    sys.setswitchinterval(0.0005)
-    # What is alive once the server has started (modules, the app, the ledger) is never
-    # garbage: out of the collector's scans. And collect less often — the write path makes
-    # many short-lived objects but few cycles; full collections of the aggregate cache were
-    # the p99 (113 → 61 ms at 64 clients).
-    gc.freeze()
-    gc.set_threshold(10_000, 50, 1_000)
-
 
 DESCRIPTION = """
 Signed, hash-chained records of every act in an information-system project's life under the

@@ -17,7 +17,6 @@ batch starts a new one.
 from __future__ import annotations
 
 import contextlib
-import gc
 import logging
 import multiprocessing
 import signal
@@ -28,6 +27,7 @@ from typing import Any
 
 from api.observability import configure_logging
 from api.services import Actor, EventInput, Filed, LedgerService
+from api.serving import tune_for_serving
 from ledger.app import Ledger
 from ledger.errors import LedgerError
 from ledger.settings import Settings
@@ -141,8 +141,7 @@ def serve(settings: Settings, conn: Connection) -> None:
     except Exception as exc:  # reported to the API process, which refuses to start
         conn.send(f"{type(exc).__name__}: {exc}")
         return
-    gc.freeze()  # what is alive now is never garbage (see api.app.tune_for_serving)
-    gc.set_threshold(10_000, 50, 1_000)
+    tune_for_serving()
     conn.send("ready")
     try:
         while True:

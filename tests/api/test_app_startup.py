@@ -10,7 +10,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api import app as app_module
-from api.app import create_app, tune_for_serving
+from api.app import create_app
+from api.serving import tune_for_serving
 from ledger.app import Ledger
 from ledger.settings import Settings
 
