@@ -269,6 +269,15 @@ def timed(fn: Callable[[], Any]) -> float:
     return time.perf_counter() - start
 
 
+def timed_without_gc(fn: Callable[[], Any]) -> float:
+    """:func:`timed` with the cyclic garbage collector off during the call."""
+    gc.disable()
+    try:
+        return timed(fn)
+    finally:
+        gc.enable()
+
+
 def median_of(fn: Callable[[], Any], repeat: int) -> tuple[float, list[float]]:
     """Median seconds of ``repeat`` calls, and all of them."""
     runs = [timed(fn) for _ in range(repeat)]

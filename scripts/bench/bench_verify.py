@@ -284,14 +284,8 @@ def main() -> None:
             cpu_rows.append([name, leaves, main_us, workers_us, pg_us, idle,
                              c.verdict(idle, 15000)])
             if args.gc_experiment:
-                import gc  # noqa: PLC0415
-
-                gc.disable()
-                try:
-                    t_nogc = c.timed(lambda: verify_ledger(ledger.log, ledger.identity,
-                                                           workers=args.workers))
-                finally:
-                    gc.enable()
+                t_nogc = c.timed_without_gc(lambda: verify_ledger(
+                    ledger.log, ledger.identity, workers=args.workers))
                 print(f"  {name}: verify with the cyclic GC disabled: {t_nogc:.2f} s = "
                       f"{leaves / t_nogc:,.0f} entries/s (vs {med['ours']:.2f} s)", flush=True)
             if args.breakdown:

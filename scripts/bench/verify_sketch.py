@@ -259,14 +259,8 @@ def main() -> None:
                                                                workers=args.workers)))
                 t["sketch"].append(c.timed(lambda: sketch_verify(ledger, args.workers)))
             med = {k: sorted(v)[len(v) // 2] for k, v in t.items()}
-            import gc  # noqa: PLC0415
-
-            gc.disable()
-            try:
-                nogc = c.timed(lambda: verify_ledger(ledger.log, ledger.identity,
-                                                     workers=args.workers))
-            finally:
-                gc.enable()
+            nogc = c.timed_without_gc(lambda: verify_ledger(ledger.log, ledger.identity,
+                                                            workers=args.workers))
             print(f"  {name}: verify_ledger with the cyclic GC disabled (one run): {nogc:.2f} s"
                   f" = {leaves / nogc:,.0f} entries/s", flush=True)
             rows.append([name, leaves, med["ours"], leaves / med["ours"], med["sketch"],
