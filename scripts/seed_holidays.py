@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
-"""Regenerate ``src/ledger/data/holidays.json`` from the ``chinese-calendar`` package.
+"""Regenerate ``src/ledger/measures/data/holidays.json`` from the ``chinese-calendar`` package.
 
-The runtime (``ledger.calendar``) never imports ``chinese_calendar``: the package covers
+The runtime (``ledger.measures.calendar``) never imports ``chinese_calendar``: the package covers
 2004–2026 only, raises ``NotImplementedError`` outside them, and its ``find_workday`` counts the
 start day when that day is a holiday. We take only its DATA (``holidays`` and ``workdays``) and
 write it as the versioned table; later years are added by operators from the State Council's
-notices (``ledger.calendar.parse_year_file``), not here.
+notices (``ledger.measures.calendar.parse_year_file``), not here.
 
 Usage::
 
@@ -25,7 +25,7 @@ from pathlib import Path
 
 import chinese_calendar
 
-from ledger.calendar import HolidayYear, WorkingCalendar
+from ledger.measures.calendar import HolidayYear, WorkingCalendar
 
 TABLE = Path(__file__).resolve().parent.parent / "src" / "ledger" / "data" / "holidays.json"
 VERSION = 1  # the seeded table's revision; operators' additions make later ones

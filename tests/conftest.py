@@ -16,7 +16,7 @@ import psycopg
 import pytest
 
 from ledger.app import Ledger
-from ledger.roles import Role
+from ledger.measures.roles import Role
 from ledger.settings import Settings
 from ledgertest import PG_URL, require_postgres, upload_example_documents
 

@@ -8,7 +8,7 @@ import psycopg
 import pytest
 
 from ledger.app import Ledger
-from ledger.catalogue import example_documents
+from ledger.measures.catalogue import example_documents
 
 PG_URL = os.environ.get("LEDGER_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}

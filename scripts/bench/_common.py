@@ -3,7 +3,7 @@
 Every figure is measured as *ours* (``ledger.app.Ledger``) against a *baseline* measured in the
 same process run, on the same database server or disk: bare eventsourcing 9.5.6
 (``eventsourcing.application.Application``) with a plain ``Aggregate`` whose events carry the
-same payload dict as ours (``ledger.catalogue.EXAMPLES["MaterialsSupplemented"]``).
+same payload dict as ours (``ledger.measures.catalogue.EXAMPLES["MaterialsSupplemented"]``).
 
 Backends: ``sqlite`` (a fresh database file per application, in one fresh temp directory) and
 ``postgres`` (a fresh schema per application in the ``test`` database, dropped afterwards).
@@ -37,8 +37,8 @@ from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
 
 from ledger.app import Ledger
-from ledger.catalogue import EXAMPLES
-from ledger.roles import Role
+from ledger.measures.catalogue import EXAMPLES
+from ledger.measures.roles import Role
 from ledger.settings import Settings
 
 PG_URL = os.environ.get("LEDGER_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
@@ -178,7 +178,7 @@ def upload_example_documents(ledger: Ledger) -> None:
     add = getattr(ledger, "add_document", None)
     if add is None:  # older ledgers without a document store
         return
-    from ledger.catalogue import example_documents  # noqa: PLC0415
+    from ledger.measures.catalogue import example_documents  # noqa: PLC0415
 
     for content in example_documents().values():
         add(content, "text/plain")

@@ -16,7 +16,7 @@ Per profile (``intl`` = SHA-256 + Ed25519, ``gm`` = SM3 + SM2), on a fresh ledge
 3. ``verify_ledger(ledger.log, ledger.identity, workers=W)``: median wall time of ``--repeat``
    runs, and the CPU time of the main process and of the worker processes per entry
    (``getrusage``). From those: the rate the same run reaches on 2 idle cores, as
-   ``ledger.verify`` schedules it (the main process reads and does the sequential checks
+   ``ledger.evidence.verify`` schedules it (the main process reads and does the sequential checks
    while the workers check entries and signatures, all at once: the cores are shared, no
    worker can use more than one, and the main process can go no faster than its own share),
    and the limit (one core's verify rate x min(W, cores)).
@@ -45,11 +45,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as c
 
 from ledger.app import Ledger
-from ledger.catalogue import example_documents
-from ledger.roles import Role
+from ledger.crypto.suites import GM, INTL, Profile
+from ledger.evidence.verify import verify_ledger
+from ledger.measures.catalogue import example_documents
+from ledger.measures.roles import Role
 from ledger.settings import Settings
-from ledger.suites import GM, INTL, Profile
-from ledger.verify import verify_ledger
 
 TARGET = 3000.0
 """entries/s that ``ledger verify`` must reach under gm on 2 cores (the issue)."""
@@ -112,7 +112,7 @@ def primitive_rows(ledger: Ledger, profile: Profile, repeat: int, count: int) ->
     if profile is GM:
         from gmssl_pyx import gmsslext  # noqa: PLC0415
 
-        from ledger.suite_gm import message_digest  # noqa: PLC0415
+        from ledger.crypto.gm import message_digest  # noqa: PLC0415
 
         raw = [(message_digest(public, m), s) for m, s in pairs]
         xy = public[1:]

@@ -24,9 +24,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _loadgen as loadgen
 
 from ledger.app import Ledger
-from ledger.catalogue import EXAMPLES, example_documents
-from ledger.entries import Filing, b64encode
-from ledger.roles import Role
+from ledger.log.entries import Filing, b64encode
+from ledger.measures.catalogue import EXAMPLES, example_documents
+from ledger.measures.roles import Role
 from ledger.settings import Settings
 
 PG = "postgresql://postgres@127.0.0.1:5432/test"

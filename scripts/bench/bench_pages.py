@@ -32,8 +32,8 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from ledger.app import Ledger
-from ledger.catalogue import EXAMPLES
-from ledger.roles import Role
+from ledger.measures.catalogue import EXAMPLES
+from ledger.measures.roles import Role
 
 UNITS = [f"unit-{i}" for i in range(8)]
 OPINION: dict[str, Any] = dict(EXAMPLES["ReviewOpinionIssued"])

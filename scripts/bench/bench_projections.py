@@ -18,12 +18,12 @@ from pathlib import Path
 
 import psycopg
 
-from ledger import rules
 from ledger.app import Ledger
-from ledger.catalogue import EXAMPLES, example_documents
-from ledger.roles import Role
+from ledger.measures import rules
+from ledger.measures.catalogue import EXAMPLES, example_documents
+from ledger.measures.roles import Role
+from ledger.measures.views import library_row
 from ledger.settings import Settings
-from ledger.views import library_row
 from projections.replay import replay_project
 from projections.runner import Library
 

@@ -1,9 +1,9 @@
 """Figure 4: ``ledger verify`` of the whole ledger (target: >= 15,000 entries/s on 2 cores, 100k).
 
-Ours:     ``ledger.verify.verify_ledger(ledger.log, ledger.identity, workers=2)`` over a ledger
+Ours:     ``ledger.evidence.verify.verify_ledger(ledger.log, ledger.identity, workers=2)`` over a ledger
           of ``--n`` entries built with group commits of 100 across ``--projects`` projects
           (build time reported too: custodial ``prepare`` and ``submit_many`` separately).
-Limit:    one core's ``ledger.suites.INTL.signature.verify`` rate (Ed25519 via PyNaCl) measured
+Limit:    one core's ``ledger.crypto.suites.INTL.signature.verify`` rate (Ed25519 via PyNaCl) measured
           in the same run on real filing bytes; the 2-core limit is twice that (every entry
           carries one author signature, so verify can never beat it).
 Baseline: bare eventsourcing reading its whole log of the same number of events (same payload):
@@ -30,8 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _common as c
 
-from ledger.suites import INTL
-from ledger.verify import verify_ledger
+from ledger.crypto.suites import INTL
+from ledger.evidence.verify import verify_ledger
 
 
 def ed25519_rate(ledger, repeat: int, count: int = 4000) -> float:  # type: ignore[no-untyped-def]
@@ -58,8 +58,8 @@ def breakdown(ledger, leaves: int, name: str) -> None:  # type: ignore[no-untype
     """Single-core cost per entry of each step ``ledger verify`` does (unprofiled)."""
     import hashlib  # noqa: PLC0415
 
-    from ledger import merkle  # noqa: PLC0415
-    from ledger.entries import Entry, b64decode  # noqa: PLC0415
+    from ledger.log import merkle  # noqa: PLC0415
+    from ledger.log.entries import Entry, b64decode  # noqa: PLC0415
 
     t0 = time.perf_counter()
     rows = list(ledger.log.iter_log())

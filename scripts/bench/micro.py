@@ -25,11 +25,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _common as c
 
-from ledger import merkle
-from ledger.canonical import canonical_bytes
-from ledger.catalogue import validate_payload
-from ledger.entries import Entry, PendingEntry, b64decode, parse_time
-from ledger.suites import INTL
+from ledger.crypto.suites import INTL
+from ledger.log import merkle
+from ledger.log.canonical import canonical_bytes
+from ledger.log.entries import Entry, PendingEntry, b64decode, parse_time
+from ledger.measures.catalogue import validate_payload
 
 _PLAIN = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True)
 

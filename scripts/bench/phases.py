@@ -46,10 +46,11 @@ def instrument() -> None:
     from eventsourcing.application import Repository  # noqa: PLC0415
 
     from ledger import app as appmod  # noqa: PLC0415
-    from ledger import logwriter, merkle, sealing  # noqa: PLC0415
-    from ledger.mapper import EntryMapper  # noqa: PLC0415
-    from ledger.store_postgres import PostgresLedgerRecorder, PostgresLogTransaction  # noqa: PLC0415
-    from ledger.store_sqlite import SQLiteLedgerRecorder, SQLiteLogTransaction  # noqa: PLC0415
+    from ledger.log import merkle, sealing  # noqa: PLC0415
+    from ledger.log import writer as logwriter  # noqa: PLC0415
+    from ledger.service.mapper import EntryMapper  # noqa: PLC0415
+    from ledger.store.postgres import PostgresLedgerRecorder, PostgresLogTransaction  # noqa: PLC0415
+    from ledger.store.sqlite import SQLiteLedgerRecorder, SQLiteLogTransaction  # noqa: PLC0415
 
     L = appmod.Ledger
     wrap(L, "file", "file (total)")

@@ -30,10 +30,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as c
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteDatastore
 
-from ledger import merkle
-from ledger.checkpoint import Checkpoint, checkpoint_signer
-from ledger.entries import b64decode
-from ledger.store_sqlite import SQLiteLedgerRecorder
+from ledger.log import merkle
+from ledger.log.checkpoint import Checkpoint, checkpoint_signer
+from ledger.log.entries import b64decode
+from ledger.store.sqlite import SQLiteLedgerRecorder
 
 
 def per_call_us(fn: Callable[[], Any], n: int) -> float:

@@ -4,7 +4,7 @@ Historical: ``src/ledger/verify.py`` (with ``verify_worker.py`` and ``verify_tre
 does what this sketch sketched, and more (see docs/performance.md, figure 4); the script is
 kept to compare the two on one ledger.
 
-It runs the same per-entry work as ``ledger.verify`` (hash vs leaf, strict ``Entry.parse``,
+It runs the same per-entry work as ``ledger.evidence.verify`` (hash vs leaf, strict ``Entry.parse``,
 canonical-JCS equality, Ed25519 author signature, stream chain, ``recorded_at`` order, key
 validity window against the final registry, Merkle tree vs every stored node, checkpoint roots,
 checkpoint signatures, consistency between consecutive checkpoints), but arranged the way
@@ -42,12 +42,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as c
 from bench_verify import build_ours
 
-from ledger import merkle
-from ledger.checkpoint import SignedNote, verify_note
-from ledger.entries import ZERO_HASH, Entry, b64decode
+from ledger.crypto.suites import INTL
 from ledger.errors import BadSignatureError, IntegrityFailedError, LedgerError
-from ledger.suites import INTL
-from ledger.verify import verify_ledger
+from ledger.evidence.verify import verify_ledger
+from ledger.log import merkle
+from ledger.log.checkpoint import SignedNote, verify_note
+from ledger.log.entries import ZERO_HASH, Entry, b64decode
 
 PAGE = 2000
 _PREFIX = len(b'{"filing":')

@@ -19,9 +19,9 @@ from rich.table import Table
 
 from ledger.app import Ledger
 from ledger.errors import LedgerError
-from ledger.roles import Role
+from ledger.evidence.verify import verify_ledger
+from ledger.measures.roles import Role
 from ledger.settings import Settings
-from ledger.verify import verify_ledger
 from projections import views
 from projections.replay import replay_library, replay_project
 from projections.runner import Library

@@ -28,18 +28,18 @@ import typer
 from rich.console import Console
 
 from ledger.app import Ledger
-from ledger.bundle import BundleVerificationError, verify_bundle
-from ledger.checkpoint import VerifierKey
 from ledger.errors import LedgerError
-from ledger.roles import Role
-from ledger.settings import Settings
-from ledger.witness import (
+from ledger.evidence.bundle import BundleVerificationError, verify_bundle
+from ledger.log.checkpoint import VerifierKey
+from ledger.log.witness import (
     WitnessKey,
     WitnessRefusedError,
     WitnessState,
     generate_witness_key,
     witness_once,
 )
+from ledger.measures.roles import Role
+from ledger.settings import Settings
 
 console = Console()
 errors = Console(stderr=True)

@@ -17,9 +17,9 @@ from typing import Any
 
 import httpx
 
-from ledger.entries import Filing, b64decode, b64encode
+from ledger.crypto.suites import PROFILES, Signer
 from ledger.errors import LedgerError
-from ledger.suites import PROFILES, Signer
+from ledger.log.entries import Filing, b64decode, b64encode
 
 
 class ClientError(LedgerError):

@@ -12,7 +12,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from ledger.catalogue import CATALOGUE, EXAMPLES
+from ledger.measures.catalogue import CATALOGUE, EXAMPLES
 
 _SIGNED_FIELDS = {
     "effective": (date | None, Field(default=None, description="When the fact took effect.")),

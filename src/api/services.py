@@ -21,11 +21,7 @@ from eventsourcing.persistence import IntegrityError as PersistenceIntegrityErro
 from fastapi.concurrency import run_in_threadpool
 
 from api.batcher import GroupCommitter
-from ledger import rules, views
 from ledger.app import Ledger, Receipt, SignedFiling
-from ledger.canonical import JSONValue
-from ledger.catalogue import payload_json, validate_payload
-from ledger.entries import Filing, b64decode
 from ledger.errors import (
     AuthorisationError,
     BadSignatureError,
@@ -34,11 +30,15 @@ from ledger.errors import (
     UnknownActorError,
     ValidationFailedError,
 )
-from ledger.events import EntryEvent
-from ledger.facts import ProjectFacts
-from ledger.roles import Role
-from ledger.trail import TrailActor, trail
-from ledger.verify import VerifyReport, verify_ledger
+from ledger.evidence.verify import VerifyReport, verify_ledger
+from ledger.log.canonical import JSONValue
+from ledger.log.entries import Filing, b64decode
+from ledger.measures import rules, views
+from ledger.measures.catalogue import payload_json, validate_payload
+from ledger.measures.events import EntryEvent
+from ledger.measures.facts import ProjectFacts
+from ledger.measures.roles import Role
+from ledger.measures.trail import TrailActor, trail
 from projections.replay import actors_as_known_at, replay_library, replay_project
 from projections.runner import Library
 from projections.state import LibraryState

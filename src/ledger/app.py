@@ -30,27 +30,8 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError, Application, Repository
 from eventsourcing.persistence import ApplicationRecorder, Mapper, PersistenceError, StoredEvent
 
-from ledger import merkle, rules
-from ledger.aggregates import ActorRecord, KeyRecord, KeyRegistry, Project
-from ledger.calendar import HolidayYear, WorkingCalendar, default_calendar, parse_year_file
-from ledger.catalogue import (
-    EventSpec,
-    Payload,
-    documents_referenced,
-    payload_json,
-    spec_for,
-    validate_payload,
-)
-from ledger.checkpoint import (
-    Checkpoint,
-    SignedNote,
-    VerifierKey,
-    checkpoint_signer,
-    verify_note,
-)
-from ledger.custody import Custodian
-from ledger.documents import Document, check_document
-from ledger.entries import ZERO_HASH, Filing, b64decode, b64encode, format_time, parse_time
+from ledger.crypto.custody import Custodian
+from ledger.crypto.suites import Profile, Signer, profile_named
 from ledger.errors import (
     AuthorisationError,
     BadSignatureError,
@@ -68,15 +49,35 @@ from ledger.errors import (
     StaleStreamError,
     ValidationFailedError,
 )
-from ledger.events import EntryEvent, event_class
-from ledger.facts import ProjectFacts, today_in_china
-from ledger.logstore import CustodyRecord, LogStore, StoredCheckpoint
-from ledger.logwriter import Appended, BatchOutcome, LeafRow
-from ledger.mapper import EntryMapper
-from ledger.roles import Role
-from ledger.sealing import EntrySealer
+from ledger.log import merkle
+from ledger.log.checkpoint import (
+    Checkpoint,
+    SignedNote,
+    VerifierKey,
+    checkpoint_signer,
+    verify_note,
+)
+from ledger.log.documents import Document, check_document
+from ledger.log.entries import ZERO_HASH, Filing, b64decode, b64encode, format_time, parse_time
+from ledger.log.sealing import EntrySealer
+from ledger.log.store import CustodyRecord, LogStore, StoredCheckpoint
+from ledger.log.writer import Appended, BatchOutcome, LeafRow
+from ledger.measures import rules
+from ledger.measures.aggregates import ActorRecord, KeyRecord, KeyRegistry, Project
+from ledger.measures.calendar import HolidayYear, WorkingCalendar, default_calendar, parse_year_file
+from ledger.measures.catalogue import (
+    EventSpec,
+    Payload,
+    documents_referenced,
+    payload_json,
+    spec_for,
+    validate_payload,
+)
+from ledger.measures.events import EntryEvent, event_class
+from ledger.measures.facts import ProjectFacts, today_in_china
+from ledger.measures.roles import Role
+from ledger.service.mapper import EntryMapper
 from ledger.settings import Settings
-from ledger.suites import Profile, Signer, profile_named
 
 ROOT_ACTOR = "root"
 """The registry's author: the pinned root admin key signs every registry entry."""
@@ -215,10 +216,10 @@ class Ledger(Application[UUID]):
         datastore = cast(Any, self.factory).datastore
         sealer = EntrySealer(self._profile)
         if self.env.get("PERSISTENCE_MODULE") == "eventsourcing.postgres":
-            from ledger.store_postgres import PostgresLedgerRecorder  # noqa: PLC0415
+            from ledger.store.postgres import PostgresLedgerRecorder  # noqa: PLC0415
 
             return PostgresLedgerRecorder(datastore, profile=self._profile, sealer=sealer)
-        from ledger.store_sqlite import SQLiteLedgerRecorder  # noqa: PLC0415
+        from ledger.store.sqlite import SQLiteLedgerRecorder  # noqa: PLC0415
 
         return SQLiteLedgerRecorder(datastore, profile=self._profile, sealer=sealer)
 

@@ -46,11 +46,11 @@ from types import MappingProxyType
 from uuid import UUID
 
 from ledger.app import Ledger, Receipt
-from ledger.canonical import JSONValue
-from ledger.catalogue import documents_referenced, validate_payload
-from ledger.entries import format_time
 from ledger.errors import LedgerError, LedgerNotInitialisedError, RuleViolationError
-from ledger.roles import Role
+from ledger.log.canonical import JSONValue
+from ledger.log.entries import format_time
+from ledger.measures.catalogue import documents_referenced, validate_payload
+from ledger.measures.roles import Role
 from ledger.settings import Settings
 
 CST = timezone(timedelta(hours=8), "CST")

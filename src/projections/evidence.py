@@ -12,7 +12,7 @@ at or before a moment T, each with an RFC 9162 inclusion proof against one signe
 The projections are :func:`projections.replay.replay_project`'s, as known at the same moment and
 evaluated on ``on`` (default today in Asia/Shanghai) with the ledger's calendar, which the bundle
 ships so that a verifier recomputes them. Every bundle is verified with
-:func:`ledger.bundle.verify_bundle` (log and root key pinned) before it is returned.
+:func:`ledger.evidence.bundle.verify_bundle` (log and root key pinned) before it is returned.
 """
 
 from __future__ import annotations
@@ -21,29 +21,29 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from uuid import UUID
 
-from ledger import merkle
 from ledger.app import Ledger
-from ledger.bundle import (
-    BundleItem,
-    BundleVerificationError,
-    build_bundle_json,
-    pack_bundle,
-    verify_bundle,
-)
-from ledger.catalogue import documents_referenced, validate_payload
-from ledger.checkpoint import SignedNote, verify_note
-from ledger.entries import b64encode, format_time
 from ledger.errors import (
     CheckpointError,
     IntegrityFailedError,
     ProjectNotFoundError,
     ValidationFailedError,
 )
-from ledger.events import EntryEvent
-from ledger.logstore import StoredCheckpoint
-from ledger.merkle import NodeId
-from ledger.report import render_report
-from ledger.witness import cosigned_note
+from ledger.evidence.bundle import (
+    BundleItem,
+    BundleVerificationError,
+    build_bundle_json,
+    pack_bundle,
+    verify_bundle,
+)
+from ledger.log import merkle
+from ledger.log.checkpoint import SignedNote, verify_note
+from ledger.log.entries import b64encode, format_time
+from ledger.log.merkle import NodeId
+from ledger.log.store import StoredCheckpoint
+from ledger.log.witness import cosigned_note
+from ledger.measures.catalogue import documents_referenced, validate_payload
+from ledger.measures.events import EntryEvent
+from ledger.measures.report import render_report
 from projections.replay import replay_project
 
 __all__ = ["EvidenceExportError", "export_bundle", "normalise_time", "tree_size_known_at"]

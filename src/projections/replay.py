@@ -13,12 +13,12 @@ from datetime import date
 from typing import Any
 from uuid import UUID
 
-from ledger import views
 from ledger.app import Ledger
-from ledger.canonical import JSONValue
 from ledger.errors import EntryHashMismatchError, ProjectNotFoundError
-from ledger.facts import today_in_china
-from ledger.trail import TrailActor, trail_and_facts
+from ledger.log.canonical import JSONValue
+from ledger.measures import views
+from ledger.measures.facts import today_in_china
+from ledger.measures.trail import TrailActor, trail_and_facts
 from projections.state import LibraryState
 
 

@@ -18,8 +18,8 @@ from eventsourcing.persistence import IntegrityError, Tracking
 from eventsourcing.projection import Projection
 
 from ledger.app import Ledger
-from ledger.entries import Entry
-from ledger.events import EntryEvent
+from ledger.log.entries import Entry
+from ledger.measures.events import EntryEvent
 from projections.state import ActorUnit, LibraryState, load_state
 from projections.view import FactsView
 

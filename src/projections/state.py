@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 from uuid import UUID
 
-from ledger.entries import Entry
 from ledger.errors import EntryHashMismatchError
-from ledger.facts import FactEntry, ProjectFacts, empty_facts, fold
+from ledger.log.entries import Entry
+from ledger.measures.facts import FactEntry, ProjectFacts, empty_facts, fold
 
 # One log leaf and its entry, as a rebuild reads them: (leaf index, leaf entry hash, notification
 # id, stored entry bytes, or None where the event row is gone). Plain tuples, not ``LeafRow`` and

@@ -14,7 +14,7 @@ from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
 from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Composed, Identifier
 
-from ledger.facts import ProjectFacts
+from ledger.measures.facts import ProjectFacts
 from projections.state import ActorUnit, LogRow
 from projections.view import StoredLibrary
 

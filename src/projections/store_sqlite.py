@@ -9,7 +9,7 @@ from typing import Any
 from eventsourcing.persistence import Tracking
 from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder
 
-from ledger.facts import ProjectFacts
+from ledger.measures.facts import ProjectFacts
 from projections.state import ActorUnit, LogRow
 from projections.view import StoredLibrary
 

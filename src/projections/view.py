@@ -13,7 +13,7 @@ from typing import Protocol
 
 from eventsourcing.persistence import Tracking
 
-from ledger.facts import ProjectFacts
+from ledger.measures.facts import ProjectFacts
 from projections.state import ActorUnit, LogRow
 
 

@@ -1,7 +1,8 @@
 """The library-wide projections of DESIGN §4 at a date, each with its state hash.
 
-Per-project views (library row, eligibility, obligations) live in :mod:`ledger.views`, which the
-offline bundle verifier also uses; this module adds the views over the whole library state.
+Per-project views (library row, eligibility, obligations) live in :mod:`ledger.measures.views`,
+which the offline bundle verifier also uses; this module adds the views over the whole library
+state.
 """
 
 from __future__ import annotations
@@ -9,11 +10,11 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from ledger import rules
-from ledger.calendar import WorkingCalendar, default_calendar
-from ledger.canonical import JSONValue
-from ledger.suites import INTL, Profile
-from ledger.views import eligibility_view, library_row, obligations_view, state_hash
+from ledger.crypto.suites import INTL, Profile
+from ledger.log.canonical import JSONValue
+from ledger.measures import rules
+from ledger.measures.calendar import WorkingCalendar, default_calendar
+from ledger.measures.views import eligibility_view, library_row, obligations_view, state_hash
 from projections.state import LibraryState
 
 __all__ = ["all_views", "library_view", "state_hash", "unit_standing_view"]

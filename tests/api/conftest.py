@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from ledger.app import Ledger
-from ledger.roles import Role
+from ledger.measures.roles import Role
 
 
 @pytest.fixture

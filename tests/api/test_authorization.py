@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from ledger.app import Ledger
-from ledger.catalogue import EXAMPLES
+from ledger.measures.catalogue import EXAMPLES
 
 Auth = Callable[[str], dict[str, str]]
 

@@ -8,9 +8,9 @@ from collections.abc import Callable
 from fastapi.testclient import TestClient
 
 from ledger.app import Ledger
-from ledger.catalogue import EXAMPLES
-from ledger.entries import Filing, b64encode
-from ledger.verify import verify_ledger
+from ledger.evidence.verify import verify_ledger
+from ledger.log.entries import Filing, b64encode
+from ledger.measures.catalogue import EXAMPLES
 
 Auth = Callable[[str], dict[str, str]]
 

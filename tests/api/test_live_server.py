@@ -23,10 +23,10 @@ import httpx
 import pytest
 
 from ledger.app import Ledger
-from ledger.catalogue import EXAMPLES
-from ledger.roles import Role
+from ledger.evidence.verify import verify_ledger
+from ledger.measures.catalogue import EXAMPLES
+from ledger.measures.roles import Role
 from ledger.settings import Settings
-from ledger.verify import verify_ledger
 from ledgertest import upload_example_documents
 
 UNITS = [f"unit-{i}" for i in range(8)]

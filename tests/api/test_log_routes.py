@@ -10,14 +10,14 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ledger import merkle
 from ledger.app import Ledger
-from ledger.catalogue import EXAMPLES
-from ledger.checkpoint import SignedNote, verify_note
-from ledger.entries import b64encode
-from ledger.roles import Role
-from ledger.suites import INTL
-from ledger.witness import WitnessKey, generate_witness_key
+from ledger.crypto.suites import INTL
+from ledger.log import merkle
+from ledger.log.checkpoint import SignedNote, verify_note
+from ledger.log.entries import b64encode
+from ledger.log.witness import WitnessKey, generate_witness_key
+from ledger.measures.catalogue import EXAMPLES
+from ledger.measures.roles import Role
 
 H = INTL.hash
 
@@ -266,7 +266,7 @@ def test_a_key_the_server_holds_cannot_witness(client: TestClient, ledger: Ledge
 
 def test_evidence_route_roles_and_bundle(client: TestClient, ledger: Ledger,
                                          auth: Callable[[str], dict[str, str]]) -> None:
-    from ledger.bundle import verify_bundle  # noqa: PLC0415
+    from ledger.evidence.bundle import verify_bundle  # noqa: PLC0415
 
     stream = ledger.file("edu-wang", "ApplicationFiled", EXAMPLES["ApplicationFiled"]).stream
     cutoff = ledger.file("office-li", "ReviewOpinionIssued", EXAMPLES["ReviewOpinionIssued"],

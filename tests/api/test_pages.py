@@ -26,16 +26,16 @@ from api.app import create_app
 from api.pages.i18n import message_zh
 from api.pages.security import SESSION_COOKIE, open_session, seal, session_key
 from api.services import Actor, LedgerService
-from ledger import views
 from ledger.app import Ledger
-from ledger.bundle import verify_bundle
-from ledger.catalogue import EXAMPLES
-from ledger.checkpoint import SignedNote
 from ledger.demo import DemoResult, load_demo
-from ledger.entries import b64encode
-from ledger.roles import Role
+from ledger.evidence.bundle import verify_bundle
+from ledger.log.checkpoint import SignedNote
+from ledger.log.entries import b64encode
+from ledger.log.witness import generate_witness_key
+from ledger.measures import views
+from ledger.measures.catalogue import EXAMPLES
+from ledger.measures.roles import Role
 from ledger.settings import Settings
-from ledger.witness import generate_witness_key
 from projections.replay import replay_library, replay_project
 from projections.views import library_view
 

@@ -28,9 +28,9 @@ import uvicorn
 
 from api.app import create_app
 from ledger.app import Ledger
-from ledger.bundle import verify_bundle
 from ledger.demo import DemoResult, load_demo
-from ledger.entries import b64encode
+from ledger.evidence.bundle import verify_bundle
+from ledger.log.entries import b64encode
 from ledger.settings import Settings
 from ledgertest import IN_CI
 from projections.replay import replay_project

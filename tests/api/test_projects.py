@@ -7,7 +7,7 @@ import uuid
 from fastapi.testclient import TestClient
 
 from ledger.app import Ledger
-from ledger.catalogue import EXAMPLES
+from ledger.measures.catalogue import EXAMPLES
 
 
 def _auth(ledger: Ledger, actor: str) -> dict[str, str]:

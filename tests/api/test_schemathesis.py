@@ -15,8 +15,8 @@ from hypothesis import HealthCheck, settings
 
 from api.app import create_app
 from ledger.app import Ledger
-from ledger.catalogue import EXAMPLES, example_documents
-from ledger.roles import Role
+from ledger.measures.catalogue import EXAMPLES, example_documents
+from ledger.measures.roles import Role
 from ledger.settings import Settings
 
 _DIR = tempfile.TemporaryDirectory(prefix="schemathesis-")

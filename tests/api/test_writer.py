@@ -16,9 +16,9 @@ from api.app import create_app
 from api.services import Actor, EventInput, Filed
 from api.writer import WriterProcess, WriterUnavailableError
 from ledger.app import Ledger
-from ledger.catalogue import EXAMPLES
 from ledger.errors import ProjectNotFoundError, RuleViolationError
-from ledger.roles import Role
+from ledger.measures.catalogue import EXAMPLES
+from ledger.measures.roles import Role
 from ledger.settings import Settings
 
 EDU = Actor("edu-wang", Role.UNIT, "edu")

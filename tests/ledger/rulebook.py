@@ -5,8 +5,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from ledger.catalogue import EXAMPLES
-from ledger.facts import FactEntry, ProjectFacts, empty_facts, fold
+from ledger.measures.catalogue import EXAMPLES
+from ledger.measures.facts import FactEntry, ProjectFacts, empty_facts, fold
 
 
 class Script:

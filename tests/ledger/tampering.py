@@ -22,11 +22,11 @@ from uuid import UUID
 import psycopg
 from psycopg import sql
 
-from ledger import merkle
-from ledger.canonical import canonical_bytes
-from ledger.checkpoint import Checkpoint, SignedNote, sign_checkpoint
-from ledger.entries import Entry, Filing, b64encode
-from ledger.suites import Profile, Signer
+from ledger.crypto.suites import Profile, Signer
+from ledger.log import merkle
+from ledger.log.canonical import canonical_bytes
+from ledger.log.checkpoint import Checkpoint, SignedNote, sign_checkpoint
+from ledger.log.entries import Entry, Filing, b64encode
 
 _ASCII_SWAP = {**dict.fromkeys("0123456789acdef", "b"), "b": "c"}
 """A one-byte ASCII replacement for a character (hex stays hex, so shapes stay valid)."""

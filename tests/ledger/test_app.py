@@ -13,8 +13,6 @@ from eventsourcing.persistence import StoredEvent
 
 from ledger import app as app_module
 from ledger.app import Ledger, SignedFiling, _Batch
-from ledger.catalogue import EXAMPLES
-from ledger.entries import Filing, b64encode
 from ledger.errors import (
     AuthorisationError,
     BadSignatureError,
@@ -26,7 +24,9 @@ from ledger.errors import (
     RuleViolationError,
     ValidationFailedError,
 )
-from ledger.verify import verify_ledger
+from ledger.evidence.verify import verify_ledger
+from ledger.log.entries import Filing, b64encode
+from ledger.measures.catalogue import EXAMPLES
 
 
 def _open_project(ledger: Ledger, actor: str = "edu-wang") -> uuid.UUID:

@@ -23,7 +23,9 @@ from typer.testing import CliRunner
 
 from api.cli import app as cli_app
 from ledger.app import Ledger, registry_stream_id
-from ledger.bundle import (
+from ledger.crypto.suites import INTL
+from ledger.errors import ProjectNotFoundError, ValidationFailedError
+from ledger.evidence.bundle import (
     FORMAT,
     PROJECTION_NAMES,
     BundleReport,
@@ -32,15 +34,13 @@ from ledger.bundle import (
     registry_stream_for,
     verify_bundle,
 )
-from ledger.canonical import canonical_bytes
-from ledger.catalogue import EXAMPLES, example_documents
-from ledger.checkpoint import Checkpoint, SignedNote, VerifierKey, sign_checkpoint
-from ledger.entries import Entry, b64encode
-from ledger.errors import ProjectNotFoundError, ValidationFailedError
-from ledger.report import render_report
-from ledger.roles import Role
+from ledger.log.canonical import canonical_bytes
+from ledger.log.checkpoint import Checkpoint, SignedNote, VerifierKey, sign_checkpoint
+from ledger.log.entries import Entry, b64encode
+from ledger.measures.catalogue import EXAMPLES, example_documents
+from ledger.measures.report import render_report
+from ledger.measures.roles import Role
 from ledger.settings import Settings
-from ledger.suites import INTL
 from projections.evidence import export_bundle, tree_size_known_at
 from projections.replay import replay_project
 
@@ -204,11 +204,11 @@ def test_export_refuses_before_the_project_existed_and_bad_times(
 def test_verifier_imports_nothing_that_needs_a_database_or_network() -> None:
     code = textwrap.dedent("""
         import sys
-        import ledger.bundle, ledger.report, ledger.witness
+        import ledger.evidence.bundle, ledger.measures.report, ledger.log.witness
         forbidden = ("psycopg", "psycopg_pool", "sqlite3", "_sqlite3", "fastapi", "starlette",
                      "httpx", "uvicorn", "eventsourcing.sqlite", "eventsourcing.postgres",
                      "eventsourcing.persistence", "eventsourcing.application", "ledger.app",
-                     "ledger.store_sqlite", "ledger.store_postgres", "projections", "api")
+                     "ledger.store.sqlite", "ledger.store.postgres", "projections", "api")
         loaded = [m for m in sys.modules if any(m == f or m.startswith(f + ".")
                                                  for f in forbidden)]
         print(",".join(sorted(loaded)))

@@ -21,7 +21,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger.calendar import (
+from ledger.errors import LedgerError
+from ledger.measures.calendar import (
     CalendarFileError,
     CalendarYearExistsError,
     CalendarYearMissingError,
@@ -30,7 +31,6 @@ from ledger.calendar import (
     default_calendar,
     parse_year_file,
 )
-from ledger.errors import LedgerError
 
 D = date.fromisoformat
 
@@ -364,7 +364,8 @@ def test_shipped_table_agrees_with_chinese_calendar_every_day(cal: WorkingCalend
 
 def test_runtime_does_not_import_chinese_calendar() -> None:
     code = (
-        "import sys; from ledger.calendar import default_calendar; from datetime import date;"
+        "import sys; from ledger.measures.calendar import default_calendar;"
+        " from datetime import date;"
         "c = default_calendar(); assert c.add_working_days(date(2025, 9, 30), 5)"
         " == date(2025, 10, 14);"
         "assert 'chinese_calendar' not in sys.modules, 'runtime imported chinese_calendar'"

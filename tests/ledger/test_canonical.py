@@ -9,8 +9,8 @@ import rfc8785
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger.canonical import _check, _scan, canonical_bytes
 from ledger.errors import NotCanonicalError
+from ledger.log.canonical import _check, _scan, canonical_bytes
 
 # RFC 8785 §3.2.3 (sorting example): keys sort by UTF-16 code units, so the emoji's high
 # surrogate (U+D83D) sorts before U+FB33 although its code point is larger.

@@ -13,8 +13,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from ledger.canonical import canonical_bytes
-from ledger.catalogue import (
+from ledger.errors import UnknownEventTypeError, ValidationFailedError
+from ledger.log.canonical import canonical_bytes
+from ledger.measures.catalogue import (
     CATALOGUE,
     EXAMPLES,
     ApplicationFiled,
@@ -28,8 +29,7 @@ from ledger.catalogue import (
     spec_for,
     validate_payload,
 )
-from ledger.errors import UnknownEventTypeError, ValidationFailedError
-from ledger.roles import Role
+from ledger.measures.roles import Role
 
 U, OFF, F, A, AU, C, AD = (Role.UNIT, Role.OFFICE, Role.FINANCE, Role.APPROVAL, Role.AUDIT,
                            Role.CDR, Role.ADMIN)

@@ -11,7 +11,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ledger.checkpoint import (
+from ledger.crypto.suites import INTL, Signer
+from ledger.errors import BadSignatureError, CheckpointError
+from ledger.log.checkpoint import (
     Checkpoint,
     Note,
     NoteSignature,
@@ -22,8 +24,6 @@ from ledger.checkpoint import (
     verify_note,
     verify_signatures,
 )
-from ledger.errors import BadSignatureError, CheckpointError
-from ledger.suites import INTL, Signer
 
 # --- known-answer vectors ---------------------------------------------------------------------
 # From golang.org/x/mod/sumdb/note, file sumdb/note/note_test.go (github.com/golang/mod, commit

@@ -26,10 +26,10 @@ from typing import Any
 import pytest
 
 from ledger.app import Ledger, Receipt, SignedFiling
-from ledger.catalogue import EXAMPLES
 from ledger.errors import ConflictError
+from ledger.evidence.verify import verify_ledger
+from ledger.measures.catalogue import EXAMPLES
 from ledger.settings import Settings
-from ledger.verify import verify_ledger
 
 THREADS = 16
 FILINGS_PER_PROJECT = 20  # MaterialsSupplemented after the ApplicationFiled

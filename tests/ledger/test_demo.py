@@ -1,7 +1,7 @@
 """``ledger demo``: the data set holds every situation it promises, read through the read side.
 
 One load per backend (it is the slow part); every situation is then checked at the evaluation
-date 2026-11-25 through ``replay_library`` + ``projections.views`` / ``ledger.rules``.
+date 2026-11-25 through ``replay_library`` + ``projections.views`` / ``ledger.measures.rules``.
 """
 
 from __future__ import annotations
@@ -14,16 +14,16 @@ from uuid import UUID
 
 import pytest
 
-from ledger import rules
 from ledger.app import Ledger
-from ledger.calendar import default_calendar
-from ledger.catalogue import CATALOGUE
 from ledger.demo import ACTORS, UNITS, DemoResult, load_demo
-from ledger.entries import Entry
 from ledger.errors import LedgerError
-from ledger.facts import ProjectFacts
+from ledger.evidence.verify import verify_ledger
+from ledger.log.entries import Entry
+from ledger.measures import rules
+from ledger.measures.calendar import default_calendar
+from ledger.measures.catalogue import CATALOGUE
+from ledger.measures.facts import ProjectFacts
 from ledger.settings import Settings
-from ledger.verify import verify_ledger
 from projections import views
 from projections.replay import replay_library, replay_project
 from projections.state import LibraryState

@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ledger.canonical import canonical_bytes
-from ledger.entries import ZERO_HASH, Entry, Filing, PendingEntry, format_time, parse_time
 from ledger.errors import MalformedEntryError
+from ledger.log.canonical import canonical_bytes
+from ledger.log.entries import ZERO_HASH, Entry, Filing, PendingEntry, format_time, parse_time
 
 STREAM = uuid.UUID("6f1d2c1e-3b0a-5d7e-9a4b-8c2f0e1d3a5b")
 FILING = Filing(ledger="o", stream=STREAM, type="ContractFiled",

@@ -7,8 +7,8 @@ from dataclasses import replace
 
 from rulebook import Script
 
-from ledger.catalogue import CATALOGUE, EXAMPLES
-from ledger.facts import ProjectFacts, Ref, empty_facts, evolve
+from ledger.measures.catalogue import CATALOGUE, EXAMPLES
+from ledger.measures.facts import ProjectFacts, Ref, empty_facts, evolve
 
 
 def _every_handler() -> list[ProjectFacts]:

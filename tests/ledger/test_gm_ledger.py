@@ -17,16 +17,16 @@ from uuid import UUID
 import pytest
 from tampering import Tamperer
 
-from ledger import merkle
 from ledger.app import Ledger, Receipt, key_id_for
-from ledger.catalogue import EXAMPLES, example_documents
-from ledger.checkpoint import SignedNote, VerifierKey, verify_note
+from ledger.crypto.gm import Sm2Signer, SoftwareSm2Key, decode_signature
+from ledger.crypto.suites import GM, INTL
 from ledger.errors import CheckpointError, IntegrityFailedError
-from ledger.roles import Role
+from ledger.evidence.verify import VerifyReport, verify_ledger
+from ledger.log import merkle
+from ledger.log.checkpoint import SignedNote, VerifierKey, verify_note
+from ledger.measures.catalogue import EXAMPLES, example_documents
+from ledger.measures.roles import Role
 from ledger.settings import Settings
-from ledger.suite_gm import Sm2Signer, SoftwareSm2Key, decode_signature
-from ledger.suites import GM, INTL
-from ledger.verify import VerifyReport, verify_ledger
 
 SM2_TYPE = b"\xff" + b"sm2-sm3/1234567812345678"
 

@@ -18,8 +18,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ledger.crypto.suites import INTL
 from ledger.errors import IntegrityFailedError, ProofError
-from ledger.merkle import (
+from ledger.log.merkle import (
     MemoryTree,
     NodeId,
     append_leaves,
@@ -36,7 +37,6 @@ from ledger.merkle import (
     verify_consistency,
     verify_inclusion,
 )
-from ledger.suites import INTL
 
 H = INTL.hash
 MAX_SIZE = 300

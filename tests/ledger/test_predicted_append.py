@@ -13,11 +13,11 @@ import psycopg
 import pytest
 
 from ledger.app import Ledger, SignedFiling
-from ledger.catalogue import EXAMPLES
-from ledger.entries import b64encode
 from ledger.errors import DuplicateNonceError
-from ledger.store_postgres import PostgresLedgerRecorder
-from ledger.verify import verify_ledger
+from ledger.evidence.verify import verify_ledger
+from ledger.log.entries import b64encode
+from ledger.measures.catalogue import EXAMPLES
+from ledger.store.postgres import PostgresLedgerRecorder
 from ledgertest import PG_URL
 
 

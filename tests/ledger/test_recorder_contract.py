@@ -4,7 +4,7 @@
 log writer (seal → insert → dense leaves → Merkle nodes → signed checkpoint, one transaction).
 Here they run the library's own ``ApplicationRecorderTestCase`` and
 ``NonInterleavingNotificationIDsBaseCase`` (wired as the library's own sqlite/postgres test
-modules wire them), with the :class:`~ledger.sealing.OpaqueSealer` so the library's arbitrary
+modules wire them), with the :class:`~ledger.log.sealing.OpaqueSealer` so the library's arbitrary
 state bytes are accepted while leaves, nodes and checkpoints are still written on every insert.
 After the inherited tests, :class:`LogContractChecks` adds ours: dense leaves, tree size,
 checkpoints, stored nodes equal to an independent RFC 9162 computation, and a refused insert
@@ -51,12 +51,12 @@ from eventsourcing.tests.persistence import (  # after the shim above
     NonInterleavingNotificationIDsBaseCase,
 )
 
-from ledger.checkpoint import Checkpoint, SignedNote, VerifierKey, sign_checkpoint, verify_note
-from ledger.merkle import NodeId
-from ledger.sealing import OpaqueSealer
-from ledger.store_postgres import PostgresLedgerRecorder
-from ledger.store_sqlite import SQLiteLedgerRecorder
-from ledger.suites import INTL
+from ledger.crypto.suites import INTL
+from ledger.log.checkpoint import Checkpoint, SignedNote, VerifierKey, sign_checkpoint, verify_note
+from ledger.log.merkle import NodeId
+from ledger.log.sealing import OpaqueSealer
+from ledger.store.postgres import PostgresLedgerRecorder
+from ledger.store.sqlite import SQLiteLedgerRecorder
 
 ORIGIN = "contract.example/log"
 LOG_SIGNER = INTL.signature.generate()

@@ -6,8 +6,8 @@ from datetime import date
 
 from rulebook import Script
 
-from ledger import rules
-from ledger.calendar import default_calendar
+from ledger.measures import rules
+from ledger.measures.calendar import default_calendar
 
 ON = date(2026, 11, 25)
 

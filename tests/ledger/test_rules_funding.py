@@ -8,9 +8,9 @@ from datetime import date
 import pytest
 from rulebook import Script
 
-from ledger import rules
-from ledger.entries import Filing
 from ledger.errors import RuleViolationError
+from ledger.log.entries import Filing
+from ledger.measures import rules
 
 ON = date(2026, 11, 25)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from rulebook import Script
 
-from ledger import rules
 from ledger.errors import RuleViolationError
+from ledger.measures import rules
 
 
 def test_art22_active_finding_bars_the_unit_from_new_altered_expanded_projects() -> None:

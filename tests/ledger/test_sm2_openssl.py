@@ -1,4 +1,4 @@
-"""OpenSSL's SM2 check (ledger.sm2_openssl) gives GmSSL's verdicts, where libcrypto 3 is here."""
+"""OpenSSL's SM2 check (ledger.crypto.sm2_openssl) gives GmSSL's verdicts, where libcrypto 3 is."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger.suite_gm import gmssl_verify_digest, message_digest, openssl_verify
-from ledger.suites import GM
+from ledger.crypto.gm import gmssl_verify_digest, message_digest, openssl_verify
+from ledger.crypto.suites import GM
 
 _OPENSSL_SM2 = openssl_verify()
 needs_openssl_sm2 = pytest.mark.skipif(

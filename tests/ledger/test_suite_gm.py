@@ -8,7 +8,7 @@ Where the vectors come from:
   ``ALICE123@YAHOO.COM``, message ``message digest``, with the published private key, public
   key, Z_A, e, random k and (r, s). GmSSL implements only the recommended curve, so this one is
   checked with the suite's own Z and e and a ten-line reference of the §6.1/§7.1 steps over
-  :class:`ledger.suite_gm.Sm2Curve`.
+  :class:`ledger.crypto.gm.Sm2Curve`.
 * SM2, recommended curve: GB/T 32918.5-2017 Annex A (GM/T 0003.5-2012), the signature example
   with user id ``1234567812345678`` and message ``message digest``: the published signature is
   verified by the real suite (GmSSL), and re-derived from the published k by the reference.
@@ -32,15 +32,7 @@ from cryptography.hazmat.primitives import hashes
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger.checkpoint import (
-    Checkpoint,
-    SignedNote,
-    VerifierKey,
-    sign_checkpoint,
-    verify_note,
-)
-from ledger.errors import BadSignatureError, CheckpointError
-from ledger.suite_gm import (
+from ledger.crypto.gm import (
     SM2_P256V1,
     USER_ID,
     Sm2Curve,
@@ -55,7 +47,15 @@ from ledger.suite_gm import (
     public_key_from_private,
     z_value,
 )
-from ledger.suites import GM, INTL, profile_named
+from ledger.crypto.suites import GM, INTL, profile_named
+from ledger.errors import BadSignatureError, CheckpointError
+from ledger.log.checkpoint import (
+    Checkpoint,
+    SignedNote,
+    VerifierKey,
+    sign_checkpoint,
+    verify_note,
+)
 
 SUITE = Sm2Suite()
 N = SM2_P256V1.n

@@ -25,9 +25,7 @@ from tampering import Tamperer
 from typer.testing import CliRunner
 
 from api.cli import app as cli_app
-from ledger import merkle
 from ledger.app import Ledger, Receipt, key_id_for
-from ledger.catalogue import EXAMPLES
 from ledger.errors import (
     ChainBrokenError,
     CheckpointError,
@@ -36,9 +34,11 @@ from ledger.errors import (
     MalformedEntryError,
     ProofError,
 )
-from ledger.merkle import NodeId
+from ledger.evidence.verify import Failure, VerifyReport, verify_ledger
+from ledger.log import merkle
+from ledger.log.merkle import NodeId
+from ledger.measures.catalogue import EXAMPLES
 from ledger.settings import Settings
-from ledger.verify import Failure, VerifyReport, verify_ledger
 
 # --- the history every defect is written into --------------------------------------------------
 

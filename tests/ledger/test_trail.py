@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import fields
 
-from ledger.aggregates import fact_entry
 from ledger.app import Ledger
-from ledger.catalogue import EXAMPLES
-from ledger.facts import ProjectFacts, empty_facts, fold
-from ledger.trail import TrailActor, trail, trail_and_facts
+from ledger.measures.aggregates import fact_entry
+from ledger.measures.catalogue import EXAMPLES
+from ledger.measures.facts import ProjectFacts, empty_facts, fold
+from ledger.measures.trail import TrailActor, trail, trail_and_facts
 
 
 def test_trail_and_facts_fold_once_and_report_changes(ledger: Ledger) -> None:

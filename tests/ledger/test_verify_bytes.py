@@ -1,6 +1,6 @@
 """verify's shortcuts on entry bytes must agree with the one encoder and the strict parser.
 
-``ledger.verify_worker`` decodes each entry once and decides canonical form, the signed bytes
+``ledger.log.verify_worker`` decodes each entry once and decides canonical form, the signed bytes
 and the parse from that one decoding; each shortcut is compared here with the slow, obvious
 way (``canonical_bytes``, ``Filing.signing_bytes``, ``Entry.parse``).
 """
@@ -18,10 +18,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger.canonical import JSONValue, canonical_bytes
-from ledger.entries import Entry, Filing
 from ledger.errors import MalformedEntryError, NotCanonicalError
-from ledger.verify_worker import (
+from ledger.log.canonical import JSONValue, canonical_bytes
+from ledger.log.entries import Entry, Filing
+from ledger.log.verify_worker import (
     EntryFields,
     entry_fields,
     entry_from_json,

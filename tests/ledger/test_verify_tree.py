@@ -7,10 +7,10 @@ import hashlib
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger import merkle
-from ledger.merkle import NodeId
-from ledger.suites import GM, INTL
-from ledger.verify_tree import RecomputedTree, compare_nodes
+from ledger.crypto.suites import GM, INTL
+from ledger.log import merkle
+from ledger.log.merkle import NodeId
+from ledger.log.verify_tree import RecomputedTree, compare_nodes
 
 
 def _leaves(count: int) -> list[bytes]:

@@ -13,10 +13,10 @@ import pytest
 from tampering import Tamperer
 from test_tamper import build_history
 
-from ledger import verify as verify_module
 from ledger.app import Ledger
+from ledger.evidence import verify as verify_module
+from ledger.evidence.verify import VerifyReport, verify_ledger
 from ledger.settings import Settings
-from ledger.verify import VerifyReport, verify_ledger
 
 Tamper = Callable[[Tamperer, Ledger], None]
 

@@ -19,15 +19,12 @@ from typer.testing import CliRunner
 
 from api.app import create_app
 from api.cli import app as cli_app
-from ledger import merkle
 from ledger.app import Ledger
-from ledger.catalogue import EXAMPLES, example_documents
-from ledger.checkpoint import SignedNote, verify_note
+from ledger.crypto.suites import INTL
 from ledger.errors import LedgerError
-from ledger.roles import Role
-from ledger.settings import Settings
-from ledger.suites import INTL
-from ledger.witness import (
+from ledger.log import merkle
+from ledger.log.checkpoint import SignedNote, verify_note
+from ledger.log.witness import (
     WitnessKey,
     WitnessRefusedError,
     WitnessState,
@@ -35,11 +32,14 @@ from ledger.witness import (
     generate_witness_key,
     witness_once,
 )
+from ledger.measures.catalogue import EXAMPLES, example_documents
+from ledger.measures.roles import Role
+from ledger.settings import Settings
 from projections.evidence import export_bundle
 
 
 class ClientLog:
-    """The witness's :class:`~ledger.witness.LogClient` over a FastAPI test client."""
+    """The witness's :class:`~ledger.log.witness.LogClient` over a FastAPI test client."""
 
     def __init__(self, client: TestClient, token: str) -> None:
         self.client = client
@@ -144,7 +144,7 @@ def test_first_run_then_consistent_growth_is_cosigned(ledger: Ledger, key: Witne
 
     # An evidence bundle exported now carries the witness's cosignature.
     stream = ledger.log.stream_ids()[-1]
-    from ledger.bundle import verify_bundle  # noqa: PLC0415
+    from ledger.evidence.bundle import verify_bundle  # noqa: PLC0415
 
     report = verify_bundle(export_bundle(ledger, stream), log_key=log_key,
                            witness_keys=[key.verifier_key.encode()])

@@ -9,8 +9,8 @@ from typing import Any, cast
 import pytest
 
 from ledger.app import Ledger
-from ledger.catalogue import EXAMPLES
 from ledger.errors import EntryHashMismatchError
+from ledger.measures.catalogue import EXAMPLES
 from projections import views
 from projections.runner import Library
 from projections.store_postgres import read_ahead

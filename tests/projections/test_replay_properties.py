@@ -12,9 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ledger.app import Ledger
-from ledger.catalogue import EXAMPLES
 from ledger.errors import LedgerError
-from ledger.roles import Role
+from ledger.measures.catalogue import EXAMPLES
+from ledger.measures.roles import Role
 from ledger.settings import Settings
 from ledgertest import upload_example_documents
 from projections import views

@@ -23,16 +23,16 @@ from typing import Any
 from uuid import UUID
 
 from api.services import Actor, LedgerService
-from ledger import rules, views
-from ledger.aggregates import KeyRegistry, fact_entry
-from ledger.canonical import JSONValue
-from ledger.checkpoint import SignedNote
-from ledger.entries import b64decode, b64encode
 from ledger.errors import BadSignatureError, ProjectNotFoundError
-from ledger.events import EntryEvent
-from ledger.facts import ProjectFacts, empty_facts, fold
-from ledger.logstore import StoredCheckpoint
-from ledger.roles import Role
+from ledger.log.canonical import JSONValue
+from ledger.log.checkpoint import SignedNote
+from ledger.log.entries import b64decode, b64encode
+from ledger.log.store import StoredCheckpoint
+from ledger.measures import rules, views
+from ledger.measures.aggregates import KeyRegistry, fact_entry
+from ledger.measures.events import EntryEvent
+from ledger.measures.facts import ProjectFacts, empty_facts, fold
+from ledger.measures.roles import Role
 from projections.replay import replay_project
 from projections.state import LibraryState
 

@@ -60,7 +60,6 @@ from api.pages.timeline import timeline_svg
 from api.problems import ledger_problem
 from api.routers.evidence import project_evidence
 from api.services import Actor, EventInput, LedgerService
-from ledger.catalogue import CATALOGUE, EXAMPLES, EventSpec
 from ledger.errors import (
     AuthorisationError,
     LedgerError,
@@ -68,8 +67,9 @@ from ledger.errors import (
     RuleViolationError,
     ValidationFailedError,
 )
-from ledger.roles import Role
-from ledger.views import yuan
+from ledger.measures.catalogue import CATALOGUE, EXAMPLES, EventSpec
+from ledger.measures.roles import Role
+from ledger.measures.views import yuan
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES_DIR = HERE.parent / "templates"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta, timezone
 
-from ledger.entries import format_time
+from ledger.log.entries import format_time
 
 CST = timezone(timedelta(hours=8), "CST")
 

@@ -8,10 +8,10 @@ from fastapi import APIRouter, Path, status
 
 from api.deps import CurrentActor, ServiceDep
 from api.schemas import ActorCreate, KeyCreate, KeyPublic, TokenPublic
-from ledger.aggregates import KeyRecord
-from ledger.entries import b64decode
 from ledger.errors import ValidationFailedError
-from ledger.roles import Role
+from ledger.log.entries import b64decode
+from ledger.measures.aggregates import KeyRecord
+from ledger.measures.roles import Role
 
 router = APIRouter(prefix="/api/v1", tags=["actors and keys"])
 ActorId = Annotated[str, Path(max_length=64, pattern=r"^[A-Za-z0-9._-]+$")]

@@ -16,7 +16,7 @@ from fastapi.responses import Response
 
 from api.deps import CurrentActor, ServiceDep
 from ledger.errors import AuthorisationError
-from ledger.roles import Role
+from ledger.measures.roles import Role
 from projections.evidence import export_bundle
 
 router = APIRouter(prefix="/api/v1/projects", tags=["evidence"])

@@ -17,13 +17,13 @@ from pydantic import BaseModel, Field
 from api.deps import CurrentActor, LedgerDep
 from api.problems import problem
 from api.services import Actor
-from ledger import merkle
 from ledger.app import Ledger
-from ledger.checkpoint import SignedNote, VerifierKey
 from ledger.errors import AuthorisationError, CheckpointError, ValidationFailedError
-from ledger.logstore import StoredCheckpoint
-from ledger.roles import Role
-from ledger.witness import accept_cosignatures, cosigned_note, public_verifier_key
+from ledger.log import merkle
+from ledger.log.checkpoint import SignedNote, VerifierKey
+from ledger.log.store import StoredCheckpoint
+from ledger.log.witness import accept_cosignatures, cosigned_note, public_verifier_key
+from ledger.measures.roles import Role
 
 router = APIRouter(prefix="/log", tags=["log"])
 

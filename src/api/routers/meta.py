@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 
 from api.deps import CurrentActor, ServiceDep
-from ledger.entries import b64encode
+from ledger.log.entries import b64encode
 
 router = APIRouter(prefix="/api/v1", tags=["ledger"])
 

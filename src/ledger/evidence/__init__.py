@@ -1,0 +1,1 @@
+"""Checking and proving: whole-ledger verification and offline evidence bundles."""

@@ -1,0 +1,1104 @@
+"""Evidence bundles (DESIGN §5, *Evidence bundle*): the format, and the offline verifier.
+
+A bundle is a zip holding ``bundle.json``, ``report.html`` (a printable rendering, not evidence)
+and ``documents/<sha256>`` for every document the entries reference. ``bundle.json`` is::
+
+    {"format": "audit-ledger-evidence/1", "profile": "intl", "origin": ORIGIN, "stream": UUID,
+     "exported_at": TIME, "checkpoint": NOTE_TEXT, "log_key": VKEY,
+     "root_key": {"key_id", "suite", "public_key"},
+     "entries": [ITEM...], "registry": [ITEM...],
+     "projections": {NAME: {"state": {...}, "state_hash": HEX64}},
+     "evaluation": {"on": DATE, "as_known_at": TIME|null, "calendar": {...},
+                    "calendar_digest": HEX64}}
+
+with ITEM = ``{"entry": ENTRY, "hash": HEX64, "leaf_index": INT, "inclusion_proof": [HEX64...]}``
+(``docs/evidence-format.md`` is the full description, with a worked example).
+
+This module builds that dict and the zip bytes from plain inputs (:func:`build_bundle_json`,
+:func:`pack_bundle`) and verifies a bundle with :func:`verify_bundle`, offline: it imports only
+the pure parts of ``ledger`` (canonical bytes, entries, Merkle proofs, checkpoints, suites,
+facts, rules, views, trail, calendar, catalogue, and the domain events and ``fact_entry`` that
+the trail already folds with, which need only ``eventsourcing.domain``) and the standard
+library — no database driver, no eventsourcing recorder or application, no web framework
+(``tests/ledger/test_bundle.py`` pins that in a fresh interpreter).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import re
+import stat
+import uuid
+import zipfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date
+from typing import Any, Final, NoReturn, cast
+from uuid import UUID
+
+from ledger.crypto.suites import Profile, profile_named
+from ledger.errors import IntegrityFailedError, LedgerError
+from ledger.log import merkle
+from ledger.log.canonical import JSONValue, canonical_bytes
+from ledger.log.checkpoint import SignedNote, VerifierKey, verify_note
+from ledger.log.entries import ZERO_HASH, Entry, b64decode, b64encode, parse_time
+from ledger.measures import views
+from ledger.measures.aggregates import KeyRecord, fact_entry
+from ledger.measures.calendar import WorkingCalendar
+from ledger.measures.catalogue import documents_referenced, spec_for, validate_payload
+from ledger.measures.events import EntryEvent, event_class
+from ledger.measures.facts import ProjectFacts, empty_facts, fold
+from ledger.measures.roles import Role
+from ledger.measures.trail import TrailActor, trail
+
+__all__ = [
+    "BUNDLE_JSON",
+    "DOCUMENTS_DIR",
+    "FORMAT",
+    "PROJECTION_NAMES",
+    "REPORT_HTML",
+    "BundleFailure",
+    "BundleFormatError",
+    "BundleItem",
+    "BundleReport",
+    "BundleSigner",
+    "BundleVerificationError",
+    "build_bundle_json",
+    "pack_bundle",
+    "read_bundle_json",
+    "registry_stream_for",
+    "verify_bundle",
+]
+
+FORMAT: Final = "audit-ledger-evidence/1"
+"""The ``format`` member of every bundle this module writes and the only one it verifies."""
+BUNDLE_JSON: Final = "bundle.json"
+REPORT_HTML: Final = "report.html"
+DOCUMENTS_DIR: Final = "documents/"
+PROJECTION_NAMES: Final = ("project", "eligibility", "obligations", "trail")
+"""The per-project views a bundle ships (DESIGN §4.1, 4.2, 4.3, 4.5), all recomputed."""
+
+ROOT_ACTOR: Final = "root"
+# The registry stream id is uuid5(this namespace, ORIGIN): the same constant as
+# ``ledger.app._REGISTRY_NAMESPACE`` (repeated here because ledger.app needs a database;
+# tests/ledger/test_bundle.py pins that the two agree).
+_REGISTRY_NAMESPACE: Final = UUID("6f1d2c1e-3b0a-5d7e-9a4b-8c2f0e1d3a5b")
+
+_BUNDLE_KEYS: Final = frozenset({
+    "format", "profile", "origin", "stream", "exported_at", "checkpoint", "log_key",
+    "root_key", "entries", "registry", "projections", "evaluation"})
+_ITEM_KEYS: Final = frozenset({"entry", "hash", "leaf_index", "inclusion_proof"})
+_ROOT_KEY_KEYS: Final = frozenset({"key_id", "suite", "public_key"})
+_PROJECTION_KEYS: Final = frozenset({"state", "state_hash"})
+_EVALUATION_KEYS: Final = frozenset({"on", "as_known_at", "calendar", "calendar_digest"})
+_HEX64: Final = re.compile(r"[0-9a-f]{64}")
+_TIME: Final = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z")
+_ZIP_TIME: Final = (1980, 1, 1, 0, 0, 0)  # fixed member times: the same bundle, the same bytes
+_MAX_MEMBERS: Final = 100_000
+_MAX_TOTAL_BYTES: Final = 4 * 1024**3
+_MAX_MEMBER_BYTES: Final = 1024**3
+
+
+# --- errors ------------------------------------------------------------------------------------
+
+
+class BundleFormatError(IntegrityFailedError):
+    """Raised when building or reading a bundle whose zip or JSON is not the §5 format."""
+
+
+class BundleVerificationError(IntegrityFailedError):
+    """Raised by :func:`verify_bundle` when any check fails; ``report`` lists every failure.
+
+    The message names the first failure (step, check, where) and how many there are.
+    """
+
+    def __init__(self, report: BundleReport) -> None:
+        self.report = report
+        first = report.failures[0]
+        more = len(report.failures) - 1
+        suffix = f" (and {more} more)" if more else ""
+        super().__init__(f"evidence bundle rejected: {first.describe()}{suffix}")
+
+
+# --- building ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BundleItem:
+    """One entry as a bundle ships it: the entry, its hash, leaf index and inclusion proof."""
+
+    entry: Entry
+    entry_hash: str
+    leaf_index: int
+    inclusion_proof: tuple[bytes, ...]
+
+    def to_json(self) -> dict[str, JSONValue]:
+        """The ITEM object of DESIGN §5."""
+        return {"entry": self.entry.to_json(), "hash": self.entry_hash,
+                "leaf_index": self.leaf_index,
+                "inclusion_proof": [node.hex() for node in self.inclusion_proof]}
+
+
+def registry_stream_for(origin: str) -> UUID:
+    """The key registry's stream id for a ledger origin: ``uuid5(namespace, ORIGIN)``."""
+    return uuid.uuid5(_REGISTRY_NAMESPACE, origin)
+
+
+def build_bundle_json(*, profile: Profile, origin: str, stream: UUID, exported_at: str,
+                      checkpoint: str, log_key: VerifierKey, root_key_id: str,
+                      root_public_key: bytes,
+                      entries: Sequence[BundleItem], registry: Sequence[BundleItem],
+                      projections: Mapping[str, Mapping[str, JSONValue]], on: date,
+                      as_known_at: str | None,
+                      calendar: WorkingCalendar) -> dict[str, JSONValue]:
+    """Return the ``bundle.json`` object (DESIGN §5) from plain inputs, validating them.
+
+    Raises :class:`BundleFormatError` when an input cannot make a well-formed bundle (no
+    entries, a projection name this format does not define, a bad time).
+    """
+    if not entries:
+        raise BundleFormatError("a bundle needs the stream's entries from seq 1: got none")
+    if not registry:
+        raise BundleFormatError("a bundle needs the key registry stream: got no entries")
+    if set(projections) != set(PROJECTION_NAMES):
+        raise BundleFormatError(
+            f"expected projections {list(PROJECTION_NAMES)}, got {sorted(projections)}")
+    for what, value in (("exported_at", exported_at), ("as_known_at", as_known_at)):
+        if value is not None and not _TIME.fullmatch(value):
+            raise BundleFormatError(f"{what} must be RFC 3339 UTC with microseconds: {value!r}")
+    return {
+        "format": FORMAT,
+        "profile": profile.name,
+        "origin": origin,
+        "stream": str(stream),
+        "exported_at": exported_at,
+        "checkpoint": checkpoint,
+        "log_key": log_key.encode(),
+        "root_key": {"key_id": root_key_id,
+                     "suite": profile.signature.name,
+                     "public_key": b64encode(root_public_key)},
+        "entries": [item.to_json() for item in entries],
+        "registry": [item.to_json() for item in registry],
+        "projections": {name: {"state": projections[name]["state"],
+                               "state_hash": projections[name]["state_hash"]}
+                        for name in PROJECTION_NAMES},
+        "evaluation": {"on": on.isoformat(), "as_known_at": as_known_at,
+                       "calendar": calendar.to_json_value(),
+                       "calendar_digest": calendar.digest},
+    }
+
+
+def pack_bundle(bundle: Mapping[str, JSONValue], documents: Mapping[str, bytes],
+                report_html: str | None = None) -> bytes:
+    """Return the zip bytes: ``bundle.json`` (JCS bytes), ``report.html``, ``documents/<sha256>``.
+
+    Members are written in a fixed order with fixed times, so the same inputs give the same
+    bytes. Raises :class:`BundleFormatError` if a document does not hash to its name.
+    """
+    for name, content in documents.items():
+        if not _HEX64.fullmatch(name) or hashlib.sha256(content).hexdigest() != name:
+            raise BundleFormatError(f"document {name!r} does not hash to its name")
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        _write_member(archive, BUNDLE_JSON, canonical_bytes(cast(JSONValue, bundle)))
+        if report_html is not None:
+            _write_member(archive, REPORT_HTML, report_html.encode("utf-8"))
+        for name in sorted(documents):
+            _write_member(archive, DOCUMENTS_DIR + name, documents[name])
+    return buffer.getvalue()
+
+
+def _write_member(archive: zipfile.ZipFile, name: str, data: bytes) -> None:
+    info = zipfile.ZipInfo(name, date_time=_ZIP_TIME)
+    info.compress_type = zipfile.ZIP_DEFLATED
+    info.external_attr = (stat.S_IFREG | 0o644) << 16
+    archive.writestr(info, data)
+
+
+# --- the report ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BundleFailure:
+    """One failed check: the §5 step it belongs to, a short check name, where, and what."""
+
+    step: int
+    check: str
+    message: str
+    where: str = ""
+
+    def describe(self) -> str:
+        """One line for people: ``step 5 [chain] entries[3] (seq 4): …``."""
+        place = f" {self.where}" if self.where else ""
+        return f"step {self.step} [{self.check}]{place}: {self.message}"
+
+    def to_json(self) -> dict[str, JSONValue]:
+        """Plain JSON."""
+        return {"step": self.step, "check": self.check, "where": self.where,
+                "message": self.message}
+
+
+@dataclass(frozen=True)
+class BundleSigner:
+    """Who signed entries of the bundle: actor, role, unit, key, and how many entries."""
+
+    actor: str
+    display_name: str | None
+    role: str | None
+    unit: str | None
+    key_id: str
+    entries: int
+
+    def to_json(self) -> dict[str, JSONValue]:
+        """Plain JSON."""
+        return {"actor": self.actor, "display_name": self.display_name, "role": self.role,
+                "unit": self.unit, "key_id": self.key_id, "entries": self.entries}
+
+
+@dataclass
+class BundleReport:
+    """What :func:`verify_bundle` established about one bundle.
+
+    :func:`verify_bundle` returns a report only when ``failures`` is empty; a report with
+    failures exists only inside a :class:`BundleVerificationError`.
+    """
+
+    format: str = ""
+    profile: str = ""
+    origin: str = ""
+    stream: str = ""
+    exported_at: str = ""
+    checkpoint_size: int | None = None
+    checkpoint_root: str | None = None
+    log_key: str | None = None
+    log_key_pinned: bool = False
+    root_key_id: str | None = None
+    root_key_pinned: bool = False
+    witnesses_verified: list[str] = field(default_factory=list)
+    cosignatures_unchecked: list[str] = field(default_factory=list)
+    entries: int = 0
+    registry_entries: int = 0
+    first_recorded_at: str | None = None
+    last_recorded_at: str | None = None
+    signatures: int = 0
+    documents: int = 0
+    signers: list[BundleSigner] = field(default_factory=list)
+    projections: dict[str, str] = field(default_factory=dict)
+    evaluated_on: str | None = None
+    as_known_at: str | None = None
+    calendar_digest: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    failures: list[BundleFailure] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True iff every check held."""
+        return not self.failures
+
+    def to_json(self) -> dict[str, JSONValue]:
+        """The machine report (``ledger verify-bundle --json``)."""
+        return {
+            "ok": self.ok, "format": self.format, "profile": self.profile,
+            "origin": self.origin, "stream": self.stream, "exported_at": self.exported_at,
+            "checkpoint": {"size": self.checkpoint_size, "root": self.checkpoint_root,
+                           "log_key": self.log_key, "log_key_pinned": self.log_key_pinned},
+            "root_key": {"key_id": self.root_key_id, "pinned": self.root_key_pinned},
+            "witnesses": {"verified": list(self.witnesses_verified),
+                          "unchecked": list(self.cosignatures_unchecked)},
+            "entries": self.entries, "registry_entries": self.registry_entries,
+            "first_recorded_at": self.first_recorded_at,
+            "last_recorded_at": self.last_recorded_at,
+            "signatures": self.signatures, "documents": self.documents,
+            "signers": [s.to_json() for s in self.signers],
+            "projections": dict(self.projections),
+            "evaluation": {"on": self.evaluated_on, "as_known_at": self.as_known_at,
+                           "calendar_digest": self.calendar_digest},
+            "warnings": list(self.warnings),
+            "failures": [f.to_json() for f in self.failures],
+        }
+
+    def summary(self) -> str:
+        """The human summary: what was proven, by whom, up to which checkpoint."""
+        if not self.ok:
+            lines = [f"REJECTED: {len(self.failures)} check(s) failed; first:",
+                     f"  {self.failures[0].describe()}"]
+            lines += [f"  {f.describe()}" for f in self.failures[1:20]]
+            lines += [f"warning: {w}" for w in self.warnings]
+            return "\n".join(lines)
+        pin = "pinned" if self.log_key_pinned else "NOT pinned (trusted the bundle's own key)"
+        lines = [
+            f"OK: project {self.stream} on log {self.origin} ({self.profile})",
+            f"  checkpoint: size {self.checkpoint_size}, root {self.checkpoint_root},"
+            f" signed by log key {self.log_key} ({pin})",
+        ]
+        if self.witnesses_verified:
+            lines.append(f"  cosigned by witness(es): {', '.join(self.witnesses_verified)}")
+        if self.cosignatures_unchecked:
+            lines.append("  other cosignatures present (no key given, not checked): "
+                         + ", ".join(self.cosignatures_unchecked))
+        lines += [
+            f"  {self.entries} project entries (seq 1–{self.entries}) and"
+            f" {self.registry_entries} registry entries: each included in the checkpoint"
+            " (RFC 9162), hashed, chained, time-ordered",
+            f"  recorded {self.first_recorded_at} … {self.last_recorded_at}",
+            f"  {self.signatures} signatures verified: registry by root key {self.root_key_id}"
+            f" ({'pinned' if self.root_key_pinned else 'from the bundle, checked by the log'});"
+            " authors under keys valid at each entry's recorded_at",
+            "  signers: " + "; ".join(
+                f"{s.actor} ({s.role}{', ' + s.unit if s.unit else ''}) ×{s.entries}"
+                for s in self.signers),
+            f"  {self.documents} documents match their SHA-256",
+            f"  projections recomputed on {self.evaluated_on} (calendar"
+            f" {(self.calendar_digest or '')[:16]}…) and equal: "
+            + ", ".join(f"{name} {digest[:16]}…" for name, digest in self.projections.items()),
+        ]
+        lines += [f"warning: {w}" for w in self.warnings]
+        return "\n".join(lines)
+
+
+# --- step 1 helpers: strict parsing ------------------------------------------------------------
+
+
+class _FatalError(Exception):
+    """Internal: a failure after which no later step can run."""
+
+
+def _refuse_float(text: str) -> NoReturn:
+    raise ValueError(f"a float ({text}): the format has no floats")
+
+
+def _refuse_constant(text: str) -> NoReturn:
+    raise ValueError(f"the constant {text}: not JSON")
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise ValueError(f"duplicate key {key!r}")
+        result[key] = value
+    return result
+
+
+def _loads(data: bytes) -> Any:
+    """Parse JSON strictly: UTF-8, no duplicate keys, no floats, no NaN/Infinity."""
+    return json.loads(data.decode("utf-8"), object_pairs_hook=_unique_keys,
+                      parse_float=_refuse_float, parse_constant=_refuse_constant)
+
+
+def read_bundle_json(data: bytes) -> dict[str, Any]:
+    """Return the parsed ``bundle.json`` of a bundle's zip bytes (no verification).
+
+    For tools that rewrite a bundle (tests' tamperers); raises :class:`BundleFormatError`.
+    """
+    members, _ = _read_zip(data)
+    try:
+        value = _loads(members[BUNDLE_JSON])
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BundleFormatError(f"bundle.json is not strict JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise BundleFormatError("bundle.json is not a JSON object")
+    return value
+
+
+def _read_zip(data: bytes) -> tuple[dict[str, bytes], dict[str, bytes]]:
+    """Return (``bundle.json`` and ``report.html`` members, documents by name) or raise."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except (zipfile.BadZipFile, ValueError, OSError) as exc:
+        raise BundleFormatError(f"not a zip file: {exc}") from None
+    with archive:
+        infos = archive.infolist()
+        if len(infos) > _MAX_MEMBERS:
+            raise BundleFormatError(f"{len(infos)} zip members: at most {_MAX_MEMBERS}")
+        total = sum(info.file_size for info in infos)
+        if total > _MAX_TOTAL_BYTES:
+            raise BundleFormatError(f"the zip expands to {total} bytes: at most"
+                                    f" {_MAX_TOTAL_BYTES}")
+        members: dict[str, bytes] = {}
+        documents: dict[str, bytes] = {}
+        seen: set[str] = set()
+        for info in infos:
+            name = info.filename
+            if name in seen:
+                raise BundleFormatError(f"zip member {name!r} appears twice")
+            seen.add(name)
+            is_document = name.startswith(DOCUMENTS_DIR) and bool(
+                _HEX64.fullmatch(name[len(DOCUMENTS_DIR):]))
+            if name not in (BUNDLE_JSON, REPORT_HTML) and not is_document:
+                raise BundleFormatError(
+                    f"unexpected zip member {name!r}: expected bundle.json, report.html and"
+                    " documents/<64 lowercase hex>")
+            if info.file_size > _MAX_MEMBER_BYTES:
+                raise BundleFormatError(f"zip member {name!r} is {info.file_size} bytes")
+            try:
+                content = archive.read(info)
+            except (zipfile.BadZipFile, OSError, ValueError, RuntimeError) as exc:
+                raise BundleFormatError(f"zip member {name!r} cannot be read: {exc}") from None
+            if len(content) != info.file_size:
+                raise BundleFormatError(f"zip member {name!r} has the wrong size")
+            if is_document:
+                documents[name[len(DOCUMENTS_DIR):]] = content
+            else:
+                members[name] = content
+    if BUNDLE_JSON not in members:
+        raise BundleFormatError("the zip has no bundle.json")
+    return members, documents
+
+
+def _require(condition: bool, message: str) -> None:
+    if not condition:
+        raise BundleFormatError(message)
+
+
+def _string(obj: Mapping[str, Any], key: str, where: str) -> str:
+    value = obj[key]
+    _require(isinstance(value, str) and bool(value), f"{where}{key} must be a non-empty string")
+    return cast(str, value)
+
+
+def _int(value: Any, what: str) -> int:
+    _require(isinstance(value, int) and not isinstance(value, bool) and value >= 0,
+             f"{what} must be a non-negative integer")
+    return cast(int, value)
+
+
+def _exact_keys(value: Any, keys: frozenset[str], what: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise BundleFormatError(f"{what} must be a JSON object")
+    if set(value) != keys:
+        missing, extra = sorted(keys - set(value)), sorted(set(value) - keys)
+        raise BundleFormatError(f"{what} must have exactly the keys {sorted(keys)}:"
+                                f" missing {missing}, unexpected {extra}")
+    return value
+
+
+@dataclass(frozen=True)
+class _Item:
+    """A parsed ITEM: the entry JSON as shipped, the parsed entry (None if malformed)."""
+
+    section: str  # "entries" | "registry"
+    position: int
+    entry_json: dict[str, Any]
+    entry: Entry | None
+    hash: str
+    leaf_index: int
+    proof: tuple[bytes, ...]
+
+    @property
+    def where(self) -> str:
+        seq = f" seq {self.entry.seq}" if self.entry is not None else ""
+        return f"{self.section}[{self.position}] (leaf {self.leaf_index}{seq})"
+
+
+def _parse_item(value: Any, section: str, position: int) -> tuple[_Item, str | None]:
+    """Parse an ITEM's shape (fatal if wrong); the entry's own defect is returned, not raised."""
+    what = f"{section}[{position}]"
+    item = _exact_keys(value, _ITEM_KEYS, what)
+    entry_hash = item["hash"]
+    _require(isinstance(entry_hash, str) and bool(_HEX64.fullmatch(entry_hash)),
+             f"{what}.hash must be 64 lowercase hex digits")
+    leaf_index = _int(item["leaf_index"], f"{what}.leaf_index")
+    proof_json = item["inclusion_proof"]
+    _require(isinstance(proof_json, list) and all(
+        isinstance(p, str) and _HEX64.fullmatch(p) for p in proof_json),
+        f"{what}.inclusion_proof must be a list of 64-hex hashes")
+    entry_json = item["entry"]
+    _require(isinstance(entry_json, dict), f"{what}.entry must be a JSON object")
+    entry: Entry | None = None
+    problem: str | None = None
+    try:
+        entry = Entry.parse(canonical_bytes(entry_json))
+    except LedgerError as exc:  # MalformedEntryError, NotCanonicalError
+        problem = str(exc)
+    return _Item(section, position, entry_json, entry, entry_hash, leaf_index,
+                 tuple(bytes.fromhex(p) for p in proof_json)), problem
+
+
+def _parse_projections(value: Any) -> dict[str, dict[str, Any]]:
+    _require(isinstance(value, dict), "projections must be a JSON object")
+    projections: dict[str, dict[str, Any]] = {}
+    for name, item in value.items():
+        view = _exact_keys(item, _PROJECTION_KEYS, f"projections.{name}")
+        digest = view["state_hash"]
+        _require(isinstance(digest, str) and bool(_HEX64.fullmatch(digest)),
+                 f"projections.{name}.state_hash must be 64 lowercase hex digits")
+        projections[name] = view
+    return projections
+
+
+def _parse_evaluation(value: Any) -> dict[str, Any]:
+    evaluation = _exact_keys(value, _EVALUATION_KEYS, "evaluation")
+    on = evaluation["on"]
+    _require(isinstance(on, str), "evaluation.on must be a date YYYY-MM-DD")
+    try:
+        _require(date.fromisoformat(on).isoformat() == on,
+                 "evaluation.on must be a date YYYY-MM-DD")
+    except ValueError:
+        raise BundleFormatError(f"evaluation.on is not a date: {on!r}") from None
+    known = evaluation["as_known_at"]
+    _require(known is None or (isinstance(known, str) and bool(_TIME.fullmatch(known))),
+             "evaluation.as_known_at must be null or RFC 3339 UTC with microseconds")
+    digest = evaluation["calendar_digest"]
+    _require(isinstance(digest, str) and bool(_HEX64.fullmatch(digest)),
+             "evaluation.calendar_digest must be 64 lowercase hex digits")
+    _require(isinstance(evaluation["calendar"], dict), "evaluation.calendar must be an object")
+    return evaluation
+
+
+@dataclass(frozen=True)
+class _Parsed:
+    format: str
+    profile: Profile
+    origin: str
+    stream: UUID
+    exported_at: str
+    checkpoint: str
+    log_key: str
+    root_key: dict[str, Any]
+    entries: tuple[_Item, ...]
+    registry: tuple[_Item, ...]
+    projections: dict[str, dict[str, Any]]
+    evaluation: dict[str, Any]
+    documents: dict[str, bytes]
+
+
+# --- the verifier ------------------------------------------------------------------------------
+
+
+class _Verifier:
+    """Runs the numbered steps over one bundle, collecting every failure."""
+
+    def __init__(self, data: bytes, log_key: str | None, witness_keys: Sequence[str],
+                 root_key: str | None) -> None:
+        self.data = data
+        self.pinned_log_key = log_key
+        self.witness_keys = tuple(witness_keys)
+        self.pinned_root_key = root_key
+        self.report = BundleReport()
+        self.parsed: _Parsed | None = None
+        self.checkpoint_size = 0
+        self.checkpoint_root = b""
+        self.actors: dict[str, tuple[str, str | None, str | None]] = {}
+        self.keys: dict[str, KeyRecord] = {}
+
+    def fail(self, step: int, check: str, message: str, where: str = "") -> None:
+        self.report.failures.append(BundleFailure(step, check, message, where))
+
+    def run(self) -> BundleReport:
+        try:
+            self.step1_parse()
+        except _FatalError:
+            return self.report
+        parsed = self.parsed
+        assert parsed is not None
+        self.step2_checkpoint(parsed)
+        self.step3_inclusion(parsed)
+        self.step4_hashes(parsed)
+        self.step5_chains(parsed)
+        self.step6_signatures(parsed)
+        self.step7_documents(parsed)
+        self.step8_projections(parsed)
+        return self.report
+
+    # Step 1: parse the zip and bundle.json strictly (DESIGN §5 Evidence bundle).
+    def step1_parse(self) -> None:
+        try:
+            self.parsed = self._parse()
+        except BundleFormatError as exc:
+            self.fail(1, "format", exc.what)
+            raise _FatalError from None
+
+    def _parse(self) -> _Parsed:
+        members, documents = _read_zip(self.data)
+        try:
+            bundle = _loads(members[BUNDLE_JSON])
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise BundleFormatError(f"bundle.json is not strict JSON: {exc}") from None
+        bundle = _exact_keys(bundle, _BUNDLE_KEYS, "bundle.json")
+        _require(bundle["format"] == FORMAT,
+                 f"format must be {FORMAT!r}, got {bundle['format']!r}")
+        try:
+            profile = profile_named(_string(bundle, "profile", ""))
+        except LedgerError as exc:
+            raise BundleFormatError(str(exc)) from None
+        origin = _string(bundle, "origin", "")
+        stream_text = _string(bundle, "stream", "")
+        try:
+            stream = UUID(stream_text)
+        except ValueError:
+            raise BundleFormatError(f"stream is not a UUID: {stream_text!r}") from None
+        _require(str(stream) == stream_text, "stream must be a lowercase hyphenated UUID")
+        exported_at = _string(bundle, "exported_at", "")
+        _require(bool(_TIME.fullmatch(exported_at)),
+                 "exported_at must be RFC 3339 UTC with microseconds")
+        checkpoint = _string(bundle, "checkpoint", "")
+        log_key = _string(bundle, "log_key", "")
+        root_key = _exact_keys(bundle["root_key"], _ROOT_KEY_KEYS, "root_key")
+        for key in sorted(_ROOT_KEY_KEYS):
+            _string(root_key, key, "root_key.")
+        sections: dict[str, list[_Item]] = {}
+        for section in ("entries", "registry"):
+            raw = bundle[section]
+            _require(isinstance(raw, list) and bool(raw), f"{section} must be a non-empty list")
+            items = []
+            for position, value in enumerate(raw):
+                item, problem = _parse_item(value, section, position)
+                if problem is not None:
+                    self.fail(1, "entry-shape", problem, item.where)
+                items.append(item)
+            sections[section] = items
+        return _Parsed(FORMAT, profile, origin, stream, exported_at, checkpoint, log_key,
+                       root_key, tuple(sections["entries"]), tuple(sections["registry"]),
+                       _parse_projections(bundle["projections"]),
+                       _parse_evaluation(bundle["evaluation"]), documents)
+
+    # Step 2: the checkpoint's signatures (C2SP signed-note, tlog-checkpoint; DESIGN §5
+    # Checkpoint): the log's against the pinned key (or, unpinned, the bundle's own key),
+    # then each given witness key's cosignature.
+    def step2_checkpoint(self, p: _Parsed) -> None:
+        report = self.report
+        report.format, report.profile, report.origin = p.format, p.profile.name, p.origin
+        report.stream, report.exported_at = str(p.stream), p.exported_at
+        try:
+            note = SignedNote.parse(p.checkpoint)
+        except LedgerError as exc:
+            self.fail(2, "checkpoint", f"the checkpoint note is malformed: {exc}")
+            return
+        checkpoint = note.checkpoint
+        self.checkpoint_size, self.checkpoint_root = checkpoint.size, checkpoint.root
+        report.checkpoint_size, report.checkpoint_root = checkpoint.size, checkpoint.root.hex()
+        if checkpoint.origin != p.origin:
+            self.fail(2, "checkpoint", f"the checkpoint is for origin {checkpoint.origin!r},"
+                      f" the bundle for {p.origin!r}")
+        trusted = self._log_key(p)
+        if trusted is None:
+            return
+        report.log_key = trusted.encode()
+        if trusted.suite != p.profile.signature.name:
+            self.fail(2, "log-key", f"the log key is {trusted.suite}, but profile"
+                      f" {p.profile.name} signs with {p.profile.signature.name}")
+        try:
+            verify_note(note, [trusted])
+        except LedgerError as exc:
+            self.fail(2, "checkpoint-signature", f"the checkpoint is not validly signed by"
+                      f" log key {trusted.name}+{trusted.key_id.hex()}: {exc}")
+        known = {(trusted.name, trusted.key_id)}
+        for text in self.witness_keys:
+            try:
+                witness = VerifierKey.parse(text)
+            except LedgerError as exc:
+                self.fail(2, "witness", f"witness key {text!r} is malformed: {exc}")
+                continue
+            known.add((witness.name, witness.key_id))
+            try:
+                verify_note(note, [witness])
+            except LedgerError:
+                self.fail(2, "witness", f"checkpoint {checkpoint.size} carries no valid"
+                          f" cosignature by witness {witness.name}+{witness.key_id.hex()}")
+                continue
+            report.witnesses_verified.append(f"{witness.name}+{witness.key_id.hex()}")
+        report.cosignatures_unchecked = [
+            f"{s.name}+{s.key_id.hex()}" for s in note.signatures
+            if (s.name, s.key_id) not in known]
+
+    def _log_key(self, p: _Parsed) -> VerifierKey | None:
+        try:
+            shipped: VerifierKey | None = VerifierKey.parse(p.log_key)
+        except LedgerError as exc:
+            shipped = None
+            self.fail(2, "log-key", f"the bundle's log_key is malformed: {exc}")
+        if self.pinned_log_key is None:
+            self.report.warnings.append(
+                "the log key was not pinned: the checkpoint was checked against the key the"
+                " bundle itself names, which proves integrity but not origin; pass --log-key")
+            return shipped
+        try:
+            pinned = VerifierKey.parse(self.pinned_log_key)
+        except LedgerError as exc:
+            self.fail(2, "log-key", f"the pinned log key is malformed: {exc}")
+            return None
+        self.report.log_key_pinned = True
+        if shipped != pinned:
+            self.fail(2, "log-key", f"the bundle names log key {p.log_key!r}, but"
+                      f" {self.pinned_log_key!r} is pinned: refusing a bundle of another log")
+        return pinned
+
+    # Step 3: every inclusion proof against the checkpoint (RFC 9162 §2.1.3.2); the leaf data
+    # is the entry hash, so the leaf hash is H(0x00 ‖ entry hash) (DESIGN §5 Log).
+    def step3_inclusion(self, p: _Parsed) -> None:
+        if not self.checkpoint_root:
+            self.fail(3, "inclusion", "no checkpoint to prove the entries against")
+            return
+        seen: dict[int, str] = {}
+        for item in (*p.entries, *p.registry):
+            if item.leaf_index in seen:
+                self.fail(3, "inclusion", f"leaf {item.leaf_index} is claimed twice (also by"
+                          f" {seen[item.leaf_index]})", item.where)
+                continue
+            seen[item.leaf_index] = item.where
+            try:
+                merkle.verify_inclusion(p.profile.hash, item.leaf_index, self.checkpoint_size,
+                                        bytes.fromhex(item.hash), item.proof,
+                                        self.checkpoint_root)
+            except LedgerError as exc:
+                what = exc.what if isinstance(exc, IntegrityFailedError) else str(exc)
+                self.fail(3, "inclusion", f"not included in checkpoint {self.checkpoint_size}:"
+                          f" {what}", item.where)
+
+    # Step 4: every entry hash = H(JCS(entry)), recomputed from the parsed JSON (DESIGN §5
+    # Canonical bytes, Entry); JCS is RFC 8785.
+    def step4_hashes(self, p: _Parsed) -> None:
+        for item in (*p.entries, *p.registry):
+            try:
+                recomputed = p.profile.digest(canonical_bytes(item.entry_json)).hex()
+            except LedgerError as exc:
+                self.fail(4, "entry-hash", f"the entry cannot be canonicalised: {exc}",
+                          item.where)
+                continue
+            if recomputed != item.hash:
+                self.fail(4, "entry-hash", f"the entry hashes to {recomputed[:16]}…, the item"
+                          f" says {item.hash[:16]}… (the entry was edited)", item.where)
+
+    # Step 5: chain links and seq for the stream and for the registry (DESIGN §5 Entry:
+    # seq 1, 2, … and prev = hash of seq − 1, 64 zeros for seq 1), and recorded_at never
+    # decreasing along the leaf order.
+    def step5_chains(self, p: _Parsed) -> None:
+        self._chain(p, p.entries, p.stream, "entries")
+        self._chain(p, p.registry, registry_stream_for(p.origin), "registry")
+        if p.stream == registry_stream_for(p.origin):
+            self.fail(5, "stream", "the bundle's stream is the key registry, not a project")
+        ordered = sorted((i for i in (*p.entries, *p.registry) if i.entry is not None),
+                         key=lambda i: i.leaf_index)
+        last: _Item | None = None
+        bound = p.evaluation["as_known_at"]
+        for item in ordered:
+            assert item.entry is not None
+            if last is not None and last.entry is not None and (
+                item.entry.recorded_at < last.entry.recorded_at
+            ):
+                self.fail(5, "time", f"recorded_at {item.entry.recorded_at} is before"
+                          f" {last.entry.recorded_at} of leaf {last.leaf_index}, an earlier"
+                          " leaf", item.where)
+            if bound is not None and item.entry.recorded_at > bound:
+                self.fail(5, "time", f"recorded_at {item.entry.recorded_at} is after the"
+                          f" bundle's as_known_at {bound}", item.where)
+            last = item
+        times = [i.entry.recorded_at for i in ordered if i.entry is not None]
+        if times:
+            self.report.first_recorded_at, self.report.last_recorded_at = times[0], times[-1]
+        self.report.entries, self.report.registry_entries = len(p.entries), len(p.registry)
+
+    def _chain(self, p: _Parsed, items: Sequence[_Item], stream: UUID, section: str) -> None:
+        prev_hash, prev_leaf = ZERO_HASH, -1
+        for position, item in enumerate(items):
+            entry = item.entry
+            if entry is None:
+                prev_hash = item.hash  # reported in step 1; keep checking the rest
+                continue
+            if entry.filing.stream != stream:
+                self.fail(5, "stream", f"the entry belongs to stream {entry.filing.stream},"
+                          f" expected {stream}", item.where)
+            if entry.filing.ledger != p.origin:
+                self.fail(5, "stream", f"the entry was filed for ledger {entry.filing.ledger!r},"
+                          f" not {p.origin!r}", item.where)
+            if entry.seq != position + 1:
+                self.fail(5, "chain", f"{section}[{position}] has seq {entry.seq}, expected"
+                          f" {position + 1} (entries missing, added or reordered)", item.where)
+            if entry.prev != prev_hash:
+                self.fail(5, "chain", f"prev {entry.prev[:16]}… is not the hash of the entry"
+                          f" before ({prev_hash[:16]}…)", item.where)
+            if item.leaf_index <= prev_leaf:
+                self.fail(5, "chain", f"leaf {item.leaf_index} does not follow leaf"
+                          f" {prev_leaf} of the entry before", item.where)
+            prev_leaf = item.leaf_index
+            try:
+                prev_hash = p.profile.digest(canonical_bytes(item.entry_json)).hex()
+            except LedgerError:
+                prev_hash = item.hash
+
+    # Step 6: registry entries signed by the root key (DESIGN §5 Key registry); author
+    # signatures against the key valid at recorded_at, derived from the registry entries.
+    def step6_signatures(self, p: _Parsed) -> None:
+        root = self._root_key(p)
+        for item in p.registry:
+            entry = item.entry
+            if entry is None:
+                continue
+            filing = entry.filing
+            if root is not None:
+                if filing.actor != ROOT_ACTOR or filing.key != root[0]:
+                    self.fail(6, "registry-signature", f"registry entry filed by"
+                              f" {filing.actor!r} with key {filing.key!r}, not the root key"
+                              f" {root[0]!r}", item.where)
+                else:
+                    self._check_signature(p, item, root[1], "registry-signature")
+            self._apply_registry(item, entry)
+        signers: dict[tuple[str, str], int] = {}
+        for item in p.entries:
+            key = self._author_key(p, item)
+            if key is not None and self._check_signature(p, item, key.public_key,
+                                                         "author-signature"):
+                signers[(key.actor, key.key_id)] = signers.get((key.actor, key.key_id), 0) + 1
+        self.report.signers = [
+            BundleSigner(actor, self.actors.get(actor, (None, None, None))[2],
+                         self.keys[key_id].role, self.keys[key_id].unit, key_id, count)
+            for (actor, key_id), count in signers.items()]
+
+    def _author_key(self, p: _Parsed, item: _Item) -> KeyRecord | None:  # noqa: PLR0911
+        """The registered key that must have signed a project entry, or None (failure noted).
+
+        A precedence list of refusals, so it reads best as early returns.
+        """
+        entry = item.entry
+        if entry is None:
+            return None
+        filing = entry.filing
+        key = self.keys.get(filing.key)
+        if key is None:
+            self.fail(6, "author-key", f"signed with key {filing.key!r}, which the registry"
+                      " does not hold", item.where)
+            return None
+        if key.actor != filing.actor:
+            self.fail(6, "author-key", f"key {filing.key!r} is {key.actor!r}'s, not"
+                      f" {filing.actor!r}'s", item.where)
+            return None
+        if not key.valid_at(entry.recorded_at):
+            why = (f"revoked from {key.revoked_from}" if key.revoked_from is not None
+                   and entry.recorded_at >= key.revoked_from
+                   else f"registered only at {key.registered_at}")
+            self.fail(6, "author-key", f"key {filing.key!r} was not valid at"
+                      f" {entry.recorded_at} ({why})", item.where)
+            return None
+        if key.suite != p.profile.signature.name:
+            self.fail(6, "author-key", f"key {filing.key!r} is {key.suite}, not"
+                      f" {p.profile.signature.name}", item.where)
+            return None
+        try:
+            spec = spec_for(filing.type)
+        except LedgerError as exc:
+            self.fail(6, "authority", str(exc), item.where)
+            return None
+        if spec.stream != "project" or key.role not in spec.filed_by:
+            allowed = ", ".join(sorted(spec.filed_by))
+            self.fail(6, "authority", f"{filing.type} filed as {key.role}; it is filed by"
+                      f" {allowed}", item.where)
+            return None
+        return key
+
+    def _root_key(self, p: _Parsed) -> tuple[str, bytes] | None:
+        shipped = p.root_key
+        try:
+            public_key = b64decode(shipped["public_key"])
+        except ValueError:
+            self.fail(6, "root-key", "root_key.public_key is not standard base64")
+            return None
+        self.report.root_key_id = shipped["key_id"]
+        if shipped["suite"] != p.profile.signature.name:
+            self.fail(6, "root-key", f"the root key is {shipped['suite']}, but profile"
+                      f" {p.profile.name} signs with {p.profile.signature.name}")
+            return None
+        if self.pinned_root_key is not None:
+            self.report.root_key_pinned = True
+            try:
+                pinned = b64decode(self.pinned_root_key)
+            except ValueError:
+                self.fail(6, "root-key", "the pinned root key is not standard base64")
+                return None
+            if pinned != public_key:
+                self.fail(6, "root-key", "the bundle's root key is not the pinned root key")
+                return None
+        return str(shipped["key_id"]), public_key
+
+    def _check_signature(self, p: _Parsed, item: _Item, public_key: bytes, check: str) -> bool:
+        assert item.entry is not None
+        entry = item.entry
+        try:
+            raw = b64decode(entry.signature)
+            p.profile.signature.verify(public_key, entry.filing.signing_bytes(), raw)
+        except (ValueError, LedgerError):
+            self.fail(6, check, f"the {entry.filing.type} signature by {entry.filing.actor!r}"
+                      f" (key {entry.filing.key!r}) does not verify over JCS(filing)",
+                      item.where)
+            return False
+        self.report.signatures += 1
+        return True
+
+    def _apply_registry(self, item: _Item, entry: Entry) -> None:
+        filing = entry.filing
+        try:
+            model = validate_payload(filing.type, filing.payload)
+        except LedgerError as exc:
+            self.fail(6, "registry", f"the registry payload is invalid: {exc}", item.where)
+            return
+        del model  # validated; the signed payload itself is what counts
+        payload = filing.payload
+        if filing.type == "ActorRegistered":
+            self.actors[payload["actor"]] = (payload["role"], payload.get("unit"),
+                                             payload.get("display_name"))
+        elif filing.type == "KeyRegistered":
+            try:
+                public_key = b64decode(payload["public_key"])
+            except ValueError:
+                self.fail(6, "registry", "KeyRegistered.public_key is not base64", item.where)
+                return
+            if payload["key_id"] in self.keys:
+                self.fail(6, "registry", f"key {payload['key_id']!r} is registered twice",
+                          item.where)
+                return
+            try:
+                role = Role(payload["role"])
+            except ValueError:
+                self.fail(6, "registry", f"KeyRegistered.role {payload['role']!r} is unknown",
+                          item.where)
+                return
+            self.keys[payload["key_id"]] = KeyRecord(
+                payload["key_id"], payload["actor"], role, payload.get("unit"),
+                payload["suite"], public_key, entry.recorded_at)
+        elif filing.type == "KeyRevoked":
+            key = self.keys.get(payload["key_id"])
+            if key is None:
+                self.fail(6, "registry", f"revokes unknown key {payload['key_id']!r}",
+                          item.where)
+                return
+            self.keys[key.key_id] = replace(key, revoked_from=payload["revoked_from"])
+        else:
+            self.fail(6, "registry", f"{filing.type} is not a registry event", item.where)
+
+    # Step 7: every document the entries reference is shipped as documents/<sha256> and its
+    # bytes hash to that name (DESIGN §5 Evidence bundle); nothing else is shipped.
+    def step7_documents(self, p: _Parsed) -> None:
+        referenced: dict[str, str] = {}
+        for item in p.entries:
+            if item.entry is None:
+                continue
+            try:
+                model = validate_payload(item.entry.filing.type, item.entry.filing.payload)
+            except LedgerError as exc:
+                self.fail(7, "documents", f"the payload does not validate, so its documents"
+                          f" cannot be listed: {exc}", item.where)
+                continue
+            for sha256 in documents_referenced(model):
+                referenced.setdefault(sha256, item.where)
+        for sha256, where in sorted(referenced.items()):
+            content = p.documents.get(sha256)
+            if content is None:
+                self.fail(7, "documents", f"document {sha256} is referenced but not shipped"
+                          f" as documents/{sha256}", where)
+            elif hashlib.sha256(content).hexdigest() != sha256:
+                self.fail(7, "documents", f"documents/{sha256} does not hash to its name"
+                          " (the document was altered)", where)
+        for sha256 in sorted(set(p.documents) - set(referenced)):
+            self.fail(7, "documents", f"documents/{sha256} is shipped but no entry references"
+                      " it")
+        self.report.documents = len(referenced)
+
+    # Step 8: recompute the projections (DESIGN §4: pure folds of the entries) from the
+    # bundle's own entries, at the exported evaluation date with the shipped calendar, and
+    # compare the state hashes (views.state_hash: profile hash of JCS(view)).
+    def step8_projections(self, p: _Parsed) -> None:
+        evaluation = p.evaluation
+        self.report.evaluated_on = evaluation["on"]
+        self.report.as_known_at = evaluation["as_known_at"]
+        self.report.calendar_digest = evaluation["calendar_digest"]
+        try:
+            calendar = WorkingCalendar.from_json(json.dumps(evaluation["calendar"]))
+        except (LedgerError, ValueError) as exc:
+            self.fail(8, "calendar", f"the shipped calendar is invalid: {exc}")
+            return
+        if calendar.digest != evaluation["calendar_digest"]:
+            self.fail(8, "calendar", f"the shipped calendar hashes to {calendar.digest}, not"
+                      f" the calendar_digest {evaluation['calendar_digest']}")
+            return
+        if any(item.entry is None for item in p.entries):
+            self.fail(8, "projection", "cannot recompute projections from malformed entries")
+            return
+        try:
+            recomputed = _recompute(p, calendar)
+        except (LedgerError, ValueError, KeyError, TypeError) as exc:
+            self.fail(8, "projection", f"the projections cannot be recomputed: {exc}")
+            return
+        for name in sorted(set(p.projections) | set(recomputed)):
+            shipped = p.projections.get(name)
+            if shipped is None:
+                self.fail(8, "projection", f"projection {name!r} is missing")
+                continue
+            if name not in recomputed:
+                self.fail(8, "projection", f"projection {name!r} is not one this format"
+                          " defines, so it cannot be recomputed")
+                continue
+            expected = recomputed[name]
+            try:
+                shipped_hash = views.state_hash(shipped["state"], p.profile)
+            except LedgerError as exc:
+                self.fail(8, "projection", f"{name}: the shipped state cannot be hashed: {exc}")
+                continue
+            if shipped_hash != shipped["state_hash"]:
+                self.fail(8, "projection", f"{name}: the shipped state hashes to"
+                          f" {shipped_hash[:16]}…, not its state_hash"
+                          f" {shipped['state_hash'][:16]}… (the state was edited)")
+            elif expected != shipped["state_hash"]:
+                self.fail(8, "projection", f"{name}: recomputed from the entries the state"
+                          f" hash is {expected[:16]}…, the bundle says"
+                          f" {shipped['state_hash'][:16]}…")
+            else:
+                self.report.projections[name] = expected
+
+
+def _recompute(p: _Parsed, calendar: WorkingCalendar) -> dict[str, str]:
+    """The state hash of each projection, recomputed from the bundle's entries."""
+    on = date.fromisoformat(p.evaluation["on"])
+    events: list[EntryEvent] = []
+    for item in p.entries:
+        entry = item.entry
+        assert entry is not None
+        cls: Any = event_class(entry.filing.type)
+        events.append(cls(originator_id=entry.filing.stream, originator_version=entry.seq,
+                          timestamp=parse_time(entry.recorded_at), filing=entry.filing,
+                          signature=entry.signature, prev=entry.prev,
+                          recorded_at=entry.recorded_at, entry_hash=item.hash))
+    facts: ProjectFacts = empty_facts(str(p.stream))
+    for event in events:
+        facts = fold(facts, fact_entry(event))
+    actors: dict[str, TrailActor] = {}
+    for item in p.registry:
+        if item.entry is not None and item.entry.filing.type == "ActorRegistered":
+            payload = item.entry.filing.payload
+            actors[payload["actor"]] = TrailActor(payload["role"], payload.get("unit"))
+    opener = actors.get(facts.opened_by)
+    unit = opener.unit if opener else None
+    named: dict[str, JSONValue] = {
+        "project": views.library_row(facts, unit, on, calendar),
+        "eligibility": views.eligibility_view(facts, on, calendar),
+        "obligations": views.obligations_view(facts, on, calendar),
+        "trail": trail(events, actors),
+    }
+    return {name: views.state_hash(view, p.profile) for name, view in named.items()}
+
+
+def verify_bundle(data: bytes, *, log_key: str | None, witness_keys: Sequence[str] = (),
+                  root_key: str | None = None) -> BundleReport:
+    """Verify an evidence bundle offline; return its report, or raise with every failure.
+
+    ``log_key`` pins the log's C2SP verifier key (``NAME+KEYID+KEY``): a bundle naming any
+    other key is refused. ``None`` trusts the bundle's own key and says so in the report.
+    ``witness_keys`` are verifier keys whose cosignature the checkpoint must carry;
+    ``root_key`` (base64) pins the registry's root key. Steps (DESIGN §5):
+
+    1. parse the zip and ``bundle.json`` strictly (format, fields, types);
+    2. the checkpoint's log signature against the pinned key, and witness cosignatures;
+    3. every inclusion proof against the checkpoint root and size (RFC 9162 §2.1.3.2);
+    4. every entry hash = H(JCS(entry)), recomputed;
+    5. chain links and seq of the stream and the registry; recorded_at non-decreasing;
+    6. registry signatures by the root key; author signatures by keys valid at recorded_at;
+    7. every referenced document present and hashing to its name;
+    8. the projections recomputed from the entries equal the shipped state hashes.
+
+    Raises :class:`BundleVerificationError` (its ``report`` lists every failure).
+    """
+    report = _Verifier(data, log_key, witness_keys, root_key).run()
+    if report.failures:
+        raise BundleVerificationError(report)
+    return report

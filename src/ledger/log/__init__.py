@@ -1,0 +1,1 @@
+"""The log: canonical bytes, entries, sealing, Merkle tree, checkpoints, witnesses, storage port."""

@@ -1,0 +1,186 @@
+"""The storage interface of the log, shared by the SQLite and PostgreSQL recorders.
+
+Each recorder is at once an eventsourcing ``ApplicationRecorder`` (stored events, notification
+ids, subscriptions) and a :class:`LogStore`: dense leaves, Merkle nodes, signed checkpoints,
+ledger metadata and the sealed custody of private keys, all in the same database so that one
+backup holds everything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+from uuid import UUID
+
+from eventsourcing.persistence import StoredEvent
+
+from ledger.crypto.suites import Profile
+from ledger.log.documents import Document
+from ledger.log.entries import PendingEntry
+from ledger.log.merkle import NodeId
+from ledger.log.sealing import Sealer
+from ledger.log.writer import BatchOutcome, CheckpointSigner, LeafRow
+
+
+@dataclass(frozen=True)
+class StoredCheckpoint:
+    """A signed checkpoint as stored: its size, root and the full signed-note text."""
+
+    size: int
+    root: bytes
+    note: str
+
+
+@dataclass(frozen=True)
+class CustodyRecord:
+    """A private key held by the server, sealed (AES-GCM) under the master key."""
+
+    key_id: str
+    actor: str
+    sealed: bytes
+
+
+class LogStore(Protocol):
+    """Read and write access to the log tables of one ledger database."""
+
+    sealer: Sealer
+    profile: Profile
+    clock: Callable[[], datetime]
+    sign_checkpoint: CheckpointSigner | None
+
+    def create_table(self) -> None:
+        """Create every table (``ledger init``; never by concurrently starting workers)."""
+        ...
+
+    def append(self, events: Sequence[StoredEvent],
+               expected_heads: Mapping[str, int] | None = None,
+               pending: Sequence[PendingEntry] | None = None) -> BatchOutcome:
+        """Group commit: seal and insert ``events`` in one transaction; refusals fail alone.
+
+        ``pending``: the pending entries the events' bytes were made from, if known."""
+        ...
+
+    def tree_size(self) -> int:
+        """Number of leaves in the log."""
+        ...
+
+    def nodes(self, ids: Collection[NodeId]) -> dict[NodeId, bytes]:
+        """Stored Merkle nodes by id (one query)."""
+        ...
+
+    def leaf(self, leaf_index: int) -> LeafRow | None:
+        """The leaf at ``leaf_index``."""
+        ...
+
+    def leaf_for(self, stream: UUID, seq: int) -> LeafRow | None:
+        """The leaf of a stream's entry."""
+        ...
+
+    def stream_head_leaf(self, stream: UUID, recorded_by: str | None = None) -> LeafRow | None:
+        """The newest leaf of a stream (truncation shows as a leaf beyond the entries), or
+        the newest recorded at or before ``recorded_by``."""
+        ...
+
+    def leaf_for_nonce(self, nonce: str) -> LeafRow | None:
+        """The leaf of the filing with this nonce (idempotent retries)."""
+        ...
+
+    def iter_log(self, start: int = 0, stop: int | None = None,
+                 batch: int = 2000) -> Iterator[tuple[LeafRow, StoredEvent | None]]:
+        """Leaves in order with their stored events (None where the event row is gone)."""
+        ...
+
+    def iter_nodes(self) -> Iterator[tuple[NodeId, bytes]]:
+        """Every stored Merkle node, in no particular order."""
+        ...
+
+    def stream_ids(self) -> list[UUID]:
+        """Every stream in the order it was opened."""
+        ...
+
+    def streams_with_topics(self, topics: Sequence[str]) -> list[UUID]:
+        """Streams having at least one event of the given types."""
+        ...
+
+    def count_events(self) -> int:
+        """Number of stored event rows (to detect rows without a leaf)."""
+        ...
+
+    def latest_checkpoint(self) -> StoredCheckpoint | None:
+        """The checkpoint of the largest size."""
+        ...
+
+    def checkpoint_at_most(self, size: int) -> StoredCheckpoint | None:
+        """The largest checkpoint whose size is ≤ ``size``."""
+        ...
+
+    def iter_checkpoints(self) -> Iterator[StoredCheckpoint]:
+        """Every stored checkpoint by increasing size."""
+        ...
+
+    def get_meta(self, key: str) -> str | None:
+        """A ledger metadata value (origin, profile, public keys)."""
+        ...
+
+    def put_meta(self, key: str, value: str) -> None:
+        """Set a metadata value once; a different existing value is an error."""
+        ...
+
+    def put_custody(self, record: CustodyRecord) -> None:
+        """Store a sealed private key."""
+        ...
+
+    def get_custody(self, key_id: str) -> CustodyRecord | None:
+        """A sealed private key by key id."""
+        ...
+
+    def put_token(self, token_hash: str, actor: str, created_at: str) -> None:
+        """Store an API token's hash."""
+        ...
+
+    def actor_for_token(self, token_hash: str) -> str | None:
+        """The actor of a live (unrevoked) token."""
+        ...
+
+    def revoke_tokens(self, actor: str) -> int:
+        """Revoke every token of an actor; return how many."""
+        ...
+
+    def put_calendar_year(self, year: int, data: str, added_at: str) -> None:
+        """Store (or replace) an operator-added holiday year."""
+        ...
+
+    def calendar_years(self) -> list[str]:
+        """Operator-added holiday years (year-file JSON), by year."""
+        ...
+
+    def put_document(self, document: Document) -> None:
+        """Store a document (idempotent)."""
+        ...
+
+    def get_document(self, sha256: str) -> Document | None:
+        """A stored document."""
+        ...
+
+    def existing_documents(self, hashes: Sequence[str]) -> set[str]:
+        """Those of ``hashes`` that are stored."""
+        ...
+
+    def close(self) -> None:
+        """Release connections."""
+        ...
+
+    def put_cosignature(self, size: int, key_name: str, key_id: str, line: str,
+                        added_at: str) -> None:
+        """Store (or replace) a witness's cosignature line for the checkpoint of ``size``."""
+        ...
+
+    def cosignatures(self, size: int) -> list[str]:
+        """The stored cosignature lines of the checkpoint of ``size``."""
+        ...
+
+    def leaf_for_hash(self, entry_hash: bytes) -> LeafRow | None:
+        """The first leaf whose entry hash is ``entry_hash``."""
+        ...

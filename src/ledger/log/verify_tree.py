@@ -1,0 +1,82 @@
+"""The Merkle half of ``ledger verify``: the tree recomputed from the leaves, and the store's.
+
+:class:`RecomputedTree` grows as the pass reads the leaf hashes and takes its root at every
+checkpoint size; :func:`compare_nodes` compares the store's ~2n nodes with it at the end.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from ledger.crypto.suites import HashSuite
+from ledger.log import merkle
+from ledger.log.merkle import NodeId
+
+
+@dataclass
+class RecomputedTree:
+    """The Merkle tree recomputed from the leaf hashes, with its root at every checkpoint.
+
+    Nodes are keyed by ``(level, index)`` tuples (``merkle.extend_nodes``): the tree has two
+    nodes per leaf, and a :class:`NodeId` per node cost more than the hashing.
+    """
+
+    hash: HashSuite
+    checkpoint_sizes: Sequence[int]
+    """Increasing; the root is recorded at each."""
+    size: int = 0
+    nodes: dict[tuple[int, int], bytes] = field(default_factory=dict)
+    roots: dict[int, bytes] = field(default_factory=dict)
+    _edge: list[tuple[int, bytes]] = field(default_factory=list)
+    _next_cut: int = 0
+
+    def extend(self, entry_hashes: Sequence[bytes]) -> None:
+        """Append leaves a run at a time, up to each checkpoint size, and take its root."""
+        cuts, start = self.checkpoint_sizes, 0
+        while start < len(entry_hashes):
+            while self._next_cut < len(cuts) and cuts[self._next_cut] <= self.size:
+                self._next_cut += 1
+            stop = len(entry_hashes)
+            if self._next_cut < len(cuts):
+                stop = min(stop, start + cuts[self._next_cut] - self.size)
+            self.size = merkle.extend_nodes(self.hash, self.size, self._edge,
+                                            entry_hashes[start:stop], self.nodes)
+            start = stop
+            if self._next_cut < len(cuts) and cuts[self._next_cut] == self.size:
+                self.roots[self.size] = merkle.root_from_edge(self.hash, self._edge)
+
+    def get(self, node: NodeId) -> bytes | None:
+        """The recomputed hash of ``node``; None beyond the tree."""
+        return self.nodes.get((node.level, node.index))
+
+    def range_hash(self, start: int, end: int) -> bytes:
+        """``MTH(D[start:end])`` from the recomputed nodes (``merkle.range_hash``)."""
+        parts = merkle.nodes_needed([(start, end)])
+        return merkle.range_hash(self.hash, start, end, {
+            node: value for node in parts if (value := self.get(node)) is not None})
+
+
+@dataclass
+class NodeFindings:
+    """How the stored nodes differ from the recomputed tree, in the store's order."""
+
+    count: int = 0
+    """Stored nodes seen."""
+    differing: list[NodeId] = field(default_factory=list)
+    """Stored, and not equal to the recomputed node."""
+    beyond: list[NodeId] = field(default_factory=list)
+    """Stored, but not a node of the recomputed tree."""
+
+
+def compare_nodes(tree: RecomputedTree, stored: Mapping[NodeId, bytes]) -> NodeFindings:
+    """Compare every stored node with the complete recomputed tree."""
+    findings = NodeFindings(count=len(stored))
+    get = tree.nodes.get
+    for node, value in stored.items():
+        expected = get((node.level, node.index))
+        if expected is None:
+            findings.beyond.append(node)
+        elif expected != value:
+            findings.differing.append(node)
+    return findings

@@ -1,0 +1,1 @@
+"""The collaborators the Ledger application service delegates to."""

@@ -1,0 +1,1 @@
+"""The log store backends: SQLite and PostgreSQL."""
