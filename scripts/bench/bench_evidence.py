@@ -3,7 +3,7 @@
 Export:   ``projections.evidence.export_bundle`` of one project of ``--n`` entries (an
           ApplicationFiled then MaterialsSupplemented filings, group commits of 100), which
           includes verifying the bundle it built (log and root key pinned).
-Verify:   ``ledger.evidence.bundle.verify_bundle`` of that bundle, offline (steps 1-8 of DESIGN §5).
+Verify:   ``ledger.evidence.bundle.verify_bundle`` of that bundle, offline (steps 1-8 of docs/design.md §5).
 Proofs:   ``Ledger.inclusion_proof`` / ``consistency_proof`` (what ``GET /log/proof/*`` calls:
           O(log n) stored nodes in one query) at ``--proof-leaves`` leaves, directly and over
           HTTP (FastAPI TestClient, bearer token). The tree is grown past the ledger's own

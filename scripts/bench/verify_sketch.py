@@ -86,7 +86,7 @@ def check_page(rows: list[Row], keys: dict[str, bytes]) -> list[tuple[Any, ...]]
         signed: bool | tuple[bytes, str] = False
         if key is None:
             # Not registered yet in log order: only possible for a key registered with the same
-            # recorded_at later in the batch (valid per DESIGN §5). Judge it at the end.
+            # recorded_at later in the batch (valid per docs/design.md §5). Judge it at the end.
             signed = (message, entry.signature)
         else:
             try:

@@ -1,4 +1,5 @@
-"""The FastAPI application (DESIGN §6): one router per resource, errors mapped in one place."""
+"""The FastAPI application (docs/design.md §6): one router per resource, errors mapped in one
+place."""
 
 from __future__ import annotations
 
@@ -84,7 +85,7 @@ def create_app(settings: Settings | None = None, ledger: Ledger | None = None, *
         app.include_router(module.router)
     app.include_router(log.router)
     app.include_router(evidence.router)
-    app.include_router(pages.router)  # the web pages at / (DESIGN §6)
+    app.include_router(pages.router)  # the web pages at / (docs/design.md §6)
     app.mount("/static", StaticFiles(directory=pages.STATIC_DIR), name="static")
     if ledger is not None:  # given a ledger, serve at once (tests, embedding)
         start(app, ledger)

@@ -1,4 +1,5 @@
-"""The ``ledger`` command line (DESIGN §6): typer commands, rich output, ``--json`` everywhere."""
+"""The ``ledger`` command line (docs/design.md §6): typer commands, rich output, ``--json``
+everywhere."""
 
 from __future__ import annotations
 
@@ -251,7 +252,7 @@ def verify(as_json: JsonFlag = False,
 
 @actors_app.command("add")
 def actors_add(actor: str,
-               role: Annotated[Role, typer.Option(help="Role id (DESIGN §1).")],
+               role: Annotated[Role, typer.Option(help="Role id (docs/design.md §1).")],
                unit: Annotated[str | None, typer.Option(help="Unit, for role unit.")] = None,
                name: Annotated[str | None, typer.Option(help="Display name.")] = None,
                as_json: JsonFlag = False) -> None:

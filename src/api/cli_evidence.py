@@ -1,4 +1,4 @@
-"""Evidence and witness commands of the ``ledger`` CLI (DESIGN §5, §6).
+"""Evidence and witness commands of the ``ledger`` CLI (docs/design.md §5, §6).
 
 ``export`` writes a project's evidence bundle; ``verify-bundle`` checks one offline (it opens no
 database and no network connection); ``witness`` cosigns the log's checkpoint over HTTP after

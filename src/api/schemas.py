@@ -20,7 +20,7 @@ _SIGNED_FIELDS = {
     "nonce": (UUID | None, Field(default=None, description=(
         "Client-signed: the filing nonce (= Idempotency-Key)."))),
     "signature": (str | None, Field(default=None, description=(
-        "Client-signed: base64 signature over JCS(filing) (DESIGN §5)."))),
+        "Client-signed: base64 signature over JCS(filing) (docs/design.md §5)."))),
 }
 
 
@@ -108,7 +108,7 @@ class ReceiptPublic(BaseModel):
 
 
 class EntryPublic(BaseModel):
-    """One verified entry of a project stream (DESIGN §5 entry, flattened for reading)."""
+    """One verified entry of a project stream (docs/design.md §5 entry, flattened for reading)."""
 
     seq: int
     type: str

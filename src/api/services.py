@@ -1,6 +1,6 @@
 """What the API and the pages do for a caller, independent of HTTP (the pages reuse it).
 
-Access rules (DESIGN §1): a ``unit`` sees and files only its own projects — another unit's
+Access rules (docs/design.md §1): a ``unit`` sees and files only its own projects — another unit's
 project is "not found", so that its existence does not leak; ``office``, ``finance``,
 ``approval``, ``audit``, ``cdr`` and ``investigator`` read everything; ``admin`` manages actors
 and keys and reads no project data.

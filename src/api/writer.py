@@ -7,7 +7,7 @@ append) shared one interpreter lock, and a server used about one core however ma
 process over a pipe: the API process keeps HTTP and the reads; the writer keeps the write
 side — its cached aggregates, the custodial keys in use, the log's head — and answers each
 batch with one result per filing (:meth:`LedgerService.file_many`). The writer writes to the
-same database as any other process would (DESIGN §8: the database's lock is the sequencer).
+same database as any other process would (docs/design.md §8: the database's lock is the sequencer).
 
 One writer per API process, started with it and stopped with it. If the writer dies, the
 batch it had is answered 503 (retry: a retry with the same nonce is idempotent) and the next

@@ -127,7 +127,7 @@ class BadSignatureError(LedgerError):
 
 
 class RuleViolationError(LedgerError):
-    """Raised when the Measures forbid this act now (DESIGN §2 principle 3: refuse)."""
+    """Raised when the Measures forbid this act now (docs/design.md §2 principle 3: refuse)."""
 
     def __init__(self, rule: str, article: str, detail: str,
                  caused_by: Sequence[str] = ()) -> None:
@@ -214,7 +214,7 @@ class EntryHashMismatchError(IntegrityFailedError):
 
 
 class MalformedEntryError(IntegrityFailedError):
-    """Raised when stored bytes are not a well-formed, canonical DESIGN §5 entry."""
+    """Raised when stored bytes are not a well-formed, canonical docs/design.md §5 entry."""
 
 
 class SignatureInvalidError(IntegrityFailedError):

@@ -1,4 +1,4 @@
-"""Configuration: the one place that reads the environment (DESIGN §6)."""
+"""Configuration: the one place that reads the environment (docs/design.md §6)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Evidence export (DESIGN §5, *Evidence bundle*): one project's bundle, built from the database.
+"""Evidence export (docs/design.md §5, *Evidence bundle*): one project's bundle, built from the
+database.
 
 The bundle proves a *log prefix*: every entry of the project (and of the key registry) recorded
 at or before a moment T, each with an RFC 9162 inclusion proof against one signed checkpoint.
@@ -78,7 +79,7 @@ def normalise_time(text: str) -> str:
 def tree_size_known_at(ledger: Ledger, as_known_at: str) -> int:
     """The number of leaves recorded at or before ``as_known_at`` (binary search, O(log n)).
 
-    ``recorded_at`` never decreases along the log (DESIGN §5 Entry), so these leaves are a
+    ``recorded_at`` never decreases along the log (docs/design.md §5 Entry), so these leaves are a
     prefix of the log.
     """
     low, high = 0, ledger.log.tree_size()

@@ -1,7 +1,9 @@
-"""Exact replay: any projection as known at any moment T, evaluated on any date D (DESIGN §4).
+"""Exact replay: any projection as known at any moment T, evaluated on any date D (docs/design.md
+§4).
 
 "As known at T" is exactly the log prefix of entries with ``recorded_at`` ≤ T, because the ledger
-stamps ``recorded_at`` under the log's lock and it never decreases along the log (DESIGN §5). A
+stamps ``recorded_at`` under the log's lock and it never decreases along the log (docs/design.md
+§5). A
 fact recorded after T therefore never changes a replay as known at T.
 """
 

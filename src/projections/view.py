@@ -2,7 +2,7 @@
 
 Each backend's view is an eventsourcing tracking recorder (``SQLiteTrackingRecorder`` /
 ``PostgresTrackingRecorder``), so the read model and the notification id it reflects commit
-together, and a replay from zero is idempotent (DESIGN §4; STYLE: projections).
+together, and a replay from zero is idempotent (docs/design.md §4; STYLE: projections).
 """
 
 from __future__ import annotations

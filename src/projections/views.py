@@ -1,4 +1,4 @@
-"""The library-wide projections of DESIGN §4 at a date, each with its state hash.
+"""The library-wide projections of docs/design.md §4 at a date, each with its state hash.
 
 Per-project views (library row, eligibility, obligations) live in :mod:`ledger.measures.views`,
 which the offline bundle verifier also uses; this module adds the views over the whole library

@@ -1,4 +1,5 @@
-"""The web pages (DESIGN §6) through the ASGI app: sign-in, sessions and CSRF, what each role
+"""The web pages (docs/design.md §6) through the ASGI app: sign-in, sessions and CSRF, what each
+role
 sees, the library, the project page, replay, the overdue board, log status, filing forms, and
 accessibility basics. Most tests run on the demo data set (``ledger demo``) over SQLite; the
 store of the last ``ledger verify`` result runs on both backends."""

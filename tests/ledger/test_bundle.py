@@ -1,5 +1,5 @@
 """Evidence bundles: exported from a small history on both backends, verified offline, and every
-defect of the tamper corpus rejected with the right reason (step and check of DESIGN §5)."""
+defect of the tamper corpus rejected with the right reason (step and check of docs/design.md §5)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Working days and month periods (DESIGN §4; Civil Code arts. 201–203).
+"""Working days and month periods (docs/design.md §4; Civil Code arts. 201–203).
 
 Where the vectors come from: every expected date below was checked by hand against the data of
 ``chinese-calendar`` 1.11.0 (``chinese_calendar.holidays`` / ``workdays``, which transcribe the

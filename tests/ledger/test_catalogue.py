@@ -1,4 +1,5 @@
-"""The write-side catalogue (DESIGN §3): who files what, under which article, and validation."""
+"""The write-side catalogue (docs/design.md §3): who files what, under which article, and
+validation."""
 
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ from ledger.measures.roles import Role
 U, OFF, F, A, AU, C, AD = (Role.UNIT, Role.OFFICE, Role.FINANCE, Role.APPROVAL, Role.AUDIT,
                            Role.CDR, Role.ADMIN)
 
-# DESIGN §3, transcribed by hand: event -> (filed by, articles).
+# docs/design.md §3, transcribed by hand: event -> (filed by, articles).
 DESIGN_TABLE: dict[str, tuple[set[Role], tuple[int, ...]]] = {
     "ApplicationFiled": ({U}, (6, 7, 8, 24)),
     "MaterialsSupplemented": ({U}, (7,)),
@@ -145,7 +146,8 @@ def document_paths() -> list[tuple[str, str]]:
             and all(c in "0123456789abcdef" for c in value)]
 
 
-# --- the catalogue itself (DESIGN §3) ---------------------------------------------------------
+# --- the catalogue itself (docs/design.md §3)
+# ---------------------------------------------------------
 
 
 def test_design_s3_every_event_is_catalogued_with_its_filers_and_articles() -> None:
@@ -707,7 +709,8 @@ def test_art34_misappropriation_amount_is_positive() -> None:
     assert fields_of(problems_of("FundsMisappropriationFound", raw)) == ["amount_fen"]
 
 
-# --- key registry (DESIGN §5) -------------------------------------------------------------------
+# --- key registry (docs/design.md §5)
+# -------------------------------------------------------------------
 
 
 def test_registry_unit_actor_names_its_unit_and_others_do_not() -> None:

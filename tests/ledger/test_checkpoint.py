@@ -1,4 +1,4 @@
-"""Signed checkpoints: C2SP signed-note and tlog-checkpoint (DESIGN §5, Checkpoint)."""
+"""Signed checkpoints: C2SP signed-note and tlog-checkpoint (docs/design.md §5, Checkpoint)."""
 
 from __future__ import annotations
 

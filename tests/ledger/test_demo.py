@@ -99,7 +99,7 @@ def test_demo_data_set(database_url: str) -> None:
 def _check_shape(demo: Demo) -> None:
     ledger, result = demo.ledger, demo.result
     assert verify_ledger(ledger.log, ledger.identity, workers=1).ok
-    # Every event type of the catalogue (DESIGN §3, and the registry's) occurs.
+    # Every event type of the catalogue (docs/design.md §3, and the registry's) occurs.
     seen = {entry.filing.type for _, entry in demo.log}
     assert set(CATALOGUE) <= seen, sorted(set(CATALOGUE) - seen)
     # At least 12 projects of at least 5 units, the result naming each.

@@ -1,4 +1,4 @@
-"""Filings and entries parse strictly and serialise exactly as DESIGN §5 shows."""
+"""Filings and entries parse strictly and serialise exactly as docs/design.md §5 shows."""
 
 from __future__ import annotations
 

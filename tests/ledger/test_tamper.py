@@ -7,7 +7,7 @@ and returns what must be found: the failure ``verify_ledger`` must report first 
 must also report), and the error a verified read of the stream must raise.
 
 Reads check hashes, links and the newest entry against the latest signed checkpoint; they do
-not check signatures (DESIGN: no per-event signature check on the hot path). So a re-signed
+not check signatures (docs/design.md: no per-event signature check on the hot path). So a re-signed
 entry is caught by reads through its changed bytes (chain or leaf), and a backdated key
 revocation only by ``verify``. Reads prove the *newest* entry of a stream, so an edit of a
 middle entry is named at the entry after it (the first whose ``prev`` no longer matches).

@@ -1,4 +1,5 @@
-"""Server-rendered web pages at ``/`` (DESIGN §6): Jinja2 templates, plain CSS, a little JS."""
+"""Server-rendered web pages at ``/`` (docs/design.md §6): Jinja2 templates, plain CSS, a little
+JS."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The web pages (DESIGN §6): project library, project timeline with eligibility and
+"""The web pages (docs/design.md §6): project library, project timeline with eligibility and
 obligations, overdue board, exact replay, log status, sign-in and filing forms.
 
 Every page reads through :class:`~api.services.LedgerService` (via :mod:`api.pages.model`) and

@@ -1,4 +1,4 @@
-"""Sessions and CSRF for the pages (DESIGN §6 "Web pages").
+"""Sessions and CSRF for the pages (docs/design.md §6 "Web pages").
 
 * **Session**: signing in with a bearer token sets one cookie, ``ledger_session``
   (``HttpOnly``, ``SameSite=Strict``, ``Path=/``, ``Secure`` over HTTPS) holding

@@ -1,4 +1,5 @@
-"""``GET /api/v1/projects/{id}/evidence``: the project's signed evidence bundle (DESIGN §5, §6).
+"""``GET /api/v1/projects/{id}/evidence``: the project's signed evidence bundle (docs/design.md §5,
+§6).
 
 Investigators, the Audit Branch and the Integrated Management Office may export any project's
 bundle; a construction unit only its own projects' (another unit's project is "not found", as

@@ -1,4 +1,5 @@
-"""``/log``: the signed checkpoint with witness cosignatures, and RFC 9162 proofs (DESIGN §5, §6).
+"""``/log``: the signed checkpoint with witness cosignatures, and RFC 9162 proofs (docs/design.md
+§5, §6).
 
 Proofs are computed from the stored perfect subtrees (``O(log n)`` node reads, one query) and
 returned as lowercase hex. Every route needs a bearer token; cosigning needs the ``audit`` role

@@ -1,4 +1,5 @@
-"""The ``gm`` profile: SM3 hashes and SM2 signatures (DESIGN §5, Profile; docs/gm-profile.md).
+"""The ``gm`` profile: SM3 hashes and SM2 signatures (docs/design.md §5, Profile;
+docs/gm-profile.md).
 
 * :class:`Sm3` (GB/T 32905-2016) is the profile's hash, from ``cryptography`` (PyCA), which
   ships SM3 in every wheel.
@@ -58,7 +59,7 @@ __all__ = [
 ]
 
 SUITE_NAME: Final = "sm2-sm3"
-"""The signature suite's registered name (DESIGN §5; the ``suite`` of ``KeyRegistered``)."""
+"""The signature suite's registered name (docs/design.md §5; the ``suite`` of ``KeyRegistered``)."""
 
 USER_ID: Final = b"1234567812345678"
 """The signer's distinguishing identifier, fixed for the ledger (GM/T 0009 §10 default)."""

@@ -1,4 +1,4 @@
-"""Hash and signature suites, and the profiles that pair them (DESIGN §5, Profile).
+"""Hash and signature suites, and the profiles that pair them (docs/design.md §5, Profile).
 
 A ledger's profile is fixed at ``ledger init`` and recorded. Callers never name an algorithm:
 they ask the profile for ``hash`` and ``signature``, so the ``gm`` profile (SM3 + SM2) plugs in

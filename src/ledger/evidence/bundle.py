@@ -1,4 +1,4 @@
-"""Evidence bundles (DESIGN §5, *Evidence bundle*): the format, and the offline verifier.
+"""Evidence bundles (docs/design.md §5, *Evidence bundle*): the format, and the offline verifier.
 
 A bundle is a zip holding ``bundle.json``, ``report.html`` (a printable rendering, not evidence)
 and ``documents/<sha256>`` for every document the entries reference. ``bundle.json`` is::
@@ -78,7 +78,7 @@ BUNDLE_JSON: Final = "bundle.json"
 REPORT_HTML: Final = "report.html"
 DOCUMENTS_DIR: Final = "documents/"
 PROJECTION_NAMES: Final = ("project", "eligibility", "obligations", "trail")
-"""The per-project views a bundle ships (DESIGN §4.1, 4.2, 4.3, 4.5), all recomputed."""
+"""The per-project views a bundle ships (docs/design.md §4.1, 4.2, 4.3, 4.5), all recomputed."""
 
 ROOT_ACTOR: Final = "root"
 # The registry stream id is uuid5(this namespace, ORIGIN): the same constant as
@@ -135,7 +135,7 @@ class BundleItem:
     inclusion_proof: tuple[bytes, ...]
 
     def to_json(self) -> dict[str, JSONValue]:
-        """The ITEM object of DESIGN §5."""
+        """The ITEM object of docs/design.md §5."""
         return {"entry": self.entry.to_json(), "hash": self.entry_hash,
                 "leaf_index": self.leaf_index,
                 "inclusion_proof": [node.hex() for node in self.inclusion_proof]}
@@ -153,7 +153,7 @@ def build_bundle_json(*, profile: Profile, origin: str, stream: UUID, exported_a
                       projections: Mapping[str, Mapping[str, JSONValue]], on: date,
                       as_known_at: str | None,
                       calendar: WorkingCalendar) -> dict[str, JSONValue]:
-    """Return the ``bundle.json`` object (DESIGN §5) from plain inputs, validating them.
+    """Return the ``bundle.json`` object (docs/design.md §5) from plain inputs, validating them.
 
     Raises :class:`BundleFormatError` when an input cannot make a well-formed bundle (no
     entries, a projection name this format does not define, a bad time).
@@ -603,7 +603,7 @@ class _Verifier:
         self.step8_projections(parsed)
         return self.report
 
-    # Step 1: parse the zip and bundle.json strictly (DESIGN §5 Evidence bundle).
+    # Step 1: parse the zip and bundle.json strictly (docs/design.md §5 Evidence bundle).
     def step1_parse(self) -> None:
         try:
             self.parsed = self._parse()
@@ -655,7 +655,7 @@ class _Verifier:
                        _parse_projections(bundle["projections"]),
                        _parse_evaluation(bundle["evaluation"]), documents)
 
-    # Step 2: the checkpoint's signatures (C2SP signed-note, tlog-checkpoint; DESIGN §5
+    # Step 2: the checkpoint's signatures (C2SP signed-note, tlog-checkpoint; docs/design.md §5
     # Checkpoint): the log's against the pinned key (or, unpinned, the bundle's own key),
     # then each given witness key's cosignature.
     def step2_checkpoint(self, p: _Parsed) -> None:
@@ -727,7 +727,7 @@ class _Verifier:
         return pinned
 
     # Step 3: every inclusion proof against the checkpoint (RFC 9162 §2.1.3.2); the leaf data
-    # is the entry hash, so the leaf hash is H(0x00 ‖ entry hash) (DESIGN §5 Log).
+    # is the entry hash, so the leaf hash is H(0x00 ‖ entry hash) (docs/design.md §5 Log).
     def step3_inclusion(self, p: _Parsed) -> None:
         if not self.checkpoint_root:
             self.fail(3, "inclusion", "no checkpoint to prove the entries against")
@@ -748,7 +748,7 @@ class _Verifier:
                 self.fail(3, "inclusion", f"not included in checkpoint {self.checkpoint_size}:"
                           f" {what}", item.where)
 
-    # Step 4: every entry hash = H(JCS(entry)), recomputed from the parsed JSON (DESIGN §5
+    # Step 4: every entry hash = H(JCS(entry)), recomputed from the parsed JSON (docs/design.md §5
     # Canonical bytes, Entry); JCS is RFC 8785.
     def step4_hashes(self, p: _Parsed) -> None:
         for item in (*p.entries, *p.registry):
@@ -762,7 +762,7 @@ class _Verifier:
                 self.fail(4, "entry-hash", f"the entry hashes to {recomputed[:16]}…, the item"
                           f" says {item.hash[:16]}… (the entry was edited)", item.where)
 
-    # Step 5: chain links and seq for the stream and for the registry (DESIGN §5 Entry:
+    # Step 5: chain links and seq for the stream and for the registry (docs/design.md §5 Entry:
     # seq 1, 2, … and prev = hash of seq − 1, 64 zeros for seq 1), and recorded_at never
     # decreasing along the leaf order.
     def step5_chains(self, p: _Parsed) -> None:
@@ -819,7 +819,7 @@ class _Verifier:
             except LedgerError:
                 prev_hash = item.hash
 
-    # Step 6: registry entries signed by the root key (DESIGN §5 Key registry); author
+    # Step 6: registry entries signed by the root key (docs/design.md §5 Key registry); author
     # signatures against the key valid at recorded_at, derived from the registry entries.
     def step6_signatures(self, p: _Parsed) -> None:
         root = self._root_key(p)
@@ -968,7 +968,7 @@ class _Verifier:
             self.fail(6, "registry", f"{filing.type} is not a registry event", item.where)
 
     # Step 7: every document the entries reference is shipped as documents/<sha256> and its
-    # bytes hash to that name (DESIGN §5 Evidence bundle); nothing else is shipped.
+    # bytes hash to that name (docs/design.md §5 Evidence bundle); nothing else is shipped.
     def step7_documents(self, p: _Parsed) -> None:
         referenced: dict[str, str] = {}
         for item in p.entries:
@@ -995,7 +995,7 @@ class _Verifier:
                       " it")
         self.report.documents = len(referenced)
 
-    # Step 8: recompute the projections (DESIGN §4: pure folds of the entries) from the
+    # Step 8: recompute the projections (docs/design.md §4: pure folds of the entries) from the
     # bundle's own entries, at the exported evaluation date with the shipped calendar, and
     # compare the state hashes (views.state_hash: profile hash of JCS(view)).
     def step8_projections(self, p: _Parsed) -> None:
@@ -1085,7 +1085,7 @@ def verify_bundle(data: bytes, *, log_key: str | None, witness_keys: Sequence[st
     ``log_key`` pins the log's C2SP verifier key (``NAME+KEYID+KEY``): a bundle naming any
     other key is refused. ``None`` trusts the bundle's own key and says so in the report.
     ``witness_keys`` are verifier keys whose cosignature the checkpoint must carry;
-    ``root_key`` (base64) pins the registry's root key. Steps (DESIGN §5):
+    ``root_key`` (base64) pins the registry's root key. Steps (docs/design.md §5):
 
     1. parse the zip and ``bundle.json`` strictly (format, fields, types);
     2. the checkpoint's log signature against the pinned key, and witness cosignatures;

@@ -1,6 +1,6 @@
 """The one function that makes every byte string the ledger hashes or signs.
 
-DESIGN §5: canonical bytes are RFC 8785 (JSON Canonicalization Scheme) of plain JSON,
+docs/design.md §5: canonical bytes are RFC 8785 (JSON Canonicalization Scheme) of plain JSON,
 with no floats anywhere in hashed data. Nothing else in the code base may hash the
 output of ``json.dumps`` or ``model_dump_json``.
 """

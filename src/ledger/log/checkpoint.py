@@ -1,4 +1,5 @@
-"""Signed checkpoints: C2SP signed notes in the ``tlog-checkpoint`` format (DESIGN §5, Checkpoint).
+"""Signed checkpoints: C2SP signed notes in the ``tlog-checkpoint`` format (docs/design.md §5,
+Checkpoint).
 
 Two layers, each validated on construction:
 

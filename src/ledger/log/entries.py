@@ -1,4 +1,4 @@
-"""Filings and entries exactly as DESIGN §5 defines them.
+"""Filings and entries exactly as docs/design.md §5 defines them.
 
 A *filing* is what an author signs. An *entry* is what the ledger stores: the filing, its
 signature, the stream position (``seq``), the previous entry's hash (``prev``) and the time the
@@ -66,7 +66,7 @@ def parse_time(text: str) -> datetime:
 
 
 def b64encode(data: bytes) -> str:
-    """Standard base64 with padding (DESIGN §5: signatures and keys)."""
+    """Standard base64 with padding (docs/design.md §5: signatures and keys)."""
     return base64.b64encode(data).decode("ascii")
 
 
@@ -80,7 +80,7 @@ def b64decode(text: str) -> bytes:
 
 @dataclass(frozen=True)
 class Filing:
-    """What the author signs (DESIGN §5 *Filing*)."""
+    """What the author signs (docs/design.md §5 *Filing*)."""
 
     ledger: str
     stream: UUID
@@ -172,7 +172,7 @@ class PendingEntry:
 
 @dataclass(frozen=True)
 class Entry:
-    """What the ledger stores (DESIGN §5 *Entry*)."""
+    """What the ledger stores (docs/design.md §5 *Entry*)."""
 
     filing: Filing
     signature: str

@@ -1,4 +1,4 @@
-"""The log's RFC 9162 Merkle tree, computed from stored perfect subtrees (DESIGN §5, Log).
+"""The log's RFC 9162 Merkle tree, computed from stored perfect subtrees (docs/design.md §5, Log).
 
 Pure functions, no I/O. The store keeps the hash of every *perfect aligned subtree*: the node
 ``NodeId(level, index)`` covers leaves ``[index·2^level, (index+1)·2^level)``; level 0 holds the

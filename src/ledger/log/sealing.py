@@ -2,7 +2,8 @@
 
 The ledger stamps ``recorded_at`` and links ``prev`` *inside* the transaction that holds the
 recorder's table lock, so that times never decrease along the log order and every link points at
-the entry that really precedes it (DESIGN §5). Sealing is pure: the recorder hands it the log
+the entry that really precedes it (docs/design.md §5). Sealing is pure: the recorder hands it the
+log
 head and the stream heads it read under the lock, and writes what it returns.
 """
 
@@ -128,7 +129,8 @@ class OpaqueSealer:
 
 @dataclass(frozen=True)
 class EntrySealer:
-    """Seals DESIGN §5 entries: checks position and nonce, links ``prev``, stamps the time."""
+    """Seals docs/design.md §5 entries: checks position and nonce, links ``prev``, stamps the
+    time."""
 
     profile: Profile
 

@@ -1,4 +1,4 @@
-"""Witnessing checkpoints (DESIGN §1, §5 Checkpoint): cosign only what extends the past.
+"""Witnessing checkpoints (docs/design.md §1, §5 Checkpoint): cosign only what extends the past.
 
 A witness keeps a *state*: the last checkpoint it cosigned. Each run it fetches the log's current
 checkpoint, checks the log's signature under the pinned log key, and proves with an RFC 9162

@@ -1,6 +1,6 @@
 """The one append algorithm every backend runs inside its write transaction.
 
-Order of work, all under the recorder's exclusive table lock (DESIGN §8: one sequencer):
+Order of work, all under the recorder's exclusive table lock (docs/design.md §8: one sequencer):
 read the log head, the Merkle right edge and the stream heads → seal (stamp ``recorded_at``,
 link ``prev``) → insert the events → assign dense leaf indexes from the log's own counter
 (never from notification ids, which have gaps after a rollback) → store the new Merkle

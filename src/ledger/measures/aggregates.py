@@ -84,7 +84,7 @@ class ActorRecord:
 
 @dataclass(frozen=True)
 class KeyRecord:
-    """A registered public key and its validity window (DESIGN §5, Key registry)."""
+    """A registered public key and its validity window (docs/design.md §5, Key registry)."""
 
     key_id: str
     actor: str

@@ -1,4 +1,4 @@
-"""Working days and month periods on the official mainland China calendar (DESIGN §4).
+"""Working days and month periods on the official mainland China calendar (docs/design.md §4).
 
 Deadlines in the Measures are counted in working days (Art. 26: "10 working days") or in months
 (Art. 19 "3个月内", Art. 20 "12至24个月"). This module counts both, by the Civil Code:
@@ -68,7 +68,7 @@ class CalendarYearMissingError(LedgerError, LookupError):
 
     Raised as soon as the count reaches the missing year, so a count that starts in a known year
     and runs into the next one fails too. Callers turn it into the deadline status
-    ``pending_calendar`` naming :attr:`year` (DESIGN §4).
+    ``pending_calendar`` naming :attr:`year` (docs/design.md §4).
     """
 
     def __init__(self, year: int) -> None:

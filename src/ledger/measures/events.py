@@ -2,7 +2,8 @@
 
 Every event *is* a ledger entry: the signed filing, its signature, and — once the log has sealed
 it — ``prev``, ``recorded_at`` and the entry hash. Applying a sealed event to its aggregate checks
-the chain link, so loading a stream verifies it at hash cost (DESIGN §5; issue: verified reads).
+the chain link, so loading a stream verifies it at hash cost (docs/design.md §5; issue: verified
+reads).
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ class EntryEvent(AggregateEvent):
         return dict(self.filing.payload)
 
     def entry(self) -> Entry:
-        """The sealed DESIGN §5 entry."""
+        """The sealed docs/design.md §5 entry."""
         assert self.prev is not None
         assert self.recorded_at is not None
         return Entry(self.filing, self.signature, self.originator_version, self.prev,

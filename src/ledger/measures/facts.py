@@ -5,7 +5,7 @@ carried it, its ``effective`` date and the date it was recorded, 记录日期, i
 Time). It never looks at a clock and never judges: deadlines, eligibility and flags are computed
 from these facts at an evaluation date by :mod:`ledger.measures.rules`, so the guard that refuses a
 filing and the projection that explains an ineligibility read the same facts through the same
-rule (DESIGN §2 principle 3, §4).
+rule (docs/design.md §2 principle 3, §4).
 """
 
 from __future__ import annotations
@@ -236,7 +236,7 @@ class ProjectFacts:
 
     @property
     def stage(self) -> str:  # noqa: PLR0911 - a precedence list reads best as returns
-        """The project library's stage (DESIGN §4.1), from the facts alone."""
+        """The project library's stage (docs/design.md §4.1), from the facts alone."""
         if self.terminated is not None:
             return "terminated"
         if self.construction_suspended is not None:

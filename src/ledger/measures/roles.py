@@ -1,4 +1,4 @@
-"""The user groups of DESIGN §1 and their role ids."""
+"""The user groups of docs/design.md §1 and their role ids."""
 
 from __future__ import annotations
 

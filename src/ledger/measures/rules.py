@@ -1,6 +1,7 @@
 """The Measures as rules: each rule lives here once and serves both sides.
 
-* Guards (``check_*``) refuse what an actor may not do now (DESIGN §2 principle 3) by raising
+* Guards (``check_*``) refuse what an actor may not do now (docs/design.md §2 principle 3) by
+raising
   :class:`RuleViolationError` with the rule id, the article and the entries that cause it.
 * Evaluations (:func:`eligibility`, :func:`obligations`, :func:`flags`, :func:`unit_standing`)
   read the same :class:`~ledger.measures.facts.ProjectFacts` at an evaluation date D and explain
@@ -107,7 +108,8 @@ def _d(text: str) -> date:
     return date.fromisoformat(text)
 
 
-# --- eligibility (DESIGN §4.2) ----------------------------------------------------------------
+# --- eligibility (docs/design.md §4.2)
+# ----------------------------------------------------------------
 
 
 def eligibility(facts: ProjectFacts, kind: str, on: date,
@@ -178,7 +180,7 @@ def remaining_fen(facts: ProjectFacts, kind: str) -> int:
     return facts.arranged_om_fen - facts.disbursed_om_fen
 
 
-# --- obligations (DESIGN §4.3) ------------------------------------------------------------
+# --- obligations (docs/design.md §4.3) ------------------------------------------------------------
 
 
 def _deadline_status(due: date, met_on: str | None, on: date) -> str:
@@ -214,7 +216,7 @@ def catalogue_obligation(facts: ProjectFacts, on: date,
 
 def obligations(facts: ProjectFacts, on: date,
                 calendar: WorkingCalendar | None = None) -> tuple[Obligation, ...]:
-    """Every deadline of the project with its status on ``on`` (DESIGN §4.3)."""
+    """Every deadline of the project with its status on ``on`` (docs/design.md §4.3)."""
     calendar = calendar or default_calendar()
     found: list[Obligation] = []
     if facts.application is not None:
@@ -349,7 +351,7 @@ def _rectifications(facts: ProjectFacts, on: date) -> list[Obligation]:
 
 
 def flags(facts: ProjectFacts, calendar: WorkingCalendar | None = None) -> tuple[Reason, ...]:
-    """What was recorded but is out of order (DESIGN §2 principle 3: record, and flag).
+    """What was recorded but is out of order (docs/design.md §2 principle 3: record, and flag).
 
     Late or out-of-window reports (Arts. 6, 13, 14, 19, 20, 26, 30) and Art. 8 categories
     without special circumstances. Independent of the evaluation date: a late report stays late.
@@ -373,7 +375,8 @@ def flags(facts: ProjectFacts, calendar: WorkingCalendar | None = None) -> tuple
     return tuple(found)
 
 
-# --- unit standing (DESIGN §4.4, Art. 22) ---------------------------------------------------
+# --- unit standing (docs/design.md §4.4, Art. 22)
+# ---------------------------------------------------
 
 
 def unit_standing(unit: str, projects: Iterable[ProjectFacts]) -> tuple[Reason, ...]:
@@ -402,7 +405,7 @@ def unit_of_opener(facts: ProjectFacts, registry: KeyRegistry) -> str | None:
 
 def check_unit_scope(facts: ProjectFacts, filing: Filing, key: KeyRecord,
                      registry: KeyRegistry) -> None:
-    """A unit files only for its own projects (DESIGN §3, last line)."""
+    """A unit files only for its own projects (docs/design.md §3, last line)."""
     if key.role is Role.UNIT and facts.opened_by and unit_of_opener(facts, registry) != key.unit:
         raise AuthorisationError(filing.actor,
                                  f"file for project {facts.project_id} of another unit")

@@ -1,4 +1,5 @@
-"""The audit trail (DESIGN §4.5): per project, every entry with who, what, which article, its
+"""The audit trail (docs/design.md §4.5): per project, every entry with who, what, which article,
+its
 signature and chain status, and what it changed — a pure fold over the project's entries."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Per-project views of DESIGN §4 evaluated at a date, and state hashes (pure: the offline
+"""Per-project views of docs/design.md §4 evaluated at a date, and state hashes (pure: the offline
 bundle verifier recomputes them).
 
 ``state_hash`` = the profile's hash (SHA-256 for ``intl``) of the RFC 8785 bytes of the view, so

@@ -1,4 +1,4 @@
-"""The mapper between domain events and what the recorder stores: DESIGN §5 entries.
+"""The mapper between domain events and what the recorder stores: docs/design.md §5 entries.
 
 A stored event's ``topic`` is the event type (``ContractFiled``) and its ``state`` is the
 canonical bytes of the entry — the exact bytes an independent verifier hashes — not

@@ -1,4 +1,5 @@
-"""The write-side event catalogue (DESIGN §3): one payload model per event, and who files it.
+"""The write-side event catalogue (docs/design.md §3): one payload model per event, and who files
+it.
 
 ``CATALOGUE`` maps each event type to its :class:`EventSpec`; :func:`validate_payload` turns a
 filing's raw JSON payload into its frozen model or raises

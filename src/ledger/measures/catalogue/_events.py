@@ -1,6 +1,6 @@
-"""The payloads of project-stream events (DESIGN §3), one model per event.
+"""The payloads of project-stream events (docs/design.md §3), one model per event.
 
-A payload holds what its author states; the ledger adds who, when and where (DESIGN §5
+A payload holds what its author states; the ledger adds who, when and where (docs/design.md §5
 filing envelope: ``actor``, ``effective``, ``stream``...). Facts that depend on other events
 (is the contract late? is the project eligible?) are judged by the rules engine and the
 projections, never here: a model only checks what one filing can show on its own.

@@ -1,4 +1,4 @@
-"""The payloads of the key-registry stream (DESIGN §5, Key registry).
+"""The payloads of the key-registry stream (docs/design.md §5, Key registry).
 
 These events are signed by the admin root key. A signature is valid iff its key was registered
 at or before the entry's ``recorded_at`` and the entry is recorded before any ``revoked_from``.
@@ -45,7 +45,7 @@ class ActorRegistered(Payload):
     """登记用户: the administrator registers an actor (a person or service) with one role.
 
     ``unit`` is the construction unit's id, required iff ``role`` is ``unit`` and otherwise
-    absent; it is what binds a unit's filings to its own projects (DESIGN §3).
+    absent; it is what binds a unit's filings to its own projects (docs/design.md §3).
     """
 
     actor: Identifier

@@ -28,16 +28,17 @@ StreamKind = Literal["project", "registry"]
 
 @dataclass(frozen=True)
 class EventSpec:
-    """What the catalogue knows about one event type (DESIGN §3)."""
+    """What the catalogue knows about one event type (docs/design.md §3)."""
 
     name: str
     """The event type, e.g. ``"ContractFiled"``."""
     payload: type[Payload]
     """The pydantic model of its payload."""
     filed_by: frozenset[Role]
-    """The roles that may file it (DESIGN §3 "filed by"); every other role gets 403."""
+    """The roles that may file it (docs/design.md §3 "filed by"); every other role gets 403."""
     articles: tuple[int, ...]
-    """The articles of the Measures it serves (DESIGN §3 "article"); empty for the registry."""
+    """The articles of the Measures it serves (docs/design.md §3 "article"); empty for the
+    registry."""
     stream: StreamKind
     """The stream it is appended to."""
     opens_project: bool = False
@@ -116,7 +117,8 @@ _SPECS: tuple[EventSpec, ...] = (
 )
 
 CATALOGUE: Mapping[str, EventSpec] = MappingProxyType({spec.name: spec for spec in _SPECS})
-"""Every event type the ledger accepts, keyed by name, in DESIGN §3 order then the registry's."""
+"""Every event type the ledger accepts, keyed by name, in docs/design.md §3 order then the
+registry's."""
 
 
 def spec_for(event_type: str) -> EventSpec:

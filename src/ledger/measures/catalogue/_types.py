@@ -230,7 +230,8 @@ FiscalYear = Annotated[int, Strict(), Field(ge=2000, le=2100)]
 """A fiscal/calendar year (年度), e.g. ``2026``."""
 
 Seq = Annotated[int, Strict(), Field(ge=1, le=MAX_SAFE_INTEGER)]
-"""The ``seq`` of an earlier entry of the same project stream (DESIGN §5), used to cite it."""
+"""The ``seq`` of an earlier entry of the same project stream (docs/design.md §5), used to cite
+it."""
 
 ArticleNo = Annotated[int, Strict(), Field(ge=1, le=LAST_ARTICLE)]
 """An article number of the Measures, 1–39."""
