@@ -37,7 +37,7 @@ from ledger.crypto.sm2_openssl import Verify, verifier
 from ledger.errors import BadSignatureError
 
 if TYPE_CHECKING:
-    from ledger.crypto.suites import Signer
+    from ledger.crypto.interface import Signer
 
 __all__ = [
     "PRIVATE_KEY_SIZE",

@@ -10,69 +10,13 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Protocol
 
 import nacl.exceptions
 from nacl.signing import SigningKey, VerifyKey
 
 from ledger.crypto.gm import Sm2Suite, Sm3
+from ledger.crypto.interface import HashSuite, SignatureSuite, Signer
 from ledger.errors import BadSignatureError, UnknownProfileError
-
-
-class HashSuite(Protocol):
-    """A collision-resistant hash with a 32-byte digest."""
-
-    @property
-    def name(self) -> str:
-        """The suite's registered name (``sha256``, ``sm3``)."""
-        ...
-
-    def digest(self, data: bytes) -> bytes:
-        """Return the 32-byte digest of ``data``."""
-        ...
-
-
-class Signer(Protocol):
-    """Something that signs with one private key: software key now, HSM or signing server later."""
-
-    @property
-    def suite(self) -> str:
-        """The name of the signature suite this key belongs to."""
-        ...
-
-    @property
-    def public_key(self) -> bytes:
-        """The raw public key bytes as the registry publishes them."""
-        ...
-
-    def sign(self, message: bytes) -> bytes:
-        """Return the signature over ``message``."""
-        ...
-
-
-class SignatureSuite(Protocol):
-    """A signature algorithm: key generation, loading, and verification."""
-
-    @property
-    def name(self) -> str:
-        """The suite's registered name (``ed25519``, ``sm2-sm3``)."""
-        ...
-
-    def generate(self) -> Signer:
-        """Return a signer for a freshly generated key."""
-        ...
-
-    def load(self, private_key: bytes) -> Signer:
-        """Return a signer for a raw private key as produced by :meth:`export`."""
-        ...
-
-    def export(self, signer: Signer) -> bytes:
-        """Return the raw private key of a software signer (for encrypted custody)."""
-        ...
-
-    def verify(self, public_key: bytes, message: bytes, signature: bytes) -> None:
-        """Return None if ``signature`` is valid, else raise :class:`BadSignatureError`."""
-        ...
 
 
 @dataclass(frozen=True)
@@ -169,3 +113,7 @@ def profile_named(name: str) -> Profile:
         return PROFILES[name]
     except KeyError:
         raise UnknownProfileError(name, sorted(PROFILES)) from None
+
+
+__all__ = ["GM", "INTL", "PROFILES", "Ed25519Signer", "Ed25519Suite", "HashSuite", "Profile",
+           "Sha256", "SignatureSuite", "Signer", "profile_named"]

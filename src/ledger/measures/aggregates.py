@@ -19,7 +19,7 @@ from ledger.errors import (
 )
 from ledger.log.entries import END_OF_TIME, ZERO_HASH, b64decode, format_time
 from ledger.measures.catalogue import EventSpec
-from ledger.measures.events import EntryEvent
+from ledger.measures.events import EntryEvent, register_aggregate
 from ledger.measures.facts import FactEntry, empty_facts, fold
 from ledger.measures.roles import Role
 
@@ -182,6 +182,10 @@ class KeyRegistry(Aggregate):
 def aggregate_class_for(spec: EventSpec) -> Any:
     """The aggregate class a stream of this event kind belongs to."""
     return KeyRegistry if spec.stream == "registry" else Project
+
+
+register_aggregate("registry", KeyRegistry)
+register_aggregate("project", Project)
 
 
 __all__ = ["ActorRecord", "KeyRecord", "KeyRegistry", "Project", "aggregate_class_for",

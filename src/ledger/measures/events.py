@@ -27,6 +27,25 @@ class EntryAggregate(Protocol):
         ...
 
 
+# Which aggregate class a stream of each kind ("project", "registry") folds into. The aggregates
+# module registers its classes when imported, so this module need not import it (the aggregates
+# import the events, not the other way round).
+_AGGREGATES: dict[str, type[Any]] = {}
+
+
+def register_aggregate(stream_kind: str, cls: type[Any]) -> None:
+    """Make streams of ``stream_kind`` (an :attr:`EventSpec.stream`) fold into ``cls``."""
+    _AGGREGATES[stream_kind] = cls
+
+
+def _aggregate_class(spec: EventSpec) -> type[Any]:
+    try:
+        return _AGGREGATES[spec.stream]
+    except KeyError:
+        raise LookupError(f"no aggregate class for {spec.stream} streams: import"
+                          " ledger.measures.aggregates first") from None
+
+
 class EntryEvent(AggregateEvent):
     """Base of all ledger events; a frozen dataclass (eventsourcing's metaclass)."""
 
@@ -65,9 +84,7 @@ class EntryEvent(AggregateEvent):
             if self.originator_version != 1:
                 raise ChainBrokenError("the stream does not start at seq 1",
                                        stream=self.originator_id, seq=self.originator_version)
-            from ledger.measures.aggregates import aggregate_class_for  # noqa: PLC0415 - cycle
-
-            cls = aggregate_class_for(self.spec)
+            cls: Any = _aggregate_class(self.spec)
             aggregate = cls.__new__(cls)
             aggregate.__base_init__(self.originator_id, self.originator_version, self.timestamp)
             aggregate.__init__()
