@@ -1,0 +1,68 @@
+"""What a hash, a signer and a signature suite must offer (docs/design.md §5, Profile).
+
+The seams every algorithm plugs into: the ``intl`` suites (:mod:`ledger.crypto.suites`) and the
+``gm`` ones (:mod:`ledger.crypto.gm`) both implement them, so neither imports the other.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+
+class HashSuite(Protocol):
+    """A collision-resistant hash with a 32-byte digest."""
+
+    @property
+    def name(self) -> str:
+        """The suite's registered name (``sha256``, ``sm3``)."""
+        ...
+
+    def digest(self, data: bytes) -> bytes:
+        """Return the 32-byte digest of ``data``."""
+        ...
+
+
+class Signer(Protocol):
+    """Something that signs with one private key: software key now, HSM or signing server later."""
+
+    @property
+    def suite(self) -> str:
+        """The name of the signature suite this key belongs to."""
+        ...
+
+    @property
+    def public_key(self) -> bytes:
+        """The raw public key bytes as the registry publishes them."""
+        ...
+
+    def sign(self, message: bytes) -> bytes:
+        """Return the signature over ``message``."""
+        ...
+
+
+class SignatureSuite(Protocol):
+    """A signature algorithm: key generation, loading, and verification."""
+
+    @property
+    def name(self) -> str:
+        """The suite's registered name (``ed25519``, ``sm2-sm3``)."""
+        ...
+
+    def generate(self) -> Signer:
+        """Return a signer for a freshly generated key."""
+        ...
+
+    def load(self, private_key: bytes) -> Signer:
+        """Return a signer for a raw private key as produced by :meth:`export`."""
+        ...
+
+    def export(self, signer: Signer) -> bytes:
+        """Return the raw private key of a software signer (for encrypted custody)."""
+        ...
+
+    def verify(self, public_key: bytes, message: bytes, signature: bytes) -> None:
+        """Return None if ``signature`` is valid, else raise :class:`BadSignatureError`."""
+        ...
+
+
+__all__ = ["HashSuite", "SignatureSuite", "Signer"]
