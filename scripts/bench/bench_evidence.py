@@ -4,7 +4,7 @@ Export:   ``projections.evidence.export_bundle`` of one project of ``--n`` entri
           ApplicationFiled then MaterialsSupplemented filings, group commits of 100), which
           includes verifying the bundle it built (log and root key pinned).
 Verify:   ``ledger.evidence.bundle.verify_bundle`` of that bundle, offline (steps 1-8 of docs/design.md §5).
-Proofs:   ``Ledger.inclusion_proof`` / ``consistency_proof`` (what ``GET /log/proof/*`` calls:
+Proofs:   ``ledger.proofs.inclusion_proof`` / ``consistency_proof`` (what ``GET /log/proof/*`` calls:
           O(log n) stored nodes in one query) at ``--proof-leaves`` leaves, directly and over
           HTTP (FastAPI TestClient, bearer token). The tree is grown past the ledger's own
           entries with synthetic leaves (random entry hashes; nodes computed with
@@ -118,11 +118,11 @@ def proof_latency(b: c.Backend, leaves: int, samples: int) -> list[list[object]]
     inclusion = [(rng.randrange(size), size) for _ in range(samples)]
     consistency = [(rng.randrange(1, size), size) for _ in range(samples)]
     rows: list[list[object]] = []
-    med, p99, mean = latencies(ledger.inclusion_proof, inclusion)
-    rows.append([b.name, size, "Ledger.inclusion_proof", med, p99, mean])
-    med, p99, mean = latencies(ledger.consistency_proof, consistency)
-    rows.append([b.name, size, "Ledger.consistency_proof", med, p99, mean])
-    token = ledger.issue_token("bench-audit")
+    med, p99, mean = latencies(ledger.proofs.inclusion_proof, inclusion)
+    rows.append([b.name, size, "Ledger.proofs.inclusion_proof", med, p99, mean])
+    med, p99, mean = latencies(ledger.proofs.consistency_proof, consistency)
+    rows.append([b.name, size, "Ledger.proofs.consistency_proof", med, p99, mean])
+    token = ledger.tokens.issue("bench-audit")
     headers = {"Authorization": f"Bearer {token}"}
     with TestClient(create_app(ledger=ledger, group_commit=False)) as client:
         def get(path: str, params: dict[str, int]) -> None:

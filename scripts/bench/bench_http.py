@@ -125,7 +125,7 @@ def main() -> None:
         tokens, signers = {}, {}
         for unit in units:
             ledger.register_actor(unit, Role.UNIT, unit, unit)
-            tokens[unit] = ledger.issue_token(unit)
+            tokens[unit] = ledger.tokens.issue(unit)
             signer = ledger.identity.profile.signature.generate()
             signers[unit] = (ledger.register_public_key(unit, signer.public_key).key_id, signer)
         projects = [(units[i % 8], ledger.file(units[i % 8], "ApplicationFiled",

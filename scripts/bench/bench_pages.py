@@ -116,7 +116,7 @@ def main() -> None:
             print(f"{name}: built {n} projects + 1 of 500 entries in"
                   f" {time.perf_counter() - started:.0f} s", flush=True)
             with TestClient(create_app(ledger=ledger)) as client:
-                sign_in(client, ledger.issue_token("office-li"))
+                sign_in(client, ledger.tokens.issue("office-li"))
                 for label, path, target in (
                         ("library, page of 100", "/projects", 0.150),
                         ("library, all rows", "/projects?per=all", 0.150),

@@ -45,22 +45,27 @@ def instrument() -> None:
     import psycopg  # noqa: PLC0415
     from eventsourcing.application import Repository  # noqa: PLC0415
 
-    from ledger import app as appmod  # noqa: PLC0415
     from ledger.log import merkle, sealing  # noqa: PLC0415
     from ledger.log import writer as logwriter  # noqa: PLC0415
+    from ledger.service.authentication import Authenticator  # noqa: PLC0415
+    from ledger.service.cache import AggregateCache  # noqa: PLC0415
+    from ledger.service.decisions import Decider  # noqa: PLC0415
+    from ledger.service.filing import FilingPipeline  # noqa: PLC0415
     from ledger.service.mapper import EntryMapper  # noqa: PLC0415
+    from ledger.service.proofs import LogProofs  # noqa: PLC0415
+    from ledger.service.reads import VerifiedReads  # noqa: PLC0415
     from ledger.store.postgres import PostgresLedgerRecorder, PostgresLogTransaction  # noqa: PLC0415
     from ledger.store.sqlite import SQLiteLedgerRecorder, SQLiteLogTransaction  # noqa: PLC0415
 
-    L = appmod.Ledger
-    wrap(L, "file", "file (total)")
-    wrap(L, "prepare", "  prepare")
-    wrap(L, "submit_many", "  submit_many")
-    wrap(L, "registry", "    registry() [fresh]")
-    wrap(L, "_current", "    _current [stream state: cache, or cache + database]")
-    wrap(L, "_authenticate_all", "    _authenticate_all [key, role, signature]")
-    wrap(L, "_decide", "    _decide [payload, documents, rules]")
-    wrap(L, "_cache_appended", "    _cache_appended")
+    # Ledger's methods only delegate: the collaborators' are wrapped, as they call each other.
+    wrap(FilingPipeline, "file", "file (total)")
+    wrap(FilingPipeline, "prepare", "  prepare")
+    wrap(FilingPipeline, "submit_many", "  submit_many")
+    wrap(AggregateCache, "registry", "    registry() [cached or fresh]")
+    wrap(AggregateCache, "current", "    current [stream state: cache, or cache + database]")
+    wrap(Authenticator, "authenticate_all", "    authenticate_all [key, role, signature]")
+    wrap(Decider, "decide", "    decide [payload, documents, rules]")
+    wrap(FilingPipeline, "_cache_appended", "    _cache_appended")
     wrap(EntryMapper, "to_stored_event", "    mapper.to_stored_event")
     wrap(EntryMapper, "to_domain_event", "    mapper.to_domain_event (parse+hash)")
     wrap(Repository, "get", "repository.get (any)")
@@ -73,10 +78,10 @@ def instrument() -> None:
     wrap(sealing.EntrySealer, "read", "        sealer.read")
     wrap(sealing.EntrySealer, "seal", "        sealer.seal")
     wrap(merkle, "append_leaves", "        merkle.append_leaves")
-    wrap(L, "project", "project (total)")
-    wrap(L, "check_head", "  check_head")
-    wrap(L, "trusted_checkpoint", "    trusted_checkpoint")
-    wrap(L, "inclusion_proof", "    inclusion_proof")
+    wrap(VerifiedReads, "project", "project (total)")
+    wrap(LogProofs, "check_head", "  check_head")
+    wrap(LogProofs, "trusted_checkpoint", "    trusted_checkpoint")
+    wrap(LogProofs, "inclusion_proof", "    inclusion_proof")
     wrap(psycopg.Cursor, "execute", "psycopg Cursor.execute (count = statements)")
     logwriter.merkle = merkle  # write_batch looks merkle.append_leaves up at call time
 

@@ -96,7 +96,7 @@ def main() -> None:
         public_key = ledger.registry().keys[signed.filing.key].public_key
         message, signature = signed.filing.signing_bytes(), b64decode(signed.signature)
         verify = per_call_us(lambda: profile.signature.verify(public_key, message, signature), n)
-        sign = checkpoint_signer(ledger.identity.log_key.name, ledger._custodial_signer("log"))
+        sign = checkpoint_signer(ledger.identity.log_key.name, ledger.custody.signer("log"))
         root = os.urandom(32)
         checkpoint = per_call_us(
             lambda: sign(Checkpoint(ledger.identity.origin, 123_456, root)).text(), n)

@@ -268,9 +268,9 @@ def actors_token(actor: str, revoke: Annotated[bool, typer.Option(
     """Issue a bearer token for an actor (shown once), or revoke its tokens."""
     with _ledger() as ledger:
         if revoke:
-            console.print(f"revoked {ledger.revoke_tokens(actor)} token(s) of {actor}")
+            console.print(f"revoked {ledger.tokens.revoke(actor)} token(s) of {actor}")
             return
-        sys.stdout.write(ledger.issue_token(actor) + "\n")
+        sys.stdout.write(ledger.tokens.issue(actor) + "\n")
 
 
 @actors_app.command("list")

@@ -34,7 +34,7 @@ _bearer = HTTPBearer(auto_error=False, description="`ledger actors token ACTOR`"
 async def current_actor(service: ServiceDep, credentials: Annotated[
         HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Actor:
     """The actor behind the bearer token, checked on every request (a token revoked in
-    another process stops within a second: :meth:`Ledger.actor_for_token`)."""
+    another process stops within a second: :meth:`BearerTokens.actor_for`)."""
     if credentials is None:
         raise NotAuthenticatedError
     return await actor_for_token(service, credentials.credentials)
@@ -53,8 +53,8 @@ async def actor_for_token(service: LedgerService, token: str) -> Actor:
     """The actor a bearer token stands for. What the ledger remembers answers on the event
     loop; a database read runs in a thread."""
     ledger = service.ledger
-    actor_id = (ledger.remembered_actor_for_token(token)
-                or await run_in_threadpool(ledger.actor_for_token, token))
+    actor_id = (ledger.tokens.remembered_actor_for(token)
+                or await run_in_threadpool(ledger.tokens.actor_for, token))
     if actor_id is None:
         raise NotAuthenticatedError
     record = ledger.remembered_actor(actor_id)

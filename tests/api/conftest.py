@@ -31,7 +31,7 @@ def auth(ledger: Ledger) -> Callable[[str], dict[str, str]]:
 
     def headers(actor: str) -> dict[str, str]:
         if actor not in tokens:
-            tokens[actor] = ledger.issue_token(actor)
+            tokens[actor] = ledger.tokens.issue(actor)
         return {"Authorization": f"Bearer {tokens[actor]}"}
 
     return headers

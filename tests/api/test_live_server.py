@@ -77,7 +77,7 @@ def prepared(pg_schema_url: str) -> Iterator[tuple[str, dict[str, str]]]:
     tokens = {}
     for unit in UNITS:
         ledger.register_actor(unit, Role.UNIT, unit, unit)
-        tokens[unit] = ledger.issue_token(unit)
+        tokens[unit] = ledger.tokens.issue(unit)
     ledger.close()
     return pg_schema_url, tokens
 

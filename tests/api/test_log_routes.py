@@ -67,7 +67,7 @@ def proof(m: int, d: Sequence[bytes]) -> list[bytes]:
 
 
 def _auth(ledger: Ledger, actor: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {ledger.issue_token(actor)}"}
+    return {"Authorization": f"Bearer {ledger.tokens.issue(actor)}"}
 
 
 def _grow(ledger: Ledger, leaves: int) -> list[bytes]:
@@ -97,13 +97,13 @@ def test_every_size_matches_the_reference(ledger: Ledger, leaves: list[bytes]) -
     for size in range(1, len(leaves) + 1):
         d = leaves[:size]
         root = mth(d)
-        assert ledger.root_at(size) == root, size
+        assert ledger.proofs.root_at(size) == root, size
         for index in sorted({0, size // 3, size // 2, size - 1}):
-            audit = ledger.inclusion_proof(index, size)
+            audit = ledger.proofs.inclusion_proof(index, size)
             assert audit == path(index, d), (index, size)
             merkle.verify_inclusion(H, index, size, d[index], audit, root)
         for first in sorted({1, size // 2 or 1, max(size - 1, 1), size}):
-            consistency = ledger.consistency_proof(first, size)
+            consistency = ledger.proofs.consistency_proof(first, size)
             assert consistency == proof(first, d), (first, size)
             merkle.verify_consistency(H, first, size, mth(leaves[:first]), root, consistency)
 
@@ -253,7 +253,7 @@ def test_cosign_refusals(client: TestClient, ledger: Ledger, witness: WitnessKey
 
 def test_a_key_the_server_holds_cannot_witness(client: TestClient, ledger: Ledger) -> None:
     record = ledger.register_actor("audit-zhou", Role.AUDIT, None, "审计分局 周")
-    custodial = ledger._custodial_signer(record.key_id)
+    custodial = ledger.custody.signer(record.key_id)
     text = client.get("/log/checkpoint", headers=_auth(ledger, "audit-zhou")).text
     cosigned = SignedNote.parse(text).add_signature("audit.gaoxin.example/zhou", custodial)
     status, body = _cosign(client, ledger, cosigned.text(), actor="audit-zhou")

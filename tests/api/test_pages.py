@@ -66,7 +66,7 @@ class Demo:
 
     def token(self, actor: str) -> str:
         if actor not in self.tokens:
-            self.tokens[actor] = self.ledger.issue_token(actor)
+            self.tokens[actor] = self.ledger.tokens.issue(actor)
         return self.tokens[actor]
 
     def sign_in(self, actor: str) -> None:
@@ -172,7 +172,7 @@ def test_a_forged_expired_or_revoked_session_is_no_session(demo: Demo) -> None:
     assert demo.client.get("/projects", follow_redirects=False).status_code == 303
     demo.sign_in("office-li")
     assert demo.client.get("/projects").status_code == 200
-    demo.ledger.revoke_tokens("office-li")
+    demo.ledger.tokens.revoke("office-li")
     assert demo.client.get("/projects", follow_redirects=False).status_code == 303
 
 
@@ -697,7 +697,7 @@ def test_validation_messages_in_chinese() -> None:
 def test_pages_on_both_backends(ledger: Ledger) -> None:
     """Apply, read the project, the library and the log status on SQLite and PostgreSQL."""
     with TestClient(create_app(ledger=ledger)) as client:
-        tokens = {a: ledger.issue_token(a) for a in ("edu-wang", "health-chen")}
+        tokens = {a: ledger.tokens.issue(a) for a in ("edu-wang", "health-chen")}
 
         def sign_in(actor: str) -> str:
             client.cookies.clear()

@@ -88,7 +88,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     settings = Settings(database_url=f"sqlite:///{folder}/ledger.db", environment="test")
     demo = load_demo(settings)
     ledger = Ledger(settings)
-    tokens = {a: ledger.issue_token(a) for a in ("office-li", "edu-wang")}
+    tokens = {a: ledger.tokens.issue(a) for a in ("office-li", "edu-wang")}
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(ledger=ledger), host="127.0.0.1",
                                            port=port, log_level="warning"))

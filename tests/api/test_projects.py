@@ -11,7 +11,7 @@ from ledger.measures.catalogue import EXAMPLES
 
 
 def _auth(ledger: Ledger, actor: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {ledger.issue_token(actor)}"}
+    return {"Authorization": f"Bearer {ledger.tokens.issue(actor)}"}
 
 
 def test_healthz(client: TestClient) -> None:
@@ -40,7 +40,7 @@ def test_unauthenticated_is_401_problem(client: TestClient) -> None:
 
 def test_revoked_token_stops_working_immediately(client: TestClient, ledger: Ledger) -> None:
     headers = _auth(ledger, "edu-wang")
-    ledger.revoke_tokens("edu-wang")
+    ledger.tokens.revoke("edu-wang")
     assert client.get(f"/api/v1/projects/{uuid.uuid4()}/events",
                       headers=headers).status_code == 401
 

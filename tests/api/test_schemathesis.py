@@ -28,7 +28,7 @@ _LEDGER.register_actor("edu-wang", Role.UNIT, "edu", "edu")
 for _content in example_documents().values():
     _LEDGER.add_document(_content, "text/plain")
 _LEDGER.file("edu-wang", "ApplicationFiled", EXAMPLES["ApplicationFiled"])
-_HEADERS = {"Authorization": f"Bearer {_LEDGER.issue_token('edu-wang')}"}
+_HEADERS = {"Authorization": f"Bearer {_LEDGER.tokens.issue('edu-wang')}"}
 APP = create_app(ledger=_LEDGER)
 
 schema = schemathesis.openapi.from_asgi("/openapi.json", APP)

@@ -95,7 +95,7 @@ def test_a_writer_on_an_empty_database_refuses_to_start(tmp_path: Path) -> None:
 
 def test_a_server_files_through_its_writer_and_stops_it(
         ledger: Ledger, settings: Settings) -> None:
-    token = ledger.issue_token("edu-wang")
+    token = ledger.tokens.issue("edu-wang")
     with TestClient(create_app(settings)) as client:
         writer = client.app.state.writer  # type: ignore[attr-defined]
         assert isinstance(writer, WriterProcess)

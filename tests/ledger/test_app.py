@@ -11,8 +11,7 @@ from collections.abc import Callable
 import pytest
 from eventsourcing.persistence import StoredEvent
 
-from ledger import app as app_module
-from ledger.app import Ledger, SignedFiling, _Batch
+from ledger.app import Ledger, SignedFiling
 from ledger.errors import (
     AuthorisationError,
     BadSignatureError,
@@ -27,6 +26,9 @@ from ledger.errors import (
 from ledger.evidence.verify import verify_ledger
 from ledger.log.entries import Filing, b64encode
 from ledger.measures.catalogue import EXAMPLES
+from ledger.service import calendar as calendar_module
+from ledger.service import decisions as decisions_module
+from ledger.service.decisions import Batch
 
 
 def _open_project(ledger: Ledger, actor: str = "edu-wang") -> uuid.UUID:
@@ -157,7 +159,7 @@ def test_conflict_under_the_lock_fails_only_its_filing(
         signed = ledger.prepare("edu-wang", "MaterialsSupplemented",
                                 EXAMPLES["MaterialsSupplemented"], stream=stream)
         registry = ledger.registry()
-        stale.append(ledger._decide(signed, registry, _Batch(registry=registry, fresh=False)))
+        stale.append(ledger.decider.decide(signed, registry, Batch(registry=registry, fresh=False)))
     # …then another process appends to the second stream before the batch takes the lock.
     make_ledger().file("edu-wang", "MaterialsSupplemented", EXAMPLES["MaterialsSupplemented"],
                        stream=streams[1])
@@ -178,7 +180,7 @@ def test_verified_read_matches_receipts(ledger: Ledger) -> None:
     project = ledger.project(stream)
     assert project.version == 6
     assert project.head_hash == receipts[-1].entry_hash
-    proof = ledger.inclusion_proof(receipts[0].leaf_index, ledger.log.tree_size())
+    proof = ledger.proofs.inclusion_proof(receipts[0].leaf_index, ledger.log.tree_size())
     assert proof  # non-empty path in a tree of more than one leaf
 
 
@@ -190,9 +192,9 @@ def test_initialise_is_idempotent(ledger: Ledger, make_ledger: Callable[..., Led
 def test_malformed_pending_entry_fails_alone(ledger: Ledger) -> None:
     stream = _open_project(ledger)
     registry = ledger.registry()
-    good = ledger._decide(ledger.prepare("edu-wang", "MaterialsSupplemented",
-                                         EXAMPLES["MaterialsSupplemented"], stream=stream),
-                          registry, _Batch(registry=registry, fresh=False))
+    good = ledger.decider.decide(ledger.prepare("edu-wang", "MaterialsSupplemented",
+                                                EXAMPLES["MaterialsSupplemented"], stream=stream),
+                                 registry, Batch(registry=registry, fresh=False))
     bad = StoredEvent(uuid.uuid4(), 1, "ApplicationFiled", b"not json")
     outcome = ledger.log.append([bad, ledger.mapper.to_stored_event(good)])
     assert isinstance(outcome.rejected[0], MalformedEntryError)
@@ -275,7 +277,7 @@ def test_a_payload_validated_by_prepare_is_not_validated_again_unless_it_differs
         ledger: Ledger, monkeypatch: pytest.MonkeyPatch) -> None:
     stream = _open_project(ledger)
     calls: list[str] = []
-    validate = app_module.validate_payload
+    validate = decisions_module.validate_payload
 
     def counting(event_type: str, raw: object) -> object:
         calls.append(event_type)
@@ -287,7 +289,7 @@ def test_a_payload_validated_by_prepare_is_not_validated_again_unless_it_differs
                            dict(EXAMPLES["MaterialsSupplemented"]) | {"remarks": "另一份"},
                            stream=stream)
     assert signed.payload_model is not None
-    monkeypatch.setattr(app_module, "validate_payload", counting)
+    monkeypatch.setattr(decisions_module, "validate_payload", counting)
     ledger.submit(signed)
     assert calls == []
     # A model that does not match the payload it travels with is not trusted.
@@ -335,20 +337,20 @@ def test_a_large_group_commit_checks_signatures_in_parallel_and_refuses_each_alo
 
 def test_a_token_revoked_elsewhere_stops_within_a_second(
         ledger: Ledger, monkeypatch: pytest.MonkeyPatch) -> None:
-    token = ledger.issue_token("edu-wang")
-    assert ledger.actor_for_token(token) == "edu-wang"
+    token = ledger.tokens.issue("edu-wang")
+    assert ledger.tokens.actor_for(token) == "edu-wang"
     ledger.log.revoke_tokens("edu-wang")  # as another process does, behind this one's back
-    assert ledger.actor_for_token(token) == "edu-wang"  # trusted for at most a second
+    assert ledger.tokens.actor_for(token) == "edu-wang"  # trusted for at most a second
     later = time.monotonic() + 1.5
-    monkeypatch.setattr("ledger.app.time.monotonic", lambda: later)
-    assert ledger.actor_for_token(token) is None
+    monkeypatch.setattr("ledger.service.tokens.time.monotonic", lambda: later)
+    assert ledger.tokens.actor_for(token) is None
 
 
 def test_a_token_revoked_through_the_ledger_stops_at_once(ledger: Ledger) -> None:
-    token = ledger.issue_token("edu-wang")
-    assert ledger.actor_for_token(token) == "edu-wang"
-    assert ledger.revoke_tokens("edu-wang") == 1
-    assert ledger.actor_for_token(token) is None
+    token = ledger.tokens.issue("edu-wang")
+    assert ledger.tokens.actor_for(token) == "edu-wang"
+    assert ledger.tokens.revoke("edu-wang") == 1
+    assert ledger.tokens.actor_for(token) is None
 
 
 def test_events_as_known_at_are_the_verified_prefix_recorded_by_then(ledger: Ledger) -> None:
@@ -386,5 +388,5 @@ def test_a_year_added_by_another_process_is_used_within_the_calendar_ttl(
     assert 2031 not in ledger.calendar.known_years
     make_ledger().add_calendar_year(year)  # `ledger calendar add`, in another process
     assert 2031 not in ledger.calendar.known_years  # read at most once a minute…
-    monkeypatch.setattr(app_module, "_CALENDAR_TTL", 0.0)
+    monkeypatch.setattr(calendar_module, "_CALENDAR_TTL", 0.0)
     assert 2031 in ledger.calendar.known_years  # …then the added year is used

@@ -251,7 +251,7 @@ def _rehash(item: dict[str, Any]) -> None:
 def _resign(ledger: Ledger, item: dict[str, Any]) -> None:
     """Re-sign the (edited) filing with its author's own key, then rehash."""
     entry = Entry.parse(canonical_bytes(item["entry"]))
-    signer = ledger._custodial_signer(entry.filing.key)
+    signer = ledger.custody.signer(entry.filing.key)
     item["entry"]["signature"] = b64encode(signer.sign(entry.filing.signing_bytes()))
     _rehash(item)
 

@@ -127,7 +127,7 @@ def test_entry_hashes_and_log_use_sm3(gm_ledger: Ledger, gm_settings: Settings,
         state = tamper.state(project.stream, seq)
         assert receipt.entry_hash == GM.digest(state).hex()
         assert receipt.entry_hash != hashlib.sha256(state).hexdigest()
-        proof = gm_ledger.inclusion_proof(receipt.leaf_index, size)
+        proof = gm_ledger.proofs.inclusion_proof(receipt.leaf_index, size)
         merkle.verify_inclusion(GM.hash, receipt.leaf_index, size,
                                 bytes.fromhex(receipt.entry_hash), proof, checkpoint.root)
     # The root is the RFC 9162 tree over SM3 with the 0x00/0x01 prefixes.

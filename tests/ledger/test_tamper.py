@@ -256,7 +256,7 @@ def _key_of(ledger: Ledger, actor: str) -> str:
 @pytest.fixture
 def entry_resigned_wrong_key(history: History, ledger: Ledger, tamper: Tamperer) -> Defect:
     """Tamper, then re-sign with another actor's key (the filing still names its own key)."""
-    signer = ledger._custodial_signer(_key_of(ledger, "office-li"))
+    signer = ledger.custody.signer(_key_of(ledger, "office-li"))
     tamper.resign(history.stream("A"), 3, signer)
     return _resigned(history, check="signature", message="does not verify")
 
@@ -266,7 +266,7 @@ def entry_resigned_other_actors_key(history: History, ledger: Ledger,
                                     tamper: Tamperer) -> Defect:
     """Tamper, then re-sign with another actor's key, naming that key in the filing."""
     key_id = _key_of(ledger, "office-li")
-    tamper.resign(history.stream("A"), 3, ledger._custodial_signer(key_id), key_id=key_id)
+    tamper.resign(history.stream("A"), 3, ledger.custody.signer(key_id), key_id=key_id)
     return _resigned(history, check="key", message="belongs to 'office-li'")
 
 
@@ -297,7 +297,7 @@ def entry_resigned_and_rechained(history: History, ledger: Ledger, tamper: Tampe
     checkpoints (whose key the attacker lacks) still commit to the original entries.
     """
     stream = history.stream("A")
-    tamper.resign(stream, 3, ledger._custodial_signer(_key_of(ledger, "edu-wang")))
+    tamper.resign(stream, 3, ledger.custody.signer(_key_of(ledger, "edu-wang")))
     tamper.rechain(stream, 3)
     tamper.rebuild_tree()
     return Defect(

@@ -70,7 +70,7 @@ def _audit_with_witness_key(ledger: Ledger, key: WitnessKey) -> str:
     if "audit-sun" not in ledger.registry().actors:
         ledger.register_actor("audit-sun", Role.AUDIT, None, "审计分局 孙")
     ledger.register_public_key("audit-sun", key.signer.public_key)
-    return ledger.issue_token("audit-sun")
+    return ledger.tokens.issue("audit-sun")
 
 
 @contextmanager
@@ -278,7 +278,7 @@ def test_witness_cli_cosigns_then_refuses_a_fork_with_exit_1(
     _file(ledger, 3)
     with _serving(ledger) as url:
         args = ["witness", "--url", url, "--key", str(key_file), "--state", str(state),
-                "--token", ledger.issue_token("audit-sun")]
+                "--token", ledger.tokens.issue("audit-sun")]
         result = runner.invoke(cli_app, [*args, "--log-key", log_key, "--json"])
         assert result.exit_code == 0, result.output
         assert json.loads(result.stdout)["ok"] is True
@@ -295,7 +295,7 @@ def test_witness_cli_cosigns_then_refuses_a_fork_with_exit_1(
     with _serving(rewritten) as url:
         result = runner.invoke(cli_app, ["witness", "--url", url, "--key", str(key_file),
                                          "--state", str(state),
-                                         "--token", rewritten.issue_token("audit-sun")])
+                                         "--token", rewritten.tokens.issue("audit-sun")])
         assert result.exit_code == 1
         assert "REFUSED" in result.stderr
         assert "history was rewritten" in result.stderr

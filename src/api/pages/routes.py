@@ -191,7 +191,7 @@ def _ctx(request: Request) -> Ctx:
     actor = None
     name = None
     if session is not None:
-        actor_id = service.ledger.actor_for_token(session.token)
+        actor_id = service.ledger.tokens.actor_for(session.token)
         if actor_id is not None:
             record = service.ledger.registry().actors.get(actor_id)
             if record is not None:
@@ -295,7 +295,7 @@ async def signin(request: Request) -> Response:
     target = safe_next(form.get("next"))
     actor_id = None
     if well_formed_token(token):
-        actor_id = await run_in_threadpool(ctx.service.ledger.actor_for_token, token)
+        actor_id = await run_in_threadpool(ctx.service.ledger.tokens.actor_for, token)
     if actor_id is None:
         return await run_in_threadpool(lambda: _render(
             ctx, "signin.html", status=401, next=target, error=ctx.t("signin.invalid")))

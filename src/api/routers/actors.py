@@ -63,4 +63,4 @@ def revoke_key(key_id: Annotated[str, Path(max_length=128)], service: ServiceDep
 def issue_token(actor_id: ActorId, service: ServiceDep, actor: CurrentActor) -> TokenPublic:
     """Only the token's hash is stored."""
     service.require_admin(actor)
-    return TokenPublic(actor=actor_id, token=service.ledger.issue_token(actor_id))
+    return TokenPublic(actor=actor_id, token=service.ledger.tokens.issue(actor_id))

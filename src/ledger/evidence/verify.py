@@ -60,7 +60,7 @@ from ledger.log.writer import LeafRow
 from ledger.measures.aggregates import KeyRecord, registered_key
 
 if TYPE_CHECKING:
-    from ledger.app import LedgerIdentity
+    from ledger.log.identity import LedgerIdentity
     from ledger.log.store import LogStore, StoredCheckpoint
 
 _READ_BATCH = 2000
