@@ -29,7 +29,8 @@ from rich.console import Console
 
 from ledger.app import Ledger
 from ledger.errors import LedgerError
-from ledger.evidence.bundle import BundleVerificationError, verify_bundle
+from ledger.evidence.bundle import BundleTrustError, BundleVerificationError, verify_bundle
+from ledger.evidence.trust import TRUST_ENV, load_trust_file, merge_trust
 from ledger.log.checkpoint import VerifierKey
 from ledger.log.witness import (
     WitnessKey,
@@ -111,31 +112,77 @@ def export(project: Annotated[str, typer.Option("--project", help="Project id.")
                   f" {output} --log-key '{log_key}'", soft_wrap=True, highlight=False)
 
 
-def verify_bundle_command(
+def verify_bundle_command(  # noqa: PLR0917 - typer maps each parameter to an option
     file: Annotated[Path, typer.Argument(help="The evidence bundle (.zip).")],
     log_key: Annotated[str | None, typer.Option(
-        "--log-key", help="Pin the log's verifier key NAME+KEYID+KEY (refuse any other).")] = None,
+        "--log-key", help="Pin the log's verifier key NAME+KEYID+KEY (refuse any other);"
+                          f" or name a trust file in ${TRUST_ENV}.")] = None,
     witness_key: Annotated[list[str] | None, typer.Option(
-        "--witness-key", help="Require a cosignature by this witness verifier key"
-                              " (repeatable).")] = None,
+        "--witness-key", help="A witness verifier key whose cosignature counts towards the"
+                              " quorum (repeatable).")] = None,
+    quorum: Annotated[int | None, typer.Option(
+        "--quorum", help="How many distinct --witness-key witnesses must have validly"
+                         " cosigned the checkpoint (default: all of them).")] = None,
     root_key: Annotated[str | None, typer.Option(
         "--root-key", help="Pin the registry root public key (base64).")] = None,
+    trust_embedded_keys: Annotated[bool, typer.Option(
+        "--trust-embedded-keys", help="Explore a bundle without pinned keys: check it against"
+                                      " the log key it carries itself (proves it is intact,"
+                                      " not where it comes from).")] = False,
+    debug: Annotated[bool, typer.Option(
+        "--debug", help="Show the traceback of an unexpected error.")] = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """Verify an evidence bundle offline (no database, no network); exit 0 only if all holds."""
-    try:
-        data = file.read_bytes()
-    except OSError as exc:
-        raise _fail(f"cannot read {file}: {exc}") from None
-    try:
-        report = verify_bundle(data, log_key=log_key, witness_keys=witness_key or (),
-                               root_key=root_key)
-    except BundleVerificationError as exc:
+    """Verify an evidence bundle offline (no database, no network); exit 0 only if all holds.
+
+    Exit 1: the bundle is rejected (or malformed); exit 2: no usable pinned keys, or the file
+    cannot be read. With --json, one JSON object is printed in every case.
+    """
+    def refuse(message: str, code: int, kind: str) -> typer.Exit:
         if as_json:
-            _print_json(exc.report.to_json())
-        else:
-            errors.print(exc.report.summary(), soft_wrap=True, markup=False, highlight=False)
-        raise typer.Exit(1) from None
+            _print_json({"ok": False, "error": message, "kind": kind})
+        errors.print(f"[red]error:[/red] {message}", soft_wrap=True, markup=True,
+                     highlight=False)
+        return typer.Exit(code)
+
+    trust_path = os.environ.get(TRUST_ENV) or None
+    try:
+        trust_file = (None if trust_embedded_keys or trust_path is None
+                      else load_trust_file(trust_path))
+        anchors = merge_trust(trust_file, trust_file_name=trust_path or "", log_key=log_key,
+                              root_key=root_key, witness_keys=witness_key or (), quorum=quorum,
+                              trust_embedded_keys=trust_embedded_keys)
+    except BundleTrustError as exc:
+        raise refuse(str(exc), 2, "trust") from None
+    if trust_embedded_keys:
+        ignored = f" (${TRUST_ENV} ignored)" if trust_path else ""
+        errors.print(f"[yellow]warning:[/yellow] --trust-embedded-keys: checking the bundle"
+                     f" against the keys it carries itself{ignored}; this proves it is intact,"
+                     " not that it comes from your log", soft_wrap=True, highlight=False)
+    try:
+        handle = file.open("rb")
+    except OSError as exc:
+        raise refuse(f"cannot read {file}: {exc}", 2, "unreadable") from None
+    with handle:
+        try:
+            report = verify_bundle(handle, log_key=anchors.log_key,
+                                   witness_keys=anchors.witness_keys, root_key=anchors.root_key,
+                                   quorum=anchors.quorum, trust_embedded_keys=trust_embedded_keys)
+        except BundleVerificationError as exc:
+            if as_json:
+                _print_json(exc.report.to_json())
+            else:
+                errors.print(exc.report.summary(), soft_wrap=True, markup=False,
+                             highlight=False)
+            raise typer.Exit(1) from None
+        except BundleTrustError as exc:
+            raise refuse(str(exc), 2, "trust") from None
+        except Exception as exc:
+            # Whatever the bundle's bytes provoke that no check names is still a rejection.
+            if debug:
+                raise
+            raise refuse(f"the bundle is malformed: {type(exc).__name__}: {exc}", 1,
+                         "malformed") from None
     if as_json:
         _print_json(report.to_json())
     else:

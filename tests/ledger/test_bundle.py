@@ -29,7 +29,9 @@ from ledger.evidence.bundle import (
     FORMAT,
     PROJECTION_NAMES,
     BundleReport,
+    BundleTrustError,
     BundleVerificationError,
+    LogKeyNotPinnedError,
     read_bundle_json,
     registry_stream_for,
     verify_bundle,
@@ -115,11 +117,20 @@ def test_bundle_verifies_with_pinned_keys(ledger: Ledger, history: History,
     assert report.to_json()["ok"] is True
 
 
-def test_unpinned_log_key_is_used_but_the_report_says_so(bundle: bytes) -> None:
-    report = verify_bundle(bundle, log_key=None)
+def test_an_unpinned_log_key_is_refused_unless_embedded_keys_are_trusted(
+        ledger: Ledger, bundle: bytes) -> None:
+    with pytest.raises(LogKeyNotPinnedError, match="--log-key .* LEDGER_TRUST"):
+        verify_bundle(bundle, log_key=None)
+    report = verify_bundle(bundle, log_key=None, trust_embedded_keys=True)
     assert not report.log_key_pinned
     assert any("not pinned" in w for w in report.warnings)
     assert "NOT pinned" in report.summary()
+    with pytest.raises(BundleTrustError, match="one or the other"):
+        verify_bundle(bundle, log_key=_log_key(ledger), trust_embedded_keys=True)
+    with pytest.raises(BundleTrustError, match="pinned log key is malformed"):
+        verify_bundle(bundle, log_key="not a key")
+    with pytest.raises(BundleTrustError, match="root key is not standard base64"):
+        verify_bundle(bundle, log_key=_log_key(ledger), root_key="***")
 
 
 def test_bundle_contents_follow_design_section_5(ledger: Ledger, history: History,
@@ -365,13 +376,14 @@ def test_checkpoint_resigned_by_another_log_key(ledger: Ledger, bundle: bytes) -
 
     forged = rewrite(bundle, mutate)
     assert _failures(ledger, forged)[0] == (2, "log-key")
-    assert verify_bundle(forged, log_key=None).ok  # unpinned, it is only self-consistent
+    # trusting its own keys, it is only self-consistent
+    assert verify_bundle(forged, log_key=None, trust_embedded_keys=True).ok
 
 
 def test_bundle_of_another_log_refused_when_a_key_is_pinned(
         ledger: Ledger, make_database: Callable[[str], str], database_url: str) -> None:
     other = _other_ledger_bundle(make_database, database_url)
-    assert verify_bundle(other, log_key=None).ok
+    assert verify_bundle(other, log_key=None, trust_embedded_keys=True).ok
     with pytest.raises(BundleVerificationError) as caught:
         verify_bundle(other, log_key=_log_key(ledger))
     assert caught.value.report.failures[0].check == "log-key"
@@ -523,8 +535,14 @@ def test_cli_export_and_verify_bundle(ledger: Ledger, history: History, database
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith("OK")
     result = runner.invoke(cli_app, ["verify-bundle", str(out), "--json"])
+    assert result.exit_code == 2  # nothing pinned: refused, saying how to pin
+    assert json.loads(result.stdout) == {"ok": False, "kind": "trust",
+                                         "error": str(LogKeyNotPinnedError())}
+    result = runner.invoke(cli_app, ["verify-bundle", str(out), "--json",
+                                     "--trust-embedded-keys"])
     assert result.exit_code == 0
     assert json.loads(result.stdout)["checkpoint"]["log_key_pinned"] is False
+    assert "warning: --trust-embedded-keys" in result.stderr
     tampered = tmp_path / "tampered.zip"
     tampered.write_bytes(rewrite(out.read_bytes(), lambda b: _edit_payload(b["entries"][1])))
     result = runner.invoke(cli_app, ["verify-bundle", str(tampered), "--log-key", log_key,
@@ -535,7 +553,8 @@ def test_cli_export_and_verify_bundle(ledger: Ledger, history: History, database
     assert result.exit_code == 1
     assert "REJECTED" in result.stderr
     assert "step 4 [entry-hash]" in result.stderr
-    assert runner.invoke(cli_app, ["verify-bundle", str(tmp_path / "none.zip")]).exit_code == 2
+    assert runner.invoke(cli_app, ["verify-bundle", str(tmp_path / "none.zip"),
+                                   "--log-key", log_key]).exit_code == 2
 
 
 def test_gm_profile_bundle_verifies(database_url: str) -> None:

@@ -30,16 +30,18 @@ import io
 import json
 import re
 import stat
+import struct
 import uuid
 import zipfile
-from collections.abc import Mapping, Sequence
+import zlib
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
-from typing import Any, Final, NoReturn, cast
+from typing import IO, Any, Final, NoReturn, cast
 from uuid import UUID
 
 from ledger.crypto.suites import Profile, profile_named
-from ledger.errors import IntegrityFailedError, LedgerError
+from ledger.errors import ConfigurationError, IntegrityFailedError, LedgerError
 from ledger.log import merkle
 from ledger.log.canonical import JSONValue, canonical_bytes
 from ledger.log.checkpoint import SignedNote, VerifierKey, verify_note
@@ -55,6 +57,7 @@ from ledger.measures.trail import TrailActor, trail
 
 __all__ = [
     "BUNDLE_JSON",
+    "DEFAULT_LIMITS",
     "DOCUMENTS_DIR",
     "FORMAT",
     "PROJECTION_NAMES",
@@ -62,10 +65,14 @@ __all__ = [
     "BundleFailure",
     "BundleFormatError",
     "BundleItem",
+    "BundleLimits",
     "BundleReport",
     "BundleSigner",
+    "BundleTrustError",
     "BundleVerificationError",
+    "LogKeyNotPinnedError",
     "build_bundle_json",
+    "loads_strict",
     "pack_bundle",
     "read_bundle_json",
     "registry_stream_for",
@@ -96,9 +103,47 @@ _EVALUATION_KEYS: Final = frozenset({"on", "as_known_at", "calendar", "calendar_
 _HEX64: Final = re.compile(r"[0-9a-f]{64}")
 _TIME: Final = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z")
 _ZIP_TIME: Final = (1980, 1, 1, 0, 0, 0)  # fixed member times: the same bundle, the same bytes
-_MAX_MEMBERS: Final = 100_000
-_MAX_TOTAL_BYTES: Final = 4 * 1024**3
-_MAX_MEMBER_BYTES: Final = 1024**3
+_CHUNK: Final = 64 * 1024  # members are read (and documents hashed) in chunks of this size
+_ZIP_METHODS: Final = {zipfile.ZIP_STORED: "stored", zipfile.ZIP_DEFLATED: "deflated"}
+# What zipfile and zlib raise on a damaged or hostile archive (zlib.error and EOFError are not
+# wrapped in BadZipFile; RuntimeError is an encrypted member, NotImplementedError a method).
+_ZIP_ERRORS: Final = (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, OSError,
+                      ValueError, RuntimeError, NotImplementedError, struct.error, IndexError)
+
+
+@dataclass(frozen=True)
+class BundleLimits:
+    """What :func:`verify_bundle` reads at most (docs/evidence-format.md, *Limits*).
+
+    Every limit is checked against the zip's own directory before a member is read, and again
+    on the bytes actually inflated while reading, so a lying header cannot get past it. A
+    bundle over a limit is rejected at step 1 with a message naming the limit; raise a limit
+    only for a bundle you have reason to expect is that large.
+    """
+
+    max_members: int = 10_000
+    """Zip members, ``bundle.json`` and ``report.html`` included (also bounds the directory)."""
+    max_member_bytes: int = 256 * 1024**2
+    """Uncompressed bytes of one member (a document is hashed as a stream, never held)."""
+    max_total_bytes: int = 1024**3
+    """Uncompressed bytes of all members together."""
+    max_json_bytes: int = 32 * 1024**2
+    """Uncompressed bytes of ``bundle.json``, which is parsed in memory (~20,000 entries)."""
+    max_json_depth: int = 64
+    """Nesting of arrays and objects in ``bundle.json`` (a real bundle nests about 8 deep)."""
+
+    def __post_init__(self) -> None:
+        """Refuse a limit that is not a positive integer."""
+        for name in ("max_members", "max_member_bytes", "max_total_bytes", "max_json_bytes",
+                     "max_json_depth"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigurationError(f"BundleLimits.{name} must be a positive integer,"
+                                         f" got {value!r}")
+
+
+DEFAULT_LIMITS: Final = BundleLimits()
+"""The limits :func:`verify_bundle` uses unless given others."""
 
 
 # --- errors ------------------------------------------------------------------------------------
@@ -106,6 +151,24 @@ _MAX_MEMBER_BYTES: Final = 1024**3
 
 class BundleFormatError(IntegrityFailedError):
     """Raised when building or reading a bundle whose zip or JSON is not the §5 format."""
+
+
+class BundleTrustError(ConfigurationError):
+    """Raised before a bundle is read when the verifier's trust anchors are unusable.
+
+    A malformed pinned key, a witness quorum the given witness keys cannot meet, a pinned key
+    together with an instruction to trust the bundle's own keys, or an unreadable trust file.
+    """
+
+
+class LogKeyNotPinnedError(BundleTrustError):
+    """Raised when no log key is pinned and the bundle's own keys were not explicitly trusted."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "no log key pinned: pass --log-key NAME+KEYID+KEY or set LEDGER_TRUST to a trust"
+            " file (docs/evidence-format.md); --trust-embedded-keys checks a bundle against its"
+            " own keys (integrity, not origin)")
 
 
 class BundleVerificationError(IntegrityFailedError):
@@ -276,6 +339,8 @@ class BundleReport:
     log_key_pinned: bool = False
     root_key_id: str | None = None
     root_key_pinned: bool = False
+    witnesses_pinned: list[str] = field(default_factory=list)
+    witness_quorum: int = 0
     witnesses_verified: list[str] = field(default_factory=list)
     cosignatures_unchecked: list[str] = field(default_factory=list)
     entries: int = 0
@@ -297,15 +362,22 @@ class BundleReport:
         """True iff every check held."""
         return not self.failures
 
+    @property
+    def error(self) -> str | None:
+        """The first failure in one line (``None`` when every check held)."""
+        return self.failures[0].describe() if self.failures else None
+
     def to_json(self) -> dict[str, JSONValue]:
         """The machine report (``ledger verify-bundle --json``)."""
         return {
-            "ok": self.ok, "format": self.format, "profile": self.profile,
+            "ok": self.ok, "error": self.error, "format": self.format, "profile": self.profile,
             "origin": self.origin, "stream": self.stream, "exported_at": self.exported_at,
             "checkpoint": {"size": self.checkpoint_size, "root": self.checkpoint_root,
                            "log_key": self.log_key, "log_key_pinned": self.log_key_pinned},
             "root_key": {"key_id": self.root_key_id, "pinned": self.root_key_pinned},
-            "witnesses": {"verified": list(self.witnesses_verified),
+            "witnesses": {"pinned": list(self.witnesses_pinned),
+                          "quorum": self.witness_quorum,
+                          "verified": list(self.witnesses_verified),
                           "unchecked": list(self.cosignatures_unchecked)},
             "entries": self.entries, "registry_entries": self.registry_entries,
             "first_recorded_at": self.first_recorded_at,
@@ -334,7 +406,9 @@ class BundleReport:
             f" signed by log key {self.log_key} ({pin})",
         ]
         if self.witnesses_verified:
-            lines.append(f"  cosigned by witness(es): {', '.join(self.witnesses_verified)}")
+            lines.append(f"  cosigned by witness(es): {', '.join(self.witnesses_verified)}"
+                         f" ({len(self.witnesses_verified)} of {len(self.witnesses_pinned)}"
+                         f" pinned, {self.witness_quorum} required)")
         if self.cosignatures_unchecked:
             lines.append("  other cosignatures present (no key given, not checked): "
                          + ", ".join(self.cosignatures_unchecked))
@@ -382,70 +456,234 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return result
 
 
-def _loads(data: bytes) -> Any:
-    """Parse JSON strictly: UTF-8, no duplicate keys, no floats, no NaN/Infinity."""
-    return json.loads(data.decode("utf-8"), object_pairs_hook=_unique_keys,
-                      parse_float=_refuse_float, parse_constant=_refuse_constant)
+# Every byte but quotes and brackets is dropped (braces count as brackets), then the strings
+# that remain as quotes around stray brackets; all in C, in time linear in the input.
+_NOT_SKELETON: Final = bytes(b for b in range(256) if b not in b'"[]{}')
+_BRACES_AS_BRACKETS: Final = bytes.maketrans(b"{}", b"[]")
+_SKELETON_STRING: Final = re.compile(rb'"[^"]*"?')
 
 
-def read_bundle_json(data: bytes) -> dict[str, Any]:
-    """Return the parsed ``bundle.json`` of a bundle's zip bytes (no verification).
+def _nesting(data: bytes, limit: int) -> int:
+    r"""The nesting of arrays and objects in JSON text, counted without parsing it.
 
-    For tools that rewrite a bundle (tests' tamperers); raises :class:`BundleFormatError`.
+    Exact for valid JSON (``[[]]`` is 2) and an upper bound for invalid text (up to the first
+    error, which is as far as a parser gets); a value above ``limit`` is returned as soon as
+    the nesting is known to exceed it. Escapes are removed first (``\\`` pairs, then ``\"``),
+    so the quotes left delimit the strings, whose brackets do not count; then each round
+    removes the innermost ``[]`` pairs, and the rounds are the depth.
     """
-    members, _ = _read_zip(data)
+    skeleton = (data.replace(b"\\\\", b"").replace(b'\\"', b"")
+                .translate(_BRACES_AS_BRACKETS, _NOT_SKELETON))
+    brackets = _SKELETON_STRING.sub(b"", skeleton)
+    rounds = 0
+    while brackets and rounds <= limit:
+        inner = brackets.replace(b"[]", b"")
+        if len(inner) == len(brackets):
+            break  # unbalanced: what is left opens without closing
+        brackets, rounds = inner, rounds + 1
+    return rounds + brackets.count(b"[")
+
+
+def loads_strict(data: bytes, *, max_depth: int = DEFAULT_LIMITS.max_json_depth,
+                 what: str = "bundle.json") -> Any:
+    """Parse JSON strictly: UTF-8, no duplicate keys, no floats, no NaN/Infinity, and at most
+    ``max_depth`` nested arrays and objects (checked before parsing, so a deeply nested text
+    cannot exhaust the parser's recursion). Raises :class:`BundleFormatError` naming ``what``.
+    """
+    if _nesting(data, max_depth) > max_depth:
+        raise BundleFormatError(f"{what} nests arrays and objects more than {max_depth} deep"
+                                " (the limit)")
     try:
-        value = _loads(members[BUNDLE_JSON])
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BundleFormatError(f"bundle.json is not strict JSON: {exc}") from None
+        return json.loads(data.decode("utf-8"), object_pairs_hook=_unique_keys,
+                          parse_float=_refuse_float, parse_constant=_refuse_constant)
+    except RecursionError:  # not reached after the depth check; kept as the last guard
+        raise BundleFormatError(f"{what} is nested too deeply to parse") from None
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, our refusals
+        raise BundleFormatError(f"{what} is not strict JSON: {exc}") from None
+
+
+def read_bundle_json(data: bytes | IO[bytes],
+                     limits: BundleLimits = DEFAULT_LIMITS) -> dict[str, Any]:
+    """Return the parsed ``bundle.json`` of a bundle's zip (no verification).
+
+    For tools that rewrite a bundle (tests' tamperers); the zip is read under ``limits`` as
+    :func:`verify_bundle` reads it. Raises :class:`BundleFormatError`.
+    """
+    contents = _read_zip(data, limits)
+    value = loads_strict(contents.bundle_json, max_depth=limits.max_json_depth)
     if not isinstance(value, dict):
         raise BundleFormatError("bundle.json is not a JSON object")
     return value
 
 
-def _read_zip(data: bytes) -> tuple[dict[str, bytes], dict[str, bytes]]:
-    """Return (``bundle.json`` and ``report.html`` members, documents by name) or raise."""
+@dataclass(frozen=True)
+class _ZipContents:
+    """What step 1 takes from the zip: ``bundle.json``'s bytes and each document's SHA-256."""
+
+    bundle_json: bytes
+    documents: dict[str, str]  # name (the claimed SHA-256) -> SHA-256 of the bytes shipped
+
+
+# The end of central directory record, and the zip64 locator and record (APPNOTE 4.3.14-16).
+_EOCD: Final = struct.Struct("<4s4H2LH")
+_EOCD64_LOCATOR: Final = struct.Struct("<4sLQL")
+_EOCD64: Final = struct.Struct("<4sQ2H2L4Q")
+_DIRECTORY_BYTES_PER_MEMBER: Final = 256  # 46 fixed + a name of at most 74 + extra fields
+
+
+def _directory_size(handle: IO[bytes]) -> int:
+    """The central directory's size as the end records state it, read before zipfile does.
+
+    zipfile builds an object per directory entry before anything can be counted, so the
+    directory's size is bounded first. The end record is found as zipfile finds it; where a
+    zip64 record could be taken from two places (right before its locator, as zipfile 3.11
+    assumes, or where the locator points), the larger size counts.
+    """
+    handle.seek(0, io.SEEK_END)
+    size = handle.tell()
+    tail_size = min(size, _EOCD.size + 0xFFFF)
+    handle.seek(size - tail_size)
+    tail = handle.read(tail_size)
+    at = len(tail) - _EOCD.size
+    if at < 0 or tail[at:at + 4] != b"PK\x05\x06" or tail[-2:] != b"\0\0":
+        at = tail.rfind(b"PK\x05\x06")
+    if at < 0 or at + _EOCD.size > len(tail):
+        raise BundleFormatError("not a zip file: no end of central directory record")
+    sizes = [int(_EOCD.unpack_from(tail, at)[5])]
+    locator_at = size - tail_size + at - _EOCD64_LOCATOR.size
+    if locator_at >= 0:
+        handle.seek(locator_at)
+        locator = handle.read(_EOCD64_LOCATOR.size)
+        if locator[:4] == b"PK\x06\x07":
+            for record_at in (locator_at - _EOCD64.size,
+                              int(_EOCD64_LOCATOR.unpack(locator)[2])):
+                if 0 <= record_at <= size - _EOCD64.size:
+                    handle.seek(record_at)
+                    record = handle.read(_EOCD64.size)
+                    if record[:4] == b"PK\x06\x06":
+                        sizes.append(int(_EOCD64.unpack(record)[8]))
+    return max(sizes)
+
+
+_UNSAFE_NAME: Final = re.compile(r"[\x00-\x1f\x7f\\:]|^/|(?:^|/)\.\.?(?:/|$)")
+
+
+def _check_names(infos: Sequence[zipfile.ZipInfo]) -> None:
+    """Refuse unsafe names (absolute, ``..``/``.``, backslash, drive, control characters),
+    duplicates, and any member but ``bundle.json``, ``report.html``, ``documents/<sha256>``."""
+    seen: set[str] = set()
+    for info in infos:
+        name = info.orig_filename  # before zipfile cuts a name at a NUL byte
+        if not name or _UNSAFE_NAME.search(name):
+            raise BundleFormatError(
+                f"zip member name {name!r} is unsafe: absolute, a '..' or '.' component, a"
+                " backslash, a drive or a control character")
+        if info.filename in seen:
+            raise BundleFormatError(f"zip member {info.filename!r} appears twice")
+        seen.add(info.filename)
+        if info.filename not in (BUNDLE_JSON, REPORT_HTML) and not _is_document(info.filename):
+            raise BundleFormatError(
+                f"unexpected zip member {info.filename!r}: expected bundle.json, report.html"
+                " and documents/<64 lowercase hex>")
+
+
+def _is_document(name: str) -> bool:
+    return name.startswith(DOCUMENTS_DIR) and bool(_HEX64.fullmatch(name[len(DOCUMENTS_DIR):]))
+
+
+def _read_zip(data: bytes | IO[bytes], limits: BundleLimits) -> _ZipContents:
+    """Read a bundle's zip under ``limits``: ``bundle.json``'s bytes and each document's digest.
+
+    Documents are hashed as streams, in chunks; ``report.html`` is not evidence and is not
+    read. Raises :class:`BundleFormatError`.
+    """
+    handle: IO[bytes] = io.BytesIO(data) if isinstance(data, bytes | bytearray) else data
     try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
-    except (zipfile.BadZipFile, ValueError, OSError) as exc:
+        directory = _directory_size(handle)
+        if directory > limits.max_members * _DIRECTORY_BYTES_PER_MEMBER:
+            raise BundleFormatError(
+                f"the zip's central directory is {directory} bytes: at most"
+                f" {limits.max_members * _DIRECTORY_BYTES_PER_MEMBER} for"
+                f" {limits.max_members} members")
+        handle.seek(0)
+        archive = zipfile.ZipFile(handle)
+    except _ZIP_ERRORS as exc:
         raise BundleFormatError(f"not a zip file: {exc}") from None
     with archive:
         infos = archive.infolist()
-        if len(infos) > _MAX_MEMBERS:
-            raise BundleFormatError(f"{len(infos)} zip members: at most {_MAX_MEMBERS}")
-        total = sum(info.file_size for info in infos)
-        if total > _MAX_TOTAL_BYTES:
-            raise BundleFormatError(f"the zip expands to {total} bytes: at most"
-                                    f" {_MAX_TOTAL_BYTES}")
-        members: dict[str, bytes] = {}
-        documents: dict[str, bytes] = {}
-        seen: set[str] = set()
+        if len(infos) > limits.max_members:
+            raise BundleFormatError(f"the zip has {len(infos)} members: at most"
+                                    f" {limits.max_members}")
+        _check_names(infos)
+        declared = 0
         for info in infos:
-            name = info.filename
-            if name in seen:
-                raise BundleFormatError(f"zip member {name!r} appears twice")
-            seen.add(name)
-            is_document = name.startswith(DOCUMENTS_DIR) and bool(
-                _HEX64.fullmatch(name[len(DOCUMENTS_DIR):]))
-            if name not in (BUNDLE_JSON, REPORT_HTML) and not is_document:
-                raise BundleFormatError(
-                    f"unexpected zip member {name!r}: expected bundle.json, report.html and"
-                    " documents/<64 lowercase hex>")
-            if info.file_size > _MAX_MEMBER_BYTES:
-                raise BundleFormatError(f"zip member {name!r} is {info.file_size} bytes")
-            try:
-                content = archive.read(info)
-            except (zipfile.BadZipFile, OSError, ValueError, RuntimeError) as exc:
-                raise BundleFormatError(f"zip member {name!r} cannot be read: {exc}") from None
-            if len(content) != info.file_size:
-                raise BundleFormatError(f"zip member {name!r} has the wrong size")
-            if is_document:
-                documents[name[len(DOCUMENTS_DIR):]] = content
-            else:
-                members[name] = content
-    if BUNDLE_JSON not in members:
+            if info.flag_bits & 0x1:
+                raise BundleFormatError(f"zip member {info.filename!r} is encrypted")
+            if info.compress_type not in _ZIP_METHODS:
+                raise BundleFormatError(f"zip member {info.filename!r} uses compression method"
+                                        f" {info.compress_type}: only stored (0) and deflated"
+                                        " (8) are read")
+            limit = (limits.max_json_bytes if info.filename == BUNDLE_JSON
+                     else limits.max_member_bytes)
+            if info.file_size > limit:
+                raise BundleFormatError(f"zip member {info.filename!r} expands to"
+                                        f" {info.file_size} bytes: at most {limit}")
+            declared += info.file_size
+        if declared > limits.max_total_bytes:
+            raise BundleFormatError(f"the zip expands to {declared} bytes: at most"
+                                    f" {limits.max_total_bytes}")
+        reader = _MemberReader(archive, limits)
+        bundle_json: bytes | None = None
+        documents: dict[str, str] = {}
+        for info in infos:
+            if info.filename == BUNDLE_JSON:
+                bundle_json = reader.read(info, limits.max_json_bytes)
+            elif info.filename != REPORT_HTML:
+                documents[info.filename[len(DOCUMENTS_DIR):]] = reader.sha256(info)
+    if bundle_json is None:
         raise BundleFormatError("the zip has no bundle.json")
-    return members, documents
+    return _ZipContents(bundle_json, documents)
+
+
+class _MemberReader:
+    """Reads members in chunks, counting the bytes actually inflated against the limits."""
+
+    def __init__(self, archive: zipfile.ZipFile, limits: BundleLimits) -> None:
+        self.archive = archive
+        self.limits = limits
+        self.total = 0
+
+    def _chunks(self, info: zipfile.ZipInfo, limit: int) -> Iterator[bytes]:
+        name = info.filename
+        size = 0
+        try:
+            with self.archive.open(info) as stream:
+                while chunk := stream.read(_CHUNK):
+                    size += len(chunk)
+                    self.total += len(chunk)
+                    if size > limit:
+                        raise BundleFormatError(f"zip member {name!r} expands past {limit}"
+                                                " bytes")
+                    if self.total > self.limits.max_total_bytes:
+                        raise BundleFormatError("the zip expands past"
+                                                f" {self.limits.max_total_bytes} bytes")
+                    yield chunk
+        except _ZIP_ERRORS as exc:
+            raise BundleFormatError(f"zip member {name!r} cannot be read: {exc}") from None
+        if size != info.file_size:
+            raise BundleFormatError(f"zip member {name!r} is {size} bytes, its header says"
+                                    f" {info.file_size}")
+
+    def read(self, info: zipfile.ZipInfo, limit: int) -> bytes:
+        """The member's bytes (for ``bundle.json``, which is parsed whole)."""
+        return b"".join(self._chunks(info, limit))
+
+    def sha256(self, info: zipfile.ZipInfo) -> str:
+        """The SHA-256 of the member's bytes, hashed as they are inflated."""
+        digest = hashlib.sha256()
+        for chunk in self._chunks(info, self.limits.max_member_bytes):
+            digest.update(chunk)
+        return digest.hexdigest()
 
 
 def _require(condition: bool, message: str) -> None:
@@ -562,7 +800,7 @@ class _Parsed:
     registry: tuple[_Item, ...]
     projections: dict[str, dict[str, Any]]
     evaluation: dict[str, Any]
-    documents: dict[str, bytes]
+    documents: dict[str, str]  # name -> SHA-256 of the bytes shipped under it
 
 
 # --- the verifier ------------------------------------------------------------------------------
@@ -571,13 +809,16 @@ class _Parsed:
 class _Verifier:
     """Runs the numbered steps over one bundle, collecting every failure."""
 
-    def __init__(self, data: bytes, log_key: str | None, witness_keys: Sequence[str],
-                 root_key: str | None) -> None:
+    def __init__(self, data: bytes | IO[bytes], trust: _Trust, limits: BundleLimits) -> None:
         self.data = data
-        self.pinned_log_key = log_key
-        self.witness_keys = tuple(witness_keys)
-        self.pinned_root_key = root_key
+        self.pinned_log_key = trust.log_key
+        self.witness_keys = trust.witness_keys
+        self.quorum = trust.quorum
+        self.pinned_root_key = trust.root_key
+        self.limits = limits
         self.report = BundleReport()
+        self.report.witnesses_pinned = [_key_name(w) for w in trust.witness_keys]
+        self.report.witness_quorum = trust.quorum
         self.parsed: _Parsed | None = None
         self.checkpoint_size = 0
         self.checkpoint_root = b""
@@ -612,11 +853,9 @@ class _Verifier:
             raise _FatalError from None
 
     def _parse(self) -> _Parsed:
-        members, documents = _read_zip(self.data)
-        try:
-            bundle = _loads(members[BUNDLE_JSON])
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise BundleFormatError(f"bundle.json is not strict JSON: {exc}") from None
+        contents = _read_zip(self.data, self.limits)
+        documents = contents.documents
+        bundle = loads_strict(contents.bundle_json, max_depth=self.limits.max_json_depth)
         bundle = _exact_keys(bundle, _BUNDLE_KEYS, "bundle.json")
         _require(bundle["format"] == FORMAT,
                  f"format must be {FORMAT!r}, got {bundle['format']!r}")
@@ -686,23 +925,39 @@ class _Verifier:
             self.fail(2, "checkpoint-signature", f"the checkpoint is not validly signed by"
                       f" log key {trusted.name}+{trusted.key_id.hex()}: {exc}")
         known = {(trusted.name, trusted.key_id)}
-        for text in self.witness_keys:
-            try:
-                witness = VerifierKey.parse(text)
-            except LedgerError as exc:
-                self.fail(2, "witness", f"witness key {text!r} is malformed: {exc}")
-                continue
-            known.add((witness.name, witness.key_id))
-            try:
-                verify_note(note, [witness])
-            except LedgerError:
-                self.fail(2, "witness", f"checkpoint {checkpoint.size} carries no valid"
-                          f" cosignature by witness {witness.name}+{witness.key_id.hex()}")
-                continue
-            report.witnesses_verified.append(f"{witness.name}+{witness.key_id.hex()}")
+        known.update((w.name, w.key_id) for w in self.witness_keys)
+        self._witnesses(note)
         report.cosignatures_unchecked = [
             f"{s.name}+{s.key_id.hex()}" for s in note.signatures
             if (s.name, s.key_id) not in known]
+
+    def _witnesses(self, note: SignedNote) -> None:
+        """Count the pinned witnesses with a valid cosignature; fewer than the quorum fails.
+
+        A cosignature line of a pinned witness that does not verify is a failure of its own
+        (signed-note: a given key's bad signature is tampering), whatever the quorum.
+        """
+        size = note.checkpoint.size
+        absent: list[str] = []
+        for witness in self.witness_keys:
+            name = _key_name(witness)
+            if not any((s.name, s.key_id) == (witness.name, witness.key_id)
+                       for s in note.signatures):
+                absent.append(name)
+                continue
+            try:
+                verify_note(note, [witness])
+            except LedgerError:
+                self.fail(2, "witness", f"the cosignature of checkpoint {size} by pinned"
+                          f" witness {name} does not verify")
+                absent.append(name)
+                continue
+            self.report.witnesses_verified.append(name)
+        signed = self.report.witnesses_verified
+        if len(signed) < self.quorum:
+            self.fail(2, "witness", f"checkpoint {size} is cosigned by {len(signed)} of the"
+                      f" {len(self.witness_keys)} pinned witnesses, {self.quorum} required;"
+                      f" signed: {', '.join(signed) or 'none'}; not signed: {', '.join(absent)}")
 
     def _log_key(self, p: _Parsed) -> VerifierKey | None:
         try:
@@ -710,20 +965,17 @@ class _Verifier:
         except LedgerError as exc:
             shipped = None
             self.fail(2, "log-key", f"the bundle's log_key is malformed: {exc}")
-        if self.pinned_log_key is None:
+        pinned = self.pinned_log_key
+        if pinned is None:
             self.report.warnings.append(
-                "the log key was not pinned: the checkpoint was checked against the key the"
-                " bundle itself names, which proves integrity but not origin; pass --log-key")
+                "the log key was not pinned (the bundle's own keys were trusted): the"
+                " checkpoint was checked against the key the bundle itself names, which proves"
+                " integrity but not origin; pin it with --log-key or LEDGER_TRUST")
             return shipped
-        try:
-            pinned = VerifierKey.parse(self.pinned_log_key)
-        except LedgerError as exc:
-            self.fail(2, "log-key", f"the pinned log key is malformed: {exc}")
-            return None
         self.report.log_key_pinned = True
         if shipped != pinned:
             self.fail(2, "log-key", f"the bundle names log key {p.log_key!r}, but"
-                      f" {self.pinned_log_key!r} is pinned: refusing a bundle of another log")
+                      f" {pinned.encode()!r} is pinned: refusing a bundle of another log")
         return pinned
 
     # Step 3: every inclusion proof against the checkpoint (RFC 9162 §2.1.3.2); the leaf data
@@ -902,12 +1154,7 @@ class _Verifier:
             return None
         if self.pinned_root_key is not None:
             self.report.root_key_pinned = True
-            try:
-                pinned = b64decode(self.pinned_root_key)
-            except ValueError:
-                self.fail(6, "root-key", "the pinned root key is not standard base64")
-                return None
-            if pinned != public_key:
+            if self.pinned_root_key != public_key:
                 self.fail(6, "root-key", "the bundle's root key is not the pinned root key")
                 return None
         return str(shipped["key_id"]), public_key
@@ -983,11 +1230,11 @@ class _Verifier:
             for sha256 in documents_referenced(model):
                 referenced.setdefault(sha256, item.where)
         for sha256, where in sorted(referenced.items()):
-            content = p.documents.get(sha256)
-            if content is None:
+            shipped = p.documents.get(sha256)
+            if shipped is None:
                 self.fail(7, "documents", f"document {sha256} is referenced but not shipped"
                           f" as documents/{sha256}", where)
-            elif hashlib.sha256(content).hexdigest() != sha256:
+            elif shipped != sha256:
                 self.fail(7, "documents", f"documents/{sha256} does not hash to its name"
                           " (the document was altered)", where)
         for sha256 in sorted(set(p.documents) - set(referenced)):
@@ -1078,17 +1325,75 @@ def _recompute(p: _Parsed, calendar: WorkingCalendar) -> dict[str, str]:
     return {name: views.state_hash(view, p.profile) for name, view in named.items()}
 
 
-def verify_bundle(data: bytes, *, log_key: str | None, witness_keys: Sequence[str] = (),
-                  root_key: str | None = None) -> BundleReport:
+@dataclass(frozen=True)
+class _Trust:
+    """The verifier's parsed trust anchors."""
+
+    log_key: VerifierKey | None  # None: the bundle's own key, explicitly trusted
+    root_key: bytes | None
+    witness_keys: tuple[VerifierKey, ...]  # distinct (name, key id)
+    quorum: int
+
+
+def _key_name(key: VerifierKey) -> str:
+    return f"{key.name}+{key.key_id.hex()}"
+
+
+def _resolve_trust(log_key: str | None, witness_keys: Sequence[str], root_key: str | None,
+                   quorum: int | None, trust_embedded_keys: bool) -> _Trust:
+    """Parse and check the trust anchors before any byte of the bundle is read."""
+    if log_key is None and not trust_embedded_keys:
+        raise LogKeyNotPinnedError
+    if log_key is not None and trust_embedded_keys:
+        raise BundleTrustError("a log key is pinned and the bundle's own keys are to be"
+                               " trusted: give one or the other")
+    try:
+        pinned = None if log_key is None else VerifierKey.parse(log_key)
+    except LedgerError as exc:
+        raise BundleTrustError(f"the pinned log key is malformed: {exc}") from None
+    try:
+        root = None if root_key is None else b64decode(root_key)
+    except ValueError:
+        raise BundleTrustError("the pinned root key is not standard base64") from None
+    witnesses: dict[tuple[str, bytes], VerifierKey] = {}
+    for text in witness_keys:
+        try:
+            witness = VerifierKey.parse(text)
+        except LedgerError as exc:
+            raise BundleTrustError(f"witness key {text!r} is malformed: {exc}") from None
+        held = witnesses.setdefault((witness.name, witness.key_id), witness)
+        if held != witness:
+            raise BundleTrustError(f"two different witness keys are named {_key_name(witness)}")
+    required = len(witnesses) if quorum is None else quorum
+    if quorum is not None and (isinstance(quorum, bool) or not 1 <= quorum <= len(witnesses)):
+        raise BundleTrustError(f"a witness quorum of {quorum!r} cannot be met by the"
+                               f" {len(witnesses)} distinct witness key(s) given: it must be"
+                               f" between 1 and {len(witnesses)}")
+    return _Trust(pinned, root, tuple(witnesses.values()), required)
+
+
+def verify_bundle(data: bytes | IO[bytes], *, log_key: str | None,
+                  witness_keys: Sequence[str] = (), root_key: str | None = None,
+                  quorum: int | None = None, trust_embedded_keys: bool = False,
+                  limits: BundleLimits = DEFAULT_LIMITS) -> BundleReport:
     """Verify an evidence bundle offline; return its report, or raise with every failure.
 
-    ``log_key`` pins the log's C2SP verifier key (``NAME+KEYID+KEY``): a bundle naming any
-    other key is refused. ``None`` trusts the bundle's own key and says so in the report.
-    ``witness_keys`` are verifier keys whose cosignature the checkpoint must carry;
-    ``root_key`` (base64) pins the registry's root key. Steps (docs/design.md §5):
+    ``data`` is the zip's bytes or a seekable binary file (read member by member, so a large
+    file is never held whole). Trust anchors, checked before the bundle is read:
 
-    1. parse the zip and ``bundle.json`` strictly (format, fields, types);
-    2. the checkpoint's log signature against the pinned key, and witness cosignatures;
+    * ``log_key`` pins the log's C2SP verifier key (``NAME+KEYID+KEY``): a bundle naming any
+      other key is refused. It is required: ``None`` raises :class:`LogKeyNotPinnedError`
+      unless ``trust_embedded_keys`` says to check the bundle against the key it names itself
+      (which proves integrity, not origin; the report warns).
+    * ``witness_keys`` are witness verifier keys; the checkpoint must carry valid cosignatures
+      by ``quorum`` distinct ones of them (default: all).
+    * ``root_key`` (base64) pins the registry's root key.
+
+    ``limits`` bound what is read (:class:`BundleLimits`; the defaults are safe). Steps
+    (docs/design.md §5):
+
+    1. parse the zip and ``bundle.json`` strictly (format, fields, types, limits);
+    2. the checkpoint's log signature against the pinned key, and the witness quorum;
     3. every inclusion proof against the checkpoint root and size (RFC 9162 §2.1.3.2);
     4. every entry hash = H(JCS(entry)), recomputed;
     5. chain links and seq of the stream and the registry; recorded_at non-decreasing;
@@ -1096,9 +1401,12 @@ def verify_bundle(data: bytes, *, log_key: str | None, witness_keys: Sequence[st
     7. every referenced document present and hashing to its name;
     8. the projections recomputed from the entries equal the shipped state hashes.
 
-    Raises :class:`BundleVerificationError` (its ``report`` lists every failure).
+    Raises :class:`BundleTrustError` for unusable trust anchors and
+    :class:`BundleVerificationError` (its ``report`` lists every failure) for a rejected
+    bundle.
     """
-    report = _Verifier(data, log_key, witness_keys, root_key).run()
+    trust = _resolve_trust(log_key, witness_keys, root_key, quorum, trust_embedded_keys)
+    report = _Verifier(data, trust, limits).run()
     if report.failures:
         raise BundleVerificationError(report)
     return report
