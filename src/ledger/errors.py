@@ -225,5 +225,13 @@ class ProofError(IntegrityFailedError):
     """Raised when an inclusion or consistency proof does not verify (RFC 9162 §2.1)."""
 
 
+class HeadProofError(ProofError):
+    """Raised when a stream heads map proof is malformed or does not verify.
+
+    docs/evidence-format.md, Stream heads map: the map's proofs are not RFC 9162 proofs, but a
+    caller that rejects on any failed proof catches both through :class:`ProofError`.
+    """
+
+
 class CheckpointError(IntegrityFailedError):
     """Raised when a checkpoint is malformed, badly signed, or disagrees with the log."""
