@@ -43,7 +43,7 @@ def test_no_class_does_too_much(name: str, methods: int, lines: int) -> None:
 
 
 def test_nothing_points_outside_the_repository() -> None:
-    """The design, the formats and the help live in the repository; a clone has nothing beside it."""
+    """The design, formats and help live in the repository; a clone has nothing beside it."""
     tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True,
                              check=True).stdout.split()
     offenders = []

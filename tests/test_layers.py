@@ -37,14 +37,15 @@ ALLOWED: dict[str, set[str]] = {
     "api": {"ledger", "projections"},
 }
 
-# Outside code that marks a layer as storage or web: the domain and integrity layers stay free of it.
+# Outside code that marks a layer as storage or web: the domain and integrity layers stay free
+# of it.
 STORAGE = ("sqlite3", "psycopg", "psycopg_pool", "eventsourcing.sqlite", "eventsourcing.postgres")
 WEB = ("fastapi", "starlette", "uvicorn", "jinja2", "httpx", "typer", "rich")
 PURE_LAYERS = ("ledger.errors", "ledger.crypto", "ledger.log", "ledger.measures", "ledger.evidence")
 
 
 def module_name(path: Path) -> str:
-    """``src/ledger/log/merkle.py`` → ``ledger.log.merkle``; a package's ``__init__`` is the package."""
+    """``src/ledger/log/merkle.py`` → ``ledger.log.merkle``; a package's ``__init__`` is itself."""
     parts = list(path.relative_to(SRC).with_suffix("").parts)
     if parts[-1] == "__init__":
         parts.pop()

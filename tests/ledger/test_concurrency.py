@@ -287,7 +287,8 @@ def test_processes_own_and_shared_projects(ledger: Ledger, settings: Settings) -
 
 # --- verified reads racing appends ------------------------------------------------------------
 #
-# BUG (src/ledger/app.py, Ledger.check_head, reached from Ledger.project and Ledger.events_of):
+# BUG (src/ledger/service/proofs.py, LogProofs.check_head, reached from Ledger.project and
+# Ledger.events_of):
 # a verified read loads the stream's entries, then *separately* reads the stream's newest log
 # leaf and requires ``leaf.originator_version == seq``. An append to that project committed
 # between the two reads makes the newest leaf one ahead of the entries just read, and the read
