@@ -37,7 +37,13 @@ from ledger.evidence.bundle import (
     verify_bundle,
 )
 from ledger.log.canonical import canonical_bytes
-from ledger.log.checkpoint import Checkpoint, SignedNote, VerifierKey, sign_checkpoint
+from ledger.log.checkpoint import (
+    Checkpoint,
+    NoteSignature,
+    SignedNote,
+    VerifierKey,
+    sign_checkpoint,
+)
 from ledger.log.entries import Entry, b64encode
 from ledger.measures.catalogue import EXAMPLES, example_documents
 from ledger.measures.report import render_report
@@ -119,7 +125,7 @@ def test_bundle_verifies_with_pinned_keys(ledger: Ledger, history: History,
 
 def test_an_unpinned_log_key_is_refused_unless_embedded_keys_are_trusted(
         ledger: Ledger, bundle: bytes) -> None:
-    with pytest.raises(LogKeyNotPinnedError, match="--log-key .* LEDGER_TRUST"):
+    with pytest.raises(LogKeyNotPinnedError, match=r"--log-key .* LEDGER_TRUST"):
         verify_bundle(bundle, log_key=None)
     report = verify_bundle(bundle, log_key=None, trust_embedded_keys=True)
     assert not report.log_key_pinned
@@ -501,6 +507,53 @@ def test_missing_witness_cosignature_fails_when_a_witness_is_required(
         ledger: Ledger, bundle: bytes) -> None:
     witness = VerifierKey.for_signer("audit.example/witness", INTL.signature.generate())
     assert _failures(ledger, bundle, witness_keys=[witness.encode()]) == [(2, "witness")]
+
+
+def test_witness_quorum_counts_distinct_pinned_witnesses(ledger: Ledger, bundle: bytes) -> None:
+    signers = {name: INTL.signature.generate() for name in ("w-a.example", "w-b.example",
+                                                             "w-c.example")}
+    keys = {name: VerifierKey.for_signer(name, s).encode() for name, s in signers.items()}
+
+    def cosigned_by(*names: str) -> bytes:
+        def mutate(b: dict[str, Any]) -> None:
+            note = SignedNote.parse(b["checkpoint"])
+            for name in names:
+                note = note.add_signature(name, signers[name])
+            b["checkpoint"] = note.text()
+        return rewrite(bundle, mutate)
+
+    two = cosigned_by("w-a.example", "w-b.example")
+    pinned = list(keys.values())
+    report = _verify(ledger, two, witness_keys=pinned, quorum=2)
+    assert report.witnesses_verified == [f"{k.split('+')[0]}+{k.split('+')[1]}"
+                                         for k in pinned[:2]]
+    assert (report.witness_quorum, len(report.witnesses_pinned)) == (2, 3)
+    assert "2 of 3 pinned, 2 required" in report.summary()
+    # The same witness given twice counts once; the default quorum is all of them.
+    assert _verify(ledger, two, witness_keys=[pinned[0], pinned[0]]).witness_quorum == 1
+    with pytest.raises(BundleVerificationError) as caught:
+        _verify(ledger, two, witness_keys=pinned)  # all three required
+    (failure,) = caught.value.report.failures
+    assert (failure.step, failure.check) == (2, "witness")
+    assert "cosigned by 2 of the 3 pinned witnesses, 3 required" in failure.message
+    assert "signed: w-a.example+" in failure.message
+    assert "not signed: w-c.example+" in failure.message
+    with pytest.raises(BundleVerificationError, match="0 of the 1 pinned"):
+        _verify(ledger, cosigned_by("w-c.example"), witness_keys=[pinned[0]])
+    for quorum in (0, 4):
+        with pytest.raises(BundleTrustError, match="cannot be met"):
+            _verify(ledger, two, witness_keys=pinned, quorum=quorum)
+    with pytest.raises(BundleTrustError, match="cannot be met by the 0"):
+        _verify(ledger, two, quorum=1)
+
+    def spoil_b(b: dict[str, Any]) -> None:  # w-b's line present but not valid
+        note = SignedNote.parse(b["checkpoint"])
+        b["checkpoint"] = SignedNote(note.checkpoint, tuple(
+            NoteSignature(s.name, s.key_id, bytes([s.signature[0] ^ 1]) + s.signature[1:])
+            if s.name == "w-b.example" else s for s in note.signatures)).text()
+
+    failures = _failures(ledger, rewrite(two, spoil_b), witness_keys=pinned[:2], quorum=1)
+    assert failures == [(2, "witness")]  # a bad line of a pinned witness fails, quorum or not
 
 
 # --- the report and the CLI -----------------------------------------------------------------

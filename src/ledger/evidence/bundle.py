@@ -75,6 +75,7 @@ __all__ = [
     "loads_strict",
     "pack_bundle",
     "read_bundle_json",
+    "recompute_projections",
     "registry_stream_for",
     "verify_bundle",
 ]
@@ -1294,35 +1295,64 @@ class _Verifier:
                 self.report.projections[name] = expected
 
 
-def _recompute(p: _Parsed, calendar: WorkingCalendar) -> dict[str, str]:
-    """The state hash of each projection, recomputed from the bundle's entries."""
-    on = date.fromisoformat(p.evaluation["on"])
+def _views(stream: UUID, entries: Sequence[tuple[Entry, str]], registry: Sequence[Entry],
+           on: date, calendar: WorkingCalendar) -> dict[str, JSONValue]:
+    """Each projection's view (the same in every profile; only its hash differs)."""
     events: list[EntryEvent] = []
-    for item in p.entries:
-        entry = item.entry
-        assert entry is not None
+    for entry, entry_hash in entries:
         cls: Any = event_class(entry.filing.type)
         events.append(cls(originator_id=entry.filing.stream, originator_version=entry.seq,
                           timestamp=parse_time(entry.recorded_at), filing=entry.filing,
                           signature=entry.signature, prev=entry.prev,
-                          recorded_at=entry.recorded_at, entry_hash=item.hash))
-    facts: ProjectFacts = empty_facts(str(p.stream))
+                          recorded_at=entry.recorded_at, entry_hash=entry_hash))
+    facts: ProjectFacts = empty_facts(str(stream))
     for event in events:
         facts = fold(facts, fact_entry(event))
     actors: dict[str, TrailActor] = {}
-    for item in p.registry:
-        if item.entry is not None and item.entry.filing.type == "ActorRegistered":
-            payload = item.entry.filing.payload
+    for registered in registry:
+        if registered.filing.type == "ActorRegistered":
+            payload = registered.filing.payload
             actors[payload["actor"]] = TrailActor(payload["role"], payload.get("unit"))
     opener = actors.get(facts.opened_by)
     unit = opener.unit if opener else None
-    named: dict[str, JSONValue] = {
+    return {
         "project": views.library_row(facts, unit, on, calendar),
         "eligibility": views.eligibility_view(facts, on, calendar),
         "obligations": views.obligations_view(facts, on, calendar),
         "trail": trail(events, actors),
     }
+
+
+def _recompute(p: _Parsed, calendar: WorkingCalendar) -> dict[str, str]:
+    """The state hash of each projection, recomputed from the bundle's entries."""
+    entries = []
+    for item in p.entries:
+        assert item.entry is not None
+        entries.append((item.entry, item.hash))
+    named = _views(p.stream, entries,
+                   [i.entry for i in p.registry if i.entry is not None],
+                   date.fromisoformat(p.evaluation["on"]), calendar)
     return {name: views.state_hash(view, p.profile) for name, view in named.items()}
+
+
+def recompute_projections(bundle: Mapping[str, Any]) -> dict[str, JSONValue]:
+    """The ``projections`` member a ``bundle.json`` object should carry, recomputed.
+
+    The computation of step 8 (docs/design.md §5), from the object's own entries, registry,
+    evaluation date and calendar, as ``{name: {"state", "state_hash"}}``; for tools that
+    build or rewrite bundles (``scripts/make_evidence_vectors.py``). Nothing is verified:
+    raises :class:`~ledger.errors.LedgerError` (or ``KeyError``) on a malformed object.
+    """
+    profile = profile_named(bundle["profile"])
+    entries = [(Entry.parse(canonical_bytes(item["entry"])), item["hash"])
+               for item in bundle["entries"]]
+    registry = [Entry.parse(canonical_bytes(item["entry"])) for item in bundle["registry"]]
+    evaluation = bundle["evaluation"]
+    calendar = WorkingCalendar.from_json(json.dumps(evaluation["calendar"]))
+    named = _views(UUID(bundle["stream"]), entries, registry,
+                   date.fromisoformat(evaluation["on"]), calendar)
+    return {name: {"state": view, "state_hash": views.state_hash(view, profile)}
+            for name, view in named.items()}
 
 
 @dataclass(frozen=True)
