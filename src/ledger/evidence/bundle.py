@@ -633,7 +633,7 @@ def _read_zip(data: bytes | IO[bytes], limits: BundleLimits) -> _ZipContents:
         if declared > limits.max_total_bytes:
             raise BundleFormatError(f"the zip expands to {declared} bytes: at most"
                                     f" {limits.max_total_bytes}")
-        reader = _MemberReader(archive, limits)
+        reader = _MemberReader(handle, limits)
         bundle_json: bytes | None = None
         documents: dict[str, str] = {}
         for info in infos:
@@ -646,34 +646,87 @@ def _read_zip(data: bytes | IO[bytes], limits: BundleLimits) -> _ZipContents:
     return _ZipContents(bundle_json, documents)
 
 
-class _MemberReader:
-    """Reads members in chunks, counting the bytes actually inflated against the limits."""
+_LOCAL_HEADER: Final = struct.Struct("<4s5H3L2H")  # APPNOTE 4.3.7, before name and extra
 
-    def __init__(self, archive: zipfile.ZipFile, limits: BundleLimits) -> None:
-        self.archive = archive
+
+class _MemberReader:
+    """Reads members straight from the archive's bytes, in chunks, under the limits.
+
+    zipfile only parses the central directory: it stops inflating a member at the size its
+    header states, so bytes past that would be ignored here and extracted by other tools. Each
+    member is read from its local header instead (same name and method as the directory's),
+    inflated in bounded steps, and must end its deflate stream exactly where its compressed
+    bytes end, with the stated size and CRC-32: one byte sequence per member, whatever tool
+    reads it.
+    """
+
+    def __init__(self, handle: IO[bytes], limits: BundleLimits) -> None:
+        self.handle = handle
         self.limits = limits
         self.total = 0
 
     def _chunks(self, info: zipfile.ZipInfo, limit: int) -> Iterator[bytes]:
         name = info.filename
         size = 0
+        crc = 0
         try:
-            with self.archive.open(info) as stream:
-                while chunk := stream.read(_CHUNK):
-                    size += len(chunk)
-                    self.total += len(chunk)
-                    if size > limit:
-                        raise BundleFormatError(f"zip member {name!r} expands past {limit}"
-                                                " bytes")
-                    if self.total > self.limits.max_total_bytes:
-                        raise BundleFormatError("the zip expands past"
-                                                f" {self.limits.max_total_bytes} bytes")
-                    yield chunk
+            for chunk in self._inflated(info):
+                size += len(chunk)
+                self.total += len(chunk)
+                if size > info.file_size:  # stop at the stated size, whatever the data holds
+                    raise BundleFormatError(f"zip member {name!r} expands past the"
+                                            f" {info.file_size} bytes its header states")
+                if size > limit:
+                    raise BundleFormatError(f"zip member {name!r} expands past {limit} bytes")
+                if self.total > self.limits.max_total_bytes:
+                    raise BundleFormatError("the zip expands past"
+                                            f" {self.limits.max_total_bytes} bytes")
+                crc = zlib.crc32(chunk, crc)
+                yield chunk
         except _ZIP_ERRORS as exc:
             raise BundleFormatError(f"zip member {name!r} cannot be read: {exc}") from None
         if size != info.file_size:
             raise BundleFormatError(f"zip member {name!r} is {size} bytes, its header says"
                                     f" {info.file_size}")
+        if crc != info.CRC:
+            raise BundleFormatError(f"zip member {name!r} fails its CRC-32 check")
+
+    def _compressed(self, info: zipfile.ZipInfo) -> Iterator[bytes]:
+        """The member's compressed bytes, from after its local header."""
+        name = info.filename
+        self.handle.seek(info.header_offset)
+        header = self.handle.read(_LOCAL_HEADER.size)
+        if len(header) != _LOCAL_HEADER.size or header[:4] != b"PK\x03\x04":
+            raise BundleFormatError(f"zip member {name!r} has no local header")
+        fields = _LOCAL_HEADER.unpack(header)
+        flags, method, name_size, extra_size = fields[2], fields[3], fields[9], fields[10]
+        if self.handle.read(name_size) != name.encode("ascii") or method != info.compress_type:
+            raise BundleFormatError(f"zip member {name!r}: the local header names another"
+                                    " member or method than the central directory")
+        if flags & 0x1:
+            raise BundleFormatError(f"zip member {name!r} is encrypted")
+        self.handle.seek(extra_size, io.SEEK_CUR)
+        remaining = info.compress_size
+        while remaining:
+            chunk = self.handle.read(min(_CHUNK, remaining))
+            if not chunk:
+                raise BundleFormatError(f"zip member {name!r} is truncated")
+            remaining -= len(chunk)
+            yield chunk
+
+    def _inflated(self, info: zipfile.ZipInfo) -> Iterator[bytes]:
+        if info.compress_type == zipfile.ZIP_STORED:
+            yield from self._compressed(info)
+            return
+        inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+        for chunk in self._compressed(info):
+            data = inflater.decompress(chunk, _CHUNK)
+            while data:
+                yield data
+                data = inflater.decompress(inflater.unconsumed_tail, _CHUNK)
+        if not inflater.eof or inflater.unused_data:
+            raise BundleFormatError(f"zip member {info.filename!r}: its deflate stream does not"
+                                    " end where its compressed bytes do")
 
     def read(self, info: zipfile.ZipInfo, limit: int) -> bytes:
         """The member's bytes (for ``bundle.json``, which is parsed whole)."""
