@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
-from datetime import UTC, datetime
-from typing import Any, cast
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import (
@@ -25,56 +24,42 @@ from psycopg import Connection, Cursor
 from psycopg import IntegrityError as PsycopgIntegrityError
 from psycopg.errors import UndefinedFunction
 from psycopg.rows import DictRow, tuple_row
-from psycopg.sql import SQL, Identifier
+from psycopg.sql import SQL, Composed, Identifier
 
 from ledger.crypto.suites import Profile
-from ledger.log.documents import Document
-from ledger.log.entries import END_OF_TIME, PendingEntry
+from ledger.log.entries import PendingEntry
 from ledger.log.merkle import NodeId
 from ledger.log.sealing import Sealer, StreamHead
-from ledger.log.store import CustodyRecord, StoredCheckpoint
 from ledger.log.writer import (
     BatchOutcome,
     CheckpointSigner,
     Expected,
     KnownLog,
-    LeafRow,
     LockedLog,
     NewLeaf,
     write_batch,
     write_predicted,
 )
+from ledger.store._sql import TABLE_NAMES, Dialect, SQLLogStore, create_statements
 
 _log = logging.getLogger("ledger.store")
 
-_TABLES = (
-    "CREATE TABLE IF NOT EXISTS {schema}.log_leaves ("
-    " leaf_index bigint PRIMARY KEY, originator_id uuid NOT NULL,"
-    " originator_version bigint NOT NULL, entry_hash bytea NOT NULL,"
-    " recorded_at text NOT NULL, nonce text UNIQUE, notification_id bigint NOT NULL,"
-    " UNIQUE (originator_id, originator_version))",
-    "CREATE TABLE IF NOT EXISTS {schema}.log_nodes ("
-    " level integer NOT NULL, idx bigint NOT NULL, hash bytea NOT NULL,"
-    " PRIMARY KEY (level, idx))",
-    "CREATE TABLE IF NOT EXISTS {schema}.log_checkpoints ("
-    " size bigint PRIMARY KEY, root bytea NOT NULL, note text NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS {schema}.ledger_meta (key text PRIMARY KEY, value text NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS {schema}.key_custody ("
-    " key_id text PRIMARY KEY, actor text NOT NULL, sealed bytea NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS {schema}.api_tokens ("
-    " token_hash text PRIMARY KEY, actor text NOT NULL, created_at text NOT NULL,"
-    " revoked boolean NOT NULL DEFAULT false)",
-    "CREATE TABLE IF NOT EXISTS {schema}.documents ("
-    " sha256 text PRIMARY KEY, media_type text NOT NULL, data bytea NOT NULL,"
-    " added_at text NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS {schema}.log_cosignatures ("
-    " size bigint NOT NULL, key_name text NOT NULL, key_id text NOT NULL,"
-    " line text NOT NULL, added_at text NOT NULL, PRIMARY KEY (size, key_name, key_id))",
-    "CREATE INDEX IF NOT EXISTS log_leaves_entry_hash_idx ON {schema}.log_leaves (entry_hash)",
-    "CREATE TABLE IF NOT EXISTS {schema}.calendar_years ("
-    " year integer PRIMARY KEY, data text NOT NULL, added_at text NOT NULL)",
-)
 
+def _dialect(schema: str, events_table: str) -> Dialect:
+    """PostgreSQL's spelling of the shared statements: its types, schema-qualified quoted
+    table names, one array parameter for a list."""
+    def quoted(name: str) -> str:
+        return Identifier(name).as_string()
+
+    return Dialect({
+        "p": "%s", "int": "integer", "bigint": "bigint", "bytes": "bytea", "text": "text",
+        "uuid": "uuid", "bool": "boolean", "true": "true", "false": "false",
+        "without_rowid": "", "insert_or_ignore": "INSERT",
+        "on_conflict_ignore": " ON CONFLICT DO NOTHING",
+        **{name: f"{quoted(schema)}.{name}" for name in TABLE_NAMES},
+        "events": f"{quoted(schema)}.{quoted(events_table)}",
+        "topic_idx": quoted(f"{events_table}_topic_idx"),
+    }, arrays=True)
 
 # The append's two steps as server functions, so that each is one statement (and one round
 # trip): the lock and every read under it; then every insert. Created by ``ledger init``.
@@ -244,25 +229,20 @@ def _write_params(events: Sequence[StoredEvent], leaves: Sequence[NewLeaf],
             size, root, note)
 
 
-class PostgresLedgerRecorder(PostgresApplicationRecorder):
+class PostgresLedgerRecorder(SQLLogStore[PostgresDatastore], PostgresApplicationRecorder):
     """eventsourcing's PostgreSQL application recorder whose inserts extend the Merkle log."""
 
     def __init__(self, datastore: PostgresDatastore, *, profile: Profile, sealer: Sealer,
                  sign_checkpoint: CheckpointSigner | None = None,
                  events_table_name: str = "stored_events") -> None:
         super().__init__(datastore, events_table_name=events_table_name)
-        self.profile = profile
-        self.sealer = sealer
-        self.sign_checkpoint = sign_checkpoint
-        self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
-        self._rendered: dict[str, str] = {}
-        schema = Identifier(self.datastore.schema)
-        self.sql_create_statements.extend(SQL(text).format(schema=schema) for text in _TABLES)
-        self.sql_create_statements.append(SQL(
-            "CREATE INDEX IF NOT EXISTS {index} ON {schema}.{events} (topic)").format(
-            index=Identifier(f"{events_table_name}_topic_idx"), schema=schema,
-            events=Identifier(events_table_name)))
-        names = {"schema": schema, "events": Identifier(events_table_name),
+        dialect = _dialect(self.datastore.schema, events_table_name)
+        self._init_ledger(dialect, profile=profile, sealer=sealer,
+                          sign_checkpoint=sign_checkpoint)
+        self.sql_create_statements.extend(Composed([SQL(text)])
+                                          for text in create_statements(dialect))
+        names = {"schema": Identifier(self.datastore.schema),
+                 "events": Identifier(events_table_name),
                  "channel": Identifier(self.channel_name),
                  "lock_timeout": SQL(str(int(self.datastore.lock_timeout)))}
         self.sql_create_statements.extend(SQL(text).format(**names) for text in _FUNCTIONS)
@@ -279,23 +259,16 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
         self.write_if_statement = SQL(
             "SELECT * FROM {schema}.ledger_write_if(%b::bigint, %b::uuid[], %b::bigint[],"
             " %b::bytea[], %b::text[], {args})").format(args=write_args, **names).as_string()
+        self._nodes_statement = SQL(
+            "SELECT n.level, n.idx, n.hash FROM {schema}.log_nodes AS n"
+            " JOIN unnest(%b::integer[], %b::bigint[]) AS w(level, idx)"
+            " ON n.level = w.level AND n.idx = w.idx").format(**names).as_string()
         # What this process last saw of the log: appends predict from it (one statement)
         # and fall back to the locked read when another writer got there first.
         self._known: KnownLog | None = None
         self._predicting = True
         self._known_lock = threading.Lock()
         self.predicted_appends = 0  # how many appends took one statement (tests, metrics)
-
-    def _sql(self, text: str) -> str:
-        """A statement with the schema and events table filled in, rendered once per text
-        (composing it on every call cost more CPU than a proof's query)."""
-        rendered = self._rendered.get(text)
-        if rendered is None:
-            rendered = SQL(text).format(
-                schema=Identifier(self.datastore.schema),
-                events=Identifier(self.events_table_name)).as_string()
-            self._rendered[text] = rendered
-        return rendered
 
     # --- writes ----------------------------------------------------------------------------
 
@@ -340,51 +313,36 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
                 self._known.learn(outcome)
         return outcome
 
-    def insert_events(self, stored_events: Sequence[StoredEvent],
-                      **kwargs: Any) -> Sequence[int] | None:
-        """The library's insert, all-or-nothing: any refusal raises and nothing is written."""
-        if not stored_events:
-            return []
-        outcome = self.append(stored_events)
-        if outcome.rejected:
-            error = outcome.rejected[min(outcome.rejected)]
-            raise IntegrityError(str(error)) from error
-        receipts = kwargs.get("receipts")
-        if isinstance(receipts, list):
-            receipts.extend(outcome.appended)
-        return [a.notification_id for a in outcome.appended]
+    # --- running the shared statements (ledger.store._sql) ---------------------------------
+    # Pooled autocommit connections: a write is its own transaction. Stream ids go in and
+    # come out as UUIDs (the columns are uuid), as SQLBackend's conversions assume.
 
-    # --- reads -----------------------------------------------------------------------------
+    def _one(self, query: str, params: Sequence[object] = ()) -> DictRow | None:
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(query, params, prepare=True)
+            return curs.fetchone()
+
+    def _all(self, query: str, params: Sequence[object] = (), *,
+             prepare: bool | None = None) -> list[DictRow]:
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(query, params, prepare=prepare)
+            return curs.fetchall()
+
+    def _run(self, query: str, params: Sequence[object]) -> int:
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(query, params)
+            return curs.rowcount
+
+    # --- Merkle nodes ----------------------------------------------------------------------
 
     def _nodes(self, curs: Cursor[tuple[Any, ...]], ids: Collection[NodeId],
                ) -> dict[NodeId, bytes]:
         if not ids:
             return {}
         wanted = sorted(ids)
-        curs.execute(self._sql(
-            "SELECT n.level, n.idx, n.hash FROM {schema}.log_nodes AS n"
-            " JOIN unnest(%b::integer[], %b::bigint[]) AS w(level, idx)"
-            " ON n.level = w.level AND n.idx = w.idx"),
-            ([n.level for n in wanted], [n.index for n in wanted]), prepare=True)
+        curs.execute(self._nodes_statement,
+                     ([n.level for n in wanted], [n.index for n in wanted]), prepare=True)
         return {NodeId(level, index): digest for level, index, digest in curs.fetchall()}
-
-    def _one(self, text: str, params: Sequence[object] = ()) -> DictRow | None:
-        with self.datastore.get_connection() as conn, conn.cursor() as curs:
-            curs.execute(self._sql(text), params, prepare=True)
-            return curs.fetchone()
-
-    @staticmethod
-    def _leaf(row: Mapping[str, Any] | None) -> LeafRow | None:
-        if row is None:
-            return None
-        return LeafRow(row["leaf_index"], row["originator_id"], row["originator_version"],
-                       bytes(row["entry_hash"]), row["recorded_at"], row["nonce"],
-                       row["notification_id"])
-
-    def tree_size(self) -> int:
-        """Number of leaves."""
-        row = self._one("SELECT COALESCE(MAX(leaf_index) + 1, 0) AS n FROM {schema}.log_leaves")
-        return int(row["n"]) if row else 0
 
     def nodes(self, ids: Collection[NodeId]) -> dict[NodeId, bytes]:
         """Stored nodes by id, one query."""
@@ -393,215 +351,12 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
                 binary=True, row_factory=tuple_row) as curs:
             return self._nodes(curs, ids)
 
-    def leaf(self, leaf_index: int) -> LeafRow | None:
-        """The leaf at an index."""
-        return self._leaf(self._one(
-            "SELECT * FROM {schema}.log_leaves WHERE leaf_index = %s", (leaf_index,)))
-
-    def leaf_for(self, stream: UUID, seq: int) -> LeafRow | None:
-        """The leaf of (stream, seq)."""
-        return self._leaf(self._one(
-            "SELECT * FROM {schema}.log_leaves WHERE originator_id = %s"
-            " AND originator_version = %s", (stream, seq)))
-
-    def stream_head_leaf(self, stream: UUID, recorded_by: str | None = None) -> LeafRow | None:
-        """The newest leaf of a stream (recorded at or before ``recorded_by``, if given)."""
-        return self._leaf(self._one(
-            "SELECT * FROM {schema}.log_leaves WHERE originator_id = %s AND recorded_at <= %s"
-            " ORDER BY originator_version DESC LIMIT 1", (stream, recorded_by or END_OF_TIME)))
-
-    def leaf_for_nonce(self, nonce: str) -> LeafRow | None:
-        """The leaf of a nonce."""
-        return self._leaf(self._one(
-            "SELECT * FROM {schema}.log_leaves WHERE nonce = %s", (nonce,)))
-
-    def iter_log(self, start: int = 0, stop: int | None = None,
-                 batch: int = 2000) -> Iterator[tuple[LeafRow, StoredEvent | None]]:
-        """Leaves in order joined with their stored events, in pages."""
-        position = start
-        while stop is None or position < stop:
-            upper = position + batch if stop is None else min(position + batch, stop)
-            with self.datastore.get_connection() as conn, conn.cursor() as curs:
-                curs.execute(self._sql(
-                    "SELECT l.*, e.topic, e.state FROM {schema}.log_leaves AS l"
-                    " LEFT JOIN {schema}.{events} AS e ON e.originator_id = l.originator_id"
-                    " AND e.originator_version = l.originator_version"
-                    " WHERE l.leaf_index >= %s AND l.leaf_index < %s ORDER BY l.leaf_index"),
-                    (position, upper))
-                rows = curs.fetchall()
-            if not rows:
-                return
-            for row in rows:
-                leaf = cast(LeafRow, self._leaf(row))
-                event = None if row["state"] is None else StoredEvent(
-                    row["originator_id"], row["originator_version"], row["topic"],
-                    bytes(row["state"]))
-                yield leaf, event
-            position = upper
-
     def iter_nodes(self) -> Iterator[tuple[NodeId, bytes]]:
         """Every stored Merkle node (streamed with a server-side cursor)."""
         with self.datastore.get_connection() as conn, conn.transaction(), conn.cursor(
             name="ledger_nodes"
         ) as curs:
             curs.itersize = 5000
-            curs.execute(self._sql("SELECT level, idx, hash FROM {schema}.log_nodes"))
+            curs.execute(self.sql.iter_nodes)
             for row in curs:
                 yield NodeId(row["level"], row["idx"]), bytes(row["hash"])
-
-    def stream_ids(self) -> list[UUID]:
-        """Every stream in the order it was opened."""
-        with self.datastore.get_connection() as conn, conn.cursor() as curs:
-            curs.execute(self._sql("SELECT originator_id FROM {schema}.log_leaves"
-                                   " WHERE originator_version = 1 ORDER BY leaf_index"))
-            return [row["originator_id"] for row in curs.fetchall()]
-
-    def streams_with_topics(self, topics: Sequence[str]) -> list[UUID]:
-        """Streams having at least one event of the given types (indexed by topic)."""
-        with self.datastore.get_connection() as conn, conn.cursor() as curs:
-            curs.execute(self._sql("SELECT DISTINCT originator_id FROM {schema}.{events}"
-                                   " WHERE topic = ANY(%s)"), (list(topics),), prepare=True)
-            return sorted(row["originator_id"] for row in curs.fetchall())
-
-    def count_events(self) -> int:
-        """Number of stored event rows."""
-        row = self._one("SELECT COUNT(*) AS n FROM {schema}.{events}")
-        return int(row["n"]) if row else 0
-
-    @staticmethod
-    def _checkpoint(row: Mapping[str, Any] | None) -> StoredCheckpoint | None:
-        if row is None:
-            return None
-        return StoredCheckpoint(row["size"], bytes(row["root"]), row["note"])
-
-    def latest_checkpoint(self) -> StoredCheckpoint | None:
-        """The largest checkpoint."""
-        return self._checkpoint(self._one(
-            "SELECT * FROM {schema}.log_checkpoints ORDER BY size DESC LIMIT 1"))
-
-    def checkpoint_at_most(self, size: int) -> StoredCheckpoint | None:
-        """The largest checkpoint not beyond ``size``."""
-        return self._checkpoint(self._one(
-            "SELECT * FROM {schema}.log_checkpoints WHERE size <= %s ORDER BY size DESC"
-            " LIMIT 1", (size,)))
-
-    def iter_checkpoints(self) -> Iterator[StoredCheckpoint]:
-        """All checkpoints by size."""
-        with self.datastore.get_connection() as conn, conn.cursor() as curs:
-            curs.execute(self._sql("SELECT * FROM {schema}.log_checkpoints ORDER BY size"))
-            rows = curs.fetchall()
-        for row in rows:
-            yield cast(StoredCheckpoint, self._checkpoint(row))
-
-    def get_meta(self, key: str) -> str | None:
-        """A metadata value."""
-        row = self._one("SELECT value FROM {schema}.ledger_meta WHERE key = %s", (key,))
-        return None if row is None else str(row["value"])
-
-    def put_meta(self, key: str, value: str) -> None:
-        """Set a metadata value once."""
-        with self.datastore.get_connection() as conn, conn.cursor() as curs:
-            curs.execute(self._sql(
-                "INSERT INTO {schema}.ledger_meta (key, value) VALUES (%s, %s)"
-                " ON CONFLICT (key) DO NOTHING"), (key, value))
-        stored = self.get_meta(key)
-        if stored != value:
-            raise IntegrityError(f"ledger metadata {key!r} is already {stored!r}")
-
-    def put_custody(self, record: CustodyRecord) -> None:
-        """Store a sealed private key."""
-        with self.datastore.get_connection() as conn, conn.cursor() as curs:
-            curs.execute(self._sql(
-                "INSERT INTO {schema}.key_custody (key_id, actor, sealed) VALUES (%s, %s, %s)"),
-                (record.key_id, record.actor, record.sealed))
-
-    def get_custody(self, key_id: str) -> CustodyRecord | None:
-        """A sealed private key."""
-        row = self._one("SELECT * FROM {schema}.key_custody WHERE key_id = %s", (key_id,))
-        return None if row is None else CustodyRecord(
-            row["key_id"], row["actor"], bytes(row["sealed"]))
-
-    def put_token(self, token_hash: str, actor: str, created_at: str) -> None:
-        """Store an API token's hash (the token itself is shown once and never stored)."""
-        with self.datastore.get_connection() as conn, conn.cursor() as curs:
-            curs.execute(self._sql(
-                "INSERT INTO {schema}.api_tokens (token_hash, actor, created_at)"
-                " VALUES (%s, %s, %s)"), (token_hash, actor, created_at))
-
-    def actor_for_token(self, token_hash: str) -> str | None:
-        """The actor of a live token."""
-        row = self._one("SELECT actor FROM {schema}.api_tokens WHERE token_hash = %s"
-                        " AND NOT revoked", (token_hash,))
-        return None if row is None else str(row["actor"])
-
-    def revoke_tokens(self, actor: str) -> int:
-        """Revoke every token of an actor; effective on the next request."""
-        with self.datastore.get_connection() as conn, conn.cursor() as curs:
-            curs.execute(self._sql("UPDATE {schema}.api_tokens SET revoked = true"
-                                   " WHERE actor = %s AND NOT revoked"), (actor,))
-            return curs.rowcount
-
-    def put_calendar_year(self, year: int, data: str, added_at: str) -> None:
-        """Store (or replace) an operator-added holiday year."""
-        with self.datastore.get_connection() as conn, conn.cursor() as curs:
-            curs.execute(self._sql(
-                "INSERT INTO {schema}.calendar_years (year, data, added_at) VALUES (%s, %s, %s)"
-                " ON CONFLICT (year) DO UPDATE SET data = excluded.data,"
-                " added_at = excluded.added_at"), (year, data, added_at))
-
-    def calendar_years(self) -> list[str]:
-        """Operator-added holiday years (year-file JSON), by year."""
-        with self.datastore.get_connection() as conn, conn.cursor() as curs:
-            curs.execute(self._sql("SELECT data FROM {schema}.calendar_years ORDER BY year"))
-            return [str(row["data"]) for row in curs.fetchall()]
-
-    def put_document(self, document: Document) -> None:
-        """Store a document (idempotent: the hash names the content)."""
-        with self.datastore.get_connection() as conn, conn.cursor() as curs:
-            curs.execute(self._sql(
-                "INSERT INTO {schema}.documents (sha256, media_type, data, added_at)"
-                " VALUES (%s, %s, %s, %s) ON CONFLICT (sha256) DO NOTHING"),
-                (document.sha256, document.media_type, document.data, document.added_at))
-
-    def get_document(self, sha256: str) -> Document | None:
-        """A stored document."""
-        row = self._one("SELECT * FROM {schema}.documents WHERE sha256 = %s", (sha256,))
-        return None if row is None else Document(row["sha256"], row["media_type"],
-                                                 bytes(row["data"]), row["added_at"])
-
-    def existing_documents(self, hashes: Sequence[str]) -> set[str]:
-        """Those of ``hashes`` that are stored."""
-        with self.datastore.get_connection() as conn, conn.cursor() as curs:
-            curs.execute(self._sql("SELECT sha256 FROM {schema}.documents"
-                                   " WHERE sha256 = ANY(%s)"), (list(hashes),))
-            return {str(row["sha256"]) for row in curs.fetchall()}
-
-    def close(self) -> None:
-        """Close the pool."""
-        self.datastore.close()
-
-    # --- evidence: witness cosignatures and entry-hash lookups ------------------------------
-    # Created on first use (they came after `ledger init` existed), idempotently.
-
-    def put_cosignature(self, size: int, key_name: str, key_id: str, line: str,
-                        added_at: str) -> None:
-        """Store (or replace) a witness's cosignature line for the checkpoint of ``size``."""
-        with self.datastore.get_connection() as conn, conn.cursor() as curs:
-            curs.execute(self._sql(
-                "INSERT INTO {schema}.log_cosignatures (size, key_name, key_id, line, added_at)"
-                " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (size, key_name, key_id)"
-                " DO UPDATE SET line = excluded.line, added_at = excluded.added_at"),
-                (size, key_name, key_id, line, added_at))
-
-    def cosignatures(self, size: int) -> list[str]:
-        """The stored cosignature lines of the checkpoint of ``size``, by key name and id."""
-        with self.datastore.get_connection() as conn, conn.cursor() as curs:
-            curs.execute(self._sql("SELECT line FROM {schema}.log_cosignatures WHERE size = %s"
-                                   " ORDER BY key_name, key_id"), (size,))
-            return [str(row["line"]) for row in curs.fetchall()]
-
-    def leaf_for_hash(self, entry_hash: bytes) -> LeafRow | None:
-        """The first leaf whose entry hash is ``entry_hash`` (indexed)."""
-        return self._leaf(self._one(
-            "SELECT * FROM {schema}.log_leaves WHERE entry_hash = %s"
-            " ORDER BY leaf_index LIMIT 1", (entry_hash,)))

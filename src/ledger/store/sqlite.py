@@ -8,9 +8,8 @@ table lock makes them (a deferred ``BEGIN`` would read first and fail to upgrade
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -25,47 +24,30 @@ from eventsourcing.utils import retry
 
 from ledger.crypto.suites import Profile
 from ledger.log import merkle
-from ledger.log.documents import Document
-from ledger.log.entries import END_OF_TIME, PendingEntry
+from ledger.log.entries import PendingEntry
 from ledger.log.merkle import NodeId
 from ledger.log.sealing import Sealer, StreamHead
-from ledger.log.store import CustodyRecord, StoredCheckpoint
 from ledger.log.writer import (
     BatchOutcome,
     CheckpointSigner,
-    LeafRow,
     LockedLog,
     NewLeaf,
     write_batch,
 )
+from ledger.store._sql import TABLE_NAMES, Dialect, Row, SQLLogStore, create_statements
 
-_TABLES = (
-    "CREATE TABLE IF NOT EXISTS log_leaves ("
-    " leaf_index INTEGER PRIMARY KEY, originator_id TEXT NOT NULL,"
-    " originator_version INTEGER NOT NULL, entry_hash BLOB NOT NULL,"
-    " recorded_at TEXT NOT NULL, nonce TEXT UNIQUE, notification_id INTEGER NOT NULL,"
-    " UNIQUE (originator_id, originator_version))",
-    "CREATE TABLE IF NOT EXISTS log_nodes ("
-    " level INTEGER NOT NULL, idx INTEGER NOT NULL, hash BLOB NOT NULL,"
-    " PRIMARY KEY (level, idx)) WITHOUT ROWID",
-    "CREATE TABLE IF NOT EXISTS log_checkpoints ("
-    " size INTEGER PRIMARY KEY, root BLOB NOT NULL, note TEXT NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS ledger_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS key_custody ("
-    " key_id TEXT PRIMARY KEY, actor TEXT NOT NULL, sealed BLOB NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS api_tokens ("
-    " token_hash TEXT PRIMARY KEY, actor TEXT NOT NULL, created_at TEXT NOT NULL,"
-    " revoked INTEGER NOT NULL DEFAULT 0)",
-    "CREATE TABLE IF NOT EXISTS documents ("
-    " sha256 TEXT PRIMARY KEY, media_type TEXT NOT NULL, data BLOB NOT NULL,"
-    " added_at TEXT NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS log_cosignatures ("
-    " size INTEGER NOT NULL, key_name TEXT NOT NULL, key_id TEXT NOT NULL,"
-    " line TEXT NOT NULL, added_at TEXT NOT NULL, PRIMARY KEY (size, key_name, key_id))",
-    "CREATE INDEX IF NOT EXISTS log_leaves_entry_hash_idx ON log_leaves (entry_hash)",
-    "CREATE TABLE IF NOT EXISTS calendar_years ("
-    " year INTEGER PRIMARY KEY, data TEXT NOT NULL, added_at TEXT NOT NULL)",
-)
+_SPELLING = {
+    "p": "?", "int": "INTEGER", "bigint": "INTEGER", "bytes": "BLOB", "text": "TEXT",
+    "uuid": "TEXT", "bool": "INTEGER", "true": "1", "false": "0",
+    "without_rowid": " WITHOUT ROWID", "insert_or_ignore": "INSERT OR IGNORE",
+    "on_conflict_ignore": "", **{name: name for name in TABLE_NAMES},
+}
+
+
+def _dialect(events_table: str) -> Dialect:
+    """SQLite's spelling of the shared statements: its type affinities, bare table names."""
+    return Dialect({**_SPELLING, "events": events_table, "topic_idx": f"{events_table}_topic_idx"},
+                   arrays=False)
 
 
 def _db_id(originator_id: UUID | str) -> str:
@@ -151,30 +133,22 @@ class SQLiteLogTransaction:
         return ids
 
 
-class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
+class SQLiteLedgerRecorder(SQLLogStore[SQLiteDatastore], SQLiteApplicationRecorder):
     """eventsourcing's SQLite application recorder whose inserts extend the Merkle log."""
 
     def __init__(self, datastore: SQLiteDatastore, *, profile: Profile, sealer: Sealer,
                  sign_checkpoint: CheckpointSigner | None = None,
                  events_table_name: str = "stored_events") -> None:
         super().__init__(datastore, events_table_name)
-        self.profile = profile
-        self.sealer = sealer
-        self.sign_checkpoint = sign_checkpoint
-        self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+        self._init_ledger(_dialect(self.events_table_name), profile=profile, sealer=sealer,
+                          sign_checkpoint=sign_checkpoint)
         self.right_edge: tuple[int, Mapping[NodeId, bytes]] | None = None  # as last committed
-        # The table name is ours, never input.
-        self._iter_log_sql = (
-            "SELECT l.*, e.topic, e.state FROM log_leaves AS l"  # noqa: S608
-            f" LEFT JOIN {self.events_table_name} AS e ON e.originator_id = l.originator_id"
-            " AND e.originator_version = l.originator_version"
-            " WHERE l.leaf_index >= ? AND l.leaf_index < ? ORDER BY l.leaf_index")
 
     def construct_create_table_statements(self) -> list[str]:
         """The library's events table plus the log tables."""
-        return [*super().construct_create_table_statements(), *_TABLES,
-                f"CREATE INDEX IF NOT EXISTS {self.events_table_name}_topic_idx"
-                f" ON {self.events_table_name} (topic)"]
+        # The library calls this from its __init__, before ours has set the dialect.
+        return [*super().construct_create_table_statements(),
+                *create_statements(_dialect(self.events_table_name))]
 
     def to_id(self, stream: str) -> UUID | str:
         """A stream key back to the originator id type the datastore uses."""
@@ -213,21 +187,41 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
                        **kwargs: Any) -> Sequence[int] | None:
         raise NotImplementedError("appends go through insert_events() and the log writer")
 
-    def insert_events(self, stored_events: Sequence[StoredEvent],
-                      **kwargs: Any) -> Sequence[int] | None:
-        """The library's insert, all-or-nothing: any refusal raises and nothing is written."""
-        if not stored_events:
-            return []
-        outcome = self.append(stored_events)
-        if outcome.rejected:
-            error = outcome.rejected[min(outcome.rejected)]
-            raise IntegrityError(str(error)) from error
-        receipts = kwargs.get("receipts")
-        if isinstance(receipts, list):
-            receipts.extend(outcome.appended)
-        return [a.notification_id for a in outcome.appended]
+    # --- running the shared statements (ledger.store._sql) ---------------------------------
 
-    # --- reads -----------------------------------------------------------------------------
+    @contextmanager
+    def _reading(self) -> Iterator[sqlite3.Cursor]:
+        with self.datastore.transaction(commit=False) as c, _translated():
+            yield c.sqlite_cursor
+
+    def _one(self, query: str, params: Sequence[object] = ()) -> Row | None:
+        with self._reading() as c:
+            c.execute(query, params)
+            return c.fetchone()
+
+    def _all(self, query: str, params: Sequence[object] = (), *,
+             prepare: bool | None = None) -> list[Row]:
+        with self._reading() as c:
+            c.execute(query, params)
+            return c.fetchall()
+
+    def _run(self, query: str, params: Sequence[object]) -> int:
+        with self.datastore.transaction(commit=True) as c, _translated():
+            c.execute(query, params)
+            return int(c.sqlite_cursor.rowcount)
+
+    # Stream ids are stored as text (UUID hex), as the library stores them in the events table.
+
+    def _db_id(self, stream: UUID) -> str:
+        return _db_id(stream)
+
+    def _originator_id(self, value: Any) -> UUID | str:
+        return self.convert_originator_id(value)
+
+    def _uuid(self, value: Any) -> UUID:
+        return UUID(value)
+
+    # --- Merkle nodes ----------------------------------------------------------------------
 
     def _nodes(self, curs: sqlite3.Cursor, ids: Collection[NodeId]) -> dict[NodeId, bytes]:
         if not ids:
@@ -243,218 +237,12 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
                 found[node] = bytes(row[0])
         return found
 
-    @contextmanager
-    def _reading(self) -> Iterator[sqlite3.Cursor]:
-        with self.datastore.transaction(commit=False) as c, _translated():
-            yield c.sqlite_cursor
-
-    def _leaf(self, row: Any) -> LeafRow | None:
-        if row is None:
-            return None
-        return LeafRow(row["leaf_index"], self.convert_originator_id(row["originator_id"]),
-                       row["originator_version"], bytes(row["entry_hash"]), row["recorded_at"],
-                       row["nonce"], row["notification_id"])
-
-    def _one(self, sql: str, params: Sequence[object] = ()) -> Any:
-        with self._reading() as c:
-            c.execute(sql, params)
-            return c.fetchone()
-
-    def tree_size(self) -> int:
-        """Number of leaves."""
-        row = self._one("SELECT COALESCE(MAX(leaf_index) + 1, 0) FROM log_leaves")
-        return int(row[0])
-
     def nodes(self, ids: Collection[NodeId]) -> dict[NodeId, bytes]:
         """Stored nodes by id, one query."""
         with self._reading() as c:
             return self._nodes(c, ids)
 
-    def leaf(self, leaf_index: int) -> LeafRow | None:
-        """The leaf at an index."""
-        return self._leaf(self._one("SELECT * FROM log_leaves WHERE leaf_index = ?",
-                                    (leaf_index,)))
-
-    def leaf_for(self, stream: UUID, seq: int) -> LeafRow | None:
-        """The leaf of (stream, seq)."""
-        return self._leaf(self._one(
-            "SELECT * FROM log_leaves WHERE originator_id = ? AND originator_version = ?",
-            (_db_id(stream), seq)))
-
-    def stream_head_leaf(self, stream: UUID, recorded_by: str | None = None) -> LeafRow | None:
-        """The newest leaf of a stream (recorded at or before ``recorded_by``, if given)."""
-        return self._leaf(self._one(
-            "SELECT * FROM log_leaves WHERE originator_id = ? AND recorded_at <= ?"
-            " ORDER BY originator_version DESC LIMIT 1",
-            (_db_id(stream), recorded_by or END_OF_TIME)))
-
-    def leaf_for_nonce(self, nonce: str) -> LeafRow | None:
-        """The leaf of a nonce."""
-        return self._leaf(self._one("SELECT * FROM log_leaves WHERE nonce = ?", (nonce,)))
-
-    def iter_log(self, start: int = 0, stop: int | None = None,
-                 batch: int = 2000) -> Iterator[tuple[LeafRow, StoredEvent | None]]:
-        """Leaves in order joined with their stored events, in pages."""
-        position = start
-        while stop is None or position < stop:
-            upper = position + batch if stop is None else min(position + batch, stop)
-            with self._reading() as c:
-                c.execute(self._iter_log_sql, (position, upper))
-                rows = c.fetchall()
-            if not rows:
-                return
-            for row in rows:
-                leaf = self._leaf(row)
-                assert leaf is not None
-                event = None if row["state"] is None else StoredEvent(
-                    leaf.originator_id, leaf.originator_version, row["topic"], row["state"])
-                yield leaf, event
-            position = upper
-
     def iter_nodes(self) -> Iterator[tuple[NodeId, bytes]]:
         """Every stored Merkle node."""
-        with self._reading() as c:
-            c.execute("SELECT level, idx, hash FROM log_nodes")
-            rows = c.fetchall()
-        for row in rows:
+        for row in self._all(self.sql.iter_nodes):
             yield NodeId(row[0], row[1]), bytes(row[2])
-
-    def stream_ids(self) -> list[UUID]:
-        """Every stream in the order it was opened."""
-        with self._reading() as c:
-            c.execute("SELECT originator_id FROM log_leaves WHERE originator_version = 1"
-                      " ORDER BY leaf_index")
-            return [UUID(row[0]) for row in c.fetchall()]
-
-    def streams_with_topics(self, topics: Sequence[str]) -> list[UUID]:
-        """Streams having at least one event of the given types (indexed by topic)."""
-        marks = ",".join("?" * len(topics))
-        with self._reading() as c:
-            c.execute(f"SELECT DISTINCT originator_id FROM {self.events_table_name}"  # noqa: S608
-                      f" WHERE topic IN ({marks})", list(topics))
-            return sorted(UUID(row[0]) for row in c.fetchall())
-
-    def count_events(self) -> int:
-        """Number of stored event rows."""
-        return int(self._one(f"SELECT COUNT(*) FROM {self.events_table_name}")[0])  # noqa: S608
-
-    def latest_checkpoint(self) -> StoredCheckpoint | None:
-        """The largest checkpoint."""
-        row = self._one("SELECT * FROM log_checkpoints ORDER BY size DESC LIMIT 1")
-        return None if row is None else StoredCheckpoint(row[0], bytes(row[1]), row[2])
-
-    def checkpoint_at_most(self, size: int) -> StoredCheckpoint | None:
-        """The largest checkpoint not beyond ``size``."""
-        row = self._one("SELECT * FROM log_checkpoints WHERE size <= ? ORDER BY size DESC"
-                        " LIMIT 1", (size,))
-        return None if row is None else StoredCheckpoint(row[0], bytes(row[1]), row[2])
-
-    def iter_checkpoints(self) -> Iterator[StoredCheckpoint]:
-        """All checkpoints by size."""
-        with self._reading() as c:
-            c.execute("SELECT * FROM log_checkpoints ORDER BY size")
-            rows = c.fetchall()
-        for row in rows:
-            yield StoredCheckpoint(row[0], bytes(row[1]), row[2])
-
-    def get_meta(self, key: str) -> str | None:
-        """A metadata value."""
-        row = self._one("SELECT value FROM ledger_meta WHERE key = ?", (key,))
-        return None if row is None else str(row[0])
-
-    def put_meta(self, key: str, value: str) -> None:
-        """Set a metadata value once."""
-        with self.datastore.transaction(commit=True) as c, _translated():
-            c.execute("INSERT OR IGNORE INTO ledger_meta VALUES (?, ?)", (key, value))
-        stored = self.get_meta(key)
-        if stored != value:
-            raise IntegrityError(f"ledger metadata {key!r} is already {stored!r}")
-
-    def put_custody(self, record: CustodyRecord) -> None:
-        """Store a sealed private key."""
-        with self.datastore.transaction(commit=True) as c, _translated():
-            c.execute("INSERT INTO key_custody VALUES (?, ?, ?)",
-                      (record.key_id, record.actor, record.sealed))
-
-    def get_custody(self, key_id: str) -> CustodyRecord | None:
-        """A sealed private key."""
-        row = self._one("SELECT * FROM key_custody WHERE key_id = ?", (key_id,))
-        return None if row is None else CustodyRecord(row[0], row[1], bytes(row[2]))
-
-    def put_token(self, token_hash: str, actor: str, created_at: str) -> None:
-        """Store an API token's hash (the token itself is shown once and never stored)."""
-        with self.datastore.transaction(commit=True) as c, _translated():
-            c.execute("INSERT INTO api_tokens (token_hash, actor, created_at) VALUES (?, ?, ?)",
-                      (token_hash, actor, created_at))
-
-    def actor_for_token(self, token_hash: str) -> str | None:
-        """The actor of a live token."""
-        row = self._one("SELECT actor FROM api_tokens WHERE token_hash = ? AND revoked = 0",
-                        (token_hash,))
-        return None if row is None else str(row[0])
-
-    def revoke_tokens(self, actor: str) -> int:
-        """Revoke every token of an actor; effective on the next request."""
-        with self.datastore.transaction(commit=True) as c, _translated():
-            c.execute("UPDATE api_tokens SET revoked = 1 WHERE actor = ? AND revoked = 0",
-                      (actor,))
-            return int(c.sqlite_cursor.rowcount)
-
-    def put_calendar_year(self, year: int, data: str, added_at: str) -> None:
-        """Store (or replace) an operator-added holiday year."""
-        with self.datastore.transaction(commit=True) as c, _translated():
-            c.execute("INSERT INTO calendar_years VALUES (?, ?, ?) ON CONFLICT (year)"
-                      " DO UPDATE SET data = excluded.data, added_at = excluded.added_at",
-                      (year, data, added_at))
-
-    def calendar_years(self) -> list[str]:
-        """Operator-added holiday years (year-file JSON), by year."""
-        with self._reading() as c:
-            c.execute("SELECT data FROM calendar_years ORDER BY year")
-            return [str(row[0]) for row in c.fetchall()]
-
-    def put_document(self, document: Document) -> None:
-        """Store a document (idempotent: the hash names the content)."""
-        with self.datastore.transaction(commit=True) as c, _translated():
-            c.execute("INSERT OR IGNORE INTO documents VALUES (?, ?, ?, ?)",
-                      (document.sha256, document.media_type, document.data, document.added_at))
-
-    def get_document(self, sha256: str) -> Document | None:
-        """A stored document."""
-        row = self._one("SELECT * FROM documents WHERE sha256 = ?", (sha256,))
-        return None if row is None else Document(row[0], row[1], bytes(row[2]), row[3])
-
-    def existing_documents(self, hashes: Sequence[str]) -> set[str]:
-        """Those of ``hashes`` that are stored."""
-        marks = ",".join("?" * len(hashes))
-        with self._reading() as c:
-            c.execute(f"SELECT sha256 FROM documents WHERE sha256 IN ({marks})",  # noqa: S608
-                      list(hashes))
-            return {str(row[0]) for row in c.fetchall()}
-
-    def close(self) -> None:
-        """Close the pool."""
-        self.datastore.close()
-
-    # --- evidence: witness cosignatures and entry-hash lookups ------------------------------
-    # Created on first use (they came after `ledger init` existed), idempotently.
-
-    def put_cosignature(self, size: int, key_name: str, key_id: str, line: str,
-                        added_at: str) -> None:
-        """Store (or replace) a witness's cosignature line for the checkpoint of ``size``."""
-        with self.datastore.transaction(commit=True) as c, _translated():
-            c.execute("INSERT INTO log_cosignatures VALUES (?, ?, ?, ?, ?)"
-                      " ON CONFLICT (size, key_name, key_id) DO UPDATE SET line = excluded.line,"
-                      " added_at = excluded.added_at", (size, key_name, key_id, line, added_at))
-
-    def cosignatures(self, size: int) -> list[str]:
-        """The stored cosignature lines of the checkpoint of ``size``, by key name and id."""
-        with self._reading() as c:
-            c.execute("SELECT line FROM log_cosignatures WHERE size = ?"
-                      " ORDER BY key_name, key_id", (size,))
-            return [str(row[0]) for row in c.fetchall()]
-
-    def leaf_for_hash(self, entry_hash: bytes) -> LeafRow | None:
-        """The first leaf whose entry hash is ``entry_hash`` (indexed)."""
-        return self._leaf(self._one("SELECT * FROM log_leaves WHERE entry_hash = ?"
-                                    " ORDER BY leaf_index LIMIT 1", (entry_hash,)))
