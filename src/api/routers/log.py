@@ -30,6 +30,9 @@ router = APIRouter(prefix="/log", tags=["log"])
 
 _MAX_NOTE_BYTES = 64 * 1024
 _HEX64 = r"^[0-9a-f]{64}$"
+# Sizes and indexes are 64-bit signed integers in both databases: larger ones are refused
+# with 422 before they reach a query (SQLite raises OverflowError on them).
+_MAX_INDEX = 2**63 - 1
 
 
 class InclusionProofPublic(BaseModel):
@@ -96,9 +99,9 @@ def _tree_size(ledger: Ledger, tree_size: int | None) -> int:
             responses={404: {"description": "No leaf has this entry hash"}})
 def inclusion_proof(
     ledger: LedgerDep, actor: CurrentActor,
-    leaf_index: Annotated[int | None, Query(ge=0)] = None,
+    leaf_index: Annotated[int | None, Query(ge=0, le=_MAX_INDEX)] = None,
     entry_hash: Annotated[str | None, Query(pattern=_HEX64)] = None,
-    tree_size: Annotated[int | None, Query(ge=1, description="Default: the latest"
+    tree_size: Annotated[int | None, Query(ge=1, le=_MAX_INDEX, description="Default: the latest"
                                                               " checkpoint's size.")] = None,
 ) -> InclusionProofPublic | JSONResponse:
     """Prove leaf ``leaf_index`` (or the leaf of ``entry_hash``) in the tree of ``tree_size``."""
@@ -127,8 +130,8 @@ def inclusion_proof(
 
 @router.get("/proof/consistency", response_model=ConsistencyProofPublic)
 def consistency_proof(ledger: LedgerDep, actor: CurrentActor,
-                      first: Annotated[int, Query(ge=1)],
-                      second: Annotated[int, Query(ge=1)]) -> ConsistencyProofPublic:
+                      first: Annotated[int, Query(ge=1, le=_MAX_INDEX)],
+                      second: Annotated[int, Query(ge=1, le=_MAX_INDEX)]) -> ConsistencyProofPublic:
     """Prove that the tree of ``first`` leaves is a prefix of the tree of ``second`` leaves."""
     del actor
     if first > second:
