@@ -1,8 +1,9 @@
 """A/B of two commits in one run: the same benchmark from an old commit and from this tree, in turns.
 
-    .venv/bin/python scripts/bench/ab.py OLD_REF [--rounds 3] -- bench_group.py --backend both
+    .venv/bin/python scripts/bench/ab.py OLD_REF [--new NEW_REF] [--rounds 3] bench_group.py -- --backend both
 
-OLD_REF is checked out into a temporary git worktree; each round runs the old tree's copy of the
+OLD_REF (and NEW_REF, if given; else the working tree) is checked out into a temporary git
+worktree; each round runs the old tree's copy of the
 script (with ``PYTHONPATH`` on the old ``src/``) and then this tree's copy, so both see the same
 machine at nearly the same moment. Every numeric cell of the tables the scripts print is
 collected, and the median of each side is printed with the ratio new/old (for throughput 1.00x
@@ -60,6 +61,7 @@ def main() -> None:
     """Parse arguments, run the rounds, print the comparison."""
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("old", help="the commit to compare against (e.g. HEAD~5, a sha)")
+    p.add_argument("--new", default=None, help="the commit to compare (default: working tree)")
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("script", help="a script of scripts/bench, e.g. bench_group.py")
     p.add_argument("args", nargs=argparse.REMAINDER, help="its arguments (after --)")
@@ -69,18 +71,24 @@ def main() -> None:
         old = Path(tmp) / "old"
         subprocess.run(["git", "worktree", "add", "--detach", "-q", str(old), a.old], cwd=ROOT,
                        check=True)
+        new = ROOT
+        if a.new is not None:
+            new = Path(tmp) / "new"
+            subprocess.run(["git", "worktree", "add", "--detach", "-q", str(new), a.new],
+                           cwd=ROOT, check=True)
         try:
             sides: dict[str, dict[tuple[str, str, str], list[float]]] = {
                 "old": defaultdict(list), "new": defaultdict(list)}
             for round_ in range(a.rounds):
-                for side, tree in (("old", old), ("new", ROOT)):
+                for side, tree in (("old", old), ("new", new)):
                     print(f"# round {round_ + 1}/{a.rounds}: {side} ({a.script})", flush=True)
                     for key, value in cells(run(tree, a.script, args)).items():
                         sides[side][key].append(value)
         finally:
-            subprocess.run(["git", "worktree", "remove", "--force", str(old)], cwd=ROOT,
-                           check=False)
-    print(f"\n## A/B: {a.script} {' '.join(args)}; old = {a.old}, new = working tree;"
+            for tree in {old, new} - {ROOT}:
+                subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=ROOT,
+                               check=False)
+    print(f"\n## A/B: {a.script} {' '.join(args)}; old = {a.old}, new = {a.new or 'working tree'};"
           f" {a.rounds} rounds in turns, medians\n")
     print("| table | row | column | old | new | new/old |")
     print("|---|---|---|---|---|---|")
