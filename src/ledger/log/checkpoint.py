@@ -22,6 +22,12 @@ Signature suites plug in through one table, :data:`_SIGNATURE_TYPES`, that maps 
 to its C2SP signature-type identifier; verification goes through a ``verify`` callable that
 defaults to the suites of :data:`ledger.crypto.suites.PROFILES`. Every failure raises
 :class:`~ledger.errors.CheckpointError` naming what is wrong.
+
+Witness cosignatures (https://c2sp.org/tlog-cosignature) are signature lines too: an Ed25519
+``cosignature/v1`` key has type 0x04 (suite name :data:`COSIGNATURE_V1`), its signature is an
+8-byte big-endian timestamp followed by an Ed25519 signature over
+``cosignature/v1\ntime T\n`` and the note body (:func:`cosignature_v1_message`). A verifier key
+of that type is checked that way by :func:`verify_signatures`; :func:`cosign_v1` makes one.
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ from ledger.crypto.suites import PROFILES, Signer
 from ledger.errors import BadSignatureError, CheckpointError
 
 __all__ = [
+    "COSIGNATURE_V1",
     "Checkpoint",
     "Note",
     "NoteSignature",
@@ -45,6 +52,10 @@ __all__ = [
     "VerifierKey",
     "VerifyFunction",
     "checkpoint_signer",
+    "cosign_v1",
+    "cosignature_timestamp",
+    "cosignature_v1_message",
+    "cosignature_verifier_key",
     "sign_checkpoint",
     "sign_note",
     "verify_note",
@@ -59,13 +70,22 @@ VerifyFunction = Callable[[str, bytes, bytes, bytes], None]
 # collision-resistant algorithm tag, which is why the values are byte strings. sm2-sm3 is
 # 0xff || "sm2-sm3/1234567812345678" (SM2 over SM3 with that user id, DER signatures,
 # 04||X||Y keys): see docs/gm-profile.md.
+# cosignature/v1 is tlog-cosignature's Ed25519 cosigner key (type 0x04): its signatures are
+# timestamped and sign a message that is not the note body alone (see cosignature_v1_message).
+COSIGNATURE_V1: Final = "cosignature/v1"
 _SIGNATURE_TYPES: Final[Mapping[str, bytes]] = {
     "ed25519": b"\x01",
+    COSIGNATURE_V1: b"\x04",
     "sm2-sm3": b"\xffsm2-sm3/1234567812345678",
 }
 
 # Raw public-key sizes, checked when a verifier key is built; suites not listed are unchecked.
-_PUBLIC_KEY_SIZES: Final[Mapping[str, int]] = {"ed25519": 32, "sm2-sm3": 65}
+_PUBLIC_KEY_SIZES: Final[Mapping[str, int]] = {"ed25519": 32, COSIGNATURE_V1: 32,
+                                               "sm2-sm3": 65}
+# tlog-cosignature §Format: timestamped_signature = u64 timestamp (big-endian) || Ed25519 (64).
+_TIMESTAMP_SIZE: Final = 8
+_ED25519_SIGNATURE_SIZE: Final = 64
+_MAX_TIMESTAMP: Final = 2**63 - 1  # "It MUST NOT exceed 2^63 - 1"
 
 _SIGNATURE_PREFIX: Final = "\u2014 "  # signed-note §Format: em dash (U+2014), space
 _KEY_ID_SIZE: Final = 4  # signed-note §Signatures: uint32 key ID, big-endian
@@ -397,7 +417,11 @@ def verify_signatures(
             continue
         # Step 3.
         try:
-            check(key.suite, key.public_key, message, signature.signature)
+            if key.suite == COSIGNATURE_V1:
+                timestamp, raw = _split_timestamped(signature)
+                check("ed25519", key.public_key, cosignature_v1_message(message, timestamp), raw)
+            else:
+                check(key.suite, key.public_key, message, signature.signature)
         except BadSignatureError:
             raise CheckpointError(
                 f"signature by {key.name}+{key.key_id.hex()} does not verify"
@@ -412,6 +436,70 @@ def verify_signatures(
             f"note has no signature from a trusted key: expected one of {names}, got {found}"
         )
     return tuple(verified)
+
+
+# --- witness cosignatures (tlog-cosignature) ---------------------------------------------------
+
+
+def cosignature_v1_message(body: bytes, timestamp: int) -> bytes:
+    """tlog-cosignature §Ed25519 signed message: ``cosignature/v1\\ntime T\\n`` + the note body.
+
+    ``body`` is the whole note text (extension lines included, final newline included, no
+    signature lines); ``T`` is ASCII decimal without leading zeros.
+    """
+    if not 0 <= timestamp <= _MAX_TIMESTAMP:
+        raise CheckpointError(f"cosignature timestamp {timestamp} is outside 0..2^63-1")
+    return b"cosignature/v1\ntime " + str(timestamp).encode("ascii") + b"\n" + body
+
+
+def _split_timestamped(signature: NoteSignature) -> tuple[int, bytes]:
+    """``timestamped_signature``: the big-endian u64 timestamp and the 64-byte Ed25519 part.
+
+    A wrong size or a timestamp above 2^63-1 is a signature that does not verify
+    (:class:`~ledger.errors.BadSignatureError`), as a bad Ed25519 signature is.
+    """
+    raw = signature.signature
+    if len(raw) != _TIMESTAMP_SIZE + _ED25519_SIGNATURE_SIZE:
+        raise BadSignatureError(
+            f"cosignature/v1 by {signature.name!r} is {len(raw)} bytes: expected"
+            f" {_TIMESTAMP_SIZE + _ED25519_SIGNATURE_SIZE}")
+    timestamp = int.from_bytes(raw[:_TIMESTAMP_SIZE], "big")
+    if timestamp > _MAX_TIMESTAMP:
+        raise BadSignatureError(f"cosignature/v1 by {signature.name!r} has timestamp"
+                                f" {timestamp} above 2^63-1")
+    return timestamp, raw[_TIMESTAMP_SIZE:]
+
+
+def cosignature_timestamp(signature: NoteSignature) -> int:
+    """The POSIX time a ``cosignature/v1`` line states (not verified: see verify_signatures)."""
+    try:
+        return _split_timestamped(signature)[0]
+    except BadSignatureError as exc:
+        raise CheckpointError(str(exc)) from None
+
+
+def cosignature_verifier_key(name: str, public_key: bytes) -> VerifierKey:
+    """The ``cosignature/v1`` verifier key (type 0x04) of an Ed25519 public key under ``name``.
+
+    Its key ID is SHA-256(name || 0x0A || 0x04 || public key)[:4] (tlog-cosignature §Format).
+    """
+    return VerifierKey(name, _key_id(name, COSIGNATURE_V1, public_key), COSIGNATURE_V1,
+                       public_key)
+
+
+def cosign_v1(body: bytes, name: str, signer: Signer, timestamp: int) -> NoteSignature:
+    """An Ed25519 ``cosignature/v1`` line by ``signer`` under ``name`` on note text ``body``.
+
+    ``signer`` must be an Ed25519 key (tlog-cosignature has no other classical type); the key
+    must not also sign notes as type 0x01 elsewhere (the message does not name the cosigner).
+    """
+    if signer.suite != "ed25519":
+        raise CheckpointError(f"a cosignature/v1 key is Ed25519: got {signer.suite}")
+    key = cosignature_verifier_key(name, signer.public_key)
+    Checkpoint.parse_body(body)  # a cosignature is over a checkpoint's note text
+    message = cosignature_v1_message(body, timestamp)  # checks the range first
+    stamp = timestamp.to_bytes(_TIMESTAMP_SIZE, "big")
+    return NoteSignature(name, key.key_id, stamp + signer.sign(message))
 
 
 # --- the log checkpoint -----------------------------------------------------------------------
