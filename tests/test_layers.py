@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src"
-OURS = ("ledger", "projections", "api")
+OURS = ("ledger", "projections", "api", "witness")
 
 # Which layers each layer may import (besides itself). A layer is a sub-package of ``ledger``, one
-# of its top-level modules, or one of the other two top-level packages.
+# of its top-level modules, or one of the other top-level packages.
 _BASE = {"ledger.errors"}
 ALLOWED: dict[str, set[str]] = {
     "ledger.errors": set(),
@@ -34,7 +34,10 @@ ALLOWED: dict[str, set[str]] = {
                             "ledger.store", "ledger.evidence", "ledger.service", "ledger.app"},
     "ledger": set(),
     "projections": {"ledger"},
-    "api": {"ledger", "projections"},
+    # The Audit Branch's witness runs on its own machine with its own state: of the ledger it
+    # knows only the errors, the crypto suites and the log's formats (never storage or service).
+    "witness": _BASE | {"ledger.crypto", "ledger.log"},
+    "api": {"ledger", "projections", "witness"},
 }
 
 # Outside code that marks a layer as storage or web: the domain and integrity layers stay free
@@ -173,6 +176,29 @@ def test_no_import_circles() -> None:
 def test_the_cycle_finder_finds_cycles() -> None:
     assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
     assert _cycles({"a": {"b"}, "b": set()}) == []
+
+
+# Of ``ledger.log``, the witness may use the formats, not the storage port or the append path.
+WITNESS_FORBIDDEN = ("ledger.log.store", "ledger.log.writer", "ledger.log.sealing",
+                     "ledger.store", "ledger.service", "ledger.app", "eventsourcing", "psycopg")
+
+
+@pytest.mark.parametrize("module", sorted(m for m in GRAPH if layer_of(m) == "witness"))
+def test_the_witness_knows_only_the_log_formats(module: str) -> None:
+    outside = sorted(t for t in GRAPH[module] if t.startswith(WITNESS_FORBIDDEN))
+    assert not outside, f"{module} imports the ledger's storage or service: {outside}"
+
+
+def test_the_witness_runs_without_the_ledger_storage() -> None:
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    code = ("import sys, witness.cli, witness.app; bad = [m for m in sys.modules if"
+            " m.startswith(('ledger.store', 'ledger.service', 'ledger.app', 'eventsourcing',"
+            " 'psycopg'))]; print(bad); sys.exit(bool(bad))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_an_upward_import_would_be_caught() -> None:

@@ -2,8 +2,9 @@
 
 ``export`` writes a project's evidence bundle; ``verify-bundle`` checks one offline (it opens no
 database and no network connection); ``witness`` cosigns the log's checkpoint over HTTP after
-proving it extends the last one cosigned; ``witness-keygen`` makes a witness key file and
-``witness-register`` (admin) registers its public half for an ``audit`` actor.
+proving it extends the last one cosigned, and ``witness init|serve|status`` run the Audit
+Branch's C2SP tlog-witness service (:mod:`witness.cli`); ``witness-keygen`` makes a witness key
+file and ``witness-register`` (admin) registers its public half for an ``audit`` actor.
 
 Exit codes: 0 everything held; 1 the bundle was rejected or the witness refused; 2 a usage,
 input or connection error.
@@ -41,6 +42,7 @@ from ledger.log.witness import (
 )
 from ledger.measures.roles import Role
 from ledger.settings import Settings
+from witness import cli as witness_service
 
 console = Console()
 errors = Console(stderr=True)
@@ -245,10 +247,11 @@ class HttpLogClient:
 
 
 def witness(  # noqa: PLR0917 - typer maps each parameter to an option
-    url: Annotated[str, typer.Option(help="The ledger's base URL.")],
-    key: Annotated[Path, typer.Option(help="The witness private key file.")],
-    token: Annotated[str, typer.Option(
-        envvar="LEDGER_WITNESS_TOKEN", help="Bearer token of an audit actor.")],
+    ctx: typer.Context,
+    url: Annotated[str | None, typer.Option(help="The ledger's base URL.")] = None,
+    key: Annotated[Path | None, typer.Option(help="The witness private key file.")] = None,
+    token: Annotated[str | None, typer.Option(
+        envvar="LEDGER_WITNESS_TOKEN", help="Bearer token of an audit actor.")] = None,
     state: Annotated[Path, typer.Option(
         help="The witness state file (the last checkpoint cosigned).")] = Path(
         "var/witness-state.json"),
@@ -256,7 +259,15 @@ def witness(  # noqa: PLR0917 - typer maps each parameter to an option
         "--log-key", help="The log's verifier key (required on the first run).")] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Cosign the log's checkpoint if it extends the last one cosigned; refuse forks/rewinds."""
+    """Witness the log. With --url, --key and --token (no command): fetch the log's checkpoint
+    and cosign it if it extends the last one cosigned, refusing forks and rewinds. The
+    commands init, serve and status run the C2SP tlog-witness service instead (the log sends
+    it checkpoints)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if url is None or key is None or token is None:
+        raise _fail("give --url, --key and --token (or LEDGER_WITNESS_TOKEN) to cosign the log's"
+                    " checkpoint, or a command: init, serve, status (--help)")
     try:
         witness_key = WitnessKey.parse(key.read_text(encoding="utf-8"))
         previous = WitnessState.load(state)
@@ -326,6 +337,10 @@ def register(app: typer.Typer) -> None:
     """Add the evidence and witness commands to the ``ledger`` app."""
     app.command("export")(export)
     app.command("verify-bundle")(verify_bundle_command)
-    app.command("witness")(witness)
+    group = typer.Typer(help="Witness the log's checkpoints (the Audit Branch).",
+                        invoke_without_command=True, no_args_is_help=True)
+    group.callback()(witness)
+    witness_service.add_commands(group)
+    app.add_typer(group, name="witness")
     app.command("witness-keygen")(witness_keygen)
     app.command("witness-register")(witness_register)
