@@ -19,6 +19,7 @@ from api.routers import (
     obligations,
     ops,
     projects,
+    tiles,
     units,
 )
 from api.services import LedgerService
@@ -84,6 +85,7 @@ def create_app(settings: Settings | None = None, ledger: Ledger | None = None, *
     for module in (ops, meta, projects, documents, obligations, units, actors):
         app.include_router(module.router)
     app.include_router(log.router)
+    app.include_router(tiles.router)  # C2SP tlog-tiles: /checkpoint, /tile/… (docs/design.md §5)
     app.include_router(evidence.router)
     app.include_router(pages.router)  # the web pages at / (docs/design.md §6)
     app.mount("/static", StaticFiles(directory=pages.STATIC_DIR), name="static")
