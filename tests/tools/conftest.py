@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
-_LEDGER_TESTS = str(Path(__file__).resolve().parents[1] / "ledger")
-if _LEDGER_TESTS not in sys.path:
-    sys.path.insert(0, _LEDGER_TESTS)
+_LEDGER_TESTS = Path(__file__).resolve().parents[1] / "ledger"
+for _folder in (_LEDGER_TESTS, _LEDGER_TESTS / "log"):
+    if str(_folder) not in sys.path:
+        sys.path.insert(0, str(_folder))
 
 from test_bundle import bundle, history  # noqa: E402
 

@@ -86,7 +86,7 @@ _DER_LONG_LENGTH_ONE_BYTE: Final = 0x81
 
 def _sm3(*parts: bytes) -> bytes:
     """SM3 of the concatenation of ``parts`` (GmSSL's: a third of ``cryptography``'s cost per
-    call on the 32–600-byte inputs the log hashes; ``tests/ledger/test_suite_gm.py`` holds it
+    call on the 32–600-byte inputs the log hashes; ``tests/ledger/crypto/test_suite_gm.py`` holds it
     to the GB/T 32905 vectors and to OpenSSL's SM3)."""
     return bytes(_gmssl.sm3_hash(b"".join(parts)))
 

@@ -8,8 +8,8 @@ data to check (``providers/implementations/signature/sm2_sig.c``: ``sm2sig_verif
 ``ossl_sm2_internal_verify``); Z and e stay in :mod:`ledger.crypto.gm`, as with GmSSL.
 
 Nothing else depends on it: :func:`verifier` returns None where ``libcrypto`` 3 cannot be loaded
-or cannot build an SM2 key, and the suite keeps using GmSSL. ``tests/ledger/test_suite_gm.py``
-holds the two to the same verdicts.
+or cannot build an SM2 key, and the suite keeps using GmSSL.
+``tests/ledger/crypto/test_suite_gm.py`` holds the two to the same verdicts.
 """
 
 from __future__ import annotations

@@ -33,7 +33,7 @@ def _check(value: object, path: str) -> bool:
     With ASCII keys (our field names; payload keys almost always), Python's ``sort_keys``
     order equals JCS's UTF-16 order and ``json`` escapes strings exactly as RFC 8785 §3.2.2.2
     does, so the standard encoder yields the same bytes six times faster than ``rfc8785``;
-    ``tests/ledger/test_canonical.py`` proves the equality on generated JSON.
+    ``tests/ledger/log/test_canonical.py`` proves the equality on generated JSON.
     """
     if isinstance(value, float):
         # Money is integer fen and dates are strings: a float is always a bug upstream.

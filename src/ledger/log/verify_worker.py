@@ -112,7 +112,7 @@ def _safe_int(text: str) -> int:
 _EXACT = json.JSONDecoder(parse_float=_reject_number, parse_constant=_reject_number,
                           parse_int=_safe_int)
 # The same encoder as ledger.log.canonical's fast path: with keys in code point order it writes
-# RFC 8785 (see canonical._check's docstring and tests/ledger/test_canonical.py).
+# RFC 8785 (see canonical._check's docstring and tests/ledger/log/test_canonical.py).
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True)
 # Its C core, made once: JSONEncoder.encode builds one per call, with a dict of the containers
 # seen (for cycles, which decoded JSON cannot have); a quarter of the encoding's cost.
