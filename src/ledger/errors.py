@@ -235,3 +235,21 @@ class HeadProofError(ProofError):
 
 class CheckpointError(IntegrityFailedError):
     """Raised when a checkpoint is malformed, badly signed, or disagrees with the log."""
+
+
+class HeadsMapUnavailableError(LedgerError, LookupError):
+    """Raised when a stream heads proof is asked at a log size the map does not cover: before
+    the map's first version (a log upgraded by ``ledger init`` starts its map at the size it had
+    then), beyond the log, or in a database that has no map yet."""
+
+    def __init__(self, size: int, start: int | None, log_size: int | None = None) -> None:
+        self.size = size
+        self.start = start
+        self.log_size = log_size
+        if start is None:
+            why = "the database has no heads map yet: run `ledger init`"
+        elif log_size is not None and size > log_size:
+            why = f"the log has {log_size} leaves"
+        else:
+            why = f"the map starts at size {start}"
+        super().__init__(f"no heads map at size {size} ({why})")

@@ -53,6 +53,7 @@ from eventsourcing.tests.persistence import (  # after the shim above
 
 from ledger.crypto.suites import INTL
 from ledger.log.checkpoint import Checkpoint, SignedNote, VerifierKey, sign_checkpoint, verify_note
+from ledger.log.headmap import checkpoint_extension
 from ledger.log.merkle import NodeId
 from ledger.log.sealing import OpaqueSealer
 from ledger.store.postgres import PostgresLedgerRecorder
@@ -67,9 +68,11 @@ LONG_EVENTS_TABLE_NAME = "s" * 50 + "stored_events"
 assert len(LONG_EVENTS_TABLE_NAME) == 63
 
 
-def sign_log_checkpoint(size: int, root: bytes) -> str:
-    """The recorder's checkpoint signer: a C2SP signed note under the test log key."""
-    return sign_checkpoint(Checkpoint(ORIGIN, size, root), ORIGIN, LOG_SIGNER).text()
+def sign_log_checkpoint(size: int, root: bytes, heads: bytes) -> str:
+    """The recorder's checkpoint signer: a C2SP signed note under the test log key, with the
+    stream heads map's root as its ``heads`` line."""
+    return sign_checkpoint(Checkpoint(ORIGIN, size, root, (checkpoint_extension(heads),)),
+                           ORIGIN, LOG_SIGNER).text()
 
 
 # --- an independent RFC 9162 computation, to check what the recorders store --------------------

@@ -19,6 +19,8 @@ from eventsourcing.persistence import StoredEvent
 from ledger.crypto.suites import Profile
 from ledger.log.documents import Document
 from ledger.log.entries import PendingEntry
+from ledger.log.headmap import HeadProof, StreamHead
+from ledger.log.heads import HeadRow
 from ledger.log.merkle import NodeId
 from ledger.log.sealing import Sealer
 from ledger.log.writer import BatchOutcome, CheckpointSigner, LeafRow
@@ -51,7 +53,9 @@ class LogStore(Protocol):
     sign_checkpoint: CheckpointSigner | None
 
     def create_table(self) -> None:
-        """Create every table (``ledger init``; never by concurrently starting workers)."""
+        """Create every table (``ledger init``; never by concurrently starting workers), and
+        start the stream heads map if the database has none: at the log's current size,
+        built from every stream's newest entry (an existing log is upgraded)."""
         ...
 
     def append(self, events: Sequence[StoredEvent],
@@ -183,4 +187,20 @@ class LogStore(Protocol):
 
     def leaf_for_hash(self, entry_hash: bytes) -> LeafRow | None:
         """The first leaf whose entry hash is ``entry_hash``."""
+        ...
+
+    def heads_map_start(self) -> int | None:
+        """The log size at which the stream heads map starts (its first version); None if
+        the database has no map yet (made before it: ``ledger init`` upgrades it)."""
+        ...
+
+    def head_proof(self, stream: UUID, tree_size: int) -> tuple[StreamHead | None, HeadProof]:
+        """``stream``'s head in the heads map at log size ``tree_size`` and its proof, from
+        the stored node versions; :class:`~ledger.errors.HeadsMapUnavailableError` if the
+        map does not cover that size."""
+        ...
+
+    def iter_head_nodes(self, after: int, upto: int | None = None) -> Iterator[HeadRow]:
+        """The heads map's stored node versions with ``after < version ≤ upto`` (no upper
+        bound if None), ordered by version."""
         ...

@@ -4,7 +4,9 @@ Order of work, all under the recorder's exclusive table lock (docs/design.md §8
 read the log head, the Merkle right edge and the stream heads → seal (stamp ``recorded_at``,
 link ``prev``) → insert the events → assign dense leaf indexes from the log's own counter
 (never from notification ids, which have gaps after a rollback) → store the new Merkle
-nodes → sign a checkpoint. The transaction commits all of it or none of it.
+nodes → move the stream heads map (:mod:`ledger.log.heads`) → sign a checkpoint carrying both
+roots. The transaction commits all of it or none of it; the process's in-memory heads map takes
+the batch's new version only once the backend has committed it (``BatchOutcome.heads_update``).
 """
 
 from __future__ import annotations
@@ -15,17 +17,19 @@ from datetime import UTC, datetime
 from typing import Protocol
 from uuid import UUID
 
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import IntegrityError, StoredEvent
 
 from ledger.crypto.suites import Profile
 from ledger.errors import LedgerError, StaleStreamError
 from ledger.log import merkle
 from ledger.log.entries import PendingEntry
+from ledger.log.heads import CurrentHeads, HeadRow, HeadsBehindError, HeadsUpdate, head_changes
 from ledger.log.merkle import NodeId
 from ledger.log.sealing import SealContext, SealedEvent, Sealer, StreamHead, stream_key
 
-CheckpointSigner = Callable[[int, bytes], str]
-"""(tree size, root) → signed note text."""
+CheckpointSigner = Callable[[int, bytes, bytes], str]
+"""(tree size, root, heads root) → signed note text; the heads root is the stream heads map's
+at that size, carried as the checkpoint's ``heads`` extension line."""
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,10 @@ class LockedLog:
     heads: Mapping[str, StreamHead]
     seen_nonces: frozenset[str]
     right_edge: Mapping[NodeId, bytes]
+    head_rows: Sequence[HeadRow] | None = ()
+    """The heads map's node versions above the version the caller's map is at, by version
+    (committed by other processes); None if the map is too far behind to read them under the
+    lock (:data:`ledger.log.heads.CATCH_UP_LEAVES`)."""
 
 
 class LogTransaction(Protocol):
@@ -66,18 +74,21 @@ class LogTransaction(Protocol):
     one server function for each); an in-process backend simply runs the statements in turn.
     """
 
-    def lock_and_read(self, streams: Sequence[str], nonces: Sequence[str]) -> LockedLog:
+    def lock_and_read(self, streams: Sequence[str], nonces: Sequence[str],
+                      heads_version: int) -> LockedLog:
         """Take the exclusive lock that serialises appends, then read, under it, the log head
         (size, newest ``recorded_at``), the Merkle right edge at that size, the newest
-        (seq, hash) of each named stream that has entries, and which ``nonces`` are used."""
+        (seq, hash) of each named stream that has entries, which ``nonces`` are used, and
+        the heads map's node versions above ``heads_version`` (the caller's map) unless the
+        log is more than :data:`~ledger.log.heads.CATCH_UP_LEAVES` beyond it."""
         ...
 
     def write(self, events: Sequence[StoredEvent], leaves: Sequence[NewLeaf],
               nodes: Mapping[NodeId, bytes], checkpoint: tuple[int, bytes, str] | None,
-              ) -> list[int]:
+              heads: HeadsUpdate) -> list[int]:
         """Insert the events, their leaves (each with its event's notification id), the new
-        Merkle nodes and the signed checkpoint (size, root, note); return the events'
-        notification ids in order."""
+        Merkle nodes, the heads map's new node versions and the signed checkpoint (size,
+        root, note); return the events' notification ids in order."""
         ...
 
 
@@ -106,24 +117,35 @@ class BatchOutcome:
     right_edge: Mapping[NodeId, bytes] = field(default_factory=dict)  # at ``tree_size``
     last_recorded_at: str | None = None  # the newest entry's, at ``tree_size``
     heads: Mapping[str, StreamHead] = field(default_factory=dict)  # streams seen, after it
+    heads_update: HeadsUpdate | None = None
+    """The heads map's new version, written by the transaction: the backend merges it into its
+    :class:`~ledger.log.heads.CurrentHeads` once the transaction has committed, never before."""
 
 
 def write_batch(tx: LogTransaction, events: Sequence[StoredEvent], *, sealer: Sealer,
                 profile: Profile, sign_checkpoint: CheckpointSigner | None,
+                heads: CurrentHeads,
                 expected_heads: Mapping[str, int] | None = None,
                 clock: Callable[[], datetime] = lambda: datetime.now(UTC),
                 pending: Sequence[PendingEntry] | None = None) -> BatchOutcome:
-    """Append ``events`` to the log inside ``tx``; the caller commits or rolls back.
+    """Append ``events`` to the log inside ``tx``; the caller commits or rolls back, and
+    after a commit merges ``outcome.heads_update`` into ``heads`` (the process's map).
 
     ``expected_heads`` names streams the batch's decisions relied on without writing to them
     (the key registry): if one moved before the lock, :class:`StaleStreamError` is raised and
     nothing is written, so a key revoked meanwhile is never used. ``pending``: the pending
     entries the events were made from, if the caller has them (see :meth:`Sealer.read`).
+    Raises :class:`~ledger.log.heads.HeadsBehindError` (nothing written) if ``heads`` is too
+    far behind the log to catch up under the lock.
     """
     batch = sealer.read(events, pending)  # pure parsing: done before the lock, to keep it short
     expected = dict(expected_heads or {})
     streams = sorted({stream_key(e.originator_id) for e in events} | set(expected))
-    locked = tx.lock_and_read(streams, batch.nonces)
+    locked = tx.lock_and_read(streams, batch.nonces, heads.version)
+    if locked.head_rows is None:
+        raise HeadsBehindError(f"the heads map is at {heads.version}, the log at {locked.size}")
+    # Versions other processes committed: safe to take in now, whatever becomes of this batch.
+    heads.catch_up(locked.size, locked.head_rows)
     for stream, seq in expected.items():
         head = locked.heads.get(stream)
         found = head.seq if head is not None else 0
@@ -139,9 +161,18 @@ def write_batch(tx: LogTransaction, events: Sequence[StoredEvent], *, sealer: Se
         outcome.tree_size, outcome.right_edge = size, locked.right_edge
         outcome.root = merkle.root_from_right_edge(profile.hash, size, locked.right_edge)
         return outcome
-    plan = _plan(sealed.accepted, size, locked.right_edge, profile, sign_checkpoint)
+    try:
+        plan = _plan(sealed.accepted, size, locked.right_edge, profile, sign_checkpoint,
+                     heads=heads)
+    except ValueError as exc:
+        # A stream's seq not above its head: a (stream, seq) already stored, which the events
+        # table's key refuses. The entry sealer refuses such filings itself; the opaque one
+        # (eventsourcing's recorder tests) leaves it to the key, so refuse as the key would.
+        raise IntegrityError(str(exc)) from exc
+    if plan is None:  # the map was brought to ``size`` above and only this lock's holder moves it
+        raise AssertionError(f"the heads map left size {size} under the lock")
     ids = tx.write([s.stored for s in sealed.accepted], plan.leaves, plan.nodes,
-                   plan.checkpoint)
+                   plan.checkpoint, plan.heads)
     return plan.outcome(outcome, sealed.accepted, ids)
 
 
@@ -155,11 +186,13 @@ class _Plan:
     size: int
     root: bytes
     right_edge: Mapping[NodeId, bytes]
+    heads: HeadsUpdate
 
     def outcome(self, outcome: BatchOutcome, accepted: Sequence[SealedEvent],
                 ids: Sequence[int]) -> BatchOutcome:
         outcome.tree_size, outcome.root, outcome.right_edge = (
             self.size, self.root, self.right_edge)
+        outcome.heads_update = self.heads
         outcome.appended = [
             Appended(s.position, leaf.leaf_index, s.entry_hash, s.recorded_at,
                      notification_id, leaf.originator_id, leaf.originator_version, s.prev)
@@ -175,20 +208,30 @@ class _Plan:
 
 
 def _plan(accepted: Sequence[SealedEvent], size: int, right_edge: Mapping[NodeId, bytes],
-          profile: Profile, sign_checkpoint: CheckpointSigner | None) -> _Plan:
-    """Dense leaf indexes from ``size`` on, the new Merkle nodes and the signed checkpoint."""
+          profile: Profile, sign_checkpoint: CheckpointSigner | None, *,
+          heads: CurrentHeads) -> _Plan | None:
+    """Dense leaf indexes from ``size`` on, the new Merkle nodes, the heads map's new version
+    (an overlay: ``heads`` itself is not changed) and the checkpoint signed over both roots.
+    None if ``heads`` is not at ``size`` (only a prediction can find it elsewhere); ValueError
+    if a stream's seq is not above its head in ``heads``."""
     leaves = [
         NewLeaf(size + i, s.stored.originator_id, s.stored.originator_version, s.entry_hash,
                 s.recorded_at, s.nonce)
         for i, s in enumerate(accepted)
     ]
+    new_size = size + len(leaves)
+    changes = head_changes(
+        (leaf.originator_id, leaf.originator_version, leaf.entry_hash, leaf.leaf_index)
+        for leaf in leaves)
+    update = heads.plan(size, changes, new_size)
+    if update is None:
+        return None
     new_nodes, new_edge = merkle.append_leaves(
         profile.hash, size, dict(right_edge), [s.entry_hash for s in accepted])
-    new_size = size + len(leaves)
     root = merkle.root_from_right_edge(profile.hash, new_size, new_edge)
     checkpoint = (None if sign_checkpoint is None
-                  else (new_size, root, sign_checkpoint(new_size, root)))
-    return _Plan(leaves, new_nodes, checkpoint, new_size, root, new_edge)
+                  else (new_size, root, sign_checkpoint(new_size, root, update.root)))
+    return _Plan(leaves, new_nodes, checkpoint, new_size, root, new_edge, update)
 
 
 # --- the one-statement append --------------------------------------------------------------
@@ -245,7 +288,8 @@ class PredictedWrite(Protocol):
 
     def write_if(self, expected: Expected, events: Sequence[StoredEvent],
                  leaves: Sequence[NewLeaf], nodes: Mapping[NodeId, bytes],
-                 checkpoint: tuple[int, bytes, str] | None) -> list[int] | None:
+                 checkpoint: tuple[int, bytes, str] | None, *,
+                 heads: HeadsUpdate) -> list[int] | None:
         """Lock; if the log is as expected, insert as :meth:`LogTransaction.write` does and
         return the notification ids; otherwise write nothing and return None."""
         ...
@@ -254,6 +298,7 @@ class PredictedWrite(Protocol):
 def write_predicted(tx: PredictedWrite, events: Sequence[StoredEvent], known: KnownLog, *,
                     sealer: Sealer, profile: Profile,
                     sign_checkpoint: CheckpointSigner | None,
+                    heads: CurrentHeads,
                     expected_heads: Mapping[str, int] | None = None,
                     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
                     pending: Sequence[PendingEntry] | None = None) -> BatchOutcome | None:
@@ -262,9 +307,11 @@ def write_predicted(tx: PredictedWrite, events: Sequence[StoredEvent], known: Kn
     if it holds, so the result is the one :func:`write_batch` would give. None — nothing
     written — when a stream's head is not known, when sealing on the prediction refuses
     anything (the refusal must come from what is stored), or when the log is not as
-    predicted (another writer appended): the caller then runs :func:`write_batch`."""
+    predicted (another writer appended), or when ``heads`` is not at the predicted size (its
+    update would not be the one the log needs): the caller then runs :func:`write_batch`.
+    As there, the caller merges ``outcome.heads_update`` into ``heads`` after the commit."""
     batch = sealer.read(events, pending)
-    heads: dict[str, StreamHead] = {}
+    seal_heads: dict[str, StreamHead] = {}
     checks: dict[str, StreamHead | None] = {}
     for event in events:
         key = stream_key(event.originator_id)
@@ -276,9 +323,9 @@ def write_predicted(tx: PredictedWrite, events: Sequence[StoredEvent], known: Kn
         head = known.heads.get(key)
         if head is None or head.seq != event.originator_version - 1:
             return None
-        checks[key] = heads[key] = head
+        checks[key] = seal_heads[key] = head
     sealed = sealer.seal(batch, SealContext(now=clock(), last_recorded_at=known.last_recorded_at,
-                                            heads=heads))
+                                            heads=seal_heads))
     if sealed.rejected or not sealed.accepted:
         return None
     relied: dict[str, int] = {}
@@ -296,9 +343,17 @@ def write_predicted(tx: PredictedWrite, events: Sequence[StoredEvent], known: Kn
         hashes=[head.entry_hash if head else None for head in checks.values()]
         + [None] * len(relied),
         nonces=batch.nonces)
-    plan = _plan(sealed.accepted, known.size, known.right_edge, profile, sign_checkpoint)
+    try:
+        plan = _plan(sealed.accepted, known.size, known.right_edge, profile, sign_checkpoint,
+                     heads=heads)
+    except ValueError:
+        # The map knows a newer head than the prediction (another process appended to the
+        # stream): the statement would find the log moved and refuse too.
+        plan = None
+    if plan is None:
+        return None
     ids = tx.write_if(expected, [s.stored for s in sealed.accepted], plan.leaves, plan.nodes,
-                      plan.checkpoint)
+                      plan.checkpoint, heads=plan.heads)
     if ids is None:
         return None
     return plan.outcome(BatchOutcome(), sealed.accepted, ids)

@@ -12,6 +12,7 @@ from ledger.crypto.suites import Profile, Signer, profile_named
 from ledger.errors import ConfigurationError, KeyNotValidError, LedgerNotInitialisedError
 from ledger.log.checkpoint import Checkpoint, VerifierKey, checkpoint_signer
 from ledger.log.entries import b64decode, b64encode
+from ledger.log.headmap import checkpoint_extension
 from ledger.log.identity import ROOT_ACTOR, LedgerIdentity, key_id_for
 from ledger.log.sealing import EntrySealer
 from ledger.log.store import CustodyRecord, LogStore
@@ -108,8 +109,11 @@ class KeyCustody:
                 root_public_key=root_public,
             )
             sign = checkpoint_signer(identity.log_key.name, self.signer("log"))
+            # Every checkpoint carries the stream heads map's root as its ``heads`` line
+            # (docs/evidence-format.md, Stream heads map, In the checkpoint).
             self._log.sign_checkpoint = (
-                lambda size, root: sign(Checkpoint(origin, size, root)).text())
+                lambda size, root, heads: sign(Checkpoint(
+                    origin, size, root, (checkpoint_extension(heads),))).text())
             self._identity = identity
             return identity
 

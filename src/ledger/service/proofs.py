@@ -1,5 +1,6 @@
 """Proofs from the stored Merkle log: the trusted checkpoint, roots, RFC 9162 inclusion and
-consistency proofs, and the check that a stream's newest entry read is in the log."""
+consistency proofs, the check that a stream's newest entry read is in the log, and proofs of a
+stream's head from the stream heads map (docs/evidence-format.md, Stream heads map)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from ledger.errors import (
 )
 from ledger.log import merkle
 from ledger.log.checkpoint import SignedNote, verify_note
+from ledger.log.headmap import HeadProof, StreamHead
 from ledger.log.store import LogStore, StoredCheckpoint
 from ledger.log.writer import LeafRow
 from ledger.service.custody import KeyCustody
@@ -64,6 +66,19 @@ class LogProofs:
         nodes = self._log.nodes(merkle.nodes_needed(ranges))
         hash_ = self._custody.profile.hash
         return [merkle.range_hash(hash_, a, b, nodes) for a, b in ranges]
+
+    def head_proof(self, stream: UUID, tree_size: int | None = None,
+                   ) -> tuple[StreamHead | None, HeadProof]:
+        """``stream``'s head in the stream heads map at ``tree_size`` (default: the newest
+        checkpoint's size) and its proof, to verify with
+        :func:`ledger.log.headmap.verify_head` against the ``heads`` line of the checkpoint
+        of that size (size 0, the empty map, before the first checkpoint). ``None``: the
+        stream had no entry then. Raises :class:`~ledger.errors.HeadsMapUnavailableError` for
+        a size the map does not cover (before it started, or beyond the log)."""
+        if tree_size is None:
+            checkpoint = self.trusted_checkpoint()
+            tree_size = 0 if checkpoint is None else checkpoint.size
+        return self._log.head_proof(stream, tree_size)
 
     def check_head(self, stream: UUID, seq: int, head_hash: str,
                    newest: LeafRow | None) -> None:

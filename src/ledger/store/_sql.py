@@ -14,17 +14,43 @@ more CPU than a proof's query.
 from __future__ import annotations
 
 import dataclasses
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Generic, Protocol, TypeVar, cast
+from typing import Any, Final, Generic, Protocol, TypeVar, cast
 from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError, StoredEvent
 
-from ledger.crypto.suites import Profile
+from ledger.crypto.suites import Profile, profile_named
+from ledger.errors import (
+    CheckpointError,
+    ConfigurationError,
+    HeadsMapUnavailableError,
+    IntegrityFailedError,
+)
+from ledger.log.checkpoint import SignedNote
 from ledger.log.documents import Document
 from ledger.log.entries import END_OF_TIME, PendingEntry
+from ledger.log.headmap import (
+    EMPTY,
+    KEY_BITS,
+    HeadMap,
+    HeadProof,
+    Node,
+    StreamHead,
+    head_key,
+    heads_root,
+)
+from ledger.log.heads import (
+    CurrentHeads,
+    HeadRow,
+    decode_node,
+    encode_prefix,
+    map_stream,
+)
 from ledger.log.sealing import Sealer
 from ledger.log.store import CustodyRecord, StoredCheckpoint
 from ledger.log.writer import BatchOutcome, CheckpointSigner, LeafRow
@@ -33,8 +59,20 @@ Row = Any
 """A fetched row: ``sqlite3.Row`` or psycopg's dict row; the shared code reads columns by name."""
 
 TABLE_NAMES = ("log_leaves", "log_nodes", "log_checkpoints", "ledger_meta", "key_custody",
-               "api_tokens", "documents", "log_cosignatures", "calendar_years")
+               "api_tokens", "documents", "log_cosignatures", "calendar_years", "head_nodes")
 """The ledger's own tables; a dialect names each as its statements write it."""
+
+HEADS_MAP_START: Final = "heads_map_start"
+"""The ``ledger_meta`` key holding the log size of the heads map's first version. Set once, in
+the transaction that writes that version: a database without it has no map (yet)."""
+
+MAX_VERSION: Final = 2**63 - 1
+"""An upper bound for a version range with none (the largest BIGINT)."""
+
+_PATH_LEVELS: Final = 48
+"""Levels of a proof's path fetched per query. A path is about log2(streams) + 1.3 deep and
+rarely 2 log2(streams) (40 at 10^6 streams), so one query almost always fetches it whole; a
+longer path takes a second query."""
 
 
 @dataclass(frozen=True)
@@ -42,8 +80,8 @@ class Dialect:
     """How one database spells what the shared templates leave open.
 
     ``names`` fills the templates' fields: ``p`` (the parameter placeholder); the column types
-    ``int``, ``bigint``, ``bytes``, ``text``, ``uuid`` and ``bool``; the literals ``true`` and
-    ``false``; ``without_rowid`` (a table option, or nothing); ``insert_or_ignore`` and
+    ``smallint``, ``int``, ``bigint``, ``bytes``, ``text``, ``uuid`` and ``bool``; the literals
+    ``true`` and ``false``; ``without_rowid`` (a table option, or nothing); ``insert_or_ignore`` and
     ``on_conflict_ignore`` (the words before ``INTO`` and after ``VALUES (…)`` of an insert
     that skips an existing key); each of :data:`TABLE_NAMES`, ``events`` (the events table)
     and ``topic_idx`` (its topic index) as a statement writes them.
@@ -93,6 +131,14 @@ TABLES = (
     "CREATE TABLE IF NOT EXISTS {calendar_years} ("
     " year {int} PRIMARY KEY, data {text} NOT NULL, added_at {text} NOT NULL)",
     "CREATE INDEX IF NOT EXISTS {topic_idx} ON {events} (topic)",
+    # The stream heads map's node versions (docs/evidence-format.md, Stream heads map,
+    # Versions and storage): a position's node as of log size N is its row with the largest
+    # version <= N, one backward seek of the primary key. The index on version serves the
+    # rows written after a given version (a process catching up, ``ledger verify``).
+    "CREATE TABLE IF NOT EXISTS {head_nodes} ("
+    " depth {smallint} NOT NULL, prefix {bytes} NOT NULL, version {bigint} NOT NULL,"
+    " node {bytes} NOT NULL, PRIMARY KEY (depth, prefix, version)){without_rowid}",
+    "CREATE INDEX IF NOT EXISTS head_nodes_version_idx ON {head_nodes} (version)",
 )
 """The log tables and indexes, after the library's events table (``CREATE … IF NOT EXISTS``:
 a database made by an older version opens as it is)."""
@@ -159,6 +205,18 @@ class Statements:
         " DO UPDATE SET line = excluded.line, added_at = excluded.added_at")
     cosignatures: str = ("SELECT line FROM {log_cosignatures} WHERE size = {p}"
                          " ORDER BY key_name, key_id")
+    # The newest leaf of every stream among the first N: what the heads map holds at size N.
+    stream_heads_below: str = (
+        "SELECT originator_id, originator_version, entry_hash, leaf_index FROM ("
+        " SELECT originator_id, originator_version, entry_hash, leaf_index, ROW_NUMBER()"
+        " OVER (PARTITION BY originator_id ORDER BY originator_version DESC) AS newest"
+        " FROM {log_leaves} WHERE leaf_index < {p}) AS s WHERE newest = 1")
+    head_node_at: str = ("SELECT node FROM {head_nodes} WHERE depth = {p} AND prefix = {p}"
+                         " AND version <= {p} ORDER BY version DESC LIMIT 1")
+    head_nodes_between: str = ("SELECT version, depth, prefix, node FROM {head_nodes}"
+                               " WHERE version > {p} AND version <= {p} ORDER BY version")
+    insert_head_node: str = ("INSERT INTO {head_nodes} (depth, prefix, version, node)"
+                             " VALUES ({p}, {p}, {p}, {p})")
 
     def rendered(self, dialect: Dialect) -> Statements:
         """Every statement in ``dialect``."""
@@ -169,6 +227,22 @@ class Statements:
 
 class _Closable(Protocol):
     def close(self) -> None: ...
+
+
+class Cursor(Protocol):
+    """The part of a DB-API cursor the locked maintenance transaction uses (tuple rows)."""
+
+    def execute(self, query: Any, params: Any = ...) -> Any:
+        """Run one statement."""
+        ...
+
+    def executemany(self, query: Any, params_seq: Any) -> Any:
+        """Run one statement per parameter row."""
+        ...
+
+    def fetchall(self) -> list[Any]:
+        """The rows of the last statement."""
+        ...
 
 
 D = TypeVar("D", bound=_Closable)
@@ -199,6 +273,9 @@ class SQLBackend(Generic[D]):
         self.sealer = sealer
         self.sign_checkpoint = sign_checkpoint
         self.clock = lambda: datetime.now(UTC)
+        self._heads: CurrentHeads | None = None  # loaded at the first append
+        self._heads_lock = threading.Lock()
+        self._heads_start: int | None = None  # set once, then never changes
 
     def append(self, events: Sequence[StoredEvent],
                expected_heads: Mapping[str, int] | None = None,
@@ -218,6 +295,17 @@ class SQLBackend(Generic[D]):
 
     def _run(self, query: str, params: Sequence[object]) -> int:
         """Run a write in a transaction of its own; how many rows it touched."""
+        raise NotImplementedError
+
+    def _locked(self) -> AbstractContextManager[Cursor]:
+        """A transaction holding the append's exclusive lock, committed if the block ends
+        normally, rolled back if it raises; its cursor's rows are tuples."""
+        raise NotImplementedError
+
+    def _head_path(self, positions: Sequence[tuple[int, bytes]], version: int,
+                   ) -> dict[int, bytes]:
+        """The stored node at each ``(depth, prefix)`` as of ``version`` (the row with the
+        largest version ≤ it), by depth; positions holding none are left out. One query."""
         raise NotImplementedError
 
     def _db_id(self, stream: UUID) -> object:
@@ -309,7 +397,194 @@ class SQLSideTables(SQLBackend[D]):
         return [str(row["line"]) for row in self._all(self.sql.cosignatures, (size,))]
 
 
-class SQLLogStore(SQLSideTables[D]):
+class SQLHeadsMap(SQLSideTables[D]):
+    """The stream heads map's storage, shared by both recorders: the process's current map
+    (loaded once, then kept by the appends), the upgrade of a database made before the map,
+    proofs served from the stored node versions, and the rows ``ledger verify`` compares."""
+
+    # --- the map's start -------------------------------------------------------------------
+
+    def heads_map_start(self) -> int | None:
+        """The log size of the map's first version; None if the database has no map."""
+        if self._heads_start is None:
+            value = self.get_meta(HEADS_MAP_START)
+            self._heads_start = None if value is None else int(value)
+        return self._heads_start
+
+    def _start_heads_map(self) -> None:
+        """Give a database without a heads map one, at the log's current size (``ledger init``
+        after the tables are made: a fresh database starts it at size 0).
+
+        Under the append's lock, in one transaction: every stream's newest entry makes the
+        map, whose every node is stored as version = the log size, and the start is recorded
+        in ``ledger_meta``. Checkpoints before that size keep having no ``heads`` line.
+        """
+        if self.heads_map_start() is not None:
+            return
+        with self._locked() as curs:
+            curs.execute(self.sql.get_meta, (HEADS_MAP_START,))
+            if curs.fetchall():
+                return  # another process upgraded it meanwhile
+            curs.execute(self.sql.tree_size)
+            size = int(curs.fetchall()[0][0])
+            # The database's profile, not the configured one: ``ledger init`` creates the
+            # tables before it reads the identity, and the map's hashes are the log's.
+            curs.execute(self.sql.get_meta, ("profile",))
+            named = curs.fetchall()
+            profile = profile_named(str(named[0][0])) if named else self.profile
+            curs.execute(self.sql.stream_heads_below, (size,))
+            heads = self._heads_of(curs.fetchall())
+            snapshot = CurrentHeads.build(profile, heads, size).snapshot()
+            curs.executemany(self.sql.insert_head_node,
+                             [(depth, prefix, version, node)
+                              for version, depth, prefix, node in snapshot.rows()])
+            curs.execute(self.sql.put_meta, (HEADS_MAP_START, str(size)))
+        self._heads_start = None  # read again: committed now
+
+    def _heads_of(self, rows: Sequence[Row]) -> dict[UUID, StreamHead]:
+        """Stream heads from (originator id, seq, entry hash, leaf index) rows."""
+        heads: dict[UUID, StreamHead] = {}
+        for originator_id, seq, entry_hash, leaf_index in rows:
+            stream = map_stream(self._originator_id(originator_id))
+            if stream is not None:
+                heads[stream] = StreamHead(int(seq), bytes(entry_hash), int(leaf_index))
+        return heads
+
+    # --- the process's current map ---------------------------------------------------------
+
+    def _current_heads(self) -> CurrentHeads:
+        """The current map, loaded at first use (and again if the profile changed)."""
+        heads = self._heads
+        if heads is not None and heads.profile.name == self.profile.name:
+            return heads
+        with self._heads_lock:
+            if self._heads is None or self._heads.profile.name != self.profile.name:
+                self._heads = self._load_heads()
+            return self._heads
+
+    def _reload_heads(self, stale: CurrentHeads) -> None:
+        """Rebuild the map (outside the append's lock) when it fell too far behind the log
+        to catch up under the lock; a thread that finds it rebuilt already does nothing."""
+        with self._heads_lock:
+            if self._heads is stale:
+                self._heads = self._load_heads()
+
+    def _load_heads(self) -> CurrentHeads:
+        """The map at the log's current size, rebuilt from every stream's newest entry.
+
+        Why rebuild rather than read the stored nodes: the stored nodes are every version
+        of every position (about ten rows per leaf appended), and picking each position's
+        newest needs a scan of them all, while the streams' newest entries are one row per
+        stream, read by one grouped query over the leaves; building the map from them is
+        ``O(streams)`` hashing (measured: docs/performance.md). Nothing is locked: the first
+        ``size`` leaves and the node versions up to ``size`` are committed and never change,
+        so this is the map at ``size`` whatever appends meanwhile (the next append catches up
+        from there). Its root must equal the stored map's at ``size``, on which the next
+        versions will be written, and the ``heads`` line of a checkpoint of that size.
+        """
+        start = self.heads_map_start()
+        if start is None:
+            raise ConfigurationError(
+                "this database has no stream heads map (it was made by an earlier version):"
+                " run `ledger init` (idempotent) to add it; appends are refused until then")
+        row = self._one(self.sql.tree_size)
+        size = 0 if row is None else int(row["n"])
+        rows = self._all(self.sql.stream_heads_below, (size,))
+        heads = self._heads_of([(r["originator_id"], r["originator_version"], r["entry_hash"],
+                                 r["leaf_index"]) for r in rows])
+        current = CurrentHeads.build(self.profile, heads, size)
+        built = current.root()
+        stored = self._stored_heads_root(size)
+        if stored != built:
+            raise IntegrityFailedError(
+                f"the stored stream heads map at size {size} has root {stored.hex()}, but the"
+                f" log's stream heads give {built.hex()}: run `ledger verify`")
+        checkpoint = self._one(self.sql.checkpoint_at_most, (size,))
+        if checkpoint is not None and checkpoint["size"] == size:
+            extensions = SignedNote.parse(checkpoint["note"]).checkpoint.extensions
+            try:
+                signed = heads_root(extensions)
+            except CheckpointError:
+                signed = None  # signed before the map started: no line to compare
+            if signed is not None and signed != built:
+                raise IntegrityFailedError(
+                    f"checkpoint {size}'s heads line gives root {signed.hex()}, but the log's"
+                    f" stream heads give {built.hex()}: run `ledger verify`")
+        return current
+
+    def _stored_heads_root(self, size: int) -> bytes:
+        """The stored map's root at ``size`` (``EMPTY`` if it had no node then)."""
+        row = self._one(self.sql.head_node_at, (0, b"", size))
+        return EMPTY if row is None else decode_node(self.profile, bytes(row["node"])).hash
+
+    # --- proofs and rows -------------------------------------------------------------------
+
+    def head_proof(self, stream: UUID, tree_size: int) -> tuple[StreamHead | None, HeadProof]:
+        """``stream``'s head at log size ``tree_size`` and its proof, from the stored nodes.
+
+        The path's levels are read in one query ("the latest version ≤ N" at each); a path
+        deeper than :data:`_PATH_LEVELS` takes one more query per that many levels.
+        """
+        start = self.heads_map_start()
+        if start is None or tree_size < start:
+            raise HeadsMapUnavailableError(tree_size, start)
+        row = self._one(self.sql.tree_size)
+        log_size = 0 if row is None else int(row["n"])
+        if tree_size > log_size:
+            raise HeadsMapUnavailableError(tree_size, start, log_size)
+        path = _PathStore(self, head_key(self.profile, stream), tree_size)
+        try:
+            return HeadMap(self.profile, path).prove(stream, tree_size)
+        except AssertionError:  # HeadMap checks each stored node against its parent's record
+            raise IntegrityFailedError(
+                f"the stored heads map is inconsistent on this stream's path at size "
+                f"{tree_size}: run `ledger verify`", stream=stream) from None
+
+    def iter_head_nodes(self, after: int, upto: int | None = None) -> Iterator[HeadRow]:
+        """Stored node versions with ``after < version ≤ upto``, ordered by version."""
+        bound = MAX_VERSION if upto is None else upto
+        for row in self._all(self.sql.head_nodes_between, (after, bound)):
+            yield (int(row["version"]), int(row["depth"]), bytes(row["prefix"]),
+                   bytes(row["node"]))
+
+
+class _PathStore:
+    """The stored nodes on one key's path at one version, as a read-only
+    :class:`~ledger.log.headmap.NodeStore` for :meth:`HeadMap.prove`: each query fetches the
+    next :data:`_PATH_LEVELS` levels of the path."""
+
+    def __init__(self, backend: SQLHeadsMap[Any], key: bytes, version: int) -> None:
+        self._backend = backend
+        self._key = int.from_bytes(key, "big")
+        self._version = version
+        self._nodes: dict[int, Node] = {}
+        self._fetched = 0  # levels [0, _fetched) are read
+
+    @property
+    def version(self) -> int:
+        """The version the path is read at."""
+        return self._version
+
+    def get(self, depth: int, prefix: int, version: int) -> Node | None:
+        """The node at ``depth`` on the path (``prefix`` is the key's first bits there)."""
+        assert version == self._version
+        assert prefix == self._key >> (KEY_BITS - depth)
+        while depth >= self._fetched:
+            stop = min(self._fetched + _PATH_LEVELS, KEY_BITS + 1)
+            positions = [(level, encode_prefix(level, self._key >> (KEY_BITS - level)))
+                         for level in range(self._fetched, stop)]
+            profile = self._backend.profile
+            for level, data in self._backend._head_path(positions, self._version).items():
+                self._nodes[level] = decode_node(profile, data)
+            self._fetched = stop
+        return self._nodes.get(depth)
+
+    def put(self, version: int, nodes: Mapping[tuple[int, int], Node]) -> None:
+        """Read-only."""
+        raise TypeError("a proof's path is read-only")
+
+
+class SQLLogStore(SQLHeadsMap[D]):
     """The :class:`ledger.log.store.LogStore` methods both recorders run the same way; each
     recorder is this before eventsourcing's application recorder."""
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Collection, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
 
@@ -28,6 +29,13 @@ from psycopg.sql import SQL, Composed, Identifier
 
 from ledger.crypto.suites import Profile
 from ledger.log.entries import PendingEntry
+from ledger.log.heads import (
+    CATCH_UP_LEAVES,
+    CurrentHeads,
+    HeadRow,
+    HeadsBehindError,
+    HeadsUpdate,
+)
 from ledger.log.merkle import NodeId
 from ledger.log.sealing import Sealer, StreamHead
 from ledger.log.writer import (
@@ -41,6 +49,7 @@ from ledger.log.writer import (
     write_predicted,
 )
 from ledger.store._sql import TABLE_NAMES, Dialect, SQLLogStore, create_statements
+from ledger.store._sql import Cursor as LockedCursor
 
 _log = logging.getLogger("ledger.store")
 
@@ -52,7 +61,8 @@ def _dialect(schema: str, events_table: str) -> Dialect:
         return Identifier(name).as_string()
 
     return Dialect({
-        "p": "%s", "int": "integer", "bigint": "bigint", "bytes": "bytea", "text": "text",
+        "p": "%s", "smallint": "smallint", "int": "integer", "bigint": "bigint",
+        "bytes": "bytea", "text": "text",
         "uuid": "uuid", "bool": "boolean", "true": "true", "false": "false",
         "without_rowid": "", "insert_or_ignore": "INSERT",
         "on_conflict_ignore": " ON CONFLICT DO NOTHING",
@@ -63,13 +73,27 @@ def _dialect(schema: str, events_table: str) -> Dialect:
 
 # The append's two steps as server functions, so that each is one statement (and one round
 # trip): the lock and every read under it; then every insert. Created by ``ledger init``.
+# The stream heads map added parameters to all three; a function's identity is its name and
+# argument types, so ``CREATE OR REPLACE`` would have added overloads beside the old ones:
+# ``ledger init`` drops the old signatures first (a process still running the old code then
+# fails to append instead of appending without the map).
+_OLD_FUNCTIONS = (
+    "DROP FUNCTION IF EXISTS {schema}.ledger_write_if(bigint, uuid[], bigint[], bytea[],"
+    " text[], uuid[], bigint[], text[], bytea[], bigint[], bytea[], text[], text[], integer[],"
+    " bigint[], bytea[], bigint, bytea, text)",
+    "DROP FUNCTION IF EXISTS {schema}.ledger_write(uuid[], bigint[], text[], bytea[],"
+    " bigint[], bytea[], text[], text[], integer[], bigint[], bytea[], bigint, bytea, text)",
+    "DROP FUNCTION IF EXISTS {schema}.ledger_lock_and_read(uuid[], text[])",
+)
 _FUNCTIONS = (
     "CREATE OR REPLACE FUNCTION {schema}.ledger_lock_and_read("
-    " streams uuid[], wanted_nonces text[],"
+    " streams uuid[], wanted_nonces text[], map_version bigint, map_gap bigint,"
     " OUT size bigint, OUT last_recorded_at text,"
     " OUT head_ids uuid[], OUT head_seqs bigint[], OUT head_hashes bytea[],"
     " OUT seen_nonces text[],"
-    " OUT edge_levels integer[], OUT edge_idxs bigint[], OUT edge_hashes bytea[])"
+    " OUT edge_levels integer[], OUT edge_idxs bigint[], OUT edge_hashes bytea[],"
+    " OUT map_behind boolean, OUT map_versions bigint[], OUT map_depths smallint[],"
+    " OUT map_prefixes bytea[], OUT map_nodes bytea[])"
     " LANGUAGE plpgsql AS $BODY$"
     " BEGIN"
     "  SET LOCAL lock_timeout = '{lock_timeout}s';"
@@ -90,12 +114,22 @@ _FUNCTIONS = (
     "   FROM generate_series(0, 62) AS g(level)"
     "   JOIN {schema}.log_nodes AS n ON n.level = g.level AND n.idx = (size >> g.level) - 1"
     "   WHERE (size >> g.level) & 1 = 1;"
+    # The heads map's node versions other processes wrote since the caller's map (none in
+    # the usual case: one index probe); not read at all if it is too far behind.
+    "  map_behind := size - map_version > map_gap;"
+    "  IF size > map_version AND NOT map_behind THEN"
+    "   SELECT array_agg(h.version), array_agg(h.depth), array_agg(h.prefix), array_agg(h.node)"
+    "    INTO map_versions, map_depths, map_prefixes, map_nodes"
+    "    FROM (SELECT n.version, n.depth, n.prefix, n.node FROM {schema}.head_nodes AS n"
+    "     WHERE n.version > map_version ORDER BY n.version, n.depth, n.prefix) AS h;"
+    "  END IF;"
     " END $BODY$",
     "CREATE OR REPLACE FUNCTION {schema}.ledger_write("
     " event_ids uuid[], event_seqs bigint[], event_topics text[], event_states bytea[],"
     " leaf_indexes bigint[], leaf_hashes bytea[], leaf_times text[], leaf_nonces text[],"
     " node_levels integer[], node_idxs bigint[], node_hashes bytea[],"
-    " checkpoint_size bigint, checkpoint_root bytea, checkpoint_note text)"
+    " checkpoint_size bigint, checkpoint_root bytea, checkpoint_note text,"
+    " map_version bigint, map_depths smallint[], map_prefixes bytea[], map_nodes bytea[])"
     " RETURNS SETOF bigint LANGUAGE plpgsql AS $BODY$"
     " BEGIN"
     "  NOTIFY {channel};"
@@ -118,6 +152,9 @@ _FUNCTIONS = (
     "  SELECT l.notification_id FROM leaves AS l ORDER BY l.notification_id;"
     "  INSERT INTO {schema}.log_nodes (level, idx, hash)"
     "   SELECT * FROM unnest(node_levels, node_idxs, node_hashes);"
+    "  INSERT INTO {schema}.head_nodes (depth, prefix, version, node)"
+    "   SELECT u.depth, u.prefix, map_version, u.node"
+    "   FROM unnest(map_depths, map_prefixes, map_nodes) AS u(depth, prefix, node);"
     "  IF checkpoint_note IS NOT NULL THEN"
     "   INSERT INTO {schema}.log_checkpoints (size, root, note)"
     "    VALUES (checkpoint_size, checkpoint_root, checkpoint_note)"
@@ -132,7 +169,8 @@ _FUNCTIONS = (
     " event_ids uuid[], event_seqs bigint[], event_topics text[], event_states bytea[],"
     " leaf_indexes bigint[], leaf_hashes bytea[], leaf_times text[], leaf_nonces text[],"
     " node_levels integer[], node_idxs bigint[], node_hashes bytea[],"
-    " checkpoint_size bigint, checkpoint_root bytea, checkpoint_note text)"
+    " checkpoint_size bigint, checkpoint_root bytea, checkpoint_note text,"
+    " map_version bigint, map_depths smallint[], map_prefixes bytea[], map_nodes bytea[])"
     " RETURNS SETOF bigint LANGUAGE plpgsql AS $BODY$"
     " DECLARE found_size bigint;"
     " BEGIN"
@@ -151,7 +189,8 @@ _FUNCTIONS = (
     "   THEN RETURN; END IF;"
     "  RETURN QUERY SELECT * FROM {schema}.ledger_write(event_ids, event_seqs, event_topics,"
     "   event_states, leaf_indexes, leaf_hashes, leaf_times, leaf_nonces, node_levels,"
-    "   node_idxs, node_hashes, checkpoint_size, checkpoint_root, checkpoint_note);"
+    "   node_idxs, node_hashes, checkpoint_size, checkpoint_root, checkpoint_note,"
+    "   map_version, map_depths, map_prefixes, map_nodes);"
     " END $BODY$",
 )
 
@@ -168,11 +207,14 @@ class PostgresLogTransaction:
         self.recorder = recorder
         self.conn = conn
 
-    def lock_and_read(self, streams: Sequence[str], nonces: Sequence[str]) -> LockedLog:
-        """Lock, then read the log head, right edge, stream heads and used nonces."""
+    def lock_and_read(self, streams: Sequence[str], nonces: Sequence[str],
+                      heads_version: int) -> LockedLog:
+        """Lock, then read the log head, right edge, stream heads, used nonces and the heads
+        map's node versions since ``heads_version``."""
         curs = self.conn.cursor()
         curs.execute(self.recorder.lock_and_read_statement,
-                     ([UUID(s) for s in streams], list(nonces)), prepare=True)
+                     ([UUID(s) for s in streams], list(nonces), heads_version,
+                      CATCH_UP_LEAVES), prepare=True)
         row = curs.fetchone()
         assert row is not None  # a function with OUT parameters returns one row
         heads = zip(row["head_ids"] or (), row["head_seqs"] or (), row["head_hashes"] or (),
@@ -184,15 +226,16 @@ class PostgresLogTransaction:
             {str(stream): StreamHead(seq, bytes(digest)) for stream, seq, digest in heads},
             frozenset(row["seen_nonces"] or ()),
             {NodeId(level, index): bytes(digest) for level, index, digest in edge},
+            _head_rows(row),
         )
 
     def write(self, events: Sequence[StoredEvent], leaves: Sequence[NewLeaf],
               nodes: Mapping[NodeId, bytes], checkpoint: tuple[int, bytes, str] | None,
-              ) -> list[int]:
+              heads: HeadsUpdate) -> list[int]:
         """Every insert in one statement; returns the events' notification ids."""
         curs = self.conn.cursor(row_factory=tuple_row)
         curs.execute(self.recorder.write_statement,
-                     _write_params(events, leaves, nodes, checkpoint), prepare=True)
+                     _write_params(events, leaves, nodes, checkpoint, heads), prepare=True)
         ids = [row[0] for row in curs.fetchall()]
         if len(ids) != len(events):
             raise IntegrityError(f"inserted {len(ids)} of {len(events)} events")
@@ -200,13 +243,14 @@ class PostgresLogTransaction:
 
     def write_if(self, expected: Expected, events: Sequence[StoredEvent],
                  leaves: Sequence[NewLeaf], nodes: Mapping[NodeId, bytes],
-                 checkpoint: tuple[int, bytes, str] | None) -> list[int] | None:
+                 checkpoint: tuple[int, bytes, str] | None, *,
+                 heads: HeadsUpdate) -> list[int] | None:
         """Lock, check and write in one statement (autocommit: one round trip in all)."""
         curs = self.conn.cursor(row_factory=tuple_row)
         curs.execute(self.recorder.write_if_statement, (
             expected.size, [UUID(s) for s in expected.streams], expected.seqs,
             expected.hashes, list(expected.nonces),
-            *_write_params(events, leaves, nodes, checkpoint)), prepare=True)
+            *_write_params(events, leaves, nodes, checkpoint, heads)), prepare=True)
         ids = [row[0] for row in curs.fetchall()]
         if not ids:
             return None
@@ -215,18 +259,28 @@ class PostgresLogTransaction:
         return ids
 
 
+def _head_rows(row: DictRow) -> list[HeadRow] | None:
+    """The heads map's node versions ``ledger_lock_and_read`` returned (None: not read)."""
+    if row["map_behind"]:
+        return None
+    return [(version, depth, bytes(prefix), bytes(node)) for version, depth, prefix, node in zip(
+        row["map_versions"] or (), row["map_depths"] or (), row["map_prefixes"] or (),
+        row["map_nodes"] or (), strict=True)]
+
+
 def _write_params(events: Sequence[StoredEvent], leaves: Sequence[NewLeaf],
                   nodes: Mapping[NodeId, bytes], checkpoint: tuple[int, bytes, str] | None,
-                  ) -> tuple[object, ...]:
+                  heads: HeadsUpdate) -> tuple[object, ...]:
     """``ledger_write``'s arguments: one array per column."""
     items = sorted(nodes.items())
     size, root, note = checkpoint if checkpoint is not None else (None, None, None)
+    depths, prefixes, head_nodes = heads.columns()
     return ([e.originator_id for e in events], [e.originator_version for e in events],
             [e.topic for e in events], [e.state for e in events],
             [r.leaf_index for r in leaves], [r.entry_hash for r in leaves],
             [r.recorded_at for r in leaves], [r.nonce for r in leaves],
             [n.level for n, _ in items], [n.index for n, _ in items], [h for _, h in items],
-            size, root, note)
+            size, root, note, heads.version, depths, prefixes, head_nodes)
 
 
 class PostgresLedgerRecorder(SQLLogStore[PostgresDatastore], PostgresApplicationRecorder):
@@ -245,15 +299,17 @@ class PostgresLedgerRecorder(SQLLogStore[PostgresDatastore], PostgresApplication
                  "events": Identifier(events_table_name),
                  "channel": Identifier(self.channel_name),
                  "lock_timeout": SQL(str(int(self.datastore.lock_timeout)))}
-        self.sql_create_statements.extend(SQL(text).format(**names) for text in _FUNCTIONS)
+        self.sql_create_statements.extend(SQL(text).format(**names)
+                                          for text in (*_OLD_FUNCTIONS, *_FUNCTIONS))
         # Rendered once: composing SQL per call costs more CPU than the statement's round trip.
         # Binary parameters (%b): text arrays would be quoted element by element in Python.
         self.lock_and_read_statement = SQL(
-            "SELECT * FROM {schema}.ledger_lock_and_read(%b::uuid[], %b::text[])").format(
-            **names).as_string()
+            "SELECT * FROM {schema}.ledger_lock_and_read(%b::uuid[], %b::text[], %b::bigint,"
+            " %b::bigint)").format(**names).as_string()
         write_args = SQL("%b::uuid[], %b::bigint[], %b::text[], %b::bytea[], %b::bigint[],"
                          " %b::bytea[], %b::text[], %b::text[], %b::integer[], %b::bigint[],"
-                         " %b::bytea[], %b::bigint, %b::bytea, %b::text")
+                         " %b::bytea[], %b::bigint, %b::bytea, %b::text, %b::bigint,"
+                         " %b::smallint[], %b::bytea[], %b::bytea[]")
         self.write_statement = SQL("SELECT * FROM {schema}.ledger_write({args})").format(
             args=write_args, **names).as_string()
         self.write_if_statement = SQL(
@@ -263,12 +319,26 @@ class PostgresLedgerRecorder(SQLLogStore[PostgresDatastore], PostgresApplication
             "SELECT n.level, n.idx, n.hash FROM {schema}.log_nodes AS n"
             " JOIN unnest(%b::integer[], %b::bigint[]) AS w(level, idx)"
             " ON n.level = w.level AND n.idx = w.idx").format(**names).as_string()
+        # A proof's path: for each (depth, prefix), the row with the largest version <= N.
+        self._head_path_statement = SQL(
+            "SELECT w.depth, h.node FROM unnest(%b::smallint[], %b::bytea[]) AS w(depth, prefix)"
+            " CROSS JOIN LATERAL (SELECT n.node FROM {schema}.head_nodes AS n"
+            " WHERE n.depth = w.depth AND n.prefix = w.prefix AND n.version <= %b::bigint"
+            " ORDER BY n.version DESC LIMIT 1) AS h").format(**names).as_string()
+        self._lock_statement = SQL(
+            "SET LOCAL lock_timeout = '{lock_timeout}s';"
+            " LOCK TABLE {schema}.{events} IN EXCLUSIVE MODE").format(**names).as_string()
         # What this process last saw of the log: appends predict from it (one statement)
         # and fall back to the locked read when another writer got there first.
         self._known: KnownLog | None = None
         self._predicting = True
         self._known_lock = threading.Lock()
         self.predicted_appends = 0  # how many appends took one statement (tests, metrics)
+
+    def create_table(self) -> None:
+        """Create every table and function, then start the heads map if there is none."""
+        super().create_table()
+        self._start_heads_map()
 
     # --- writes ----------------------------------------------------------------------------
 
@@ -279,6 +349,20 @@ class PostgresLedgerRecorder(SQLLogStore[PostgresDatastore], PostgresApplication
         """Group commit in one transaction; see :func:`ledger.log.writer.write_batch`."""
         if not events:
             return BatchOutcome(tree_size=self.tree_size())
+        heads = self._current_heads()
+        try:
+            outcome = self._append(events, expected_heads, pending, heads)
+        except HeadsBehindError:  # rolled back: rebuild the map outside the lock, once
+            self._reload_heads(heads)
+            heads = self._current_heads()
+            outcome = self._append(events, expected_heads, pending, heads)
+        if outcome.heads_update is not None:  # committed: the map may take it now
+            heads.commit(outcome.heads_update)
+        return outcome
+
+    def _append(self, events: Sequence[StoredEvent], expected_heads: Mapping[str, int] | None,
+                pending: Sequence[PendingEntry] | None, heads: CurrentHeads) -> BatchOutcome:
+        """One statement if the prediction holds, else the locked read and write."""
         with self._known_lock:
             known = None if self._known is None else KnownLog(
                 self._known.size, self._known.last_recorded_at, self._known.right_edge,
@@ -290,8 +374,8 @@ class PostgresLedgerRecorder(SQLLogStore[PostgresDatastore], PostgresApplication
                 try:
                     outcome = write_predicted(
                         tx, events, known, sealer=self.sealer, profile=self.profile,
-                        sign_checkpoint=self.sign_checkpoint, expected_heads=expected_heads,
-                        clock=self.clock, pending=pending)
+                        sign_checkpoint=self.sign_checkpoint, heads=heads,
+                        expected_heads=expected_heads, clock=self.clock, pending=pending)
                 except PsycopgIntegrityError:
                     outcome = None  # nothing was written: the locked path says what is wrong
                 except UndefinedFunction:  # a database set up by an older version
@@ -304,8 +388,8 @@ class PostgresLedgerRecorder(SQLLogStore[PostgresDatastore], PostgresApplication
                 with conn.transaction():
                     outcome = write_batch(
                         tx, events, sealer=self.sealer, profile=self.profile,
-                        sign_checkpoint=self.sign_checkpoint, expected_heads=expected_heads,
-                        clock=self.clock, pending=pending)
+                        sign_checkpoint=self.sign_checkpoint, heads=heads,
+                        expected_heads=expected_heads, clock=self.clock, pending=pending)
         with self._known_lock:
             if self._known is None:
                 self._known = KnownLog.after(outcome)
@@ -332,6 +416,24 @@ class PostgresLedgerRecorder(SQLLogStore[PostgresDatastore], PostgresApplication
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
             curs.execute(query, params)
             return curs.rowcount
+
+    @contextmanager
+    def _locked(self) -> Iterator[LockedCursor]:
+        """A transaction holding the events table's EXCLUSIVE lock, as an append takes it."""
+        with self.datastore.get_connection() as conn, conn.transaction(), conn.cursor(
+                row_factory=tuple_row) as curs:
+            curs.execute(self._lock_statement)
+            yield curs
+
+    def _head_path(self, positions: Sequence[tuple[int, bytes]], version: int,
+                   ) -> dict[int, bytes]:
+        """One statement: a lateral backward seek of the primary key per position."""
+        with self.datastore.get_connection() as conn, conn.cursor(
+                binary=True, row_factory=tuple_row) as curs:
+            curs.execute(self._head_path_statement, ([depth for depth, _ in positions],
+                                                     [prefix for _, prefix in positions],
+                                                     version), prepare=True)
+            return {depth: bytes(node) for depth, node in curs.fetchall()}
 
     # --- Merkle nodes ----------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from functools import lru_cache
 from typing import Any
 from uuid import UUID
 
@@ -25,6 +26,13 @@ from eventsourcing.utils import retry
 from ledger.crypto.suites import Profile
 from ledger.log import merkle
 from ledger.log.entries import PendingEntry
+from ledger.log.heads import (
+    CATCH_UP_LEAVES,
+    CurrentHeads,
+    HeadRow,
+    HeadsBehindError,
+    HeadsUpdate,
+)
 from ledger.log.merkle import NodeId
 from ledger.log.sealing import Sealer, StreamHead
 from ledger.log.writer import (
@@ -34,10 +42,18 @@ from ledger.log.writer import (
     NewLeaf,
     write_batch,
 )
-from ledger.store._sql import TABLE_NAMES, Dialect, Row, SQLLogStore, create_statements
+from ledger.store._sql import (
+    TABLE_NAMES,
+    Cursor,
+    Dialect,
+    Row,
+    SQLLogStore,
+    create_statements,
+)
 
 _SPELLING = {
-    "p": "?", "int": "INTEGER", "bigint": "INTEGER", "bytes": "BLOB", "text": "TEXT",
+    "p": "?", "smallint": "INTEGER", "int": "INTEGER", "bigint": "INTEGER", "bytes": "BLOB",
+    "text": "TEXT",
     "uuid": "TEXT", "bool": "INTEGER", "true": "1", "false": "0",
     "without_rowid": " WITHOUT ROWID", "insert_or_ignore": "INSERT OR IGNORE",
     "on_conflict_ignore": "", **{name: name for name in TABLE_NAMES},
@@ -75,7 +91,8 @@ class SQLiteLogTransaction:
         self.recorder = recorder
         self.curs = curs
 
-    def lock_and_read(self, streams: Sequence[str], nonces: Sequence[str]) -> LockedLog:
+    def lock_and_read(self, streams: Sequence[str], nonces: Sequence[str],
+                      heads_version: int) -> LockedLog:
         """``BEGIN IMMEDIATE`` already holds the write lock; SQLite runs in-process, so the
         reads are plain indexed lookups one after another."""
         self.curs.execute(
@@ -89,7 +106,17 @@ class SQLiteLogTransaction:
         edge = known[1] if known is not None and known[0] == size else (
             self.recorder._nodes(self.curs, merkle.root_nodes(size)))
         return LockedLog(size, last, self._stream_heads(streams), self._seen_nonces(nonces),
-                         edge)
+                         edge, self._head_rows(size, heads_version))
+
+    def _head_rows(self, size: int, heads_version: int) -> list[HeadRow] | None:
+        """The heads map's node versions other processes wrote above ``heads_version``."""
+        if size == heads_version:
+            return []  # the usual case: this process wrote the last batch
+        if size - heads_version > CATCH_UP_LEAVES:
+            return None
+        self.curs.execute("SELECT version, depth, prefix, node FROM head_nodes"
+                          " WHERE version > ? ORDER BY version", (heads_version,))
+        return [(row[0], row[1], bytes(row[2]), bytes(row[3])) for row in self.curs.fetchall()]
 
     def _stream_heads(self, streams: Sequence[str]) -> dict[str, StreamHead]:
         heads: dict[str, StreamHead] = {}
@@ -112,9 +139,9 @@ class SQLiteLogTransaction:
 
     def write(self, events: Sequence[StoredEvent], leaves: Sequence[NewLeaf],
               nodes: Mapping[NodeId, bytes], checkpoint: tuple[int, bytes, str] | None,
-              ) -> list[int]:
+              heads: HeadsUpdate) -> list[int]:
         """Insert events through the library's statement (rowids are the notification ids),
-        then their leaves, the nodes and the checkpoint."""
+        then their leaves, the nodes, the heads map's nodes and the checkpoint."""
         ids: list[int] = []
         for e in events:
             self.curs.execute(self.recorder.insert_events_statement,
@@ -128,6 +155,9 @@ class SQLiteLogTransaction:
              for r, notification_id in zip(leaves, ids, strict=True)])
         self.curs.executemany("INSERT INTO log_nodes VALUES (?,?,?)",
                               [(n.level, n.index, h) for n, h in sorted(nodes.items())])
+        self.curs.executemany("INSERT INTO head_nodes VALUES (?,?,?,?)",
+                              [(depth, prefix, version, node)
+                               for version, depth, prefix, node in heads.rows()])
         if checkpoint is not None:
             self.curs.execute("INSERT OR IGNORE INTO log_checkpoints VALUES (?,?,?)", checkpoint)
         return ids
@@ -143,6 +173,11 @@ class SQLiteLedgerRecorder(SQLLogStore[SQLiteDatastore], SQLiteApplicationRecord
         self._init_ledger(_dialect(self.events_table_name), profile=profile, sealer=sealer,
                           sign_checkpoint=sign_checkpoint)
         self.right_edge: tuple[int, Mapping[NodeId, bytes]] | None = None  # as last committed
+
+    def create_table(self) -> None:
+        """Create every table, then start the heads map if the database has none."""
+        super().create_table()
+        self._start_heads_map()
 
     def construct_create_table_statements(self) -> list[str]:
         """The library's events table plus the log tables."""
@@ -163,6 +198,16 @@ class SQLiteLedgerRecorder(SQLLogStore[SQLiteDatastore], SQLiteApplicationRecord
         """Group commit in one IMMEDIATE transaction; see :func:`write_batch`."""
         if not events:
             return BatchOutcome(tree_size=self.tree_size())
+        heads = self._current_heads()
+        try:
+            return self._append(events, expected_heads, pending, heads)
+        except HeadsBehindError:  # rolled back: rebuild the map outside the lock, once
+            self._reload_heads(heads)
+            return self._append(events, expected_heads, pending, self._current_heads())
+
+    def _append(self, events: Sequence[StoredEvent], expected_heads: Mapping[str, int] | None,
+                pending: Sequence[PendingEntry] | None, heads: CurrentHeads) -> BatchOutcome:
+        """One IMMEDIATE transaction; the heads map takes the batch only after the commit."""
         with self.datastore.get_connection(commit=True) as conn, _translated():
             raw = conn._sqlite_conn
             curs = raw.cursor()
@@ -170,7 +215,7 @@ class SQLiteLedgerRecorder(SQLLogStore[SQLiteDatastore], SQLiteApplicationRecord
                 curs.execute("BEGIN IMMEDIATE")
                 outcome = write_batch(SQLiteLogTransaction(self, curs), events,
                                       sealer=self.sealer, profile=self.profile,
-                                      sign_checkpoint=self.sign_checkpoint,
+                                      sign_checkpoint=self.sign_checkpoint, heads=heads,
                                       expected_heads=expected_heads,
                                       clock=self.clock, pending=pending)
                 raw.commit()
@@ -181,7 +226,9 @@ class SQLiteLedgerRecorder(SQLLogStore[SQLiteDatastore], SQLiteApplicationRecord
                 raise
             finally:
                 curs.close()
-            return outcome
+        if outcome.heads_update is not None:
+            heads.commit(outcome.heads_update)
+        return outcome
 
     def _insert_events(self, c: Any, stored_events: Sequence[StoredEvent],
                        **kwargs: Any) -> Sequence[int] | None:
@@ -209,6 +256,32 @@ class SQLiteLedgerRecorder(SQLLogStore[SQLiteDatastore], SQLiteApplicationRecord
         with self.datastore.transaction(commit=True) as c, _translated():
             c.execute(query, params)
             return int(c.sqlite_cursor.rowcount)
+
+    @contextmanager
+    def _locked(self) -> Iterator[Cursor]:
+        """An IMMEDIATE transaction (SQLite's write lock, as an append takes it)."""
+        with self.datastore.get_connection(commit=True) as conn, _translated():
+            raw = conn._sqlite_conn
+            curs = raw.cursor()
+            try:
+                curs.execute("BEGIN IMMEDIATE")
+                yield curs
+                raw.commit()
+            except BaseException:
+                if raw.in_transaction:
+                    raw.rollback()
+                raise
+            finally:
+                curs.close()
+
+    def _head_path(self, positions: Sequence[tuple[int, bytes]], version: int,
+                   ) -> dict[int, bytes]:
+        """One statement: a correlated backward seek of the primary key per position (SQLite
+        has no arrays, so the positions are a VALUES list)."""
+        with self._reading() as c:
+            c.execute(_head_path_statement(len(positions)),
+                      [*(value for position in positions for value in position), version])
+            return {row[0]: bytes(row[1]) for row in c.fetchall() if row[1] is not None}
 
     # Stream ids are stored as text (UUID hex), as the library stores them in the events table.
 
@@ -246,3 +319,12 @@ class SQLiteLedgerRecorder(SQLLogStore[SQLiteDatastore], SQLiteApplicationRecord
         """Every stored Merkle node."""
         for row in self._all(self.sql.iter_nodes):
             yield NodeId(row[0], row[1]), bytes(row[2])
+
+
+@lru_cache(maxsize=8)
+def _head_path_statement(count: int) -> str:
+    """The path query for ``count`` positions (cached: proofs use one or two lengths)."""
+    values = ",".join(["(?, ?)"] * count)
+    return (f"WITH w(depth, prefix) AS (VALUES {values}) SELECT w.depth, (SELECT h.node"  # noqa: S608
+            " FROM head_nodes AS h WHERE h.depth = w.depth AND h.prefix = w.prefix"
+            " AND h.version <= ? ORDER BY h.version DESC LIMIT 1) FROM w")

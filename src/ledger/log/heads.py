@@ -1,0 +1,385 @@
+"""The stream heads map as the log keeps it: the process's current map, one batch's new
+version as an overlay, and the stored form of a node (docs/evidence-format.md, Stream heads
+map; docs/design.md §5 Checkpoint).
+
+:mod:`ledger.log.headmap` is the map itself (pure, any :class:`~ledger.log.headmap.NodeStore`).
+This module is what the append needs around it:
+
+* which log streams the map holds (:func:`map_stream`) and the heads a batch moves
+  (:func:`head_changes`);
+* the compact bytes of a stored node and of its position (:func:`encode_node`,
+  :func:`decode_node`, :func:`encode_prefix`, :func:`decode_prefix`), as the ``head_nodes``
+  table keeps them;
+* :class:`CurrentHeads`: the map at the log's current size, held in memory by each process that
+  appends, updated only with what is committed. A batch's new version is computed in an
+  :class:`OverlayNodeStore` over it (:meth:`CurrentHeads.plan`), written in the batch's
+  transaction, and merged (:meth:`CurrentHeads.commit`) only once that transaction has
+  committed; versions other processes committed are taken in under the lock
+  (:meth:`CurrentHeads.catch_up`).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Final
+from uuid import UUID
+
+from ledger.crypto.suites import Profile
+from ledger.errors import HeadProofError, IntegrityFailedError
+from ledger.log.headmap import (
+    KEY_BITS,
+    HeadMap,
+    InternalNode,
+    LeafNode,
+    Node,
+    StreamHead,
+    leaf_hash,
+    node_hash,
+    value_hash,
+)
+
+__all__ = [
+    "CATCH_UP_LEAVES",
+    "CurrentHeads",
+    "HeadRow",
+    "HeadsBehindError",
+    "HeadsUpdate",
+    "LatestNodeStore",
+    "OverlayNodeStore",
+    "decode_node",
+    "decode_prefix",
+    "encode_node",
+    "encode_prefix",
+    "head_changes",
+    "map_stream",
+]
+
+HeadRow = tuple[int, int, bytes, bytes]
+"""One stored node version as ``head_nodes`` holds it: (version, depth, prefix, node), the
+prefix and node in their stored bytes (:func:`encode_prefix`, :func:`encode_node`)."""
+
+CATCH_UP_LEAVES: Final = 20_000
+"""How far (in leaves) a process's map may lag the log and still be brought up to date under
+the append's lock, from the node versions other processes wrote (about 10 rows per leaf). A
+process further behind — one that rarely appends next to a busy writer — rebuilds its map
+outside the lock instead (:class:`HeadsBehindError`), so the lock is never held for long."""
+
+_INTERNAL: Final = 0x01
+_LEAF: Final = 0x00
+_HASH: Final = 32
+_INTERNAL_SIZE: Final = 1 + 2 * _HASH
+_LEAF_SIZE: Final = 1 + _HASH + 8 + _HASH + 8
+
+
+class HeadsBehindError(Exception):
+    """The process's map is more than :data:`CATCH_UP_LEAVES` behind the log: the append rolls
+    back, rebuilds the map outside the lock and tries again. Control flow inside a backend's
+    append, never seen by callers (hence not a :class:`~ledger.errors.LedgerError`)."""
+
+
+# --- which streams, which heads ----------------------------------------------------------------
+
+
+def map_stream(originator_id: UUID | str) -> UUID | None:
+    """The map's id of a log stream, or None for a stream the map leaves out.
+
+    Every stream the ledger writes is a UUID (projects are uuid4, the registry a uuid5), and a
+    map key is ``H(0x10 ‖ the UUID's 16 bytes)``. eventsourcing's own recorder test suites also
+    store text ids (``"test-…"``); they have no UUID, and hashing their text instead would be a
+    second kind of key that no verifier knows, so they are left out of the map. The rule is the
+    same for the writer, the loader and ``ledger verify``, which see an id as a UUID or as the
+    stored text: a text id is in the map only if it is a UUID's canonical form (lowercase,
+    hyphenated), so that two spellings of one UUID can never be two streams of one key.
+    """
+    if isinstance(originator_id, UUID):
+        return originator_id
+    try:
+        parsed = UUID(originator_id)
+    except (ValueError, TypeError, AttributeError):
+        return None
+    return parsed if str(parsed) == originator_id else None
+
+
+def head_changes(leaves: Iterable[tuple[UUID | str, int, bytes, int]]) -> dict[UUID, StreamHead]:
+    """The heads a run of new leaves moves: for each stream of the map, its last leaf's
+    ``(seq, entry hash, leaf index)``. ``leaves`` are (originator id, seq, entry hash, leaf
+    index) in log order."""
+    last: dict[UUID, tuple[int, bytes, int]] = {}
+    for originator_id, seq, entry_hash, leaf_index in leaves:
+        stream = map_stream(originator_id)
+        if stream is not None:
+            last[stream] = (seq, entry_hash, leaf_index)
+    return {stream: StreamHead(*head) for stream, head in last.items()}
+
+
+# --- stored form -------------------------------------------------------------------------------
+
+
+def encode_prefix(depth: int, prefix: int) -> bytes:
+    """A position's prefix (its first ``depth`` key bits) as ``ceil(depth / 8)`` bytes, the
+    bits left-aligned and the rest zero: the key's first bytes with the bits below cleared."""
+    size = (depth + 7) // 8
+    return (prefix << (size * 8 - depth)).to_bytes(size, "big")
+
+
+def decode_prefix(depth: int, data: bytes) -> int:
+    """:func:`encode_prefix` reversed; ValueError unless ``data`` is exactly that form."""
+    size = (depth + 7) // 8
+    if not 0 <= depth <= KEY_BITS or len(data) != size:
+        raise ValueError(f"a prefix of depth {depth} is {size} bytes, got {len(data)}")
+    value = int.from_bytes(data, "big")
+    spare = size * 8 - depth
+    if value & ((1 << spare) - 1):
+        raise ValueError(f"prefix of depth {depth} has bits set beyond it")
+    return value >> spare
+
+
+def encode_node(node: Node) -> bytes:
+    """A node's stored bytes: what it holds, not its hashes (derived on reading).
+
+    internal: ``0x01 ‖ left ‖ right`` (65 bytes); leaf: ``0x00 ‖ key ‖ value`` (81 bytes: the
+    32-byte key, then the head's 48-byte value ``seq ‖ entry hash ‖ leaf index``).
+    """
+    if isinstance(node, InternalNode):
+        return b"\x01" + node.left + node.right
+    return b"\x00" + node.key + node.head.value()
+
+
+def decode_node(profile: Profile, data: bytes) -> Node:
+    """:func:`encode_node` reversed, with the node's hashes computed under ``profile``.
+
+    Raises ValueError if ``data`` is not a node's stored form (an impossible head included).
+    """
+    if len(data) == _INTERNAL_SIZE and data[0] == _INTERNAL:
+        left, right = data[1:33], data[33:]
+        return InternalNode(left, right, node_hash(profile, left, right))
+    if len(data) == _LEAF_SIZE and data[0] == _LEAF:
+        key = data[1:33]
+        try:
+            head = StreamHead(int.from_bytes(data[33:41], "big"), data[41:73],
+                              int.from_bytes(data[73:81], "big"))
+        except HeadProofError as exc:
+            raise ValueError(f"a stored heads-map leaf with an impossible head: {exc}") from None
+        digest = value_hash(profile, head)
+        return LeafNode(key, head, digest, leaf_hash(profile, key, digest))
+    raise ValueError(f"not a stored heads-map node ({len(data)} bytes, tag {data[:1].hex()})")
+
+
+# --- node stores -------------------------------------------------------------------------------
+
+
+class LatestNodeStore:
+    """A :class:`~ledger.log.headmap.NodeStore` keeping only the newest node of each position.
+
+    An append only ever reads the map at its latest version, so a process keeps this, not
+    every version (:class:`~ledger.log.headmap.MemoryNodeStore`); older versions are read from
+    the database. Reading a version before the latest raises ValueError, since the answer
+    could be a newer node.
+    """
+
+    def __init__(self) -> None:
+        """Start empty, at version 0."""
+        self._nodes: dict[tuple[int, int], Node] = {}
+        self._version = 0
+
+    @property
+    def version(self) -> int:
+        """The log size this map is at."""
+        return self._version
+
+    @property
+    def nodes(self) -> Mapping[tuple[int, int], Node]:
+        """Every node of the map, by position (read-only use)."""
+        return self._nodes
+
+    def __len__(self) -> int:
+        """The number of nodes."""
+        return len(self._nodes)
+
+    def get(self, depth: int, prefix: int, version: int) -> Node | None:
+        """The node at ``(depth, prefix)``; ``version`` must be the latest (or beyond)."""
+        if version < self._version:
+            raise ValueError(f"only version {self._version} of the map is kept here, not "
+                             f"{version}")
+        return self._nodes.get((depth, prefix))
+
+    def put(self, version: int, nodes: Mapping[tuple[int, int], Node]) -> None:
+        """Make ``version`` current with ``nodes`` replacing those at their positions.
+
+        A version with no nodes only moves the map to a larger log size (a batch of streams
+        the map leaves out); one with nodes must be newer than the current one.
+        """
+        if version < self._version or (nodes and version == self._version):
+            raise ValueError(f"expected a version above {self._version}, got {version}")
+        self._nodes.update(nodes)
+        self._version = version
+
+
+class OverlayNodeStore:
+    """One new version buffered over a base store, which it leaves untouched.
+
+    Reads at the base's version go to the base; after :meth:`put`, reads at the new version
+    see the buffered nodes first. The buffer is :attr:`written`; nothing reaches the base
+    until the owner merges it (:meth:`CurrentHeads.commit`).
+    """
+
+    def __init__(self, base: LatestNodeStore) -> None:
+        """An empty overlay on ``base`` at its current version."""
+        self._base = base
+        self.base_version = base.version
+        self._version = base.version
+        self.written: dict[tuple[int, int], Node] = {}
+
+    @property
+    def version(self) -> int:
+        """The buffered version once :meth:`put`, else the base's."""
+        return self._version
+
+    def get(self, depth: int, prefix: int, version: int) -> Node | None:
+        """The buffered node at a version after the base's, else the base's node."""
+        if version > self.base_version:
+            node = self.written.get((depth, prefix))
+            if node is not None:
+                return node
+        return self._base.get(depth, prefix, self.base_version)
+
+    def put(self, version: int, nodes: Mapping[tuple[int, int], Node]) -> None:
+        """Buffer the one version this overlay holds."""
+        if self._version != self.base_version:
+            raise ValueError("an overlay holds one version")
+        if version < self.base_version or (nodes and version == self.base_version):
+            raise ValueError(f"expected a version above {self.base_version}, got {version}")
+        self.written = dict(nodes)
+        self._version = version
+
+
+# --- the current map ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HeadsUpdate:
+    """One batch's new map version: computed over the current map at ``base``, not yet in it.
+
+    ``nodes`` are the positions the batch rewrites (written as rows of version ``version`` in
+    the batch's transaction); ``root`` is the new root, signed into the checkpoint.
+    """
+
+    base: int
+    version: int
+    root: bytes
+    nodes: Mapping[tuple[int, int], Node]
+
+    def columns(self) -> tuple[list[int], list[bytes], list[bytes]]:
+        """The rows to insert, column by column: depths, prefixes and nodes (stored form)."""
+        items = sorted(self.nodes.items())
+        return ([depth for (depth, _), _ in items],
+                [encode_prefix(depth, prefix) for (depth, prefix), _ in items],
+                [encode_node(node) for _, node in items])
+
+    def rows(self) -> list[HeadRow]:
+        """The rows to insert, as :data:`HeadRow` tuples."""
+        depths, prefixes, nodes = self.columns()
+        return [(self.version, depth, prefix, node)
+                for depth, prefix, node in zip(depths, prefixes, nodes, strict=True)]
+
+
+class CurrentHeads:
+    """A process's current stream heads map, never ahead of what the database committed.
+
+    One per recorder, shared by its threads under a lock. The map is at :attr:`version`, a log
+    size; every change to it is either committed elsewhere already (:meth:`catch_up`, under the
+    append's lock) or a batch's update that this process has just committed (:meth:`commit`).
+    """
+
+    def __init__(self, profile: Profile) -> None:
+        """An empty map at version 0 under ``profile``'s hash."""
+        self.profile = profile
+        self._store = LatestNodeStore()
+        self._map = HeadMap(profile, self._store)
+        self._lock = threading.Lock()
+
+    @classmethod
+    def build(cls, profile: Profile, heads: Mapping[UUID, StreamHead],
+              version: int) -> CurrentHeads:
+        """The map holding exactly ``heads``, at log size ``version``."""
+        current = cls(profile)
+        if heads:
+            current._map.apply(heads, version=version)
+        else:
+            current._store.put(version, {})
+        return current
+
+    @property
+    def version(self) -> int:
+        """The log size the map is at."""
+        return self._store.version
+
+    def root(self) -> bytes:
+        """The map's current root."""
+        with self._lock:
+            return self._map.root()
+
+    def snapshot(self) -> HeadsUpdate:
+        """The whole map as one version (every node): what a map's first version stores."""
+        with self._lock:
+            return HeadsUpdate(0, self._store.version, self._map.root(), dict(self._store.nodes))
+
+    def catch_up(self, size: int, rows: Sequence[HeadRow]) -> None:
+        """Bring the map to log size ``size`` with the node versions committed after it.
+
+        ``rows`` are every stored node version above the map's version, read under the
+        append's lock and ordered by version; those this process already has (merged by
+        another thread meanwhile) are skipped. A log smaller than the map means the database
+        went back (a restore): nothing this process holds can be trusted then.
+        """
+        with self._lock:
+            if size < self._store.version:
+                raise IntegrityFailedError(
+                    f"the log has {size} leaves but this process's stream heads map is at "
+                    f"{self._store.version}: the database went back (restored?); restart the "
+                    "process")
+            batch: dict[tuple[int, int], Node] = {}
+            current = None
+            for version, depth, prefix, data in rows:
+                if version <= self._store.version:
+                    continue
+                if version != current:
+                    if current is not None:
+                        self._store.put(current, batch)
+                    current, batch = version, {}
+                batch[depth, decode_prefix(depth, prefix)] = decode_node(self.profile, data)
+            if current is not None:
+                self._store.put(current, batch)
+            if size > self._store.version:
+                self._store.put(size, {})  # the last batches moved no stream of the map
+
+    def plan(self, base: int, changes: Mapping[UUID, StreamHead], version: int,
+             ) -> HeadsUpdate | None:
+        """The map after a batch that takes the log from size ``base`` to ``version`` and
+        moves ``changes``, computed in an overlay: the current map is not changed.
+
+        None if the map is not at ``base`` (a prediction made on a stale map). Raises
+        ValueError if a head does not move forward.
+        """
+        with self._lock:
+            if self._store.version != base:
+                return None
+            overlay = OverlayNodeStore(self._store)
+            heads = HeadMap(self.profile, overlay)
+            if changes:
+                root = heads.apply(changes, version=version)
+            else:
+                overlay.put(version, {})
+                root = heads.root()
+            return HeadsUpdate(base, version, root, overlay.written)
+
+    def commit(self, update: HeadsUpdate) -> bool:
+        """Merge a batch's update once its transaction has committed; False (nothing done) if
+        the map moved past its base meanwhile (another thread caught up over it)."""
+        with self._lock:
+            if self._store.version != update.base:
+                return False
+            self._store.put(update.version, update.nodes)
+            return True
