@@ -27,6 +27,7 @@ from ledger.log import merkle
 from ledger.log.canonical import canonical_bytes
 from ledger.log.checkpoint import Checkpoint, SignedNote, sign_checkpoint
 from ledger.log.entries import Entry, Filing, b64encode
+from ledger.log.headmap import StreamHead, checkpoint_extension, heads_root
 
 _ASCII_SWAP = {**dict.fromkeys("0123456789acdef", "b"), "b": "c"}
 """A one-byte ASCII replacement for a character (hex stays hex, so shapes stay valid)."""
@@ -265,7 +266,7 @@ class Tamperer:
         if note or resign_with is not None:
             signed = SignedNote.parse(text)
             body = signed.checkpoint
-            forged = Checkpoint(body.origin, body.size, _flip(body.root))
+            forged = replace(body, root=_flip(body.root))  # its heads line kept as it was
             if resign_with is None:
                 new_text = text.replace(b64encode(body.root), b64encode(forged.root), 1)
             else:
@@ -274,6 +275,44 @@ class Tamperer:
         assert (new_root, new_text) != (stored_root, text)
         self._execute("UPDATE log_checkpoints SET root = ?, note = ? WHERE size = ?",
                       (new_root, new_text, size))
+
+
+    # --- the stream heads map ------------------------------------------------------------
+
+    def head_nodes(self) -> list[tuple[int, bytes, int, bytes]]:
+        """Every stored heads map node version: (depth, prefix, version, node)."""
+        with self._cursor() as curs:
+            curs.execute("SELECT depth, prefix, version, node FROM head_nodes"
+                         " ORDER BY version, depth, prefix")
+            return [(row[0], bytes(row[1]), row[2], bytes(row[3])) for row in curs.fetchall()]
+
+    def alter_head_node(self, depth: int, prefix: bytes, version: int) -> None:
+        """Flip one bit of a stored heads map node's last byte (a leaf's leaf index, an
+        internal node's right child hash): still a well-formed node, no longer the right one."""
+        node = bytes(self._one("SELECT node FROM head_nodes WHERE depth = ? AND prefix = ?"
+                               " AND version = ?", (depth, prefix, version))[0])
+        self._execute("UPDATE head_nodes SET node = ? WHERE depth = ? AND prefix = ?"
+                      " AND version = ?", (_flip(node, len(node) - 1), depth, prefix, version))
+
+    def set_head_node(self, depth: int, prefix: bytes, version: int, key: bytes,
+                      head: StreamHead) -> None:
+        """Replace a stored heads map leaf with one of ``key`` holding ``head``."""
+        self._execute("UPDATE head_nodes SET node = ? WHERE depth = ? AND prefix = ?"
+                      " AND version = ?", (b"\x00" + key + head.value(), depth, prefix, version))
+
+    def resign_heads_line(self, size: int, resign_with: Signer, *,
+                          root: bytes | None = None) -> bytes:
+        """Re-sign a stored checkpoint, under the log key's name, with its heads root set to
+        ``root`` (default: one bit of it flipped) — tamper, then re-sign: with the real log
+        key, it is a log that signed a wrong heads line; return the root signed."""
+        _, text = self.checkpoint(size)
+        signed = SignedNote.parse(text)
+        body = signed.checkpoint
+        wrong = _flip(heads_root(body.extensions)) if root is None else root
+        forged = Checkpoint(body.origin, body.size, body.root, (checkpoint_extension(wrong),))
+        new_text = sign_checkpoint(forged, signed.signatures[0].name, resign_with).text()
+        self._execute("UPDATE log_checkpoints SET note = ? WHERE size = ?", (new_text, size))
+        return wrong
 
 
 class _PgCursor:

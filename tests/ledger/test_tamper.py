@@ -36,6 +36,7 @@ from ledger.errors import (
 )
 from ledger.evidence.verify import Failure, VerifyReport, verify_ledger
 from ledger.log import merkle
+from ledger.log.headmap import StreamHead, head_key, leaf_hash, node_hash, value_hash
 from ledger.log.merkle import NodeId
 from ledger.measures.catalogue import EXAMPLES
 from ledger.settings import Settings
@@ -303,7 +304,9 @@ def entry_resigned_and_rechained(history: History, ledger: Ledger, tamper: Tampe
     return Defect(
         # The first checkpoint that no longer matches is the one taken right after seq 3.
         first=Finding("checkpoint", history.leaf("A", 3), message="root differs"),
-        only_checks=frozenset({"checkpoint"}),
+        # The stream heads map (its stored nodes and the checkpoints' heads lines) still
+        # holds the original entry hashes as well.
+        only_checks=frozenset({"checkpoint", "heads"}),
         read=ReadFailure(ProofError, stream, 4, history.leaf("A", 4)),
     )
 
@@ -423,6 +426,83 @@ def node_altered(history: History, tamper: Tamperer) -> Defect:
     )
 
 
+def _head_leaf_row(tamper: Tamperer, ledger: Ledger, stream: UUID,
+                   version: int) -> tuple[int, bytes]:
+    """The (depth, prefix) of ``stream``'s stored heads map leaf written at ``version``."""
+    key = head_key(ledger.identity.profile, stream)
+    found = [(depth, prefix) for depth, prefix, v, node in tamper.head_nodes()
+             if v == version and node[:1] == b"\x00" and node[1:33] == key]
+    assert len(found) == 1
+    return found[0]
+
+
+@pytest.fixture
+def head_node_altered(history: History, ledger: Ledger, tamper: Tamperer) -> Defect:
+    """Project A's stored heads map leaf, as its last filing's batch wrote it, altered (its
+    leaf index). Checkpoints are untouched; reads do not use the map."""
+    version = history.leaf("A", ENTRIES_PER_STREAM) + 1  # a filing per batch
+    depth, prefix = _head_leaf_row(tamper, ledger, history.stream("A"), version)
+    tamper.alter_head_node(depth, prefix, version)
+    return Defect(
+        first=Finding("heads", version - 1, history.stream("A"),
+                      message=f"stored heads map at version {version} differs"),
+        only_checks=frozenset({"heads"}),
+    )
+
+
+@pytest.fixture
+def checkpoint_resigned_wrong_heads(history: History, ledger: Ledger,
+                                    tamper: Tamperer) -> Defect:
+    """The latest checkpoint re-signed with the log's own key over a wrong heads root: a log
+    that signs a map its entries do not give. Reads check the signature, which holds."""
+    size = history.size
+    tamper.resign_heads_line(size, ledger.custody.signer("log"))
+    return Defect(
+        first=Finding("heads", size - 1, message=f"checkpoint {size}'s heads root"),
+        also=(Finding("heads", message="the stored map agrees with the entries"),),
+        only_checks=frozenset({"heads"}),
+    )
+
+
+@pytest.fixture
+def head_hidden_and_resigned(history: History, ledger: Ledger, tamper: Tamperer) -> Defect:
+    """The log lies about project C's head: its stored leaf set back to seq 3 and the latest
+    checkpoint re-signed (log key) over the root that gives, as a log would to let a bundle
+    leave out C's newest entry. ``ledger verify`` names C."""
+    size = history.size
+    stream = history.stream("C")
+    assert history.leaf("C", ENTRIES_PER_STREAM) == size - 1  # C filed last
+    head, proof = ledger.log.head_proof(stream, size)
+    assert head is not None
+    hidden = history.receipts["C", ENTRIES_PER_STREAM - 1]
+    lie = StreamHead(hidden.seq, bytes.fromhex(hidden.entry_hash), hidden.leaf_index)
+    lied_root = _fold(ledger, stream, lie, proof.siblings)
+    depth, prefix = _head_leaf_row(tamper, ledger, stream, size)
+    assert depth == len(proof.siblings)
+    tamper.set_head_node(depth, prefix, size, head_key(ledger.identity.profile, stream), lie)
+    tamper.resign_heads_line(size, ledger.custody.signer("log"), root=lied_root)
+    return Defect(
+        first=Finding("heads", size - 1, stream, message=f"version {size}"),
+        also=(Finding("heads", size - 1, stream, message=f"checkpoint {size}'s heads root"),),
+        only_checks=frozenset({"heads"}),
+    )
+
+
+def _fold(ledger: Ledger, stream: UUID, head: StreamHead, siblings: tuple[bytes, ...]) -> bytes:
+    """The heads root a path of ``siblings`` gives with ``head`` as the stream's leaf."""
+    profile = ledger.identity.profile
+    key = head_key(profile, stream)
+    node = leaf_hash(profile, key, value_hash(profile, head))
+    bits = int.from_bytes(key, "big")
+    depth = len(siblings)
+    for i, sibling in enumerate(siblings):
+        if (bits >> (255 - (depth - 1 - i))) & 1:
+            node = node_hash(profile, sibling, node)
+        else:
+            node = node_hash(profile, node, sibling)
+    return node
+
+
 READ_DETECTED = [
     "payload_byte_edited",
     "newest_payload_byte_edited",
@@ -446,6 +526,9 @@ VERIFY_ONLY = [
     "signed_with_revoked_key",  # reads do not check signatures or keys
     "middle_leaf_altered",  # reads compare only the newest entry with its leaf
     "leaf_time_altered",  # reads do not use the leaf's time
+    "head_node_altered",  # reads do not use the heads map
+    "checkpoint_resigned_wrong_heads",  # ... nor the checkpoint's heads line
+    "head_hidden_and_resigned",
 ]
 
 

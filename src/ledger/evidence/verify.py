@@ -9,7 +9,10 @@ Checks, in one pass over the log in leaf order (with the per-entry work in worke
    (registry entries under the pinned root key);
 6. the Merkle tree recomputed from the leaves equals every stored node, its root equals every
    stored checkpoint's, each checkpoint's signature verifies under the log key, and each
-   consecutive pair of checkpoints has a valid RFC 9162 consistency proof.
+   consecutive pair of checkpoints has a valid RFC 9162 consistency proof;
+7. the stream heads map recomputed from the leaves (one version per checkpoint, from the map's
+   first version on) equals every stored node version, and its root equals the ``heads`` line
+   of every checkpoint, which every checkpoint after the map's first version must carry.
 
 How the work is split (docs/performance.md, figure 4): the main process reads the log in pages
 and keeps only what is sequential — leaf density, the key registry (registry entries are few
@@ -43,7 +46,10 @@ from ledger.errors import IntegrityFailedError, LedgerError
 from ledger.log import merkle
 from ledger.log.checkpoint import SignedNote
 from ledger.log.entries import ZERO_HASH, Entry
+from ledger.log.headmap import EXTENSION_KEYWORD, heads_root
+from ledger.log.heads import HeadRow
 from ledger.log.merkle import NodeId
+from ledger.log.verify_heads import HeadsProblem, RecomputedHeads
 from ledger.log.verify_tree import RecomputedTree, compare_nodes
 from ledger.log.verify_worker import (
     NOT_ROOT,
@@ -188,6 +194,11 @@ class LedgerVerifier:
         self._count_failures: list[Failure] = []
         self._next_checkpoint = 0  # index into the sorted checkpoint sizes
         self._previous_checkpoint: int | None = None  # the last one whose root held
+        self._heads_lines: dict[int, bytes] = {}  # checkpoint size -> its heads root
+        self._unreadable: set[int] = set()  # checkpoint sizes whose note did not parse
+        self._heads_failures: list[Failure] = []
+        self._map = RecomputedHeads(self.profile, None, ())
+        self._map_compared = -1  # stored node versions up to this one are compared
 
     def fail(self, check: str, message: str, *, leaf_index: int | None = None,
              stream: str | None = None, seq: int | None = None) -> None:
@@ -200,6 +211,7 @@ class LedgerVerifier:
         checkpoints = {cp.size: cp for cp in self.store.iter_checkpoints()}
         notes = self._parse_checkpoints(checkpoints)
         tree = RecomputedTree(self.profile.hash, sorted(checkpoints))
+        self._start_heads(sorted(checkpoints))
         executor: Any = (ProcessPoolExecutor(max_workers=self.workers) if self.workers > 1
                          else _Inline())
         with executor as pool:
@@ -217,6 +229,8 @@ class LedgerVerifier:
                 self._pass(pool, tree, checkpoints, total)
                 # The log is read: the registry is final and the tree complete. Judge the
                 # keys used so far and check the tree while the workers finish their pages.
+                self._map.finish(tree.size)
+                self._check_heads()
                 self._judge_authors()
                 self._check_checkpoints(tree, checkpoints, final=True)
                 self._check_nodes(tree, stored_nodes.result())
@@ -239,6 +253,7 @@ class LedgerVerifier:
         for page in _pages(self.store.iter_log(batch=_READ_BATCH), _PAGE):
             rows = self._read(page, tree)
             self._check_checkpoints(tree, checkpoints, final=False)
+            self._check_heads()
             self._pending.append((rows, pool.submit(
                 check_page, self._context, (self._token, self._registry.version),
                 self._registry.table(), rows)))
@@ -251,7 +266,8 @@ class LedgerVerifier:
         """All failures: the pass's in log order, then keys, signatures, tree and counts."""
         in_log_order = sorted(self._in_pass, key=lambda f: f.leaf_index or 0)  # stable
         return (in_log_order + self._key_failures + self._signature_failures
-                + self._tree_failures + self._checkpoint_failures + self._count_failures)
+                + self._tree_failures + self._checkpoint_failures + self._heads_failures
+                + self._count_failures)
 
     # --- the main process's share of the pass ----------------------------------------------
 
@@ -275,6 +291,7 @@ class LedgerVerifier:
             rows.append((index, stream, seq, leaf.entry_hash, leaf.recorded_at, stored.topic,
                          stored.state))
         tree.extend([leaf.entry_hash for leaf, _ in page])
+        self._map.extend([leaf for leaf, _ in page])
         return rows
 
     def _apply_registry_entry(self, data: bytes) -> None:
@@ -387,7 +404,10 @@ class LedgerVerifier:
             except LedgerError as exc:
                 what = exc.what if isinstance(exc, IntegrityFailedError) else str(exc)
                 self.fail("checkpoint", f"checkpoint {size}: {what}", leaf_index=size - 1)
+                self._unreadable.add(size)  # its heads line is not missing: it is unread
                 continue
+            # The line is compared whoever signed the note: a bad signature fails on its own.
+            self._read_heads_line(size, note.checkpoint.extensions)
             signature = next((s for s in note.signatures if s.name == log_key.name
                               and s.key_id == log_key.key_id), None)
             if signature is None:
@@ -404,6 +424,66 @@ class LedgerVerifier:
                                  signature.signature)))
             self.report.checkpoints += 1
         return tasks
+
+    def _read_heads_line(self, size: int, extensions: Sequence[str]) -> None:
+        """Keep a checkpoint's ``heads`` root, if it has a line; a malformed one fails."""
+        if not any(line.split(" ", 1)[0] == EXTENSION_KEYWORD for line in extensions):
+            return
+        try:
+            self._heads_lines[size] = heads_root(extensions)
+        except IntegrityFailedError as exc:
+            self.fail("checkpoint", f"checkpoint {size}: {exc.what}", leaf_index=size - 1)
+            self._unreadable.add(size)
+
+    # --- the stream heads map ----------------------------------------------------------------
+
+    def _start_heads(self, sizes: Sequence[int]) -> None:
+        """Set up the heads map's recomputation from where the database says it starts; a
+        checkpoint before that start must have no ``heads`` line, each one after it must."""
+        start = self.store.heads_map_start()
+        self._map = RecomputedHeads(self.profile, start, sizes)
+        fail = self._heads_failures.append
+        for size in sizes:
+            has_line = size in self._heads_lines
+            if has_line and (start is None or size < start):
+                since = ("the database records no heads map" if start is None
+                         else f"the heads map starts at {start}")
+                fail(Failure("heads", f"checkpoint {size} has a heads line but {since}",
+                             size - 1))
+            elif (not has_line and start is not None and size > start
+                  and size not in self._unreadable):
+                fail(Failure("heads", f"checkpoint {size} has no heads line, though the heads"
+                             f" map started at {start}", size - 1))
+
+    def _check_heads(self) -> None:
+        """Compare the versions recomputed since the last call with their stored rows and
+        their checkpoints' ``heads`` lines (one query for the rows of all of them).
+
+        Rows at a version that is not one of the map's versions (its start and the checkpoint
+        sizes after it) are failures too; rows beyond the newest version read are left alone
+        (appends after verify started).
+        """
+        versions = self._map.take()
+        if not versions:
+            return
+        upto = versions[-1].version
+        stored: dict[int, list[HeadRow]] = {}
+        for row in self.store.iter_head_nodes(self._map_compared, upto):
+            stored.setdefault(row[0], []).append(row)
+        self._map_compared = upto
+        problems: list[HeadsProblem] = [*self._map.problems]
+        self._map.problems.clear()
+        for computed in versions:
+            problems.extend(self._map.compare(computed, stored.pop(computed.version, []),
+                                              self._heads_lines.get(computed.version)))
+        for version, rows in sorted(stored.items()):
+            problems.append(HeadsProblem(
+                f"{len(rows)} stored heads map node(s) at version {version}, which is not a"
+                " version of the map (its start or a checkpoint size after it)", version))
+        for problem in problems:
+            self._heads_failures.append(Failure(
+                "heads", problem.message, max(problem.size - 1, 0),
+                problem.streams[0] if len(problem.streams) == 1 else None))
 
     def _checkpoint_signatures(self, notes: Sequence[tuple[int, tuple[bytes, bytes, bytes]]],
                                bad: Iterable[int]) -> None:

@@ -1,0 +1,212 @@
+"""The stream heads map's half of ``ledger verify``: the map recomputed from the leaves, compared
+with every checkpoint's ``heads`` line and every stored node version.
+
+:class:`RecomputedHeads` takes the leaves in log order, as the pass reads them, and applies each
+checkpoint's run of leaves as one version, as the writer did: every checkpoint size is a version
+(docs/evidence-format.md, Stream heads map, What the map holds), so the nodes it rewrites are
+exactly the rows the writer stored for that version. Only the current map is kept
+(:class:`~ledger.log.heads.LatestNodeStore`): a version costs what the append paid for it, about
+``log2(streams)`` hashes per stream it moves. :meth:`RecomputedHeads.compare` then checks a
+version's stored rows and its checkpoint's ``heads`` root, naming the streams whose heads differ.
+Before the map's first version (a log upgraded by ``ledger init``) the leaves only fold into the
+streams' heads; the first version is then the whole map, as the upgrade stored it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from uuid import UUID
+
+from ledger.crypto.suites import Profile
+from ledger.errors import HeadProofError
+from ledger.log.headmap import HeadMap, LeafNode, Node, StreamHead, head_key
+from ledger.log.heads import (
+    HeadRow,
+    LatestNodeStore,
+    OverlayNodeStore,
+    decode_node,
+    encode_node,
+    encode_prefix,
+    map_stream,
+)
+from ledger.log.writer import LeafRow
+
+_LISTED = 10
+"""Differing nodes described per version; the rest are counted."""
+
+
+@dataclass(frozen=True)
+class HeadsVersion:
+    """One version of the recomputed map: its root and the nodes it rewrote."""
+
+    version: int
+    root: bytes
+    written: Mapping[tuple[int, int], Node]
+
+
+@dataclass(frozen=True)
+class HeadsProblem:
+    """A failed check of the heads map, at a log size, naming the streams it concerns."""
+
+    message: str
+    size: int
+    streams: tuple[str, ...] = ()
+
+
+@dataclass
+class RecomputedHeads:
+    """The stream heads map recomputed from the leaves, one version per checkpoint size.
+
+    ``start`` is the map's first version as the database records it (None: no map, and
+    nothing is computed); ``sizes`` are the stored checkpoints' sizes, increasing.
+    """
+
+    profile: Profile
+    start: int | None
+    sizes: Sequence[int]
+    done: list[HeadsVersion] = field(default_factory=list)
+    """Versions computed and not yet taken (:meth:`take`)."""
+    problems: list[HeadsProblem] = field(default_factory=list)
+    """Leaves that cannot be their stream's next head (the chain checks report them too)."""
+    _cuts: list[int] = field(default_factory=list)
+    _next: int = 0
+    _store: LatestNodeStore = field(default_factory=LatestNodeStore)
+    _heads: dict[UUID, StreamHead] = field(default_factory=dict)
+    _pending: dict[UUID, tuple[int, bytes, int]] = field(default_factory=dict)
+    _keys: dict[bytes, UUID] | None = None
+
+    def __post_init__(self) -> None:
+        """The versions: the start and every checkpoint size after it."""
+        if self.start is not None:
+            self._cuts = sorted({self.start, *(s for s in self.sizes if s > self.start)})
+
+    @property
+    def active(self) -> bool:
+        """Whether there is a map to recompute."""
+        return self.start is not None
+
+    def extend(self, leaves: Iterable[LeafRow]) -> None:
+        """Take the next leaves in log order; apply each version as a leaf passes its size."""
+        if self.start is None:
+            return
+        cuts, pending = self._cuts, self._pending
+        for leaf in leaves:
+            index = leaf.leaf_index
+            while self._next < len(cuts) and index >= cuts[self._next]:
+                self._cut(cuts[self._next])
+                self._next += 1
+            stream = map_stream(leaf.originator_id)
+            if stream is not None:
+                pending[stream] = (leaf.originator_version, leaf.entry_hash, index)
+
+    def finish(self, size: int) -> None:
+        """The log is read up to ``size``: apply the versions not beyond it."""
+        cuts = self._cuts
+        while self._next < len(cuts) and cuts[self._next] <= size:
+            self._cut(cuts[self._next])
+            self._next += 1
+
+    def take(self) -> list[HeadsVersion]:
+        """The versions computed since the last call."""
+        done, self.done = self.done, []
+        return done
+
+    def _cut(self, version: int) -> None:
+        """Apply the leaves since the last version as version ``version``."""
+        changes: dict[UUID, StreamHead] = {}
+        for stream, (seq, digest, index) in self._pending.items():
+            old = self._heads.get(stream)
+            if old is not None and (seq <= old.seq or index <= old.leaf_index):
+                self.problems.append(HeadsProblem(
+                    f"stream {stream}'s entry seq {seq} at leaf {index} does not follow its head,"
+                    f" seq {old.seq} at leaf {old.leaf_index}: left out of the recomputed map",
+                    version, (str(stream),)))
+                continue
+            try:
+                changes[stream] = StreamHead(seq, digest, index)
+            except HeadProofError as exc:
+                self.problems.append(HeadsProblem(f"stream {stream}'s leaf {index} cannot be a"
+                                                  f" head: {exc}", version, (str(stream),)))
+        self._pending.clear()
+        overlay = OverlayNodeStore(self._store)
+        heads = HeadMap(self.profile, overlay)
+        if changes:
+            root = heads.apply(changes, version=version)
+        else:
+            overlay.put(version, {})
+            root = heads.root()
+        self._store.put(version, overlay.written)
+        self._heads.update(changes)
+        if self._keys is not None:
+            self._keys.update((head_key(self.profile, s), s) for s in changes)
+        self.done.append(HeadsVersion(version, root, overlay.written))
+
+    # --- comparing with what is stored -------------------------------------------------------
+
+    def compare(self, computed: HeadsVersion, stored: Sequence[HeadRow],
+                signed: bytes | None) -> list[HeadsProblem]:
+        """Check a version's stored rows against the nodes it rewrote, and the ``heads`` root
+        ``signed`` into its checkpoint (None: the checkpoint has no line, or there is none).
+
+        A differing root names the streams whose stored leaves differ at this version, or says
+        that the stored map agrees with the entries (a checkpoint signed over a wrong line).
+        """
+        version = computed.version
+        rows: dict[tuple[int, bytes], bytes] = {(d, p): n for _, d, p, n in stored}
+        differing: list[str] = []
+        streams: list[str] = []
+        for (depth, prefix), node in sorted(computed.written.items()):
+            expected = encode_node(node)
+            found = rows.pop((depth, encode_prefix(depth, prefix)), None)
+            if found == expected:
+                continue
+            named = self._streams_of(node, found)
+            streams.extend(s for s in named if s not in streams)
+            what = "missing" if found is None else "differs from the one recomputed"
+            bits = format(prefix, f"0{depth}b") if depth else "-"
+            differing.append(f"node at depth {depth}, prefix {bits}, {what}{_naming(named)}")
+        for depth, prefix_bytes in sorted(rows):
+            named = self._streams_of(None, rows[depth, prefix_bytes])
+            streams.extend(s for s in named if s not in streams)
+            differing.append(f"node at depth {depth} was not rewritten by this version's "
+                             f"entries{_naming(named)}")
+        problems: list[HeadsProblem] = []
+        if differing:
+            listed = "; ".join(differing[:_LISTED])
+            more = f"; and {len(differing) - _LISTED} more" if len(differing) > _LISTED else ""
+            problems.append(HeadsProblem(
+                f"the stored heads map at version {version} differs from the map recomputed "
+                f"from the entries: {listed}{more}", version, tuple(streams)))
+        if signed is not None and signed != computed.root:
+            why = (f"; the stored map differs there too{_naming(streams)}" if differing else
+                   "; the stored map agrees with the entries: the checkpoint was signed over a"
+                   " wrong heads line")
+            problems.append(HeadsProblem(
+                f"checkpoint {version}'s heads root {signed.hex()[:16]}… differs from the root"
+                f" {computed.root.hex()[:16]}… recomputed from the entries{why}", version,
+                tuple(streams)))
+        return problems
+
+    def _streams_of(self, computed: Node | None, stored: bytes | None) -> list[str]:
+        """The streams of the leaves among a recomputed node and a stored one's bytes."""
+        keys: list[bytes] = []
+        if isinstance(computed, LeafNode):
+            keys.append(computed.key)
+        if stored is not None:
+            try:
+                node = decode_node(self.profile, stored)
+            except ValueError:
+                node = None
+            if isinstance(node, LeafNode) and node.key not in keys:
+                keys.append(node.key)
+        if not keys:
+            return []
+        if self._keys is None:  # on the first failure only: a hash per stream
+            self._keys = {head_key(self.profile, s): s for s in self._heads}
+        return [str(self._keys[k]) if k in self._keys else f"key {k.hex()[:16]}…" for k in keys]
+
+
+def _naming(streams: Sequence[str]) -> str:
+    """`` (stream a, b)`` or nothing."""
+    return f" (stream {', '.join(streams)})" if streams else ""
