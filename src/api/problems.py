@@ -16,11 +16,13 @@ from ledger.errors import (
     BadSignatureError,
     ConflictError,
     DuplicateNonceError,
+    FutureDateError,
     IntegrityFailedError,
     KeyNotValidError,
     LedgerError,
     NotCanonicalError,
     ProjectNotFoundError,
+    RoleNotPermittedError,
     RuleViolationError,
     StaleStreamError,
     UnknownActorError,
@@ -41,6 +43,7 @@ class NotAuthenticatedError(LedgerError):
 
 _STATUS: tuple[tuple[type[LedgerError], int, str, str], ...] = (
     (NotAuthenticatedError, 401, "unauthenticated", "Not authenticated"),
+    (FutureDateError, 422, "future-date", "A fact is dated after today"),
     (ValidationFailedError, 422, "validation", "The filing is invalid"),
     (UnknownEventTypeError, 422, "unknown-event-type", "Unknown event type"),
     (NotCanonicalError, 422, "not-canonical", "Value cannot be canonicalised"),
@@ -76,9 +79,15 @@ def ledger_problem(exc: LedgerError) -> JSONResponse:
         (400, "ledger-error", "Request refused"))
     extra: dict[str, Any] = {}
     if isinstance(exc, RuleViolationError):
-        extra = {"rule": exc.rule, "article": exc.article, "caused_by": list(exc.caused_by)}
+        extra = {"rule": exc.rule, "article": exc.article, "quote_zh": exc.quote_zh or None,
+                 "caused_by": list(exc.caused_by)}
     elif isinstance(exc, ValidationFailedError):
         extra = {"errors": [{"field": f, "message": m} for f, m in exc.problems],
+                 "article": ", ".join(f"Art. {a}" for a in exc.articles) or None}
+        if isinstance(exc, FutureDateError):
+            extra["today"] = exc.today
+    elif isinstance(exc, RoleNotPermittedError):
+        extra = {"event_type": exc.event_type, "role": exc.role, "filed_by": list(exc.filed_by),
                  "article": ", ".join(f"Art. {a}" for a in exc.articles) or None}
     elif isinstance(exc, IntegrityFailedError):
         extra = {"stream": str(exc.stream) if exc.stream else None, "seq": exc.seq,

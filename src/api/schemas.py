@@ -148,6 +148,9 @@ class ProjectPublic(BaseModel):
     entries: int
     calendar: str
     views: dict[str, ViewPublic]
+    flags: list[dict[str, Any]] = Field(default_factory=list, description=(
+        "Every flag in full: rule, article, detail, quote_zh (the article's words), since,"
+        " caused_by (the project view names them only)."))
 
 
 class ObligationPublic(BaseModel):

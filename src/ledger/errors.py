@@ -72,6 +72,19 @@ class ValidationFailedError(LedgerError, ValueError):
         super().__init__(f"{event_type} is invalid{cite}: {listed}")
 
 
+class FutureDateError(ValidationFailedError):
+    """Raised when a filing states as a fact a date (``effective``, ``signed_on``, a report's
+    year...) later than the ledger's today in Beijing: a fact cannot have happened tomorrow.
+
+    Deadlines and plans (an order's deadline, a fiscal year applied for) are exempt; the
+    catalogue names them (docs/design.md §4.6). ``today`` is the ledger's date it was judged on.
+    """
+
+    def __init__(self, event_type: str, problems: Sequence[tuple[str, str]], today: str) -> None:
+        self.today = today
+        super().__init__(event_type, problems)
+
+
 class UnknownEventTypeError(LedgerError, ValueError):
     """Raised when a filing names an event type that the catalogue does not know."""
 
@@ -89,6 +102,21 @@ class AuthorisationError(LedgerError):
     def __init__(self, actor: str, what: str) -> None:
         self.actor = actor
         super().__init__(f"actor {actor!r} may not {what}")
+
+
+class RoleNotPermittedError(AuthorisationError):
+    """Raised when an actor's role may not file an event type at all (docs/design.md §3 "filed
+    by"); checked before the payload, so a wrong role is told 403 whatever it sent."""
+
+    def __init__(self, actor: str, event_type: str, role: str, filed_by: Sequence[str],
+                 articles: Sequence[int]) -> None:
+        self.event_type = event_type
+        self.role = role
+        self.filed_by = tuple(filed_by)
+        self.articles = tuple(articles)
+        cite = f"; Art. {', '.join(map(str, self.articles))}" if self.articles else ""
+        super().__init__(actor, f"file {event_type} as {role} (filed by"
+                                f" {', '.join(self.filed_by)}{cite})")
 
 
 class UnknownActorError(LedgerError, LookupError):
@@ -127,14 +155,19 @@ class BadSignatureError(LedgerError):
 
 
 class RuleViolationError(LedgerError):
-    """Raised when the Measures forbid this act now (docs/design.md §2 principle 3: refuse)."""
+    """Raised when the Measures forbid this act now (docs/design.md §2 principle 3: refuse).
+
+    ``quote_zh`` is the article's own words, short, in Chinese (the authoritative text), shown
+    beside the English ``detail``.
+    """
 
     def __init__(self, rule: str, article: str, detail: str,
-                 caused_by: Sequence[str] = ()) -> None:
+                 caused_by: Sequence[str] = (), quote_zh: str = "") -> None:
         self.rule = rule
         self.article = article
         self.detail = detail
         self.caused_by = tuple(caused_by)
+        self.quote_zh = quote_zh
         super().__init__(f"{detail} ({article}, rule {rule})")
 
 

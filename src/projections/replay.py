@@ -10,7 +10,7 @@ fact recorded after T therefore never changes a replay as known at T.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 from uuid import UUID
@@ -18,7 +18,7 @@ from uuid import UUID
 from ledger.app import Ledger
 from ledger.errors import EntryHashMismatchError, ProjectNotFoundError
 from ledger.log.canonical import JSONValue
-from ledger.measures import views
+from ledger.measures import rules, views
 from ledger.measures.facts import today_in_china
 from ledger.measures.trail import TrailActor, trail_and_facts
 from projections.state import LibraryState
@@ -34,12 +34,15 @@ class ProjectReplay:
     entries: int
     calendar: str
     views: dict[str, Any]
+    flags: list[JSONValue] = field(default_factory=list)
+    """Every flag in full (rule, article, detail, quote_zh, since, caused_by); the ``project``
+    view names them only. Not a view of its own: evidence bundles ship the views alone."""
 
     def to_json(self) -> dict[str, JSONValue]:
         """Plain JSON."""
         return {"project": str(self.project_id), "as_known_at": self.as_known_at,
                 "on": self.on.isoformat(), "entries": self.entries, "calendar": self.calendar,
-                "views": self.views}
+                "views": self.views, "flags": self.flags}
 
 
 def actors_as_known_at(ledger: Ledger, as_known_at: str | None) -> dict[str, TrailActor]:
@@ -76,7 +79,7 @@ def replay_project(ledger: Ledger, project_id: UUID, *, as_known_at: str | None 
     }
     return ProjectReplay(project_id, as_known_at, on, len(events), calendar.digest, {
         name: {"state": view, "state_hash": views.state_hash(view, profile)}
-        for name, view in named.items()})
+        for name, view in named.items()}, [f.to_json() for f in rules.flags(facts, calendar)])
 
 
 def replay_library(ledger: Ledger, *, as_known_at: str | None = None) -> LibraryState:

@@ -16,9 +16,10 @@ class Script:
         self.facts: ProjectFacts = empty_facts("p-1")
         self.seq = 0
 
-    def file(self, event_type: str, recorded_on: str, actor: str = "unit-a",
-             **changes: Any) -> FactEntry:
-        """Record one filing on ``recorded_on`` (China date) with payload changes."""
+    def file(self, event_type: str, recorded_on: str, actor: str = "unit-a", *,
+             effective: str | None = None, **changes: Any) -> FactEntry:
+        """Record one filing on ``recorded_on`` (China date) with payload changes; its
+        ``effective`` date is ``recorded_on`` unless given."""
         payload = copy.deepcopy(dict(EXAMPLES[event_type]))
         for key, value in changes.items():
             if value is None:
@@ -28,7 +29,7 @@ class Script:
         self.seq += 1
         # 10:00 China time is 02:00 UTC the same day.
         entry = FactEntry(event_type, payload, self.seq, f"h{self.seq:02d}",
-                          f"{recorded_on}T02:00:00.000000Z", recorded_on, actor)
+                          f"{recorded_on}T02:00:00.000000Z", effective or recorded_on, actor)
         self.facts = fold(self.facts, entry)
         return entry
 
@@ -37,4 +38,13 @@ class Script:
         self.file("ApplicationFiled", "2024-10-15")
         self.file("ReviewOpinionIssued", recorded_on, actor="office", decision="approved",
                   approved_budget_fen=budget_fen, conditions=None)
+        return self
+
+    def accepted(self, completed_on: str = "2025-06-30", accepted_on: str = "2025-09-01",
+                 catalogue_on: str | None = None) -> Script:
+        """Construction completed and accepted (Art. 19), so O&M funds may flow; a catalogue
+        with data collected on ``catalogue_on`` (Art. 26), by default the acceptance day."""
+        self.file("ConstructionCompleted", completed_on, completed_on=completed_on)
+        self.file("AcceptanceReportFiled", accepted_on, accepted_on=accepted_on)
+        self.file("CatalogCompleted", catalogue_on or accepted_on)
         return self

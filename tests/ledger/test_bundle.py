@@ -53,6 +53,7 @@ from projections.evidence import export_bundle, tree_size_known_at
 from projections.replay import replay_project
 
 ON = date(2026, 11, 25)
+OPINION_EFFECTIVE = date(2026, 4, 1)
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,11 @@ def history(ledger: Ledger) -> History:
                               ("edu-wang", "ContractFiled"),
                               ("finance-zhao", "FundsDisbursed"),
                               ("edu-wang", "ProgressReported")):
-        receipt = ledger.file(actor, event_type, EXAMPLES[event_type], stream=opened.stream)
+        # The opinion took effect before the example contract was signed (2026-04-17): a
+        # contract signed before it would block the payment (Art. 9, docs/design.md §4.6).
+        effective = OPINION_EFFECTIVE if event_type == "ReviewOpinionIssued" else None
+        receipt = ledger.file(actor, event_type, EXAMPLES[event_type], stream=opened.stream,
+                              effective=effective)
         times.append(receipt.recorded_at)
         if event_type == "ReviewOpinionIssued":
             ledger.file("office-li", event_type, EXAMPLES[event_type], stream=other)

@@ -121,6 +121,7 @@ def test_art30_rectification_report_due_by_the_order_deadline() -> None:
 
 def test_deadline_beyond_the_known_calendar_is_pending_naming_the_year() -> None:
     script = Script().approved()
-    script.file("ContractFiled", "2026-12-31", signed_on="2026-12-28")
+    # Filed eight days after signing: whether that is within 5 working days needs 2027's days.
+    script.file("ContractFiled", "2027-01-05", signed_on="2026-12-28")
     contract = _by_rule(script)["contract_filing"][0]
     assert (contract.status, contract.missing_year) == ("pending_calendar", 2027)

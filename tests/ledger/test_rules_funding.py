@@ -84,7 +84,7 @@ def test_art19_completed_but_not_accepted_blocks_construction_and_om_funds() -> 
 
 
 def test_art22_sharing_non_compliance_blocks_om_funds_until_restored() -> None:
-    script = Script().approved()
+    script = Script().approved().accepted()
     script.file("FundingArranged", "2025-01-10", kind="operation_maintenance",
                 amount_fen=10_000_000)
     finding = script.file("SharingNonComplianceFound", "2025-05-01", actor="office")
@@ -98,7 +98,7 @@ def test_art22_sharing_non_compliance_blocks_om_funds_until_restored() -> None:
 
 
 def test_art22_security_non_compliance_blocks_om_funds() -> None:
-    script = Script().approved()
+    script = Script().approved().accepted()
     script.file("FundingArranged", "2025-01-10", kind="operation_maintenance",
                 amount_fen=10_000_000)
     script.file("SecurityNonComplianceFound", "2025-05-01", actor="office")
@@ -110,7 +110,9 @@ def test_art26_catalogue_late_blocks_om_funds_until_completed() -> None:
     script = Script().approved()
     script.file("FundingArranged", "2025-01-10", kind="operation_maintenance",
                 amount_fen=10_000_000)
+    script.file("ConstructionCompleted", "2025-10-10", completed_on="2025-10-10")
     script.file("PreliminaryAcceptanceCompleted", "2025-11-03", completed_on="2025-11-03")
+    script.file("AcceptanceReportFiled", "2025-11-10", accepted_on="2025-11-10")
     # 10 working days after 2025-11-03 (a Monday) is 2025-11-17.
     assert rules.eligibility(script.facts, rules.OPERATION_MAINTENANCE,
                              date(2025, 11, 17)).eligible

@@ -24,8 +24,10 @@ def test_art22_active_finding_bars_the_unit_from_new_altered_expanded_projects()
 
 
 def test_art22_exemption_by_the_chief_data_representative_lifts_a_sharing_bar() -> None:
+    # 不能进行信息共享……由……“首席数据代表”批准后,方可建设或者保留: the exemption is for data
+    # that cannot be shared, so it lifts a finding of data not shared.
     script = Script().approved()
-    script.file("SharingNonComplianceFound", "2025-05-01", actor="office")
+    script.file("SharingNonComplianceFound", "2025-05-01", actor="office", issue="not_shared")
     script.file("SharingExemptionGranted", "2025-06-01", actor="cdr")
     assert rules.unit_standing("edu", [script.facts]) == ()
 

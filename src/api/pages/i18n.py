@@ -274,6 +274,17 @@ RULES: Final[Mapping[str, tuple[str, str]]] = MappingProxyType({
     "catalogue_late": ("目录编制逾期", "catalogue late"),
     "self_evaluation_late": ("自评价不在期限内", "self-evaluation out of window"),
     "rectification_late": ("整改逾期", "rectification late"),
+    "procurement_before_opinion": ("合同签订早于评审意见生效", "signed before the opinion"),
+    "contract_over_budget": ("合同金额超出核定预算", "contracts beyond the approved budget"),
+    "declaration_without_consent": ("未经同意向上申报", "declared without the Office's consent"),
+    "extension_requested_late": ("逾期后才申请延期验收", "extension requested after the deadline"),
+    "security_assessment_failed": ("安全评估结论为不符合", "security assessment failed"),
+    "exemption_not_applicable": ("豁免不适用于该认定", "exemption does not cover the finding"),
+    "unit_barred": ("不得新建、改建、扩建", "unit barred from new systems"),
+    "exceeds_arranged_or_approved": ("超出已安排和核定金额", "beyond arranged and approved"),
+    "not_completed": ("尚未完成建设", "construction not completed"),
+    "not_suspended": ("未处于暂停状态", "nothing suspended"),
+    "unknown_reference": ("引用的事项不存在或已处理", "cites nothing open"),
 })
 
 _ARTICLE = re.compile(r"Art\. (\d+)(\(\d+\))?")

@@ -226,8 +226,9 @@ def _error_page(request: Request, status: int, message: str,
     headline = {404: t("error.404"), 403: t("error.403")}.get(status, t("error.title"))
     rule = exc.rule if isinstance(exc, RuleViolationError) else None
     cited = exc.article if isinstance(exc, RuleViolationError) else None
+    quote_zh = exc.quote_zh if isinstance(exc, RuleViolationError) else None
     return _render(ctx, "error.html", status=status, status_code=status, headline=headline,
-                   message=message, rule=rule, cited=cited)
+                   message=message, rule=rule, cited=cited, quote_zh=quote_zh)
 
 
 async def _form(request: Request) -> dict[str, str]:
@@ -662,7 +663,7 @@ def _submit(ctx: Ctx, project_id: uuid.UUID | None, form: dict[str, str]) -> Res
         return again(422)
     except RuleViolationError as exc:
         return again(409, {"rule": exc.rule, "article": exc.article, "detail": str(exc),
-                           "caused_by": list(exc.caused_by)})
+                           "quote_zh": exc.quote_zh, "caused_by": list(exc.caused_by)})
     except (AuthorisationError, ProjectNotFoundError):
         raise
     except LedgerError as exc:

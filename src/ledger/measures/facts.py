@@ -61,11 +61,42 @@ class Ref:
 
 @dataclass(frozen=True)
 class Contract:
-    """A filed contract (合同备案, Art. 13)."""
+    """A filed contract (合同备案, Art. 13), with what stood when it was filed: the day the
+    approving opinion took effect and the approved budget (Arts. 9, 15), and the Office's
+    restoration of compliance if it was signed before the opinion (Art. 9)."""
 
     contract_no: str
     amount_fen: int
     signed_on: str
+    ref: Ref
+    approved_on: str | None = None
+    budget_fen: int | None = None
+    cleared: Ref | None = None
+
+
+@dataclass(frozen=True)
+class LevelRef:
+    """A consent to declare at, or an approval by, a higher level (Art. 10)."""
+
+    level: str
+    ref: Ref
+
+
+@dataclass(frozen=True)
+class ExtensionRequest:
+    """An acceptance extension request (Art. 19) and the approved extension's deadline in force
+    when it was filed (``None``: the 3 months after completion applied)."""
+
+    ref: Ref
+    deadline_then: str | None = None
+
+
+@dataclass(frozen=True)
+class Exemption:
+    """A sharing exemption by the Chief Data Representative (Art. 22) and the finding it names
+    (``None``: granted in advance, for data that may not be shared)."""
+
+    finding_seq: int | None
     ref: Ref
 
 
@@ -165,8 +196,11 @@ class ProjectFacts:
     special_circumstances: bool = False
     higher_level: bool = False
     higher_level_consent: Ref | None = None
+    higher_level_consents: tuple[LevelRef, ...] = ()
+    higher_level_approvals: tuple[LevelRef, ...] = ()
     opinion: Ref | None = None
     decision: str | None = None
+    approved_since: Ref | None = None
     approved_budget_fen: int | None = None
     arranged_construction_fen: int = 0
     arranged_om_fen: int = 0
@@ -184,17 +218,20 @@ class ProjectFacts:
     completed_on: str | None = None
     completed: Ref | None = None
     extension_requested: Ref | None = None
+    extension_requests: tuple[ExtensionRequest, ...] = ()
     extension_deadline: str | None = None
     preliminary_on: str | None = None
     preliminary: Ref | None = None
     acceptance: Acceptance | None = None
     catalogue: Catalogue | None = None
     self_evaluation: Ref | None = None
+    self_evaluations: tuple[Ref, ...] = ()
     third_party_evaluation: Ref | None = None
     security_assessment: Ref | None = None
     security_assessment_passed: bool | None = None
     findings: tuple[Finding, ...] = ()
     exemptions: tuple[Ref, ...] = ()
+    sharing_exemptions: tuple[Exemption, ...] = ()
     audit_findings: tuple[Amount, ...] = ()
     information_withheld: tuple[Ref, ...] = ()
     misappropriations: tuple[Amount, ...] = ()
@@ -235,6 +272,22 @@ class ProjectFacts:
         return self.decision in ("approved", "approved_with_conditions")
 
     @property
+    def approved_on(self) -> str | None:
+        """The day the standing approval took effect: the ``effective`` of the first approving
+        opinion since the last one that did not approve (Art. 9). Facts stored before
+        ``approved_since`` existed fall back to the standing opinion."""
+        since = self.approved_since or self.opinion
+        return since.effective if self.approved and since else None
+
+    @property
+    def completed_by(self) -> str | None:
+        """The latest day construction can have been completed, as far as the facts show: the
+        completion date, or else the preliminary acceptance's (Art. 19: a preliminary acceptance
+        follows completion)."""
+        dates = [d for d in (self.completed_on, self.preliminary_on) if d is not None]
+        return min(dates) if dates else None
+
+    @property
     def stage(self) -> str:  # noqa: PLR0911 - a precedence list reads best as returns
         """The project library's stage (docs/design.md §4.1), from the facts alone."""
         if self.terminated is not None:
@@ -270,7 +323,17 @@ class ProjectFacts:
     def active_findings(self, kind: str | None = None) -> tuple[Finding, ...]:
         """Findings not lifted (sharing findings also not covered by an exemption)."""
         return tuple(f for f in self.findings if f.lifted is None and (
-            kind is None or f.kind == kind) and not (f.kind == "sharing" and self.exemptions))
+            kind is None or f.kind == kind) and self.exempting(f) is None)
+
+    def exempting(self, finding: Finding) -> Exemption | None:
+        """The exemption covering a sharing finding (Art. 22): one naming it, or one granted
+        without naming a finding, for data that may not be shared (``not_shared`` only)."""
+        if finding.kind != "sharing":
+            return None
+        # Facts stored before ``sharing_exemptions`` existed: exemptions naming no finding.
+        granted = self.sharing_exemptions or tuple(Exemption(None, r) for r in self.exemptions)
+        return next((x for x in granted if x.finding_seq == finding.seq or (
+            x.finding_seq is None and finding.issue == "not_shared")), None)
 
     def suspended(self, funding_kind: str) -> Suspension | None:
         """The active funding suspension covering ``funding_kind``, if any."""
@@ -362,6 +425,7 @@ _FIELD_TYPES: dict[tuple[str, str], tuple[str, Any]] = {}
 def _register() -> None:
     nested: dict[str, Any] = {
         "Ref": Ref, "Contract": Contract, "ProgressReport": ProgressReport,
+        "LevelRef": LevelRef, "ExtensionRequest": ExtensionRequest, "Exemption": Exemption,
         "ChangeRequest": ChangeRequest, "Order": Order, "Suspension": Suspension,
         "Finding": Finding, "Acceptance": Acceptance, "Catalogue": Catalogue, "Amount": Amount,
     }
@@ -416,14 +480,24 @@ def _application(facts: ProjectFacts, e: FactEntry) -> ProjectFacts:
 
 @_on("HigherLevelDeclarationConsented")
 def _consent(facts: ProjectFacts, e: FactEntry) -> ProjectFacts:
-    return evolve(facts, higher_level_consent=e.ref)
+    consent = LevelRef(e.payload["level"], e.ref)
+    return evolve(facts, higher_level_consent=e.ref,
+                  higher_level_consents=(*facts.higher_level_consents, consent))
+
+
+@_on("HigherLevelApprovalRecorded")
+def _higher_approval(facts: ProjectFacts, e: FactEntry) -> ProjectFacts:
+    approval = LevelRef(e.payload["level"], e.ref)
+    return evolve(facts, higher_level_approvals=(*facts.higher_level_approvals, approval))
 
 
 @_on("ReviewOpinionIssued")
 def _opinion(facts: ProjectFacts, e: FactEntry) -> ProjectFacts:
     decision = e.payload["decision"]
     approved = decision in ("approved", "approved_with_conditions")
-    return evolve(facts, opinion=e.ref, decision=decision,
+    since = (facts.approved_since or facts.opinion or e.ref) if approved and facts.approved else (
+        e.ref if approved else None)
+    return evolve(facts, opinion=e.ref, decision=decision, approved_since=since,
                    approved_budget_fen=e.payload.get("approved_budget_fen") if approved else None)
 
 
@@ -446,7 +520,8 @@ def _disbursed(facts: ProjectFacts, e: FactEntry) -> ProjectFacts:
 @_on("ContractFiled")
 def _contract(facts: ProjectFacts, e: FactEntry) -> ProjectFacts:
     p = e.payload
-    contract = Contract(p["contract_no"], p["amount_fen"], p["signed_on"], e.ref)
+    contract = Contract(p["contract_no"], p["amount_fen"], p["signed_on"], e.ref,
+                        facts.approved_on, facts.approved_budget_fen)
     return evolve(facts, contracts=(*facts.contracts, contract))
 
 
@@ -545,7 +620,9 @@ def _completed(facts: ProjectFacts, e: FactEntry) -> ProjectFacts:
 
 @_on("AcceptanceExtensionRequested")
 def _extension_requested(facts: ProjectFacts, e: FactEntry) -> ProjectFacts:
-    return evolve(facts, extension_requested=e.ref)
+    request = ExtensionRequest(e.ref, facts.extension_deadline)
+    return evolve(facts, extension_requested=e.ref,
+                  extension_requests=(*facts.extension_requests, request))
 
 
 @_on("AcceptanceExtensionDecided")
@@ -578,7 +655,8 @@ def _catalogue(facts: ProjectFacts, e: FactEntry) -> ProjectFacts:
 
 @_on("SelfEvaluationSubmitted")
 def _self_evaluation(facts: ProjectFacts, e: FactEntry) -> ProjectFacts:
-    return evolve(facts, self_evaluation=facts.self_evaluation or e.ref)
+    return evolve(facts, self_evaluation=facts.self_evaluation or e.ref,
+                  self_evaluations=(*facts.self_evaluations, e.ref))
 
 
 @_on("ThirdPartyEvaluationCommissioned")
@@ -588,8 +666,8 @@ def _third_party(facts: ProjectFacts, e: FactEntry) -> ProjectFacts:
 
 @_on("SecurityAssessmentRecorded")
 def _assessment(facts: ProjectFacts, e: FactEntry) -> ProjectFacts:
-    passed = (e.payload["risk_assessment"] != "failed"
-              and e.payload["cryptography_assessment"] != "failed")
+    passed = (e.payload["risk_assessment"] != "non_compliant"
+              and e.payload["cryptography_assessment"] != "non_compliant")
     return evolve(facts, security_assessment=e.ref, security_assessment_passed=passed)
 
 
@@ -602,16 +680,26 @@ def _finding(facts: ProjectFacts, e: FactEntry) -> ProjectFacts:
 
 @_on("SharingExemptionGranted")
 def _exemption(facts: ProjectFacts, e: FactEntry) -> ProjectFacts:
-    return evolve(facts, exemptions=(*facts.exemptions, e.ref))
+    exemption = Exemption(e.payload.get("finding_seq"), e.ref)
+    return evolve(facts, exemptions=(*facts.exemptions, e.ref),
+                  sharing_exemptions=(*facts.sharing_exemptions, exemption))
 
 
 @_on("ComplianceRestored")
 def _restored(facts: ProjectFacts, e: FactEntry) -> ProjectFacts:
     seq = e.payload["finding_seq"]
-    findings = tuple(replace(f, lifted=e.ref) if f.seq == seq else f for f in facts.findings)
-    orders = tuple(replace(o, outcome="accepted", concluded=e.ref)
-                   if o.seq == seq and o.outcome == "failed" else o for o in facts.orders)
-    return evolve(facts, findings=findings, orders=orders)
+    changes: dict[str, Any] = {}
+    if any(f.seq == seq for f in facts.findings):
+        changes["findings"] = tuple(replace(f, lifted=e.ref) if f.seq == seq else f
+                                    for f in facts.findings)
+    if any(o.seq == seq and o.outcome == "failed" for o in facts.orders):
+        changes["orders"] = tuple(replace(o, outcome="accepted", concluded=e.ref)
+                                  if o.seq == seq and o.outcome == "failed" else o
+                                  for o in facts.orders)
+    if any(c.ref.seq == seq for c in facts.contracts):  # a contract signed too early (Art. 9)
+        changes["contracts"] = tuple(replace(c, cleared=e.ref) if c.ref.seq == seq else c
+                                     for c in facts.contracts)
+    return evolve(facts, **changes)
 
 
 @_on("AuditFindingRecorded")
@@ -647,7 +735,7 @@ def today_in_china(moment: datetime) -> date:
 
 
 __all__ = [
-    "Acceptance", "Amount", "Catalogue", "ChangeRequest", "Contract", "FactEntry", "Finding",
-    "Order", "ProgressReport", "ProjectFacts", "Ref", "Suspension", "empty_facts", "fold",
-    "recorded_on", "today_in_china",
+    "Acceptance", "Amount", "Catalogue", "ChangeRequest", "Contract", "Exemption",
+    "ExtensionRequest", "FactEntry", "Finding", "LevelRef", "Order", "ProgressReport",
+    "ProjectFacts", "Ref", "Suspension", "empty_facts", "fold", "recorded_on", "today_in_china",
 ]

@@ -165,7 +165,9 @@ def _reasons(reasons: Sequence[Any]) -> str:
     for reason in reasons:
         r = _dict(reason)
         since = f" (自 since {_e(r.get('since'))})" if r.get("since") else ""
-        items.append(f"<li><span class=\"tag\">{_e(r.get('article'))}</span>"
+        quote = (f"<q lang=\"zh\">{_e(r.get('quote_zh'))}</q> " if r.get("quote_zh")
+                 else "")  # the article's own words
+        items.append(f"<li><span class=\"tag\">{_e(r.get('article'))}</span>{quote}"
                      f"{_e(r.get('detail'))}{since} <span class=\"mono\">{_e(r.get('rule'))}"
                      "</span></li>")
     return "<ul>" + "".join(items) + "</ul>"

@@ -11,12 +11,14 @@ from ledger.errors import (
     AuthorisationError,
     BadSignatureError,
     LedgerError,
+    RoleNotPermittedError,
     ValidationFailedError,
 )
 from ledger.log.entries import Filing, b64decode
 from ledger.log.identity import ROOT_ACTOR, LedgerIdentity
 from ledger.measures.aggregates import KeyRegistry
 from ledger.measures.catalogue import EventSpec, spec_for
+from ledger.measures.roles import Role
 from ledger.service.custody import KeyCustody
 from ledger.service.submission import SignedFiling
 
@@ -100,13 +102,16 @@ def author_key(filing: Filing, spec: EventSpec, identity: LedgerIdentity,
     if filing.stream == identity.registry_stream:
         raise AuthorisationError(filing.actor, f"file {filing.type} on the registry")
     key = registry.key_for(filing.key, filing.actor, now)
-    if key.role not in spec.filed_by:
-        roles = ", ".join(sorted(spec.filed_by))
-        articles = ", ".join(map(str, spec.articles))
-        raise AuthorisationError(
-            filing.actor,
-            f"file {filing.type} as {key.role} (filed by {roles}; Art. {articles})")
+    check_role(filing.actor, spec, key.role)
     return key.public_key
 
 
-__all__ = ["Authenticator", "author_key"]
+def check_role(actor: str, spec: EventSpec, role: Role) -> None:
+    """Refuse (403) a role not in the event's "filed by" (docs/design.md §3). Checked before
+    the payload is looked at, so a wrong role is told so whatever it sent."""
+    if role not in spec.filed_by:
+        raise RoleNotPermittedError(actor, spec.name, str(role), sorted(spec.filed_by),
+                                    spec.articles)
+
+
+__all__ = ["Authenticator", "author_key", "check_role"]

@@ -10,13 +10,14 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, cast
 from uuid import UUID
 
 from ledger.errors import (
     ConflictError,
     DuplicateNonceError,
+    FutureDateError,
     KeyNotValidError,
     ProjectNotFoundError,
     ValidationFailedError,
@@ -24,7 +25,7 @@ from ledger.errors import (
 from ledger.log.store import LogStore
 from ledger.measures import rules
 from ledger.measures.aggregates import KeyRegistry, Project
-from ledger.measures.catalogue import payload_json, spec_for, validate_payload
+from ledger.measures.catalogue import future_facts, payload_json, spec_for, validate_payload
 from ledger.measures.events import EntryEvent, event_class
 from ledger.measures.facts import ProjectFacts
 from ledger.service.cache import AggregateCache
@@ -39,10 +40,11 @@ _NEW: Any = object()
 @dataclass
 class Batch:
     """One group commit's decisions: each stream's state before the batch and after the
-    filings decided so far."""
+    filings decided so far, all on one today (Beijing) read from the ledger clock."""
 
     registry: KeyRegistry
     fresh: bool
+    today: date | None = None  # None: read the ledger clock when deciding
     left: Counter[UUID] = field(default_factory=Counter)  # filings not yet decided, by stream
     bases: dict[UUID, Project | KeyRegistry | None] = field(default_factory=dict)
     decided: dict[UUID, Any] = field(default_factory=dict)
@@ -62,7 +64,8 @@ class Decider:
         self._clock = clock
 
     def decide(self, signed: SignedFiling, registry: KeyRegistry, batch: Batch) -> EntryEvent:
-        """Decide an authenticated filing on its stream's state: payload, documents, rules."""
+        """Decide an authenticated filing on its stream's state: payload, dates of fact (none
+        after today in Beijing), documents, rules."""
         filing = signed.filing
         batch.left[filing.stream] -= 1
         spec = spec_for(filing.type)
@@ -70,6 +73,9 @@ class Decider:
         if model is None or type(model) is not spec.payload or (
                 payload_json(model) != filing.payload):  # a third of a validation's cost
             model = validate_payload(filing.type, filing.payload)
+        today = batch.today or self._calendar.today()
+        if spec.stream == "project" and (future := future_facts(model, filing.effective, today)):
+            raise FutureDateError(filing.type, future, today.isoformat())
         self._documents.check_cited(filing.type, model)
         aggregate = batch.decided.get(filing.stream)
         if aggregate is None:
@@ -80,8 +86,7 @@ class Decider:
             check_registry_filing(current, filing.type, filing.payload)
         elif isinstance(aggregate, Project):
             rules.check_unit_scope(aggregate.facts, filing, registry.keys[filing.key], registry)
-            rules.check_filing(aggregate.facts, filing, self._calendar.today(),
-                               self._calendar.current)
+            rules.check_filing(aggregate.facts, filing, today, self._calendar.current)
         else:  # a new project: the opener's unit must be in good standing (Art. 22)
             unit = registry.keys[filing.key].unit
             rules.check_application(filing.payload, unit, self.unit_standing(unit, registry))

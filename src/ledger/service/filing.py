@@ -16,6 +16,7 @@ from uuid import UUID
 from eventsourcing.persistence import Mapper, StoredEvent
 
 from ledger.errors import (
+    AuthorisationError,
     ConflictError,
     KeyNotValidError,
     LedgerError,
@@ -23,11 +24,13 @@ from ledger.errors import (
     ValidationFailedError,
 )
 from ledger.log.entries import Filing, b64encode, format_time, parse_time
+from ledger.log.identity import ROOT_ACTOR
 from ledger.log.store import LogStore
 from ledger.log.writer import Appended, BatchOutcome
 from ledger.measures.catalogue import payload_json, spec_for, validate_payload
 from ledger.measures.events import EntryEvent
-from ledger.service.authentication import Authenticator
+from ledger.measures.facts import today_in_china
+from ledger.service.authentication import Authenticator, check_role
 from ledger.service.cache import AggregateCache
 from ledger.service.custody import KeyCustody
 from ledger.service.decisions import Batch, Decider
@@ -56,24 +59,29 @@ class FilingPipeline:
         """Build and sign a filing with the actor's custodial key (custodial signing).
 
         The key is chosen from the cached registry unless ``fresh``; the append re-checks it.
+        Who may file comes first: the actor's role is checked against the event's "filed by"
+        (403) before the payload is validated (422). ``effective`` defaults to today in
+        Beijing.
         """
         identity = self._custody.identity
         spec = spec_for(event_type)
-        model = validate_payload(event_type, payload)
         if spec.stream == "registry":
+            if actor != ROOT_ACTOR:
+                raise AuthorisationError(actor, f"file {event_type} (root key only)")
             stream, key_id = identity.registry_stream, identity.root_key_id
         else:
-            if stream is None:
-                if not spec.opens_project:
-                    raise ValidationFailedError(
-                        event_type, [("stream", "a project id is required")])
-                stream = uuid.uuid4()
-            key_id = self._cache.registry(fresh=fresh).current_key(
-                actor, format_time(self._clock()),
-                lambda key: self._custody.holds(key.key_id)).key_id
+            registry = self._cache.registry(fresh=fresh)
+            check_role(actor, spec, registry.actor(actor).role)
+            key_id = registry.current_key(actor, format_time(self._clock()),
+                                          lambda key: self._custody.holds(key.key_id)).key_id
+        model = validate_payload(event_type, payload)
+        if stream is None:
+            if not spec.opens_project:
+                raise ValidationFailedError(event_type, [("stream", "a project id is required")])
+            stream = uuid.uuid4()
         filing = Filing(
             ledger=identity.origin, stream=stream, type=event_type,
-            effective=effective or self._clock().date(), payload=payload_json(model),
+            effective=effective or today_in_china(self._clock()), payload=payload_json(model),
             actor=actor, key=key_id, nonce=nonce or uuid.uuid4(),
         )
         signature = self._custody.signer(key_id).sign(filing.signing_bytes())
@@ -162,9 +170,10 @@ class FilingPipeline:
                      fresh: bool) -> list[Receipt | LedgerError]:
         identity = self._custody.identity
         registry = self._cache.registry(fresh=fresh)
-        now = format_time(self._clock())
+        moment = self._clock()
+        now = format_time(moment)
         results: list[Receipt | LedgerError | None] = [None] * len(filings)
-        batch = Batch(registry=registry, fresh=fresh,
+        batch = Batch(registry=registry, fresh=fresh, today=today_in_china(moment),
                       left=Counter(signed.filing.stream for signed in filings))
         pending: list[tuple[int, EntryEvent]] = []
         refusals = self._authenticator.authenticate_all(filings, identity, registry, now)

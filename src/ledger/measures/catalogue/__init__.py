@@ -9,6 +9,7 @@ breaks; :func:`payload_json` gives back the one canonical JSON form that the aut
 
 from __future__ import annotations
 
+from ledger.measures.catalogue._dates import dated_fields, future_facts, may_be_future
 from ledger.measures.catalogue._events import (
     AcceptanceDocuments,
     AcceptanceExtensionDecided,
@@ -95,10 +96,13 @@ from ledger.measures.catalogue._spec import (
     validate_payload,
 )
 from ledger.measures.catalogue._types import (
+    DEADLINE,
+    PLAN,
     ApprovalDecision,
     Art8Category,
     ArticleNo,
     Base64Std,
+    DateNature,
     DocumentRef,
     Fen,
     FiscalYear,
@@ -121,7 +125,9 @@ from ledger.measures.catalogue._types import (
 
 __all__ = [
     "CATALOGUE",
+    "DEADLINE",
     "EXAMPLES",
+    "PLAN",
     "AcceptanceDocuments",
     "AcceptanceExtensionDecided",
     "AcceptanceExtensionRequested",
@@ -150,6 +156,7 @@ __all__ = [
     "Criterion",
     "CriticismNotified",
     "DataResource",
+    "DateNature",
     "DisciplinaryReferralMade",
     "DocumentRef",
     "EventSpec",
@@ -216,9 +223,12 @@ __all__ = [
     "TrialOperation",
     "UpdateFrequency",
     "WithholdingConduct",
+    "dated_fields",
     "documents_referenced",
     "example_documents",
     "example_payload",
+    "future_facts",
+    "may_be_future",
     "payload_json",
     "required_application_documents",
     "spec_for",

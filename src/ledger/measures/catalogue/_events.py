@@ -13,10 +13,13 @@ timeline.
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Annotated
 
 from pydantic import Field
 
 from ledger.measures.catalogue._types import (
+    DEADLINE,
+    PLAN,
     ApprovalDecision,
     Art8Category,
     ArticleNo,
@@ -161,7 +164,7 @@ class ApplicationFiled(Payload):
 
     title: ShortText  # 项目名称
     kind: ProjectKind  # 项目类别
-    fiscal_year: FiscalYear  # 申报年度
+    fiscal_year: Annotated[FiscalYear, PLAN]  # 申报年度 (a plan: the year applied for)
     budget_estimate_fen: PositiveFen  # 项目概算/申请资金 (分)
     civil_works: Flag = False  # 涉及新建土建工程规划 (Art. 7)
     documents: ApplicationDocuments  # 申报材料 (Art. 7)
@@ -383,7 +386,7 @@ class FundingSource(StrEnum):
 class FundingArranged(Payload):
     """安排资金: Finance arranges construction or O&M money for a fiscal year (Arts. 11, 21)."""
 
-    fiscal_year: FiscalYear
+    fiscal_year: Annotated[FiscalYear, PLAN]  # 预算年度 (a plan: funds may be arranged ahead)
     kind: FundingKind
     amount_fen: PositiveFen
     source: FundingSource
@@ -580,7 +583,7 @@ class RectificationOrdered(Payload):
 
     reason: Text
     cited_articles: tuple[ArticleNo, ...]  # 违反的条款
-    deadline: IsoDate  # 整改期限
+    deadline: Annotated[IsoDate, DEADLINE]  # 整改期限
     document: DocumentRef | None = None  # 整改通知书
 
     @classmethod
@@ -679,7 +682,7 @@ class ConstructionCompleted(Payload):
 class AcceptanceExtensionRequested(Payload):
     """延期验收申请: the unit cannot accept within 3 months and asks for a new deadline."""
 
-    new_deadline: IsoDate
+    new_deadline: Annotated[IsoDate, DEADLINE]  # 延期验收期限
     reason: Text
 
 
@@ -691,7 +694,7 @@ class AcceptanceExtensionDecided(Payload):
 
     request_seq: Seq  # the AcceptanceExtensionRequested entry
     decision: ApprovalDecision
-    new_deadline: IsoDate | None = None
+    new_deadline: Annotated[IsoDate, DEADLINE] | None = None
     remarks: Text | None = None
 
     @classmethod
@@ -901,17 +904,23 @@ class SharingExemptionGranted(Payload):
 
     Art. 22: the unit claims a legal bar to sharing, the Office reviews, the CDR approves.
     ``office_review`` is the Office's review opinion, which must precede the approval.
+    ``finding_seq`` names the sharing finding it exempts, which must be an active finding of
+    data not shared (``not_shared``): a legal bar to sharing excuses no duplicate collection,
+    selective sharing or untimely update. Without it the exemption is granted in advance and
+    covers findings of data not shared only.
     """
 
     scope: Text  # 不予共享的系统/数据范围
     legal_basis: Text  # 法律法规及上级要求依据
     office_review: DocumentRef  # 综合管理办公室审核意见
+    finding_seq: Seq | None = None  # the SharingNonComplianceFound entry it exempts, if any
 
 
 class ComplianceRestored(Payload):
-    """恢复合规: the Office lifts a non-compliance finding (Arts. 22, 26, 30)."""
+    """恢复合规: the Office lifts a non-compliance finding (Arts. 22, 26, 30), a failed
+    rectification, or the block on a contract signed before the approving opinion (Art. 9)."""
 
-    finding_seq: Seq  # the finding (or failed rectification) it lifts
+    finding_seq: Seq  # the finding, failed rectification or early contract it lifts
     evidence: Text  # 整改/复核情况
     document: DocumentRef | None = None
 

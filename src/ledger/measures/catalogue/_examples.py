@@ -209,24 +209,24 @@ _EXAMPLES: dict[str, dict[str, JSONValue]] = {
         "document": _doc("终止项目决定"),
     },
     "ConstructionCompleted": {
-        "completed_on": "2027-03-20",
+        "completed_on": "2026-03-20",
         "summary": "全部建设内容已完成，系统上线运行。",
     },
     "AcceptanceExtensionRequested": {
-        "new_deadline": "2027-08-31",
+        "new_deadline": "2026-08-31",
         "reason": "第三方审计报告尚未出具，申请延期验收。",
     },
     "AcceptanceExtensionDecided": {
         "request_seq": 31,
         "decision": "approved",
-        "new_deadline": "2027-08-31",
+        "new_deadline": "2026-08-31",
     },
     "PreliminaryAcceptanceCompleted": {
-        "completed_on": "2027-05-28",
+        "completed_on": "2026-05-28",
         "report": _doc("初步验收意见"),
     },
     "AcceptanceReportFiled": {
-        "accepted_on": "2027-08-15",
+        "accepted_on": "2026-08-15",
         "documents": {
             "construction_summary": _doc("项目建设总结"),
             "financial_report": _doc("财务报告"),
@@ -300,7 +300,7 @@ _EXAMPLES: dict[str, dict[str, JSONValue]] = {
     "InformationWithheldRecorded": {
         "conduct": "refused",
         "what": "二期接口开发的验收测试记录",
-        "requested_on": "2027-09-10",
+        "requested_on": "2026-09-10",
     },
     "FundsMisappropriationFound": {
         "conduct": "diverted",

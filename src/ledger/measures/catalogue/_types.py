@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Annotated, Any, Self, TypeVar
+from typing import Annotated, Any, Literal, Self, TypeVar
 from uuid import UUID
 
 from pydantic import (
@@ -48,6 +48,33 @@ _EARLIEST_DATE = date(1990, 1, 1)
 _LATEST_DATE = date(2100, 12, 31)
 
 _T = TypeVar("_T")
+
+
+# --- what a date states -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DateNature:
+    """What a date (or year) field of a payload states, for the rule that a filing never states
+    a fact dated after the ledger's today (docs/design.md §4.6).
+
+    ``fact``: it has happened (a signing, a completion, the year a report covers), so it is
+    never later than the day it is filed; a later one is refused with 422 naming the field.
+    ``deadline`` and ``plan``: later by nature (an order's deadline, the fiscal year applied
+    for), never checked. Every :data:`IsoDate` is a fact and every :data:`FiscalYear` a year of
+    fact unless its field says otherwise with :data:`DEADLINE` or :data:`PLAN`.
+    """
+
+    nature: Literal["fact", "deadline", "plan"]
+    unit: Literal["day", "year"] = "day"
+
+
+FACT_DAY = DateNature("fact", "day")
+FACT_YEAR = DateNature("fact", "year")
+DEADLINE = DateNature("deadline", "day")
+"""Marks a date field as a deadline (整改期限, 延期验收期限): it may lie after today."""
+PLAN = DateNature("plan", "year")
+"""Marks a year field as a plan (申报年度, 预算年度): it may lie after today."""
 
 
 # --- rule problems ------------------------------------------------------------------------
@@ -206,9 +233,11 @@ def _check_date_range(value: object) -> object:
 
 # Before-validators run last-listed first: parse, then check the range, then a strict ``date``.
 IsoDate = Annotated[
-    date, Strict(), BeforeValidator(_check_date_range), BeforeValidator(_parse_iso_date)
+    date, Strict(), BeforeValidator(_check_date_range), BeforeValidator(_parse_iso_date),
+    FACT_DAY,
 ]
-"""A calendar date, ``YYYY-MM-DD`` in JSON; no timestamps, no ``20260101``, no week dates."""
+"""A calendar date, ``YYYY-MM-DD`` in JSON; no timestamps, no ``20260101``, no week dates. A
+fact, so never after the day it is filed, unless the field is marked :data:`DEADLINE`."""
 
 
 def _parse_uuid(value: object) -> object:
@@ -226,8 +255,9 @@ def _parse_uuid(value: object) -> object:
 ProjectId = Annotated[UUID, Strict(), BeforeValidator(_parse_uuid)]
 """A project's id (its stream UUID); JSON form is the lowercase 8-4-4-4-12 string."""
 
-FiscalYear = Annotated[int, Strict(), Field(ge=2000, le=2100)]
-"""A fiscal/calendar year (年度), e.g. ``2026``."""
+FiscalYear = Annotated[int, Strict(), Field(ge=2000, le=2100), FACT_YEAR]
+"""A fiscal/calendar year (年度), e.g. ``2026``: a year of fact (never after the current one)
+unless the field is marked :data:`PLAN`."""
 
 Seq = Annotated[int, Strict(), Field(ge=1, le=MAX_SAFE_INTEGER)]
 """The ``seq`` of an earlier entry of the same project stream (docs/design.md §5), used to cite
