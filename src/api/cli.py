@@ -98,7 +98,7 @@ def serve(host: Annotated[str | None, typer.Option()] = None,
 
 @app.command()
 def demo(as_json: JsonFlag = False) -> None:
-    """Load the demo data set (2023–2026, 16 projects, 7 units) into an EMPTY database.
+    """Load the demo data set (2023–2026, 17 projects, 7 units) into an EMPTY database.
 
     It initialises the ledger itself with a clock set in the past, so it refuses a database
     that already holds a ledger.

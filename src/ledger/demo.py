@@ -1,4 +1,4 @@
-"""``ledger demo``: a realistic data set — 16 projects of 7 units over 2023–2026.
+"""``ledger demo``: a realistic data set — 17 projects of 7 units over 2023–2026.
 
 Every filing goes through the ordinary write path (:meth:`Ledger.file`: custodial signature,
 guards, group commit); only the clock is the demo's. A :class:`DemoClock` is injected into the
@@ -17,20 +17,26 @@ What the data set shows at 2026-11-25 (the timeline of each story is in its docs
 
 * Art. 6: an application filed in March instead of October (flagged);
 * Art. 8: an Art. 8 category without special circumstances (flagged; rejected by review);
-* Art. 9: a "revise" opinion, supplemented materials, a contract refused before approval;
-* Art. 10 and Art. 5: a provincial declaration consented and approved; a fixed-asset approval;
+* Art. 9: a "revise" opinion, supplemented materials, a contract refused before approval; a
+  contract signed before the opinion took effect but filed after it (recorded and flagged, a
+  payment refused until the Office restores compliance);
+* Art. 10 and Art. 5: a provincial declaration consented and approved, and one approved
+  without consent (flagged); a fixed-asset approval;
 * Art. 13: a contract signed before National Day 2024 filed on time, and one signed before
   National Day 2025 filed late (flagged);
 * Art. 14: annual reports on time, and one filed in January (flagged);
 * Art. 15/16: a budget raised by an approved change, funds arranged and paid beyond the old
-  budget, and a payment beyond the arranged funds refused;
+  budget, and a payment beyond the arranged funds refused; a contract beyond the approved
+  budget (flagged);
 * Art. 17/30: an incident, a suspension and resumption of construction and of funding; a
   rectification that fails, followed by suspension of construction and of all funds;
 * Art. 19: an approved acceptance extension; an overdue acceptance that blocks all funds;
 * Art. 20: a self-evaluation in its 12–24-month window and a third-party evaluation;
 * Art. 22: a security finding lifted by restored compliance; a sharing finding that bars its
   unit (a new application refused, an O&M application accepted); an exemption by the CDR;
-* Art. 26: a catalogue never completed after preliminary acceptance (no O&M funds);
+* Art. 26: a catalogue never completed after preliminary acceptance (no O&M funds); one never
+  completed by a project accepted with no preliminary acceptance on file (the period runs from
+  the acceptance: an O&M arrangement refused);
 * Arts. 30–34: an audit finding, information withheld, misappropriation, a criticism, a
   termination, a disciplinary referral, and a filing refused on the terminated project.
 """
@@ -808,8 +814,9 @@ def _market_credit(ids: Mapping[str, UUID]) -> Story:
     """市场监管部 市场主体信用监管平台: catalogue never completed (Art. 26).
 
     Preliminary acceptance 2026-05-12, so the catalogue was due 2026-05-26; it never came.
-    Accepted Jun 2026 (catalogue inclusion stated as not done); the construction balance is
-    paid, but an O&M payment in Sep 2026 is refused (catalogue_not_completed).
+    2026 O&M funds were arranged within those 10 working days. Accepted Jun 2026 (catalogue
+    inclusion stated as not done); the construction balance is paid, but an O&M payment in Sep
+    2026 is refused (catalogue_not_completed).
     """
     title = "市场主体信用监管平台建设项目"
     contract_no = "GXQ-SJ-2025-006"
@@ -837,15 +844,86 @@ def _market_credit(ids: Mapping[str, UUID]) -> Story:
     yield Step("2026-05-12 10:00", "market-gao", "PreliminaryAcceptanceCompleted", {
         "completed_on": "2026-05-12", "report": _doc("信用监管平台 初步验收意见")},
         effective="2026-05-12")
+    yield Step("2026-05-19 10:00", "finance-zhao", "FundingArranged", _arranged(
+        2026, "operation_maintenance", _fen(90_000), "2026年区级信息系统运维经费"))
     yield Step("2026-06-18 10:00", "market-gao", "AcceptanceReportFiled", _acceptance(
         "2026-06-18", title, (), remarks="信息资源目录编制及数据归集尚未完成。"),
         effective="2026-06-18")
     yield Step("2026-07-07 10:00", "finance-zhao", "FundsDisbursed", _paid(
         "construction", _fen(908_600), contract_no, "信用监管平台 拨款凭证第2期"))
-    yield Step("2026-07-14 10:00", "finance-zhao", "FundingArranged", _arranged(
-        2026, "operation_maintenance", _fen(90_000), "2026年区级信息系统运维经费"))
     yield Step("2026-09-15 10:00", "finance-zhao", "FundsDisbursed", _paid(
         "operation_maintenance", _fen(45_000), None, "信用监管平台 运维经费拨款凭证第1期"),
+        refused="catalogue_not_completed")
+
+
+def _hanji_village(ids: Mapping[str, UUID]) -> Story:
+    """韩集镇 数字乡村综合服务平台: what the dates show whatever the order of filing.
+
+    A provincial pilot declared without the Office's consent: the province's approval is
+    recorded in Jan 2025 and flagged (Art. 10). The contract was signed on 2025-03-14, four days
+    before the approving opinion took effect, for 1.38 million yuan against an approved budget
+    of 0.9 million; filed two days after the opinion, on time for Art. 13, it is recorded and
+    flagged under Art. 9 and Art. 15, and the first construction payment is refused
+    (procurement_before_opinion) until the Office orders rectification and restores compliance
+    citing the contract. Accepted in May 2026 without a preliminary acceptance on file and with
+    its resources not in the sharing catalogue: the Art. 26 period runs from the acceptance, so
+    O&M funds arranged in Oct 2026 are refused (catalogue_not_completed).
+    """
+    title = "韩集镇数字乡村综合服务平台建设项目"
+    contract_no = "HJZ-2025-001"
+    programme = "山东省数字乡村建设试点"
+    yield Step("2024-10-22 10:00", "hanji-liu", "ApplicationFiled", _application(
+        title, "new", 2025, _fen(1_500_000), [
+            _resource("农村集体资产信息", "本单位业务采集",
+                      "database monthly unconditional conditional"),
+            _resource("农户经营主体信息", "区数据共享平台（市场主体登记数据）",
+                      "service_api daily conditional not_open", "《个人信息保护法》第三十四条"),
+        ], basis=("山东省农业农村厅关于开展数字乡村建设试点的通知",
+                  "韩集镇党委会议纪要〔2024〕21号"),
+        higher_level={"level": "provincial", "programme": programme}))
+    yield Step("2025-01-16 10:00", "hanji-liu", "HigherLevelApprovalRecorded", {
+        "level": "provincial", "document": _doc("数字乡村 省农业农村厅批复"),
+        "approval_no": "鲁农字〔2025〕7号", "approved_amount_fen": _fen(400_000)})
+    opinion = yield Step("2025-03-18 15:00", "office-li", "ReviewOpinionIssued", _opinion(
+        "approved", "同意建设，省级补助40万元，区级配套50万元，核定预算90万元。", _fen(900_000)))
+    contract = yield Step("2025-03-20 10:00", "hanji-liu", "ContractFiled", _contract(
+        contract_no, "山东瀚海数据服务有限公司", _fen(1_380_000),
+        "2025-03-14", "competitive_consultation"), effective="2025-03-14")
+    yield Step("2025-04-08 10:00", "finance-zhao", "FundingArranged", _arranged(
+        2025, "construction", _fen(900_000), "省级数字乡村试点补助及区级配套资金"))
+    yield Step("2025-04-15 10:00", "finance-zhao", "FundsDisbursed", _paid(
+        "construction", _fen(270_000), contract_no, "数字乡村 拨款凭证第1期"),
+        refused="procurement_before_opinion")
+    order = yield Step("2025-04-22 10:00", "office-li", "RectificationOrdered", {
+        "reason": f"合同签订早于评审意见生效（第九条，评审意见seq {_seq(opinion)}），且合同金额"
+                  "超出核定预算（第十五条），限期重新履行采购审核程序并签订补充协议核减合同金额。",
+        "cited_articles": [9, 15, 30], "deadline": "2025-06-30",
+        "document": _doc("数字乡村 整改通知书")})
+    yield Step("2025-06-20 10:00", "hanji-liu", "RectificationReported", {
+        "order_seq": _seq(order),
+        "summary": "已按评审意见重新履行采购审核程序，签订补充协议将合同金额核减至88万元。",
+        "report": _doc("数字乡村 整改报告")})
+    yield Step("2025-06-27 10:00", "office-li", "RectificationConcluded", {
+        "order_seq": _seq(order), "outcome": "accepted", "remarks": "经复核，整改到位。"})
+    yield Step("2025-06-27 10:30", "office-li", "ComplianceRestored", {
+        "finding_seq": _seq(contract),
+        "evidence": "采购审核程序已补正，补充协议将合同金额核减至核定预算以内。",
+        "document": _doc("数字乡村 复核意见")})
+    yield Step("2025-07-03 10:00", "finance-zhao", "FundsDisbursed", _paid(
+        "construction", _fen(270_000), contract_no, "数字乡村 拨款凭证第1期"))
+    yield Step("2025-12-26 10:30", "hanji-liu", "ProgressReported", _progress(
+        2025, "完成集体资产、农户经营主体管理模块开发，试运行中。", _fen(270_000)))
+    yield Step("2026-03-31 17:00", "hanji-liu", "ConstructionCompleted", {
+        "completed_on": "2026-03-31", "summary": "平台上线，全镇32个行政村接入。"},
+        effective="2026-03-31")
+    yield Step("2026-05-20 10:00", "hanji-liu", "AcceptanceReportFiled", _acceptance(
+        "2026-05-20", title, (),
+        remarks="平台信息资源尚未纳入共享目录，目录编制及数据归集未开展。"),
+        effective="2026-05-20")
+    yield Step("2026-06-10 10:00", "finance-zhao", "FundsDisbursed", _paid(
+        "construction", _fen(600_000), contract_no, "数字乡村 拨款凭证第2期（验收后结算）"))
+    yield Step("2026-10-14 10:00", "finance-zhao", "FundingArranged", _arranged(
+        2027, "operation_maintenance", _fen(80_000), "2027年区级信息系统运维经费"),
         refused="catalogue_not_completed")
 
 
@@ -1095,6 +1173,7 @@ STORIES: tuple[tuple[str | None, Callable[[Mapping[str, UUID]], Story]], ...] = 
     ("bigdata-exchange", _bigdata_exchange),
     ("health-telemedicine", _health_telemedicine),
     ("health-records", _health_records),
+    ("hanji-village", _hanji_village),
     ("campus-om", _campus_om),
     ("civil-om", _civil_om),
     ("emergency-forest", _emergency_forest),

@@ -195,7 +195,7 @@ def test_library_lists_every_project_with_totals_per_unit(demo: Demo) -> None:
     assert "项目库" in page.text
     assert "第十二条" in page.text
     assert {str(p) for p in demo.result.projects.values()} == _project_ids(page.text)
-    assert "共 16 个项目" in page.text
+    assert "共 17 个项目" in page.text  # the demo's 17 projects
     service = LedgerService(demo.ledger)
     rows, _ = service.list_projects(Actor("office-li", Role.OFFICE, None), limit=1000)
     edu = [r for r in rows if r["unit"] == "edu"]

@@ -87,6 +87,7 @@ def test_demo_data_set(database_url: str) -> None:
         _check_supervision(demo)
         _check_budget_change_and_refusals(demo)
         _check_other_filings(demo)
+        _check_dates_whatever_the_order(demo)
         _check_as_known_at(demo)
         size = ledger.log.tree_size()
         with pytest.raises(LedgerError) as caught:
@@ -338,6 +339,52 @@ def _check_other_filings(demo: Demo) -> None:
     # The key registry: a rotated key and the old one revoked.
     revoked = [k for k in demo.ledger.registry().keys.values() if k.revoked_from]
     assert [k.actor for k in revoked] == ["office-li"]
+
+
+def _check_dates_whatever_the_order(demo: Demo) -> None:
+    """hanji-village: the violations its dates show are recorded, flagged and have their
+    consequence, whatever the order the filings came in (docs/design.md §4.6)."""
+    facts = demo.facts("hanji-village")
+    flags = demo.flags("hanji-village")
+    quotes = {f.rule: f.quote_zh for f in rules.flags(facts, demo.calendar)}
+    # Art. 10: a provincial approval recorded with no consent to declare: flagged.
+    assert [a.level for a in facts.higher_level_approvals] == ["provincial"]
+    assert facts.higher_level_consents == ()
+    assert flags["declaration_without_consent"] == "Art. 10"
+    assert "须取得综合管理办公室同意申报的审核意见" in quotes["declaration_without_consent"]
+    # Art. 9: signed before the opinion took effect, filed after it was recorded, on time for
+    # Art. 13: recorded and flagged under Art. 9; the first payment was refused until the Office
+    # restored compliance citing the contract.
+    [contract] = facts.contracts
+    opinion = demo.entry("hanji-village", "ReviewOpinionIssued")
+    assert contract.signed_on < opinion.filing.effective.isoformat() <= contract.ref.recorded_on
+    assert flags["procurement_before_opinion"] == "Art. 9"
+    assert "前提和依据" in quotes["procurement_before_opinion"]
+    assert "contract_filing_late" not in flags
+    refusal = demo.result.refusal("procurement_before_opinion")
+    assert (refusal.project, refusal.event_type, refusal.article) == (
+        "hanji-village", "FundsDisbursed", "Art. 9")
+    restored = demo.entry("hanji-village", "ComplianceRestored")
+    assert restored.filing.payload["finding_seq"] == contract.ref.seq
+    assert contract.cleared is not None
+    assert demo.reasons("hanji-village", "construction") == {}
+    # Art. 15: the contract is far beyond the approved budget: flagged; payments stay capped.
+    assert facts.approved_budget_fen is not None
+    assert contract.amount_fen > facts.approved_budget_fen >= facts.disbursed_construction_fen
+    assert flags["contract_over_budget"] == "Art. 15"
+    # Art. 26 with no preliminary acceptance on file and the resources not in the catalogue:
+    # the ten working days run from the acceptance, and O&M funds were not arranged.
+    assert facts.preliminary is None
+    assert facts.acceptance is not None
+    assert facts.acceptance.sharing_catalogue_included is False
+    [catalogue] = demo.obligations("hanji-village", "catalogue")
+    assert (catalogue.due, catalogue.status) == ("2026-06-03", "overdue")
+    assert demo.reasons("hanji-village", "operation_maintenance") == {
+        "catalogue_not_completed": "Art. 26", "no_headroom": "Art. 15"}
+    refused = [(r.event_type, r.article) for r in demo.result.refusals
+               if r.project == "hanji-village" and r.rule == "catalogue_not_completed"]
+    assert refused == [("FundingArranged", "Art. 26")]
+    assert facts.arranged_om_fen == 0
 
 
 def _check_as_known_at(demo: Demo) -> None:
