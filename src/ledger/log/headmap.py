@@ -43,7 +43,7 @@ import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Final, Protocol, TypeAlias
+from typing import Final, NamedTuple, Protocol, TypeAlias
 from uuid import UUID
 
 from ledger.crypto.suites import Profile
@@ -456,8 +456,12 @@ def heads_root(extensions: Iterable[str]) -> bytes:
 # --- Node store --------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class LeafNode:
+# The nodes are named tuples rather than frozen dataclasses: as immutable, and an update makes
+# one per node it rewrites, where a frozen dataclass's __init__ (object.__setattr__ per field)
+# cost about as much as the node's hash.
+
+
+class LeafNode(NamedTuple):
     """A stored leaf: the stream's key and head, its value hash and leaf hash."""
 
     key: bytes
@@ -466,8 +470,7 @@ class LeafNode:
     hash: bytes
 
 
-@dataclass(frozen=True, slots=True)
-class InternalNode:
+class InternalNode(NamedTuple):
     """A stored internal node: its children's hashes (``EMPTY`` for an empty child), its hash.
 
     Keeping the children's hashes in the parent lets a proof read one node per level and an
@@ -687,6 +690,7 @@ class _Update:
                  names: Mapping[bytes, tuple[UUID | str, StreamHead]]) -> None:
         self._digest = profile.hash.digest
         self._store = store
+        self._get = store.get  # bound once: called for every node the walk visits
         self._base = base
         self._names = names
         self.written: dict[tuple[int, int], Node] = {}
@@ -722,17 +726,20 @@ class _Update:
             merged_keys = [*keys[lo:at], old_int, *keys[at:hi]]
             merged = [*leaves[lo:at], node, *leaves[at:hi]]
             return self._build(depth, prefix, merged_keys, merged, 0, len(merged))
-        mid = self._split(keys, depth, prefix, lo, hi)
+        # The hot path (every internal node on a changed path): _split and _internal inlined.
+        mid = bisect_left(keys, ((prefix << 1) | 1) << (KEY_BITS - 1 - depth), lo, hi)
         left, right = node.left, node.right
         if lo < mid:
-            child = self._store.get(depth + 1, prefix << 1, self._base)
+            child = self._get(depth + 1, prefix << 1, self._base)
             assert (EMPTY if child is None else child.hash) == left, (depth + 1, prefix << 1)
             left = self.into(depth + 1, prefix << 1, child, keys, leaves, lo, mid)
         if mid < hi:
-            child = self._store.get(depth + 1, (prefix << 1) | 1, self._base)
+            child = self._get(depth + 1, (prefix << 1) | 1, self._base)
             assert (EMPTY if child is None else child.hash) == right, (depth + 1, prefix << 1 | 1)
             right = self.into(depth + 1, (prefix << 1) | 1, child, keys, leaves, mid, hi)
-        return self._internal(depth, prefix, left, right)
+        digest = self._digest(_NODE_PREFIX + left + right)
+        self.written[depth, prefix] = InternalNode(left, right, digest)
+        return digest
 
     def _build(self, depth: int, prefix: int, keys: list[int],  # noqa: PLR0917
                leaves: list[LeafNode], lo: int, hi: int) -> bytes:

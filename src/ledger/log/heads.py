@@ -228,6 +228,7 @@ class OverlayNodeStore:
     def __init__(self, base: LatestNodeStore) -> None:
         """An empty overlay on ``base`` at its current version."""
         self._base = base
+        self._base_nodes = base.nodes  # read directly: a batch reads every node on its paths
         self.base_version = base.version
         self._version = base.version
         self.written: dict[tuple[int, int], Node] = {}
@@ -243,7 +244,9 @@ class OverlayNodeStore:
             node = self.written.get((depth, prefix))
             if node is not None:
                 return node
-        return self._base.get(depth, prefix, self.base_version)
+        elif version < self.base_version:
+            return self._base.get(depth, prefix, version)  # raises: an older version
+        return self._base_nodes.get((depth, prefix))
 
     def put(self, version: int, nodes: Mapping[tuple[int, int], Node]) -> None:
         """Buffer the one version this overlay holds."""

@@ -47,6 +47,7 @@ from ledger.log.headmap import (
 from ledger.log.heads import (
     CurrentHeads,
     HeadRow,
+    HeadsBehindError,
     decode_node,
     encode_prefix,
     map_stream,
@@ -68,6 +69,9 @@ the transaction that writes that version: a database without it has no map (yet)
 
 MAX_VERSION: Final = 2**63 - 1
 """An upper bound for a version range with none (the largest BIGINT)."""
+
+_REBUILDS: Final = 3
+"""How many times an append rebuilds a map too far behind the log before giving up."""
 
 _PATH_LEVELS: Final = 48
 """Levels of a proof's path fetched per query. A path is about log2(streams) + 1.3 deep and
@@ -297,6 +301,12 @@ class SQLBackend(Generic[D]):
         """Run a write in a transaction of its own; how many rows it touched."""
         raise NotImplementedError
 
+    def _tuples(self, query: str, params: Sequence[object]) -> list[tuple[Any, ...]]:
+        """Every row of a read as a plain tuple (binary on PostgreSQL): for reads of many
+        rows, where a row object per row, or bytea as hex text, would cost more than the
+        query (``ledger verify`` reads every heads-map node version)."""
+        raise NotImplementedError
+
     def _locked(self) -> AbstractContextManager[Cursor]:
         """A transaction holding the append's exclusive lock, committed if the block ends
         normally, rolled back if it raises; its cursor's rows are tuples."""
@@ -469,6 +479,31 @@ class SQLHeadsMap(SQLSideTables[D]):
             if self._heads is stale:
                 self._heads = self._load_heads()
 
+    def _append_with_heads(self, append: Callable[[CurrentHeads], BatchOutcome],
+                           ) -> BatchOutcome:
+        """Run one backend append (its transaction committed when it returns) with the
+        current map, then merge the batch's map update — only now that it is committed.
+
+        A map too far behind to catch up under the lock makes the append roll back
+        (:class:`~ledger.log.heads.HeadsBehindError`): it is rebuilt outside the lock and the
+        append runs again (a few times at most: appends landing during a rebuild are caught
+        up under the lock on the next try).
+        """
+        heads = self._current_heads()
+        for attempt in range(_REBUILDS + 1):
+            try:
+                outcome = append(heads)
+            except HeadsBehindError:
+                if attempt == _REBUILDS:
+                    raise
+                self._reload_heads(heads)
+                heads = self._current_heads()
+                continue
+            if outcome.heads_update is not None:
+                heads.commit(outcome.heads_update)
+            return outcome
+        raise AssertionError("unreachable")
+
     def _load_heads(self) -> CurrentHeads:
         """The map at the log's current size, rebuilt from every stream's newest entry.
 
@@ -543,9 +578,9 @@ class SQLHeadsMap(SQLSideTables[D]):
     def iter_head_nodes(self, after: int, upto: int | None = None) -> Iterator[HeadRow]:
         """Stored node versions with ``after < version ≤ upto``, ordered by version."""
         bound = MAX_VERSION if upto is None else upto
-        for row in self._all(self.sql.head_nodes_between, (after, bound)):
-            yield (int(row["version"]), int(row["depth"]), bytes(row["prefix"]),
-                   bytes(row["node"]))
+        for version, depth, prefix, node in self._tuples(self.sql.head_nodes_between,
+                                                         (after, bound)):
+            yield version, depth, bytes(prefix), bytes(node)
 
 
 class _PathStore:

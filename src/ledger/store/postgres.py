@@ -29,13 +29,7 @@ from psycopg.sql import SQL, Composed, Identifier
 
 from ledger.crypto.suites import Profile
 from ledger.log.entries import PendingEntry
-from ledger.log.heads import (
-    CATCH_UP_LEAVES,
-    CurrentHeads,
-    HeadRow,
-    HeadsBehindError,
-    HeadsUpdate,
-)
+from ledger.log.heads import CATCH_UP_LEAVES, CurrentHeads, HeadRow, HeadsUpdate
 from ledger.log.merkle import NodeId
 from ledger.log.sealing import Sealer, StreamHead
 from ledger.log.writer import (
@@ -349,20 +343,13 @@ class PostgresLedgerRecorder(SQLLogStore[PostgresDatastore], PostgresApplication
         """Group commit in one transaction; see :func:`ledger.log.writer.write_batch`."""
         if not events:
             return BatchOutcome(tree_size=self.tree_size())
-        heads = self._current_heads()
-        try:
-            outcome = self._append(events, expected_heads, pending, heads)
-        except HeadsBehindError:  # rolled back: rebuild the map outside the lock, once
-            self._reload_heads(heads)
-            heads = self._current_heads()
-            outcome = self._append(events, expected_heads, pending, heads)
-        if outcome.heads_update is not None:  # committed: the map may take it now
-            heads.commit(outcome.heads_update)
-        return outcome
+        return self._append_with_heads(
+            lambda heads: self._append(events, expected_heads, pending, heads))
 
     def _append(self, events: Sequence[StoredEvent], expected_heads: Mapping[str, int] | None,
                 pending: Sequence[PendingEntry] | None, heads: CurrentHeads) -> BatchOutcome:
-        """One statement if the prediction holds, else the locked read and write."""
+        """One statement if the prediction holds, else the locked read and write; committed
+        when this returns."""
         with self._known_lock:
             known = None if self._known is None else KnownLog(
                 self._known.size, self._known.last_recorded_at, self._known.right_edge,
@@ -416,6 +403,12 @@ class PostgresLedgerRecorder(SQLLogStore[PostgresDatastore], PostgresApplication
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
             curs.execute(query, params)
             return curs.rowcount
+
+    def _tuples(self, query: str, params: Sequence[object]) -> list[tuple[Any, ...]]:
+        with self.datastore.get_connection() as conn, conn.cursor(
+                binary=True, row_factory=tuple_row) as curs:
+            curs.execute(query, params, prepare=True)
+            return curs.fetchall()
 
     @contextmanager
     def _locked(self) -> Iterator[LockedCursor]:

@@ -26,13 +26,7 @@ from eventsourcing.utils import retry
 from ledger.crypto.suites import Profile
 from ledger.log import merkle
 from ledger.log.entries import PendingEntry
-from ledger.log.heads import (
-    CATCH_UP_LEAVES,
-    CurrentHeads,
-    HeadRow,
-    HeadsBehindError,
-    HeadsUpdate,
-)
+from ledger.log.heads import CATCH_UP_LEAVES, CurrentHeads, HeadRow, HeadsUpdate
 from ledger.log.merkle import NodeId
 from ledger.log.sealing import Sealer, StreamHead
 from ledger.log.writer import (
@@ -198,16 +192,12 @@ class SQLiteLedgerRecorder(SQLLogStore[SQLiteDatastore], SQLiteApplicationRecord
         """Group commit in one IMMEDIATE transaction; see :func:`write_batch`."""
         if not events:
             return BatchOutcome(tree_size=self.tree_size())
-        heads = self._current_heads()
-        try:
-            return self._append(events, expected_heads, pending, heads)
-        except HeadsBehindError:  # rolled back: rebuild the map outside the lock, once
-            self._reload_heads(heads)
-            return self._append(events, expected_heads, pending, self._current_heads())
+        return self._append_with_heads(
+            lambda heads: self._append(events, expected_heads, pending, heads))
 
     def _append(self, events: Sequence[StoredEvent], expected_heads: Mapping[str, int] | None,
                 pending: Sequence[PendingEntry] | None, heads: CurrentHeads) -> BatchOutcome:
-        """One IMMEDIATE transaction; the heads map takes the batch only after the commit."""
+        """One IMMEDIATE transaction, committed when this returns."""
         with self.datastore.get_connection(commit=True) as conn, _translated():
             raw = conn._sqlite_conn
             curs = raw.cursor()
@@ -226,8 +216,6 @@ class SQLiteLedgerRecorder(SQLLogStore[SQLiteDatastore], SQLiteApplicationRecord
                 raise
             finally:
                 curs.close()
-        if outcome.heads_update is not None:
-            heads.commit(outcome.heads_update)
         return outcome
 
     def _insert_events(self, c: Any, stored_events: Sequence[StoredEvent],
@@ -256,6 +244,12 @@ class SQLiteLedgerRecorder(SQLLogStore[SQLiteDatastore], SQLiteApplicationRecord
         with self.datastore.transaction(commit=True) as c, _translated():
             c.execute(query, params)
             return int(c.sqlite_cursor.rowcount)
+
+    def _tuples(self, query: str, params: Sequence[object]) -> list[tuple[Any, ...]]:
+        with self._reading() as c:
+            c.row_factory = None  # this cursor's rows only
+            c.execute(query, params)
+            return c.fetchall()
 
     @contextmanager
     def _locked(self) -> Iterator[Cursor]:
