@@ -755,10 +755,14 @@ class _Update:
             self.written[depth, prefix] = leaves[lo]
             return leaves[lo].hash
         assert depth < KEY_BITS, "distinct keys part before depth 256"
-        mid = self._split(keys, depth, prefix, lo, hi)
+        # Inlined _split and _internal: a map built whole (a process's start) comes here for
+        # every internal node.
+        mid = bisect_left(keys, ((prefix << 1) | 1) << (KEY_BITS - 1 - depth), lo, hi)
         left = self._build(depth + 1, prefix << 1, keys, leaves, lo, mid)
         right = self._build(depth + 1, (prefix << 1) | 1, keys, leaves, mid, hi)
-        return self._internal(depth, prefix, left, right)
+        digest = self._digest(_NODE_PREFIX + left + right)
+        self.written[depth, prefix] = InternalNode(left, right, digest)
+        return digest
 
     def _internal(self, depth: int, prefix: int, left: bytes, right: bytes) -> bytes:
         """Write the internal node ``H(0x12 ‖ left ‖ right)`` at ``(depth, prefix)``."""

