@@ -575,7 +575,22 @@ def test_a_refusal_by_the_measures_names_rule_and_article(demo: Demo) -> None:
     assert "依据《管理办法》不予受理" in response.text
     assert "第9条" in response.text
     assert "尚无同意的审核意见" in response.text
+    assert "评审意见是项目立项、资金安排、政府采购等工作的前提和依据" in response.text  # 原文
     assert demo.ledger.log.tree_size() == size
+
+
+def test_art09_art10_art15_art26_flags_and_reasons_quote_the_articles_words(demo: Demo) -> None:
+    demo.sign_in("office-li")
+    page = demo.client.get(f"/projects/{demo.project('hanji-village')}")
+    assert page.status_code == 200
+    for label in ("合同签订早于评审意见生效", "未经同意向上申报", "合同金额超出核定预算",
+                  "未按期完成目录编制及数据归集"):
+        assert label in page.text
+    quotes = re.findall(r'<q class="quote" lang="zh">([^<]*)</q>', page.text)
+    for words in ("评审意见是项目立项、资金安排、政府采购等工作的前提和依据",
+                  "须取得综合管理办公室同意申报的审核意见", "原则上超支不补",
+                  "不再安排项目运行维护经费"):
+        assert any(words in quote for quote in quotes), words
 
 
 def test_a_unit_cannot_file_on_another_units_project_or_file_office_events(demo: Demo) -> None:
