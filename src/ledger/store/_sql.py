@@ -136,13 +136,16 @@ TABLES = (
     " year {int} PRIMARY KEY, data {text} NOT NULL, added_at {text} NOT NULL)",
     "CREATE INDEX IF NOT EXISTS {topic_idx} ON {events} (topic)",
     # The stream heads map's node versions (docs/evidence-format.md, Stream heads map,
-    # Versions and storage): a position's node as of log size N is its row with the largest
-    # version <= N, one backward seek of the primary key. The index on version serves the
-    # rows written after a given version (a process catching up, ``ledger verify``).
+    # Versions and storage). Keyed by version first: rows are written in version order and
+    # read by version ranges (a process catching up, ``ledger verify``), so SQLite, which
+    # keeps a WITHOUT ROWID table in key order, appends them at the end and reads them in
+    # sequence. A position's node as of log size N is its row with the largest version <= N:
+    # one backward seek of the (depth, prefix, version) index.
     "CREATE TABLE IF NOT EXISTS {head_nodes} ("
     " depth {smallint} NOT NULL, prefix {bytes} NOT NULL, version {bigint} NOT NULL,"
-    " node {bytes} NOT NULL, PRIMARY KEY (depth, prefix, version)){without_rowid}",
-    "CREATE INDEX IF NOT EXISTS head_nodes_version_idx ON {head_nodes} (version)",
+    " node {bytes} NOT NULL, PRIMARY KEY (version, depth, prefix)){without_rowid}",
+    "CREATE INDEX IF NOT EXISTS head_nodes_position_idx ON {head_nodes}"
+    " (depth, prefix, version)",
 )
 """The log tables and indexes, after the library's events table (``CREATE … IF NOT EXISTS``:
 a database made by an older version opens as it is)."""
