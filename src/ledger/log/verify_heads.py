@@ -74,7 +74,9 @@ class RecomputedHeads:
     _store: LatestNodeStore = field(default_factory=LatestNodeStore)
     _heads: dict[UUID, StreamHead] = field(default_factory=dict)
     _pending: dict[UUID, tuple[int, bytes, int]] = field(default_factory=dict)
-    _keys: dict[bytes, UUID] | None = None
+    _key_of: dict[UUID, bytes] = field(default_factory=dict)
+    """Each stream's map key, hashed once rather than at every version that moves it."""
+    _stream_of: dict[bytes, UUID] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         """The versions: the start and every checkpoint size after it."""
@@ -114,7 +116,8 @@ class RecomputedHeads:
 
     def _cut(self, version: int) -> None:
         """Apply the leaves since the last version as version ``version``."""
-        changes: dict[UUID, StreamHead] = {}
+        changes: dict[bytes, tuple[UUID, StreamHead]] = {}
+        key_of = self._key_of
         for stream, (seq, digest, index) in self._pending.items():
             old = self._heads.get(stream)
             if old is not None and (seq <= old.seq or index <= old.leaf_index):
@@ -123,8 +126,11 @@ class RecomputedHeads:
                     f" seq {old.seq} at leaf {old.leaf_index}: left out of the recomputed map",
                     version, (str(stream),)))
                 continue
+            key = key_of.get(stream)
+            if key is None:
+                key = key_of[stream] = head_key(self.profile, stream)
             try:
-                changes[stream] = StreamHead(seq, digest, index)
+                changes[key] = (stream, StreamHead(seq, digest, index))
             except HeadProofError as exc:
                 self.problems.append(HeadsProblem(f"stream {stream}'s leaf {index} cannot be a"
                                                   f" head: {exc}", version, (str(stream),)))
@@ -132,14 +138,14 @@ class RecomputedHeads:
         overlay = OverlayNodeStore(self._store)
         heads = HeadMap(self.profile, overlay)
         if changes:
-            root = heads.apply(changes, version=version)
+            # HeadMap.apply for keys already hashed (two streams never share a key: the
+            # keys are SHA-256 or SM3 of distinct ids).
+            root = heads._apply_keyed(changes, version)
         else:
             overlay.put(version, {})
             root = heads.root()
         self._store.put(version, overlay.written)
-        self._heads.update(changes)
-        if self._keys is not None:
-            self._keys.update((head_key(self.profile, s), s) for s in changes)
+        self._heads.update(changes.values())
         self.done.append(HeadsVersion(version, root, overlay.written))
 
     # --- comparing with what is stored -------------------------------------------------------
@@ -154,13 +160,14 @@ class RecomputedHeads:
         """
         version = computed.version
         rows: dict[tuple[int, bytes], bytes] = {(d, p): n for _, d, p, n in stored}
+        wrong: list[tuple[tuple[int, int], Node, bytes | None]] = []
+        for (depth, prefix), node in computed.written.items():
+            found = rows.pop((depth, encode_prefix(depth, prefix)), None)
+            if found != encode_node(node):
+                wrong.append(((depth, prefix), node, found))
         differing: list[str] = []
         streams: list[str] = []
-        for (depth, prefix), node in sorted(computed.written.items()):
-            expected = encode_node(node)
-            found = rows.pop((depth, encode_prefix(depth, prefix)), None)
-            if found == expected:
-                continue
+        for (depth, prefix), node, found in sorted(wrong, key=lambda item: item[0]):
             named = self._streams_of(node, found)
             streams.extend(s for s in named if s not in streams)
             what = "missing" if found is None else "differs from the one recomputed"
@@ -202,9 +209,10 @@ class RecomputedHeads:
                 keys.append(node.key)
         if not keys:
             return []
-        if self._keys is None:  # on the first failure only: a hash per stream
-            self._keys = {head_key(self.profile, s): s for s in self._heads}
-        return [str(self._keys[k]) if k in self._keys else f"key {k.hex()[:16]}…" for k in keys]
+        if len(self._stream_of) != len(self._key_of):  # failures only: built when needed
+            self._stream_of = {key: stream for stream, key in self._key_of.items()}
+        streams = self._stream_of
+        return [str(streams[k]) if k in streams else f"key {k.hex()[:16]}…" for k in keys]
 
 
 def _naming(streams: Sequence[str]) -> str:
