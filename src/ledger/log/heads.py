@@ -60,11 +60,12 @@ HeadRow = tuple[int, int, bytes, bytes]
 """One stored node version as ``head_nodes`` holds it: (version, depth, prefix, node), the
 prefix and node in their stored bytes (:func:`encode_prefix`, :func:`encode_node`)."""
 
-CATCH_UP_LEAVES: Final = 20_000
+CATCH_UP_LEAVES: Final = 5_000
 """How far (in leaves) a process's map may lag the log and still be brought up to date under
-the append's lock, from the node versions other processes wrote (about 10 rows per leaf). A
-process further behind — one that rarely appends next to a busy writer — rebuilds its map
-outside the lock instead (:class:`HeadsBehindError`), so the lock is never held for long."""
+the append's lock, from the node versions other processes wrote: at most some 50,000 rows (about
+ten per leaf at 10^5 streams), a fraction of a second. A process further behind — one that
+rarely appends next to a busy writer — rebuilds its map outside the lock instead
+(:class:`HeadsBehindError`), so that the lock is never held for long."""
 
 _INTERNAL: Final = 0x01
 _LEAF: Final = 0x00
