@@ -47,6 +47,7 @@ def instrument() -> None:
 
     from ledger.log import merkle, sealing  # noqa: PLC0415
     from ledger.log import writer as logwriter  # noqa: PLC0415
+    from ledger.log.heads import CurrentHeads  # noqa: PLC0415
     from ledger.service.authentication import Authenticator  # noqa: PLC0415
     from ledger.service.cache import AggregateCache  # noqa: PLC0415
     from ledger.service.decisions import Decider  # noqa: PLC0415
@@ -78,6 +79,7 @@ def instrument() -> None:
     wrap(sealing.EntrySealer, "read", "        sealer.read")
     wrap(sealing.EntrySealer, "seal", "        sealer.seal")
     wrap(merkle, "append_leaves", "        merkle.append_leaves")
+    wrap(CurrentHeads, "plan", "        heads.plan [the stream heads map's new version]")
     wrap(VerifiedReads, "project", "project (total)")
     wrap(LogProofs, "check_head", "  check_head")
     wrap(LogProofs, "trusted_checkpoint", "    trusted_checkpoint")
