@@ -229,3 +229,48 @@ class HealthPublic(BaseModel):
     """Liveness or readiness."""
 
     status: str
+
+
+class StreamHeadPublic(BaseModel):
+    """A stream's head in the stream heads map: its newest entry's seq, hash and leaf index
+    (docs/evidence-format.md, Stream heads map, Proof encoding)."""
+
+    seq: int
+    entry_hash: str = Field(description="The entry hash (hex).")
+    leaf_index: int
+
+
+class TerminalLeafPublic(BaseModel):
+    """The other stream's leaf that ends a non-inclusion proof's path."""
+
+    key: str = Field(description="Its map key (hex).")
+    value_hash: str = Field(description="H(value) of its head (hex).")
+
+
+class HeadMapProofPublic(BaseModel):
+    """A stream heads map proof: siblings bottom-up, and the terminal leaf if any."""
+
+    siblings: list[str] = Field(description="Hashes beside the path, deepest first (hex).")
+    terminal: TerminalLeafPublic | None
+
+
+class HeadProofPublic(BaseModel):
+    """A stream's head at a checkpoint and its proof against that checkpoint's ``heads`` line.
+
+    ``stream``, ``head`` and ``proof`` are the HEAD_PROOF object of an evidence bundle (its
+    ``heads`` member): verify them with ``ledger.log.headmap.verify_head`` against the root of
+    the ``heads`` line of ``checkpoint``, after checking the checkpoint's signature.
+    """
+
+    stream: UUID
+    tree_size: int = Field(description="The checkpoint's size: the map's version.")
+    head: StreamHeadPublic | None = Field(description="null: the stream has no entry in the"
+                                                      " checkpoint's tree (non-inclusion).")
+    proof: HeadMapProofPublic
+    heads_root: str = Field(description="The checkpoint's heads root (hex), for convenience;"
+                                        " trust only the one in the signed checkpoint.")
+    recorded_at: str | None = Field(description="The head entry's recorded_at as the log"
+                                                " stores it, for convenience: the proof does"
+                                                " not cover it (the entry does).")
+    checkpoint: str = Field(description="The signed checkpoint of tree_size, with stored"
+                                        " witness cosignatures (C2SP signed note).")

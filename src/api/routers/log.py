@@ -1,27 +1,38 @@
-"""``/log``: the signed checkpoint with witness cosignatures, and RFC 9162 proofs (docs/design.md
-§5, §6).
+"""``/log``: the signed checkpoint with witness cosignatures, RFC 9162 proofs, and proofs of a
+stream's head from the stream heads map (docs/design.md §5, §6; docs/evidence-format.md).
 
 Proofs are computed from the stored perfect subtrees (``O(log n)`` node reads, one query) and
-returned as lowercase hex. Every route needs a bearer token; cosigning needs the ``audit`` role
-and a witness key of the caller's registered in the key registry and held by the caller (a key
-the server holds in custody can never witness the server).
+the stored heads map nodes (one query per path), and returned as lowercase hex. Every route needs
+a bearer token; a question about a stream (its head, or its entry by seq) follows the read rules
+of docs/design.md §1: a unit may ask only about its own projects and the key registry (another
+stream is "not found" for it). Cosigning needs the ``audit`` role and a witness key of the
+caller's registered in the key registry and held by the caller (a key the server holds in
+custody can never witness the server).
 """
 
 from __future__ import annotations
 
 from typing import Annotated
+from uuid import UUID
 
 from fastapi import APIRouter, Body, Query
 from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import BaseModel, Field
 
-from api.deps import CurrentActor, LedgerDep
+from api.deps import CurrentActor, LedgerDep, ServiceDep
 from api.problems import problem
-from api.services import Actor
+from api.schemas import HeadProofPublic
+from api.services import Actor, LedgerService
 from ledger.app import Ledger
-from ledger.errors import AuthorisationError, CheckpointError, ValidationFailedError
+from ledger.errors import (
+    AuthorisationError,
+    CheckpointError,
+    HeadsMapUnavailableError,
+    ValidationFailedError,
+)
 from ledger.log import merkle
 from ledger.log.checkpoint import SignedNote, VerifierKey
+from ledger.log.headmap import head_to_json, heads_root, proof_to_json
 from ledger.log.store import StoredCheckpoint
 from ledger.log.witness import accept_cosignatures, cosigned_note, public_verifier_key
 from ledger.measures.roles import Role
@@ -44,6 +55,9 @@ class InclusionProofPublic(BaseModel):
     root: str = Field(description="The tree root at tree_size (hex), for convenience; trust"
                                   " only a root from a signed checkpoint.")
     inclusion_proof: list[str] = Field(description="Audit path, leaf-most first (hex).")
+    recorded_at: str | None = Field(default=None, description=(
+        "The entry's recorded_at as the log stores it, for convenience: the proof does not"
+        " cover it (the entry does)."))
 
 
 class ConsistencyProofPublic(BaseModel):
@@ -95,37 +109,126 @@ def _tree_size(ledger: Ledger, tree_size: int | None) -> int:
     return tree_size
 
 
+def _may_ask_about(service: LedgerService, actor: Actor, stream: UUID) -> None:
+    """docs/design.md §1 for a stream: a unit may ask about its own projects and the key
+    registry; any other stream does not exist for it (404, like a project it may not see)."""
+    ledger = service.ledger
+    if actor.role is not Role.UNIT or stream == ledger.identity.registry_stream:
+        return
+    # The opener's unit never changes: the cached project answers (no read once cached).
+    service.visible(actor, ledger.current_project(stream).facts, stream)
+
+
+def _checkpoint_of_size(ledger: Ledger, tree_size: int | None) -> StoredCheckpoint:
+    """The stored checkpoint of exactly ``tree_size`` leaves (default: the latest)."""
+    if tree_size is None:
+        return _latest(ledger)
+    stored = ledger.log.checkpoint_at_most(tree_size)
+    if stored is None or stored.size != tree_size:
+        latest = ledger.log.latest_checkpoint()
+        newest = "none yet" if latest is None else f"the latest has size {latest.size}"
+        raise _problem("tree_size", f"the log has no checkpoint of size {tree_size} (it signs"
+                                    f" one after each committed batch; {newest})")
+    return stored
+
+
+def _head_answer(ledger: Ledger, stream: UUID, stored: StoredCheckpoint) -> HeadProofPublic:
+    """``stream``'s head at the checkpoint ``stored`` with its map proof and the note."""
+    try:
+        root = heads_root(SignedNote.parse(stored.note).checkpoint.extensions)
+    except CheckpointError:
+        raise _problem("tree_size", f"checkpoint {stored.size} has no heads line (it was"
+                                    " signed before this log's stream heads map started):"
+                                    " no head proof against it") from None
+    try:
+        head, proof = ledger.proofs.head_proof(stream, stored.size)
+    except HeadsMapUnavailableError as exc:
+        raise _problem("tree_size", str(exc)) from None
+    leaf = None if head is None else ledger.log.leaf(head.leaf_index)
+    return HeadProofPublic.model_validate({
+        "stream": stream, "tree_size": stored.size,
+        "head": None if head is None else head_to_json(head), "proof": proof_to_json(proof),
+        "heads_root": root.hex(), "recorded_at": None if leaf is None else leaf.recorded_at,
+        "checkpoint": _with_cosignatures(ledger, stored)})
+
+
+@router.get("/proof/head", response_model=HeadProofPublic)
+def head_proof(
+    service: ServiceDep, actor: CurrentActor,
+    stream: Annotated[UUID, Query(description="The stream: a project's id or the key"
+                                              " registry's.")],
+    tree_size: Annotated[int | None, Query(ge=1, le=_MAX_INDEX, description=(
+        "A checkpoint's size. Default: the latest checkpoint's."))] = None,
+) -> HeadProofPublic:
+    """The stream's head in the stream heads map at the checkpoint of ``tree_size`` leaves and
+    its proof against that checkpoint's ``heads`` line (with the checkpoint): an inclusion
+    proof of its newest entry, or, for a stream with no entry in that tree, a non-inclusion
+    proof (``head`` null)."""
+    _may_ask_about(service, actor, stream)
+    ledger = service.ledger
+    return _head_answer(ledger, stream, _checkpoint_of_size(ledger, tree_size))
+
+
 @router.get("/proof/inclusion", response_model=InclusionProofPublic,
-            responses={404: {"description": "No leaf has this entry hash"}})
+            responses={404: {"description": "No leaf has this entry hash, or the stream has no"
+                                            " entry of this seq in the tree (the problem"
+                                            " carries the stream's head_proof)"}})
 def inclusion_proof(
-    ledger: LedgerDep, actor: CurrentActor,
+    service: ServiceDep, actor: CurrentActor,
     leaf_index: Annotated[int | None, Query(ge=0, le=_MAX_INDEX)] = None,
     entry_hash: Annotated[str | None, Query(pattern=_HEX64)] = None,
+    stream: Annotated[UUID | None, Query(description="With seq: the entry seq of this"
+                                                     " stream.")] = None,
+    seq: Annotated[int | None, Query(ge=1, le=_MAX_INDEX)] = None,
     tree_size: Annotated[int | None, Query(ge=1, le=_MAX_INDEX, description="Default: the latest"
                                                               " checkpoint's size.")] = None,
 ) -> InclusionProofPublic | JSONResponse:
-    """Prove leaf ``leaf_index`` (or the leaf of ``entry_hash``) in the tree of ``tree_size``."""
-    del actor
-    if (leaf_index is None) == (entry_hash is None):
-        raise _problem("leaf_index", "give exactly one of leaf_index and entry_hash")
-    size = _tree_size(ledger, tree_size)
-    if entry_hash is not None:
-        leaf = ledger.log.leaf_for_hash(bytes.fromhex(entry_hash))
-        if leaf is None:
+    """Prove leaf ``leaf_index`` (or the leaf of ``entry_hash``, or entry ``seq`` of
+    ``stream``) in the tree of ``tree_size``. With ``stream`` and ``seq``, ``tree_size`` must
+    be a checkpoint's size, and an entry not in that tree is answered 404 with the stream's
+    head proof at that checkpoint (what the stream does hold)."""
+    ledger = service.ledger
+    forms = (leaf_index is not None) + (entry_hash is not None) + (
+        stream is not None or seq is not None)
+    if forms != 1:
+        raise _problem("leaf_index", "give exactly one of leaf_index, entry_hash, and stream"
+                                     " with seq")
+    if stream is not None or seq is not None:
+        if stream is None or seq is None:
+            raise _problem("stream" if stream is None else "seq",
+                           "stream and seq are given together")
+        _may_ask_about(service, actor, stream)
+        stored = _checkpoint_of_size(ledger, tree_size)
+        size = stored.size
+        leaf = ledger.log.leaf_for(stream, seq)
+        if leaf is None or leaf.leaf_index >= size:
+            answer = _head_answer(ledger, stream, stored)
+            head = "none" if answer.head is None else f"seq {answer.head.seq}"
             return problem(404, "entry-not-found", "Entry not found",
-                           f"no log leaf has entry hash {entry_hash}")
+                           f"no such entry (head is {head}): stream {stream} has no entry seq"
+                           f" {seq} in the tree of checkpoint {size}",
+                           stream=str(stream), seq=seq, tree_size=size,
+                           head_proof=answer.model_dump(mode="json"))
     else:
-        assert leaf_index is not None
-        leaf = ledger.log.leaf(leaf_index)
-        if leaf is None:
-            raise _problem("leaf_index", f"the log has no leaf {leaf_index}")
+        size = _tree_size(ledger, tree_size)
+        if entry_hash is not None:
+            leaf = ledger.log.leaf_for_hash(bytes.fromhex(entry_hash))
+            if leaf is None:
+                return problem(404, "entry-not-found", "Entry not found",
+                               f"no log leaf has entry hash {entry_hash}")
+        else:
+            assert leaf_index is not None
+            leaf = ledger.log.leaf(leaf_index)
+            if leaf is None:
+                raise _problem("leaf_index", f"the log has no leaf {leaf_index}")
     if leaf.leaf_index >= size:
         raise _problem("tree_size", f"leaf {leaf.leaf_index} is not in a tree of {size} leaves")
     ranges = merkle.inclusion_ranges(leaf.leaf_index, size)
     hashes = _range_hashes(ledger, [(0, size), *ranges])
     return InclusionProofPublic(leaf_index=leaf.leaf_index, tree_size=size,
                                 entry_hash=leaf.entry_hash.hex(), root=hashes[0].hex(),
-                                inclusion_proof=[node.hex() for node in hashes[1:]])
+                                inclusion_proof=[node.hex() for node in hashes[1:]],
+                                recorded_at=leaf.recorded_at)
 
 
 @router.get("/proof/consistency", response_model=ConsistencyProofPublic)
