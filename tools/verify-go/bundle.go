@@ -20,10 +20,11 @@ import (
 )
 
 const (
-	bundleFormat = "audit-ledger-evidence/1"
-	bundleJSON   = "bundle.json"
-	reportHTML   = "report.html"
-	documentsDir = "documents/"
+	bundleFormat   = "audit-ledger-evidence/2" // with the stream heads (step 9)
+	bundleFormatV1 = "audit-ledger-evidence/1" // without: verified, completeness not proven
+	bundleJSON     = "bundle.json"
+	reportHTML     = "report.html"
+	documentsDir   = "documents/"
 )
 
 // What is read at most: the defaults of the Python verifier's BundleLimits. Each is checked
@@ -57,6 +58,8 @@ type unsupportedError struct{ message string }
 func (e *unsupportedError) Error() string { return e.message }
 
 type bundle struct {
+	format                              string
+	heads                               map[string]*headClaim // nil: format 1
 	profile, origin, stream, exportedAt string
 	checkpoint, logKey                  string
 	rootKey                             rootKey
@@ -114,16 +117,24 @@ func readBundle(r io.ReaderAt, size int64) (*bundle, []failure, error) {
 	if err != nil {
 		return nil, nil, formatErrorf("bundle.json is not strict JSON: %v", err)
 	}
-	top, err := exactKeys(value, "bundle.json", "format", "profile", "origin", "stream",
-		"exported_at", "checkpoint", "log_key", "root_key", "entries", "registry",
-		"projections", "evaluation")
+	object, ok := value.(map[string]any)
+	if !ok {
+		return nil, nil, formatErrorf("bundle.json must be a JSON object")
+	}
+	format, _ := object["format"].(string)
+	if format != bundleFormat && format != bundleFormatV1 {
+		return nil, nil, formatErrorf("format must be %q (or %q), got %v", bundleFormat, bundleFormatV1, object["format"])
+	}
+	keys := []string{"format", "profile", "origin", "stream", "exported_at", "checkpoint",
+		"log_key", "root_key", "entries", "registry", "projections", "evaluation"}
+	if format == bundleFormat {
+		keys = append(keys, "heads")
+	}
+	top, err := exactKeys(value, "bundle.json", keys...)
 	if err != nil {
 		return nil, nil, err
 	}
-	if top["format"] != bundleFormat {
-		return nil, nil, formatErrorf("format must be %q, got %v", bundleFormat, top["format"])
-	}
-	b := &bundle{documents: documents}
+	b := &bundle{format: format, documents: documents}
 	for _, field := range []struct {
 		name string
 		into *string
@@ -174,6 +185,11 @@ func readBundle(r io.ReaderAt, size int64) (*bundle, []failure, error) {
 			} else {
 				b.registry = append(b.registry, it)
 			}
+		}
+	}
+	if format == bundleFormat {
+		if b.heads, err = parseHeads(top["heads"]); err != nil {
+			return nil, nil, err
 		}
 	}
 	if err := checkProjections(top["projections"]); err != nil {

@@ -1,6 +1,7 @@
 // Command verify-go is a second, independent verifier of the audit ledger's evidence bundles
 // (docs/evidence-format.md), profile intl: checkpoint and witness signatures, entry hashes,
-// RFC 9162 inclusion proofs, chains, author and registry signatures, documents.
+// RFC 9162 inclusion proofs, chains, author and registry signatures, documents, and (format 2)
+// completeness: the stream heads map proofs of the project's and the registry's heads.
 //
 //	verify-go -log-key VKEY [-witness-key VKEY]... [-quorum N] [-root-key B64] BUNDLE.zip
 //	verify-go -trust-embedded-keys [...] BUNDLE.zip   (the bundle's own log key: integrity only)
@@ -160,5 +161,13 @@ func (v *verification) summary(out io.Writer) {
 		v.signatures, b.rootKey.keyID, root)
 	fmt.Fprintf(out, "  signers: %s\n", strings.Join(signers, "; "))
 	fmt.Fprintf(out, "  %d documents match their SHA-256\n", v.documents)
+	if v.complete {
+		asOf, source := v.completeAsOf()
+		fmt.Fprintf(out, "  complete as of checkpoint %d (%s %s): each stream ends at its head in the stream heads map (%s)\n",
+			cp.size, source, asOf, v.headsSummary())
+	}
 	fmt.Fprintln(out, "  not checked by verify-go: step 8 (projections, the Measures' rules); which role may file which event type, and payload schemas (the catalogue)")
+	for _, warning := range v.warnings {
+		fmt.Fprintf(out, "warning: %s\n", warning)
+	}
 }

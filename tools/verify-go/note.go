@@ -148,12 +148,13 @@ func (v *cosignatureVerifier) Verify(msg, sig []byte) bool {
 
 // signedCheckpoint is a parsed checkpoint note: the body's fields and the signature lines.
 type signedCheckpoint struct {
-	text   string // the whole note
-	body   string // the signed text: origin, size, root (and extension lines), each ending "\n"
-	origin string
-	size   int64
-	root   tlog.Hash
-	lines  []signatureLine
+	text       string // the whole note
+	body       string // the signed text: origin, size, root (and extension lines), each ending "\n"
+	origin     string
+	size       int64
+	root       tlog.Hash
+	extensions []string // the lines after the root (the stream heads map's "heads" line)
+	lines      []signatureLine
 }
 
 type signatureLine struct {
@@ -215,6 +216,7 @@ func parseCheckpoint(text string) (*signedCheckpoint, error) {
 		return nil, fmt.Errorf("the checkpoint root is not canonical base64 of 32 bytes: %q", fields[2])
 	}
 	copy(cp.root[:], root)
+	cp.extensions = fields[3:]
 	return cp, nil
 }
 

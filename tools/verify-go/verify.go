@@ -1,7 +1,7 @@
 package main
 
-// The verification steps of docs/evidence-format.md §Verification steps, 2 to 7, for the intl
-// profile (SHA-256, Ed25519). Every step runs and every failure is kept, with the same step
+// The verification steps of docs/evidence-format.md §Verification steps, 2 to 7 and 9 (in
+// heads.go), for the intl profile (SHA-256, Ed25519). Every step runs and every failure is kept, with the same step
 // numbers and check names as `ledger verify-bundle`. Step 8 (recomputing the projections with
 // the Measures' rules) is not done here, and neither is the catalogue's part of step 6
 // (which role may file which event type, payload schemas): see README.md.
@@ -123,6 +123,10 @@ type verification struct {
 	signatures int
 	signers    map[string]int // actor → entries signed
 	documents  int
+	complete   bool                   // step 9 proved each stream ends at its head
+	heads      map[string]*streamHead // the heads proven, by member name
+	cosignedAt int64                  // newest verified cosignature/v1 time; -1: none
+	warnings   []string
 }
 
 func (v *verification) fail(step int, check, where, format string, args ...any) {
@@ -130,13 +134,15 @@ func (v *verification) fail(step int, check, where, format string, args ...any) 
 }
 
 func verifyBundle(b *bundle, t *trust) *verification {
-	v := &verification{b: b, trust: t, keys: map[string]*keyRecord{}, signers: map[string]int{}}
+	v := &verification{b: b, trust: t, keys: map[string]*keyRecord{}, signers: map[string]int{},
+		heads: map[string]*streamHead{}, cosignedAt: -1}
 	v.step2Checkpoint()
 	v.step3Inclusion()
 	v.step4Hashes()
 	v.step5Chains()
 	v.step6Signatures()
 	v.step7Documents()
+	v.step9Heads()
 	return v
 }
 
@@ -186,6 +192,7 @@ func (v *verification) step2Checkpoint() {
 			absent = append(absent, witness.String())
 		} else {
 			v.witnesses = append(v.witnesses, witness.String())
+			v.noteCosignedAt(witness)
 		}
 	}
 	if len(v.witnesses) < v.trust.quorum {
