@@ -11,9 +11,10 @@ and derives from it one file per defect, each named after its defect, plus:
 * ``README.md``: what each file is and how another implementation should use the corpus.
 
 Three kinds of defect: a **careless** tamperer edits the bundle and fixes nothing; a
-**careful** one recomputes what needs no key (hashes); a **complicit log operator** (marked
-*relogged*) also rebuilds the Merkle tree, re-signs the checkpoint with the real log key and
-recomputes the projections, so that the named check is the only one that can catch it.
+**careful** one recomputes what needs no key (hashes, projections, which documents are shipped);
+a **complicit log operator** (marked *relogged*) also rebuilds the Merkle tree and the stream
+heads map, re-signs the checkpoint with the real log key and recomputes the projections, so that
+the named check is the only one that can catch it.
 
 Every file is verified with ``ledger.evidence.bundle.verify_bundle`` as it is written, and the
 script fails if a verdict is not the one declared here. Ed25519 signatures are deterministic,
@@ -57,11 +58,14 @@ from ledger.evidence.bundle import (
     DEFAULT_LIMITS,
     DOCUMENTS_DIR,
     FORMAT,
+    FORMAT_V1,
     REPORT_HTML,
+    BundleHead,
     BundleVerificationError,
     pack_bundle,
     read_bundle_json,
     recompute_projections,
+    registry_stream_for,
     verify_bundle,
 )
 from ledger.log import merkle
@@ -73,9 +77,15 @@ from ledger.log.checkpoint import (
     VerifierKey,
     sign_checkpoint,
 )
-from ledger.log.entries import ZERO_HASH, Filing, b64encode
+from ledger.log.entries import ZERO_HASH, Entry, Filing, b64encode
+from ledger.log.headmap import HeadMap, StreamHead, checkpoint_extension, heads_root
 from ledger.measures.calendar import WorkingCalendar
-from ledger.measures.catalogue import EXAMPLES, example_documents
+from ledger.measures.catalogue import (
+    EXAMPLES,
+    documents_referenced,
+    example_documents,
+    validate_payload,
+)
 from ledger.measures.roles import Role
 from ledger.settings import Settings
 from projections.evidence import export_bundle
@@ -144,6 +154,7 @@ class Source:
     key_ids: dict[str, str]  # actor -> its key id
     witnesses: list[tuple[str, Signer]] = field(default_factory=list)
     revoked: BundleJSON | None = None  # the bundle after a backdated revocation (intl only)
+    tail: BundleJSON | None = None  # a bundle whose registry ends in a revocation (intl only)
 
     def trust(self, quorum: int | None = None) -> dict[str, Any]:
         """The trust file pinning this source's keys."""
@@ -200,6 +211,11 @@ def _build(ledger: Ledger, profile_name: str) -> Source:
     if profile_name == "intl":
         source.witnesses = [(name, identity.profile.signature.generate()) for name in WITNESSES]
         source.bundle["checkpoint"] = cosign(source, source.bundle["checkpoint"])
+        # An auditor registered, then their key revoked: the registry ends in KeyRevoked.
+        auditor = ledger.register_actor("audit-sun", Role.AUDIT, None, "审计分局 孙")
+        ledger.revoke_key(auditor.key_id, reason="left the Audit Branch")
+        source.tail = read_bundle_json(export_bundle(ledger, stream, on=ON))
+        source.tail["checkpoint"] = cosign(source, source.tail["checkpoint"])
         # A key revoked from before the opinion it signed (revocations may be backdated): the
         # ledger records it; the export's own verification would refuse it, so it is skipped.
         opinion_at = source.bundle["entries"][1]["entry"]["recorded_at"]
@@ -246,7 +262,9 @@ def relog(source: Source, bundle: BundleJSON, *, rechain: bool = True,
 
     Recompute every entry hash (with ``rechain``, relink each stream's ``prev`` first), give
     the leaves indexes 0… in their order (``reindex``, after items were dropped), rebuild the
-    Merkle tree and every inclusion proof, sign a checkpoint with the real log key, cosign it
+    Merkle tree and every inclusion proof, the stream heads map (each section's last item is
+    its stream's head: ``entries`` the bundle's stream, ``registry`` the registry's) and both
+    head proofs, sign a checkpoint with its ``heads`` line with the real log key, cosign it
     by the witnesses, and recompute the projections.
     """
     for section in ("entries", "registry"):
@@ -263,10 +281,41 @@ def relog(source: Source, bundle: BundleJSON, *, rechain: bool = True,
     tree = merkle.MemoryTree(source.profile.hash, [bytes.fromhex(i["hash"]) for i in items])
     for item in items:
         item["inclusion_proof"] = [n.hex() for n in tree.inclusion_proof(item["leaf_index"])]
-    checkpoint = Checkpoint(bundle["origin"], tree.size, tree.root())
+    heads = relog_heads(source, bundle, tree.size)
+    checkpoint = Checkpoint(bundle["origin"], tree.size, tree.root(),
+                            (checkpoint_extension(heads),))
     note = sign_checkpoint(checkpoint, source.log_name, source.log_signer)
     bundle["checkpoint"] = cosign(source, note.text())
     bundle["projections"] = recompute_projections(bundle)
+
+
+def relog_heads(source: Source, bundle: BundleJSON, size: int) -> bytes:
+    """The stream heads map of a relogged bundle's log (the project's and the registry's
+    streams, each headed by its section's last item): set the bundle's ``heads`` proofs at
+    ``size``, return the map's root."""
+    streams = {"project": uuid.UUID(bundle["stream"]),
+               "registry": registry_stream_for(bundle["origin"])}
+    sections = {"project": "entries", "registry": "registry"}
+    heads = HeadMap(source.profile)
+    heads.apply({streams[name]: StreamHead(last["entry"]["seq"], bytes.fromhex(last["hash"]),
+                                           last["leaf_index"])
+                 for name, section in sections.items()
+                 for last in bundle[section][-1:]}, version=size)
+    if "heads" in bundle:
+        bundle["heads"] = {}
+        for name, stream in streams.items():
+            head, proof = heads.prove(stream)
+            bundle["heads"][name] = BundleHead(stream, head, proof).to_json()
+    return heads.root()
+
+
+def drop_unreferenced(source: Source, bundle: BundleJSON) -> dict[str, bytes]:
+    """The source's documents that ``bundle``'s entries still reference."""
+    referenced: set[str] = set()
+    for item in bundle["entries"]:
+        filing = Entry.parse(canonical_bytes(item["entry"])).filing
+        referenced |= set(documents_referenced(validate_payload(filing.type, filing.payload)))
+    return {name: data for name, data in source.documents.items() if name in referenced}
 
 
 def with_signatures(note_text: str, edit: Callable[[list[NoteSignature]], list[NoteSignature]],
@@ -335,6 +384,7 @@ class Vector:
     error: str = ""
     profile: str = "intl"
     trust: str = ""  # default trust-<profile>.json
+    warning: str = ""  # a fragment of a warning a verifying bundle must get
 
     @property
     def trust_file(self) -> str:
@@ -421,7 +471,7 @@ def _root_altered(source: Source, bundle: BundleJSON) -> None:
     note = SignedNote.parse(bundle["checkpoint"])
     body = note.checkpoint
     root = bytes([body.root[0] ^ 1]) + body.root[1:]
-    bundle["checkpoint"] = SignedNote(Checkpoint(body.origin, body.size, root),
+    bundle["checkpoint"] = SignedNote(Checkpoint(body.origin, body.size, root, body.extensions),
                                       note.signatures).text()
 
 
@@ -556,6 +606,46 @@ def _calendar(source: Source, bundle: BundleJSON) -> None:
     year["holidays"] = year["holidays"][1:]
 
 
+def _newest_dropped(source: Source) -> bytes:
+    """The project's two newest entries left out; the projections recomputed and the
+    documents only they referenced left out too (a careful tamperer)."""
+    bundle = copy.deepcopy(source.bundle)
+    del bundle["entries"][-2:]
+    bundle["projections"] = recompute_projections(bundle)
+    return pack_bundle(bundle, drop_unreferenced(source, bundle))
+
+
+def _registry_tail_dropped(source: Source) -> bytes:
+    """The registry's trailing KeyRevoked left out."""
+    assert source.tail is not None
+    bundle = copy.deepcopy(source.tail)
+    assert bundle["registry"][-1]["entry"]["filing"]["type"] == "KeyRevoked"
+    del bundle["registry"][-1]
+    return pack_bundle(bundle, source.documents)
+
+
+def _proof_of_another_stream(source: Source, bundle: BundleJSON) -> None:
+    bundle["heads"]["project"] = copy.deepcopy(bundle["heads"]["registry"])
+
+
+def _heads_root_edited(source: Source, bundle: BundleJSON) -> None:
+    body = SignedNote.parse(bundle["checkpoint"]).checkpoint
+    root = heads_root(body.extensions)
+    wrong = bytes([root[0] ^ 1]) + root[1:]
+    forged = Checkpoint(body.origin, body.size, body.root, (checkpoint_extension(wrong),))
+    bundle["checkpoint"] = cosign(source, sign_checkpoint(forged, source.log_name,
+                                                          source.log_signer).text())
+
+
+def _heads_proof_truncated(source: Source, bundle: BundleJSON) -> None:
+    bundle["heads"]["project"]["proof"]["siblings"].pop()
+
+
+def _format_1(source: Source, bundle: BundleJSON) -> None:
+    bundle["format"] = FORMAT_V1
+    del bundle["heads"]
+
+
 def _revoked(source: Source) -> bytes:
     assert source.revoked is not None
     return pack_bundle(source.revoked, source.documents)
@@ -630,9 +720,9 @@ VECTORS: tuple[Vector, ...] = (
     Vector("bundle_json_missing_member.zip", "No \"evaluation\" member.",
            edit(lambda source, bundle: bundle.pop("evaluation") and None),
            1, "format", "missing ['evaluation']"),
-    Vector("bundle_json_wrong_format.zip", "format audit-ledger-evidence/2.",
-           edit(_set("format", "audit-ledger-evidence/2")), 1, "format",
-           "format must be 'audit-ledger-evidence/1'"),
+    Vector("bundle_json_wrong_format.zip", "format audit-ledger-evidence/3.",
+           edit(_set("format", "audit-ledger-evidence/3")), 1, "format",
+           "format must be 'audit-ledger-evidence/2'"),
     Vector("bundle_json_unknown_profile.zip", "profile \"xyz\".", edit(_set("profile", "xyz")),
            1, "format", "unknown profile 'xyz'"),
     Vector("entries_empty.zip", "No entries.", edit(_set("entries", [])),
@@ -730,6 +820,26 @@ VECTORS: tuple[Vector, ...] = (
     Vector("evaluation_date_changed.zip", "evaluation.on moved a year later.",
            edit(_set("evaluation.on", "2027-11-25")), 8, "projection",
            "recomputed from the entries"),
+    # --- step 9: completeness (the stream heads) ---
+    Vector("heads_newest_entries_dropped.zip", "The project's two newest entries left out,"
+           " the projections recomputed and the documents only they referenced left out:"
+           " only the project's committed head shows it.", _newest_dropped,
+           9, "complete", "project: the bundle ends at seq 1 but checkpoint"),
+    Vector("heads_registry_tail_dropped.zip", "The registry's trailing KeyRevoked (an"
+           " auditor's key) left out.", _registry_tail_dropped,
+           9, "complete", "registry: the bundle ends at seq"),
+    Vector("heads_proof_other_stream.zip", "heads.project replaced by the registry's head and"
+           " proof (a valid proof, of another stream).", edit(_proof_of_another_stream),
+           9, "heads-stream", "the proof is for stream"),
+    Vector("heads_root_edited_resigned.zip", "The checkpoint's heads root altered and the"
+           " checkpoint re-signed with the real log key and cosigned (a complicit log"
+           " operator): the head proofs no longer reach it.", edit(_heads_root_edited),
+           9, "heads-proof", "does not verify against checkpoint"),
+    Vector("heads_proof_truncated.zip", "The project's head proof without its last sibling.",
+           edit(_heads_proof_truncated), 9, "heads-proof", "does not verify against checkpoint"),
+    Vector("v1_bundle_completeness_not_proven.zip", "Format 1 (no heads member): verifies,"
+           " with a warning that completeness is not proven.", edit(_format_1),
+           warning="completeness is not proven"),
     # --- gm ---
     Vector("gm_entry_payload_edited.zip", "gm: a payload edited, nothing recomputed.",
            edit(_edited), 4, "entry-hash", "(the entry was edited)", profile="gm"),
@@ -746,15 +856,17 @@ VECTORS: tuple[Vector, ...] = (
 
 
 def verdict(data: bytes, trust: dict[str, Any]) -> dict[str, Any]:
-    """Our verifier's verdict on one file: ``{"ok": true}`` or the first failure."""
+    """Our verifier's verdict on one file: ``{"ok": true, "warnings": [...]}`` or the first
+    failure."""
     try:
-        verify_bundle(data, log_key=trust["log_key"], root_key=trust.get("root_key"),
-                      witness_keys=trust.get("witness_keys", ()), quorum=trust.get("quorum"))
+        report = verify_bundle(data, log_key=trust["log_key"], root_key=trust.get("root_key"),
+                               witness_keys=trust.get("witness_keys", ()),
+                               quorum=trust.get("quorum"))
     except BundleVerificationError as exc:
         first = exc.report.failures[0]
         return {"ok": False, "step": first.step, "check": first.check,
                 "message": first.message}
-    return {"ok": True}
+    return {"ok": True, "warnings": report.warnings}
 
 
 def expected_entry(vector: Vector) -> dict[str, Any]:
@@ -763,13 +875,16 @@ def expected_entry(vector: Vector) -> dict[str, Any]:
                              "defect": vector.defect}
     if vector.step is not None:
         entry.update(step=vector.step, check=vector.check, error=vector.error)
+    if vector.warning:
+        entry["warning"] = vector.warning
     return entry
 
 
 def matches(vector: Vector, found: dict[str, Any]) -> bool:
     """Whether a verdict is the one the vector declares."""
     if vector.step is None:
-        return bool(found["ok"])
+        warned = any(vector.warning in w for w in found.get("warnings", ()))
+        return bool(found["ok"]) and (warned if vector.warning else not found["warnings"])
     return (not found["ok"] and found["step"] == vector.step and found["check"] == vector.check
             and vector.error in found["message"])
 
@@ -814,18 +929,23 @@ def _write_corpus(out: Path, seed: int) -> dict[str, Any]:
     return expected
 
 
+def _verdict_cell(vector: Vector) -> str:
+    if vector.step is not None:
+        return f"{vector.step} `{vector.check}`"
+    return "ok, with a warning" if vector.warning else "ok"
+
+
 def readme(seed: int) -> str:
     """The corpus's README.md."""
     rows = "\n".join(
-        f"| `{v.name}` | {v.profile} | {'ok' if v.step is None else f'{v.step} `{v.check}`'}"
-        f" | {v.defect} |" for v in VECTORS)
+        f"| `{v.name}` | {v.profile} | {_verdict_cell(v)} | {v.defect} |" for v in VECTORS)
     return f"""# Evidence bundle tamper corpus
 
 Generated by `python scripts/make_evidence_vectors.py --seed {seed}` (do not edit by hand: edit
 the script and run it again). Each `.zip` is an evidence bundle in the format of
-[docs/evidence-format.md](../../../docs/evidence-format.md); all but the `ok_*` files have one
-planted defect, named by the file. `expected.json` gives, for each file, the trust file to
-verify it with and the verdict.
+[docs/evidence-format.md](../../../docs/evidence-format.md), format 2 (with the stream heads)
+unless its name says otherwise; all but the `ok_*` files have one planted defect, named by the
+file. `expected.json` gives, for each file, the trust file to verify it with and the verdict.
 
 ## Using it to test another verifier
 
@@ -833,21 +953,28 @@ verify it with and the verdict.
    trust-file format of docs/evidence-format.md: `log_key`, `root_key`, `witness_keys`,
    `quorum`) and verify the `.zip` with exactly those pinned keys and the default limits
    (`bundle.json` nested at most `limits.max_json_depth` deep).
-2. `"ok": true` files must verify. Every other file must be **rejected**.
-3. Recommended: your first failure should belong to the same verification step (`step`, 1–8 as
+2. `"ok": true` files must verify; one with a `warning` (a fragment of it) must verify with
+   that warning, the others with none. Every other file must be **rejected**.
+3. Recommended: your first failure should belong to the same verification step (`step`, 1–9 as
    numbered in docs/evidence-format.md, *Verification steps*). `check` and `error` (a fragment
    of the message of the first failure) are this implementation's names and wording; match
    them only if you reuse them. A verifier that skips step 8 (projections, which needs the
    Measures' rules) will accept the step-8 files and should say so.
+4. The `heads_*` files need step 9 (completeness: each stream's head proof against the
+   checkpoint's `heads` line, and the bundle ending at that head). A verifier that does not
+   implement it must accept them only while saying that completeness is not proven, as it
+   must for `v1_bundle_completeness_not_proven.zip`.
 
 With this repository's verifier: `LEDGER_TRUST=tests/vectors/evidence/trust-intl.json ledger
-verify-bundle tests/vectors/evidence/chain_gap.zip`; `tests/ledger/test_evidence_vectors.py`
-runs the whole corpus and checks that the script still reproduces the same verdicts.
+verify-bundle tests/vectors/evidence/chain_gap.zip`;
+`tests/ledger/evidence/test_evidence_vectors.py` runs the whole corpus and checks that the
+script still reproduces the same verdicts.
 
 Files marked *relogged* were made as a complicit log operator would: after the defect was
-planted, every hash, the Merkle tree, every inclusion proof and the projections were
-recomputed and the checkpoint was signed with the real log key (and cosigned by the
-witnesses), so that only the named check can catch the defect. `intl` files are reproduced
+planted, every hash, the Merkle tree, every inclusion proof, the stream heads map and its two
+proofs, and the projections were recomputed and the checkpoint (with its `heads` line) was
+signed with the real log key (and cosigned by the witnesses), so that only the named check can
+catch the defect. `intl` files are reproduced
 byte for byte by the same seed; `gm` files are not (SM2 signatures are randomised), their
 verdicts are.
 

@@ -12,7 +12,18 @@ at or before a moment T, each with an RFC 9162 inclusion proof against one signe
 
 The projections are :func:`projections.replay.replay_project`'s, as known at the same moment and
 evaluated on ``on`` (default today in Asia/Shanghai) with the ledger's calendar, which the bundle
-ships so that a verifier recomputes them. Every bundle is verified with
+ships so that a verifier recomputes them.
+
+The bundle is format 2: it carries the project stream's and the registry stream's heads in the
+stream heads map at the checkpoint, with their proofs (``Ledger.proofs.head_proof``), so that a
+verifier proves nothing newer was left out. A checkpoint signed before the database's map started
+has no ``heads`` line; a bundle proven against one is format 1 (no heads).
+
+``exported_at`` is read when the export starts, and every entry of the project and of the
+registry recorded at or before it (before ``as_known_at``, when given) is in the bundle: the
+export checks this last and starts again otherwise (an append was in flight), so that
+``ledger verify-bundle --online`` can tell a bundle that was current when exported from one
+rolled back to an older checkpoint. Every bundle is verified with
 :func:`ledger.evidence.bundle.verify_bundle` (log and root key pinned) before it is returned.
 """
 
@@ -25,11 +36,13 @@ from uuid import UUID
 from ledger.app import Ledger
 from ledger.errors import (
     CheckpointError,
+    HeadsMapUnavailableError,
     IntegrityFailedError,
     ProjectNotFoundError,
     ValidationFailedError,
 )
 from ledger.evidence.bundle import (
+    BundleHead,
     BundleItem,
     BundleVerificationError,
     build_bundle_json,
@@ -39,6 +52,7 @@ from ledger.evidence.bundle import (
 from ledger.log import merkle
 from ledger.log.checkpoint import SignedNote, verify_note
 from ledger.log.entries import b64encode, format_time
+from ledger.log.headmap import heads_root
 from ledger.log.merkle import NodeId
 from ledger.log.store import StoredCheckpoint
 from ledger.log.witness import cosigned_note
@@ -151,6 +165,36 @@ def _documents(ledger: Ledger, events: Sequence[EntryEvent]) -> dict[str, bytes]
     return documents
 
 
+def _heads(ledger: Ledger, project_id: UUID, stored: StoredCheckpoint,
+           ) -> tuple[BundleHead, BundleHead] | None:
+    """The project's and the registry's heads at the checkpoint with their map proofs; None
+    for a checkpoint without a ``heads`` line (signed before the database's map started)."""
+    try:
+        heads_root(SignedNote.parse(stored.note).checkpoint.extensions)
+    except CheckpointError:
+        return None
+    found = []
+    for stream in (project_id, ledger.identity.registry_stream):
+        try:
+            head, proof = ledger.proofs.head_proof(stream, stored.size)
+        except HeadsMapUnavailableError as exc:  # a heads line, but no map: the store is off
+            raise EvidenceExportError(f"checkpoint {stored.size} has a heads line but {exc}",
+                                      stream=stream) from None
+        found.append(BundleHead(stream, head, proof))
+    return found[0], found[1]
+
+
+def _missed(ledger: Ledger, shipped: Sequence[tuple[UUID, Sequence[EntryEvent]]],
+            bound: str) -> bool:
+    """Whether a stream has an entry recorded at or before ``bound`` newer than those shipped
+    (an append in flight when the export read the log)."""
+    for stream, events in shipped:
+        newest = ledger.log.stream_head_leaf(stream, recorded_by=bound)
+        if newest is not None and newest.originator_version > events[-1].originator_version:
+            return True
+    return False
+
+
 def _uncovered(events: Sequence[EntryEvent], leaves: Sequence[int], size: int) -> str | None:
     for event, leaf in zip(events, leaves, strict=True):
         if leaf >= size:
@@ -178,14 +222,15 @@ def export_bundle(ledger: Ledger, project_id: UUID, *, as_known_at: str | None =
         if data is not None:
             return data
     raise ValidationFailedError("evidence", [(
-        "as_known_at", "the log kept moving under the export (entries recorded in the same"
-                       " microsecond as the latest checkpoint); pass --as-known-at")])
+        "as_known_at", "the log kept moving under the export (entries of the project or the"
+                       " registry recorded while it read the log); pass --as-known-at")])
 
 
 def _export_once(ledger: Ledger, project_id: UUID, pinned_time: str | None,
                  on: date) -> bytes | None:
     """One attempt; None when a concurrent append made the prefix ambiguous (retry)."""
     identity = ledger.identity
+    exported_at = ledger.now()
     if pinned_time is None:
         latest = ledger.trusted_checkpoint()
         if latest is None:
@@ -224,14 +269,17 @@ def _export_once(ledger: Ledger, project_id: UUID, pinned_time: str | None,
         return None
     bundle = build_bundle_json(
         profile=identity.profile, origin=identity.origin, stream=project_id,
-        exported_at=ledger.now(),
+        exported_at=exported_at,
         checkpoint=cosigned_note(stored.note, ledger.log.cosignatures(stored.size)),
         log_key=identity.log_key, root_key_id=identity.root_key_id,
         root_public_key=identity.root_public_key,
         entries=_items(ledger, events, leaves, stored.size),
         registry=_items(ledger, registry, registry_leaves, stored.size),
         projections=replay.views, on=on, as_known_at=pinned_time,
-        calendar=ledger.calendar)
+        calendar=ledger.calendar, heads=_heads(ledger, project_id, stored))
+    if _missed(ledger, [(project_id, events), (identity.registry_stream, registry)],
+               pinned_time or exported_at):
+        return None
     data = pack_bundle(bundle, _documents(ledger, events), render_report(bundle))
     try:
         verify_bundle(data, log_key=identity.log_key.encode(),

@@ -3,8 +3,8 @@
 The tool is built once per session with ``tools/verify-go/build.sh`` (Debian's ``golang-go`` and
 ``golang-golang-x-mod-dev``, offline). Without that toolchain these tests skip, saying why;
 under CI (``CI=true``) a missing toolchain is a failure. Bundles are made by our own Python code
-(the fixtures of tests/ledger/test_bundle.py) and checked by both verifiers: a good bundle passes
-both, and each tampered bundle fails in Go with the same first (step, check) as in
+(the fixtures of tests/ledger/evidence/test_bundle.py) and checked by both verifiers: a good
+bundle passes both, and each tampered bundle fails in Go with the same first (step, check) as in
 ``ledger.evidence.bundle.verify_bundle`` and the same set of failed checks, leaving out what
 verify-go does not check (step 8, the projections; role authority). If the tamper corpus
 tests/vectors/evidence/ exists, verify-go's verdicts on its intl bundles are compared too.
@@ -339,6 +339,36 @@ def _member_added(ledger: Ledger, data: bytes) -> bytes:
     return _zip(_members(data) | {"notes.txt": b"trust me"})
 
 
+def _registry_tail_dropped(ledger: Ledger, data: bytes) -> bytes:
+    """The registry's newest entry (audit-sun's key, which signed nothing) left out."""
+    return rewrite(data, lambda b: b["registry"].pop())
+
+
+def _head_proof_of_another_stream(ledger: Ledger, data: bytes) -> bytes:
+    def mutate(b: dict[str, Any]) -> None:
+        b["heads"]["project"] = b["heads"]["registry"]
+
+    return rewrite(data, mutate)
+
+
+def _head_proof_truncated(ledger: Ledger, data: bytes) -> bytes:
+    return rewrite(data, lambda b: b["heads"]["project"]["proof"]["siblings"].pop())
+
+
+def _heads_removed(ledger: Ledger, data: bytes) -> bytes:
+    return rewrite(data, lambda b: b.pop("heads"))
+
+
+def _heads_line_dropped_and_resigned(ledger: Ledger, data: bytes) -> bytes:
+    """The checkpoint signed again by the real log key without its heads line."""
+    def mutate(b: dict[str, Any]) -> None:
+        body = SignedNote.parse(b["checkpoint"]).checkpoint
+        b["checkpoint"] = sign_checkpoint(Checkpoint(body.origin, body.size, body.root),
+                                          body.origin, ledger.custody.signer("log")).text()
+
+    return rewrite(data, mutate)
+
+
 def _float_in_bundle_json(ledger: Ledger, data: bytes) -> bytes:
     members = _members(data)
     text = members["bundle.json"].decode().replace('"seq":1,', '"seq":1.0,', 1)
@@ -368,6 +398,12 @@ TAMPERS: list[tuple[str, Tamper, Failure]] = [
     ("a document replaced", _document_replaced_under_its_own_name, (7, "documents")),
     ("a zip member added", _member_added, (1, "format")),
     ("a float in bundle.json", _float_in_bundle_json, (1, "format")),
+    ("the registry's newest entry dropped", _registry_tail_dropped, (9, "complete")),
+    ("a head proof of another stream", _head_proof_of_another_stream, (9, "heads-stream")),
+    ("a truncated head proof", _head_proof_truncated, (9, "heads-proof")),
+    ("the heads member removed", _heads_removed, (1, "format")),
+    ("the heads line dropped, re-signed by the log", _heads_line_dropped_and_resigned,
+     (9, "heads")),
 ]
 
 
@@ -403,6 +439,32 @@ def test_which_failures_name_what(verify_go: Path, ledger: Ledger, bundle: bytes
     assert "is referenced but not shipped" in go(_document_replaced_under_its_own_name)
     assert "unexpected zip member \"notes.txt\"" in go(_member_added)
     assert "a float" in go(_float_in_bundle_json)
+    assert re.search(r"step 9 \[complete\] heads.registry: registry: the bundle ends at seq"
+                     r" (\d+) but checkpoint \d+ commits to seq \d+: entry \d+ is missing",
+                     go(_registry_tail_dropped))
+
+
+def test_completeness_and_format_1_in_go(verify_go: Path, ledger: Ledger, bundle: bytes,
+                                         tmp_path: Path) -> None:
+    """A format 2 bundle is complete as of its checkpoint in both verifiers; a format 1 bundle
+    verifies in both, with the warning that completeness is not proven."""
+    report = verify_bundle(bundle, log_key=_log_key(ledger), root_key=_root_key(ledger))
+    go = run_go(verify_go, bundle, tmp_path, *_pins(ledger))
+    assert go.code == 0, go
+    assert (f"complete as of checkpoint {report.checkpoint_size} (newest entry recorded"
+            f" {report.complete_as_of}): each stream ends at its head in the stream heads map"
+            " (project head seq 6; registry head seq") in go.stdout
+
+    def downgrade(b: dict[str, Any]) -> None:
+        b["format"] = "audit-ledger-evidence/1"
+        del b["heads"]
+
+    old = rewrite(bundle, downgrade)
+    (warning,) = verify_bundle(old, log_key=_log_key(ledger)).warnings
+    go = run_go(verify_go, old, tmp_path, *_pins(ledger))
+    assert go.code == 0, go
+    assert f"warning: {warning}\n" in go.stdout
+    assert "complete as of" not in go.stdout
 
 
 # --- witnesses ----------------------------------------------------------------------------------
@@ -604,9 +666,14 @@ def test_go_verdicts_match_the_tamper_corpus(verify_go: Path, tmp_path: Path) ->
             continue
         checked += 1
         want: Failure | None = None if spec["ok"] else (spec["step"], spec["check"])
+        warned = "warning" not in spec or any(
+            line.startswith("warning: ") and spec["warning"] in line
+            for line in go.stdout.splitlines())
         if want is None or _not_checked_in_go(want):
             if go.code != 0 or (want is not None and "not checked by verify-go" not in go.stdout):
                 mismatches.append(f"{name}: expected OK ({want or 'a good bundle'}), got {go}")
+            elif not warned:
+                mismatches.append(f"{name}: expected the warning {spec['warning']!r}, got {go}")
         elif go.code != 1 or go.failures[:1] != [want]:
             mismatches.append(f"{name}: expected step {want[0]} [{want[1]}] first, got {go}")
     assert checked, "tests/vectors/evidence/expected.json lists no intl bundle"

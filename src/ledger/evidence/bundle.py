@@ -3,15 +3,19 @@
 A bundle is a zip holding ``bundle.json``, ``report.html`` (a printable rendering, not evidence)
 and ``documents/<sha256>`` for every document the entries reference. ``bundle.json`` is::
 
-    {"format": "audit-ledger-evidence/1", "profile": "intl", "origin": ORIGIN, "stream": UUID,
+    {"format": "audit-ledger-evidence/2", "profile": "intl", "origin": ORIGIN, "stream": UUID,
      "exported_at": TIME, "checkpoint": NOTE_TEXT, "log_key": VKEY,
      "root_key": {"key_id", "suite", "public_key"},
      "entries": [ITEM...], "registry": [ITEM...],
+     "heads": {"project": HEAD_PROOF, "registry": HEAD_PROOF},
      "projections": {NAME: {"state": {...}, "state_hash": HEX64}},
      "evaluation": {"on": DATE, "as_known_at": TIME|null, "calendar": {...},
                     "calendar_digest": HEX64}}
 
 with ITEM = ``{"entry": ENTRY, "hash": HEX64, "leaf_index": INT, "inclusion_proof": [HEX64...]}``
+and HEAD_PROOF = ``{"stream": UUID, "head": HEAD|null, "proof": PROOF}`` (the stream heads map's
+proof of the stream's head at the checkpoint: :mod:`ledger.log.headmap`). Format 1 is the same
+without ``heads``: it still verifies, with a warning that its completeness is not proven
 (``docs/evidence-format.md`` is the full description, with a worked example).
 
 This module builds that dict and the zip bytes from plain inputs (:func:`build_bundle_json`,
@@ -20,7 +24,7 @@ the pure parts of ``ledger`` (canonical bytes, entries, Merkle proofs, checkpoin
 facts, rules, views, trail, calendar, catalogue, and the domain events and ``fact_entry`` that
 the trail already folds with, which need only ``eventsourcing.domain``) and the standard
 library — no database driver, no eventsourcing recorder or application, no web framework
-(``tests/ledger/test_bundle.py`` pins that in a fresh interpreter).
+(``tests/ledger/evidence/test_bundle.py`` pins that in a fresh interpreter).
 """
 
 from __future__ import annotations
@@ -34,9 +38,9 @@ import struct
 import uuid
 import zipfile
 import zlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import IO, Any, Final, NoReturn, cast
 from uuid import UUID
 
@@ -44,8 +48,24 @@ from ledger.crypto.suites import Profile, profile_named
 from ledger.errors import ConfigurationError, IntegrityFailedError, LedgerError
 from ledger.log import merkle
 from ledger.log.canonical import JSONValue, canonical_bytes
-from ledger.log.checkpoint import SignedNote, VerifierKey, verify_note
-from ledger.log.entries import ZERO_HASH, Entry, b64decode, b64encode, parse_time
+from ledger.log.checkpoint import (
+    COSIGNATURE_V1,
+    SignedNote,
+    VerifierKey,
+    cosignature_timestamp,
+    verify_note,
+)
+from ledger.log.entries import ZERO_HASH, Entry, b64decode, b64encode, format_time, parse_time
+from ledger.log.headmap import (
+    HeadProof,
+    StreamHead,
+    head_from_json,
+    head_to_json,
+    heads_root,
+    proof_from_json,
+    proof_to_json,
+    verify_head,
+)
 from ledger.measures import views
 from ledger.measures.aggregates import KeyRecord, fact_entry
 from ledger.measures.calendar import WorkingCalendar
@@ -60,10 +80,13 @@ __all__ = [
     "DEFAULT_LIMITS",
     "DOCUMENTS_DIR",
     "FORMAT",
+    "FORMATS",
+    "FORMAT_V1",
     "PROJECTION_NAMES",
     "REPORT_HTML",
     "BundleFailure",
     "BundleFormatError",
+    "BundleHead",
     "BundleItem",
     "BundleLimits",
     "BundleReport",
@@ -80,8 +103,13 @@ __all__ = [
     "verify_bundle",
 ]
 
-FORMAT: Final = "audit-ledger-evidence/1"
-"""The ``format`` member of every bundle this module writes and the only one it verifies."""
+FORMAT: Final = "audit-ledger-evidence/2"
+"""The ``format`` member of the bundles this module writes: format 2, with the stream heads."""
+FORMAT_V1: Final = "audit-ledger-evidence/1"
+"""Format 1: no ``heads`` member. Written only for a checkpoint signed before the log's heads map
+started (it has no ``heads`` line); verified with a warning that completeness is not proven."""
+FORMATS: Final = (FORMAT_V1, FORMAT)
+"""The formats :func:`verify_bundle` reads."""
 BUNDLE_JSON: Final = "bundle.json"
 REPORT_HTML: Final = "report.html"
 DOCUMENTS_DIR: Final = "documents/"
@@ -91,12 +119,15 @@ PROJECTION_NAMES: Final = ("project", "eligibility", "obligations", "trail")
 ROOT_ACTOR: Final = "root"
 # The registry stream id is uuid5(this namespace, ORIGIN): the same constant as
 # ``ledger.app._REGISTRY_NAMESPACE`` (repeated here because ledger.app needs a database;
-# tests/ledger/test_bundle.py pins that the two agree).
+# tests/ledger/evidence/test_bundle.py pins that the two agree).
 _REGISTRY_NAMESPACE: Final = UUID("6f1d2c1e-3b0a-5d7e-9a4b-8c2f0e1d3a5b")
 
-_BUNDLE_KEYS: Final = frozenset({
+_BUNDLE_KEYS_V1: Final = frozenset({
     "format", "profile", "origin", "stream", "exported_at", "checkpoint", "log_key",
     "root_key", "entries", "registry", "projections", "evaluation"})
+_BUNDLE_KEYS: Final = _BUNDLE_KEYS_V1 | {"heads"}
+_HEADS_KEYS: Final = frozenset({"project", "registry"})
+_HEAD_PROOF_KEYS: Final = frozenset({"stream", "head", "proof"})
 _ITEM_KEYS: Final = frozenset({"entry", "hash", "leaf_index", "inclusion_proof"})
 _ROOT_KEY_KEYS: Final = frozenset({"key_id", "suite", "public_key"})
 _PROJECTION_KEYS: Final = frozenset({"state", "state_hash"})
@@ -205,6 +236,25 @@ class BundleItem:
                 "inclusion_proof": [node.hex() for node in self.inclusion_proof]}
 
 
+@dataclass(frozen=True)
+class BundleHead:
+    """A stream's head at the bundle's checkpoint and its stream heads map proof.
+
+    ``head`` is ``None`` when the map holds no entry of the stream at that size (the proof is
+    then a non-inclusion proof).
+    """
+
+    stream: UUID
+    head: StreamHead | None
+    proof: HeadProof
+
+    def to_json(self) -> dict[str, JSONValue]:
+        """The HEAD_PROOF object: ``{"stream", "head", "proof"}`` (docs/evidence-format.md)."""
+        head = None if self.head is None else cast(JSONValue, head_to_json(self.head))
+        return {"stream": str(self.stream), "head": head,
+                "proof": cast(JSONValue, proof_to_json(self.proof))}
+
+
 def registry_stream_for(origin: str) -> UUID:
     """The key registry's stream id for a ledger origin: ``uuid5(namespace, ORIGIN)``."""
     return uuid.uuid5(_REGISTRY_NAMESPACE, origin)
@@ -216,11 +266,16 @@ def build_bundle_json(*, profile: Profile, origin: str, stream: UUID, exported_a
                       entries: Sequence[BundleItem], registry: Sequence[BundleItem],
                       projections: Mapping[str, Mapping[str, JSONValue]], on: date,
                       as_known_at: str | None,
-                      calendar: WorkingCalendar) -> dict[str, JSONValue]:
+                      calendar: WorkingCalendar,
+                      heads: tuple[BundleHead, BundleHead] | None = None,
+                      ) -> dict[str, JSONValue]:
     """Return the ``bundle.json`` object (docs/design.md §5) from plain inputs, validating them.
 
-    Raises :class:`BundleFormatError` when an input cannot make a well-formed bundle (no
-    entries, a projection name this format does not define, a bad time).
+    ``heads`` are the project stream's and the registry stream's heads with their proofs at the
+    checkpoint: given, the bundle is format 2 (:data:`FORMAT`); ``None`` writes format 1
+    (:data:`FORMAT_V1`), for a checkpoint that has no ``heads`` line. Raises
+    :class:`BundleFormatError` when an input cannot make a well-formed bundle (no entries, a
+    projection name this format does not define, a bad time, heads of other streams).
     """
     if not entries:
         raise BundleFormatError("a bundle needs the stream's entries from seq 1: got none")
@@ -232,8 +287,13 @@ def build_bundle_json(*, profile: Profile, origin: str, stream: UUID, exported_a
     for what, value in (("exported_at", exported_at), ("as_known_at", as_known_at)):
         if value is not None and not _TIME.fullmatch(value):
             raise BundleFormatError(f"{what} must be RFC 3339 UTC with microseconds: {value!r}")
-    return {
-        "format": FORMAT,
+    if heads is not None and (heads[0].stream, heads[1].stream) != (
+            stream, registry_stream_for(origin)):
+        raise BundleFormatError(
+            f"expected the heads of the project {stream} and of the registry"
+            f" {registry_stream_for(origin)}, got {heads[0].stream} and {heads[1].stream}")
+    bundle: dict[str, JSONValue] = {
+        "format": FORMAT if heads is not None else FORMAT_V1,
         "profile": profile.name,
         "origin": origin,
         "stream": str(stream),
@@ -252,6 +312,9 @@ def build_bundle_json(*, profile: Profile, origin: str, stream: UUID, exported_a
                        "calendar": calendar.to_json_value(),
                        "calendar_digest": calendar.digest},
     }
+    if heads is not None:
+        bundle["heads"] = {"project": heads[0].to_json(), "registry": heads[1].to_json()}
+    return bundle
 
 
 def pack_bundle(bundle: Mapping[str, JSONValue], documents: Mapping[str, bytes],
@@ -355,6 +418,20 @@ class BundleReport:
     evaluated_on: str | None = None
     as_known_at: str | None = None
     calendar_digest: str | None = None
+    complete: bool = False
+    """True when step 9 proved the bundle ends at each stream's head (format 2 only)."""
+    complete_as_of: str | None = None
+    """When the proven completeness holds: the newest verified witness cosignature/v1 time,
+    else the newest ``recorded_at`` in the bundle."""
+    complete_as_of_source: str | None = None  # "cosignature" | "recorded_at"
+    heads: dict[str, dict[str, JSONValue] | None] = field(default_factory=dict)
+    """The heads proven at the checkpoint, by member name (``project``, ``registry``)."""
+    last_entries: dict[str, dict[str, JSONValue]] = field(default_factory=dict)
+    """Each stream's last shipped entry as a HEAD object (``seq``, ``entry_hash``,
+    ``leaf_index``), by member name (``project``, ``registry``): what ``--online`` compares
+    with the live log's heads."""
+    cosigned_at: str | None = None
+    """The newest time stated by a verified pinned witness's cosignature/v1 line."""
     warnings: list[str] = field(default_factory=list)
     failures: list[BundleFailure] = field(default_factory=list)
 
@@ -388,9 +465,27 @@ class BundleReport:
             "projections": dict(self.projections),
             "evaluation": {"on": self.evaluated_on, "as_known_at": self.as_known_at,
                            "calendar_digest": self.calendar_digest},
+            "completeness": {"proven": self.complete, "checkpoint": self.checkpoint_size,
+                             "as_of": self.complete_as_of if self.complete else None,
+                             "as_of_source": (self.complete_as_of_source if self.complete
+                                              else None),
+                             "heads": dict(self.heads)},
             "warnings": list(self.warnings),
             "failures": [f.to_json() for f in self.failures],
         }
+
+    def completeness(self) -> str:
+        """One line on what step 9 proved, e.g. ``complete as of checkpoint 120 (…)``."""
+        if not self.complete:
+            return "completeness not proven"
+        source = ("cosigned" if self.complete_as_of_source == "cosignature"
+                  else "newest entry recorded")
+        heads = "; ".join(
+            f"{name} head seq {head['seq']}" if head is not None else f"{name}: no entry"
+            for name, head in self.heads.items())
+        return (f"complete as of checkpoint {self.checkpoint_size} ({source}"
+                f" {self.complete_as_of}): each stream ends at its head in the stream heads"
+                f" map ({heads})")
 
     def summary(self) -> str:
         """The human summary: what was proven, by whom, up to which checkpoint."""
@@ -429,6 +524,8 @@ class BundleReport:
             f" {(self.calendar_digest or '')[:16]}…) and equal: "
             + ", ".join(f"{name} {digest[:16]}…" for name, digest in self.projections.items()),
         ]
+        if self.complete:
+            lines.append(f"  {self.completeness()}")
         lines += [f"warning: {w}" for w in self.warnings]
         return "\n".join(lines)
 
@@ -821,6 +918,31 @@ def _parse_projections(value: Any) -> dict[str, dict[str, Any]]:
     return projections
 
 
+def _parse_heads(value: Any) -> dict[str, BundleHead]:
+    """Parse the ``heads`` member strictly: exactly ``project`` and ``registry``, each a
+    HEAD_PROOF ``{"stream", "head", "proof"}`` in the map's JSON forms (whether the proofs
+    verify is step 9)."""
+    heads = _exact_keys(value, _HEADS_KEYS, "heads")
+    parsed: dict[str, BundleHead] = {}
+    for name in sorted(_HEADS_KEYS):
+        what = f"heads.{name}"
+        answer = _exact_keys(heads[name], _HEAD_PROOF_KEYS, what)
+        text = answer["stream"]
+        _require(isinstance(text, str), f"{what}.stream must be a UUID string")
+        try:
+            stream = UUID(text)
+        except ValueError:
+            raise BundleFormatError(f"{what}.stream is not a UUID: {text!r}") from None
+        _require(str(stream) == text, f"{what}.stream must be a lowercase hyphenated UUID")
+        try:
+            head = None if answer["head"] is None else head_from_json(answer["head"])
+            proof = proof_from_json(answer["proof"])
+        except LedgerError as exc:  # HeadProofError: the proof's JSON is malformed
+            raise BundleFormatError(f"{what} is malformed: {exc}") from None
+        parsed[name] = BundleHead(stream, head, proof)
+    return parsed
+
+
 def _parse_evaluation(value: Any) -> dict[str, Any]:
     evaluation = _exact_keys(value, _EVALUATION_KEYS, "evaluation")
     on = evaluation["on"]
@@ -855,6 +977,57 @@ class _Parsed:
     projections: dict[str, dict[str, Any]]
     evaluation: dict[str, Any]
     documents: dict[str, str]  # name -> SHA-256 of the bytes shipped under it
+    heads: dict[str, BundleHead] | None  # None: format 1
+
+
+def _parse_bundle(data: bytes | IO[bytes], limits: BundleLimits,
+                  fail: Callable[[int, str, str, str], None]) -> _Parsed:
+    """Step 1: the zip and ``bundle.json``, strictly. A malformed entry is reported with
+    ``fail`` and parsing goes on; any other defect raises :class:`BundleFormatError`."""
+    contents = _read_zip(data, limits)
+    documents = contents.documents
+    bundle = loads_strict(contents.bundle_json, max_depth=limits.max_json_depth)
+    _require(isinstance(bundle, dict), "bundle.json must be a JSON object")
+    found = bundle.get("format")
+    _require(found in FORMATS,
+             f"format must be {FORMAT!r} (or {FORMAT_V1!r}), got {found!r}")
+    bundle = _exact_keys(bundle, _BUNDLE_KEYS if found == FORMAT else _BUNDLE_KEYS_V1,
+                         "bundle.json")
+    try:
+        profile = profile_named(_string(bundle, "profile", ""))
+    except LedgerError as exc:
+        raise BundleFormatError(str(exc)) from None
+    origin = _string(bundle, "origin", "")
+    stream_text = _string(bundle, "stream", "")
+    try:
+        stream = UUID(stream_text)
+    except ValueError:
+        raise BundleFormatError(f"stream is not a UUID: {stream_text!r}") from None
+    _require(str(stream) == stream_text, "stream must be a lowercase hyphenated UUID")
+    exported_at = _string(bundle, "exported_at", "")
+    _require(bool(_TIME.fullmatch(exported_at)),
+             "exported_at must be RFC 3339 UTC with microseconds")
+    checkpoint = _string(bundle, "checkpoint", "")
+    log_key = _string(bundle, "log_key", "")
+    root_key = _exact_keys(bundle["root_key"], _ROOT_KEY_KEYS, "root_key")
+    for key in sorted(_ROOT_KEY_KEYS):
+        _string(root_key, key, "root_key.")
+    sections: dict[str, list[_Item]] = {}
+    for section in ("entries", "registry"):
+        raw = bundle[section]
+        _require(isinstance(raw, list) and bool(raw), f"{section} must be a non-empty list")
+        items = []
+        for position, value in enumerate(raw):
+            item, problem = _parse_item(value, section, position)
+            if problem is not None:
+                fail(1, "entry-shape", problem, item.where)
+            items.append(item)
+        sections[section] = items
+    heads = _parse_heads(bundle["heads"]) if found == FORMAT else None
+    return _Parsed(found, profile, origin, stream, exported_at, checkpoint, log_key,
+                   root_key, tuple(sections["entries"]), tuple(sections["registry"]),
+                   _parse_projections(bundle["projections"]),
+                   _parse_evaluation(bundle["evaluation"]), documents, heads)
 
 
 # --- the verifier ------------------------------------------------------------------------------
@@ -876,6 +1049,7 @@ class _Verifier:
         self.parsed: _Parsed | None = None
         self.checkpoint_size = 0
         self.checkpoint_root = b""
+        self.checkpoint_extensions: tuple[str, ...] | None = None  # None: no parsed checkpoint
         self.actors: dict[str, tuple[str, str | None, str | None]] = {}
         self.keys: dict[str, KeyRecord] = {}
 
@@ -896,57 +1070,16 @@ class _Verifier:
         self.step6_signatures(parsed)
         self.step7_documents(parsed)
         self.step8_projections(parsed)
+        _Completeness(self).run(parsed)
         return self.report
 
     # Step 1: parse the zip and bundle.json strictly (docs/design.md §5 Evidence bundle).
     def step1_parse(self) -> None:
         try:
-            self.parsed = self._parse()
+            self.parsed = _parse_bundle(self.data, self.limits, self.fail)
         except BundleFormatError as exc:
             self.fail(1, "format", exc.what)
             raise _FatalError from None
-
-    def _parse(self) -> _Parsed:
-        contents = _read_zip(self.data, self.limits)
-        documents = contents.documents
-        bundle = loads_strict(contents.bundle_json, max_depth=self.limits.max_json_depth)
-        bundle = _exact_keys(bundle, _BUNDLE_KEYS, "bundle.json")
-        _require(bundle["format"] == FORMAT,
-                 f"format must be {FORMAT!r}, got {bundle['format']!r}")
-        try:
-            profile = profile_named(_string(bundle, "profile", ""))
-        except LedgerError as exc:
-            raise BundleFormatError(str(exc)) from None
-        origin = _string(bundle, "origin", "")
-        stream_text = _string(bundle, "stream", "")
-        try:
-            stream = UUID(stream_text)
-        except ValueError:
-            raise BundleFormatError(f"stream is not a UUID: {stream_text!r}") from None
-        _require(str(stream) == stream_text, "stream must be a lowercase hyphenated UUID")
-        exported_at = _string(bundle, "exported_at", "")
-        _require(bool(_TIME.fullmatch(exported_at)),
-                 "exported_at must be RFC 3339 UTC with microseconds")
-        checkpoint = _string(bundle, "checkpoint", "")
-        log_key = _string(bundle, "log_key", "")
-        root_key = _exact_keys(bundle["root_key"], _ROOT_KEY_KEYS, "root_key")
-        for key in sorted(_ROOT_KEY_KEYS):
-            _string(root_key, key, "root_key.")
-        sections: dict[str, list[_Item]] = {}
-        for section in ("entries", "registry"):
-            raw = bundle[section]
-            _require(isinstance(raw, list) and bool(raw), f"{section} must be a non-empty list")
-            items = []
-            for position, value in enumerate(raw):
-                item, problem = _parse_item(value, section, position)
-                if problem is not None:
-                    self.fail(1, "entry-shape", problem, item.where)
-                items.append(item)
-            sections[section] = items
-        return _Parsed(FORMAT, profile, origin, stream, exported_at, checkpoint, log_key,
-                       root_key, tuple(sections["entries"]), tuple(sections["registry"]),
-                       _parse_projections(bundle["projections"]),
-                       _parse_evaluation(bundle["evaluation"]), documents)
 
     # Step 2: the checkpoint's signatures (C2SP signed-note, tlog-checkpoint; docs/design.md §5
     # Checkpoint): the log's against the pinned key (or, unpinned, the bundle's own key),
@@ -962,6 +1095,7 @@ class _Verifier:
             return
         checkpoint = note.checkpoint
         self.checkpoint_size, self.checkpoint_root = checkpoint.size, checkpoint.root
+        self.checkpoint_extensions = checkpoint.extensions
         report.checkpoint_size, report.checkpoint_root = checkpoint.size, checkpoint.root.hex()
         if checkpoint.origin != p.origin:
             self.fail(2, "checkpoint", f"the checkpoint is for origin {checkpoint.origin!r},"
@@ -1007,11 +1141,24 @@ class _Verifier:
                 absent.append(name)
                 continue
             self.report.witnesses_verified.append(name)
+            if witness.suite == COSIGNATURE_V1:  # its lines state when it cosigned
+                for line in note.signatures:
+                    if (line.name, line.key_id) == (witness.name, witness.key_id):
+                        self._cosigned(cosignature_timestamp(line))
         signed = self.report.witnesses_verified
         if len(signed) < self.quorum:
             self.fail(2, "witness", f"checkpoint {size} is cosigned by {len(signed)} of the"
                       f" {len(self.witness_keys)} pinned witnesses, {self.quorum} required;"
                       f" signed: {', '.join(signed) or 'none'}; not signed: {', '.join(absent)}")
+
+    def _cosigned(self, timestamp: int) -> None:
+        """Keep the newest time a verified pinned witness states it cosigned."""
+        try:
+            stated = format_time(datetime.fromtimestamp(timestamp, UTC))
+        except (OverflowError, OSError, ValueError):  # beyond what a datetime holds
+            return
+        if self.report.cosigned_at is None or stated > self.report.cosigned_at:
+            self.report.cosigned_at = stated
 
     def _log_key(self, p: _Parsed) -> VerifierKey | None:
         try:
@@ -1074,6 +1221,12 @@ class _Verifier:
     def step5_chains(self, p: _Parsed) -> None:
         self._chain(p, p.entries, p.stream, "entries")
         self._chain(p, p.registry, registry_stream_for(p.origin), "registry")
+        for name, items in (("project", p.entries), ("registry", p.registry)):
+            final = items[-1]
+            if final.entry is not None:
+                self.report.last_entries[name] = {"seq": final.entry.seq,
+                                                  "entry_hash": final.hash,
+                                                  "leaf_index": final.leaf_index}
         if p.stream == registry_stream_for(p.origin):
             self.fail(5, "stream", "the bundle's stream is the key registry, not a project")
         ordered = sorted((i for i in (*p.entries, *p.registry) if i.entry is not None),
@@ -1348,6 +1501,107 @@ class _Verifier:
                 self.report.projections[name] = expected
 
 
+class _Completeness:
+    """Step 9 of a :class:`_Verifier`: completeness (docs/evidence-format.md, Stream heads map).
+
+    Each stream's head proof verifies against the heads root of the (signature-checked)
+    checkpoint, and the stream's last shipped entry is that head: nothing newer was left out.
+    """
+
+    def __init__(self, verifier: _Verifier) -> None:
+        self.v = verifier
+
+    def run(self, p: _Parsed) -> None:
+        """Check both streams (format 2) or warn (format 1); mark the report complete."""
+        if p.heads is None:
+            line = ("" if self.v.checkpoint_extensions is None or not any(
+                e.split(" ", 1)[0] == "heads" for e in self.v.checkpoint_extensions)
+                else " although its checkpoint commits to the stream heads (a 'heads' line):"
+                     " ask for a format 2 export, or verify it --online")
+            self.v.report.warnings.append(
+                f"format 1 bundle: completeness is not proven{line}; it carries no stream heads"
+                " proofs, so entries of the project or the registry newer than those shipped"
+                " may exist before its checkpoint (docs/evidence-format.md, What a bundle"
+                " cannot prove)")
+            return
+        if self.v.checkpoint_extensions is None:
+            self.v.fail(9, "heads", "no checkpoint to prove the stream heads against")
+            return
+        try:
+            root = heads_root(self.v.checkpoint_extensions)
+        except LedgerError as exc:
+            what = exc.what if isinstance(exc, IntegrityFailedError) else str(exc)
+            self.v.fail(9, "heads", f"a format 2 bundle needs a checkpoint that commits to the"
+                        f" stream heads, but checkpoint {self.v.checkpoint_size} does not: {what}")
+            return
+        complete = True
+        for name, stream, items in (("project", p.stream, p.entries),
+                                    ("registry", registry_stream_for(p.origin), p.registry)):
+            complete &= self._stream_complete(p, root, name, stream, items)
+        if complete and not self.v.report.failures:
+            self.v.report.complete = True
+            if self.v.report.cosigned_at is not None:
+                self.v.report.complete_as_of = self.v.report.cosigned_at
+                self.v.report.complete_as_of_source = "cosignature"
+            else:
+                self.v.report.complete_as_of = self.v.report.last_recorded_at
+                self.v.report.complete_as_of_source = "recorded_at"
+
+    def _stream_complete(self, p: _Parsed, root: bytes, name: str, stream: UUID,
+                         items: Sequence[_Item]) -> bool:
+        """Verify one stream's head proof and that ``items`` end at that head."""
+        assert p.heads is not None
+        claim = p.heads[name]
+        where = f"heads.{name}"
+        if claim.stream != stream:
+            self.v.fail(9, "heads-stream", f"the proof is for stream {claim.stream}, but the"
+                        f" bundle's {name} stream is {stream}", where)
+            return False
+        try:
+            verify_head(p.profile, root, stream, claim.head, claim.proof)
+        except LedgerError as exc:
+            what = exc.what if isinstance(exc, IntegrityFailedError) else str(exc)
+            self.v.fail(9, "heads-proof", f"the head proof of the {name} stream {stream} does"
+                        f" not verify against checkpoint {self.v.checkpoint_size}'s heads root:"
+                        f" {what}", where)
+            return False
+        head = claim.head
+        self.v.report.heads[name] = None if head is None else cast(
+            dict[str, JSONValue], head_to_json(head))
+        if items and items[-1].entry is None:
+            return False  # a malformed entry, reported in step 1
+        problem = _short_of_head(name, stream, items, head, self.v.checkpoint_size)
+        if problem is not None:
+            self.v.fail(9, "complete", problem, where)
+            return False
+        return True
+
+
+def _short_of_head(name: str, stream: UUID, items: Sequence[_Item], head: StreamHead | None,
+                   size: int) -> str | None:
+    """What keeps ``items`` (one stream, in seq order) from ending at its committed ``head``
+    at checkpoint ``size``, or None if the last item is the head."""
+    if head is None:
+        return (f"{name}: checkpoint {size} commits to no entry of stream {stream}, but the"
+                f" bundle ships {len(items)}")
+    last = items[-1]
+    assert last.entry is not None
+    seq = last.entry.seq
+    if seq < head.seq:
+        missing = (f"entry {head.seq} is" if head.seq == seq + 1
+                   else f"entries {seq + 1}–{head.seq} are")
+        return (f"{name}: the bundle ends at seq {seq} but checkpoint {size} commits to seq"
+                f" {head.seq}: {missing} missing")
+    if seq > head.seq:
+        return (f"{name}: the bundle ends at seq {seq} but checkpoint {size} commits to seq"
+                f" {head.seq} as the stream's head")
+    if (last.hash, last.leaf_index) != (head.entry_hash.hex(), head.leaf_index):
+        return (f"{name}: the bundle's seq {seq} is entry {last.hash[:16]}… at leaf"
+                f" {last.leaf_index}, but checkpoint {size} commits to entry"
+                f" {head.entry_hash.hex()[:16]}… at leaf {head.leaf_index}")
+    return None
+
+
 def _views(stream: UUID, entries: Sequence[tuple[Entry, str]], registry: Sequence[Entry],
            on: date, calendar: WorkingCalendar) -> dict[str, JSONValue]:
     """Each projection's view (the same in every profile; only its hash differs)."""
@@ -1482,7 +1736,10 @@ def verify_bundle(data: bytes | IO[bytes], *, log_key: str | None,
     5. chain links and seq of the stream and the registry; recorded_at non-decreasing;
     6. registry signatures by the root key; author signatures by keys valid at recorded_at;
     7. every referenced document present and hashing to its name;
-    8. the projections recomputed from the entries equal the shipped state hashes.
+    8. the projections recomputed from the entries equal the shipped state hashes;
+    9. completeness (format 2): the project's and the registry's head proofs verify against
+       the checkpoint's ``heads`` root, and each stream's last shipped entry is its head (a
+       format 1 bundle verifies with a warning that completeness is not proven).
 
     Raises :class:`BundleTrustError` for unusable trust anchors and
     :class:`BundleVerificationError` (its ``report`` lists every failure) for a rejected

@@ -31,7 +31,7 @@ from ledger.evidence.bundle import (
 )
 from ledger.evidence.trust import load_trust_file
 
-VECTORS = Path(__file__).resolve().parents[1] / "vectors" / "evidence"
+VECTORS = Path(__file__).resolve().parents[2] / "vectors" / "evidence"
 GOOD = (VECTORS / "ok_intl.zip").read_bytes()
 TRUST = load_trust_file(VECTORS / "trust-intl.json")
 MiB = 1024 * 1024

@@ -151,11 +151,19 @@ def test_bundle_contents_follow_design_section_5(ledger: Ledger, history: Histor
     assert all(n.startswith("documents/") for n in names[2:])
     data = read_bundle_json(bundle)
     assert set(data) == {"format", "profile", "origin", "stream", "exported_at", "checkpoint",
-                         "log_key", "root_key", "entries", "registry", "projections",
+                         "log_key", "root_key", "entries", "registry", "heads", "projections",
                          "evaluation"}
     assert (data["format"], data["profile"]) == (FORMAT, "intl")
     assert data["stream"] == str(history.stream)
     assert [i["entry"]["seq"] for i in data["entries"]] == [1, 2, 3, 4, 5, 6]
+    # The heads of the project and of the registry at the checkpoint, with their proofs.
+    assert set(data["heads"]) == {"project", "registry"}
+    for name, section in (("project", "entries"), ("registry", "registry")):
+        claim, last = data["heads"][name], data[section][-1]
+        assert set(claim) == {"stream", "head", "proof"}
+        assert claim["stream"] == last["entry"]["filing"]["stream"]
+        assert claim["head"] == {"seq": last["entry"]["seq"], "entry_hash": last["hash"],
+                                 "leaf_index": last["leaf_index"]}
     registry = ledger.events_of(ledger.identity.registry_stream)
     assert [i["hash"] for i in data["registry"]] == [e.entry_hash for e in registry]
     assert set(data["root_key"]) == {"key_id", "suite", "public_key"}
@@ -381,7 +389,8 @@ def test_checkpoint_resigned_by_another_log_key(ledger: Ledger, bundle: bytes) -
     def mutate(b: dict[str, Any]) -> None:
         body = SignedNote.parse(b["checkpoint"]).checkpoint
         impostor = INTL.signature.generate()
-        b["checkpoint"] = sign_checkpoint(Checkpoint(body.origin, body.size, body.root),
+        b["checkpoint"] = sign_checkpoint(Checkpoint(body.origin, body.size, body.root,
+                                                     body.extensions),
                                           body.origin, impostor).text()
         b["log_key"] = VerifierKey.for_signer(body.origin, impostor).encode()
 
@@ -500,7 +509,7 @@ def test_malformed_bundles_fail_step_1(ledger: Ledger, bundle: bytes, defect: st
             if defect == "extra_key":
                 b["comment"] = "trust me"
             elif defect == "wrong_format":
-                b["format"] = "audit-ledger-evidence/2"
+                b["format"] = "audit-ledger-evidence/3"
             else:
                 b["entries"] = []
 
