@@ -1,12 +1,15 @@
 """Evidence and witness commands of the ``ledger`` CLI (docs/design.md §5, §6).
 
 ``export`` writes a project's evidence bundle; ``verify-bundle`` checks one offline (it opens no
-database and no network connection); ``witness`` cosigns the log's checkpoint over HTTP after
+database and, unless asked ``--online``, no network connection: then it also asks the live log,
+over HTTP with httpx, whether the bundle is still current: :mod:`ledger.evidence.freshness`);
+``witness`` cosigns the log's checkpoint over HTTP after
 proving it extends the last one cosigned, and ``witness init|serve|status`` run the Audit
 Branch's C2SP tlog-witness service (:mod:`witness.cli`); ``witness-keygen`` makes a witness key
 file and ``witness-register`` (admin) registers its public half for an ``audit`` actor.
 
-Exit codes: 0 everything held; 1 the bundle was rejected or the witness refused; 2 a usage,
+Exit codes: 0 everything held; 1 the bundle was rejected (or, ``--online``, the live log shows a
+fork, a rollback or a bundle not current when exported), or the witness refused; 2 a usage,
 input or connection error.
 """
 
@@ -18,20 +21,27 @@ import sys
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 from uuid import UUID
 
+import httpx
 import typer
 from rich.console import Console
 
 from ledger.app import Ledger
 from ledger.errors import LedgerError
-from ledger.evidence.bundle import BundleTrustError, BundleVerificationError, verify_bundle
-from ledger.evidence.trust import TRUST_ENV, load_trust_file, merge_trust
+from ledger.evidence.bundle import (
+    BundleReport,
+    BundleTrustError,
+    BundleVerificationError,
+    verify_bundle,
+)
+from ledger.evidence.freshness import FreshnessReport, check_freshness
+from ledger.evidence.trust import TRUST_ENV, TrustAnchors, load_trust_file, merge_trust
 from ledger.log.checkpoint import VerifierKey
 from ledger.log.witness import (
     WitnessKey,
@@ -131,14 +141,23 @@ def verify_bundle_command(  # noqa: PLR0917 - typer maps each parameter to an op
         "--trust-embedded-keys", help="Explore a bundle without pinned keys: check it against"
                                       " the log key it carries itself (proves it is intact,"
                                       " not where it comes from).")] = False,
+    online: Annotated[str | None, typer.Option(
+        "--online", help="Also ask the live log at this base URL whether the bundle is still"
+                         " current: a consistency proof from its checkpoint, the project's and"
+                         " the registry's current heads; a fork or rollback fails.")] = None,
+    token: Annotated[str | None, typer.Option(
+        "--token", envvar="LEDGER_TOKEN", help="Bearer token for --online (or"
+                                               " LEDGER_TOKEN).")] = None,
     debug: Annotated[bool, typer.Option(
         "--debug", help="Show the traceback of an unexpected error.")] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Verify an evidence bundle offline (no database, no network); exit 0 only if all holds.
 
-    Exit 1: the bundle is rejected (or malformed); exit 2: no usable pinned keys, or the file
-    cannot be read. With --json, one JSON object is printed in every case.
+    Exit 1: the bundle is rejected (or malformed), or --online finds a fork, a rollback or a
+    bundle that was not current when exported; exit 2: no usable pinned keys, the file cannot
+    be read, or the live log cannot be asked. With --json, one JSON object is printed in every
+    case.
     """
     def refuse(message: str, code: int, kind: str) -> typer.Exit:
         if as_json:
@@ -147,20 +166,12 @@ def verify_bundle_command(  # noqa: PLR0917 - typer maps each parameter to an op
                      highlight=False)
         return typer.Exit(code)
 
-    trust_path = os.environ.get(TRUST_ENV) or None
+    if online is not None and not token:
+        raise refuse("--online needs a bearer token: --token TOKEN or LEDGER_TOKEN", 2, "usage")
     try:
-        trust_file = (None if trust_embedded_keys or trust_path is None
-                      else load_trust_file(trust_path))
-        anchors = merge_trust(trust_file, trust_file_name=trust_path or "", log_key=log_key,
-                              root_key=root_key, witness_keys=witness_key or (), quorum=quorum,
-                              trust_embedded_keys=trust_embedded_keys)
+        anchors = _anchors(log_key, root_key, witness_key or [], quorum, trust_embedded_keys)
     except BundleTrustError as exc:
         raise refuse(str(exc), 2, "trust") from None
-    if trust_embedded_keys:
-        ignored = f" (${TRUST_ENV} ignored)" if trust_path else ""
-        errors.print(f"[yellow]warning:[/yellow] --trust-embedded-keys: checking the bundle"
-                     f" against the keys it carries itself{ignored}; this proves it is intact,"
-                     " not that it comes from your log", soft_wrap=True, highlight=False)
     try:
         handle = file.open("rb")
     except OSError as exc:
@@ -185,10 +196,126 @@ def verify_bundle_command(  # noqa: PLR0917 - typer maps each parameter to an op
                 raise
             raise refuse(f"the bundle is malformed: {type(exc).__name__}: {exc}", 1,
                          "malformed") from None
+    fresh: FreshnessReport | None = None
+    if online is not None:
+        try:
+            fresh = _ask_live_log(report, online, token or "")
+        except LiveLogError as exc:
+            raise refuse(f"cannot ask the live log: {exc}", 2, "online") from None
+    _print_verified(report, fresh, as_json)
+    if fresh is not None and not fresh.ok:
+        raise typer.Exit(1)
+
+
+def _anchors(log_key: str | None, root_key: str | None, witness_keys: list[str],
+             quorum: int | None, trust_embedded_keys: bool) -> TrustAnchors:
+    """The pinned keys: the options over the trust file named in ``$LEDGER_TRUST`` (ignored,
+    with a warning, when the bundle's own keys are to be trusted)."""
+    trust_path = os.environ.get(TRUST_ENV) or None
+    trust_file = (None if trust_embedded_keys or trust_path is None
+                  else load_trust_file(trust_path))
+    anchors = merge_trust(trust_file, trust_file_name=trust_path or "", log_key=log_key,
+                          root_key=root_key, witness_keys=witness_keys, quorum=quorum,
+                          trust_embedded_keys=trust_embedded_keys)
+    if trust_embedded_keys:
+        ignored = f" (${TRUST_ENV} ignored)" if trust_path else ""
+        errors.print(f"[yellow]warning:[/yellow] --trust-embedded-keys: checking the bundle"
+                     f" against the keys it carries itself{ignored}; this proves it is intact,"
+                     " not that it comes from your log", soft_wrap=True, highlight=False)
+    return anchors
+
+
+def _print_verified(report: BundleReport, fresh: FreshnessReport | None, as_json: bool) -> None:
+    """The report of a bundle that verified, with the live log's answer if asked."""
     if as_json:
-        _print_json(report.to_json())
-    else:
-        console.print(report.summary(), soft_wrap=True, markup=False, highlight=False)
+        result = report.to_json()
+        if fresh is not None:
+            result["online"] = fresh.to_json()
+            if not fresh.ok:
+                result["ok"], result["error"] = False, f"online: {fresh.errors[0]}"
+        _print_json(result)
+        return
+    console.print(report.summary(), soft_wrap=True, markup=False, highlight=False)
+    if fresh is not None:
+        (console if fresh.ok else errors).print(fresh.summary(), soft_wrap=True,
+                                                markup=False, highlight=False)
+
+
+def _ask_live_log(report: BundleReport, url: str, token: str) -> FreshnessReport:
+    """``--online``: the live log's view of a verified bundle, under the key it was pinned to
+    (with --trust-embedded-keys, the bundle's own)."""
+    assert report.log_key is not None
+    key = VerifierKey.parse(report.log_key)
+    with LiveLogClient(url, token) as log:
+        return check_freshness(report, log, key, url)
+
+
+class LiveLogError(LedgerError):
+    """Raised when the live log cannot be asked: no connection, or an HTTP error answer."""
+
+
+class LiveLogClient:
+    """The log's ``/log`` routes over HTTP(S) with httpx, for ``verify-bundle --online``
+    (:class:`ledger.evidence.freshness.LiveLog`). ``client`` replaces the connection (tests
+    pass an ASGI test client)."""
+
+    def __init__(self, url: str, token: str, *, timeout: float = _TIMEOUT,
+                 client: httpx.Client | None = None) -> None:
+        if client is None and urllib.parse.urlsplit(url).scheme not in {"http", "https"}:
+            raise LiveLogError(f"--online must be http(s)://…, got {url!r}")
+        self._client = client or httpx.Client(base_url=url.rstrip("/"), timeout=timeout)
+        self._headers = {"Authorization": f"Bearer {token}"}
+
+    def __enter__(self) -> LiveLogClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._client.close()
+
+    def _get(self, path: str, params: Mapping[str, str | int] | None = None,
+             allow: tuple[int, ...] = ()) -> httpx.Response:
+        try:
+            response = self._client.get(path, params=params, headers=self._headers)
+        except httpx.HTTPError as exc:
+            raise LiveLogError(f"GET {path}: {exc}") from None
+        if response.status_code != 200 and response.status_code not in allow:
+            detail = response.text
+            with suppress(ValueError, AttributeError):  # a problem+json body, if it is one
+                detail = str(response.json().get("detail", detail))
+            raise LiveLogError(f"GET {path}: HTTP {response.status_code}: {detail}")
+        return response
+
+    def _json(self, path: str, params: Mapping[str, str | int],
+              allow: tuple[int, ...] = ()) -> dict[str, Any]:
+        response = self._get(path, params, allow)
+        try:
+            value = response.json()
+        except ValueError:
+            raise LiveLogError(f"GET {path}: the answer is not JSON") from None
+        if not isinstance(value, dict):
+            raise LiveLogError(f"GET {path}: the answer is not a JSON object")
+        return value
+
+    def checkpoint(self) -> str:
+        """``GET /log/checkpoint``."""
+        return self._get("/log/checkpoint").text
+
+    def consistency(self, first: int, second: int) -> list[bytes]:
+        """``GET /log/proof/consistency``."""
+        body = self._json("/log/proof/consistency", {"first": first, "second": second})
+        try:
+            return [bytes.fromhex(node) for node in body["consistency_proof"]]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise LiveLogError(f"malformed consistency proof: {exc}") from None
+
+    def head(self, stream: UUID, tree_size: int) -> Mapping[str, Any]:
+        """``GET /log/proof/head``."""
+        return self._json("/log/proof/head", {"stream": str(stream), "tree_size": tree_size})
+
+    def entry(self, stream: UUID, seq: int, tree_size: int) -> Mapping[str, Any]:
+        """``GET /log/proof/inclusion?stream=…&seq=…``."""
+        return self._json("/log/proof/inclusion",
+                          {"stream": str(stream), "seq": seq, "tree_size": tree_size})
 
 
 # --- the witness ---------------------------------------------------------------------------
