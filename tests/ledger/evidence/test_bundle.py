@@ -234,7 +234,8 @@ def test_export_refuses_before_the_project_existed_and_bad_times(
 def test_verifier_imports_nothing_that_needs_a_database_or_network() -> None:
     code = textwrap.dedent("""
         import sys
-        import ledger.evidence.bundle, ledger.measures.report, ledger.log.witness
+        import ledger.evidence.bundle, ledger.evidence.freshness, ledger.measures.report
+        import ledger.log.witness
         forbidden = ("psycopg", "psycopg_pool", "sqlite3", "_sqlite3", "fastapi", "starlette",
                      "httpx", "uvicorn", "eventsourcing.sqlite", "eventsourcing.postgres",
                      "eventsourcing.persistence", "eventsourcing.application", "ledger.app",
