@@ -40,7 +40,7 @@ from ledger.evidence.bundle import (
     BundleVerificationError,
     verify_bundle,
 )
-from ledger.evidence.freshness import FreshnessReport, check_freshness
+from ledger.evidence.freshness import FreshnessReport, LiveLogError, check_freshness
 from ledger.evidence.trust import TRUST_ENV, TrustAnchors, load_trust_file, merge_trust
 from ledger.log.checkpoint import VerifierKey
 from ledger.log.witness import (
@@ -248,10 +248,6 @@ def _ask_live_log(report: BundleReport, url: str, token: str) -> FreshnessReport
     key = VerifierKey.parse(report.log_key)
     with LiveLogClient(url, token) as log:
         return check_freshness(report, log, key, url)
-
-
-class LiveLogError(LedgerError):
-    """Raised when the live log cannot be asked: no connection, or an HTTP error answer."""
 
 
 class LiveLogClient:

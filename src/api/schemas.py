@@ -269,8 +269,7 @@ class HeadProofPublic(BaseModel):
     proof: HeadMapProofPublic
     heads_root: str = Field(description="The checkpoint's heads root (hex), for convenience;"
                                         " trust only the one in the signed checkpoint.")
-    recorded_at: str | None = Field(description="The head entry's recorded_at as the log"
-                                                " stores it, for convenience: the proof does"
-                                                " not cover it (the entry does).")
-    checkpoint: str = Field(description="The signed checkpoint of tree_size, with stored"
-                                        " witness cosignatures (C2SP signed note).")
+    checkpoint: str = Field(description="The signed checkpoint of tree_size, with the witness"
+                                        " cosignatures stored (as of at most a second before:"
+                                        " GET /log/checkpoint reads them anew), a C2SP signed"
+                                        " note.")

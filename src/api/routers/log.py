@@ -12,7 +12,10 @@ custody can never witness the server).
 
 from __future__ import annotations
 
-from typing import Annotated
+import threading
+import time
+from dataclasses import dataclass
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Body, Query
@@ -132,41 +135,73 @@ def _checkpoint_of_size(ledger: Ledger, tree_size: int | None) -> StoredCheckpoi
     return stored
 
 
-def _head_answer(ledger: Ledger, stream: UUID, stored: StoredCheckpoint) -> HeadProofPublic:
-    """``stream``'s head at the checkpoint ``stored`` with its map proof and the note."""
+@dataclass(frozen=True)
+class _HeadsNote:
+    """A checkpoint as head proofs answer it: the note with its cosignatures, the heads root."""
+
+    note: str
+    root: bytes
+    read_at: float
+
+
+_NOTE_TTL = 1.0  # seconds a checkpoint's cosigned note is reused for head proofs
+_notes: dict[tuple[int, int], _HeadsNote] = {}
+_notes_lock = threading.Lock()
+
+
+def _heads_note(ledger: Ledger, stored: StoredCheckpoint) -> _HeadsNote:
+    """The checkpoint's cosigned note and heads root, kept a second: a head proof is checked
+    against the log's signature, and a witness cosignature stored meanwhile shows a second
+    later (``GET /log/checkpoint`` reads them every time)."""
+    key = (id(ledger), stored.size)
+    now = time.monotonic()
+    found = _notes.get(key)
+    if found is not None and now - found.read_at < _NOTE_TTL and found.note.startswith(
+            stored.note):
+        return found
     try:
         root = heads_root(SignedNote.parse(stored.note).checkpoint.extensions)
     except CheckpointError:
         raise _problem("tree_size", f"checkpoint {stored.size} has no heads line (it was"
                                     " signed before this log's stream heads map started):"
                                     " no head proof against it") from None
+    found = _HeadsNote(_with_cosignatures(ledger, stored), root, now)
+    with _notes_lock:
+        if len(_notes) > 1024:  # sizes asked about long ago
+            for old in [k for k, v in _notes.items() if now - v.read_at >= _NOTE_TTL]:
+                del _notes[old]
+        _notes[key] = found
+    return found
+
+
+def _head_answer(ledger: Ledger, stream: UUID, stored: StoredCheckpoint) -> dict[str, Any]:
+    """``stream``'s head at the checkpoint ``stored`` with its map proof and the note, as the
+    JSON of :class:`HeadProofPublic` (built directly: this route answers often)."""
+    note = _heads_note(ledger, stored)
     try:
         head, proof = ledger.proofs.head_proof(stream, stored.size)
     except HeadsMapUnavailableError as exc:
         raise _problem("tree_size", str(exc)) from None
-    leaf = None if head is None else ledger.log.leaf(head.leaf_index)
-    return HeadProofPublic.model_validate({
-        "stream": stream, "tree_size": stored.size,
-        "head": None if head is None else head_to_json(head), "proof": proof_to_json(proof),
-        "heads_root": root.hex(), "recorded_at": None if leaf is None else leaf.recorded_at,
-        "checkpoint": _with_cosignatures(ledger, stored)})
+    return {"stream": str(stream), "tree_size": stored.size,
+            "head": None if head is None else head_to_json(head), "proof": proof_to_json(proof),
+            "heads_root": note.root.hex(), "checkpoint": note.note}
 
 
-@router.get("/proof/head", response_model=HeadProofPublic)
+@router.get("/proof/head", response_model=HeadProofPublic, response_class=JSONResponse)
 def head_proof(
     service: ServiceDep, actor: CurrentActor,
     stream: Annotated[UUID, Query(description="The stream: a project's id or the key"
                                               " registry's.")],
     tree_size: Annotated[int | None, Query(ge=1, le=_MAX_INDEX, description=(
         "A checkpoint's size. Default: the latest checkpoint's."))] = None,
-) -> HeadProofPublic:
+) -> JSONResponse:
     """The stream's head in the stream heads map at the checkpoint of ``tree_size`` leaves and
     its proof against that checkpoint's ``heads`` line (with the checkpoint): an inclusion
     proof of its newest entry, or, for a stream with no entry in that tree, a non-inclusion
     proof (``head`` null)."""
     _may_ask_about(service, actor, stream)
     ledger = service.ledger
-    return _head_answer(ledger, stream, _checkpoint_of_size(ledger, tree_size))
+    return JSONResponse(_head_answer(ledger, stream, _checkpoint_of_size(ledger, tree_size)))
 
 
 @router.get("/proof/inclusion", response_model=InclusionProofPublic,
@@ -203,12 +238,11 @@ def inclusion_proof(
         leaf = ledger.log.leaf_for(stream, seq)
         if leaf is None or leaf.leaf_index >= size:
             answer = _head_answer(ledger, stream, stored)
-            head = "none" if answer.head is None else f"seq {answer.head.seq}"
+            head = "none" if answer["head"] is None else f"seq {answer['head']['seq']}"
             return problem(404, "entry-not-found", "Entry not found",
                            f"no such entry (head is {head}): stream {stream} has no entry seq"
                            f" {seq} in the tree of checkpoint {size}",
-                           stream=str(stream), seq=seq, tree_size=size,
-                           head_proof=answer.model_dump(mode="json"))
+                           stream=str(stream), seq=seq, tree_size=size, head_proof=answer)
     else:
         size = _tree_size(ledger, tree_size)
         if entry_hash is not None:

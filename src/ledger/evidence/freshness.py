@@ -13,11 +13,13 @@ package stays free of network libraries), and checks every answer against the pi
 3. the project's and the registry's current heads, each with a stream heads map proof against
    the live checkpoint's ``heads`` root; a head behind the bundle's last entry, or another entry
    at its seq, is a fork;
-4. for a stream with newer entries, the first of them (an inclusion proof against the live
-   root): it must lie beyond the bundle's checkpoint (else the bundle was incomplete there), and
-   must have been recorded after the bundle's ``exported_at`` (``as_known_at`` when given),
-   since an export ships every entry recorded before it: otherwise the bundle was **rolled
-   back** to an older checkpoint, or exported from a stale copy.
+4. for a stream with newer entries, the newest and the first of them (inclusion proofs
+   against the live root; the newest must be the head): the first must lie beyond the bundle's
+   checkpoint (else the bundle was incomplete there), and must have been recorded after the
+   bundle's ``exported_at`` (``as_known_at`` when given), since an export ships every entry
+   recorded before it: otherwise the bundle was **rolled back** to an older checkpoint, or
+   exported from a stale copy. The times are the log's ``recorded_at`` of those leaves, as the
+   answers state them (the proofs cover the entry hashes, not the times).
 
 What it reports: per stream, how many entries were recorded since the bundle's checkpoint and
 the newest one's seq and time ("3 entries recorded on the project since the export, newest seq 12
@@ -46,11 +48,18 @@ from ledger.log.headmap import (
     verify_head,
 )
 
-__all__ = ["FreshnessReport", "LiveLog", "StreamNews", "check_freshness"]
+__all__ = ["FreshnessReport", "LiveLog", "LiveLogError", "StreamNews", "check_freshness"]
+
+
+class LiveLogError(LedgerError):
+    """Raised by a :class:`LiveLog` that cannot answer: no connection, an HTTP error, an answer
+    that is not JSON. Not a finding about the bundle: :func:`check_freshness` lets it through
+    (``verify-bundle --online`` exits 2)."""
 
 
 class LiveLog(Protocol):
-    """What :func:`check_freshness` asks the live log (``/log`` routes, docs/api.md)."""
+    """What :func:`check_freshness` asks the live log (``/log`` routes, docs/api.md); each
+    method raises :class:`LiveLogError` when the log cannot answer."""
 
     def checkpoint(self) -> str:
         """``GET /log/checkpoint``: the latest signed checkpoint note."""
@@ -147,7 +156,8 @@ def check_freshness(bundle: BundleReport, log: LiveLog, log_key: VerifierKey,
 
     ``bundle`` is :func:`~ledger.evidence.bundle.verify_bundle`'s report of a bundle that
     verified; ``log_key`` the pinned log key. Answers of the wrong shape are findings too.
-    Raises only what ``log`` raises (its transport errors); every finding is in the report.
+    Raises only :class:`LiveLogError` (the log could not answer); every finding is in the
+    report.
     """
     report = FreshnessReport(url, bundle_size=bundle.checkpoint_size)
     with suppress(_StopError):
@@ -184,8 +194,8 @@ def _check(bundle: BundleReport, log: LiveLog, log_key: VerifierKey,
         raise stop(f"rollback: the live log's checkpoint has {current.size} leaves, fewer"
                    f" than the bundle's checkpoint {size1} (the log was rolled back, or this"
                    " is not the log that signed the bundle)")
+    proof = [] if current.size == size1 else log.consistency(size1, current.size)
     try:
-        proof = [] if current.size == size1 else log.consistency(size1, current.size)
         merkle.verify_consistency(profile.hash, size1, current.size, root1, current.root, proof)
     except LedgerError as exc:
         raise stop(f"fork: the live checkpoint {current.size} is not an extension of the"
@@ -208,6 +218,8 @@ def _check(bundle: BundleReport, log: LiveLog, log_key: VerifierKey,
             asker.stream(stream, shipped, news)
         except _StreamError as problem:
             report.errors.append(f"{name}: {problem}")
+        except LiveLogError:
+            raise
         except (LedgerError, KeyError, TypeError, ValueError) as exc:
             report.errors.append(f"{name}: the live log's answer is malformed: {_what(exc)}")
 
@@ -248,33 +260,39 @@ class _Asker:
                                    f" {shipped['leaf_index']}")
             return
         news.recorded_since = head.seq - seq
-        news.newest_recorded_at = _time(answer.get("recorded_at"))
-        self._first_new(stream, seq, head.seq, news)
-
-    def _first_new(self, stream: UUID, seq: int, head_seq: int, news: StreamNews) -> None:
-        """The first entry beyond the bundle: proven in the live tree, beyond the bundle's
-        checkpoint, recorded after the bundle's bound."""
-        first = self.log.entry(stream, seq + 1, self.size)
-        index = int(first["leaf_index"])
-        try:
-            merkle.verify_inclusion(self.profile.hash, index, self.size,
-                                    bytes.fromhex(str(first["entry_hash"])),
-                                    [bytes.fromhex(str(n)) for n in first["inclusion_proof"]],
-                                    self.root)
-        except LedgerError as exc:
-            raise _StreamError(f"the live log's inclusion proof of seq {seq + 1} does not"
-                               f" verify: {_what(exc)}") from None
+        newest = self._entry(stream, head.seq)
+        if (newest["entry_hash"], newest["leaf_index"]) != (head.entry_hash.hex(),
+                                                            head.leaf_index):
+            raise _StreamError(f"the live log's entry seq {head.seq} is not its committed head")
+        news.newest_recorded_at = _time(newest.get("recorded_at"))
+        first = newest if head.seq == seq + 1 else self._entry(stream, seq + 1)
         news.first_new_recorded_at = _time(first.get("recorded_at"))
+        index = int(first["leaf_index"])
         if index < self.bundle_size:
             raise _StreamError(f"incomplete: seq {seq + 1} is leaf {index}, inside the bundle's"
                                f" checkpoint {self.bundle_size}, but the bundle ends at seq"
-                               f" {seq}: entries {seq + 1}–{head_seq} are missing from it")
+                               f" {seq}: entries {seq + 1}–{head.seq} are missing from it")
         label, moment = self.bound
         if news.first_new_recorded_at is not None and news.first_new_recorded_at <= moment:
             raise _StreamError(f"not current when exported: seq {seq + 1} was recorded at"
                                f" {news.first_new_recorded_at}, before the bundle's {label}"
                                f" {moment}, yet the bundle does not hold it (a bundle rolled"
                                " back to an older checkpoint, or exported from a stale copy)")
+
+
+    def _entry(self, stream: UUID, seq: int) -> Mapping[str, Any]:
+        """Entry ``seq`` of ``stream`` in the live tree: its leaf, proven included."""
+        found = self.log.entry(stream, seq, self.size)
+        index = int(found["leaf_index"])
+        try:
+            merkle.verify_inclusion(self.profile.hash, index, self.size,
+                                    bytes.fromhex(str(found["entry_hash"])),
+                                    [bytes.fromhex(str(n)) for n in found["inclusion_proof"]],
+                                    self.root)
+        except LedgerError as exc:
+            raise _StreamError(f"the live log's inclusion proof of seq {seq} does not"
+                               f" verify: {_what(exc)}") from None
+        return found
 
 
 def _time(value: object) -> str | None:

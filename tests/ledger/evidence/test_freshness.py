@@ -34,7 +34,7 @@ from api.cli_evidence import LiveLogClient
 from ledger.app import Ledger
 from ledger.crypto.suites import INTL
 from ledger.evidence.bundle import FORMAT_V1, BundleReport, verify_bundle
-from ledger.evidence.freshness import FreshnessReport, LiveLog, check_freshness
+from ledger.evidence.freshness import FreshnessReport, LiveLog, LiveLogError, check_freshness
 from ledger.log.checkpoint import SignedNote, sign_checkpoint
 from ledger.log.entries import b64encode
 from ledger.measures.catalogue import EXAMPLES
@@ -76,6 +76,7 @@ class Rigged:
     checkpoint_text: str | None = None
     consistency_flip: bool = False
     head_seq_shift: int = 0
+    head_unavailable: bool = False
 
     def checkpoint(self) -> str:
         return self.checkpoint_text or self.real.checkpoint()
@@ -87,6 +88,8 @@ class Rigged:
         return proof
 
     def head(self, stream: UUID, tree_size: int) -> Mapping[str, Any]:
+        if self.head_unavailable:
+            raise LiveLogError("GET /log/proof/head: HTTP 503: busy")
         answer = dict(self.real.head(stream, tree_size))
         if self.head_seq_shift and answer["head"] is not None:
             answer["head"] = dict(answer["head"], seq=answer["head"]["seq"]
@@ -182,6 +185,9 @@ def test_answers_that_do_not_verify(ledger: Ledger, history: History, bundle: by
     fresh = _fresh(ledger, bundle, Rigged(live, head_seq_shift=1))
     assert len(fresh.errors) == 2
     assert fresh.errors[0].startswith("project: the live log's head proof does not verify")
+    # A log that cannot answer is no finding about the bundle: the error goes through.
+    with pytest.raises(LiveLogError, match="HTTP 503"):
+        _fresh(ledger, bundle, Rigged(live, head_unavailable=True))
 
 
 def test_a_format_1_bundle_short_of_its_checkpoint_is_caught_online(
