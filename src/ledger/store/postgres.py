@@ -143,18 +143,22 @@ _FUNCTIONS = (
     "   FROM unnest(leaf_indexes, event_ids, event_seqs, leaf_hashes, leaf_times, leaf_nonces)"
     "    AS u(leaf_index, id, seq, entry_hash, recorded_at, nonce)"
     "   JOIN inserted AS i ON i.originator_id = u.id AND i.originator_version = u.seq"
-    "   RETURNING notification_id)"
-    "  SELECT l.notification_id FROM leaves AS l ORDER BY l.notification_id;"
-    "  INSERT INTO {schema}.log_nodes (level, idx, hash)"
-    "   SELECT * FROM unnest(node_levels, node_idxs, node_hashes);"
-    "  INSERT INTO {schema}.head_nodes (depth, prefix, version, node)"
+    "   RETURNING notification_id),"
+    # The Merkle nodes, the heads map's rows and the checkpoint go in the same statement (a
+    # data-modifying WITH runs whether or not it is read): a statement of their own cost more
+    # than their rows (measured: about 100 µs each on a one-filing append).
+    "  nodes AS ("
+    "   INSERT INTO {schema}.log_nodes (level, idx, hash)"
+    "   SELECT * FROM unnest(node_levels, node_idxs, node_hashes)),"
+    "  heads AS ("
+    "   INSERT INTO {schema}.head_nodes (depth, prefix, version, node)"
     "   SELECT u.depth, u.prefix, map_version, u.node"
-    "   FROM unnest(map_depths, map_prefixes, map_nodes) AS u(depth, prefix, node);"
-    "  IF checkpoint_note IS NOT NULL THEN"
+    "   FROM unnest(map_depths, map_prefixes, map_nodes) AS u(depth, prefix, node)),"
+    "  checkpoint AS ("
     "   INSERT INTO {schema}.log_checkpoints (size, root, note)"
-    "    VALUES (checkpoint_size, checkpoint_root, checkpoint_note)"
-    "    ON CONFLICT (size) DO NOTHING;"
-    "  END IF;"
+    "   SELECT checkpoint_size, checkpoint_root, checkpoint_note"
+    "   WHERE checkpoint_note IS NOT NULL ON CONFLICT (size) DO NOTHING)"
+    "  SELECT l.notification_id FROM leaves AS l ORDER BY l.notification_id;"
     " END $BODY$",
     # The whole append as one statement (logwriter.write_predicted): lock, check that the
     # log is as the writer predicted, write. Returns no rows, having written nothing, if not.
