@@ -282,6 +282,13 @@ class HeadsUpdate:
                 [encode_prefix(depth, prefix) for (depth, prefix), _ in items],
                 [encode_node(node) for _, node in items])
 
+    def packed(self) -> list[bytes]:
+        """The rows to insert as one ``bytea`` each: depth (2 bytes, big-endian) ‖ prefix ‖
+        node, the prefix's length following from the depth (PostgreSQL's ``ledger_write``
+        cuts them: one array parameter rather than three)."""
+        return [depth.to_bytes(2, "big") + encode_prefix(depth, prefix) + encode_node(node)
+                for (depth, prefix), node in sorted(self.nodes.items())]
+
     def rows(self) -> list[HeadRow]:
         """The rows to insert, as :data:`HeadRow` tuples."""
         depths, prefixes, nodes = self.columns()

@@ -79,6 +79,13 @@ _OLD_FUNCTIONS = (
     "DROP FUNCTION IF EXISTS {schema}.ledger_write(uuid[], bigint[], text[], bytea[],"
     " bigint[], bytea[], text[], text[], integer[], bigint[], bytea[], bigint, bytea, text)",
     "DROP FUNCTION IF EXISTS {schema}.ledger_lock_and_read(uuid[], text[])",
+    # The heads map's rows as three arrays (its first version, never released).
+    "DROP FUNCTION IF EXISTS {schema}.ledger_write_if(bigint, uuid[], bigint[], bytea[],"
+    " text[], uuid[], bigint[], text[], bytea[], bigint[], bytea[], text[], text[], integer[],"
+    " bigint[], bytea[], bigint, bytea, text, bigint, smallint[], bytea[], bytea[])",
+    "DROP FUNCTION IF EXISTS {schema}.ledger_write(uuid[], bigint[], text[], bytea[],"
+    " bigint[], bytea[], text[], text[], integer[], bigint[], bytea[], bigint, bytea, text,"
+    " bigint, smallint[], bytea[], bytea[])",
 )
 _FUNCTIONS = (
     "CREATE OR REPLACE FUNCTION {schema}.ledger_lock_and_read("
@@ -124,7 +131,7 @@ _FUNCTIONS = (
     " leaf_indexes bigint[], leaf_hashes bytea[], leaf_times text[], leaf_nonces text[],"
     " node_levels integer[], node_idxs bigint[], node_hashes bytea[],"
     " checkpoint_size bigint, checkpoint_root bytea, checkpoint_note text,"
-    " map_version bigint, map_depths smallint[], map_prefixes bytea[], map_nodes bytea[])"
+    " map_version bigint, map_rows bytea[])"
     " RETURNS SETOF bigint LANGUAGE plpgsql AS $BODY$"
     " BEGIN"
     "  NOTIFY {channel};"
@@ -150,10 +157,15 @@ _FUNCTIONS = (
     "  nodes AS ("
     "   INSERT INTO {schema}.log_nodes (level, idx, hash)"
     "   SELECT * FROM unnest(node_levels, node_idxs, node_hashes)),"
+    # Each of map_rows is depth (2 bytes) ‖ prefix (ceil(depth / 8) bytes) ‖ node: one array
+    # rather than three, as the client spends more on each array parameter than the server
+    # does cutting these.
     "  heads AS ("
     "   INSERT INTO {schema}.head_nodes (depth, prefix, version, node)"
-    "   SELECT u.depth, u.prefix, map_version, u.node"
-    "   FROM unnest(map_depths, map_prefixes, map_nodes) AS u(depth, prefix, node)),"
+    "   SELECT u.depth, substring(u.r FROM 3 FOR (u.depth + 7) / 8), map_version,"
+    "    substring(u.r FROM 3 + (u.depth + 7) / 8)"
+    "   FROM (SELECT (get_byte(t.r, 0) << 8 | get_byte(t.r, 1))::smallint, t.r"
+    "    FROM unnest(map_rows) AS t(r)) AS u(depth, r)),"
     "  checkpoint AS ("
     "   INSERT INTO {schema}.log_checkpoints (size, root, note)"
     "   SELECT checkpoint_size, checkpoint_root, checkpoint_note"
@@ -169,7 +181,7 @@ _FUNCTIONS = (
     " leaf_indexes bigint[], leaf_hashes bytea[], leaf_times text[], leaf_nonces text[],"
     " node_levels integer[], node_idxs bigint[], node_hashes bytea[],"
     " checkpoint_size bigint, checkpoint_root bytea, checkpoint_note text,"
-    " map_version bigint, map_depths smallint[], map_prefixes bytea[], map_nodes bytea[])"
+    " map_version bigint, map_rows bytea[])"
     " RETURNS SETOF bigint LANGUAGE plpgsql AS $BODY$"
     " DECLARE found_size bigint;"
     " BEGIN"
@@ -189,7 +201,7 @@ _FUNCTIONS = (
     "  RETURN QUERY SELECT * FROM {schema}.ledger_write(event_ids, event_seqs, event_topics,"
     "   event_states, leaf_indexes, leaf_hashes, leaf_times, leaf_nonces, node_levels,"
     "   node_idxs, node_hashes, checkpoint_size, checkpoint_root, checkpoint_note,"
-    "   map_version, map_depths, map_prefixes, map_nodes);"
+    "   map_version, map_rows);"
     " END $BODY$",
 )
 
@@ -273,13 +285,12 @@ def _write_params(events: Sequence[StoredEvent], leaves: Sequence[NewLeaf],
     """``ledger_write``'s arguments: one array per column."""
     items = sorted(nodes.items())
     size, root, note = checkpoint if checkpoint is not None else (None, None, None)
-    depths, prefixes, head_nodes = heads.columns()
     return ([e.originator_id for e in events], [e.originator_version for e in events],
             [e.topic for e in events], [e.state for e in events],
             [r.leaf_index for r in leaves], [r.entry_hash for r in leaves],
             [r.recorded_at for r in leaves], [r.nonce for r in leaves],
             [n.level for n, _ in items], [n.index for n, _ in items], [h for _, h in items],
-            size, root, note, heads.version, depths, prefixes, head_nodes)
+            size, root, note, heads.version, heads.packed())
 
 
 class PostgresLedgerRecorder(SQLLogStore[PostgresDatastore], PostgresApplicationRecorder):
@@ -314,7 +325,7 @@ class PostgresLedgerRecorder(SQLLogStore[PostgresDatastore], PostgresApplication
         write_args = SQL("%b::uuid[], %b::bigint[], %b::text[], %b::bytea[], %b::bigint[],"
                          " %b::bytea[], %b::text[], %b::text[], %b::integer[], %b::bigint[],"
                          " %b::bytea[], %b::bigint, %b::bytea, %b::text, %b::bigint,"
-                         " %b::smallint[], %b::bytea[], %b::bytea[]")
+                         " %b::bytea[]")
         self.write_statement = SQL("SELECT * FROM {schema}.ledger_write({args})").format(
             args=write_args, **names).as_string()
         self.write_if_statement = SQL(
