@@ -1,24 +1,5 @@
 #!/usr/bin/env bash
-# Builds tiles-check fully offline with Debian's Go toolchain (golang-go, Go 1.19) and
-# golang.org/x/mod from golang-golang-x-mod-dev, whose sources go.mod's replace directive
-# points at (/usr/share/gocode/src/golang.org/x/mod): no module proxy, no download, no go.sum.
+# Builds tiles-check fully offline with Debian's Go and golang.org/x/mod (see ../go-build.sh).
 #
 #   tools/tiles-check/build.sh [OUTPUT]     (default: tools/tiles-check/tiles-check)
-set -euo pipefail
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-out=${1:-$here/tiles-check}
-case "$out" in /*) ;; *) out="$PWD/$out" ;; esac
-if [ ! -f /usr/share/gocode/src/golang.org/x/mod/sumdb/note/note.go ]; then
-    echo "build.sh: golang.org/x/mod sources missing: apt-get install golang-golang-x-mod-dev" >&2
-    exit 1
-fi
-# GOPROXY=off: never reach a module proxy. -mod=readonly: go.mod is complete; never rewrite it.
-# -buildvcs=false: do not ask git for stamping (the binary is built inside a work tree).
-# GOTOOLCHAIN=local: a newer go would otherwise be allowed to fetch another toolchain.
-export GOPROXY=off GOFLAGS="-mod=readonly -buildvcs=false" GOTOOLCHAIN=local GO111MODULE=on
-cache=$(go env GOCACHE 2>/dev/null || true)
-if [ -z "$cache" ] || [ "$cache" = off ]; then  # no $GOCACHE, $XDG_CACHE_HOME or $HOME
-    export GOCACHE="${TMPDIR:-/tmp}/tiles-check-gocache"
-fi
-cd "$here"
-go build -trimpath -o "$out" .
+exec "$(dirname "${BASH_SOURCE[0]}")/../go-build.sh" tiles-check "$@"
