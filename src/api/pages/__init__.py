@@ -3,6 +3,13 @@ JS."""
 
 from __future__ import annotations
 
-from api.pages.routes import STATIC_DIR, TEMPLATES_DIR, router
+from fastapi import APIRouter
+
+from api.pages import forms, routes
+from api.pages.routes import STATIC_DIR, TEMPLATES_DIR
+
+router = APIRouter()
+router.include_router(routes.router)
+router.include_router(forms.router)
 
 __all__ = ["STATIC_DIR", "TEMPLATES_DIR", "router"]
