@@ -33,7 +33,18 @@ class Settings(BaseSettings):
     pool_size: int = Field(default=5, ge=1, le=200)
     require_documents: bool = True
     """Refuse filings that reference documents not uploaded (off only for bulk imports)."""
-    max_document_bytes: int = Field(default=20 * 1024 * 1024, ge=1)
+    max_document_bytes: int = Field(default=50 * 1024 * 1024, ge=1)
+    """The largest document upload (``POST /api/v1/documents``), refused while it is read."""
+    max_request_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)
+    """The largest body of any other request (filings, sign-in, forms), refused while read."""
+    uploads_per_minute: int = Field(default=30, ge=1)
+    """Document uploads one bearer token may make per minute (a burst of as many, then 429)."""
+    pool_timeout: float = Field(default=5.0, gt=0, le=300)
+    """Seconds a request waits for a database connection before it is refused with 503."""
+    token_days: int = Field(default=90, ge=1)
+    """Days a bearer token lives from its issue (``ledger actors token --rotate`` renews)."""
+    session_hours: int = Field(default=12, ge=1)
+    """Hours a pages session lives from sign-in."""
     writer: Literal["process", "thread"] = "process"
     """Where a server decides and appends filings: a writer process of its own (the API's event
     loop and the writes then each have an interpreter lock), or a thread beside the loop."""
