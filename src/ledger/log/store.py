@@ -9,6 +9,7 @@ backup holds everything.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -42,6 +43,46 @@ class CustodyRecord:
     key_id: str
     actor: str
     sealed: bytes
+
+
+class LogSnapshot(Protocol):
+    """What ``ledger verify`` reads, all from one consistent snapshot of the database.
+
+    A :meth:`LogStore.snapshot` answers every call as of the moment it was opened, whatever
+    is appended meanwhile (PostgreSQL: one ``REPEATABLE READ`` read-only transaction, which
+    threads of the same reader join by importing its snapshot; SQLite: one read transaction),
+    so that the leaves, entries, nodes, checkpoints and heads map versions it sees belong to
+    one log. A :class:`LogStore` offers the same methods, each read on its own.
+    """
+
+    def tree_size(self) -> int:
+        """Number of leaves in the log."""
+        ...
+
+    def iter_log(self, start: int = 0, stop: int | None = None,
+                 batch: int = 2000) -> Iterator[tuple[LeafRow, StoredEvent | None]]:
+        """Leaves in order with their stored events (None where the event row is gone)."""
+        ...
+
+    def iter_nodes(self) -> Iterator[tuple[NodeId, bytes]]:
+        """Every stored Merkle node, in no particular order (may run on another thread)."""
+        ...
+
+    def count_events(self) -> int:
+        """Number of stored event rows (may run on another thread)."""
+        ...
+
+    def iter_checkpoints(self) -> Iterator[StoredCheckpoint]:
+        """Every stored checkpoint by increasing size."""
+        ...
+
+    def heads_map_start(self) -> int | None:
+        """The log size of the stream heads map's first version; None without a map."""
+        ...
+
+    def iter_head_nodes(self, after: int, upto: int | None = None) -> Iterator[HeadRow]:
+        """The heads map's stored rows with ``after < version ≤ upto``, ordered by version."""
+        ...
 
 
 class LogStore(Protocol):
@@ -203,4 +244,9 @@ class LogStore(Protocol):
     def iter_head_nodes(self, after: int, upto: int | None = None) -> Iterator[HeadRow]:
         """The heads map's stored node versions with ``after < version ≤ upto`` (no upper
         bound if None), ordered by version."""
+        ...
+
+    def snapshot(self) -> AbstractContextManager[LogSnapshot]:
+        """One consistent read-only snapshot of the log for as long as the block runs (what
+        ``ledger verify`` reads, so that concurrent appends never make it see half a batch)."""
         ...

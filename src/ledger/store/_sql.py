@@ -52,6 +52,7 @@ from ledger.log.heads import (
     encode_prefix,
     map_stream,
 )
+from ledger.log.merkle import NodeId
 from ledger.log.sealing import Sealer
 from ledger.log.store import CustodyRecord, StoredCheckpoint
 from ledger.log.writer import BatchOutcome, CheckpointSigner, LeafRow
@@ -173,7 +174,8 @@ class Statements:
     leaf_for_hash: str = ("SELECT * FROM {log_leaves} WHERE entry_hash = {p}"
                           " ORDER BY leaf_index LIMIT 1")
     iter_log: str = (
-        "SELECT l.*, e.topic, e.state FROM {log_leaves} AS l"
+        "SELECT l.leaf_index, l.originator_id, l.originator_version, l.entry_hash,"
+        " l.recorded_at, l.nonce, l.notification_id, e.topic, e.state FROM {log_leaves} AS l"
         " LEFT JOIN {events} AS e ON e.originator_id = l.originator_id"
         " AND e.originator_version = l.originator_version"
         " WHERE l.leaf_index >= {p} AND l.leaf_index < {p} ORDER BY l.leaf_index")
@@ -626,6 +628,74 @@ class _PathStore:
     def put(self, version: int, nodes: Mapping[tuple[int, int], Node]) -> None:
         """Read-only."""
         raise TypeError("a proof's path is read-only")
+
+
+SnapshotRows = Callable[[str, Sequence[object]], list[tuple[Any, ...]]]
+"""Runs one read inside a backend's snapshot transaction; plain tuple rows."""
+
+
+class SQLSnapshot:
+    """A :class:`~ledger.log.store.LogSnapshot` over a recorder's rendered statements, each
+    run by ``rows`` in the backend's one snapshot transaction (``ledger verify``).
+
+    Every read is bounded by nothing but the snapshot: it sees the log exactly as it was
+    committed when the snapshot was taken, so leaves, entries, nodes, checkpoints and the
+    heads map's rows always agree with each other whatever is appended meanwhile.
+    """
+
+    def __init__(self, store: SQLLogStore[Any], rows: SnapshotRows) -> None:
+        self._store = store
+        self._sql = store.sql
+        self._rows = rows
+
+    def tree_size(self) -> int:
+        """Number of leaves in the snapshot."""
+        return int(self._rows(self._sql.tree_size, ())[0][0])
+
+    def iter_log(self, start: int = 0, stop: int | None = None,
+                 batch: int = 2000) -> Iterator[tuple[LeafRow, StoredEvent | None]]:
+        """Leaves in order joined with their stored events, in pages."""
+        originator_id = self._store._originator_id
+        position = start
+        while stop is None or position < stop:
+            upper = position + batch if stop is None else min(position + batch, stop)
+            rows = self._rows(self._sql.iter_log, (position, upper))
+            if not rows:
+                return
+            for index, stream, seq, digest, recorded_at, nonce, notification, topic, state in (
+                    rows):
+                ident = originator_id(stream)
+                leaf = LeafRow(index, ident, seq, bytes(digest), recorded_at, nonce,
+                               notification)
+                yield leaf, (None if state is None
+                             else StoredEvent(ident, seq, topic, bytes(state)))
+            position = upper
+
+    def iter_nodes(self) -> Iterator[tuple[NodeId, bytes]]:
+        """Every stored Merkle node."""
+        for level, index, digest in self._rows(self._sql.iter_nodes, ()):
+            yield NodeId(level, index), bytes(digest)
+
+    def count_events(self) -> int:
+        """Number of stored event rows."""
+        return int(self._rows(self._sql.count_events, ())[0][0])
+
+    def iter_checkpoints(self) -> Iterator[StoredCheckpoint]:
+        """All checkpoints by size."""
+        for size, root, note in self._rows(self._sql.iter_checkpoints, ()):
+            yield StoredCheckpoint(size, bytes(root), note)
+
+    def heads_map_start(self) -> int | None:
+        """The heads map's first version as the snapshot records it."""
+        rows = self._rows(self._sql.get_meta, (HEADS_MAP_START,))
+        return int(rows[0][0]) if rows else None
+
+    def iter_head_nodes(self, after: int, upto: int | None = None) -> Iterator[HeadRow]:
+        """Stored node versions with ``after < version ≤ upto``, ordered by version."""
+        bound = MAX_VERSION if upto is None else upto
+        for version, depth, prefix, node in self._rows(self._sql.head_nodes_between,
+                                                       (after, bound)):
+            yield version, depth, bytes(prefix), bytes(node)
 
 
 class SQLLogStore(SQLHeadsMap[D]):

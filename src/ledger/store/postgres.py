@@ -26,7 +26,7 @@ from psycopg import Connection, Cursor
 from psycopg import IntegrityError as PsycopgIntegrityError
 from psycopg.errors import UndefinedFunction
 from psycopg.rows import DictRow, tuple_row
-from psycopg.sql import SQL, Composed, Identifier
+from psycopg.sql import SQL, Composed, Identifier, Literal
 
 from ledger.crypto.suites import Profile
 from ledger.log.entries import PendingEntry
@@ -43,7 +43,13 @@ from ledger.log.writer import (
     write_batch,
     write_predicted,
 )
-from ledger.store._sql import TABLE_NAMES, Dialect, SQLLogStore, create_statements
+from ledger.store._sql import (
+    TABLE_NAMES,
+    Dialect,
+    SQLLogStore,
+    SQLSnapshot,
+    create_statements,
+)
 from ledger.store._sql import Cursor as LockedCursor
 
 _log = logging.getLogger("ledger.store")
@@ -270,6 +276,14 @@ class PostgresLogTransaction:
         return ids
 
 
+def _snapshot_rows(conn: Connection[DictRow], query: str, params: Sequence[object],
+                   ) -> list[tuple[Any, ...]]:
+    """One read as binary tuples, in whatever transaction ``conn`` is in."""
+    with conn.cursor(binary=True, row_factory=tuple_row) as curs:
+        curs.execute(query, params)
+        return curs.fetchall()
+
+
 def _head_rows(row: DictRow) -> list[HeadRow] | None:
     """The heads map's node versions ``ledger_lock_and_read`` returned (None: not read)."""
     if row["map_behind"]:
@@ -431,6 +445,39 @@ class PostgresLedgerRecorder(SQLLogStore[PostgresDatastore], PostgresApplication
                 binary=True, row_factory=tuple_row) as curs:
             curs.execute(query, params, prepare=True)
             return curs.fetchall()
+
+    @contextmanager
+    def snapshot(self) -> Iterator[SQLSnapshot]:
+        """One ``REPEATABLE READ`` read-only transaction for as long as the block runs: every
+        read sees the database as of the transaction's first statement. Reads from another
+        thread (``ledger verify`` reads the tree on one) run on a connection of their own
+        that imports the same snapshot (``SET TRANSACTION SNAPSHOT``), so all of them see one
+        log while the reads still run side by side."""
+        with self.datastore.get_connection() as conn:
+            conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            try:
+                # The reader may pause between reads (workers busy, the checks after the
+                # pass) longer than the pool's idle-in-transaction timeout.
+                conn.execute("SET LOCAL idle_in_transaction_session_timeout = 0")
+                row = conn.execute("SELECT pg_export_snapshot() AS id").fetchone()
+                assert row is not None
+                exported, owner = str(row["id"]), threading.get_ident()
+
+                def rows(query: str, params: Sequence[object]) -> list[tuple[Any, ...]]:
+                    if threading.get_ident() == owner:
+                        return _snapshot_rows(conn, query, params)
+                    with self.datastore.get_connection() as other:
+                        other.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                        try:
+                            other.execute(SQL("SET TRANSACTION SNAPSHOT {}").format(
+                                Literal(exported)))
+                            return _snapshot_rows(other, query, params)
+                        finally:
+                            other.execute("ROLLBACK")
+
+                yield SQLSnapshot(self, rows)
+            finally:
+                conn.execute("ROLLBACK")
 
     @contextmanager
     def _locked(self) -> Iterator[LockedCursor]:

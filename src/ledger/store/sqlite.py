@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import sqlite3
+import threading
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
@@ -43,6 +44,7 @@ from ledger.store._sql import (
     Dialect,
     Row,
     SQLLogStore,
+    SQLSnapshot,
     create_statements,
 )
 
@@ -269,6 +271,36 @@ class SQLiteLedgerRecorder(SQLLogStore[SQLiteDatastore], SQLiteApplicationRecord
             c.row_factory = None  # this cursor's rows only
             c.execute(query, params)
             return c.fetchall()
+
+    @contextmanager
+    def snapshot(self) -> Iterator[SQLSnapshot]:
+        """One read transaction on one connection, for as long as the block runs: in WAL
+        mode it sees the database as of its first read, whatever commits after. Other
+        threads of the reader (``ledger verify`` reads the tree on one) use the same
+        connection, one statement at a time, so they read the same snapshot."""
+        with self.datastore.get_connection(commit=False) as conn, _translated():
+            raw = conn._sqlite_conn
+            lock = threading.Lock()
+
+            def rows(query: str, params: Sequence[object]) -> list[tuple[Any, ...]]:
+                with lock:
+                    curs = raw.cursor()
+                    try:
+                        curs.row_factory = None
+                        curs.execute(query, params)
+                        return curs.fetchall()
+                    finally:
+                        curs.close()
+
+            raw.execute("BEGIN")
+            try:
+                view = SQLSnapshot(self, rows)
+                view.tree_size()  # the first read fixes the snapshot
+                yield view
+            finally:
+                with lock:
+                    if raw.in_transaction:
+                        raw.rollback()
 
     @contextmanager
     def _locked(self) -> Iterator[Cursor]:
