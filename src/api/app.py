@@ -5,11 +5,17 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
+from starlette.routing import request_response
 
-from api import observability, pages, problems
+from api import observability, pages, problems, witnessing
+from api.lean_route import refusing_duplicate_keys
+from api.limits import BodyLimit, settings_of_app
 from api.routers import (
     actors,
     documents,
@@ -66,9 +72,16 @@ def create_app(settings: Settings | None = None, ledger: Ledger | None = None, *
             tune_for_serving()
         elif app.state.service.committer is not None and app.state.service.committer.closed:
             start(app, app.state.service.ledger)  # a new lifespan over a given ledger
+        running: LedgerService = app.state.service
+        pushing = witnessing.attach(  # checkpoints to the witnesses, off the filing path
+            app, running.ledger, on_halt=lambda alarm: setattr(running, "halted", alarm))
+        if pushing is not None:
+            pushing.start()
         try:
             yield
         finally:
+            if pushing is not None:
+                await pushing.stop()
             service: LedgerService = app.state.service
             if service.committer is not None:
                 service.committer.close()
@@ -82,6 +95,7 @@ def create_app(settings: Settings | None = None, ledger: Ledger | None = None, *
     observability.configure_logging()
     observability.install(app, metrics)
     problems.install(app)
+    witnessing.install(app)
     for module in (ops, meta, projects, documents, obligations, units, actors):
         app.include_router(module.router)
     app.include_router(log.router)
@@ -89,6 +103,32 @@ def create_app(settings: Settings | None = None, ledger: Ledger | None = None, *
     app.include_router(evidence.router)
     app.include_router(pages.router)  # the web pages at / (docs/design.md §6)
     app.mount("/static", StaticFiles(directory=pages.STATIC_DIR), name="static")
+    _refuse_duplicate_keys(app)
+    app.add_middleware(BodyLimit, settings=settings_of_app)  # every route, before parsing
+    _declare_problems(app)
     if ledger is not None:  # given a ledger, serve at once (tests, embedding)
         start(app, ledger)
     return app
+
+
+def _refuse_duplicate_keys(app: FastAPI) -> None:
+    """Every route that takes a body FastAPI parses refuses duplicate JSON keys (422), as the
+    filing routes, which parse their own, do (:func:`api.lean_route.refuse_duplicate_keys`)."""
+    for route in app.router.routes:
+        if (isinstance(route, APIRoute) and route.body_field is not None
+                and not getattr(route, "reads_its_own_body", False)):
+            route.app = request_response(refusing_duplicate_keys(route.get_route_handler()))
+
+
+def _declare_problems(app: FastAPI) -> None:
+    """The OpenAPI document declares every operation's error responses in one pass
+    (:func:`api.problems.document_problems`), not route by route."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = problems.document_problems(get_openapi(
+                title=app.title, version=app.version, openapi_version=app.openapi_version,
+                description=app.description, routes=app.routes))
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -286,3 +286,32 @@ class HeadsMapUnavailableError(LedgerError, LookupError):
         else:
             why = f"the map starts at size {start}"
         super().__init__(f"no heads map at size {size} ({why})")
+
+
+# --- requests beyond the service's limits -------------------------------------------------
+
+
+class RequestTooLargeError(LedgerError):
+    """Raised when a request's body is larger than the service accepts (refused while it is
+    read, before it is parsed: the server never holds more than the limit)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        super().__init__(f"the request body is larger than {limit} bytes")
+
+
+class RateLimitedError(LedgerError):
+    """Raised when one bearer token makes more requests of a kind than its rate allows."""
+
+    def __init__(self, what: str, retry_after: int) -> None:
+        self.retry_after = retry_after
+        super().__init__(f"too many {what}; retry after {retry_after} s")
+
+
+class DocumentNotFoundError(LedgerError, LookupError):
+    """Raised when a document is not stored, or is not one the caller may read (the two are
+    not told apart, so that a document's existence does not leak to another unit)."""
+
+    def __init__(self, sha256: str) -> None:
+        self.sha256 = sha256
+        super().__init__(f"document {sha256} not found")

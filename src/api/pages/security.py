@@ -1,12 +1,14 @@
 """Sessions and CSRF for the pages (docs/design.md §6 "Web pages").
 
-* **Session**: signing in with a bearer token sets one cookie, ``ledger_session``
-  (``HttpOnly``, ``SameSite=Strict``, ``Path=/``, ``Secure`` over HTTPS) holding
-  ``ISSUED.TOKEN.MAC``: the token the user typed, when the session began, and an HMAC over both
-  under a key derived from the ledger's master key. A session lasts at most
-  :data:`SESSION_SECONDS`; the token itself is checked against the ledger on every request,
-  so revoking it (``ledger actors revoke-tokens``) ends the session at once. Nothing is kept on
-  the server, so any number of API processes share sessions.
+* **Session**: signing in with a bearer token starts a session on the server
+  (:meth:`ledger.service.tokens.BearerTokens.start_session`: a random id, stored hashed, bound
+  to the token) and sets one cookie, ``ledger_session`` (``HttpOnly``, ``SameSite=Strict``,
+  ``Path=/``, ``Secure`` over HTTPS) holding ``ISSUED.SESSION_ID.MAC``: the session id, when it
+  began, and an HMAC over both under a key derived from the ledger's master key (a forged
+  cookie is turned away without a query). The cookie never holds the bearer token. Every
+  request asks the database whether the session is live: sign-out ends it on the server, and
+  so do revoking or expiring its token and the session lifetime (``LEDGER_SESSION_HOURS``).
+  Sessions live in the database, so any number of API processes share them.
 * **CSRF**: every form carries a hidden ``csrf`` field. Signed in, it is an HMAC of the
   session (synchronizer token derived from it, so it cannot be computed without the cookie);
   before signing in, it must equal a random ``ledger_csrf`` cookie (double submit). Every POST
@@ -29,7 +31,9 @@ from starlette.responses import Response
 SESSION_COOKIE = "ledger_session"
 CSRF_COOKIE = "ledger_csrf"
 LANG_COOKIE = "ledger_lang"
-SESSION_SECONDS = 12 * 3600
+SESSION_SECONDS = 7 * 24 * 3600
+"""The longest any session cookie is accepted; the server's lifetime (``LEDGER_SESSION_HOURS``,
+12 hours by default) and sign-out end a session sooner."""
 CSRF_FIELD = "csrf"
 CSRF_HEADER = "x-csrf-token"
 _TOKEN = re.compile(r"^[A-Za-z0-9_\-]{8,256}$")
@@ -47,25 +51,27 @@ def well_formed_token(token: str) -> bool:
 
 @dataclass(frozen=True)
 class Session:
-    """A signed-in browser: the bearer token and when the session began (Unix seconds)."""
+    """A signed-in browser: its session id (the server's record of it decides whether it is
+    live) and when the session began (Unix seconds)."""
 
-    token: str
+    id: str
     issued: int
 
     def csrf(self, key: bytes) -> str:
         """The CSRF token of this session."""
-        message = f"csrf|{self.issued}|{self.token}".encode()
+        message = f"csrf|{self.issued}|{self.id}".encode()
         return hmac.new(key, message, hashlib.sha256).hexdigest()
 
 
-def _mac(key: bytes, issued: int, token: str) -> str:
-    return hmac.new(key, f"session|{issued}|{token}".encode(), hashlib.sha256).hexdigest()
+def _mac(key: bytes, issued: int, session_id: str) -> str:
+    return hmac.new(key, f"session|{issued}|{session_id}".encode(),
+                    hashlib.sha256).hexdigest()
 
 
-def seal(key: bytes, token: str, issued: int | None = None) -> str:
+def seal(key: bytes, session_id: str, issued: int | None = None) -> str:
     """The session cookie's value."""
     issued = int(time.time()) if issued is None else issued
-    return f"{issued}.{token}.{_mac(key, issued, token)}"
+    return f"{issued}.{session_id}.{_mac(key, issued, session_id)}"
 
 
 def open_session(key: bytes, value: str | None, now: float | None = None) -> Session | None:
@@ -75,22 +81,25 @@ def open_session(key: bytes, value: str | None, now: float | None = None) -> Ses
     parts = value.split(".")
     if len(parts) != 3 or not parts[0].isdigit() or not well_formed_token(parts[1]):
         return None
-    issued, token, mac = int(parts[0]), parts[1], parts[2]
-    if not hmac.compare_digest(mac, _mac(key, issued, token)):
+    issued, session_id, mac = int(parts[0]), parts[1], parts[2]
+    if not hmac.compare_digest(mac, _mac(key, issued, session_id)):
         return None
     now = time.time() if now is None else now
     if not issued - 60 <= now <= issued + SESSION_SECONDS:
         return None
-    return Session(token, issued)
+    return Session(session_id, issued)
 
 
 def _secure(request: Request) -> bool:
     return request.url.scheme == "https"
 
 
-def set_session(response: Response, request: Request, key: bytes, token: str) -> None:
-    """Start a session (and drop the pre-sign-in CSRF cookie)."""
-    response.set_cookie(SESSION_COOKIE, seal(key, token), max_age=SESSION_SECONDS, path="/",
+def set_session(response: Response, request: Request, key: bytes, session_id: str,
+                max_age: int = SESSION_SECONDS) -> None:
+    """Give the browser a session started on the server (and drop the pre-sign-in CSRF
+    cookie)."""
+    response.set_cookie(SESSION_COOKIE, seal(key, session_id),
+                        max_age=min(max_age, SESSION_SECONDS), path="/",
                         httponly=True, samesite="strict", secure=_secure(request))
     response.delete_cookie(CSRF_COOKIE, path="/", httponly=True, samesite="strict",
                            secure=_secure(request))

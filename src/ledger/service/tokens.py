@@ -1,4 +1,13 @@
-"""Bearer tokens of the API: issued to registered actors, kept only as hashes."""
+"""Bearer tokens of the API and sessions of the pages, kept only as hashes.
+
+A bearer token lives ``LEDGER_TOKEN_DAYS`` (90 by default) from its issue, until revoked, or
+until ``ledger actors token ACTOR --rotate`` replaces it. A pages session is a random id the
+cookie carries (never the bearer token); the database keeps the id's hash, the token it was
+signed in with and when. A session lives ``LEDGER_SESSION_HOURS`` (12) from sign-in, until
+sign-out ends it, and no longer than its token: revoking or expiring the token ends it too.
+Lifetimes are judged at each use against the configured values, so shortening one takes
+effect at once for every token and session.
+"""
 
 from __future__ import annotations
 
@@ -6,29 +15,49 @@ import hashlib
 import secrets
 import time
 from collections.abc import Callable
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from ledger.log.entries import format_time
+from ledger.log.entries import format_time, parse_time
 from ledger.log.store import LogStore
 from ledger.service.cache import AggregateCache
+from ledger.settings import Settings
 
 _TOKEN_TTL = 1.0  # seconds a live bearer token is trusted without asking the database
 
 
 def token_hash(token: str) -> str:
-    """What the database keeps of a bearer token."""
+    """What the database keeps of a bearer token (or a session id)."""
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+@dataclass(frozen=True)
+class TokenInfo:
+    """One of an actor's tokens as ``ledger actors tokens`` lists it (never the token)."""
+
+    token_id: str
+    """The first 12 hex digits of the token's hash: enough to tell an actor's tokens apart."""
+    issued_at: str
+    expires_at: str
+    state: str
+    """``live``, ``revoked`` or ``expired``."""
+
+
 class BearerTokens:
-    """Issues, looks up and revokes bearer tokens, remembering live ones for a second."""
+    """Issues, looks up, rotates and revokes bearer tokens (remembering live ones for a
+    second), and starts, checks and ends the pages' sessions."""
 
     def __init__(self, log: LogStore, cache: AggregateCache,
-                 clock: Callable[[], datetime]) -> None:
+                 clock: Callable[[], datetime], settings: Settings | None = None) -> None:
+        chosen = settings or Settings()
         self._log = log
         self._cache = cache
         self._clock = clock
+        self.token_lifetime = timedelta(days=chosen.token_days)
+        self.session_lifetime = timedelta(hours=chosen.session_hours)
         self._live: dict[str, tuple[str, float]] = {}  # token hash → (actor, checked at)
+
+    # --- bearer tokens ---------------------------------------------------------------------
 
     def issue(self, actor: str) -> str:
         """A new bearer token for an actor (``ledger actors token``); only its hash is kept."""
@@ -36,6 +65,31 @@ class BearerTokens:
         token = secrets.token_urlsafe(32)
         self._log.put_token(token_hash(token), actor, format_time(self._clock()))
         return token
+
+    def rotate(self, actor: str) -> str:
+        """Revoke every token of an actor and issue a new one (``--rotate``): the way to renew
+        a token before it expires."""
+        self._cache.registry().actor(actor)
+        self.revoke(actor)
+        return self.issue(actor)
+
+    def expires_at(self, issued_at: str) -> str:
+        """When a token issued at ``issued_at`` expires."""
+        return format_time(parse_time(issued_at) + self.token_lifetime)
+
+    def tokens_of(self, actor: str) -> list[TokenInfo]:
+        """An actor's tokens, oldest first, with when each expires and whether it is live."""
+        now = format_time(self._clock())
+        found = []
+        for digest, issued_at, revoked in self._log.tokens_of(actor):
+            expires = self.expires_at(issued_at)
+            state = "revoked" if revoked else ("expired" if expires <= now else "live")
+            found.append(TokenInfo(digest[:12], issued_at, expires, state))
+        return found
+
+    def _issued_after(self) -> str:
+        """Tokens issued at or before this time have expired."""
+        return format_time(self._clock() - self.token_lifetime)
 
     def remembered_actor_for(self, token: str) -> str | None:
         """:meth:`actor_for` when it can answer without the database, else None (for callers
@@ -47,7 +101,8 @@ class BearerTokens:
         return hit[0] if hit is not None and time.monotonic() - hit[1] < _TOKEN_TTL else None
 
     def actor_for(self, token: str) -> str | None:
-        """The actor a bearer token stands for, if it is live.
+        """The actor a bearer token stands for, if it is live (issued, not revoked, not
+        expired).
 
         A live token is remembered for a second (every request asks): revoked through this
         ledger it stops at once, revoked by another process within a second.
@@ -57,7 +112,7 @@ class BearerTokens:
         if remembered is not None:
             return remembered
         checked = time.monotonic()  # before the query: trusted from when it was asked
-        actor = self._log.actor_for_token(digest)
+        actor = self._log.actor_for_token(digest, self._issued_after())
         if actor is None:
             self._live.pop(digest, None)
         else:
@@ -65,10 +120,36 @@ class BearerTokens:
         return actor
 
     def revoke(self, actor: str) -> int:
-        """Revoke every token of an actor (``ledger actors revoke-tokens``); returns how many."""
+        """Revoke every token of an actor (``ledger actors revoke-tokens``), which ends their
+        sessions too; returns how many."""
         count = self._log.revoke_tokens(actor)
         self._live = {k: v for k, v in self._live.items() if v[0] != actor}
         return count
 
+    # --- pages sessions --------------------------------------------------------------------
 
-__all__ = ["BearerTokens", "token_hash"]
+    def start_session(self, token: str) -> str | None:
+        """Sign in with a bearer token: a new session id for the cookie (None if the token is
+        not live). Only the id's hash is stored."""
+        actor = self.actor_for(token)
+        if actor is None:
+            return None
+        session_id = secrets.token_urlsafe(32)
+        self._log.put_session(token_hash(session_id), token_hash(token), actor,
+                              format_time(self._clock()))
+        return session_id
+
+    def actor_for_session(self, session_id: str) -> str | None:
+        """The actor of a live session (not ended, not older than the session lifetime, its
+        token live)."""
+        now = self._clock()
+        return self._log.actor_for_session(token_hash(session_id),
+                                           format_time(now - self.session_lifetime),
+                                           format_time(now - self.token_lifetime))
+
+    def end_session(self, session_id: str) -> bool:
+        """Sign out: the session ends on the server, whoever still holds its cookie."""
+        return self._log.end_session(token_hash(session_id)) > 0
+
+
+__all__ = ["BearerTokens", "TokenInfo", "token_hash"]

@@ -1,0 +1,154 @@
+"""Request-size limits (refused while read, before parsing, on every route) and the upload
+rate per token: docs/api.md, Limits.
+
+The body limit is checked without measuring memory: the app is driven as ASGI with a
+``receive`` that counts what the server pulls, so "never holds more than the limit" is asserted
+on the bytes it asked for, whatever the allocator does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.limits import RateLimiter
+from ledger.app import Ledger
+from ledger.errors import RateLimitedError
+from ledger.settings import Settings
+
+Auth = Callable[[str], dict[str, str]]
+_CHUNK = 64 * 1024
+_LIMIT = 256 * 1024
+_DOCUMENT_LIMIT = 1024 * 1024
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    """Small limits, so that the tests send little."""
+    return Settings(database_url=database_url, environment="test",
+                    max_request_bytes=_LIMIT, max_document_bytes=_DOCUMENT_LIMIT,
+                    uploads_per_minute=3)
+
+
+def _drive(app: FastAPI, method: str, path: str, headers: dict[str, str],
+           chunks: int) -> tuple[int, dict[str, str], bytes, int]:
+    """One request through the app as ASGI: ``chunks`` body chunks of 64 KiB offered, no
+    ``Content-Length`` unless given (so chunked). Returns the status, headers, body and how
+    many body bytes the server pulled."""
+    pulled = 0
+    sent: list[dict[str, Any]] = []
+    offered = 0
+
+    async def receive() -> dict[str, Any]:
+        nonlocal pulled, offered
+        if offered >= chunks:
+            await asyncio.sleep(3600)  # the client went quiet: never reached if refused
+        offered += 1
+        pulled += _CHUNK
+        return {"type": "http.request", "body": b"{" + b" " * (_CHUNK - 1),
+                "more_body": offered < chunks}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+             "method": method, "scheme": "http", "path": path, "raw_path": path.encode(),
+             "query_string": b"", "root_path": "", "client": ("127.0.0.1", 1),
+             "server": ("testserver", 80),
+             "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()]}
+    asyncio.run(asyncio.wait_for(app(scope, receive, send), 30))
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    return (start["status"], {k.decode(): v.decode() for k, v in start["headers"]}, body,
+            pulled)
+
+
+def test_a_content_length_over_the_limit_is_refused_before_a_byte_is_read(
+        ledger: Ledger, auth: Auth) -> None:
+    app = create_app(ledger=ledger)
+    for method, path in (("POST", "/signin"), ("POST", "/api/v1/projects"),
+                         ("POST", "/api/v1/actors"), ("POST", "/log/checkpoint/cosign"),
+                         ("GET", "/api/v1/me"), ("POST", "/api/v1/documents")):
+        status, headers, body, pulled = _drive(app, method, path, {
+            "content-length": str(300 * 1024 * 1024), "content-type": "application/json"},
+            chunks=4800)
+        assert (status, pulled) == (413, 0), path
+        assert headers["content-type"] == "application/problem+json"
+        assert b"request-too-large" in body
+
+
+def test_a_chunked_body_is_cut_off_once_it_passes_the_limit(ledger: Ledger,
+                                                            auth: Auth) -> None:
+    app = create_app(ledger=ledger)
+    for method, path, headers in (
+            ("POST", "/signin", {"content-type": "application/x-www-form-urlencoded"}),
+            ("POST", "/api/v1/projects", auth("edu-wang") | {
+                "content-type": "application/json"}),
+            ("POST", "/api/v1/actors", auth("admin-zhou") | {
+                "content-type": "application/json"})):
+        status, answered, _, pulled = _drive(app, method, path, headers, chunks=4800)
+        assert status == 413, (path, status)
+        assert answered["content-type"] == "application/problem+json"
+        assert pulled <= _LIMIT + _CHUNK, (path, pulled)  # never more than one chunk beyond
+
+
+def test_documents_have_their_own_larger_limit(ledger: Ledger, auth: Auth) -> None:
+    app = create_app(ledger=ledger)
+    headers = auth("edu-wang") | {"content-type": "application/pdf"}
+    status, _, body, pulled = _drive(app, "POST", "/api/v1/documents", headers,
+                                     chunks=_DOCUMENT_LIMIT // _CHUNK + 8)
+    assert status == 413
+    assert pulled <= _DOCUMENT_LIMIT + _CHUNK
+    # Under the document limit but over the request limit: read whole, then judged as a file.
+    status, _, body, pulled = _drive(app, "POST", "/api/v1/documents", headers,
+                                     chunks=_LIMIT // _CHUNK + 2)
+    assert status == 422, body  # "{   …" is no PDF: the size was no reason to refuse it
+    assert pulled == (_LIMIT // _CHUNK + 2) * _CHUNK
+
+
+def test_under_the_limit_requests_are_served(client: TestClient, auth: Auth) -> None:
+    assert client.get("/api/v1/me", headers=auth("edu-wang")).status_code == 200
+    big_but_fine = {"actor": "x" * 100, "role": "unit", "display_name": "y" * (_LIMIT // 2)}
+    response = client.post("/api/v1/actors", json=big_but_fine, headers=auth("admin-zhou"))
+    assert response.status_code == 422  # judged on its content (actor id too long), not size
+    too_big = {"actor": "x", "role": "unit", "display_name": "y" * (_LIMIT + 1)}
+    response = client.post("/api/v1/actors", json=too_big, headers=auth("admin-zhou"))
+    assert response.status_code == 413
+    assert response.json()["limit"] == _LIMIT
+
+
+def test_uploads_are_rate_limited_per_token(client: TestClient, auth: Auth,
+                                            ledger: Ledger) -> None:
+    headers = auth("edu-wang") | {"content-type": "application/pdf"}
+    for n in range(3):
+        assert client.post("/api/v1/documents", content=b"%PDF-1.4 n" + bytes([48 + n]),
+                           headers=headers).status_code == 201
+    refused = client.post("/api/v1/documents", content=b"%PDF-1.4 more", headers=headers)
+    assert refused.status_code == 429
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert int(refused.headers["retry-after"]) >= 1
+    other = {"Authorization": f"Bearer {ledger.tokens.issue('edu-wang')}",
+             "content-type": "application/pdf"}  # another token of the same actor: its own
+    assert client.post("/api/v1/documents", content=b"%PDF-1.4 other",
+                       headers=other).status_code == 201
+
+
+def test_the_rate_refills_over_time() -> None:
+    now = [0.0]
+    limiter = RateLimiter(6, "uploads", clock=lambda: now[0])
+    for _ in range(6):
+        limiter.take("t")
+    with pytest.raises(RateLimitedError) as refused:
+        limiter.take("t")
+    assert refused.value.retry_after == 10  # one upload a 10 s at 6 a minute
+    now[0] = 10.0
+    limiter.take("t")
+    with pytest.raises(RateLimitedError):
+        limiter.take("t")
+    limiter.take("u")  # another token is untouched
