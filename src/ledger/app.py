@@ -134,7 +134,7 @@ class Ledger(Application[UUID]):
             custody=self.custody, cache=self.cache, authenticator=self.authenticator,
             decider=self.decider, log=log, mapper=self.mapper, clock=clock)
         self.actors = ActorAdmin(self.custody, self.cache, self.filings, clock)
-        self.tokens = BearerTokens(log, self.cache, clock)
+        self.tokens = BearerTokens(log, self.cache, clock, self.settings)
 
     def close(self) -> None:
         """Close the database connections and stop the signature-check threads."""
