@@ -26,6 +26,9 @@ _STRINGS: dict[str, tuple[str, str]] = {
     "nav.overdue": ("逾期事项", "Overdue board"),
     "nav.replay": ("回放", "Replay"),
     "nav.log": ("日志状态", "Log status"),
+    "nav.charts": ("图表", "Charts"),
+    "nav.admin": ("系统管理", "Administration"),
+    "nav.api_docs": ("接口文档", "API docs"),
     "nav.apply": ("立项申请", "New application"),
     "nav.skip": ("跳到正文", "Skip to content"),
     "nav.main": ("主导航", "Main navigation"),
@@ -33,7 +36,7 @@ _STRINGS: dict[str, tuple[str, str]] = {
     "lang.switch_label": ("切换语言", "Switch language"),
     "signin.title": ("登录", "Sign in"),
     "signin.token": ("访问令牌", "Access token"),
-    "signin.token_help": ("由管理员用 ledger actors token 签发；演示令牌见 var/demo-tokens.txt。",
+    "signin.token_help": ("访问令牌由系统管理员签发，请妥善保管。",
                           "Issued by the administrator with `ledger actors token`; demo tokens"
                           " are in var/demo-tokens.txt."),
     "signin.submit": ("登录", "Sign in"),
@@ -79,6 +82,35 @@ _STRINGS: dict[str, tuple[str, str]] = {
     "col.fiscal_year": ("年度", "Year"),
     "col.approved": ("批复金额", "Approved"),
     "col.arranged": ("已安排", "Arranged"),
+    "col.arranged_c": ("已安排建设资金", "Arranged: construction"),
+    "col.arranged_om": ("已安排运维经费", "Arranged: O&M"),
+    "col.disbursed_c": ("已拨付建设资金", "Disbursed: construction"),
+    "col.disbursed_om": ("已拨付运维经费", "Disbursed: O&M"),
+    "col.days_overdue": ("逾期天数", "Days overdue"),
+    "col.working_days": ("工作日", "working days"),
+    "col.calendar_days": ("自然日", "calendar days"),
+    "yuan_wan": ("万元", "10k yuan"),
+    "money.unit_note": ("金额单位：万元（保留两位小数）。批复金额仅为建设资金；运行维护经费另列。",
+                        "Amounts in 10,000 yuan (万元), two decimals. The approved budget is"
+                        " construction money only; O&M money is shown apart."),
+    "money.over_approved": ("已拨付建设资金超过现行批复金额：批复金额在拨付之后经调整审核调减"
+                            "（第16条），已拨付的资金不因调减而退回，后续不得再拨付（超支不补，第15条）。",
+                            "Construction funds disbursed exceed the approved budget now in force:"
+                            " the budget was reduced by a change decision after the payments"
+                            " (Art. 16); nothing more may be paid (Art. 15)."),
+    "money.om_apart": ("运行维护经费不计入批复金额（批复金额为建设资金），两者分列。",
+                       "O&M money is not part of the approved budget (construction money):"
+                       " they are shown apart."),
+    "elig.construction_short": ("可拨付建设资金", "Construction funds eligible"),
+    "elig.operation_maintenance_short": ("可拨付运维经费", "O&M funds eligible"),
+    "library.search": ("搜索", "Search"),
+    "library.search_help": ("按项目名称、建设单位或项目编号前几位搜索",
+                            "Title, unit or the first characters of the project id"),
+    "library.export": ("导出当前筛选结果", "Export the filtered view"),
+    "library.export_csv": ("导出 CSV", "Export CSV"),
+    "library.export_xlsx": ("导出 Excel", "Export Excel"),
+    "library.sort_by": ("按此列排序", "Sort by this column"),
+    "library.charts": ("图表", "Charts"),
     "col.contracted": ("已签合同", "Contracted"),
     "col.disbursed": ("已拨付", "Disbursed"),
     "col.eligible": ("拨付条件", "Eligible"),
@@ -178,7 +210,7 @@ _STRINGS: dict[str, tuple[str, str]] = {
     "log.lag": ("滞后", "Lag"),
     "log.lag_value": ("{entries} 个条目，{time}", "{entries} entries, {time}"),
     "log.up_to_date": ("已联署最新检查点", "the latest checkpoint is cosigned"),
-    "log.verify": ("最近一次完整性校验（ledger verify）", "Last integrity check (ledger verify)"),
+    "log.verify": ("最近一次完整性校验", "Last integrity check (ledger verify)"),
     "log.verify_none": ("尚无校验记录。", "No verification has been recorded."),
     "log.verify_ok": ("通过", "passed"),
     "log.verify_failed": ("未通过", "FAILED"),
@@ -191,7 +223,7 @@ _STRINGS: dict[str, tuple[str, str]] = {
     "log.verify_by": ("执行人", "Run by"),
     "log.verify_finished": ("完成时间", "Finished"),
     "log.verify_duration": ("耗时", "Duration"),
-    "log.note": ("签名检查点（C2SP 签名注记）", "Signed checkpoint (C2SP signed note)"),
+    "log.note": ("签名检查点（签名注记原文）", "Signed checkpoint (C2SP signed note)"),
     # filing
     "file.title": ("填报事项", "File an entry"),
     "file.new_title": ("立项申请", "New project application"),
@@ -245,6 +277,10 @@ ROLES: Final[Mapping[str, tuple[str, str]]] = MappingProxyType({
     "approval": ("行政审批服务部", "Administrative Approval Service Dept"),
     "audit": ("审计分局", "Audit Branch"), "cdr": ("首席数据代表", "Chief Data Representative"),
     "investigator": ("调查人员", "investigator"), "admin": ("管理员", "administrator"),
+})
+VIEWS: Final[Mapping[str, tuple[str, str]]] = MappingProxyType({
+    "project": ("项目库行", "project"), "eligibility": ("资金拨付条件", "eligibility"),
+    "obligations": ("履约事项", "obligations"), "trail": ("审计轨迹", "trail"),
 })
 FUNDING: Final[Mapping[str, tuple[str, str]]] = MappingProxyType({
     "construction": ("建设资金", "Construction funds"),

@@ -22,6 +22,7 @@ from datetime import date
 from typing import Any
 from uuid import UUID
 
+from api.pages.units import UnitNames
 from api.services import Actor, LedgerService
 from ledger.errors import BadSignatureError, ProjectNotFoundError
 from ledger.log.canonical import JSONValue
@@ -52,6 +53,10 @@ class Library:
     as_known_at: str | None
     entries: int
     last_recorded_at: str
+    money: dict[str, dict[str, int]] = field(default_factory=dict)
+    """Per project id: construction and O&M money apart (``arranged_c_fen``, ``arranged_om_fen``,
+    ``disbursed_c_fen``, ``disbursed_om_fen``): the row adds them up, the pages show them apart
+    (the approved budget is construction money only)."""
 
 
 @dataclass
@@ -71,6 +76,9 @@ class ProjectData:
     seq_of_hash: dict[str, int]
     svg: dict[str, str] = field(default_factory=dict)
     """The timeline SVG per language (filled by the page)."""
+    money: dict[str, int] = field(default_factory=dict)
+    """Construction and O&M money apart (``arranged_c_fen``, ``arranged_om_fen``,
+    ``disbursed_c_fen``, ``disbursed_om_fen``), as known at T."""
 
 
 @dataclass(frozen=True)
@@ -130,6 +138,8 @@ class PageReads:
         self._signatures = _Memo(_SIGNATURE_MEMO_LIMIT)
         self.fragments = _Memo(_ROW_MEMO_LIMIT)
         """Rendered HTML of library rows, by (row object, language, link suffix)."""
+        self.units = UnitNames(service.ledger)
+        """Display names of the construction units."""
 
     # --- library -----------------------------------------------------------------------
 
@@ -144,6 +154,7 @@ class PageReads:
         digest = calendar.digest  # computed, not stored: once per call
         only = actor.unit if actor.role is Role.UNIT else None
         rows: list[dict[str, JSONValue]] = []
+        money: dict[str, dict[str, int]] = {}
         for project_id, facts in state.projects.items():
             owner = state.unit_of(facts)
             if actor.role is Role.UNIT and owner != only:
@@ -154,10 +165,15 @@ class PageReads:
                 row = views.library_row(facts, owner, day, calendar)
                 self._rows.put(key, row)
             rows.append(row)
+            money[project_id] = {
+                "arranged_c_fen": facts.arranged_construction_fen,
+                "arranged_om_fen": facts.arranged_om_fen,
+                "disbursed_c_fen": facts.disbursed_construction_fen,
+                "disbursed_om_fen": facts.disbursed_om_fen}
         rows.sort(key=lambda r: str(r["id"]))
         units = [only] if only is not None else state.units()
         return Library(rows, [u for u in units if u], day, as_known_at, state.entries,
-                       state.last_recorded_at)
+                       state.last_recorded_at, money)
 
     def library_hash(self, library: Library) -> str:
         """The state hash of the rows shown (the whole library view for a reader of all)."""
@@ -213,8 +229,12 @@ class PageReads:
         flags = [r.to_json() for r in rules.flags(facts, ledger.calendar)]
         names = {a: r.display_name for a, r in registry.actors.items()}
         seq_of_hash = {e.entry_hash: e.originator_version for e in events if e.entry_hash}
+        money = {"arranged_c_fen": facts.arranged_construction_fen,
+                 "arranged_om_fen": facts.arranged_om_fen,
+                 "disbursed_c_fen": facts.disbursed_construction_fen,
+                 "disbursed_om_fen": facts.disbursed_om_fen}
         return ProjectData(project_id, as_known_at, day, replay.views, signatures, names,
-                           flags, seq_of_hash)
+                           flags, seq_of_hash, money=money)
 
     def _signature_ok(self, event: EntryEvent, registry: KeyRegistry) -> bool:
         """As ``LedgerService.trail``: the key valid at ``recorded_at`` and the signature good."""

@@ -26,9 +26,9 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
-from markupsafe import Markup
 
 from api.pages import i18n
+from api.pages.explain import error_message, explain
 from api.pages.model import PageReads, ProjectData
 from api.pages.security import (
     CSRF_FIELD,
@@ -47,11 +47,13 @@ from api.pages.security import (
 )
 from api.pages.text import (
     cst,
+    cst_zoned,
     duration,
     local_input,
     parse_day,
     parse_known_at,
     seconds_between,
+    wan,
 )
 from api.pages.timeline import timeline_svg
 from api.problems import ledger_problem
@@ -65,17 +67,15 @@ from ledger.measures.views import yuan
 HERE = Path(__file__).resolve().parent
 TEMPLATES_DIR = HERE.parent / "templates"
 STATIC_DIR = HERE.parent / "static"
-PAGE_SIZE = 100
-PAGE_SIZES = {"100": 100, "500": 500}
 _MAX_FORM_BYTES = 2 * 1024 * 1024
 
 _env = Environment(loader=FileSystemLoader(TEMPLATES_DIR),
                    autoescape=select_autoescape(["html"]), undefined=StrictUndefined,
                    trim_blocks=True, lstrip_blocks=True, auto_reload=False)
-_env.globals.update(yuan=yuan, cst=cst, STAGES=i18n.STAGES, KINDS=i18n.KINDS,
+_env.globals.update(yuan=yuan, wan=wan, cst=cst, STAGES=i18n.STAGES, KINDS=i18n.KINDS,
                     STATUSES=i18n.STATUSES, ROLES=i18n.ROLES, FUNDING=i18n.FUNDING,
-                    RULES=i18n.RULES, label=i18n.label, event_label=i18n.event_label,
-                    article=i18n.article)
+                    RULES=i18n.RULES, VIEWS=i18n.VIEWS, label=i18n.label,
+                    event_label=i18n.event_label, article=i18n.article)
 
 _HEADERS = {
     "Cache-Control": "no-store",
@@ -148,6 +148,10 @@ class Ctx:
         """The translator of the request's language."""
         return i18n.translator(self.lang)
 
+    def unit_name(self, unit: str | None) -> str:
+        """A unit's display name (韩集镇 for ``town-hanji``)."""
+        return self.reads.units.name(unit)
+
     def need_actor(self) -> Actor:
         """The signed-in actor, or a redirect to sign in and come back."""
         if self.actor is None:
@@ -180,7 +184,7 @@ def _ctx(request: Request) -> Ctx:
     actor = None
     name = None
     if session is not None:
-        actor_id = service.ledger.tokens.actor_for(session.token)
+        actor_id = service.ledger.tokens.actor_for_session(session.id)
         if actor_id is not None:
             record = service.ledger.registry().actors.get(actor_id)
             if record is not None:
@@ -202,7 +206,9 @@ def _render(ctx: Ctx, template: str, status: int = 200, **values: Any) -> HTMLRe
         t=ctx.t, lang=ctx.lang, html_lang=i18n.HTML_LANG[ctx.lang], actor=ctx.actor,
         display_name=ctx.display_name, csrf=csrf, csrf_field=CSRF_FIELD,
         here=here, other_lang="en" if ctx.lang == "zh" else "zh",
-        reader=ctx.actor is not None and ctx.actor.role is not Role.ADMIN, **values)
+        reader=ctx.actor is not None and ctx.actor.role is not Role.ADMIN,
+        unit_name=ctx.unit_name, zoned=lambda at: cst_zoned(at, ctx.lang),
+        explain=lambda item: explain(item, ctx.lang, ctx.unit_name), **values)
     response.body = response.render(body)
     response.headers["content-length"] = str(len(response.body))
     return response
@@ -216,6 +222,7 @@ def _error_page(request: Request, status: int, message: str,
     rule = exc.rule if isinstance(exc, RuleViolationError) else None
     cited = exc.article if isinstance(exc, RuleViolationError) else None
     quote_zh = exc.quote_zh if isinstance(exc, RuleViolationError) else None
+    message = error_message(status, message, exc, ctx.lang, ctx.unit_name)
     return _render(ctx, "error.html", status=status, status_code=status, headline=headline,
                    message=message, rule=rule, cited=cited, quote_zh=quote_zh)
 
@@ -283,26 +290,30 @@ async def signin(request: Request) -> Response:
     _check_csrf(ctx, form.get(CSRF_FIELD))
     token = form.get("token", "").strip()
     target = safe_next(form.get("next"))
-    actor_id = None
+    actor_id = session_id = None
     if well_formed_token(token):
         actor_id = await run_in_threadpool(ctx.service.ledger.tokens.actor_for, token)
-    if actor_id is None:
+        session_id = await run_in_threadpool(ctx.service.ledger.tokens.start_session, token)
+    if actor_id is None or session_id is None:
         return await run_in_threadpool(lambda: _render(
             ctx, "signin.html", status=401, next=target, error=ctx.t("signin.invalid")))
     record = ctx.service.ledger.registry().actors.get(actor_id)
     if record is not None and record.role is Role.ADMIN and target == "/projects":
         target = "/log"
     response = RedirectResponse(target, status_code=303)
-    set_session(response, request, ctx.key, token)
+    set_session(response, request, ctx.key, session_id, int(
+        ctx.service.ledger.tokens.session_lifetime.total_seconds()))
     return response
 
 
 @router.post("/signout")
 async def signout(request: Request) -> Response:
-    """End the session in this browser."""
+    """End the session, on the server and in this browser."""
     form = await _form(request)
     ctx = await run_in_threadpool(_ctx, request)
     _check_csrf(ctx, form.get(CSRF_FIELD))
+    if ctx.session is not None:
+        await run_in_threadpool(ctx.service.ledger.tokens.end_session, ctx.session.id)
     response = RedirectResponse("/signin", status_code=303)
     clear_session(response, request)
     return response
@@ -315,110 +326,6 @@ def switch_language(code: str, request: Request, next: str | None = None) -> Res
     if code in i18n.LANGUAGES:
         set_language(response, request, code)
     return response
-
-
-# --- library -----------------------------------------------------------------------------------
-
-_ELIGIBILITY = ("construction", "not_construction", "operation_maintenance",
-                "not_operation_maintenance")
-
-
-def _filter_rows(rows: list[dict[str, Any]], *, unit: str | None, stage: str | None,
-                 year: int | None, elig: str | None,
-                 overdue: str | None) -> list[dict[str, Any]]:
-    out = []
-    for row in rows:
-        if unit and row["unit"] != unit:
-            continue
-        if stage and row["stage"] != stage:
-            continue
-        if year is not None and row["fiscal_year"] != year:
-            continue
-        if elig in _ELIGIBILITY:
-            kind = elig.removeprefix("not_")
-            if bool(row["eligible"][kind]) == elig.startswith("not_"):
-                continue
-        if overdue == "yes" and not row["overdue"]:
-            continue
-        if overdue == "no" and row["overdue"]:
-            continue
-        out.append(row)
-    return out
-
-
-def _totals(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    per: dict[str, dict[str, Any]] = {}
-    names = ("approved_budget_fen", "arranged_fen", "contracted_fen", "disbursed_fen")
-    grand: dict[str, Any] = {"unit": None, "projects": 0, **dict.fromkeys(names, 0)}
-    for row in rows:
-        unit = str(row["unit"] or "—")
-        entry = per.setdefault(unit, {"unit": unit, "projects": 0, **dict.fromkeys(names, 0)})
-        entry["projects"] += 1
-        grand["projects"] += 1
-        for name in names:
-            value = row[name] or 0
-            entry[name] += value
-            grand[name] += value
-    return [per[u] for u in sorted(per)], grand
-
-
-def _row_html(ctx: Ctx, suffix: str) -> Callable[[dict[str, Any]], Markup]:
-    """Render one library row (``_row.html``), once per row object, language and link."""
-    template = _env.get_template("_row.html")
-    t, lang = ctx.t, ctx.lang
-
-    def render(row: dict[str, Any]) -> Markup:
-        key = (id(row), lang, suffix)
-        found = ctx.reads.fragments.get(key)
-        if found is not None and found[0] is row:  # the same row object: the same HTML
-            html: Markup = found[1]
-            return html
-        # The output of an autoescaping template is safe HTML.
-        html = Markup(template.render(r=row, t=t, lang=lang, row_suffix=suffix))  # noqa: S704
-        ctx.reads.fragments.put(key, (row, html))
-        return html
-
-    return render
-
-
-def _sorted_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return sorted(rows, key=lambda r: (str(r["unit"] or ""), -int(r["fiscal_year"] or 0),
-                                       str(r["title"]), str(r["id"])))
-
-
-@router.get("/projects")
-def library_page(request: Request, *, unit: str | None = None, stage: str | None = None,
-                 year: str | None = None, elig: str | None = None,
-                 overdue: str | None = None, page: str | None = None,
-                 per: str | None = None) -> Response:
-    """项目库 (Art. 12): filters, totals per unit, one row per project."""
-    ctx = _ctx(request)
-    actor = ctx.need_actor()
-    library = ctx.reads.library(actor)
-    fiscal_year = int(year) if year and year.isdigit() else None
-    rows = _sorted_rows(_filter_rows(library.rows, unit=unit or None, stage=stage or None,
-                                     year=fiscal_year, elig=elig or None,
-                                     overdue=overdue or None))
-    totals, grand = _totals(rows)
-    size = max(len(rows), 1) if per == "all" else PAGE_SIZES.get(per or "", PAGE_SIZE)
-    pages = max(1, -(-len(rows) // size))
-    number = min(max(int(page) if page and page.isdigit() else 1, 1), pages)
-    shown = rows[(number - 1) * size: number * size]
-    years = sorted({r["fiscal_year"] for r in library.rows
-                    if isinstance(r["fiscal_year"], int) and r["fiscal_year"]}, reverse=True)
-    chosen = {"unit": unit or "", "stage": stage or "", "year": year or "",
-              "elig": elig or "", "overdue": overdue or "",
-              "per": per if per == "all" or per in PAGE_SIZES else ""}
-    base = {k: v for k, v in chosen.items() if v}
-
-    def page_link(n: int) -> str:
-        return "/projects?" + urlencode({**base, "page": str(n)})
-
-    return _render(ctx, "library.html", rows=shown, count=len(rows), totals=totals,
-                   grand=grand, units=library.units, years=years, chosen=chosen,
-                   eligibility=_ELIGIBILITY, page=number, pages=pages, page_link=page_link,
-                   row_html=_row_html(ctx, ""),
-                   on=library.on, replay=None, fileable=_fileable(actor, opens=True))
 
 
 # --- one project -------------------------------------------------------------------------------
@@ -457,7 +364,7 @@ def project_page(project: str, request: Request, on: str | None = None,
     filed_type = next((row["type"] for row in views["trail"]["state"]
                        if row["seq"] == filed_seq), None)
     return _render(
-        ctx, "project.html", row=views["project"]["state"],
+        ctx, "project.html", row=views["project"]["state"], money=data.money,
         eligibility=views["eligibility"]["state"], obligations=views["obligations"]["state"],
         trail=views["trail"]["state"], hashes={k: v["state_hash"] for k, v in views.items()},
         signatures=data.signatures, names=data.names, flags=data.flags,
@@ -492,64 +399,6 @@ def evidence_report(project: str, request: Request, on: str | None = None,
     headers["Content-Security-Policy"] = ("default-src 'none'; style-src 'unsafe-inline';"
                                           " img-src data:; frame-ancestors 'none'")
     return HTMLResponse(report.decode("utf-8"), headers=headers)
-
-
-# --- overdue board -----------------------------------------------------------------------------
-
-
-@router.get("/overdue")
-def overdue_page(request: Request, status: str | None = None,
-                 unit: str | None = None) -> Response:
-    """逾期事项: every open or overdue obligation across projects, by due date and unit."""
-    ctx = _ctx(request)
-    actor = ctx.need_actor()
-    only_overdue = status == "overdue"
-    wanted = {"overdue"} if only_overdue else {"open", "overdue", "pending_calendar"}
-    terminated = ctx.reads.terminated(actor)
-    rows = [row for row in ctx.service.obligations(actor)
-            if row["status"] in wanted and str(row["project"]) not in terminated
-            and (not unit or row["unit"] == unit)]
-    rows.sort(key=lambda r: (str(r["due"] or "9999-12-31"), str(r["unit"] or ""),
-                             str(r["title"])))
-    by_unit: dict[str, dict[str, int]] = {}
-    for row in rows:
-        counts = by_unit.setdefault(str(row["unit"] or "—"), {"open": 0, "overdue": 0})
-        counts["overdue" if row["status"] == "overdue" else "open"] += 1
-    units = ctx.reads.library(actor).units
-    return _render(ctx, "overdue.html", rows=rows, by_unit=sorted(by_unit.items()),
-                   units=units, chosen={"status": status or "", "unit": unit or ""},
-                   on=ctx.service.ledger.today())
-
-
-# --- replay ----------------------------------------------------------------------------------
-
-
-@router.get("/replay")
-def replay_page(request: Request, as_known_at: str | None = None, on: str | None = None,
-                project: str | None = None) -> Response:
-    """回放: the project or the whole library exactly as known at T, evaluated on D."""
-    ctx = _ctx(request)
-    actor = ctx.need_actor()
-    current = ctx.reads.library(actor)
-    known = _known_at(ctx, as_known_at)
-    day = _day(ctx, on)
-    if known is not None and project:
-        query = {"as_known_at": known, **({"on": day.isoformat()} if day else {})}
-        raise _Redirect(f"/projects/{_project_id(project)}?{urlencode(query)}")
-    result = None
-    library_hash = None
-    if known is not None:
-        result = ctx.reads.library(actor, on=day, as_known_at=known)
-        library_hash = ctx.reads.library_hash(result)
-    titles = sorted((str(r["title"]), str(r["id"])) for r in current.rows)
-    return _render(ctx, "replay.html", projects=titles, chosen_project=project or "",
-                   known_local=local_input(known) if known else local_input(
-                       current.last_recorded_at)[:16],
-                   on_value=(day or ctx.service.ledger.today()).isoformat(), result=result,
-                   rows=_sorted_rows(result.rows) if result else [], known=known,
-                   row_html=_row_html(ctx, "?" + urlencode(
-                       {"as_known_at": known, "on": result.on.isoformat()}) if result else ""),
-                   library_hash=library_hash)
 
 
 # --- log status --------------------------------------------------------------------------------

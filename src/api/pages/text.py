@@ -1,4 +1,5 @@
-"""Formatting for the pages: ledger times in China Standard Time, money in yuan, and the
+"""Formatting for the pages: ledger times in China Standard Time (北京时间, named on the page),
+money in 万元 (ten thousand yuan, the unit budgets are written in) or in 元 on a detail, and the
 parsing of the replay form's 'as known at' (a local date-time in Beijing time)."""
 
 from __future__ import annotations
@@ -19,6 +20,36 @@ def cst(recorded_at: str) -> str:
     except ValueError:
         return recorded_at
     return moment.astimezone(CST).strftime("%Y-%m-%d %H:%M:%S")
+
+
+ZONE_NAME = {"zh": "北京时间", "en": "CST, UTC+8"}
+
+
+def cst_zoned(recorded_at: str | None, lang: str) -> str:
+    """A ledger time in Beijing time with the zone named (``2026-03-02 09:02:03 北京时间``)."""
+    shown = cst(recorded_at or "")
+    if not shown:
+        return "—"
+    return f"{shown} {ZONE_NAME.get(lang, ZONE_NAME['en'])}"
+
+
+def wan(fen: object) -> str:
+    """Integer fen as 万元 with two decimals, rounded half up (``1234567800`` → ``1,234.57``).
+
+    One 万元 is 1,000,000 fen. Integer arithmetic only (money is never a float here); anything
+    that is not an integer shows as ``—``.
+    """
+    if not isinstance(fen, int) or isinstance(fen, bool):
+        return "—"
+    sign = "-" if fen < 0 else ""
+    hundredths = (abs(fen) + 5_000) // 10_000  # 0.01 万元 = 10,000 fen
+    whole, cents = divmod(hundredths, 100)
+    return f"{sign}{whole:,}.{cents:02d}"
+
+
+def wan_plain(fen: object) -> str:
+    """As :func:`wan` without thousands separators (for CSV and spreadsheet cells)."""
+    return wan(fen).replace(",", "")
 
 
 def local_input(recorded_at: str | None) -> str:
