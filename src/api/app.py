@@ -91,7 +91,8 @@ def create_app(settings: Settings | None = None, ledger: Ledger | None = None, *
                 service.ledger.close()
 
     app = FastAPI(title="Project-supervision audit ledger 项目监管审计账本", version="0.1.0",
-                  description=DESCRIPTION, lifespan=lifespan)
+                  description=DESCRIPTION, lifespan=lifespan,
+                  docs_url=None, redoc_url=None)  # served offline by api.pages.apidocs
     observability.configure_logging()
     observability.install(app, metrics)
     problems.install(app)

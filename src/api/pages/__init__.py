@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.pages import board, forms, library, routes
+from api.pages import apidocs, board, forms, library, routes
 from api.pages.routes import STATIC_DIR, TEMPLATES_DIR
 
 router = APIRouter()
+router.include_router(apidocs.router)
 router.include_router(library.router)
 router.include_router(board.router)
 router.include_router(routes.router)
