@@ -284,7 +284,7 @@ class Importer:
         unit = _project_unit(base, todo, registry)
         blocked = any(r.status == "refused" for r in reports.values())
         signed: list[tuple[PlannedRow, SignedFiling]] = []
-        for row in todo:
+        for row in () if blocked else todo:
             try:
                 actor = _actor_for(registry, row.role, unit, ledger)
                 signed.append((row, ledger.prepare(
@@ -388,7 +388,8 @@ def _to_file(project: _Project, base: Project | None) -> list[PlannedRow]:
                     f"项目编号“{row.project_code}”已有立项申请，不能再次立项"))
                 continue
         todo.append(row)
-    if todo and base is None and not any(r.event_type == "ApplicationFiled" for r in todo):
+    opened_here = any(r.ref.sheet == importing.SHEETS[0].name for r in project.rows)
+    if todo and base is None and not opened_here:
         for row in todo:
             reports[row.ref] = _refused(row, Problem(
                 "import_unknown_project", article_zh(12),
