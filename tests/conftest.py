@@ -8,6 +8,7 @@ reason printed; under CI (``CI=true``) a skipped PostgreSQL test is a failure.
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -21,6 +22,10 @@ from ledger.settings import Settings
 from ledgertest import PG_URL, require_postgres, upload_example_documents
 
 __all__ = ["PG_URL", "require_postgres", "upload_example_documents"]
+
+# The CLI's and servers' tests run in the `test` environment, where the development
+# placeholder master key may seal any database (docs/keys.md); elsewhere only a demo's.
+os.environ.setdefault("LEDGER_ENVIRONMENT", "test")
 
 
 @pytest.fixture

@@ -1283,6 +1283,10 @@ def load_demo(settings: Settings) -> DemoResult:
     ledger = Ledger(settings, clock=clock)
     try:
         _refuse_non_empty(ledger)
+        # Before any key is made: the mark is what lets the development placeholder master
+        # key seal this database's keys (docs/keys.md), and it tells any reader it is sample data.
+        ledger.custody.mark_demo(f"made by `ledger demo` at {format_time(datetime.now(UTC))}:"
+                                 " sample data, not a real ledger")
         ledger.initialise()
         for actor, role, unit, name in ACTORS:
             ledger.register_actor(actor, role, unit, name)

@@ -8,12 +8,14 @@ import hashlib
 from functools import cached_property
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ledger.errors import ConfigurationError
 
 DEVELOPMENT_MASTER_KEY = "development-only-master-key-do-not-use"
+DEVELOPMENT_MASTER_KEY_BYTES = hashlib.sha256(DEVELOPMENT_MASTER_KEY.encode()).digest()
+"""What the placeholder stretches to (it is published: whoever has it opens what it sealed)."""
 
 
 class Settings(BaseSettings):
@@ -24,7 +26,13 @@ class Settings(BaseSettings):
     environment: Literal["development", "test", "production"] = "development"
     database_url: str = "sqlite:///./var/ledger.db"
     master_key: SecretStr = SecretStr(DEVELOPMENT_MASTER_KEY)
-    """Base64 of 32 random bytes (``ledger keygen-master``); seals custodial private keys."""
+    """Base64 of 32 random bytes (``ledger keys master-key``); seals custodial private keys kept
+    in software. The placeholder default opens only a database made by ``ledger demo`` (or the
+    test suite's), never under ``production`` (docs/keys.md)."""
+    keys: SecretStr = SecretStr("software")
+    """Where new signing keys are made and kept: ``software`` (sealed in the database under the
+    master key) or an RFC 7512 ``pkcs11:`` URI naming a token (module path, token, PIN), where
+    the log, root and custodial keys are generated and never leave (docs/keys.md)."""
     root_key: str | None = None
     """Pinned root admin public key (base64). Unset: trust the one recorded at ``ledger init``."""
     origin: str = "ledger.gaoxin.example/projects"
@@ -48,28 +56,47 @@ class Settings(BaseSettings):
     writer: Literal["process", "thread"] = "process"
     """Where a server decides and appends filings: a writer process of its own (the API's event
     loop and the writes then each have an interpreter lock), or a thread beside the loop."""
+    witnesses: str = ""
+    """Witnesses the server pushes each new checkpoint to (C2SP tlog-witness): ``NAME URL VKEY``
+    entries separated by ``;`` or newlines (``ledger.log.witness.parse_witnesses``)."""
+    witness_interval: float = Field(default=1.0, gt=0, le=3600)
+    """Seconds between pushes: new checkpoints are coalesced to at most one push per interval."""
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
 
-    @model_validator(mode="after")
-    def _refuse_placeholders(self) -> Settings:
-        if self.environment == "production" and (
-            self.master_key.get_secret_value() == DEVELOPMENT_MASTER_KEY
-        ):
-            raise ValueError("LEDGER_MASTER_KEY is the development placeholder; set a real key")
-        return self
+    @property
+    def placeholder_master_key(self) -> bool:
+        """Whether the master key is the published development placeholder. Judged where it
+        would be used (:class:`ledger.service.custody.KeyCustody`), not here, so that
+        reading and ``ledger verify`` never need a master key."""
+        return self.master_key.get_secret_value() == DEVELOPMENT_MASTER_KEY
+
+    @property
+    def keys_uri(self) -> str | None:
+        """The ``pkcs11:`` URI of ``LEDGER_KEYS``, or None for the software keystore."""
+        value = self.keys.get_secret_value().strip()
+        if value in {"", "software"}:
+            return None
+        if not value.startswith("pkcs11:"):
+            raise ConfigurationError(
+                f"LEDGER_KEYS must be `software` or a pkcs11: URI, got {value.split(':')[0]!r}")
+        return value
 
     @cached_property
     def master_key_bytes(self) -> bytes:
         """The 32-byte master key (the placeholder is stretched only in development)."""
         text = self.master_key.get_secret_value()
         if text == DEVELOPMENT_MASTER_KEY:
-            return hashlib.sha256(text.encode()).digest()
-        try:
-            raw = base64.b64decode(text, validate=True)
-        except binascii.Error as exc:
-            raise ConfigurationError("LEDGER_MASTER_KEY must be base64 of 32 bytes") from exc
-        if len(raw) != 32:
-            raise ConfigurationError(
-                f"LEDGER_MASTER_KEY must decode to 32 bytes, got {len(raw)}")
-        return raw
+            return DEVELOPMENT_MASTER_KEY_BYTES
+        return decode_master_key(text)
+
+
+def decode_master_key(text: str, name: str = "LEDGER_MASTER_KEY") -> bytes:
+    """The 32 bytes of a master key written as base64; :class:`ConfigurationError` otherwise."""
+    try:
+        raw = base64.b64decode(text.strip(), validate=True)
+    except binascii.Error:
+        raise ConfigurationError(f"{name} must be base64 of 32 bytes") from None
+    if len(raw) != 32:
+        raise ConfigurationError(f"{name} must decode to 32 bytes, got {len(raw)}")
+    return raw

@@ -1,7 +1,11 @@
-"""Custodial keys: private keys the server holds, sealed at rest under the master key.
+"""Custodial keys: private keys the server holds, sealed at rest under the master key, or
+held in an HSM and only named here.
 
-AES-256-GCM from ``cryptography``; the key id is the associated data, so a sealed key moved to
-another id does not open. (Client-held keys, which the server never sees, come with the API.)
+A software key is sealed with AES-256-GCM from ``cryptography``; the key id is the associated
+data, so a sealed key moved to another id does not open. A key in a PKCS#11 token
+(:mod:`ledger.crypto.pkcs11`) is stored as a *handle record* instead: a fixed prefix and the
+object's ``CKA_ID``, nothing secret. (Client-held keys, which the server never sees, come with
+the API.)
 """
 
 from __future__ import annotations
@@ -15,6 +19,19 @@ from ledger.errors import ConfigurationError, KeyNotValidError
 
 _NONCE_BYTES = 12
 MASTER_KEY_BYTES = 32
+HANDLE_PREFIX = b"\x00pkcs11-handle\x00"
+"""Starts a handle record. A sealed key starts with a random 12-byte nonce, which begins with
+these 15 bytes with probability 2^-96."""
+
+
+def handle_record(object_id: bytes) -> bytes:
+    """The custody record of a key held in a PKCS#11 token under ``CKA_ID`` = ``object_id``."""
+    return HANDLE_PREFIX + object_id
+
+
+def handle_of(record: bytes) -> bytes | None:
+    """The ``CKA_ID`` a handle record names, or None for a sealed software key."""
+    return record[len(HANDLE_PREFIX):] if record.startswith(HANDLE_PREFIX) else None
 
 
 class Custodian:

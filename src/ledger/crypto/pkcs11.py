@@ -1,0 +1,286 @@
+"""Signing keys held in an HSM through PKCS#11 (Cryptoki), with ``python-pkcs11``.
+
+A key generated here never leaves its token: the private half is created with
+``CKA_SENSITIVE`` true and ``CKA_EXTRACTABLE`` false, and every signature is a ``C_Sign`` by the
+token. The ledger keeps, in its custody table, only a handle (the object's ``CKA_ID``): see
+:mod:`ledger.crypto.custody`. Ed25519 is ``CKK_EC_EDWARDS`` keys with ``CKM_EDDSA`` (PKCS#11 3.0;
+SoftHSM2 ≥ 2.6 implements both), so a token signature is byte-for-byte what the software
+suite's key would make and verifies with the same code.
+
+The token is named by an RFC 7512 PKCS#11 URI, ``LEDGER_KEYS=pkcs11:token=LABEL?module-path=
+/usr/lib/softhsm/libsofthsm2.so&pin-source=file:/run/secrets/hsm-pin`` (docs/keys.md). One
+process logs in once per token (PKCS#11 login belongs to the application, not the session), so
+connections are shared process-wide, and one lock serialises a connection's calls (a PKCS#11
+session serves one call at a time).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+import pkcs11
+from pkcs11 import Attribute, KeyType, Mechanism, ObjectClass
+from pkcs11.exceptions import PKCS11Error
+from pkcs11.util.ec import encode_named_curve_parameters
+
+from ledger.crypto.suites import Ed25519Suite
+from ledger.errors import BadSignatureError, ConfigurationError, KeyNotValidError
+
+ED25519_OID = "1.3.101.112"
+"""``id-Ed25519`` (RFC 8410): the curve's ``CKA_EC_PARAMS`` as a named-curve OID."""
+
+_PROBE = b"audit-ledger pkcs11 self-test"
+_PATH_ATTRIBUTES = frozenset({"token", "manufacturer", "serial", "model", "slot-id",
+                              "slot-description", "slot-manufacturer", "library-manufacturer",
+                              "library-description", "library-version", "pin-value",
+                              "pin-source"})
+_QUERY_ATTRIBUTES = frozenset({"module-path", "pin-value", "pin-source"})
+
+
+@dataclass(frozen=True)
+class Pkcs11Uri:
+    """The parts of an RFC 7512 URI the ledger uses: which module, which token, which PIN.
+
+    ``object``, ``id`` and ``type`` are refused: the ledger names its own objects.
+    """
+
+    module_path: str
+    token: str | None = None
+    serial: str | None = None
+    manufacturer: str | None = None
+    model: str | None = None
+    slot_id: int | None = None
+    pin: str | None = field(default=None, repr=False)
+
+    @property
+    def selector(self) -> tuple[object, ...]:
+        """What tells this token apart from others behind the same module (not the PIN)."""
+        return (self.module_path, self.token, self.serial, self.manufacturer, self.model,
+                self.slot_id)
+
+    def describe(self) -> str:
+        """The token as an operator would recognise it (never the PIN)."""
+        parts = [f"{name}={value}" for name, value in (
+            ("token", self.token), ("serial", self.serial), ("slot-id", self.slot_id))
+            if value is not None]
+        return f"pkcs11:{';'.join(parts)}?module-path={self.module_path}"
+
+
+def parse_pkcs11_uri(text: str) -> Pkcs11Uri:
+    """Parse ``pkcs11:PATH-ATTRS[?QUERY-ATTRS]`` (RFC 7512); :class:`ConfigurationError` if bad.
+
+    Path attributes are separated by ``;``, query attributes by ``&``; values are
+    percent-decoded. ``pin-value`` (or ``pin-source=file:PATH``, whose file holds the PIN) and
+    ``module-path`` are query attributes in RFC 7512; they are accepted in the path too.
+    """
+    if not text.startswith("pkcs11:"):
+        raise ConfigurationError(f"LEDGER_KEYS must be `software` or a pkcs11: URI, got"
+                                 f" {text.split(':', 1)[0]!r}…")
+    path, _, query = text.removeprefix("pkcs11:").partition("?")
+    values: dict[str, str] = {}
+    for component, separator, allowed in ((path, ";", _PATH_ATTRIBUTES | {"module-path"}),
+                                          (query, "&", _QUERY_ATTRIBUTES)):
+        for item in filter(None, component.split(separator)):
+            name, equals, value = item.partition("=")
+            if not equals:
+                raise ConfigurationError(f"LEDGER_KEYS: {name!r} has no value (name=value)")
+            if name in {"object", "id", "type"}:
+                raise ConfigurationError(
+                    f"LEDGER_KEYS names the token only; {name!r} is chosen by the ledger")
+            if name not in allowed:
+                raise ConfigurationError(f"LEDGER_KEYS: unknown attribute {name!r}")
+            values[name] = unquote(value)
+    module = values.get("module-path")
+    if not module:
+        raise ConfigurationError("LEDGER_KEYS needs module-path=/path/to/the/pkcs11/module.so")
+    pin = values.get("pin-value")
+    source = values.get("pin-source")
+    if source is not None:
+        file = Path(source.removeprefix("file:") if source.startswith("file:") else source)
+        try:
+            pin = file.read_text(encoding="utf-8").rstrip("\r\n")
+        except OSError as exc:
+            raise ConfigurationError(f"LEDGER_KEYS pin-source {file}: {exc.strerror}") from None
+    slot = values.get("slot-id")
+    if slot is not None and not slot.isdigit():
+        raise ConfigurationError(f"LEDGER_KEYS slot-id must be a number, got {slot!r}")
+    return Pkcs11Uri(module_path=module, token=values.get("token"),
+                     serial=values.get("serial"), manufacturer=values.get("manufacturer"),
+                     model=values.get("model"),
+                     slot_id=None if slot is None else int(slot), pin=pin)
+
+
+@dataclass(frozen=True)
+class Pkcs11Ed25519Signer:
+    """An Ed25519 key in a token: a :class:`ledger.crypto.interface.Signer` whose ``sign`` is the
+    token's ``C_Sign`` with ``CKM_EDDSA`` (pure Ed25519, RFC 8032)."""
+
+    token: Pkcs11Token
+    object_id: bytes
+    public_key: bytes
+    _private: Any = field(repr=False, compare=False)
+    suite: str = "ed25519"
+
+    def sign(self, message: bytes) -> bytes:
+        """Return the raw 64-byte signature the token makes over ``message``."""
+        return self.token.sign(self._private, message)
+
+
+_LIBRARIES: dict[tuple[int, str], Any] = {}
+_TOKENS: dict[tuple[int, tuple[object, ...]], Pkcs11Token] = {}
+_OPENING = threading.Lock()
+
+
+class Pkcs11Token:
+    """One logged-in session on one token, shared by the process (see :func:`open_token`)."""
+
+    def __init__(self, uri: Pkcs11Uri) -> None:
+        self.uri = uri
+        self._lock = threading.Lock()
+        self._suite = Ed25519Suite()
+        library = _library(uri.module_path)
+        try:
+            token = library.get_token(
+                **{name: value for name, value in (
+                    ("token_label", uri.token), ("token_serial", uri.serial)) if value})
+        except pkcs11.NoSuchToken:
+            raise ConfigurationError(f"no PKCS#11 token {uri.describe()}") from None
+        except pkcs11.MultipleTokensReturned:
+            raise ConfigurationError(
+                f"more than one PKCS#11 token matches {uri.describe()}; name it by token=LABEL"
+                " or serial=") from None
+        except PKCS11Error as exc:
+            raise ConfigurationError(f"PKCS#11 module {uri.module_path}: {exc!r}") from None
+        mechanisms = set(token.slot.get_mechanisms())
+        missing = {Mechanism.EC_EDWARDS_KEY_PAIR_GEN, Mechanism.EDDSA} - mechanisms
+        if missing:
+            raise ConfigurationError(
+                f"the PKCS#11 token {uri.describe()} lacks"
+                f" {', '.join(sorted(m.name for m in missing))}: Ed25519 keys need"
+                " CKK_EC_EDWARDS with CKM_EDDSA (PKCS#11 3.0; SoftHSM2 ≥ 2.6)")
+        if uri.pin is None:
+            raise ConfigurationError(
+                f"LEDGER_KEYS names no PIN for {uri.describe()}: add pin-source=file:PATH"
+                " (or pin-value=)")
+        try:
+            self._session = token.open(rw=True, user_pin=uri.pin)
+        except pkcs11.PinIncorrect:
+            raise ConfigurationError(f"the PIN for {uri.describe()} is wrong") from None
+        except pkcs11.UserAlreadyLoggedIn:
+            self._session = token.open(rw=True)
+        except PKCS11Error as exc:
+            raise ConfigurationError(
+                f"cannot log in to {uri.describe()}: {type(exc).__name__}") from None
+        self.label = str(token.label)
+
+    def generate_ed25519(self, label: str) -> Pkcs11Ed25519Signer:
+        """Generate a key pair in the token (private half non-extractable); self-tested."""
+        object_id = secrets.token_bytes(16)
+        common = {Attribute.TOKEN: True, Attribute.ID: object_id, Attribute.LABEL: label}
+        with self._lock:
+            try:
+                public, private = self._session.generate_keypair(
+                    KeyType.EC_EDWARDS, 0, store=True,
+                    mechanism=Mechanism.EC_EDWARDS_KEY_PAIR_GEN,
+                    public_template={
+                        **common, Attribute.VERIFY: True,
+                        Attribute.EC_PARAMS: encode_named_curve_parameters(ED25519_OID)},
+                    private_template={
+                        **common, Attribute.SIGN: True, Attribute.PRIVATE: True,
+                        Attribute.SENSITIVE: True, Attribute.EXTRACTABLE: False})
+                point = public[Attribute.EC_POINT]
+            except PKCS11Error as exc:
+                raise ConfigurationError(
+                    f"the PKCS#11 token {self.label!r} could not generate an Ed25519 key:"
+                    f" {type(exc).__name__}") from None
+        return self._checked(Pkcs11Ed25519Signer(self, object_id, _raw_point(point), private))
+
+    def find_ed25519(self, key_id: str, object_id: bytes) -> Pkcs11Ed25519Signer:
+        """The key pair with ``CKA_ID`` = ``object_id``; :class:`KeyNotValidError` if absent."""
+        with self._lock:
+            try:
+                private = list(self._session.get_objects({
+                    Attribute.CLASS: ObjectClass.PRIVATE_KEY, Attribute.ID: object_id}))
+                public = list(self._session.get_objects({
+                    Attribute.CLASS: ObjectClass.PUBLIC_KEY, Attribute.ID: object_id}))
+                point = public[0][Attribute.EC_POINT] if len(public) == 1 else None
+            except PKCS11Error as exc:
+                raise ConfigurationError(f"the PKCS#11 token {self.label!r}: {exc!r}") from None
+        if len(private) != 1 or point is None:
+            raise KeyNotValidError(key_id, f"the PKCS#11 token {self.label!r} holds no key"
+                                           f" with CKA_ID {object_id.hex()}")
+        return self._checked(Pkcs11Ed25519Signer(self, object_id, _raw_point(point), private[0]))
+
+    def sign(self, private: Any, message: bytes) -> bytes:
+        """``C_Sign`` with ``CKM_EDDSA``, one call at a time on this session."""
+        with self._lock:
+            try:
+                return bytes(private.sign(message, mechanism=Mechanism.EDDSA))
+            except PKCS11Error as exc:
+                raise ConfigurationError(
+                    f"the PKCS#11 token {self.label!r} did not sign: {type(exc).__name__}"
+                ) from None
+
+    def _checked(self, signer: Pkcs11Ed25519Signer) -> Pkcs11Ed25519Signer:
+        """Sign a probe and verify it in software: a token, curve or encoding that disagrees
+        with RFC 8032 is refused before its first real signature."""
+        try:
+            self._suite.verify(signer.public_key, _PROBE, signer.sign(_PROBE))
+        except BadSignatureError:
+            raise ConfigurationError(
+                f"the PKCS#11 token {self.label!r} made an Ed25519 signature that does not"
+                " verify (self-test)") from None
+        return signer
+
+    def close(self) -> None:
+        """Log out and close the session (process exit does the same)."""
+        with self._lock:
+            self._session.close()
+
+
+def open_token(uri: Pkcs11Uri) -> Pkcs11Token:
+    """The process's connection to the token ``uri`` names (opened and logged in once).
+
+    Keyed by process id too: a forked child must not use its parent's Cryptoki state
+    (PKCS#11 §5.4: it initialises its own).
+    """
+    key = (os.getpid(), uri.selector)
+    with _OPENING:
+        token = _TOKENS.get(key)
+        if token is None:
+            token = _TOKENS[key] = Pkcs11Token(uri)
+        return token
+
+
+def _library(module_path: str) -> Any:
+    key = (os.getpid(), module_path)
+    library = _LIBRARIES.get(key)
+    if library is None:
+        if not Path(module_path).is_file():
+            raise ConfigurationError(f"no PKCS#11 module at {module_path}")
+        try:
+            library = _LIBRARIES[key] = pkcs11.lib(module_path)
+        except PKCS11Error as exc:
+            raise ConfigurationError(f"PKCS#11 module {module_path}: {exc!r}") from None
+    return library
+
+
+def _raw_point(point: bytes) -> bytes:
+    """``CKA_EC_POINT`` of an Edwards key as the raw 32-byte public key: PKCS#11 3.0 says a DER
+    OCTET STRING (``04 20 ‖ key``, as SoftHSM2 gives), some tokens give the 32 bytes bare."""
+    point = bytes(point)
+    if len(point) == 34 and point[:2] == b"\x04\x20":
+        return point[2:]
+    if len(point) == 32:
+        return point
+    raise ConfigurationError(f"unexpected CKA_EC_POINT for an Ed25519 key ({len(point)} bytes)")
+
+
+__all__ = ["ED25519_OID", "Pkcs11Ed25519Signer", "Pkcs11Token", "Pkcs11Uri", "open_token",
+           "parse_pkcs11_uri"]
