@@ -3,18 +3,18 @@ place."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from starlette.routing import request_response
 
 from api import observability, pages, problems, witnessing
-from api.lean_route import refusing_duplicate_keys
+from api.lean_route import Handler, refusing_duplicate_keys
 from api.limits import BodyLimit, settings_of_app
 from api.routers import (
     actors,
@@ -98,13 +98,12 @@ def create_app(settings: Settings | None = None, ledger: Ledger | None = None, *
     problems.install(app)
     witnessing.install(app)
     for module in (ops, meta, projects, documents, obligations, units, actors):
-        app.include_router(module.router)
-    app.include_router(log.router)
-    app.include_router(tiles.router)  # C2SP tlog-tiles: /checkpoint, /tile/… (docs/design.md §5)
-    app.include_router(evidence.router)
-    app.include_router(pages.router)  # the web pages at / (docs/design.md §6)
+        include(app, module.router)
+    include(app, log.router)
+    include(app, tiles.router)  # C2SP tlog-tiles: /checkpoint, /tile/… (docs/design.md §5)
+    include(app, evidence.router)
+    include(app, pages.router)  # the web pages at / (docs/design.md §6)
     app.mount("/static", StaticFiles(directory=pages.STATIC_DIR), name="static")
-    _refuse_duplicate_keys(app)
     app.add_middleware(BodyLimit, settings=settings_of_app)  # every route, before parsing
     _declare_problems(app)
     if ledger is not None:  # given a ledger, serve at once (tests, embedding)
@@ -112,13 +111,23 @@ def create_app(settings: Settings | None = None, ledger: Ledger | None = None, *
     return app
 
 
-def _refuse_duplicate_keys(app: FastAPI) -> None:
-    """Every route that takes a body FastAPI parses refuses duplicate JSON keys (422), as the
-    filing routes, which parse their own, do (:func:`api.lean_route.refuse_duplicate_keys`)."""
-    for route in app.router.routes:
+def include(app: FastAPI, router: APIRouter) -> None:
+    """Include a router (every router goes through here): each of its routes whose body
+    FastAPI parses refuses duplicate JSON keys (422), as the filing routes, which parse their
+    own body, do (:func:`api.lean_route.refuse_duplicate_keys`)."""
+    for route in router.routes:
         if (isinstance(route, APIRoute) and route.body_field is not None
-                and not getattr(route, "reads_its_own_body", False)):
-            route.app = request_response(refusing_duplicate_keys(route.get_route_handler()))
+                and not getattr(route, "reads_its_own_body", False)
+                and not getattr(route, "refuses_duplicate_keys", False)):
+            make = route.get_route_handler  # FastAPI builds the handler from this, per app
+
+            def checked(make: Callable[[], Handler] = make) -> Handler:
+                return refusing_duplicate_keys(make())
+
+            route.get_route_handler = checked  # type: ignore[method-assign,assignment]
+            route.app = request_response(checked())
+            route.refuses_duplicate_keys = True  # type: ignore[attr-defined]
+    app.include_router(router)
 
 
 def _declare_problems(app: FastAPI) -> None:

@@ -136,7 +136,7 @@ _BY_TYPE = {accepted.media_type: accepted for accepted in ACCEPTED}
 # What a browser that sniffs takes for HTML (the WHATWG MIME sniffing standard's HTML patterns,
 # with SVG, XML and a few more): refused in text, and in any document's first kilobyte.
 _HTML = re.compile(
-    rb"<\s*(?:!doctype|html|head|script|iframe|h1|div|font|table|a|style|title|b|body|br|p"
+    rb"<(?:!doctype|html|head|script|iframe|h1|div|font|table|a|style|title|b|body|br|p"
     rb"|svg|img|object|embed|meta|link|form|base|\?xml|!--)(?:[\s>/]|$)", re.IGNORECASE)
 _SNIFFED = 1024
 
