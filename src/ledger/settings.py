@@ -63,6 +63,21 @@ class Settings(BaseSettings):
     """Seconds between pushes: new checkpoints are coalesced to at most one push per interval."""
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+    # Reminders (ledger remind; docs/import.md, Reminders).
+    public_url: str = "http://localhost:8000"
+    """Where officials open the pages: reminders link to ``{public_url}/projects/{id}``."""
+    remind_days: int = Field(default=3, ge=0, le=30)
+    """A reminder goes out this many working days before an obligation is due (and on the day,
+    and once overdue)."""
+    remind_every: int = Field(default=0, ge=0)
+    """Seconds between reminder runs inside ``ledger serve`` (0: off; a systemd timer runs
+    ``ledger remind`` instead)."""
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_from: str = "ledger@localhost"
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = False
 
     @property
     def placeholder_master_key(self) -> bool:
