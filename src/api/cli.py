@@ -1,5 +1,11 @@
 """The ``ledger`` command line (docs/design.md §6): typer commands, rich output, ``--json``
-everywhere."""
+everywhere.
+
+Exit codes: 0 done (for ``verify``: every check held); 1 a check failed or a submission was
+refused; 2 a usage, configuration or connection error, told in one line that names the cause
+and the fix (``ledger --debug …`` adds the traceback). Heavy modules are imported inside the
+commands, so ``ledger --help`` starts fast (:mod:`api.cli_lazy`).
+"""
 
 from __future__ import annotations
 
@@ -10,90 +16,149 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any, cast
-from uuid import UUID
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
 
-from ledger.app import Ledger
-from ledger.errors import LedgerError
-from ledger.evidence.verify import verify_ledger
+from api.cli_errors import Flags, errors, fail, open_ledger, reported
+from api.cli_lazy import LazyGroup, lazy_commands, use_plain_help_types
+from api.cli_views import folding_table
 from ledger.measures.roles import Role
-from ledger.settings import Settings
-from projections import views
-from projections.replay import replay_library, replay_project
-from projections.runner import Library
 
-app = typer.Typer(help="The project-supervision audit ledger (项目监管审计账本).",
-                  no_args_is_help=True, pretty_exceptions_enable=False)
-actors_app = typer.Typer(help="Register actors (admin).", no_args_is_help=True)
-keys_app = typer.Typer(help="Rotate, revoke and list keys (admin).", no_args_is_help=True)
+if TYPE_CHECKING:
+    from rich.progress import Progress
+
+    from ledger.app import Ledger
+
+use_plain_help_types()
+# Commands other modules define, imported only when they run (their one-line help is here so
+# that `ledger --help` imports none of them; tests/api/test_cli.py keeps the two in step).
+lazy_commands("api.cli_evidence", {
+    "export": "Export a project's signed evidence bundle (entries, proofs, documents,"
+              " projections).",
+    "verify-bundle": "Verify an evidence bundle offline (no database, no network); exit 0 only"
+                     " if all holds.",
+    "witness": "Witness the log's checkpoints (the Audit Branch).",
+    "witness-keygen": "Create a cosignature/v1 witness key file (kept by the witness) and"
+                      " print its verifier key.",
+    "witness-register": "Register a witness's public key for an audit actor (admin; the server"
+                        " never holds it).",
+})
+
+app = typer.Typer(help="The project-supervision audit ledger (项目监管审计账本).\n\n"
+                       "Configuration comes from LEDGER_* environment variables, first of all"
+                       " LEDGER_DATABASE_URL (sqlite:///PATH or postgresql://USER@HOST/DB;"
+                       " default sqlite:///./var/ledger.db): docs/operations.md.",
+                  cls=LazyGroup, no_args_is_help=True, pretty_exceptions_enable=False,
+                  context_settings={"help_option_names": ["-h", "--help"]})
+actors_app = typer.Typer(help="Register actors and issue their tokens (admin).",
+                         no_args_is_help=True)
+keys_app = typer.Typer(help="Generate, rotate, revoke and list keys (admin).",
+                       no_args_is_help=True)
 app.add_typer(actors_app, name="actors")
 app.add_typer(keys_app, name="keys")
 calendar_app = typer.Typer(help="The working-day calendar (法定节假日安排).", no_args_is_help=True)
 app.add_typer(calendar_app, name="calendar")
 
 console = Console()
-errors = Console(stderr=True)
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+AsKnownAt = Annotated[str | None, typer.Option(
+    metavar="TIME", help="Only entries recorded at or before this RFC 3339 time (default: all).")]
+OnDate = Annotated[str | None, typer.Option(
+    metavar="DATE", help="Evaluation date YYYY-MM-DD (default: today in Beijing).")]
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version  # noqa: PLC0415
+
+        sys.stdout.write(f"ledger (audit-ledger) {version('audit-ledger')}\n")
+        raise typer.Exit
+
+
+@app.callback()
+def _options(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+    debug: Annotated[bool, typer.Option(
+        "--debug", help="Show the traceback of an error, not only its one-line message.")] = False,
+) -> None:
+    """The project-supervision audit ledger (项目监管审计账本)."""
+    Flags.debug = debug
 
 
 @contextmanager
 def _ledger(*, initialised: bool = True) -> Iterator[Ledger]:
-    """Open the configured ledger; turn ledger errors into a message and exit code 2."""
-    try:
-        ledger = Ledger(Settings())
-        if initialised:
-            ledger.identity  # noqa: B018 - refuse early, naming `ledger init`
-    except LedgerError as exc:
-        errors.print(f"[red]error:[/red] {exc}", soft_wrap=True)
-        raise typer.Exit(2) from None
-    try:
+    """Open the configured ledger (:func:`api.cli_errors.open_ledger`)."""
+    with open_ledger(initialised=initialised) as ledger:
         yield ledger
-    except LedgerError as exc:
-        errors.print(f"[red]error:[/red] {exc}", soft_wrap=True)
-        raise typer.Exit(2) from None
-    finally:
-        ledger.close()
 
 
 def _print_json(value: Any) -> None:
     sys.stdout.write(json.dumps(value, ensure_ascii=False, indent=2) + "\n")
 
 
+def _progress(what: str) -> Progress:
+    from rich.progress import (  # noqa: PLC0415
+        BarColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    return Progress(TextColumn(what), BarColumn(), TextColumn("{task.completed}/{task.total}"
+                    " entries"), TimeRemainingColumn(), console=console, transient=True)
+
+
+def _showing_progress(as_json: bool) -> bool:
+    return not as_json and console.is_terminal
+
+
 @app.command()
-def init(origin: Annotated[str | None, typer.Option(help="Log origin (checkpoint name).")] = None,
-         profile: Annotated[str | None, typer.Option(help="intl (SHA-256 + Ed25519).")] = None,
+def init(origin: Annotated[str, typer.Option(
+             envvar="LEDGER_ORIGIN", help="Log origin (the checkpoints' first line).")]
+         = "ledger.gaoxin.example/projects",
+         profile: Annotated[str, typer.Option(
+             envvar="LEDGER_PROFILE", metavar="intl|gm",
+             help="intl (SHA-256 + Ed25519) or gm (SM3 + SM2: docs/gm-profile.md).")] = "intl",
          as_json: JsonFlag = False) -> None:
-    """Create the tables and the ledger's identity (idempotent)."""
+    """Create the tables and the ledger's identity (idempotent; prints the keys to publish)."""
+    import base64  # noqa: PLC0415
+
+    from api.cli_errors import redacted  # noqa: PLC0415
+
     with _ledger(initialised=False) as ledger:
         identity = ledger.initialise(origin=origin, profile=profile)
         info = {"origin": identity.origin, "profile": identity.profile.name,
                 "log_key": identity.log_key.encode(), "root_key_id": identity.root_key_id,
-                "root_public_key": __import__("base64").b64encode(
-                    identity.root_public_key).decode(),
-                "database": ledger.settings.database_url}
-        if as_json:
-            _print_json(info)
-            return
-        for name, value in info.items():
-            console.print(f"[bold]{name}[/bold]: {value}", soft_wrap=True)
-        console.print("Pin the root key with LEDGER_ROOT_KEY=<root_public_key>.")
+                "root_public_key": base64.b64encode(identity.root_public_key).decode(),
+                "database": redacted(ledger.settings.database_url)}
+    if as_json:
+        _print_json(info)
+        return
+    for name, value in info.items():
+        console.print(f"[bold]{name}[/bold]: {value}", soft_wrap=True, highlight=False)
+    console.print("Pin the root key with LEDGER_ROOT_KEY=<root_public_key>.")
 
 
 @app.command()
-def serve(host: Annotated[str | None, typer.Option()] = None,
-          port: Annotated[int | None, typer.Option()] = None) -> None:
-    """Run the HTTP API (uvicorn)."""
+def serve(host: Annotated[str, typer.Option(
+              envvar="LEDGER_HOST", help="Address to bind (0.0.0.0: every interface; put a TLS"
+                                         " proxy in front: docs/deploy.md).")] = "127.0.0.1",
+          port: Annotated[int, typer.Option(envvar="LEDGER_PORT", help="TCP port.")] = 8000,
+          proxy: Annotated[str | None, typer.Option(
+              "--forwarded-allow-ips", envvar="FORWARDED_ALLOW_IPS", metavar="IPS",
+              help="Proxies whose X-Forwarded-For/-Proto headers are trusted (comma-separated;"
+                   " default: only 127.0.0.1).")] = None) -> None:
+    """Run the HTTP API and the web pages (uvicorn), after checking the database."""
+    with _ledger():
+        pass  # one line naming what is wrong, before uvicorn starts its workers
     import uvicorn  # noqa: PLC0415 - only this command needs the server
 
-    settings = Settings()
-    uvicorn.run("api.app:create_app", factory=True, host=host or settings.host,
-                port=port or settings.port, log_level="info")
+    uvicorn.run("api.app:create_app", factory=True, host=host, port=port, log_level="info",
+                proxy_headers=True, forwarded_allow_ips=proxy)
 
 
 @app.command()
@@ -101,32 +166,48 @@ def demo(as_json: JsonFlag = False) -> None:
     """Load the demo data set (2023–2026, 17 projects, 7 units) into an EMPTY database.
 
     It initialises the ledger itself with a clock set in the past, so it refuses a database
-    that already holds a ledger.
+    that already holds a ledger. The filings it attempts that the ledger refuses, on purpose,
+    are listed (they are not in the log).
     """
-    from ledger.demo import ACTORS, load_demo  # noqa: PLC0415
+    import dataclasses  # noqa: PLC0415
 
-    try:
-        result = load_demo(Settings())
-    except LedgerError as exc:
-        errors.print(f"[red]error:[/red] {exc}", soft_wrap=True)
-        raise typer.Exit(2) from None
+    from api.cli_errors import check_database, load_settings  # noqa: PLC0415
+
+    with reported():
+        settings = load_settings()
+        import os  # noqa: PLC0415
+
+        check_database(settings.database_url, from_env="LEDGER_DATABASE_URL" in os.environ,
+                       must_exist=False)
+        from ledger.demo import ACTORS, load_demo  # noqa: PLC0415
+
+        result = load_demo(settings)
     if as_json:
         _print_json({"projects": {k: str(v) for k, v in result.projects.items()},
                      "units": dict(result.units),
                      "actors": [actor for actor, *_ in ACTORS],
                      "refusals": [dataclasses.asdict(r) for r in result.refusals],
                      "entries": result.entries})
-    else:
-        console.print(f"loaded {len(result.projects)} demo projects of {len(result.units)} units"
-                      f" ({result.entries} entries, {len(result.refusals)} refusals shown)")
+        return
+    console.print(f"loaded {len(result.projects)} demo projects of {len(result.units)} units"
+                  f" ({result.entries} entries)")
+    table = folding_table("project", "actor", "filing", "article", "rule",
+                  title=f"{len(result.refusals)} filings the ledger refused (not recorded)",
+                  title_justify="left", expand=True)
+    for refusal in result.refusals:
+        table.add_row(refusal.project or "(new application)", refusal.actor,
+                      refusal.event_type, refusal.article, refusal.rule)
+    console.print(table, overflow="fold")
 
 
 @app.command()
-def projects(as_json: JsonFlag = False,
-             on: Annotated[str | None, typer.Option(help="Evaluation date YYYY-MM-DD.")] = None,
-             as_known_at: Annotated[str | None, typer.Option(
-                 help="Only entries recorded at or before this RFC 3339 time.")] = None) -> None:
+def projects(as_json: JsonFlag = False, on: OnDate = None,
+             as_known_at: AsKnownAt = None) -> None:
     """The project library (项目库), from the read model (or replayed as known at a time)."""
+    from projections import views  # noqa: PLC0415
+    from projections.replay import replay_library  # noqa: PLC0415
+    from projections.runner import Library  # noqa: PLC0415
+
     with _ledger() as ledger:
         day = _date(on) or ledger.today()
         if as_known_at is not None:
@@ -141,14 +222,14 @@ def projects(as_json: JsonFlag = False,
         _print_json({"on": day.isoformat(), "as_known_at": as_known_at, "state_hash": digest,
                      "projects": rows})
         return
-    table = Table("id", "title 项目名称", "unit 单位", "kind", "stage", "eligible 建设/运维",
-                  "overdue")
+    table = folding_table("id", "title 项目名称", "unit 单位", "kind", "stage",
+                          "eligible 建设/运维", "overdue", expand=True)
     for row in cast(list[dict[str, Any]], rows):
         eligible = row["eligible"]
         table.add_row(row["id"][:8], row["title"], str(row["unit"]), row["kind"], row["stage"],
                       f"{_yes(eligible['construction'])}/{_yes(eligible['operation_maintenance'])}",
                       str(row["overdue"]))
-    console.print(table)
+    console.print(table, overflow="fold")
     console.print(f"state hash {digest} (on {day})", soft_wrap=True)
 
 
@@ -162,44 +243,126 @@ def _date(text: str | None) -> date | None:
     try:
         return date.fromisoformat(text)
     except ValueError:
-        errors.print(f"[red]error:[/red] expected a date YYYY-MM-DD, got {text!r}")
-        raise typer.Exit(2) from None
+        raise fail(f"expected a date YYYY-MM-DD, got {text!r}") from None
 
 
 @app.command()
-def replay(project: Annotated[str, typer.Option("--project", help="Project id.")],
-           as_known_at: Annotated[str | None, typer.Option(
-               help="Only entries recorded at or before this RFC 3339 time.")] = None,
-           on: Annotated[str | None, typer.Option(help="Evaluation date YYYY-MM-DD.")] = None,
-           as_json: JsonFlag = False) -> None:
-    """One project's projections replayed exactly as known at a time, on a date."""
-    try:
-        project_id = UUID(project)
-    except ValueError:
-        errors.print(f"[red]error:[/red] not a project id: {project!r}")
-        raise typer.Exit(2) from None
+def replay(project: Annotated[str, typer.Option(
+               "--project", metavar="ID", help="Project id, or its first 6+ hex digits.")],
+           as_known_at: AsKnownAt = None, on: OnDate = None, as_json: JsonFlag = False) -> None:
+    """One project replayed exactly as known at a time, on a date.
+
+    Eligibility with the articles behind every "no", obligations, the audit trail, flags and
+    each view's state hash (all of it, whole, with --json).
+    """
+    from api.cli_views import (  # noqa: PLC0415
+        replay_tables,
+        require_recorded,
+        resolve_project,
+    )
+    from projections.replay import replay_project  # noqa: PLC0415
+
     with _ledger() as ledger:
-        result = replay_project(ledger, project_id, as_known_at=as_known_at, on=_date(on))
+        project_id = resolve_project(ledger, project)
+        require_recorded(ledger, project_id, as_known_at)
+        result = replay_project(ledger, project_id, as_known_at=as_known_at,
+                                on=_date(on)).to_json()
     if as_json:
-        _print_json(result.to_json())
+        _print_json(result)
         return
-    console.print(f"project {project_id} as known at {as_known_at or 'now'}, on {result.on}:"
-                  f" {result.entries} entries", soft_wrap=True)
-    for name, view in result.views.items():
-        console.print(f"[bold]{name}[/bold] state hash {view['state_hash']}", soft_wrap=True)
-    console.print_json(data=result.views["eligibility"]["state"])
+    console.print(replay_tables(result), overflow="fold")
+
+
+@app.command()
+def obligations(overdue: Annotated[bool, typer.Option(
+                    "--overdue", help="Only overdue obligations of projects not terminated.")]
+                = False,
+                unit: Annotated[str | None, typer.Option(
+                    metavar="UNIT", help="Only this unit's projects (unit id).")] = None,
+                on: OnDate = None, as_known_at: AsKnownAt = None,
+                as_json: JsonFlag = False) -> None:
+    """Deadlines of every project (义务与期限, docs/design.md §4.3): due, status, article."""
+    from ledger.measures import rules  # noqa: PLC0415
+
+    with _ledger() as ledger:
+        day = _date(on) or ledger.today()
+        state = _library_state(ledger, as_known_at)
+        found: list[dict[str, Any]] = []
+        for project_id, facts in sorted(state.projects.items()):
+            owner = state.unit_of(facts)
+            if unit is not None and owner != unit:
+                continue
+            if overdue and facts.terminated is not None:
+                continue  # a terminated project's deadlines no longer call for action
+            for item in rules.obligations(facts, day, ledger.calendar):
+                if overdue and item.status != "overdue":
+                    continue
+                found.append({"project": project_id, "title": facts.title, "unit": owner,
+                              **item.to_json()})
+    if as_json:
+        _print_json({"on": day.isoformat(), "as_known_at": as_known_at, "overdue": overdue,
+                     "unit": unit, "obligations": found})
+        return
+    from api.cli_views import obligations_table  # noqa: PLC0415
+
+    title = f"{len(found)} {'overdue ' if overdue else ''}obligations on {day}"
+    console.print(obligations_table(found, title), overflow="fold")
+
+
+@app.command()
+def units(standing: Annotated[bool, typer.Option(
+              "--standing", help="Also whether each unit may build new, altered or expanded"
+                                 " systems (Art. 22), and why not.")] = False,
+          on: OnDate = None, as_known_at: AsKnownAt = None, as_json: JsonFlag = False) -> None:
+    """The construction units (项目建设单位) with their projects and overdue obligations."""
+    from ledger.measures import rules  # noqa: PLC0415
+
+    with _ledger() as ledger:
+        day = _date(on) or ledger.today()
+        state = _library_state(ledger, as_known_at)
+        rows: list[dict[str, Any]] = []
+        for name in state.units():
+            owned = state.projects_of(name)
+            row: dict[str, Any] = {
+                "unit": name, "projects": len(owned),
+                "overdue": sum(1 for facts in owned if facts.terminated is None
+                               for item in rules.obligations(facts, day, ledger.calendar)
+                               if item.status == "overdue")}
+            if standing:
+                reasons = rules.unit_standing(name, owned)
+                row |= {"barred": bool(reasons), "reasons": [r.to_json() for r in reasons]}
+            rows.append(row)
+    if as_json:
+        _print_json({"on": day.isoformat(), "as_known_at": as_known_at, "units": rows})
+        return
+    from api.cli_views import units_table  # noqa: PLC0415
+
+    console.print(units_table(rows, standing), overflow="fold")
+
+
+def _library_state(ledger: Ledger, as_known_at: str | None) -> Any:
+    from projections.replay import replay_library  # noqa: PLC0415
+    from projections.runner import Library  # noqa: PLC0415
+
+    if as_known_at is not None:
+        return replay_library(ledger, as_known_at=as_known_at)
+    library = Library(ledger)
+    library.catch_up()
+    return library.state
 
 
 @app.command()
 def rebuild(as_json: JsonFlag = False) -> None:
     """Rebuild the read models from zero (verifying every entry against its leaf)."""
+    from projections import views  # noqa: PLC0415
+    from projections.runner import Library  # noqa: PLC0415
+
     with _ledger() as ledger:
         library = Library(ledger)
-        if as_json or not console.is_terminal:
+        if not _showing_progress(as_json):
             state = library.rebuild()
         else:
-            with Progress(TextColumn("rebuilding"), BarColumn(), TextColumn(
-                    "{task.completed}/{task.total} entries"), console=console) as bar:
+            with _progress("rebuilding") as bar:
                 task = bar.add_task("rebuild", total=ledger.log.tree_size())
                 state = library.rebuild(lambda done, total: bar.update(
                     task, completed=done, total=total))
@@ -215,16 +378,18 @@ def rebuild(as_json: JsonFlag = False) -> None:
 
 @app.command()
 def verify(as_json: JsonFlag = False,
-           workers: Annotated[int | None, typer.Option(help="Processes for signatures.")] = None,
+           workers: Annotated[int | None, typer.Option(
+               help="Processes that check signatures (default: one per core).")] = None,
            ) -> None:
     """Verify the whole ledger; exit 0 only if every check holds."""
+    from ledger.evidence.verify import verify_ledger  # noqa: PLC0415
+
     with _ledger() as ledger:
         identity = ledger.identity
-        if as_json or not console.is_terminal:
+        if not _showing_progress(as_json):
             report = verify_ledger(ledger.log, identity, workers=workers)
         else:
-            with Progress(TextColumn("verifying"), BarColumn(), TextColumn("{task.completed}/"
-                          "{task.total} entries"), TimeRemainingColumn(), console=console) as bar:
+            with _progress("verifying") as bar:
                 task = bar.add_task("verify", total=ledger.log.tree_size())
                 report = verify_ledger(ledger.log, identity, workers=workers,
                                        progress=lambda done, total: bar.update(
@@ -251,10 +416,12 @@ def verify(as_json: JsonFlag = False,
 
 
 @actors_app.command("add")
-def actors_add(actor: str,
+def actors_add(actor: Annotated[str, typer.Argument(help="The actor id (e.g. edu-wang).")],
                role: Annotated[Role, typer.Option(help="Role id (docs/design.md §1).")],
-               unit: Annotated[str | None, typer.Option(help="Unit, for role unit.")] = None,
-               name: Annotated[str | None, typer.Option(help="Display name.")] = None,
+               unit: Annotated[str | None, typer.Option(
+                   metavar="UNIT", help="Unit id, for role unit.")] = None,
+               name: Annotated[str | None, typer.Option(
+                   metavar="NAME", help="Display name (default: the actor id).")] = None,
                as_json: JsonFlag = False) -> None:
     """Register an actor with a custodial key."""
     with _ledger() as ledger:
@@ -263,14 +430,35 @@ def actors_add(actor: str,
 
 
 @actors_app.command("token")
-def actors_token(actor: str, revoke: Annotated[bool, typer.Option(
-        "--revoke", help="Revoke the actor's tokens instead.")] = False) -> None:
-    """Issue a bearer token for an actor (shown once), or revoke its tokens."""
+def actors_token(actor: Annotated[str, typer.Argument(help="A registered actor id.")],
+                 revoke: Annotated[bool, typer.Option(
+                     "--revoke", help="Revoke the actor's tokens instead.")] = False,
+                 rotate: Annotated[bool, typer.Option(
+                     "--rotate", help="Revoke the actor's tokens and issue a new one (renew a"
+                                      " token before it expires: LEDGER_TOKEN_DAYS).")] = False,
+                 ) -> None:
+    """Issue a bearer token for an actor (shown once), or revoke or rotate its tokens."""
     with _ledger() as ledger:
         if revoke:
             console.print(f"revoked {ledger.tokens.revoke(actor)} token(s) of {actor}")
             return
-        sys.stdout.write(ledger.tokens.issue(actor) + "\n")
+        token = ledger.tokens.rotate(actor) if rotate else ledger.tokens.issue(actor)
+        sys.stdout.write(token + "\n")
+
+
+@actors_app.command("tokens")
+def actors_tokens(actor: Annotated[str, typer.Argument(help="A registered actor id.")],
+                  as_json: JsonFlag = False) -> None:
+    """An actor's tokens (never the tokens themselves): id, issued, expires, state."""
+    with _ledger() as ledger:
+        rows = [dataclasses.asdict(t) for t in ledger.tokens.tokens_of(actor)]
+    if as_json:
+        _print_json(rows)
+        return
+    table = folding_table("token_id", "issued_at", "expires_at", "state", expand=True)
+    for row in rows:
+        table.add_row(*(str(v) for v in row.values()))
+    console.print(table, overflow="fold")
 
 
 @actors_app.command("list")
@@ -284,14 +472,15 @@ def actors_list(as_json: JsonFlag = False) -> None:
     if as_json:
         _print_json(rows)
         return
-    table = Table("actor", "role", "unit", "name", "registered_at")
+    table = folding_table("actor", "role", "unit", "name", "registered_at", expand=True)
     for row in rows:
         table.add_row(*(str(v or "") for v in row.values()))
-    console.print(table)
+    console.print(table, overflow="fold")
 
 
 @keys_app.command("rotate")
-def keys_rotate(actor: str, as_json: JsonFlag = False) -> None:
+def keys_rotate(actor: Annotated[str, typer.Argument(help="A registered actor id.")],
+                as_json: JsonFlag = False) -> None:
     """Give an actor a new custodial key (revoke the old one separately)."""
     with _ledger() as ledger:
         key = ledger.rotate_key(actor)
@@ -299,10 +488,12 @@ def keys_rotate(actor: str, as_json: JsonFlag = False) -> None:
 
 
 @keys_app.command("revoke")
-def keys_revoke(key_id: str,
+def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key id (`ledger keys list`).")],
                 revoked_from: Annotated[str | None, typer.Option(
-                    "--from", help="RFC 3339 UTC time (default now).")] = None,
-                reason: Annotated[str, typer.Option()] = "revoked by the administrator",
+                    "--from", metavar="TIME",
+                    help="RFC 3339 UTC time the key is revoked from (default: now).")] = None,
+                reason: Annotated[str, typer.Option(help="Why, for the registry.")]
+                = "revoked by the administrator",
                 as_json: JsonFlag = False) -> None:
     """Revoke a key from a moment on."""
     with _ledger() as ledger:
@@ -321,10 +512,11 @@ def keys_list(as_json: JsonFlag = False) -> None:
     if as_json:
         _print_json(rows)
         return
-    table = Table("key_id", "actor", "role", "suite", "registered_at", "revoked_from")
+    table = folding_table("key_id", "actor", "role", "suite", "registered_at", "revoked_from",
+                  expand=True)
     for row in rows:
         table.add_row(*(str(v or "") for v in row.values()))
-    console.print(table)
+    console.print(table, overflow="fold")
 
 
 def _report_key(key: Any, as_json: bool) -> None:
@@ -338,14 +530,13 @@ def _report_key(key: Any, as_json: bool) -> None:
 
 @calendar_app.command("add")
 def calendar_add(file: Annotated[Path, typer.Argument(help="A year file (JSON).")],
-                 replace: Annotated[bool, typer.Option(help="Replace a year already known.")] =
-                 False) -> None:
+                 replace: Annotated[bool, typer.Option(
+                     "--replace", help="Replace a year already known.")] = False) -> None:
     """Add a year from the State Council's notice (国务院办公厅关于…节假日安排的通知)."""
     try:
         text = file.read_text(encoding="utf-8")
     except OSError as exc:
-        errors.print(f"[red]error:[/red] cannot read {file}: {exc}")
-        raise typer.Exit(2) from None
+        raise fail(f"cannot read {file}: {exc}") from None
     with _ledger() as ledger:
         year = ledger.add_calendar_year(text, replace=replace)
         digest = ledger.calendar.digest
@@ -368,25 +559,29 @@ def calendar_list(as_json: JsonFlag = False) -> None:
 
 
 @keys_app.command("generate")
-def keys_generate(out: Annotated[Path, typer.Option("--out", "-o", help="Key file to write.")],
-                  profile: Annotated[str, typer.Option(help="intl or gm")] = "intl") -> None:
+def keys_generate(output: Annotated[Path, typer.Option(
+                      "--output", "-o", metavar="FILE", help="Key file to write (mode 0600).")],
+                  profile: Annotated[str, typer.Option(
+                      metavar="intl|gm", help="The ledger's profile.")] = "intl") -> None:
     """Make a client-held key pair; prints the public key for the admin to register."""
     from api.client import generate_key_file  # noqa: PLC0415
 
-    if out.exists():
-        errors.print(f"[red]error:[/red] {out} exists; not overwriting a key")
-        raise typer.Exit(2)
-    public = generate_key_file(out, profile)
-    console.print(f"wrote {out}; register the public key {public} with POST"
+    if output.exists():
+        raise fail(f"{output} exists; not overwriting a key")
+    public = generate_key_file(output, profile)
+    console.print(f"wrote {output}; register the public key {public} with POST"
                   " /api/v1/actors/ACTOR/keys and put the returned key_id in the file",
                   soft_wrap=True)
 
 
 @app.command()
 def submit(file: Annotated[Path, typer.Argument(help="JSON {type, project?, effective?, payload}")],
-           key: Annotated[Path, typer.Option("--key", help="Key file (ledger keys generate).")],
-           url: Annotated[str, typer.Option("--url", help="The ledger's base URL.")],
-           token: Annotated[str, typer.Option("--token", help="Your bearer token.")],
+           key: Annotated[Path, typer.Option(
+               "--key", metavar="FILE", help="Key file (ledger keys generate).")],
+           url: Annotated[str, typer.Option(
+               "--url", envvar="LEDGER_URL", metavar="URL", help="The ledger's base URL.")],
+           token: Annotated[str, typer.Option(
+               "--token", envvar="LEDGER_TOKEN", metavar="TOKEN", help="Your bearer token.")],
            as_json: JsonFlag = False) -> None:
     """Sign a filing locally and submit it; prints the entry hash and leaf index."""
     from api.client import ClientError, KeyFile  # noqa: PLC0415
@@ -416,11 +611,6 @@ def checkpoint() -> None:
         errors.print("no checkpoint yet (the log is empty)")
         raise typer.Exit(1)
     sys.stdout.write(latest.note)
-
-
-from api import cli_evidence  # noqa: E402 - needs `app` above; adds export, verify-bundle, witness
-
-cli_evidence.register(app)
 
 
 def main() -> None:

@@ -4,20 +4,36 @@ and output rules on the evidence corpus (tests/vectors/evidence/, no database)."
 from __future__ import annotations
 
 import json
+import re
+import socket
+import subprocess
+import sys
+import time
+import uuid
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from typer.testing import CliRunner
 
 from api.cli import app
+from api.cli_errors import DatabaseUnreachableError
+from api.cli_lazy import LAZY, loaded
+from ledger.app import Ledger
 from ledger.evidence.bundle import LogKeyNotPinnedError
 from ledger.evidence.trust import TRUST_ENV, load_trust_file
+from ledger.measures.catalogue import EXAMPLES
+from ledger.settings import Settings
+from ledgertest import PG_URL, require_postgres
 
 VECTORS = Path(__file__).resolve().parents[1] / "vectors" / "evidence"
 
 
+TEST_ENV = {"LEDGER_ENVIRONMENT": "test"}  # the placeholder master key seals test databases
+
+
 def _run(url: str, *args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(app, list(args), env={"LEDGER_DATABASE_URL": url})
+    result = CliRunner().invoke(app, list(args), env={"LEDGER_DATABASE_URL": url, **TEST_ENV})
     return result.exit_code, result.stdout
 
 
@@ -65,7 +81,8 @@ def test_actor_key_and_token_admin(database_url: str) -> None:
 
 
 def test_uninitialised_database_is_a_clear_error(database_url: str) -> None:
-    result = CliRunner().invoke(app, ["projects"], env={"LEDGER_DATABASE_URL": database_url})
+    result = CliRunner().invoke(app, ["projects"],
+                                env={"LEDGER_DATABASE_URL": database_url, **TEST_ENV})
     assert result.exit_code == 2
     assert "ledger init" in result.stderr
 
@@ -196,3 +213,255 @@ def test_verify_bundle_prints_one_json_object_on_every_failure(
     result = CliRunner().invoke(app, ["verify-bundle", str(VECTORS / "ok_intl.zip"),
                                       "--debug"], env={TRUST_ENV: str(VECTORS / "trust-intl.json")})
     assert isinstance(result.exception, RecursionError)  # --debug lets the traceback through
+
+
+# --- configuration and connection errors: one line naming cause and fix, exit 2 -------------
+
+
+def _one_line_error(args: list[str], env: dict[str, str | None]) -> str:
+    """Run the CLI; assert it failed with exit 2 and one line on stderr; return that line."""
+    started = time.monotonic()
+    result = CliRunner().invoke(app, args, env=env)
+    assert time.monotonic() - started < 10  # bounded: not a pool waiting 30 s
+    assert result.exit_code == 2, (result.output, result.exception)
+    assert "Traceback" not in result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ")
+    return lines[0]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.mark.parametrize("command", [["projects"], ["verify"], ["init"]])
+def test_a_closed_port_is_named(command: list[str]) -> None:
+    url = f"postgresql://postgres@127.0.0.1:{_free_port()}/test"
+    line = _one_line_error(command, {"LEDGER_DATABASE_URL": url})
+    assert "nothing accepts connections on 127.0.0.1:" in line
+    assert "start PostgreSQL or correct the port" in line
+
+
+def test_an_unknown_host_is_named() -> None:
+    line = _one_line_error(["projects"], {
+        "LEDGER_DATABASE_URL": "postgresql://postgres@no-such-host.invalid:5432/test"})
+    assert "unknown host 'no-such-host.invalid'" in line
+
+
+def test_a_missing_database_is_named() -> None:
+    require_postgres()
+    name = f"ledger_missing_{uuid.uuid4().hex[:8]}"
+    url = PG_URL.rsplit("/", 1)[0] + "/" + name
+    line = _one_line_error(["projects"], {"LEDGER_DATABASE_URL": url})
+    assert f"database '{name}' does not exist" in line
+    assert "createdb" in line
+
+
+def test_a_wrong_user_is_named_and_the_password_is_not_printed() -> None:
+    require_postgres()
+    parts = urlsplit(PG_URL)
+    url = f"postgresql://no_such_role_x:s3cret@{parts.hostname}:{parts.port or 5432}/test"
+    line = _one_line_error(["projects"], {"LEDGER_DATABASE_URL": url})
+    assert "PostgreSQL refused user 'no_such_role_x'" in line
+    assert "s3cret" not in line
+    assert ":***@" in line
+
+
+def test_production_with_the_placeholder_key_is_one_line(tmp_path: Path) -> None:
+    line = _one_line_error(["init"], {"LEDGER_ENVIRONMENT": "production",
+                                      "LEDGER_MASTER_KEY": None,
+                                      "LEDGER_DATABASE_URL": f"sqlite:///{tmp_path / 'l.db'}"})
+    assert "LEDGER_MASTER_KEY" in line
+    assert "placeholder" in line
+
+
+def test_a_bad_setting_names_its_variable() -> None:
+    line = _one_line_error(["projects"], {"LEDGER_POOL_SIZE": "many"})
+    assert "LEDGER_POOL_SIZE" in line
+
+
+def test_outside_the_project_folder_it_points_at_the_variable(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    line = _one_line_error(["projects"], {"LEDGER_DATABASE_URL": None})
+    assert "LEDGER_DATABASE_URL is not set" in line
+    assert "ledger init" not in line  # that would create a new, empty ledger here
+    assert not (tmp_path / "var").exists()
+
+
+def test_a_missing_sqlite_file_is_not_created(tmp_path: Path) -> None:
+    path = tmp_path / "nowhere.db"
+    line = _one_line_error(["verify"], {"LEDGER_DATABASE_URL": f"sqlite:///{path}"})
+    assert f"no ledger database at {path}" in line
+    assert not path.exists()
+
+
+def test_debug_shows_the_traceback() -> None:
+    url = f"postgresql://postgres@127.0.0.1:{_free_port()}/test"
+    result = CliRunner().invoke(app, ["--debug", "projects"], env={"LEDGER_DATABASE_URL": url})
+    assert result.exit_code != 0
+    assert isinstance(result.exception, DatabaseUnreachableError)
+    assert result.exception.cause == "port"
+
+
+# --- the command line itself ---------------------------------------------------------------
+
+
+def test_version() -> None:
+    result = CliRunner().invoke(app, ["--version"])
+    assert result.exit_code == 0
+    assert re.fullmatch(r"ledger \(audit-ledger\) \d+\.\d+\.\d+\S*\n", result.stdout)
+
+
+@pytest.mark.parametrize("command", [[], ["serve"], ["replay"], ["keys", "generate"],
+                                     ["verify-bundle"], ["obligations"], ["init"]])
+def test_help_shows_plain_types_defaults_and_env_vars(command: list[str]) -> None:
+    result = CliRunner().invoke(app, [*command, "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    text = result.stdout
+    assert "<bool>" not in text
+    assert "list[" not in text
+    assert "{" not in text
+    if command == ["serve"]:
+        assert "[env var: LEDGER_HOST]" in text
+        assert "[default: 127.0.0.1]" in text
+        assert "[default: 8000]" in text
+    if command == ["keys", "generate"]:
+        assert "--output" in text
+        assert "--out " not in text
+    if command == ["init"]:
+        assert "[env var: LEDGER_PROFILE]" in text
+        assert "gm" in text
+
+
+def test_the_lazy_commands_help_table_matches_their_modules() -> None:
+    by_module: dict[str, dict[str, str]] = {}
+    for name, (module, short_help) in LAZY.items():
+        by_module.setdefault(module, {})[name] = short_help
+    for module, declared in by_module.items():
+        real = loaded(module)
+        assert set(real) == set(declared), module  # every command listed, none invented
+
+
+def test_help_does_not_import_the_ledger() -> None:
+    code = ("import sys; from api.cli import app; from typer.testing import CliRunner;"
+            " CliRunner().invoke(app, ['--help']);"
+            " print(sorted(m for m in sys.modules if m.startswith(('ledger.app', 'eventsourcing',"
+            " 'psycopg', 'projections', 'api.cli_evidence'))))")
+    found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           check=True).stdout.strip()
+    assert found == "[]"
+
+
+def _demo(database_url: str) -> dict[str, str]:
+    code, out = _run(database_url, "demo", "--json")
+    assert code == 0, out
+    return {key: str(value) for key, value in json.loads(out)["projects"].items()}
+
+
+def test_demo_lists_the_refusals_it_shows(database_url: str) -> None:
+    result = CliRunner().invoke(app, ["demo"], env={"LEDGER_DATABASE_URL": database_url,
+                                                    "COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    count = int(re.search(r"(\d+) filings the ledger refused", result.stdout).group(1))  # type: ignore[union-attr]
+    assert count > 0
+    assert result.stdout.count("Art. ") >= count
+
+
+def test_replay_takes_a_prefix_and_shows_tables(database_url: str) -> None:
+    projects = _demo(database_url)
+    project = projects["hanji-village"] if "hanji-village" in projects else next(
+        iter(projects.values()))
+    result = CliRunner().invoke(app, ["replay", "--project", project[:6]],
+                                env={"LEDGER_DATABASE_URL": database_url, **TEST_ENV,
+                                     "COLUMNS": "160"})
+    assert result.exit_code == 0, result.output
+    for heading in ("Eligibility 资金拨付条件", "Obligations 义务与期限", "Audit trail 审计轨迹",
+                    "State hashes"):
+        assert heading in result.stdout
+    code, out = _run(database_url, "replay", "--project", project[:8], "--json")
+    assert code == 0
+    views = json.loads(out)["views"]
+    assert set(views) == {"project", "eligibility", "obligations", "trail"}
+    assert views["trail"]["state"][0]["seq"] == 1
+    title = views["project"]["state"]["title"]
+    assert title in result.stdout.replace("\n", "").replace(" ", "") or title in result.stdout
+
+
+def test_titles_are_shown_whole_at_80_columns(database_url: str) -> None:
+    _demo(database_url)
+    result = CliRunner().invoke(app, ["projects"], env={"LEDGER_DATABASE_URL": database_url,
+                                                       "COLUMNS": "80"})
+    assert result.exit_code == 0
+    assert "…" not in result.stdout
+    _, out = _run(database_url, "projects", "--json")
+    cells = "".join(line.split("│")[2].strip() for line in result.stdout.splitlines()
+                    if line.count("│") > 3)
+    for row in json.loads(out)["projects"]:
+        assert row["title"] in cells
+
+
+def test_not_yet_recorded_says_when_it_was(database_url: str) -> None:
+    projects = _demo(database_url)
+    project = next(iter(projects.values()))
+    result = CliRunner().invoke(app, ["replay", "--project", project, "--as-known-at",
+                                      "2020-01-01T00:00:00.000000Z"],
+                                env={"LEDGER_DATABASE_URL": database_url, **TEST_ENV})
+    assert result.exit_code == 2
+    assert f"project {project} was not yet recorded at 2020-01-01T00:00:00.000000Z" \
+           " (first entry recorded 20" in result.stderr
+    assert "not found" not in result.stderr
+
+
+def test_an_ambiguous_prefix_lists_the_projects(settings: Settings, ledger: Ledger,
+                                                database_url: str) -> None:
+    streams = [uuid.UUID("abcdef01-0000-4000-8000-000000000001"),
+               uuid.UUID("abcdef01-0000-4000-8000-000000000002")]
+    for stream in streams:
+        ledger.submit(ledger.prepare("edu-wang", "ApplicationFiled",
+                                     EXAMPLES["ApplicationFiled"], stream=stream))
+    result = CliRunner().invoke(app, ["replay", "--project", "abcdef01"],
+                                env={"LEDGER_DATABASE_URL": database_url, **TEST_ENV})
+    assert result.exit_code == 2
+    assert "ambiguous" in result.stderr
+    assert all(str(stream) in result.stderr for stream in streams)
+    code, out = _run(database_url, "replay", "--project", "abcdef010000400080000000000000002",
+                     "--json")
+    assert code == 2  # not a prefix of either (one digit too many)
+    code, out = _run(database_url, "replay", "--project", "abcdef01-0000-4000-8000-000000000002",
+                     "--json")
+    assert code == 0, out
+    assert json.loads(out)["project"] == str(streams[1])
+    code, out = _run(database_url, "replay", "--project", "abcde", "--json")
+    assert code == 2  # too short
+
+
+def test_obligations_and_units(database_url: str) -> None:
+    _demo(database_url)
+    code, out = _run(database_url, "obligations", "--json")
+    assert code == 0, out
+    everything = json.loads(out)["obligations"]
+    code, out = _run(database_url, "obligations", "--overdue", "--json")
+    overdue = json.loads(out)["obligations"]
+    assert overdue
+    assert all(row["status"] == "overdue" for row in overdue)
+    assert len(overdue) < len(everything)
+    unit = overdue[0]["unit"]
+    code, out = _run(database_url, "obligations", "--overdue", "--unit", unit, "--json")
+    assert {row["unit"] for row in json.loads(out)["obligations"]} == {unit}
+    code, out = _run(database_url, "units", "--standing", "--json")
+    assert code == 0, out
+    units = {row["unit"]: row for row in json.loads(out)["units"]}
+    assert units[unit]["overdue"] >= 1
+    barred = [row for row in units.values() if row["barred"]]
+    assert barred
+    assert all(reason["article"].startswith("Art. 22") for row in barred
+               for reason in row["reasons"])
+    result = CliRunner().invoke(app, ["units", "--standing"],
+                                env={"LEDGER_DATABASE_URL": database_url, **TEST_ENV,
+                                     "COLUMNS": "120"})
+    assert result.exit_code == 0
+    assert "barred" in result.stdout
