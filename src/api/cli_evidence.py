@@ -3,13 +3,13 @@
 ``export`` writes a project's evidence bundle; ``verify-bundle`` checks one offline (it opens no
 database and, unless asked ``--online``, no network connection: then it also asks the live log,
 over HTTP with httpx, whether the bundle is still current: :mod:`ledger.evidence.freshness`);
-``witness`` cosigns the log's checkpoint over HTTP after
-proving it extends the last one cosigned, and ``witness init|serve|status`` run the Audit
-Branch's C2SP tlog-witness service (:mod:`witness.cli`); ``witness-keygen`` makes a witness key
-file and ``witness-register`` (admin) registers its public half for an ``audit`` actor.
+``witness init|serve|status`` run the Audit Branch's C2SP tlog-witness service
+(:mod:`witness.cli`), to which the server pushes its checkpoints; ``witness-keygen`` makes a
+witness key file and ``witness-register`` (admin) registers its public half for an ``audit``
+actor, as a key of purpose ``witness`` that can never sign a filing.
 
 Exit codes: 0 everything held; 1 the bundle was rejected (or, ``--online``, the live log shows a
-fork, a rollback or a bundle not current when exported), or the witness refused; 2 a usage,
+fork, a rollback or a bundle not current when exported); 2 a usage,
 input or connection error.
 """
 
@@ -22,7 +22,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager, nullcontext, suppress
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
@@ -42,16 +42,8 @@ from ledger.evidence.bundle import (
 )
 from ledger.evidence.freshness import FreshnessReport, LiveLogError, check_freshness
 from ledger.evidence.trust import TRUST_ENV, TrustAnchors, load_trust_file, merge_trust
-from ledger.log.checkpoint import VerifierKey
-from ledger.log.witness import (
-    WitnessKey,
-    WitnessRefusedError,
-    WitnessState,
-    generate_witness_key,
-    witness_once,
-)
+from ledger.log.checkpoint import COSIGNATURE_V1, SignerKey, VerifierKey
 from ledger.measures.roles import Role
-from ledger.settings import Settings
 from witness import cli as witness_service
 
 console = Console()
@@ -72,24 +64,19 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
 
 @contextmanager
 def _ledger() -> Iterator[Ledger]:
-    """Open the configured, initialised ledger; ledger errors become a message and exit 2."""
-    try:
-        ledger = Ledger(Settings())
-        ledger.identity  # noqa: B018 - refuse early, naming `ledger init`
-    except LedgerError as exc:
-        raise _fail(str(exc)) from None
-    try:
+    """Open the configured, initialised ledger; configuration, connection and ledger errors
+    become one line and exit 2 (:func:`api.cli_errors.open_ledger`)."""
+    from api.cli_errors import open_ledger  # noqa: PLC0415
+
+    with open_ledger() as ledger:
         yield ledger
-    except LedgerError as exc:
-        raise _fail(str(exc)) from None
-    finally:
-        ledger.close()
 
 
 # --- export / verify-bundle ----------------------------------------------------------------
 
 
-def export(project: Annotated[str, typer.Option("--project", help="Project id.")],
+def export(project: Annotated[str, typer.Option(
+               "--project", metavar="ID", help="Project id, or its first 6+ hex digits.")],
            output: Annotated[Path, typer.Option("-o", "--output", help="Bundle file (.zip).")],
            as_known_at: Annotated[str | None, typer.Option(
                help="Only entries recorded at or before this RFC 3339 time.")] = None,
@@ -97,15 +84,19 @@ def export(project: Annotated[str, typer.Option("--project", help="Project id.")
                help="Evaluation date YYYY-MM-DD (default today, Beijing).")] = None,
            as_json: JsonFlag = False) -> None:
     """Export a project's signed evidence bundle (entries, proofs, documents, projections)."""
+    from api.cli_views import resolve_project  # noqa: PLC0415
     from projections.evidence import export_bundle  # noqa: PLC0415 - keeps verify-bundle light
 
     try:
-        project_id = UUID(project)
         day = None if on is None else date.fromisoformat(on)
     except ValueError as exc:
-        raise _fail(f"bad --project or --on: {exc}") from None
+        raise _fail(f"bad --on: {exc}") from None
     with _ledger() as ledger:
-        data = export_bundle(ledger, project_id, as_known_at=as_known_at, on=day)
+        project_id = resolve_project(ledger, project)  # the id or its first 6+ hex digits
+        busy = (console.status(f"exporting {project_id} …") if console.is_terminal
+                and not as_json else nullcontext())
+        with busy:
+            data = export_bundle(ledger, project_id, as_known_at=as_known_at, on=day)
         log_key = ledger.identity.log_key.encode()
     try:
         output.write_bytes(data)
@@ -317,107 +308,20 @@ class LiveLogClient:
 # --- the witness ---------------------------------------------------------------------------
 
 
-class WitnessTransportError(LedgerError):
-    """Raised when the witness cannot reach the log or the log answers with an error."""
-
-
-class HttpLogClient:
-    """The log's ``/log`` routes over HTTP(S), authenticated with a bearer token (stdlib only)."""
-
-    def __init__(self, url: str, token: str, timeout: float = _TIMEOUT) -> None:
-        scheme = urllib.parse.urlsplit(url).scheme
-        if scheme not in {"http", "https"}:
-            raise WitnessTransportError(f"--url must be http(s)://…, got {url!r}")
-        self.url = url.rstrip("/")
-        self.token = token
-        self.timeout = timeout
-
-    def _request(self, method: str, path: str, body: bytes | None = None) -> bytes:
-        headers = {"Authorization": f"Bearer {self.token}"}
-        if body is not None:
-            headers["Content-Type"] = "text/plain; charset=utf-8"
-        # S310: the scheme is checked to be http(s) in __init__ (no file: or custom schemes).
-        request = urllib.request.Request(self.url + path, data=body,  # noqa: S310
-                                         method=method, headers=headers)
-        try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
-                return bytes(response.read())
-        except urllib.error.HTTPError as exc:
-            detail = exc.read().decode("utf-8", "replace")
-            with suppress(ValueError, AttributeError):  # a problem+json body, if it is one
-                detail = str(json.loads(detail).get("detail", detail))
-            raise WitnessTransportError(f"{method} {path}: HTTP {exc.code}: {detail}") from None
-        except (urllib.error.URLError, OSError) as exc:
-            raise WitnessTransportError(f"{method} {path}: {exc}") from None
-
-    def checkpoint(self) -> str:
-        """``GET /log/checkpoint``."""
-        return self._request("GET", "/log/checkpoint").decode("utf-8")
-
-    def consistency(self, first: int, second: int) -> list[bytes]:
-        """``GET /log/proof/consistency``."""
-        query = urllib.parse.urlencode({"first": first, "second": second})
-        body = json.loads(self._request("GET", f"/log/proof/consistency?{query}"))
-        try:
-            return [bytes.fromhex(node) for node in body["consistency_proof"]]
-        except (KeyError, TypeError, ValueError) as exc:
-            raise WitnessTransportError(f"malformed consistency proof: {exc}") from None
-
-    def cosign(self, note: str) -> str:
-        """``POST /log/checkpoint/cosign``."""
-        return self._request("POST", "/log/checkpoint/cosign",
-                             note.encode("utf-8")).decode("utf-8")
-
-
-def witness(  # noqa: PLR0917 - typer maps each parameter to an option
-    ctx: typer.Context,
-    url: Annotated[str | None, typer.Option(help="The ledger's base URL.")] = None,
-    key: Annotated[Path | None, typer.Option(help="The witness private key file.")] = None,
-    token: Annotated[str | None, typer.Option(
-        envvar="LEDGER_WITNESS_TOKEN", help="Bearer token of an audit actor.")] = None,
-    state: Annotated[Path, typer.Option(
-        help="The witness state file (the last checkpoint cosigned).")] = Path(
-        "var/witness-state.json"),
-    log_key: Annotated[str | None, typer.Option(
-        "--log-key", help="The log's verifier key (required on the first run).")] = None,
-    as_json: JsonFlag = False,
-) -> None:
-    """Witness the log. With --url, --key and --token (no command): fetch the log's checkpoint
-    and cosign it if it extends the last one cosigned, refusing forks and rewinds. The
-    commands init, serve and status run the C2SP tlog-witness service instead (the log sends
-    it checkpoints)."""
-    if ctx.invoked_subcommand is not None:
-        return
-    if url is None or key is None or token is None:
-        raise _fail("give --url, --key and --token (or LEDGER_WITNESS_TOKEN) to cosign the log's"
-                    " checkpoint, or a command: init, serve, status (--help)")
-    try:
-        witness_key = WitnessKey.parse(key.read_text(encoding="utf-8"))
-        previous = WitnessState.load(state)
-        run = witness_once(HttpLogClient(url, token), witness_key, previous, log_key=log_key)
-        run.state.save(state)
-    except WitnessRefusedError as exc:
-        if as_json:
-            _print_json({"ok": False, "refused": exc.kind, "message": str(exc)})
-        else:
-            errors.print(f"[red]REFUSED[/red]: {exc}", soft_wrap=True, highlight=False)
-        raise typer.Exit(1) from None
-    except (LedgerError, OSError) as exc:
-        raise _fail(str(exc)) from None
-    if as_json:
-        _print_json({"ok": True, "previous_size": run.previous_size, "size": run.size,
-                     "root": run.root.hex(), "state": str(state)})
-    else:
-        console.print(run.describe(), soft_wrap=True, highlight=False)
+def witness(ctx: typer.Context) -> None:
+    """The Audit Branch's C2SP tlog-witness service: init, serve, status. The ledger server
+    pushes its checkpoints to it (LEDGER_WITNESSES) and stores the cosignatures it returns."""
+    del ctx
 
 
 def witness_keygen(name: Annotated[str, typer.Option(help="Key name on cosignature lines.")],
                    output: Annotated[Path, typer.Option(
                        "-o", "--output", help="Private key file to create.")],
                    as_json: JsonFlag = False) -> None:
-    """Create a witness key file (kept by the witness) and print its public verifier key."""
+    """Create a cosignature/v1 witness key file (kept by the witness) and print its verifier
+    key (`ledger witness init` makes one with the witness's state)."""
     try:
-        key = generate_witness_key(name)
+        key = SignerKey.generate(name)
         with os.fdopen(os.open(output, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w",
                        encoding="utf-8") as out:
             out.write(key.encode() + "\n")
@@ -435,20 +339,26 @@ def witness_register(actor: Annotated[str, typer.Argument(help="An audit actor."
                      verifier_key: Annotated[str, typer.Option(
                          help="The witness verifier key NAME+KEYID+KEY.")],
                      as_json: JsonFlag = False) -> None:
-    """Register a witness's public key for an audit actor (admin; the server never holds it)."""
+    """Register a witness's public key for an audit actor (admin; the server never holds it),
+    as a key of purpose ``witness``: it can never sign a filing. The key is Ed25519, a C2SP
+    ``cosignature/v1`` (0x04) or note (0x01) verifier key, under every profile (``gm`` too)."""
     try:
         parsed = VerifierKey.parse(verifier_key)
     except LedgerError as exc:
         raise _fail(str(exc)) from None
+    if parsed.suite not in {COSIGNATURE_V1, "ed25519"}:
+        raise _fail(f"the key is {parsed.suite}; a witness key is Ed25519 (cosignature/v1)")
     with _ledger() as ledger:
-        record = ledger.registry().actor(actor)
-        if record.role is not Role.AUDIT:
-            raise _fail(f"{actor} is {record.role}; only audit actors witness checkpoints")
-        if parsed.suite != ledger.identity.profile.signature.name:
-            raise _fail(f"the key is {parsed.suite}; this ledger signs with"
-                        f" {ledger.identity.profile.signature.name}")
-        key = ledger.register_public_key(actor, parsed.public_key)
+        try:
+            record = ledger.registry().actor(actor)
+            if record.role is not Role.AUDIT:
+                raise _fail(f"{actor} is {record.role}; only audit actors witness checkpoints")
+            key = ledger.actors.register_public_key(actor, parsed.public_key, purpose="witness",
+                                                    suite="ed25519")
+        except LedgerError as exc:
+            raise _fail(str(exc)) from None
     row = {"key_id": key.key_id, "actor": key.actor, "role": key.role.value,
+           "purpose": key.purpose,
            "verifier_key": verifier_key, "registered_at": key.registered_at}
     if as_json:
         _print_json(row)

@@ -104,6 +104,9 @@ class LedgerService:
         self.committer: GroupCommitter[tuple[Actor, EventInput], Filed] | None = (
             GroupCommitter(self._commit, on_batch=on_batch) if group_commit else None)
         self.library = Library(ledger)
+        # Set when a witness proves the log was rolled back (api.witnessing): every filing is
+        # then refused with it (503) until the server is restarted.
+        self.halted: LedgerError | None = None
 
     # --- access ----------------------------------------------------------------------
 
@@ -252,6 +255,8 @@ class LedgerService:
     def file(self, actor: Actor, event: EventInput) -> Filed:
         """File custodially or client-signed (blocking): through the group commit when the
         server runs one; raises the refusal. Retries with the same nonce are idempotent."""
+        if self.halted is not None:
+            raise self.halted
         if self.committer is not None:
             return self.committer.submit((actor, event))
         result = self._commit([(actor, event)])[0]
@@ -261,6 +266,8 @@ class LedgerService:
 
     async def file_async(self, actor: Actor, event: EventInput) -> Filed:
         """:meth:`file`, awaited on the event loop (no worker thread waits for the commit)."""
+        if self.halted is not None:
+            raise self.halted
         if self.committer is not None:
             return await self.committer.file((actor, event))
         return await run_in_threadpool(self.file, actor, event)

@@ -9,8 +9,6 @@ verifiers pin it (``verify-bundle --witness-key``).
 
 from __future__ import annotations
 
-import base64
-import binascii
 import os
 import stat
 from dataclasses import dataclass
@@ -19,16 +17,14 @@ from pathlib import Path
 from ledger.crypto.suites import INTL, Signer
 from ledger.errors import CheckpointError
 from ledger.log.checkpoint import (
+    COSIGNATURE_V1,
     NoteSignature,
+    SignerKey,
     VerifierKey,
     cosign_v1,
     cosignature_verifier_key,
 )
 from witness.errors import WitnessSetupError
-
-_PREFIX = "PRIVATE+KEY+"
-_TYPE = b"\x04"
-_SEED_SIZE = 32
 
 
 @dataclass(frozen=True)
@@ -49,35 +45,20 @@ class CosignerKey:
 
     def encode(self) -> str:
         """The private key line (keep it secret)."""
-        seed = INTL.signature.export(self.signer)
-        encoded = base64.b64encode(_TYPE + seed).decode("ascii")
-        return f"{_PREFIX}{self.name}+{self.verifier_key.key_id.hex()}+{encoded}"
+        return SignerKey(self.name, COSIGNATURE_V1, self.signer).encode()
 
     @classmethod
     def parse(cls, text: str) -> CosignerKey:
-        """Parse a private key line; raise :class:`WitnessSetupError` naming the defect."""
-        text = text.strip()
-        if not text.startswith(_PREFIX):
-            raise WitnessSetupError("the witness key does not start with PRIVATE+KEY+")
-        parts = text[len(_PREFIX):].split("+", 2)
-        if len(parts) != 3:
-            raise WitnessSetupError("the witness key is not PRIVATE+KEY+NAME+KEYID+KEY")
-        name, key_id_hex, encoded = parts
+        """Parse a private key line; raise :class:`WitnessSetupError` naming the defect (one
+        parser for every key line: :class:`ledger.log.checkpoint.SignerKey`)."""
         try:
-            raw = base64.b64decode(encoded, validate=True)
-        except (binascii.Error, ValueError):
-            raise WitnessSetupError("the witness key is not base64") from None
-        if raw[:1] != _TYPE or len(raw) != 1 + _SEED_SIZE:
-            raise WitnessSetupError("the witness key is not an Ed25519 cosignature/v1 key"
-                                    " (type 0x04 and a 32-byte seed)")
-        try:
-            key = cls(name, INTL.signature.load(raw[1:]))
-            verifier = key.verifier_key
+            key = SignerKey.parse(text)
         except CheckpointError as exc:
-            raise WitnessSetupError(f"the witness key is malformed: {exc}") from None
-        if verifier.key_id.hex() != key_id_hex:
-            raise WitnessSetupError("the witness key's ID does not match its key")
-        return key
+            raise WitnessSetupError(f"the witness key is malformed: {exc.what}") from None
+        if key.suite != COSIGNATURE_V1:
+            raise WitnessSetupError("the witness key is not an Ed25519 cosignature/v1 key"
+                                    f" (type 0x04): got a {key.suite} key")
+        return cls(key.name, key.signer)
 
 
 def generate_cosigner_key(name: str) -> CosignerKey:

@@ -5,9 +5,9 @@ Proofs are computed from the stored perfect subtrees (``O(log n)`` node reads, o
 the stored heads map nodes (one query per path), and returned as lowercase hex. Every route needs
 a bearer token; a question about a stream (its head, or its entry by seq) follows the read rules
 of docs/design.md §1: a unit may ask only about its own projects and the key registry (another
-stream is "not found" for it). Cosigning needs the ``audit`` role and a witness key of the
-caller's registered in the key registry and held by the caller (a key the server holds in
-custody can never witness the server).
+stream is "not found" for it). Witness cosignatures are not posted here: the server pushes its
+checkpoints to its witnesses (C2SP tlog-witness, :mod:`api.witnessing`) and stores what they
+return.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Body, Query
+from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import BaseModel, Field
 
@@ -28,16 +28,15 @@ from api.schemas import HeadProofPublic
 from api.services import Actor, LedgerService
 from ledger.app import Ledger
 from ledger.errors import (
-    AuthorisationError,
     CheckpointError,
     HeadsMapUnavailableError,
     ValidationFailedError,
 )
 from ledger.log import merkle
-from ledger.log.checkpoint import SignedNote, VerifierKey
+from ledger.log.checkpoint import SignedNote
 from ledger.log.headmap import head_to_json, heads_root, proof_to_json
 from ledger.log.store import StoredCheckpoint
-from ledger.log.witness import accept_cosignatures, cosigned_note, public_verifier_key
+from ledger.log.witness import cosigned_note
 from ledger.measures.roles import Role
 
 router = APIRouter(prefix="/log", tags=["log"])
@@ -279,58 +278,3 @@ def consistency_proof(ledger: LedgerDep, actor: CurrentActor,
     return ConsistencyProofPublic(first=first, second=second, first_root=hashes[0].hex(),
                                   second_root=hashes[1].hex(),
                                   consistency_proof=[node.hex() for node in hashes[2:]])
-
-
-def _witness_keys(ledger: Ledger, actor: Actor, note: SignedNote) -> list[VerifierKey]:
-    """The caller's registered, client-held, currently valid keys, under each line's name."""
-    now = ledger.now()
-    keys = [k for k in ledger.registry().keys.values()
-            if k.actor == actor.actor and k.role is Role.AUDIT and k.valid_at(now)
-            and ledger.log.get_custody(k.key_id) is None]
-    if not keys:
-        raise AuthorisationError(actor.actor, "cosign checkpoints: no witness key of this"
-                                 " actor is registered (`ledger witness-register`)")
-    candidates: list[VerifierKey] = []
-    for signature in note.signatures:
-        for key in keys:
-            try:
-                verifier = public_verifier_key(signature.name, key.suite, key.public_key)
-            except CheckpointError:
-                continue
-            if verifier.key_id == signature.key_id and verifier not in candidates:
-                candidates.append(verifier)
-    return candidates
-
-
-@router.post("/checkpoint/cosign", response_class=PlainTextResponse, response_model=str)
-def cosign_checkpoint(
-    ledger: LedgerDep, actor: CurrentActor,
-    note: Annotated[str, Body(media_type="text/plain",
-                              description="The checkpoint note with the witness's signature"
-                                          " line added (C2SP signed note).")],
-) -> PlainTextResponse:
-    """Store a witness cosignature (Audit Branch only); returns the note with all of them."""
-    if actor.role is not Role.AUDIT:
-        raise AuthorisationError(actor.actor, f"cosign checkpoints as {actor.role} (audit only)")
-    if len(note.encode("utf-8")) > _MAX_NOTE_BYTES:
-        raise _problem("note", f"the note exceeds {_MAX_NOTE_BYTES} bytes")
-    identity = ledger.identity
-    try:
-        parsed = SignedNote.parse(note)
-    except CheckpointError as exc:
-        raise _problem("note", exc.what) from None
-    stored = ledger.log.checkpoint_at_most(parsed.checkpoint.size)
-    if stored is None or stored.size != parsed.checkpoint.size:
-        raise _problem("note", f"this log has no checkpoint of size {parsed.checkpoint.size}")
-    try:
-        accepted = accept_cosignatures(
-            note, origin=identity.origin, size=stored.size, root=stored.root,
-            log_key=identity.log_key, witness_keys=_witness_keys(ledger, actor, parsed))
-    except CheckpointError as exc:
-        raise _problem("note", exc.what) from None
-    now = ledger.now()
-    for signature in accepted:
-        ledger.log.put_cosignature(stored.size, signature.name, signature.key_id.hex(),
-                                   signature.line(), now)
-    return PlainTextResponse(_with_cosignatures(ledger, stored),
-                             media_type="text/plain; charset=utf-8")

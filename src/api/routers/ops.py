@@ -7,6 +7,7 @@ from fastapi import APIRouter, Request, Response
 from api.deps import ServiceDep
 from api.problems import problem
 from api.schemas import HealthPublic
+from api.witnessing import halted, rollback_problem
 
 router = APIRouter(tags=["operations"])
 
@@ -18,9 +19,13 @@ def healthz() -> HealthPublic:
 
 
 @router.get("/readyz", response_model=HealthPublic,
-            responses={503: {"description": "database unreachable"}})
-def readyz(service: ServiceDep) -> HealthPublic | Response:
-    """Readiness: the database answers."""
+            responses={503: {"description": "database unreachable, or the log was rolled"
+                                            " back (a witness holds more than it has)"}})
+def readyz(request: Request, service: ServiceDep) -> HealthPublic | Response:
+    """Readiness: the database answers and no witness has shown the log rolled back."""
+    alarm = halted(request.app)
+    if alarm is not None:
+        return rollback_problem(alarm)
     try:
         service.ledger.log.tree_size()
     except Exception as exc:

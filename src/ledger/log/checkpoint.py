@@ -40,6 +40,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
+from ledger.crypto.interface import SignatureSuite
 from ledger.crypto.suites import PROFILES, Signer
 from ledger.errors import BadSignatureError, CheckpointError
 
@@ -48,6 +49,7 @@ __all__ = [
     "Checkpoint",
     "Note",
     "NoteSignature",
+    "SignerKey",
     "SignedNote",
     "VerifierKey",
     "VerifyFunction",
@@ -500,6 +502,92 @@ def cosign_v1(body: bytes, name: str, signer: Signer, timestamp: int) -> NoteSig
     message = cosignature_v1_message(body, timestamp)  # checks the range first
     stamp = timestamp.to_bytes(_TIMESTAMP_SIZE, "big")
     return NoteSignature(name, key.key_id, stamp + signer.sign(message))
+
+
+# --- private key lines ---------------------------------------------------------------------
+
+
+_PRIVATE_PREFIX: Final = "PRIVATE+KEY+"
+
+
+def _signature_suite(suite: str) -> str:
+    """The ``ledger.crypto`` suite that makes a key's signatures (``cosignature/v1`` keys are
+    Ed25519 keys whose signatures are timestamped)."""
+    return "ed25519" if suite == COSIGNATURE_V1 else suite
+
+
+def _crypto_suite(suite: str) -> SignatureSuite:
+    wanted = _signature_suite(suite)
+    for profile in PROFILES.values():
+        if profile.signature.name == wanted:
+            return profile.signature
+    raise CheckpointError(f"no signature suite named {wanted!r} in this build")
+
+
+@dataclass(frozen=True)
+class SignerKey:
+    """A signing key under a key name, as its private key line holds it:
+    ``PRIVATE+KEY+NAME+KEYIDHEX+BASE64(TYPE || PRIVATE KEY)`` (the signer-key form of
+    ``golang.org/x/mod/sumdb/note``; TYPE as in :data:`_SIGNATURE_TYPES`).
+
+    ``suite`` is the key's C2SP type: ``ed25519`` or ``sm2-sm3`` (a note signer) or
+    ``cosignature/v1`` (a tlog-cosignature witness, Ed25519 with type 0x04). The one parser
+    of private key lines for the ledger and its witness.
+    """
+
+    name: str
+    suite: str
+    signer: Signer
+
+    def __post_init__(self) -> None:
+        """Check that the signer belongs to the suite (and validate the name)."""
+        if self.signer.suite != _signature_suite(self.suite):
+            raise CheckpointError(f"a {self.suite} key signs with"
+                                  f" {_signature_suite(self.suite)}: got {self.signer.suite}")
+        self.verifier_key  # noqa: B018 - validates the name and the key's size
+
+    @property
+    def verifier_key(self) -> VerifierKey:
+        """The public verifier key ``NAME+KEYIDHEX+BASE64(TYPE || PUBLIC KEY)``."""
+        public = self.signer.public_key
+        return VerifierKey(self.name, _key_id(self.name, self.suite, public), self.suite, public)
+
+    def encode(self) -> str:
+        """The private key line (keep it secret)."""
+        private = _crypto_suite(self.suite).export(self.signer)
+        encoded = _b64encode(_signature_type(self.suite) + private)
+        return f"{_PRIVATE_PREFIX}{self.name}+{self.verifier_key.key_id.hex()}+{encoded}"
+
+    @classmethod
+    def parse(cls, text: str) -> SignerKey:
+        """Parse a private key line (surrounding whitespace ignored); raise CheckpointError
+        naming the defect. The key ID must be the key's own."""
+        text = text.strip()
+        if not text.startswith(_PRIVATE_PREFIX):
+            raise CheckpointError("the private key does not start with PRIVATE+KEY+")
+        parts = text[len(_PRIVATE_PREFIX):].split("+", 2)
+        if len(parts) != 3:
+            raise CheckpointError("the private key is not PRIVATE+KEY+NAME+KEYID+KEY")
+        name, key_id_hex, encoded = parts
+        raw = _b64decode(encoded, "the private key")
+        matches = [(type_id, suite) for suite, type_id in _SIGNATURE_TYPES.items()
+                   if raw.startswith(type_id)]
+        if not matches:
+            raise CheckpointError("the private key has an unknown signature type")
+        type_id, suite = max(matches, key=lambda match: len(match[0]))
+        try:
+            signer = _crypto_suite(suite).load(raw[len(type_id):])
+        except (ValueError, TypeError) as exc:
+            raise CheckpointError(f"the {suite} private key cannot be loaded: {exc}") from None
+        key = cls(name, suite, signer)
+        if key.verifier_key.key_id.hex() != key_id_hex:
+            raise CheckpointError("the private key's ID does not match its key")
+        return key
+
+    @classmethod
+    def generate(cls, name: str, suite: str = COSIGNATURE_V1) -> SignerKey:
+        """A new random key of ``suite`` (a witness's ``cosignature/v1`` unless told)."""
+        return cls(name, suite, _crypto_suite(suite).generate())
 
 
 # --- the log checkpoint -----------------------------------------------------------------------

@@ -1,358 +1,248 @@
-"""Witnessing checkpoints (docs/design.md §1, §5 Checkpoint): cosign only what extends the past.
+"""The log's side of C2SP tlog-witness (docs/design.md §5, Witnessing): which witnesses the ledger
+pushes its checkpoints to, the ``add-checkpoint`` request it sends, how it reads the answers, and
+what an answer means for the log. No I/O: the server's background task
+(:mod:`api.witnessing`) and ``ledger verify --witnesses`` do the HTTP.
 
-A witness keeps a *state*: the last checkpoint it cosigned. Each run it fetches the log's current
-checkpoint, checks the log's signature under the pinned log key, and proves with an RFC 9162
-consistency proof that the new tree extends the one it cosigned before; only then does it add
-its own signature line (a C2SP signed-note cosignature) and send it to the log. A checkpoint
-smaller than the state (a rewind), of the same size with another root, or whose consistency
-proof fails (a fork: history was rewritten) is refused with :class:`WitnessRefusedError` and
-the state is left unchanged.
+A witness is configured as ``NAME URL VKEY`` (``LEDGER_WITNESSES``, entries separated by ``;`` or
+newlines): a label for people, the base URL of its ``/add-checkpoint``, and its verifier key
+(``cosignature/v1``, type 0x04, or a plain Ed25519 note key, type 0x01).
 
-The server side of ``POST /log/checkpoint/cosign`` is :func:`accept_cosignatures`: the note must
-be exactly a stored checkpoint, signed by the log, and carry at least one valid signature by a
-registered witness key. The witness's private key file uses the ``golang.org/x/mod/sumdb/note``
-signer-key form, ``PRIVATE+KEY+NAME+KEYIDHEX+BASE64(TYPE ‖ PRIVATE KEY)``.
+The request (c2sp.org/tlog-witness §add-checkpoint) is ``old N``, the RFC 6962 consistency proof
+from N (base64 lines), an empty line and the signed checkpoint. The answers:
 
-This module does no I/O but the state file: the log is reached through a :class:`LogClient`.
+* 200: signature lines; those under the witness's key must verify over the checkpoint body
+  (:class:`Cosigned`);
+* 409 with ``text/x.tlog.size``: the witness holds size M (:class:`Conflict`): the log retries
+  from M when M is at most its own size; a larger M is a **rollback** of the log;
+* 422: the consistency proof from the witness's size does not verify: the witness cosigned a
+  tree this log does not extend, a **fork**;
+* anything else: the witness refused or failed (:class:`Refused`); it is retried next time.
+
+:class:`LogRollbackError` is what a rollback or a fork is reported as; it halts
+the server's filings.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
+import base64
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Protocol
+from typing import Final
+from urllib.parse import urlsplit
 
-from ledger.crypto.suites import PROFILES, Profile, Signer
-from ledger.errors import CheckpointError, IntegrityFailedError, LedgerError
-from ledger.log import merkle
-from ledger.log.checkpoint import Note, NoteSignature, SignedNote, VerifierKey, verify_note
-from ledger.log.entries import b64decode, b64encode
+from ledger.errors import CheckpointError, ConfigurationError, LedgerError
+from ledger.log.checkpoint import (
+    COSIGNATURE_V1,
+    Note,
+    NoteSignature,
+    SignedNote,
+    VerifierKey,
+    cosignature_timestamp,
+    verify_note,
+)
 
 __all__ = [
-    "LogClient",
-    "WitnessKey",
-    "WitnessRefusedError",
-    "WitnessRun",
-    "WitnessState",
-    "WitnessStateError",
-    "accept_cosignatures",
+    "SIZE_MEDIA_TYPE",
+    "Conflict",
+    "Cosigned",
+    "LogRollbackError",
+    "Refused",
+    "WitnessEndpoint",
+    "add_checkpoint_body",
     "cosigned_note",
-    "generate_witness_key",
-    "public_verifier_key",
-    "witness_once",
+    "fork",
+    "parse_witnesses",
+    "read_answer",
+    "rollback",
 ]
 
-_STATE_VERSION = 1
-_PRIVATE_PREFIX = "PRIVATE+KEY+"
+SIZE_MEDIA_TYPE: Final = "text/x.tlog.size"
+MAX_PROOF_LINES: Final = 63  # tlog-witness: "MUST NOT send more than 63 consistency proof lines"
+_SIZE_BODY: Final = re.compile(r"(0|[1-9][0-9]{0,18})\n?")
+_MAX_ANSWER_BYTES: Final = 64 * 1024
 
 
-class WitnessRefusedError(IntegrityFailedError):
-    """Raised when the log's checkpoint does not extend the last one the witness cosigned.
+class LogRollbackError(LedgerError):
+    """Raised when a witness shows that the log lost entries it had cosigned: it holds a larger
+    tree than the log (``rollback``), or a tree the log does not extend (``fork``). The server
+    refuses filings while it stands (503), and ``/readyz`` fails."""
 
-    ``kind`` is ``rewind`` (smaller tree), ``fork`` (same size, other root; or a failed
-    consistency proof), ``origin`` (another log), ``log-key`` (another log key) or
-    ``signature`` (the checkpoint is not validly signed by the log).
-    """
-
-    def __init__(self, kind: str, what: str) -> None:
+    def __init__(self, witness: str, *, witness_size: int, our_size: int,
+                 last_consistent: int | None, kind: str, message: str) -> None:
+        self.witness = witness
+        self.witness_size = witness_size
+        self.our_size = our_size
+        self.last_consistent = last_consistent
         self.kind = kind
-        super().__init__(f"witness refuses to cosign ({kind}): {what}")
+        super().__init__(message)
 
-
-class WitnessStateError(LedgerError):
-    """Raised when the witness state file or key file cannot be read or is malformed."""
-
-
-# --- keys ------------------------------------------------------------------------------------
-
-
-def _profile_for_suite(suite: str) -> Profile:
-    for profile in PROFILES.values():
-        if profile.signature.name == suite:
-            return profile
-    raise CheckpointError(f"no profile signs with suite {suite!r}")
+    def to_json(self) -> dict[str, object]:
+        """The fields a problem+json and ``ledger verify --witnesses --json`` carry."""
+        return {"witness": self.witness, "witness_size": self.witness_size,
+                "log_size": self.our_size, "last_consistent_checkpoint": self.last_consistent,
+                "cause": self.kind}
 
 
 @dataclass(frozen=True)
-class _PublicOnly:
-    """A public key in the shape of a :class:`Signer`, to derive its C2SP key id; never signs."""
-
-    suite: str
-    public_key: bytes
-
-    def sign(self, message: bytes) -> bytes:
-        raise TypeError("a public key cannot sign")
-
-
-def public_verifier_key(name: str, suite: str, public_key: bytes) -> VerifierKey:
-    """The C2SP verifier key of a raw public key under a key name."""
-    return VerifierKey.for_signer(name, _PublicOnly(suite, public_key))
-
-
-def _type_prefix(name: str, signer: Signer) -> bytes:
-    """The C2SP signature-type bytes of a signer's suite (read off its verifier key)."""
-    encoded = b64decode(VerifierKey.for_signer(name, signer).encode().split("+", 2)[2])
-    return encoded[: len(encoded) - len(signer.public_key)]
-
-
-@dataclass(frozen=True)
-class WitnessKey:
-    """A witness's signing key and its key name (the name on its cosignature lines)."""
+class WitnessEndpoint:
+    """A witness the log pushes to: a label, the base URL of its API and its verifier key."""
 
     name: str
-    signer: Signer
+    url: str
+    vkey: VerifierKey
 
     @property
-    def verifier_key(self) -> VerifierKey:
-        """The public verifier key to register with the log and give to bundle verifiers."""
-        return VerifierKey.for_signer(self.name, self.signer)
-
-    def encode(self) -> str:
-        """``PRIVATE+KEY+NAME+KEYIDHEX+BASE64(TYPE ‖ PRIVATE KEY)`` (keep it secret)."""
-        profile = _profile_for_suite(self.signer.suite)
-        private = profile.signature.export(self.signer)
-        key = self.verifier_key
-        prefix = _type_prefix(self.name, self.signer)
-        return f"{_PRIVATE_PREFIX}{self.name}+{key.key_id.hex()}+{b64encode(prefix + private)}"
-
-    @classmethod
-    def parse(cls, text: str) -> WitnessKey:
-        """Parse a private key file's text; raise :class:`WitnessStateError` if malformed."""
-        text = text.strip()
-        if not text.startswith(_PRIVATE_PREFIX):
-            raise WitnessStateError("the witness key file does not start with PRIVATE+KEY+")
-        parts = text[len(_PRIVATE_PREFIX):].split("+", 2)
-        if len(parts) != 3:
-            raise WitnessStateError("the witness key is not PRIVATE+KEY+NAME+KEYID+KEY")
-        name, key_id_hex, encoded = parts
-        try:
-            raw = b64decode(encoded)
-        except ValueError:
-            raise WitnessStateError("the witness key is not base64") from None
-        for profile in PROFILES.values():
-            suite = profile.signature
-            probe = suite.generate()
-            prefix = _type_prefix(name, probe)
-            if raw.startswith(prefix) and len(raw) > len(prefix):
-                try:
-                    signer = suite.load(raw[len(prefix):])
-                except (ValueError, TypeError, LedgerError) as exc:
-                    raise WitnessStateError(f"the witness key cannot be loaded: {exc}") from None
-                key = cls(name, signer)
-                if key.verifier_key.key_id.hex() != key_id_hex:
-                    raise WitnessStateError("the witness key's id does not match its key")
-                return key
-        raise WitnessStateError("the witness key has an unknown signature type")
-
-
-def generate_witness_key(name: str, suite: str = "ed25519") -> WitnessKey:
-    """A new witness key (Ed25519 unless told) under key ``name``."""
-    key = WitnessKey(name, _profile_for_suite(suite).signature.generate())
-    key.verifier_key  # noqa: B018 - validates the name now
-    return key
-
-
-# --- the state ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class WitnessState:
-    """The last checkpoint this witness cosigned, and the log it belongs to."""
-
-    origin: str
-    log_key: str
-    size: int
-    root: bytes
-    checkpoint: str
-
-    def to_json(self) -> dict[str, Any]:
-        """Plain JSON for the state file."""
-        return {"version": _STATE_VERSION, "origin": self.origin, "log_key": self.log_key,
-                "size": self.size, "root": b64encode(self.root), "checkpoint": self.checkpoint}
-
-    @classmethod
-    def load(cls, path: Path) -> WitnessState | None:
-        """Read the state file; None if it does not exist (the first run)."""
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            return None
-        except OSError as exc:
-            raise WitnessStateError(f"cannot read the witness state {path}: {exc}") from None
-        try:
-            data = json.loads(text)
-            if data.get("version") != _STATE_VERSION:
-                raise ValueError(f"unsupported state version {data.get('version')!r}")
-            state = cls(str(data["origin"]), str(data["log_key"]), int(data["size"]),
-                        b64decode(str(data["root"])), str(data["checkpoint"]))
-            VerifierKey.parse(state.log_key)
-            note = SignedNote.parse(state.checkpoint)
-        except (ValueError, KeyError, TypeError, AttributeError, LedgerError) as exc:
-            raise WitnessStateError(f"the witness state {path} is malformed: {exc}") from None
-        if (note.checkpoint.size, note.checkpoint.root) != (state.size, state.root):
-            raise WitnessStateError(f"the witness state {path} disagrees with its checkpoint")
-        return state
-
-    def save(self, path: Path) -> None:
-        """Write the state file atomically (write a temporary file, then rename it)."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(prefix=".witness-", dir=path.parent)
-        try:
-            with os.fdopen(handle, "w", encoding="utf-8") as out:
-                json.dump(self.to_json(), out, ensure_ascii=False, indent=2)
-                out.write("\n")
-                out.flush()
-                os.fsync(out.fileno())
-            Path(temporary).replace(path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
-
-
-# --- the witness -------------------------------------------------------------------------------
-
-
-class LogClient(Protocol):
-    """How the witness reaches a log (HTTP in the CLI; a test client in tests)."""
-
-    def checkpoint(self) -> str:
-        """``GET /log/checkpoint``: the latest checkpoint note text."""
-        ...
-
-    def consistency(self, first: int, second: int) -> list[bytes]:
-        """``GET /log/proof/consistency``: the RFC 9162 proof between two tree sizes."""
-        ...
-
-    def cosign(self, note: str) -> str:
-        """``POST /log/checkpoint/cosign``: send the cosigned note; return the stored note."""
-        ...
-
-
-@dataclass(frozen=True)
-class WitnessRun:
-    """What one witness run did."""
-
-    previous_size: int | None
-    size: int
-    root: bytes
-    note: str
-    state: WitnessState
+    def add_checkpoint_url(self) -> str:
+        """``URL/add-checkpoint``."""
+        return self.url.rstrip("/") + "/add-checkpoint"
 
     def describe(self) -> str:
-        """One line for people."""
-        since = ("first checkpoint (trusted on first use)" if self.previous_size is None
-                 else f"consistent with size {self.previous_size}")
-        return f"cosigned checkpoint size {self.size} root {b64encode(self.root)}: {since}"
+        """``NAME (URL)`` for messages."""
+        return f"{self.name} ({self.url})"
 
 
-def witness_once(client: LogClient, key: WitnessKey, state: WitnessState | None, *,
-                 log_key: str | None = None) -> WitnessRun:
-    """Fetch, verify and cosign the log's current checkpoint; return the run and new state.
+def parse_witnesses(text: str) -> tuple[WitnessEndpoint, ...]:
+    """Parse ``NAME URL VKEY`` entries separated by ``;`` or newlines (blank ones ignored).
 
-    1. the checkpoint verifies under the log key (pinned in ``state``, or ``log_key`` on the
-       first run; a different ``log_key`` than the state's is refused);
-    2. its origin is the state's;
-    3. its size is not smaller than the state's (no rewind); at the same size the root is the
-       same; at a larger size the RFC 9162 §2.1.4.2 consistency proof from the state's tree
-       verifies (no fork);
-    4. then the witness signs the checkpoint body and sends the cosigned note.
-
-    Raises :class:`WitnessRefusedError` (nothing is signed or sent) for any failure of 1–3.
+    Raises :class:`~ledger.errors.ConfigurationError` naming the bad entry: a wrong number of
+    fields, a URL that is not http(s), a malformed key, a key type that cannot cosign, or a name
+    used twice.
     """
-    if state is not None and log_key is not None and log_key != state.log_key:
-        raise WitnessRefusedError("log-key", f"the state pins log key {state.log_key}, but"
-                                  f" {log_key} was given")
-    pinned_text = state.log_key if state is not None else log_key
-    if pinned_text is None:
-        raise WitnessStateError("the first run needs the log's verifier key (--log-key)")
-    pinned = VerifierKey.parse(pinned_text)
-    text = client.checkpoint()
-    # Step 1: the log's signature (C2SP signed-note) under the pinned key.
-    try:
-        note = SignedNote.parse(text)
-        verify_note(note, [pinned])
-    except CheckpointError as exc:
-        raise WitnessRefusedError("signature", exc.what) from None
-    checkpoint = note.checkpoint
-    # Step 2: the same log.
-    if state is not None and checkpoint.origin != state.origin:
-        raise WitnessRefusedError("origin", f"the checkpoint is for {checkpoint.origin!r}, the"
-                                  f" witness follows {state.origin!r}")
-    # Step 3: no rewind, no fork (RFC 9162 §2.1.4.2).
-    previous = None if state is None else state.size
-    if state is not None:
-        if checkpoint.size < state.size:
-            raise WitnessRefusedError(
-                "rewind", f"the log now shows {checkpoint.size} leaves, but this witness"
-                f" already cosigned {state.size}: the log was rolled back or forked")
-        if checkpoint.size == state.size and checkpoint.root != state.root:
-            raise WitnessRefusedError(
-                "fork", f"the log shows another root for size {state.size}"
-                f" ({b64encode(checkpoint.root)}, cosigned {b64encode(state.root)}):"
-                " its history was rewritten")
-        if checkpoint.size > state.size:
-            proof = client.consistency(state.size, checkpoint.size)
-            hash_suite = _profile_for_suite(pinned.suite).hash
-            try:
-                merkle.verify_consistency(hash_suite, state.size, checkpoint.size, state.root,
-                                          checkpoint.root, proof)
-            except IntegrityFailedError as exc:
-                raise WitnessRefusedError(
-                    "fork", f"size {checkpoint.size} does not extend the cosigned size"
-                    f" {state.size} ({exc.what}): the log's history was rewritten") from None
-    # Step 4: cosign and send.
-    cosigned = note.add_signature(key.name, key.signer)
-    stored = client.cosign(cosigned.text())
-    new_state = WitnessState(checkpoint.origin, pinned.encode(), checkpoint.size,
-                             checkpoint.root, cosigned.text())
-    return WitnessRun(previous, checkpoint.size, checkpoint.root, stored, new_state)
-
-
-# --- the log's side ------------------------------------------------------------------------------
-
-
-def accept_cosignatures(text: str, *, origin: str, size: int, root: bytes,
-                        log_key: VerifierKey,
-                        witness_keys: Sequence[VerifierKey]) -> list[NoteSignature]:
-    """Return the valid witness signature lines of a cosigned checkpoint note.
-
-    1. the note parses (C2SP signed-note, tlog-checkpoint) and is the stored checkpoint
-       ``(origin, size, root)``;
-    2. it carries the log's own valid signature;
-    3. at least one signature line verifies under one of ``witness_keys``; a line claiming a
-       witness key that does not verify is an error (signed-note §Signatures).
-
-    Raises :class:`~ledger.errors.CheckpointError` naming what is wrong.
-    """
-    note = SignedNote.parse(text)
-    body = note.checkpoint
-    if (body.origin, body.size, body.root) != (origin, size, root):
-        raise CheckpointError(f"the note is not this log's checkpoint of size {body.size}")
-    verify_note(note, [log_key])
-    if not witness_keys:
-        raise CheckpointError("no witness key is registered for this actor")
-    trusted = {(k.name, k.key_id): k for k in witness_keys}
-    accepted: list[NoteSignature] = []
-    for signature in note.signatures:
-        key = trusted.get((signature.name, signature.key_id))
-        if key is None:
+    found: list[WitnessEndpoint] = []
+    for number, entry in enumerate(re.split(r"[;\n]", text), 1):
+        fields = entry.split()
+        if not fields:
             continue
-        verify_note(SignedNote(body, (signature,)), [key])
-        accepted.append(signature)
-    if not accepted:
-        raise CheckpointError("the note carries no signature by a registered witness key")
-    return accepted
+        if len(fields) != 3:
+            raise ConfigurationError(f"LEDGER_WITNESSES entry {number} is not 'NAME URL VKEY':"
+                                     f" got {entry.strip()!r}")
+        name, url, vkey_text = fields
+        parts = urlsplit(url)
+        if parts.scheme not in {"http", "https"} or not parts.netloc:
+            raise ConfigurationError(f"witness {name}: the URL must be http(s)://HOST…, got"
+                                     f" {url!r}")
+        try:
+            vkey = VerifierKey.parse(vkey_text)
+        except CheckpointError as exc:
+            raise ConfigurationError(f"witness {name}: bad verifier key: {exc.what}") from None
+        if vkey.suite not in {COSIGNATURE_V1, "ed25519"}:
+            raise ConfigurationError(f"witness {name}: a {vkey.suite} key cannot cosign; expected"
+                                     " a cosignature/v1 (0x04) or Ed25519 (0x01) key")
+        if any(known.name == name for known in found):
+            raise ConfigurationError(f"witness {name} is configured twice")
+        found.append(WitnessEndpoint(name, url, vkey))
+    return tuple(found)
+
+
+def add_checkpoint_body(old: int, proof: Sequence[bytes], note: str) -> bytes:
+    """The ``add-checkpoint`` request body: ``old N``, the proof lines, an empty line, the note.
+
+    ``note`` is the checkpoint signed by the log (its own signature lines only are needed).
+    """
+    if old < 0:
+        raise ValueError(f"old size {old} is negative")
+    if len(proof) > MAX_PROOF_LINES:
+        raise ValueError(f"{len(proof)} proof hashes: at most {MAX_PROOF_LINES} may be sent")
+    lines = [f"old {old}", *(base64.b64encode(node).decode("ascii") for node in proof)]
+    return ("\n".join(lines) + "\n\n" + note).encode("utf-8")
+
+
+@dataclass(frozen=True)
+class Cosigned:
+    """A 200 answer: the witness's verified cosignature lines and the time they state."""
+
+    lines: tuple[NoteSignature, ...]
+    timestamp: int | None
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """A 409 answer: the size the witness holds for this log."""
+
+    size: int
+
+
+@dataclass(frozen=True)
+class Refused:
+    """Any other answer: its status and the witness's reason (one line, cut short)."""
+
+    status: int
+    reason: str
+
+
+def _reason(body: bytes) -> str:
+    text = body[:300].decode("utf-8", "replace").strip()
+    return " ".join(text.split()) or "no reason given"
+
+
+def read_answer(status: int, content_type: str, body: bytes, note: SignedNote,
+                vkey: VerifierKey) -> Cosigned | Conflict | Refused:
+    """What an ``add-checkpoint`` answer says.
+
+    A 200 must carry at least one line under ``vkey`` and every such line must verify over
+    ``note``'s checkpoint body (else :class:`Refused` with status 200: the witness misbehaves,
+    nothing is stored); other lines are ignored. A 409 must be ``text/x.tlog.size`` with a
+    decimal size (else :class:`Refused`).
+    """
+    if len(body) > _MAX_ANSWER_BYTES:
+        return Refused(status, f"the answer exceeds {_MAX_ANSWER_BYTES} bytes")
+    if status == 409:
+        media = content_type.split(";", maxsplit=1)[0].strip().lower()
+        text = body.decode("ascii", "replace")
+        found = _SIZE_BODY.fullmatch(text)
+        if media != SIZE_MEDIA_TYPE or found is None:
+            return Refused(409, f"a 409 without a {SIZE_MEDIA_TYPE} size: {_reason(body)}")
+        return Conflict(int(found.group(1)))
+    if status != 200:
+        return Refused(status, _reason(body))
+    return _read_cosigned(body, note, vkey)
+
+
+def _read_cosigned(body: bytes, note: SignedNote, vkey: VerifierKey) -> Cosigned | Refused:
+    """A 200 answer's lines under ``vkey``, each verified over the checkpoint body."""
+    try:
+        text = body.decode("utf-8")
+        lines = Note.parse(note.checkpoint.body().decode("utf-8") + "\n" + text).signatures
+        mine = tuple(line for line in lines
+                     if (line.name, line.key_id) == (vkey.name, vkey.key_id))
+        if not mine:
+            return Refused(200, f"no signature line under {vkey.encode()}")
+        for line in mine:
+            verify_note(SignedNote(note.checkpoint, (line,)), [vkey])
+    except (UnicodeDecodeError, CheckpointError) as exc:
+        what = exc.what if isinstance(exc, CheckpointError) else "not UTF-8"
+        return Refused(200, f"the cosignature does not verify: {what}")
+    stamp = cosignature_timestamp(mine[-1]) if vkey.suite == COSIGNATURE_V1 else None
+    return Cosigned(mine, stamp)
+
+
+def rollback(witness: str, witness_size: int, our_size: int,
+             last_consistent: int | None) -> LogRollbackError:
+    """The alarm for a witness holding a larger tree than the log has: entries were removed."""
+    return LogRollbackError(
+        witness, witness_size=witness_size, our_size=our_size, last_consistent=last_consistent,
+        kind="rollback",
+        message=f"witness {witness} has cosigned a tree of {witness_size} leaves, but this log"
+                f" has {our_size}: the log was rolled back")
+
+
+def fork(witness: str, witness_size: int, our_size: int, last_consistent: int | None,
+         detail: str) -> LogRollbackError:
+    """The alarm for a witness whose cosigned tree this log does not extend: history differs."""
+    return LogRollbackError(
+        witness, witness_size=witness_size, our_size=our_size, last_consistent=last_consistent,
+        kind="fork",
+        message=f"witness {witness} has cosigned a tree of {witness_size} leaves that this log"
+                f" of {our_size} does not extend ({detail}): the log was rolled back and"
+                " rewritten")
 
 
 def cosigned_note(note: str, lines: Sequence[str]) -> str:
     """The stored checkpoint note with stored cosignature lines appended (each once)."""
     parsed = Note.parse(note)
     present = {signature.line() for signature in parsed.signatures}
-    extra = "".join(line for line in lines if line not in present)
+    extra = "".join(line for line in dict.fromkeys(lines) if line not in present)
     result = note + extra
     SignedNote.parse(result)  # still a well-formed note
     return result

@@ -1,0 +1,144 @@
+"""``ledger verify --witnesses [--quorum K]``: ask each configured witness whether this log extends
+what it cosigned (docs/design.md §5, Witnessing; formats: :mod:`ledger.log.witness`).
+
+Each witness is sent the log's latest checkpoint as a C2SP ``add-checkpoint`` request, first from
+``old 0``: a witness that has cosigned this log answers 409 with its size M. M larger than the
+log's size is a rollback; otherwise the request is repeated from M with the consistency proof,
+and a 422 (the proof from the tree it cosigned does not verify) is a fork. A 200 is a
+cosignature of the current checkpoint: that witness agrees. The answer names, for a witness in
+disagreement, its size and the newest checkpoint of this log that it is known to have
+cosigned (a stored cosignature line of its key that verifies over the stored checkpoint).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import httpx
+
+from ledger.app import Ledger
+from ledger.errors import CheckpointError, LedgerError
+from ledger.log.checkpoint import SignedNote, VerifierKey, verify_note
+from ledger.log.witness import (
+    Conflict,
+    Cosigned,
+    LogRollbackError,
+    WitnessEndpoint,
+    add_checkpoint_body,
+    fork,
+    read_answer,
+    rollback,
+)
+
+_TIMEOUT = 30.0
+_SCAN = 2000  # newest checkpoints searched for a witness's stored cosignature
+
+
+@dataclass(frozen=True)
+class WitnessAnswer:
+    """What one witness said: its size, and an alarm (rollback or fork) or an error."""
+
+    witness: str
+    size: int | None
+    alarm: LogRollbackError | None = None
+    error: str | None = None
+
+    @property
+    def agrees(self) -> bool:
+        """The witness cosigned the log's latest checkpoint."""
+        return self.alarm is None and self.error is None
+
+    def describe(self) -> str:
+        """One line for people."""
+        if self.alarm is not None:
+            return str(self.alarm)
+        if self.error is not None:
+            return f"witness {self.witness}: no answer ({self.error})"
+        return f"witness {self.witness}: cosigned size {self.size}"
+
+
+def last_cosigned(ledger: Ledger, vkey: VerifierKey, at_most: int) -> int | None:
+    """The newest stored checkpoint of at most ``at_most`` leaves carrying a valid cosignature
+    line of ``vkey`` (searching the newest :data:`_SCAN` checkpoints); None if there is none."""
+    size = at_most
+    for _ in range(_SCAN):
+        stored = ledger.log.checkpoint_at_most(size)
+        if stored is None:
+            return None
+        for text in ledger.log.cosignatures(stored.size):
+            try:
+                note = SignedNote.parse(stored.note + text)
+                line = note.signatures[-1]
+                if (line.name, line.key_id) == (vkey.name, vkey.key_id):
+                    verify_note(SignedNote(note.checkpoint, (line,)), [vkey])
+                    return stored.size
+            except CheckpointError:
+                continue
+        if stored.size == 0:
+            return None
+        size = stored.size - 1
+    return None
+
+
+async def ask_witness(ledger: Ledger, witness: WitnessEndpoint,  # noqa: PLR0911 - one per answer
+                      client: httpx.AsyncClient) -> WitnessAnswer:
+    """Send ``witness`` the latest checkpoint (from 0, then from the size it names)."""
+    stored = await asyncio.to_thread(ledger.trusted_checkpoint)
+    if stored is None:
+        return WitnessAnswer(witness.describe(), None, error="this log has no checkpoint yet")
+    note = SignedNote.parse(stored.note)
+    old = 0
+    for _ in range(3):
+        proof = [] if old in (0, stored.size) else await asyncio.to_thread(
+            ledger.proofs.consistency_proof, old, stored.size)
+        try:
+            response = await client.post(witness.add_checkpoint_url,
+                                         content=add_checkpoint_body(old, proof, stored.note),
+                                         headers={"Content-Type": "text/plain; charset=utf-8"})
+        except httpx.HTTPError as exc:
+            return WitnessAnswer(witness.describe(), None, error=f"{type(exc).__name__}: {exc}")
+        answer = read_answer(response.status_code, response.headers.get("content-type", ""),
+                             response.content, note, witness.vkey)
+        if isinstance(answer, Cosigned):
+            return WitnessAnswer(witness.describe(), stored.size)
+        if isinstance(answer, Conflict) and answer.size > stored.size:
+            known = await asyncio.to_thread(last_cosigned, ledger, witness.vkey, stored.size)
+            return WitnessAnswer(witness.describe(), answer.size, alarm=rollback(
+                witness.describe(), answer.size, stored.size, known))
+        if isinstance(answer, Conflict) and answer.size != old:
+            old = answer.size
+            continue
+        if not isinstance(answer, Conflict) and answer.status == 422 and old > 0:
+            known = await asyncio.to_thread(last_cosigned, ledger, witness.vkey, old)
+            return WitnessAnswer(witness.describe(), old, alarm=fork(
+                witness.describe(), old, stored.size, known,
+                f"it refuses the consistency proof from {old}: {answer.reason}"))
+        reason = answer.reason if not isinstance(answer, Conflict) else "409 again"
+        return WitnessAnswer(witness.describe(), None,
+                             error=f"HTTP {response.status_code}: {reason}")
+    return WitnessAnswer(witness.describe(), None, error="the witness kept changing its size")
+
+
+async def check_witnesses(ledger: Ledger, witnesses: Sequence[WitnessEndpoint], *,
+                          transport: httpx.AsyncBaseTransport | None = None,
+                          ) -> list[WitnessAnswer]:
+    """Ask every witness at once; answers in configured order."""
+    async with httpx.AsyncClient(transport=transport, timeout=_TIMEOUT) as client:
+        return list(await asyncio.gather(*(ask_witness(ledger, w, client) for w in witnesses)))
+
+
+def run_check(ledger: Ledger, witnesses: Sequence[WitnessEndpoint],
+              quorum: int | None) -> tuple[bool, list[WitnessAnswer]]:
+    """:func:`check_witnesses` for the CLI: ok iff no witness shows a rollback or a fork and
+    at least ``quorum`` (default: all) cosigned the latest checkpoint."""
+    if not witnesses:
+        raise LedgerError("no witness is configured: set LEDGER_WITNESSES (NAME URL VKEY;…)")
+    answers = asyncio.run(check_witnesses(ledger, witnesses))
+    needed = len(witnesses) if quorum is None else quorum
+    agreeing = sum(answer.agrees for answer in answers)
+    return (all(answer.alarm is None for answer in answers) and agreeing >= needed), answers
+
+
+__all__ = ["WitnessAnswer", "ask_witness", "check_witnesses", "last_cosigned", "run_check"]

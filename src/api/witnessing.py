@@ -1,0 +1,258 @@
+"""The server pushes its checkpoints to its witnesses (C2SP tlog-witness), off the filing path
+(docs/design.md §5, Witnessing; the formats: :mod:`ledger.log.witness`).
+
+A background task of the API process wakes every ``LEDGER_WITNESS_INTERVAL`` seconds. When the
+log's latest checkpoint is newer than what a witness last cosigned, it sends that witness one
+``add-checkpoint`` request (``old`` = the size the witness cosigned, the consistency proof from
+it, the note), so however many checkpoints were signed in between, each witness gets at most one
+request per interval. A returned cosignature is verified under the witness's configured key
+and stored (``log_cosignatures``); ``GET /log/checkpoint``, ``GET /checkpoint`` and evidence
+bundles serve it with the note. A 409 names the witness's size: the push is retried from there
+when it is at most the log's size (the first push after a start learns the size this way).
+
+**Rollback halts the ledger.** A witness that holds a larger tree than the log (a 409 with a
+larger size, or a size cosigned earlier in this process that the log no longer reaches), or that
+refuses the log's consistency proof from the size it holds (422: the log does not extend what
+it cosigned), proves that cosigned entries were removed. The task then logs an error, the
+server refuses every filing with 503 (:class:`~ledger.log.witness.LogRollbackError`, naming the
+witness, its size and the log's) and ``/readyz`` fails, until an operator has investigated and
+restarted it. Before the first answer after a start the server files as usual: a rollback made
+while it was down is caught on that first push, a second later.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+import httpx
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from api.problems import problem
+from api.witness_check import last_cosigned
+from ledger.app import Ledger
+from ledger.errors import LedgerError
+from ledger.log.checkpoint import SignedNote
+from ledger.log.store import StoredCheckpoint
+from ledger.log.witness import (
+    Conflict,
+    Cosigned,
+    LogRollbackError,
+    Refused,
+    WitnessEndpoint,
+    add_checkpoint_body,
+    fork,
+    parse_witnesses,
+    read_answer,
+    rollback,
+)
+
+_log = logging.getLogger("ledger.witnessing")
+_TIMEOUT = 10.0
+_RETRIES = 3  # 409s followed in one push (a witness that moves on between them is odd)
+
+
+@dataclass(frozen=True)
+class WitnessView:
+    """What the log knows of one witness: the size it last cosigned and when, its last error."""
+
+    name: str
+    url: str
+    vkey: str
+    cosigned_size: int | None = None
+    cosigned_at: float | None = None
+    """POSIX time of the newest cosignature (the witness's timestamp for cosignature/v1)."""
+    error: str | None = None
+    lags: tuple[float, ...] = ()
+    """Seconds from first seeing a checkpoint to storing its cosignature (the newest 1000)."""
+
+
+class Witnessing:
+    """The push task of one server over its ledger and configured witnesses."""
+
+    def __init__(self, ledger: Ledger, witnesses: tuple[WitnessEndpoint, ...],
+                 interval: float, *, transport: httpx.AsyncBaseTransport | None = None,
+                 on_halt: Callable[[LogRollbackError], None] | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.ledger = ledger
+        self.witnesses = witnesses
+        self.interval = interval
+        self.halt: LogRollbackError | None = None
+        self._on_halt = on_halt
+        self._clock = clock
+        self._views = {w.name: WitnessView(w.name, w.url, w.vkey.encode()) for w in witnesses}
+        self._seen: dict[int, float] = {}  # checkpoint size -> monotonic time first seen
+        self._client = httpx.AsyncClient(transport=transport, timeout=_TIMEOUT)
+        self._task: asyncio.Task[None] | None = None
+
+    # --- reads ----------------------------------------------------------------------------
+
+    def views(self) -> list[WitnessView]:
+        """Each witness as the log knows it now, in configured order."""
+        return [self._views[w.name] for w in self.witnesses]
+
+    # --- the task ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start pushing (on the running event loop)."""
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="witnessing")
+
+    async def stop(self) -> None:
+        """Stop pushing and close the HTTP client."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        await self._client.aclose()
+
+    async def _run(self) -> None:
+        while self.halt is None:
+            started = time.monotonic()
+            try:
+                await self.push_once()
+            except Exception:  # the task must outlive any one bad round
+                _log.exception("pushing checkpoints to the witnesses failed")
+            await asyncio.sleep(max(0.0, self.interval - (time.monotonic() - started)))
+
+    async def push_once(self) -> None:
+        """One round: the latest checkpoint to every witness that has not cosigned it."""
+        if self.halt is not None:
+            return
+        try:
+            stored = await asyncio.to_thread(self.ledger.trusted_checkpoint)
+        except LedgerError as exc:
+            _log.error("cannot read the latest checkpoint to push it: %s", exc)
+            return
+        if stored is None:
+            return
+        now = time.monotonic()
+        self._seen.setdefault(stored.size, now)
+        for size in [s for s in self._seen if s < stored.size - 10_000 or now - self._seen[s]
+                     > 3600]:
+            del self._seen[size]
+        await asyncio.gather(*(self._push(w, stored) for w in self.witnesses
+                               if self._views[w.name].cosigned_size != stored.size))
+
+    async def _push(self, witness: WitnessEndpoint, stored: StoredCheckpoint) -> None:
+        view = self._views[witness.name]
+        old = view.cosigned_size or 0
+        if old > stored.size:  # it cosigned more than the log now holds
+            await self._alarm(witness, old, stored)
+            return
+        note = SignedNote.parse(stored.note)
+        for _ in range(_RETRIES):
+            try:
+                proof = [] if old in (0, stored.size) else await asyncio.to_thread(
+                    self.ledger.proofs.consistency_proof, old, stored.size)
+                response = await self._client.post(
+                    witness.add_checkpoint_url, content=add_checkpoint_body(old, proof,
+                                                                           stored.note),
+                    headers={"Content-Type": "text/plain; charset=utf-8"})
+            except (httpx.HTTPError, LedgerError, OSError) as exc:
+                self._views[witness.name] = replace(view, error=f"{type(exc).__name__}: {exc}")
+                return
+            answer = read_answer(response.status_code, response.headers.get("content-type", ""),
+                                 response.content, note, witness.vkey)
+            if isinstance(answer, Cosigned):
+                await self._store(witness, stored, answer)
+                return
+            if isinstance(answer, Conflict) and answer.size > stored.size:
+                await self._alarm(witness, answer.size, stored)
+                return
+            if isinstance(answer, Conflict) and answer.size != old:
+                old = answer.size
+                continue
+            assert isinstance(answer, Refused | Conflict)
+            if isinstance(answer, Refused) and answer.status == 422 and old > 0:
+                known = await asyncio.to_thread(last_cosigned, self.ledger, witness.vkey, old)
+                self._halt(fork(witness.describe(), old, stored.size, known,
+                                f"it refuses the consistency proof from {old}: {answer.reason}"))
+                return
+            reason = (answer.reason if isinstance(answer, Refused)
+                      else f"409 at the size sent ({answer.size})")
+            self._views[witness.name] = replace(
+                view, error=f"HTTP {response.status_code}: {reason}")
+            _log.warning("witness %s did not cosign size %d: %s", witness.name, stored.size,
+                         reason)
+            return
+        self._views[witness.name] = replace(view, error="the witness kept changing its size")
+
+    async def _store(self, witness: WitnessEndpoint, stored: StoredCheckpoint,
+                     answer: Cosigned) -> None:
+        added_at = self.ledger.now()
+
+        def put() -> None:
+            for line in answer.lines:
+                self.ledger.log.put_cosignature(stored.size, line.name, line.key_id.hex(),
+                                                line.line(), added_at)
+
+        await asyncio.to_thread(put)
+        view = self._views[witness.name]
+        lag = time.monotonic() - self._seen.get(stored.size, time.monotonic())
+        self._views[witness.name] = replace(
+            view, cosigned_size=stored.size, error=None, lags=(*view.lags[-999:], lag),
+            cosigned_at=float(answer.timestamp) if answer.timestamp is not None
+            else self._clock())
+
+    async def _alarm(self, witness: WitnessEndpoint, size: int, stored: StoredCheckpoint) -> None:
+        """A witness holds ``size`` > the checkpoint read: a rollback, unless the log moved on
+        meanwhile (another process of this server pushed a newer checkpoint first)."""
+        latest = await asyncio.to_thread(self.ledger.log.latest_checkpoint)
+        ours = 0 if latest is None else latest.size
+        if ours >= size:
+            return
+        known = await asyncio.to_thread(last_cosigned, self.ledger, witness.vkey, ours)
+        self._halt(rollback(witness.describe(), size, ours, known))
+
+    def _halt(self, alarm: LogRollbackError) -> None:
+        if self.halt is None:
+            self.halt = alarm
+            _log.error("LEDGER HALTED, filings refused: %s", alarm)
+            if self._on_halt is not None:
+                self._on_halt(alarm)
+
+
+def attach(app: FastAPI, ledger: Ledger, *,
+           on_halt: Callable[[LogRollbackError], None]) -> Witnessing | None:
+    """Build the push task from the ledger's settings (None when no witness is configured)
+    and keep it on ``app.state.witnessing``; :meth:`Witnessing.start` runs it. An HTTP
+    transport put on ``app.state.witness_transport`` beforehand is used (a witness served
+    in-process)."""
+    witnesses = parse_witnesses(ledger.settings.witnesses)
+    transport = getattr(app.state, "witness_transport", None)
+    found = (Witnessing(ledger, witnesses, ledger.settings.witness_interval,
+                        on_halt=on_halt, transport=transport) if witnesses else None)
+    app.state.witnessing = found
+    return found
+
+
+def halted(app: Any) -> LogRollbackError | None:
+    """The alarm that halted this server, if any."""
+    found: Witnessing | None = getattr(app.state, "witnessing", None)
+    return None if found is None else found.halt
+
+
+def rollback_problem(alarm: LogRollbackError) -> JSONResponse:
+    """503 problem+json naming the witness, its size and the log's."""
+    return problem(503, "log-rolled-back", "The log was rolled back: filings are halted",
+                   str(alarm), witness=alarm.witness, witness_size=alarm.witness_size,
+                   log_size=alarm.our_size, cause=alarm.kind,
+                   last_consistent_checkpoint=alarm.last_consistent)
+
+
+def install(app: FastAPI) -> None:
+    """Map :class:`LogRollbackError` to :func:`rollback_problem` on ``app``."""
+
+    @app.exception_handler(LogRollbackError)
+    async def _rolled_back(_: Request, exc: LogRollbackError) -> JSONResponse:
+        return rollback_problem(exc)
+
+
+__all__ = ["WitnessView", "Witnessing", "attach", "halted", "install", "rollback_problem"]
