@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.pages import apidocs, board, forms, library, routes
+from api.pages import apidocs, board, charts, forms, library, routes
 from api.pages.routes import STATIC_DIR, TEMPLATES_DIR
 
 router = APIRouter()
 router.include_router(apidocs.router)
 router.include_router(library.router)
 router.include_router(board.router)
+router.include_router(charts.router)
 router.include_router(routes.router)
 router.include_router(forms.router)
 

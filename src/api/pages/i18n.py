@@ -169,6 +169,25 @@ _STRINGS: dict[str, tuple[str, str]] = {
     "project.hash": ("条目哈希", "Entry hash"),
     "project.flags": ("标记（已记录但不合规）", "Flags (recorded but out of order)"),
     "project.id": ("项目编号", "Project id"),
+    # charts
+    "charts.title": ("图表", "Charts"),
+    "charts.funding": ("各建设单位资金情况（万元）", "Funding by unit (10k yuan)"),
+    "charts.funding_note": ("批复金额、已安排建设资金、已签合同金额和已拨付建设资金；"
+                            "运行维护经费不计入批复金额，未列入本图。",
+                            "Approved budget, construction funds arranged, contracts and"
+                            " construction funds disbursed; O&M money is not part of the approved"
+                            " budget and is left out."),
+    "charts.deadlines": ("未来60个工作日内的期限", "Deadlines in the next 60 working days"),
+    "charts.deadlines_note": ("{start} 至 {end}：共 {n} 项未到期事项，每个圆点为一项期限。",
+                              "{start} to {end}: {n} open obligations, one dot each."),
+    "charts.no_deadlines": ("此期间没有到期事项。", "No deadline in this period."),
+    "charts.history": ("各建设单位逾期事项数（月末）", "Overdue obligations per unit (month ends)"),
+    "charts.history_note": ("每个月末各单位已逾期的事项数，按当时账本已记录的条目计算。",
+                            "How many obligations each unit had overdue at each month end, from"
+                            " the entries recorded by then."),
+    "charts.today": ("今天", "Today"),
+    "charts.table": ("数据表", "Data table"),
+    "charts.month_end": ("月末", "Month end"),
     # overdue
     "overdue.title": ("逾期事项", "Overdue board"),
     "overdue.intro": ("各项目未履行（未到期或已逾期）的事项，按期限排序。",
