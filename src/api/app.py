@@ -65,7 +65,9 @@ def create_app(settings: Settings | None = None, ledger: Ledger | None = None, *
         if owned:  # a server: it opens its ledger, and writes through a writer process
             chosen = settings or Settings()
             opened = Ledger(chosen)
-            opened.identity  # noqa: B018 - refuse to start on an uninitialised database
+            # Refuse to start on an uninitialised database, without the log key (an HSM not
+            # reachable, a wrong master key), or on the placeholder master key in production.
+            opened.custody.check_signing()
             writer = WriterProcess(chosen) if (
                 group_commit and chosen.writer == "process") else None
             start(app, opened, writer)
