@@ -243,6 +243,38 @@ _STRINGS: dict[str, tuple[str, str]] = {
     "log.verify_finished": ("完成时间", "Finished"),
     "log.verify_duration": ("耗时", "Duration"),
     "log.note": ("签名检查点（签名注记原文）", "Signed checkpoint (C2SP signed note)"),
+    # entry lookup
+    "lookup.title": ("条目查询", "Look up an entry"),
+    "lookup.intro": ("按条目哈希或日志序号（叶子序号）查询一条记录：内容（依您的角色可见范围）、"
+                     "包含证明及其所在的签名检查点。",
+                     "Find an entry by its hash or leaf index: its content (as your role"
+                     " allows), its inclusion proof and the signed checkpoint it is in."),
+    "lookup.label": ("条目哈希或叶子序号", "Entry hash or leaf index"),
+    "lookup.help": ("64位十六进制哈希，或从0开始的叶子序号",
+                    "64 hex digits, or a leaf index from 0"),
+    "lookup.submit": ("查询", "Look up"),
+    "lookup.not_found": ("日志中没有该条目（或您无权查看）。",
+                         "No such entry (or not yours to see)."),
+    "lookup.bad": ("请输入64位十六进制条目哈希或叶子序号。",
+                   "Enter an entry hash (64 hex digits) or a leaf index."),
+    "lookup.entry": ("条目", "Entry"),
+    "lookup.leaf_index": ("叶子序号", "Leaf index"),
+    "lookup.stream": ("所属", "Stream"),
+    "lookup.registry": ("密钥登记簿", "Key registry"),
+    "lookup.root": ("根密钥（系统管理员）", "root key (administrator)"),
+    "lookup.project_entry": ("项目条目", "A project's entry"),
+    "lookup.admin_no_content": ("管理员不查看项目内容，仅显示条目的存在及其证明。",
+                                "The administrator sees no project data: only that the entry"
+                                " exists, and its proof."),
+    "lookup.json": ("原始内容", "Raw content (JSON)"),
+    "lookup.proof": ("包含证明", "Inclusion proof"),
+    "lookup.proof_ok": ("证明有效：该条目包含在此检查点中", "Proof verified: the entry is in this"
+                        " checkpoint"),
+    "lookup.proof_bad": ("证明无效", "Proof FAILED"),
+    "lookup.path": ("证明路径（自叶子向根）", "Proof path (leaf to root)"),
+    "lookup.checkpoint": ("签名检查点（含见证联署）", "Signed checkpoint (with cosignatures)"),
+    "lookup.not_yet": ("该条目尚未纳入已签名的检查点，请稍后再查。",
+                       "The entry is not in a signed checkpoint yet; look again shortly."),
     # filing
     "file.title": ("填报事项", "File an entry"),
     "file.new_title": ("立项申请", "New project application"),
