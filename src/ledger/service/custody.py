@@ -278,10 +278,10 @@ class KeyCustody:
         does not open with it, :class:`KeyNotValidError` and nothing changes. Keys in a token
         are left as they are."""
         settings = self._settings
-        if new_master_key == settings.master_key_bytes:
-            raise ConfigurationError("the new master key is the one in LEDGER_MASTER_KEY")
         if new_master_key == DEVELOPMENT_MASTER_KEY_BYTES:
             raise ConfigurationError("the new master key may not be the placeholder")
+        if new_master_key == settings.master_key_bytes:
+            raise ConfigurationError("the new master key is the one in LEDGER_MASTER_KEY")
         old, new = Custodian(settings.master_key_bytes), Custodian(new_master_key)
 
         def reseal(record: CustodyRecord) -> bytes | None:
