@@ -100,7 +100,8 @@ def test_production_refuses_the_placeholder_in_one_line_even_on_a_demo(
     ledger.custody.mark_demo("made by a test")
     with pytest.raises(ConfigurationError) as caught:
         ledger.initialise()
-    assert str(caught.value) == PRODUCTION_REFUSAL and "\n" not in PRODUCTION_REFUSAL
+    assert str(caught.value) == PRODUCTION_REFUSAL
+    assert "\n" not in PRODUCTION_REFUSAL
 
 
 def test_production_with_a_real_key_and_verify_without_any_key(
@@ -115,7 +116,8 @@ def test_production_with_a_real_key_and_verify_without_any_key(
     # A reader with no master key at all (the placeholder, production) verifies everything.
     reader = opened(Settings(database_url=database_url, environment="production"))
     report = verify_ledger(reader.log, reader.identity, workers=1)
-    assert report.ok and report.entries == ledger.log.tree_size()
+    assert report.ok
+    assert report.entries == ledger.log.tree_size()
     with pytest.raises(ConfigurationError, match="production refuses"):
         reader.custody.check_signing()  # but it could not serve
 
@@ -129,7 +131,8 @@ def test_cli_production_placeholder_is_one_line_and_verify_still_runs(
         "LEDGER_MASTER_KEY": DEVELOPMENT_MASTER_KEY})
     assert refused.exit_code == 2
     lines = refused.stderr.strip().splitlines() if hasattr(refused, "stderr") else []
-    assert lines and lines[0].startswith("error: LEDGER_ENVIRONMENT=production refuses")
+    assert lines
+    assert lines[0].startswith("error: LEDGER_ENVIRONMENT=production refuses")
     assert "Traceback" not in refused.output
     made = runner.invoke(app, ["init"], env={
         "LEDGER_DATABASE_URL": url, "LEDGER_ENVIRONMENT": "production",
@@ -222,7 +225,8 @@ def test_cli_master_key_and_reseal(tmp_path: Path) -> None:
                          ).exit_code == 2  # never overwritten
     wrong = runner.invoke(app, ["keys", "reseal", "--new-key-file", str(key_file)],
                           env={**env, "LEDGER_MASTER_KEY": _key()})
-    assert wrong.exit_code == 2 and "does not open with this master key" in wrong.output
+    assert wrong.exit_code == 2
+    assert "does not open with this master key" in wrong.output
     done = runner.invoke(app, ["keys", "reseal", "--new-key-file", str(key_file), "--json"],
                          env=env)
     assert done.exit_code == 0, done.output
