@@ -5,7 +5,8 @@ Each witness is sent the log's latest checkpoint as a C2SP ``add-checkpoint`` re
 ``old 0``: a witness that has cosigned this log answers 409 with its size M. M larger than the
 log's size is a rollback; otherwise the request is repeated from M with the consistency proof,
 and a 422 (the proof from the tree it cosigned does not verify) is a fork. A 200 is a
-cosignature of the current checkpoint: that witness agrees. The answer names, for a witness in
+cosignature of the current checkpoint: that witness agrees (the line is kept with the
+checkpoint, as the server's push task keeps them). The answer names, for a witness in
 disagreement, its size and the newest checkpoint of this log that it is known to have
 cosigned (a stored cosignature line of its key that verifies over the stored checkpoint).
 """
@@ -13,8 +14,9 @@ cosigned (a stored cosignature line of its key that verifies over the stored che
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 
@@ -28,6 +30,7 @@ from ledger.log.witness import (
     WitnessEndpoint,
     add_checkpoint_body,
     fork,
+    parse_witnesses,
     read_answer,
     rollback,
 )
@@ -82,6 +85,13 @@ def last_cosigned(ledger: Ledger, vkey: VerifierKey, at_most: int) -> int | None
     return None
 
 
+def store_cosignatures(ledger: Ledger, size: int, answer: Cosigned) -> None:
+    """Keep a witness's verified cosignature lines of the checkpoint of ``size``."""
+    added_at = ledger.now()
+    for line in answer.lines:
+        ledger.log.put_cosignature(size, line.name, line.key_id.hex(), line.line(), added_at)
+
+
 async def ask_witness(ledger: Ledger, witness: WitnessEndpoint,  # noqa: PLR0911 - one per answer
                       client: httpx.AsyncClient) -> WitnessAnswer:
     """Send ``witness`` the latest checkpoint (from 0, then from the size it names)."""
@@ -101,7 +111,8 @@ async def ask_witness(ledger: Ledger, witness: WitnessEndpoint,  # noqa: PLR0911
             return WitnessAnswer(witness.describe(), None, error=f"{type(exc).__name__}: {exc}")
         answer = read_answer(response.status_code, response.headers.get("content-type", ""),
                              response.content, note, witness.vkey)
-        if isinstance(answer, Cosigned):
+        if isinstance(answer, Cosigned):  # kept, as the server's push task keeps them
+            await asyncio.to_thread(store_cosignatures, ledger, stored.size, answer)
             return WitnessAnswer(witness.describe(), stored.size)
         if isinstance(answer, Conflict) and answer.size > stored.size:
             known = await asyncio.to_thread(last_cosigned, ledger, witness.vkey, stored.size)
@@ -141,4 +152,36 @@ def run_check(ledger: Ledger, witnesses: Sequence[WitnessEndpoint],
     return (all(answer.alarm is None for answer in answers) and agreeing >= needed), answers
 
 
-__all__ = ["WitnessAnswer", "ask_witness", "check_witnesses", "last_cosigned", "run_check"]
+
+
+def verify_command(ledger: Ledger, quorum: int | None, *, quiet: bool,
+                   write: Callable[[str], object]) -> tuple[bool, dict[str, Any]]:
+    """``ledger verify --witnesses``: ask the configured witnesses, print one line each (unless
+    ``quiet``) through ``write``, and return (ok, the JSON of the answers)."""
+    try:
+        ok, answers = run_check(ledger, parse_witnesses(ledger.settings.witnesses), quorum)
+    except LedgerError as exc:
+        if not quiet:
+            write(f"WITNESSES FAILED: {exc}")
+        return False, {"ok": False, "error": str(exc), "witnesses": []}
+    rows = [{"witness": a.witness, "size": a.size, "agrees": a.agrees, "error": a.error,
+             "alarm": None if a.alarm is None else a.alarm.to_json(),
+             "message": a.describe()} for a in answers]
+    if not quiet:
+        for answer in answers:
+            mark = "OK" if answer.agrees else ("ROLLED BACK" if answer.alarm else "NO ANSWER")
+            known = ""
+            if answer.alarm is not None:
+                last = answer.alarm.last_consistent
+                known = (f"; the last checkpoint it is known to have cosigned: size {last}"
+                         if last is not None else "; no checkpoint it cosigned is held here")
+            write(f"{mark}: {answer.describe()}{known}")
+        agreeing = sum(a.agrees for a in answers)
+        needed = len(answers) if quorum is None else quorum
+        write(f"{'OK' if ok else 'FAILED'}: {agreeing} of {len(answers)} witness(es) cosigned"
+              f" the latest checkpoint, {needed} required")
+    return ok, {"ok": ok, "quorum": quorum, "witnesses": rows}
+
+
+__all__ = ["WitnessAnswer", "ask_witness", "check_witnesses", "last_cosigned", "run_check",
+           "store_cosignatures", "verify_command"]

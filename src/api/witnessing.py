@@ -35,7 +35,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from api.problems import problem
-from api.witness_check import last_cosigned
+from api.witness_check import last_cosigned, store_cosignatures
 from ledger.app import Ledger
 from ledger.errors import LedgerError
 from ledger.log.checkpoint import SignedNote
@@ -186,14 +186,7 @@ class Witnessing:
 
     async def _store(self, witness: WitnessEndpoint, stored: StoredCheckpoint,
                      answer: Cosigned) -> None:
-        added_at = self.ledger.now()
-
-        def put() -> None:
-            for line in answer.lines:
-                self.ledger.log.put_cosignature(stored.size, line.name, line.key_id.hex(),
-                                                line.line(), added_at)
-
-        await asyncio.to_thread(put)
+        await asyncio.to_thread(store_cosignatures, self.ledger, stored.size, answer)
         view = self._views[witness.name]
         lag = time.monotonic() - self._seen.get(stored.size, time.monotonic())
         self._views[witness.name] = replace(
