@@ -22,14 +22,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, quote
 
 from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from markupsafe import Markup, escape
 
-from api.pages import i18n
+from api.pages import entries, i18n
 from api.pages.formspec import (
     Node,
     Parsed,
@@ -576,3 +576,26 @@ async def upload_document(request: Request) -> Response:
             status_code=422)
     return JSONResponse({"sha256": document.sha256, "size": document.size,
                          "media_type": document.media_type})
+
+
+@router.get("/projects/{project}/documents/{sha256}")
+def entry_document(project: str, sha256: str, request: Request) -> Response:
+    """A document an entry of the project cites, as an attachment named after what it is
+    (``合同文本.pdf``); only for those who may see the project."""
+    ctx = _ctx(request)
+    actor = ctx.need_actor()
+    data = ctx.reads.project(actor, _project_id(project))  # another unit's project: 404
+    link = entries.cited_document(ctx.service, data, sha256, ctx.lang) if _SHA256.match(
+        sha256) else None
+    document = ctx.service.ledger.log.get_document(sha256) if link is not None else None
+    if link is None or document is None:
+        raise _Refused(404, ctx.t("error.404"))
+    media_type = document.media_type
+    if media_type.startswith("text/"):
+        media_type += "; charset=utf-8"
+    ascii_name = f"{sha256[:16]}.{entries.extension(document.media_type)}"
+    return Response(document.data, media_type=media_type, headers={
+        "Content-Disposition": (f'attachment; filename="{ascii_name}";'
+                                f" filename*=UTF-8''{quote(link.file_name)}"),
+        "X-Content-Type-Options": "nosniff", "Content-Security-Policy": "sandbox",
+        "Cache-Control": "private, no-store"})

@@ -79,6 +79,10 @@ class ProjectData:
     money: dict[str, int] = field(default_factory=dict)
     """Construction and O&M money apart (``arranged_c_fen``, ``arranged_om_fen``,
     ``disbursed_c_fen``, ``disbursed_om_fen``), as known at T."""
+    payloads: dict[int, dict[str, Any]] = field(default_factory=dict)
+    """seq → the entry's payload (what its author filed)."""
+    extra: dict[str, Any] = field(default_factory=dict)
+    """What the page derives from the above once (entries in words, leaf indexes)."""
 
 
 @dataclass(frozen=True)
@@ -234,7 +238,8 @@ class PageReads:
                  "disbursed_c_fen": facts.disbursed_construction_fen,
                  "disbursed_om_fen": facts.disbursed_om_fen}
         return ProjectData(project_id, as_known_at, day, replay.views, signatures, names,
-                           flags, seq_of_hash, money=money)
+                           flags, seq_of_hash, money=money,
+                           payloads={e.originator_version: e.payload for e in events})
 
     def _signature_ok(self, event: EntryEvent, registry: KeyRegistry) -> bool:
         """As ``LedgerService.trail``: the key valid at ``recorded_at`` and the signature good."""

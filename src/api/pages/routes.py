@@ -28,6 +28,7 @@ from fastapi.routing import APIRoute
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from api.pages import i18n
+from api.pages.entries import entry_views, standing
 from api.pages.explain import error_message, explain
 from api.pages.model import PageReads, ProjectData
 from api.pages.security import (
@@ -371,7 +372,9 @@ def project_page(project: str, request: Request, on: str | None = None,
         seq_of_hash=data.seq_of_hash, timeline=_timeline(ctx, data), on=data.on,
         as_known_at=known, known_local=local_input(known) if known else "",
         evidence_suffix=suffix, fileable=bool(_fileable(actor)) and known is None,
-        filed=filed_seq if filed_type else None, filed_type=filed_type)
+        filed=filed_seq if filed_type else None, filed_type=filed_type,
+        entries=entry_views(ctx.service, data, ctx.lang),
+        standing=standing(ctx.service, actor, views["project"]["state"]["unit"], known))
 
 
 def _evidence(ctx: Ctx, project: str, on: str | None, as_known_at: str | None) -> Response:
