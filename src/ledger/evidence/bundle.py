@@ -1324,6 +1324,10 @@ class _Verifier:
             self.fail(6, "author-key", f"key {filing.key!r} is {key.actor!r}'s, not"
                       f" {filing.actor!r}'s", item.where)
             return None
+        if key.purpose != "filing":
+            self.fail(6, "author-key", f"key {filing.key!r} has purpose {key.purpose!r}: only"
+                      " a filing key signs filings", item.where)
+            return None
         if not key.valid_at(entry.recorded_at):
             why = (f"revoked from {key.revoked_from}" if key.revoked_from is not None
                    and entry.recorded_at >= key.revoked_from
@@ -1410,7 +1414,8 @@ class _Verifier:
                 return
             self.keys[payload["key_id"]] = KeyRecord(
                 payload["key_id"], payload["actor"], role, payload.get("unit"),
-                payload["suite"], public_key, entry.recorded_at)
+                payload["suite"], public_key, entry.recorded_at,
+                purpose=payload.get("purpose") or "filing")
         elif filing.type == "KeyRevoked":
             key = self.keys.get(payload["key_id"])
             if key is None:

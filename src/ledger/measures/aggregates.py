@@ -94,6 +94,8 @@ class KeyRecord:
     public_key: bytes
     registered_at: str
     revoked_from: str | None = None
+    purpose: str = "filing"
+    """What the key may sign (``KeyRegistered.purpose``; absent in the payload: ``filing``)."""
 
     def valid_at(self, recorded_at: str) -> bool:
         """Valid iff registered at or before ``recorded_at`` and not yet revoked then."""
@@ -106,7 +108,7 @@ def registered_key(payload: Mapping[str, Any], recorded_at: str) -> KeyRecord:
     """The key a ``KeyRegistered`` payload registers, valid from its entry's ``recorded_at``."""
     return KeyRecord(payload["key_id"], payload["actor"], Role(payload["role"]),
                      payload.get("unit"), payload["suite"], b64decode(payload["public_key"]),
-                     recorded_at)
+                     recorded_at, purpose=payload.get("purpose") or "filing")
 
 
 class KeyRegistry(Aggregate):
@@ -156,12 +158,15 @@ class KeyRegistry(Aggregate):
             raise DuplicateActorError(actor_id)
 
     def key_for(self, key_id: str, actor_id: str, recorded_at: str) -> KeyRecord:
-        """The key if it is ``actor_id``'s and valid at ``recorded_at``; else raise."""
+        """The key if it is ``actor_id``'s filing key, valid at ``recorded_at``; else raise."""
         record = self.keys.get(key_id)
         if record is None:
             raise KeyNotValidError(key_id, "not in the key registry")
         if record.actor != actor_id:
             raise KeyNotValidError(key_id, f"registered to {record.actor!r}, not {actor_id!r}")
+        if record.purpose != "filing":
+            raise KeyNotValidError(key_id, f"its purpose is {record.purpose!r}: only a filing"
+                                   " key signs filings")
         if not record.valid_at(recorded_at):
             if record.revoked_from is not None and recorded_at >= record.revoked_from:
                 raise KeyNotValidError(key_id, f"revoked from {record.revoked_from}")
@@ -172,8 +177,8 @@ class KeyRegistry(Aggregate):
                     usable: Callable[[KeyRecord], bool] = lambda _key: True) -> KeyRecord:
         """The actor's newest key valid at ``now`` (and ``usable``, e.g. held in custody)."""
         self.actor(actor_id)
-        valid = [k for k in self.keys.values()
-                 if k.actor == actor_id and k.valid_at(now) and usable(k)]
+        valid = [k for k in self.keys.values() if k.actor == actor_id and k.valid_at(now)
+                 and k.purpose == "filing" and usable(k)]
         if not valid:
             raise KeyNotValidError(f"<any key of {actor_id}>", "the actor has no valid key")
         return max(valid, key=lambda k: (k.registered_at, k.key_id))

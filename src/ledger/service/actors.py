@@ -33,7 +33,7 @@ class ActorAdmin:
         registry = self._cache.registry()
         registry.require_new_actor(actor)
         profile = self._custody.profile
-        signer = profile.signature.generate()
+        signer = self._custody.generate(actor)
         key_id = key_id_for(actor, signer.public_key, profile)
         self._custody.keep(key_id, actor, signer)
         self._append_registry([
@@ -47,21 +47,37 @@ class ActorAdmin:
         """Register a new custodial key for an actor; the old one stays valid until revoked."""
         record = self._cache.registry().actor(actor)
         profile = self._custody.profile
-        signer = profile.signature.generate()
+        signer = self._custody.generate(actor)
         key_id = key_id_for(actor, signer.public_key, profile)
         self._custody.keep(key_id, actor, signer)
         self._append_registry([("KeyRegistered", _key_payload(
             key_id, actor, record.role, record.unit, signer))])
         return self._cache.registry().keys[key_id]
 
-    def register_public_key(self, actor: str, public_key: bytes) -> KeyRecord:
-        """Register a client-held public key (the server never sees the private half)."""
+    def register_public_key(self, actor: str, public_key: bytes, *, purpose: str = "filing",
+                            suite: str | None = None) -> KeyRecord:
+        """Register a client-held public key (the server never sees the private half) for one
+        purpose: ``filing`` (default, of the profile's suite) or ``witness`` (an Ed25519
+        cosigner key, whatever the profile). The log's and the root's public keys are refused:
+        they can never sign filings, nor be anyone's key."""
         record = self._cache.registry().actor(actor)
         profile = self._custody.profile
+        identity = self._custody.identity
+        if public_key in (identity.log_key.public_key, identity.root_public_key):
+            which = "log" if public_key == identity.log_key.public_key else "root"
+            raise KeyNotValidError(f"<{which} key>", f"the ledger's {which} key cannot be"
+                                   f" registered to {actor!r}: it never signs filings")
         key_id = key_id_for(actor, public_key, profile)
-        self._append_registry([("KeyRegistered", {
-            "key_id": key_id, "actor": actor, "role": record.role.value, "unit": record.unit,
-            "suite": profile.signature.name, "public_key": b64encode(public_key)})])
+        known = self._cache.registry().keys.get(key_id)
+        if known is not None and known.purpose != purpose:
+            raise KeyNotValidError(key_id, f"already registered for {known.purpose!r}: a key"
+                                   f" has one purpose, never also {purpose!r}")
+        payload = {"key_id": key_id, "actor": actor, "role": record.role.value,
+                   "unit": record.unit, "suite": suite or profile.signature.name,
+                   "public_key": b64encode(public_key)}
+        if purpose != "filing":  # absent means filing: the registry's form before purposes
+            payload["purpose"] = purpose
+        self._append_registry([("KeyRegistered", payload)])
         return self._cache.registry().keys[key_id]
 
     def revoke_key(self, key_id: str, *, revoked_from: str | None = None,

@@ -24,6 +24,12 @@ from ledger.measures.roles import Role
 SignatureSuiteName = Literal["ed25519", "sm2-sm3"]
 """The signature suites a key may belong to (``ledger.crypto.suites``)."""
 
+KeyPurpose = Literal["filing", "witness", "log", "root"]
+"""What a key may sign (密钥用途): only a ``filing`` key signs filings. ``witness`` keys cosign
+checkpoints (the Audit Branch's witness), ``log`` and ``root`` name the ledger's own keys if an
+administrator records them. A ``KeyRegistered`` without ``purpose`` (the form before purposes)
+registers a filing key, so old registries mean what they meant."""
+
 _ED25519_PUBLIC_KEY_BYTES = 32
 _SM2_PUBLIC_KEY_BYTES = 65
 
@@ -65,6 +71,8 @@ class KeyRegistered(Payload):
     ``role`` and ``unit`` repeat the actor's so that a verifier can check a filing's authority
     from the key alone. ``public_key`` is standard base64 of the raw key: an ``ed25519`` key is
     32 bytes, an ``sm2-sm3`` key the 65-byte uncompressed point 04‖X‖Y (GB/T 32918).
+    ``purpose`` (:data:`KeyPurpose`) is absent for a filing key; any other purpose never signs
+    a filing.
     """
 
     key_id: Identifier
@@ -73,6 +81,7 @@ class KeyRegistered(Payload):
     unit: Identifier | None = None
     suite: SignatureSuiteName
     public_key: Base64Std
+    purpose: KeyPurpose | None = None
 
     @classmethod
     def rules(cls, known: Known) -> list[Problem]:
