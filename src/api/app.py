@@ -20,6 +20,7 @@ from api.routers import (
     actors,
     documents,
     evidence,
+    feeds,
     log,
     meta,
     obligations,
@@ -104,6 +105,7 @@ def create_app(settings: Settings | None = None, ledger: Ledger | None = None, *
     include(app, log.router)
     include(app, tiles.router)  # C2SP tlog-tiles: /checkpoint, /tile/… (docs/design.md §5)
     include(app, evidence.router)
+    include(app, feeds.router)  # a unit's obligations as an iCalendar feed (docs/import.md)
     include(app, pages.router)  # the web pages at / (docs/design.md §6)
     app.mount("/static", StaticFiles(directory=pages.STATIC_DIR), name="static")
     app.add_middleware(BodyLimit, settings=settings_of_app)  # every route, before parsing
