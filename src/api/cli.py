@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Annotated, Any, cast
 import typer
 from rich.console import Console
 
+from api import cli_keys
 from api.cli_errors import Flags, errors, fail, open_ledger, reported
 from api.cli_lazy import LazyGroup, lazy_commands, use_plain_help_types
 from api.cli_views import folding_table
@@ -58,6 +59,7 @@ keys_app = typer.Typer(help="Generate, rotate, revoke and list keys (admin).",
                        no_args_is_help=True)
 app.add_typer(actors_app, name="actors")
 app.add_typer(keys_app, name="keys")
+cli_keys.register(keys_app)  # master-key, reseal, hsm-check (docs/keys.md)
 calendar_app = typer.Typer(help="The working-day calendar (法定节假日安排).", no_args_is_help=True)
 app.add_typer(calendar_app, name="calendar")
 
@@ -128,9 +130,11 @@ def init(origin: Annotated[str, typer.Option(
     import base64  # noqa: PLC0415
 
     from api.cli_errors import redacted  # noqa: PLC0415
+    from ledger.store import migrations  # noqa: PLC0415
 
     with _ledger(initialised=False) as ledger:
         identity = ledger.initialise(origin=origin, profile=profile)
+        migrations.migrate(ledger.log)  # a new database is at this release's schema version
         info = {"origin": identity.origin, "profile": identity.profile.name,
                 "log_key": identity.log_key.encode(), "root_key_id": identity.root_key_id,
                 "root_public_key": base64.b64encode(identity.root_public_key).decode(),
@@ -153,12 +157,43 @@ def serve(host: Annotated[str, typer.Option(
               help="Proxies whose X-Forwarded-For/-Proto headers are trusted (comma-separated;"
                    " default: only 127.0.0.1).")] = None) -> None:
     """Run the HTTP API and the web pages (uvicorn), after checking the database."""
-    with _ledger():
-        pass  # one line naming what is wrong, before uvicorn starts its workers
+    from ledger.store import migrations  # noqa: PLC0415
+
+    with _ledger() as ledger:  # one line naming what is wrong, before uvicorn starts
+        ledger.custody.check_signing()  # the log key is held; no placeholder in production
+        migrations.require_current(ledger.log)  # `ledger migrate` after an upgrade
     import uvicorn  # noqa: PLC0415 - only this command needs the server
 
     uvicorn.run("api.app:create_app", factory=True, host=host, port=port, log_level="info",
                 proxy_headers=True, forwarded_allow_ips=proxy)
+
+
+@app.command()
+def migrate(check: Annotated[bool, typer.Option(
+                "--check", help="Only report; exit 1 if migrations are pending.")] = False,
+            as_json: JsonFlag = False) -> None:
+    """Apply the pending numbered schema migrations (after an upgrade; back up first)."""
+    from ledger.store import migrations  # noqa: PLC0415
+
+    with _ledger() as ledger:
+        before = migrations.schema_version(ledger.log)
+        todo = migrations.pending(ledger.log)
+        if not check:
+            migrations.migrate(ledger.log)
+        after = migrations.schema_version(ledger.log)
+    steps = [{"number": step.number, "name": step.name} for step in todo]
+    if as_json:
+        _print_json({"from": before, "to": after, "release": migrations.SCHEMA_VERSION,
+                     "pending" if check else "applied": steps})
+    elif check:
+        console.print(f"schema version {before}; this release runs on"
+                      f" {migrations.SCHEMA_VERSION}; {len(todo)} migration(s) pending")
+    else:
+        for step in todo:
+            console.print(f"applied {step.number}: {step.name}")
+        console.print(f"schema version {after} (was {before})")
+    if check and todo:
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -380,11 +415,22 @@ def rebuild(as_json: JsonFlag = False) -> None:
 def verify(as_json: JsonFlag = False,
            workers: Annotated[int | None, typer.Option(
                help="Processes that check signatures (default: one per core).")] = None,
+           witnesses: Annotated[bool, typer.Option(
+               "--witnesses", help="Also ask each witness of LEDGER_WITNESSES whether this log"
+                                   " extends what it cosigned (a rollback or fork: exit 1).")
+           ] = False,
+           quorum: Annotated[int | None, typer.Option(
+               "--quorum", min=1, help="With --witnesses: how many must cosign the latest"
+                                       " checkpoint (default: all).")] = None,
            ) -> None:
     """Verify the whole ledger; exit 0 only if every check holds."""
+    from api.witness_check import verify_command  # noqa: PLC0415
     from ledger.evidence.verify import verify_ledger  # noqa: PLC0415
 
+    witnessed: tuple[bool, dict[str, Any]] = (True, {})
     with _ledger() as ledger:
+        if witnesses:
+            witnessed = verify_command(ledger, quorum, quiet=as_json, write=errors.print)
         identity = ledger.identity
         if not _showing_progress(as_json):
             report = verify_ledger(ledger.log, identity, workers=workers)
@@ -400,7 +446,8 @@ def verify(as_json: JsonFlag = False,
                      "signatures": report.signatures, "checkpoints": report.checkpoints,
                      "nodes": report.nodes,
                      "first_failure": None if first is None else first.__dict__,
-                     "failures": [f.__dict__ for f in report.failures[:1000]]})
+                     "failures": [f.__dict__ for f in report.failures[:1000]],
+                     **({"witnesses": witnessed[1]} if witnesses else {})})
     elif report.ok:
         console.print(f"[green]OK[/green]: {report.entries} entries in {report.streams} streams,"
                       f" {report.signatures} signatures, {report.checkpoints} checkpoints,"
@@ -411,7 +458,7 @@ def verify(as_json: JsonFlag = False,
                      f"{first.describe()}")
         for failure in report.failures[:20]:
             errors.print(f"  {failure.describe()}")
-    if not report.ok:
+    if not report.ok or not witnessed[0]:
         raise typer.Exit(1)
 
 
