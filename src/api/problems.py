@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import logging
-import sqlite3
 from typing import Any
 
-import psycopg
-from eventsourcing.persistence import InterfaceError as StoreInterfaceError
-from eventsourcing.persistence import OperationalError as StoreOperationalError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -16,6 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from api.batcher import OverloadedError
+from api.outages import DATABASE_ERRORS
 from api.writer import WriterUnavailableError
 from ledger.errors import (
     AuthorisationError,
@@ -75,12 +72,6 @@ _STATUS: tuple[tuple[type[LedgerError], int, str, str], ...] = (
 )
 
 
-DATABASE_ERRORS: tuple[type[Exception], ...] = (
-    StoreOperationalError, StoreInterfaceError, psycopg.OperationalError,
-    psycopg.InterfaceError, sqlite3.OperationalError)
-"""What a database that is down, restarting, unreachable or out of connections raises, by
-whichever layer noticed (the event store, the driver, the pool): 503 with ``Retry-After``."""
-
 DATABASE_RETRY_AFTER = 2
 """Seconds a client is asked to wait after a database error."""
 
@@ -119,6 +110,8 @@ def database_problem(exc: Exception) -> JSONResponse:
 
 def ledger_problem(exc: LedgerError) -> JSONResponse:
     """Map a ledger error to its problem response (articles, rules and causes included)."""
+    if isinstance(exc, DATABASE_ERRORS):  # the writer process's report of an outage
+        return database_problem(exc)
     status, kind, title = next(
         ((code, name, text) for cls, code, name, text in _STATUS if isinstance(exc, cls)),
         (400, "ledger-error", "Request refused"))

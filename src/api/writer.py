@@ -26,10 +26,11 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from api.observability import configure_logging
+from api.outages import is_outage
 from api.services import Actor, EventInput, Filed, LedgerService
 from api.serving import tune_for_serving
 from ledger.app import Ledger
-from ledger.errors import LedgerError
+from ledger.errors import DatabaseUnavailableError, LedgerError
 from ledger.settings import Settings
 
 _log = logging.getLogger("api.writer")
@@ -168,5 +169,7 @@ def _portable(result: Filed | Exception) -> Filed | Exception:
     """A result that crosses the pipe: ledger errors pickle with their fields; anything else
     goes as a plain error carrying its type and message."""
     if isinstance(result, Exception) and not isinstance(result, LedgerError):
+        if is_outage(result):  # answered 503 (api.problems), not 500
+            return DatabaseUnavailableError(f"{type(result).__name__}: {result}")
         return RuntimeError(f"{type(result).__name__}: {result}")
     return result

@@ -315,3 +315,13 @@ class DocumentNotFoundError(LedgerError, LookupError):
     def __init__(self, sha256: str) -> None:
         self.sha256 = sha256
         super().__init__(f"document {sha256} not found")
+
+
+class DatabaseUnavailableError(LedgerError):
+    """Raised in place of a database driver's error (down, restarting, unreachable, out of
+    connections) where the error must cross a process boundary: the API answers 503 with
+    ``Retry-After`` as it does for the driver's own errors."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+        super().__init__(f"the database is unavailable: {what}")
