@@ -62,11 +62,12 @@ class WitnessAnswer:
         return f"witness {self.witness}: cosigned size {self.size}"
 
 
-def last_cosigned(ledger: Ledger, vkey: VerifierKey, at_most: int) -> int | None:
+def last_cosigned(ledger: Ledger, vkey: VerifierKey, at_most: int,
+                  scan: int = _SCAN) -> int | None:
     """The newest stored checkpoint of at most ``at_most`` leaves carrying a valid cosignature
-    line of ``vkey`` (searching the newest :data:`_SCAN` checkpoints); None if there is none."""
+    line of ``vkey`` (searching the newest ``scan`` checkpoints); None if there is none."""
     size = at_most
-    for _ in range(_SCAN):
+    for _ in range(scan):
         stored = ledger.log.checkpoint_at_most(size)
         if stored is None:
             return None

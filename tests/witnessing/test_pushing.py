@@ -7,6 +7,7 @@ filings, ``/readyz`` failing) — also after filings on top of the rolled-back l
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from pushtest import (
 from pushtest import make_witness as _make_witness
 
 from api.witness_check import check_witnesses
+from api.witness_status import witness_table
 from api.witnessing import Witnessing
 from ledger.app import Ledger
 from ledger.log.checkpoint import SignedNote, verify_note
@@ -225,3 +227,36 @@ def test_an_unreachable_witness_does_not_halt(tmp_path: Path, ledger: Ledger) ->
     asyncio.run(once())
     assert pushing.halt is None
     assert "ConnectError" in (pushing.views()[0].error or "")
+
+
+def test_the_log_page_shows_each_witness_and_its_lag(
+        tmp_path: Path, settings: Settings, ledger: Ledger, headers: Auth,
+        opened: Callable[[Settings], Ledger]) -> None:
+    first = _make_witness(tmp_path, ledger)
+    second = _make_witness(tmp_path, ledger, "audit-w2")
+    config = witnessed_settings(settings, first).model_copy(update={
+        "witnesses": f"{first.config}; audit-w2 http://127.0.0.1:1 {second.witness.vkey}"})
+    served = opened(config)
+    with serving(served, first) as client:
+        size = served.log.tree_size()
+        wait_for(lambda: _cosigned_size(client, first.witness.vkey) == size)
+        table = witness_table(client.app, served)
+        assert [(r.name, r.size, r.behind) for r in table.rows] == [
+            ("audit-w1", size, 0), ("audit-w2", None, None)]
+        assert table.current == 1
+        assert table.rows[1].error is not None  # nothing listens there
+        client.cookies.clear()
+        page = client.get("/signin")
+        csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
+        assert csrf is not None
+        token = headers("office-li")["Authorization"].removeprefix("Bearer ")
+        client.post("/signin", data={"csrf": csrf.group(1), "token": token, "next": "/log"},
+                    follow_redirects=False)
+        shown = client.get("/log").text
+        assert 'data-witness="audit-w1"' in shown
+        assert 'data-witness="audit-w2"' in shown
+        assert "1/2 个见证方已联署最新检查点" in shown or "1 of 2 witnesses" in shown
+        listed = client.get("/log/witnesses", headers=headers("office-li")).json()
+        assert listed["cosigned_latest"] == 1
+        assert [w["name"] for w in listed["witnesses"]] == ["audit-w1", "audit-w2"]
+        assert listed["witnesses"][0]["behind"] == 0

@@ -60,6 +60,7 @@ from api.pages.timeline import timeline_svg
 from api.problems import ledger_problem
 from api.routers.evidence import project_evidence
 from api.services import Actor, LedgerService
+from api.witness_status import witness_table
 from ledger.errors import LedgerError, RuleViolationError
 from ledger.measures.catalogue import CATALOGUE, EventSpec
 from ledger.measures.roles import Role
@@ -419,7 +420,8 @@ def log_page(request: Request, verified: str | None = None) -> Response:
         lag = ctx.t("log.lag_value", entries=status.witness.lag_entries,
                     time=duration(seconds or 0, ctx.lang))
     verify = status.verify
-    return _render(ctx, "log.html", log=status, lag=lag, verify=verify,
+    witnesses = witness_table(request.app, ctx.service.ledger)  # each witness's size and lag
+    return _render(ctx, "log.html", log=status, lag=lag, verify=verify, witnesses=witnesses,
                    may_verify=actor.role in (Role.ADMIN, Role.AUDIT),
                    verified=verified == "1")
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import BaseModel, Field
 
@@ -26,6 +26,7 @@ from api.deps import CurrentActor, LedgerDep, ServiceDep
 from api.problems import problem
 from api.schemas import HeadProofPublic
 from api.services import Actor, LedgerService
+from api.witness_status import witness_table
 from ledger.app import Ledger
 from ledger.errors import (
     CheckpointError,
@@ -278,3 +279,12 @@ def consistency_proof(ledger: LedgerDep, actor: CurrentActor,
     return ConsistencyProofPublic(first=first, second=second, first_root=hashes[0].hex(),
                                   second_root=hashes[1].hex(),
                                   consistency_proof=[node.hex() for node in hashes[2:]])
+
+
+@router.get("/witnesses")
+def witnesses(request: Request, ledger: LedgerDep, actor: CurrentActor) -> JSONResponse:
+    """The configured witnesses: the newest size each cosigned, how many leaves behind the latest
+    checkpoint it is, seconds since its cosignature, its last error; how many cosigned the
+    latest; and the rollback alarm if one halted this server."""
+    del actor
+    return JSONResponse(witness_table(request.app, ledger).to_json())
