@@ -13,7 +13,7 @@ from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from starlette.routing import request_response
 
-from api import observability, pages, problems, witnessing
+from api import observability, pages, problems, reminding, witnessing
 from api.lean_route import Handler, refusing_duplicate_keys
 from api.limits import BodyLimit, settings_of_app
 from api.routers import (
@@ -80,9 +80,11 @@ def create_app(settings: Settings | None = None, ledger: Ledger | None = None, *
             app, running.ledger, on_halt=lambda alarm: setattr(running, "halted", alarm))
         if pushing is not None:
             pushing.start()
+        stop_reminding = reminding.attach(running.ledger, serving=owned)  # docs/import.md
         try:
             yield
         finally:
+            stop_reminding()
             if pushing is not None:
                 await pushing.stop()
             service: LedgerService = app.state.service
