@@ -286,19 +286,27 @@ class Tamperer:
                          " ORDER BY version, depth, prefix")
             return [(row[0], bytes(row[1]), row[2], bytes(row[3])) for row in curs.fetchall()]
 
-    def alter_head_node(self, depth: int, prefix: bytes, version: int) -> None:
-        """Flip one bit of a stored heads map node's last byte (a leaf's leaf index, an
-        internal node's right child hash): still a well-formed node, no longer the right one."""
+    def alter_head_node(self, depth: int, prefix: bytes, version: int,
+                        key: bytes | None = None) -> None:
+        """Flip one bit of the last byte of a stored heads map row (a node group: its last
+        node's leaf index or right child hash), or with ``key`` of the leaf of that key in
+        the row (its leaf index): still well-formed, no longer the right one."""
         node = bytes(self._one("SELECT node FROM head_nodes WHERE depth = ? AND prefix = ?"
                                " AND version = ?", (depth, prefix, version))[0])
+        at = len(node) - 1 if key is None else _leaf_at(node, key) + 80
         self._execute("UPDATE head_nodes SET node = ? WHERE depth = ? AND prefix = ?"
-                      " AND version = ?", (_flip(node, len(node) - 1), depth, prefix, version))
+                      " AND version = ?", (_flip(node, at), depth, prefix, version))
 
     def set_head_node(self, depth: int, prefix: bytes, version: int, key: bytes,
                       head: StreamHead) -> None:
-        """Replace a stored heads map leaf with one of ``key`` holding ``head``."""
+        """Set the head of ``key``'s leaf in a stored heads map row (a node group) to
+        ``head``."""
+        node = bytes(self._one("SELECT node FROM head_nodes WHERE depth = ? AND prefix = ?"
+                               " AND version = ?", (depth, prefix, version))[0])
+        at = _leaf_at(node, key)
         self._execute("UPDATE head_nodes SET node = ? WHERE depth = ? AND prefix = ?"
-                      " AND version = ?", (b"\x00" + key + head.value(), depth, prefix, version))
+                      " AND version = ?", (node[:at + 33] + head.value() + node[at + 81:],
+                                           depth, prefix, version))
 
     def resign_heads_line(self, size: int, resign_with: Signer, *,
                           root: bytes | None = None) -> bytes:
@@ -313,6 +321,14 @@ class Tamperer:
         new_text = sign_checkpoint(forged, signed.signatures[0].name, resign_with).text()
         self._execute("UPDATE log_checkpoints SET note = ? WHERE size = ?", (new_text, size))
         return wrong
+
+
+def _leaf_at(group: bytes, key: bytes) -> int:
+    """Where the leaf of ``key`` (its tag byte 0x00, the key, the 48-byte value) starts in a
+    stored heads map row."""
+    at = group.find(b"\x00" + key)
+    assert at > 0, "no leaf of that key in the row"
+    return at
 
 
 class _PgCursor:

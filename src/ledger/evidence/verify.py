@@ -47,7 +47,7 @@ from ledger.log import merkle
 from ledger.log.checkpoint import SignedNote
 from ledger.log.entries import ZERO_HASH, Entry
 from ledger.log.headmap import EXTENSION_KEYWORD, heads_root
-from ledger.log.heads import HeadRow
+from ledger.log.heads import LAYOUT, HeadRow
 from ledger.log.merkle import NodeId
 from ledger.log.verify_heads import HeadsProblem, RecomputedHeads
 from ledger.log.verify_tree import RecomputedTree, compare_nodes
@@ -200,6 +200,7 @@ class LedgerVerifier:
         self._heads_failures: list[Failure] = []
         self._map = RecomputedHeads(self.profile, None, ())
         self._map_compared = -1  # stored node versions up to this one are compared
+        self._rows_compared = True  # False for rows of a layout this code does not compare
 
     def fail(self, check: str, message: str, *, leaf_index: int | None = None,
              stream: str | None = None, seq: int | None = None) -> None:
@@ -444,6 +445,12 @@ class LedgerVerifier:
         start = self.store.heads_map_start()
         self._map = RecomputedHeads(self.profile, start, sizes)
         fail = self._heads_failures.append
+        if start is not None and self.store.heads_map_layout() != LAYOUT:
+            # Rows of the first layout (one node per row) are not compared; the roots are.
+            self._rows_compared = False
+            fail(Failure("heads", "the heads map is stored one node per row, an earlier"
+                         " layout: run `ledger init` to convert it to node groups (its rows are"
+                         " not compared until then)"))
         for size in sizes:
             has_line = size in self._heads_lines
             if has_line and (start is None or size < start):
@@ -469,14 +476,16 @@ class LedgerVerifier:
             return
         upto = versions[-1].version
         stored: dict[int, list[HeadRow]] = {}
-        for row in self.store.iter_head_nodes(self._map_compared, upto):
-            stored.setdefault(row[0], []).append(row)
+        if self._rows_compared:
+            for row in self.store.iter_head_nodes(self._map_compared, upto):
+                stored.setdefault(row[0], []).append(row)
         self._map_compared = upto
         problems: list[HeadsProblem] = [*self._map.problems]
         self._map.problems.clear()
         for computed in versions:
-            problems.extend(self._map.compare(computed, stored.pop(computed.version, []),
-                                              self._heads_lines.get(computed.version)))
+            problems.extend(self._map.compare(
+                computed, stored.pop(computed.version, []) if self._rows_compared else None,
+                self._heads_lines.get(computed.version)))
         for version, rows in sorted(stored.items()):
             problems.append(HeadsProblem(
                 f"{len(rows)} stored heads map node(s) at version {version}, which is not a"

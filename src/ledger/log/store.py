@@ -80,6 +80,11 @@ class LogSnapshot(Protocol):
         """The log size of the stream heads map's first version; None without a map."""
         ...
 
+    def heads_map_layout(self) -> str | None:
+        """How the heads map's rows are stored (:data:`ledger.log.heads.LAYOUT`); None for
+        the first layout (one node per row), which ``ledger init`` converts."""
+        ...
+
     def iter_head_nodes(self, after: int, upto: int | None = None) -> Iterator[HeadRow]:
         """The heads map's stored rows with ``after < version ≤ upto``, ordered by version."""
         ...
@@ -235,10 +240,17 @@ class LogStore(Protocol):
         the database has no map yet (made before it: ``ledger init`` upgrades it)."""
         ...
 
-    def head_proof(self, stream: UUID, tree_size: int) -> tuple[StreamHead | None, HeadProof]:
+    def head_proof(self, stream: UUID, tree_size: int, *, checkpointed: bool = False,
+                   ) -> tuple[StreamHead | None, HeadProof]:
         """``stream``'s head in the heads map at log size ``tree_size`` and its proof, from
         the stored node versions; :class:`~ledger.errors.HeadsMapUnavailableError` if the
-        map does not cover that size."""
+        map does not cover that size. ``checkpointed``: the caller holds a stored checkpoint
+        of that size, so the log's size need not be read to know it has those leaves."""
+        ...
+
+    def heads_map_layout(self) -> str | None:
+        """How the heads map's rows are stored (:data:`ledger.log.heads.LAYOUT`); None for
+        the first layout (one node per row) or no map."""
         ...
 
     def iter_head_nodes(self, after: int, upto: int | None = None) -> Iterator[HeadRow]:

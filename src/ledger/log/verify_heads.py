@@ -4,7 +4,8 @@ with every checkpoint's ``heads`` line and every stored node version.
 :class:`RecomputedHeads` takes the leaves in log order, as the pass reads them, and applies each
 checkpoint's run of leaves as one version, as the writer did: every checkpoint size is a version
 (docs/evidence-format.md, Stream heads map, What the map holds), so the nodes it rewrites are
-exactly the rows the writer stored for that version. Only the current map is kept
+exactly the nodes the writer rewrote for that version, and the node groups holding them are
+the rows it stored (:func:`~ledger.log.heads.group_rows`). Only the current map is kept
 (:class:`~ledger.log.heads.LatestNodeStore`): a version costs what the append paid for it, about
 ``log2(streams)`` hashes per stream it moves. :meth:`RecomputedHeads.compare` then checks a
 version's stored rows and its checkpoint's ``heads`` root, naming the streams whose heads differ.
@@ -25,9 +26,10 @@ from ledger.log.heads import (
     HeadRow,
     LatestNodeStore,
     OverlayNodeStore,
-    decode_node,
-    encode_node,
+    decode_group,
+    decode_prefix,
     encode_prefix,
+    group_rows,
     map_stream,
 )
 from ledger.log.writer import LeafRow
@@ -38,11 +40,13 @@ _LISTED = 10
 
 @dataclass(frozen=True)
 class HeadsVersion:
-    """One version of the recomputed map: its root and the nodes it rewrote."""
+    """One version of the recomputed map: its root, the nodes it rewrote and the node groups
+    holding them (the rows the writer stores), by the group's top position."""
 
     version: int
     root: bytes
     written: Mapping[tuple[int, int], Node]
+    groups: Mapping[tuple[int, int], bytes]
 
 
 @dataclass(frozen=True)
@@ -144,39 +148,47 @@ class RecomputedHeads:
         else:
             overlay.put(version, {})
             root = heads.root()
-        self._store.put(version, overlay.written)
+        written = overlay.written
+        self._store.put(version, written)
+        nodes = self._store.nodes  # the map as of this version: the groups are read from it
+        groups = group_rows(written, lambda depth, prefix: nodes.get((depth, prefix)))
         self._heads.update(changes.values())
-        self.done.append(HeadsVersion(version, root, overlay.written))
+        self.done.append(HeadsVersion(version, root, written, groups))
 
     # --- comparing with what is stored -------------------------------------------------------
 
-    def compare(self, computed: HeadsVersion, stored: Sequence[HeadRow],
+    def compare(self, computed: HeadsVersion, stored: Sequence[HeadRow] | None,
                 signed: bytes | None) -> list[HeadsProblem]:
-        """Check a version's stored rows against the nodes it rewrote, and the ``heads`` root
-        ``signed`` into its checkpoint (None: the checkpoint has no line, or there is none).
+        """Check a version's stored rows against the node groups it rewrote (None: rows in a
+        layout not compared), and the ``heads`` root ``signed`` into its checkpoint (None:
+        the checkpoint has no line, or there is none).
 
         A differing root names the streams whose stored leaves differ at this version, or says
         that the stored map agrees with the entries (a checkpoint signed over a wrong line).
         """
         version = computed.version
-        rows: dict[tuple[int, bytes], bytes] = {(d, p): n for _, d, p, n in stored}
-        wrong: list[tuple[tuple[int, int], Node, bytes | None]] = []
-        for (depth, prefix), node in computed.written.items():
-            found = rows.pop((depth, encode_prefix(depth, prefix)), None)
-            if found != encode_node(node):
-                wrong.append(((depth, prefix), node, found))
+        rows: dict[tuple[int, bytes], bytes] = {(d, p): n for _, d, p, n in stored or ()}
+        groups = computed.groups if stored is not None else {}
         differing: list[str] = []
         streams: list[str] = []
-        for (depth, prefix), node, found in sorted(wrong, key=lambda item: item[0]):
-            named = self._streams_of(node, found)
+        for (depth, prefix), group in groups.items():
+            found = rows.pop((depth, encode_prefix(depth, prefix)), None)
+            if found == group:
+                continue
+            named = self._streams_of(depth, prefix, group, found)
             streams.extend(s for s in named if s not in streams)
             what = "missing" if found is None else "differs from the one recomputed"
             bits = format(prefix, f"0{depth}b") if depth else "-"
-            differing.append(f"node at depth {depth}, prefix {bits}, {what}{_naming(named)}")
+            differing.append(f"node group at depth {depth}, prefix {bits}, {what}"
+                             f"{_naming(named)}")
         for depth, prefix_bytes in sorted(rows):
-            named = self._streams_of(None, rows[depth, prefix_bytes])
+            try:
+                named = self._streams_of(depth, decode_prefix(depth, prefix_bytes), None,
+                                         rows[depth, prefix_bytes])
+            except ValueError:
+                named = []
             streams.extend(s for s in named if s not in streams)
-            differing.append(f"node at depth {depth} was not rewritten by this version's "
+            differing.append(f"node group at depth {depth} was not rewritten by this version's "
                              f"entries{_naming(named)}")
         problems: list[HeadsProblem] = []
         if differing:
@@ -195,18 +207,27 @@ class RecomputedHeads:
                 tuple(streams)))
         return problems
 
-    def _streams_of(self, computed: Node | None, stored: bytes | None) -> list[str]:
-        """The streams of the leaves among a recomputed node and a stored one's bytes."""
-        keys: list[bytes] = []
-        if isinstance(computed, LeafNode):
-            keys.append(computed.key)
-        if stored is not None:
+    def _streams_of(self, depth: int, prefix: int, computed: bytes | None,
+                    stored: bytes | None) -> list[str]:
+        """The streams whose leaves differ between a recomputed group and a stored one's
+        bytes (a stored group that does not decode names none of its own)."""
+        def leaves(data: bytes | None) -> dict[tuple[int, int], Node]:
+            if data is None:
+                return {}
             try:
-                node = decode_node(self.profile, stored)
+                return decode_group(self.profile, depth, prefix, data)
             except ValueError:
-                node = None
-            if isinstance(node, LeafNode) and node.key not in keys:
-                keys.append(node.key)
+                return {}
+
+        ours, theirs = leaves(computed), leaves(stored)
+        keys: list[bytes] = []
+        for position in sorted(set(ours) | set(theirs)):
+            mine, found = ours.get(position), theirs.get(position)
+            if mine == found:
+                continue
+            for node in (mine, found):
+                if isinstance(node, LeafNode) and node.key not in keys:
+                    keys.append(node.key)
         if not keys:
             return []
         if len(self._stream_of) != len(self._key_of):  # failures only: built when needed

@@ -45,11 +45,18 @@ from ledger.log.headmap import (
     heads_root,
 )
 from ledger.log.heads import (
+    GROUP_LEVELS,
+    LAYOUT,
     CurrentHeads,
     HeadRow,
     HeadsBehindError,
+    LatestNodeStore,
+    decode_group,
+    decode_group_path,
     decode_node,
+    decode_prefix,
     encode_prefix,
+    group_rows,
     map_stream,
 )
 from ledger.log.merkle import NodeId
@@ -74,10 +81,15 @@ MAX_VERSION: Final = 2**63 - 1
 _REBUILDS: Final = 3
 """How many times an append rebuilds a map too far behind the log before giving up."""
 
-_PATH_LEVELS: Final = 48
-"""Levels of a proof's path fetched per query. A path is about log2(streams) + 1.3 deep and
-rarely 2 log2(streams) (40 at 10^6 streams), so one query almost always fetches it whole; a
-longer path takes a second query."""
+HEADS_MAP_LAYOUT: Final = "heads_map_layout"
+"""The ``ledger_meta`` key naming how ``head_nodes`` stores the map (:data:`~ledger.log.heads.
+LAYOUT`: node groups). Absent beside ``heads_map_start``: one node per row, the first layout,
+which ``ledger init`` converts."""
+
+_PATH_GROUPS: Final = 12
+"""Node groups of a proof's path fetched per query (48 levels). A path is about
+log2(streams) + 1.3 deep and rarely 2 log2(streams) (40 at 10^6 streams), so one query almost
+always fetches it whole; a longer path takes a second query."""
 
 
 @dataclass(frozen=True)
@@ -228,6 +240,7 @@ class Statements:
                                " WHERE version > {p} AND version <= {p} ORDER BY version")
     insert_head_node: str = ("INSERT INTO {head_nodes} (depth, prefix, version, node)"
                              " VALUES ({p}, {p}, {p}, {p})")
+    delete_head_nodes: str = "DELETE FROM {head_nodes}"
 
     def rendered(self, dialect: Dialect) -> Statements:
         """Every statement in ``dialect``."""
@@ -428,6 +441,52 @@ class SQLHeadsMap(SQLSideTables[D]):
             self._heads_start = None if value is None else int(value)
         return self._heads_start
 
+    def heads_map_layout(self) -> str | None:
+        """How ``head_nodes`` stores the map (None: one node per row, or no map)."""
+        return self.get_meta(HEADS_MAP_LAYOUT)
+
+    def _convert_heads_layout(self) -> None:
+        """Store a map kept one node per row (its first layout) as node groups (``ledger
+        init``), under the append's lock, in one transaction.
+
+        Every version is replayed in order into the map as of that version, and the groups
+        holding the nodes it wrote are stored at that version, whole: the rows an append of
+        this version would have written. Proofs at every size, and ``ledger verify``, then
+        read the new rows; the roots are unchanged.
+        """
+        if self.heads_map_start() is None or self.heads_map_layout() == LAYOUT:
+            return
+        with self._locked() as curs:
+            curs.execute(self.sql.get_meta, (HEADS_MAP_LAYOUT,))
+            if curs.fetchall():
+                return  # another process converted it meanwhile
+            curs.execute(self.sql.get_meta, ("profile",))
+            named = curs.fetchall()
+            profile = profile_named(str(named[0][0])) if named else self.profile
+            curs.execute(self.sql.head_nodes_between, (-1, MAX_VERSION))
+            old = curs.fetchall()
+            store = LatestNodeStore()
+            current = store.nodes  # the map as of the version being converted
+
+            def get(depth: int, prefix: int) -> Node | None:
+                return current.get((depth, prefix))
+
+            rows: list[tuple[int, bytes, int, bytes]] = []
+            at = 0
+            while at < len(old):
+                version, nodes = int(old[at][0]), {}
+                while at < len(old) and int(old[at][0]) == version:
+                    _, depth, prefix, data = old[at]
+                    nodes[int(depth), decode_prefix(int(depth), bytes(prefix))] = decode_node(
+                        profile, bytes(data))
+                    at += 1
+                store.put(version, nodes)
+                for (depth, prefix), group in group_rows(nodes, get).items():
+                    rows.append((depth, encode_prefix(depth, prefix), version, group))
+            curs.execute(self.sql.delete_head_nodes)
+            curs.executemany(self.sql.insert_head_node, rows)
+            curs.execute(self.sql.put_meta, (HEADS_MAP_LAYOUT, LAYOUT))
+
     def _start_heads_map(self) -> None:
         """Give a database without a heads map one, at the log's current size (``ledger init``
         after the tables are made: a fresh database starts it at size 0).
@@ -456,6 +515,7 @@ class SQLHeadsMap(SQLSideTables[D]):
                              [(depth, prefix, version, node)
                               for version, depth, prefix, node in snapshot.rows()])
             curs.execute(self.sql.put_meta, (HEADS_MAP_START, str(size)))
+            curs.execute(self.sql.put_meta, (HEADS_MAP_LAYOUT, LAYOUT))
         self._heads_start = None  # read again: committed now
 
     def _heads_of(self, rows: Sequence[Row]) -> dict[UUID, StreamHead]:
@@ -530,6 +590,11 @@ class SQLHeadsMap(SQLSideTables[D]):
             raise ConfigurationError(
                 "this database has no stream heads map (it was made by an earlier version):"
                 " run `ledger init` (idempotent) to add it; appends are refused until then")
+        if self.heads_map_layout() != LAYOUT:
+            raise ConfigurationError(
+                "this database stores its stream heads map one node per row (an earlier"
+                " version's layout): run `ledger init` (idempotent) to convert it to node"
+                " groups; appends are refused until then")
         size, rows = self._size_and_heads()
         current = CurrentHeads.build(self.profile, self._heads_of(rows), size)
         built = current.root()
@@ -561,27 +626,34 @@ class SQLHeadsMap(SQLSideTables[D]):
     def _stored_heads_root(self, size: int) -> bytes:
         """The stored map's root at ``size`` (``EMPTY`` if it had no node then)."""
         row = self._one(self.sql.head_node_at, (0, b"", size))
-        return EMPTY if row is None else decode_node(self.profile, bytes(row["node"])).hash
+        if row is None:
+            return EMPTY
+        return decode_group(self.profile, 0, 0, bytes(row["node"]))[0, 0].hash
 
     # --- proofs and rows -------------------------------------------------------------------
 
-    def head_proof(self, stream: UUID, tree_size: int) -> tuple[StreamHead | None, HeadProof]:
+    def head_proof(self, stream: UUID, tree_size: int, *, checkpointed: bool = False,
+                   ) -> tuple[StreamHead | None, HeadProof]:
         """``stream``'s head at log size ``tree_size`` and its proof, from the stored nodes.
 
-        The path's levels are read in one query ("the latest version ≤ N" at each); a path
-        deeper than :data:`_PATH_LEVELS` takes one more query per that many levels.
+        The path's node groups are read in one query ("the latest version ≤ N" at each); a
+        path deeper than :data:`_PATH_GROUPS` groups takes one more query per that many.
+        ``checkpointed``: the caller holds a stored checkpoint of ``tree_size`` (stored in the
+        transaction of its leaves, so the log has them), and the log's size is not read.
         """
         start = self.heads_map_start()
         if start is None or tree_size < start:
             raise HeadsMapUnavailableError(tree_size, start)
-        row = self._one(self.sql.tree_size)
-        log_size = 0 if row is None else int(row["n"])
-        if tree_size > log_size:
-            raise HeadsMapUnavailableError(tree_size, start, log_size)
+        if not checkpointed:
+            row = self._one(self.sql.tree_size)
+            log_size = 0 if row is None else int(row["n"])
+            if tree_size > log_size:
+                raise HeadsMapUnavailableError(tree_size, start, log_size)
         path = _PathStore(self, head_key(self.profile, stream), tree_size)
         try:
             return HeadMap(self.profile, path).prove(stream, tree_size)
-        except AssertionError:  # HeadMap checks each stored node against its parent's record
+        except (AssertionError, ValueError):  # HeadMap checks each stored node against its
+            # parent's record; a group that does not decode is as inconsistent
             raise IntegrityFailedError(
                 f"the stored heads map is inconsistent on this stream's path at size "
                 f"{tree_size}: run `ledger verify`", stream=stream) from None
@@ -597,14 +669,14 @@ class SQLHeadsMap(SQLSideTables[D]):
 class _PathStore:
     """The stored nodes on one key's path at one version, as a read-only
     :class:`~ledger.log.headmap.NodeStore` for :meth:`HeadMap.prove`: each query fetches the
-    next :data:`_PATH_LEVELS` levels of the path."""
+    next :data:`_PATH_GROUPS` node groups of the path, each decoded along the path only."""
 
     def __init__(self, backend: SQLHeadsMap[Any], key: bytes, version: int) -> None:
         self._backend = backend
         self._key = int.from_bytes(key, "big")
         self._version = version
         self._nodes: dict[int, Node] = {}
-        self._fetched = 0  # levels [0, _fetched) are read
+        self._fetched = 0  # levels [0, _fetched) are read (a multiple of GROUP_LEVELS)
 
     @property
     def version(self) -> int:
@@ -616,12 +688,12 @@ class _PathStore:
         assert version == self._version
         assert prefix == self._key >> (KEY_BITS - depth)
         while depth >= self._fetched:
-            stop = min(self._fetched + _PATH_LEVELS, KEY_BITS + 1)
+            stop = min(self._fetched + _PATH_GROUPS * GROUP_LEVELS, KEY_BITS + 1)
             positions = [(level, encode_prefix(level, self._key >> (KEY_BITS - level)))
-                         for level in range(self._fetched, stop)]
+                         for level in range(self._fetched, stop, GROUP_LEVELS)]
             profile = self._backend.profile
             for level, data in self._backend._head_path(positions, self._version).items():
-                self._nodes[level] = decode_node(profile, data)
+                self._nodes.update(decode_group_path(profile, level, data, self._key))
             self._fetched = stop
         return self._nodes.get(depth)
 
@@ -689,6 +761,11 @@ class SQLSnapshot:
         """The heads map's first version as the snapshot records it."""
         rows = self._rows(self._sql.get_meta, (HEADS_MAP_START,))
         return int(rows[0][0]) if rows else None
+
+    def heads_map_layout(self) -> str | None:
+        """How the snapshot's ``head_nodes`` stores the map (None: one node per row)."""
+        rows = self._rows(self._sql.get_meta, (HEADS_MAP_LAYOUT,))
+        return str(rows[0][0]) if rows else None
 
     def iter_head_nodes(self, after: int, upto: int | None = None) -> Iterator[HeadRow]:
         """Stored node versions with ``after < version ≤ upto``, ordered by version."""

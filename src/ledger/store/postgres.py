@@ -366,9 +366,11 @@ class PostgresLedgerRecorder(SQLLogStore[PostgresDatastore], PostgresApplication
         self.predicted_appends = 0  # how many appends took one statement (tests, metrics)
 
     def create_table(self) -> None:
-        """Create every table and function, then start the heads map if there is none."""
+        """Create every table and function, then start the heads map if there is none (or
+        convert one stored in the first layout to node groups)."""
         super().create_table()
         self._start_heads_map()
+        self._convert_heads_layout()
 
     # --- writes ----------------------------------------------------------------------------
 

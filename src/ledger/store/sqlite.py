@@ -181,9 +181,11 @@ class SQLiteLedgerRecorder(SQLLogStore[SQLiteDatastore], SQLiteApplicationRecord
         self.right_edge: tuple[int, Mapping[NodeId, bytes]] | None = None  # as last committed
 
     def create_table(self) -> None:
-        """Create every table, then start the heads map if the database has none."""
+        """Create every table, then start the heads map if the database has none (or convert
+        one stored in the first layout to node groups)."""
         super().create_table()
         self._start_heads_map()
+        self._convert_heads_layout()
 
     def _size_and_heads(self) -> tuple[int, list[tuple[Any, ...]]]:
         """One read transaction (a snapshot), so that no leaf is beyond the size read."""

@@ -22,7 +22,13 @@ from ledger.errors import ConfigurationError, HeadsMapUnavailableError
 from ledger.evidence.verify import verify_ledger
 from ledger.log.checkpoint import SignedNote, sign_checkpoint
 from ledger.log.headmap import EMPTY, StreamHead, heads_root, map_root, verify_head
-from ledger.log.heads import map_stream
+from ledger.log.heads import (
+    decode_group,
+    decode_prefix,
+    encode_node,
+    encode_prefix,
+    map_stream,
+)
 from ledger.measures.catalogue import EXAMPLES
 from ledger.store import postgres as postgres_store
 from ledger.store import sqlite as sqlite_store
@@ -142,11 +148,22 @@ def test_a_proof_reads_a_long_path_in_more_than_one_query(
         ledger: Ledger, monkeypatch: pytest.MonkeyPatch) -> None:
     from ledger.store import _sql  # noqa: PLC0415
 
-    for _ in range(3):
+    for _ in range(20):  # paths of some 4 to 9 levels
         _open(ledger)
-    monkeypatch.setattr(_sql, "_PATH_LEVELS", 1)  # one level per query
+    monkeypatch.setattr(_sql, "_PATH_GROUPS", 1)  # one node group (four levels) per query
+    queries: list[int] = []
+    recorder = _recorder(ledger)
+    path = recorder._head_path
+
+    def counted(positions: Any, version: int) -> dict[int, bytes]:
+        queries.append(len(positions))
+        return path(positions, version)
+
+    monkeypatch.setattr(recorder, "_head_path", counted)
     size = ledger.log.tree_size()
     _assert_every_head_proves(ledger, size, _signed_heads_root(ledger, size))
+    assert set(queries) == {1}
+    assert len(queries) > len(_heads_at(ledger, size)) + 1  # some path took two queries
 
 
 # --- rollback -----------------------------------------------------------------------------------
@@ -295,4 +312,57 @@ def test_a_database_made_before_the_map_is_upgraded_by_init(
     assert newest > size
     fresh = make_ledger()  # ``ledger`` remembers the start its database had before the test
     report = verify_ledger(fresh.log, fresh.identity, workers=1)
+    assert report.ok, [f.describe() for f in report.failures]
+
+
+# --- a map stored one node per row (the first layout) ----------------------------------------
+
+
+def _make_first_layout(ledger: Ledger, database_url: str) -> None:
+    """Store the ledger's heads map as its first layout did: one node per row (each version's
+    rows: the nodes of the groups it wrote), and no ``heads_map_layout``."""
+    p = _p(database_url)
+    profile = ledger.identity.profile
+    rows = []
+    for version, depth, prefix, group in _head_rows(ledger):
+        for (node_depth, node_prefix), node in decode_group(
+                profile, depth, decode_prefix(depth, prefix), group).items():
+            rows.append((node_depth, encode_prefix(node_depth, node_prefix), version,
+                         encode_node(node)))
+    with _raw(database_url) as curs:
+        curs.execute("DELETE FROM head_nodes")
+        curs.executemany(f"INSERT INTO head_nodes (depth, prefix, version, node)"
+                         f" VALUES ({p}, {p}, {p}, {p})", rows)
+        curs.execute(f"DELETE FROM ledger_meta WHERE key = {p}", ("heads_map_layout",))
+
+
+def test_a_map_stored_one_node_per_row_is_converted_by_init(
+        ledger: Ledger, make_ledger: Callable[..., Ledger], database_url: str) -> None:
+    streams = [_open(ledger) for _ in range(6)]
+    _group(ledger, [streams[0], streams[3], streams[5]])
+    _supplement(ledger, streams[1])
+    grouped = _head_rows(ledger)
+    _make_first_layout(ledger, database_url)
+    assert len(_head_rows(ledger)) > len(grouped)
+
+    old = make_ledger()
+    assert old.log.heads_map_layout() is None
+    # Verify says what to do (the roots still hold); appending is refused until init.
+    report = verify_ledger(old.log, old.identity, workers=1)
+    assert [f.describe() for f in report.failures] == [
+        "[heads] ledger: the heads map is stored one node per row, an earlier layout: run"
+        " `ledger init` to convert it to node groups (its rows are not compared until then)"]
+    with pytest.raises(ConfigurationError, match="run `ledger init`"):
+        _supplement(old, streams[0])
+
+    old.initialise()  # converts: every version's rows as the append would have written them
+    assert old.log.heads_map_layout() == "groups4"
+    assert _head_rows(old) == grouped
+    old.initialise()
+    assert _head_rows(old) == grouped
+    _supplement(old, streams[2])
+    _group(make_ledger(), [streams[4], streams[2]])
+    for checkpoint in old.log.iter_checkpoints():
+        _assert_every_head_proves(old, checkpoint.size, _signed_heads_root(old, checkpoint.size))
+    report = verify_ledger(old.log, old.identity, workers=1)
     assert report.ok, [f.describe() for f in report.failures]
