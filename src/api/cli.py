@@ -46,6 +46,14 @@ lazy_commands("api.cli_evidence", {
     "witness-register": "Register a witness's public key for an audit actor (admin; the server"
                         " never holds it).",
 })
+lazy_commands("api.cli_import", {  # docs/import.md
+    "import": "Import the project library from a spreadsheet (项目库导入), or write its template.",
+})
+lazy_commands("api.cli_remind", {  # docs/import.md, Reminders
+    "remind": "Send the reminders due today (due soon, due today, overdue), each once.",
+    "channels": "Where each unit hears its reminders (admin).",
+    "feeds": "Calendar feeds of units' obligations (admin).",
+})
 
 app = typer.Typer(help="The project-supervision audit ledger (项目监管审计账本).\n\n"
                        "Configuration comes from LEDGER_* environment variables, first of all"
