@@ -151,7 +151,7 @@ def main() -> None:
               f" {BATCH}; repeat {args.repeat} (median), software and token interleaved",
               flush=True)
         software_signer = Ed25519Suite().generate()
-        token_signer = token.generate_ed25519("bench")
+        token_signer = token.generate("bench")
         rows: list[list[Any]] = []
         for name in c.backends(args.backend):
             with c.backend(name) as b:

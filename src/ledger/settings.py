@@ -88,13 +88,14 @@ class Settings(BaseSettings):
 
     @property
     def keys_uri(self) -> str | None:
-        """The ``pkcs11:`` URI of ``LEDGER_KEYS``, or None for the software keystore."""
+        """The URI of ``LEDGER_KEYS`` (``pkcs11:…``), or None for the software keystore."""
         value = self.keys.get_secret_value().strip()
         if value in {"", "software"}:
             return None
-        if not value.startswith("pkcs11:"):
+        if ":" not in value:
             raise ConfigurationError(
-                f"LEDGER_KEYS must be `software` or a pkcs11: URI, got {value.split(':')[0]!r}")
+                "LEDGER_KEYS must be `software` or a key store's URI (pkcs11:…), got"
+                f" {value[:12]!r}")
         return value
 
     @cached_property

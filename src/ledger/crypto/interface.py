@@ -6,7 +6,7 @@ The seams every algorithm plugs into: the ``intl`` suites (:mod:`ledger.crypto.s
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 
 class HashSuite(Protocol):
@@ -23,7 +23,8 @@ class HashSuite(Protocol):
 
 
 class Signer(Protocol):
-    """Something that signs with one private key: software key now, HSM or signing server later."""
+    """Something that signs with one private key: a software key, or a :class:`HeldKey` in an
+    HSM or cipher machine."""
 
     @property
     def suite(self) -> str:
@@ -65,4 +66,35 @@ class SignatureSuite(Protocol):
         ...
 
 
-__all__ = ["HashSuite", "SignatureSuite", "Signer"]
+@runtime_checkable
+class HeldKey(Signer, Protocol):
+    """A signer whose private key stays in a device (an HSM, a cipher machine): it signs there
+    and cannot be exported; ``handle`` names it in the device, and is all the ledger stores."""
+
+    @property
+    def handle(self) -> bytes:
+        """The key's name in its device (PKCS#11: its ``CKA_ID``; GM/T 0018: its key index)."""
+        ...
+
+
+class KeyStore(Protocol):
+    """A device that makes and keeps private keys (docs/keys.md; docs/gm-profile.md): PKCS#11
+    tokens (:mod:`ledger.crypto.pkcs11`) and, through a vendor adapter, GM/T 0018 cipher
+    machines. ``LEDGER_KEYS`` names it by a URI whose scheme picks the implementation."""
+
+    @property
+    def suite(self) -> str:
+        """The signature suite its keys belong to (``ed25519``, ``sm2-sm3``)."""
+        ...
+
+    def generate(self, label: str) -> HeldKey:
+        """Make a key pair in the device (the private half never leaves it); self-tested."""
+        ...
+
+    def find(self, key_id: str, handle: bytes) -> HeldKey:
+        """The key ``handle`` names; :class:`~ledger.errors.KeyNotValidError` if the device
+        holds none."""
+        ...
+
+
+__all__ = ["HashSuite", "HeldKey", "KeyStore", "SignatureSuite", "Signer"]

@@ -127,6 +127,11 @@ class Pkcs11Ed25519Signer:
     _private: Any = field(repr=False, compare=False)
     suite: str = "ed25519"
 
+    @property
+    def handle(self) -> bytes:
+        """The key's ``CKA_ID`` in its token."""
+        return self.object_id
+
     def sign(self, message: bytes) -> bytes:
         """Return the raw 64-byte signature the token makes over ``message``."""
         return self.token.sign(self._private, message)
@@ -138,7 +143,10 @@ _OPENING = threading.Lock()
 
 
 class Pkcs11Token:
-    """One logged-in session on one token, shared by the process (see :func:`open_token`)."""
+    """One logged-in session on one token, shared by the process (see :func:`open_token`): a
+    :class:`ledger.crypto.interface.KeyStore` of Ed25519 keys."""
+
+    suite = "ed25519"
 
     def __init__(self, uri: Pkcs11Uri) -> None:
         self.uri = uri
@@ -179,7 +187,7 @@ class Pkcs11Token:
                 f"cannot log in to {uri.describe()}: {type(exc).__name__}") from None
         self.label = str(token.label)
 
-    def generate_ed25519(self, label: str) -> Pkcs11Ed25519Signer:
+    def generate(self, label: str) -> Pkcs11Ed25519Signer:
         """Generate a key pair in the token (private half non-extractable); self-tested."""
         object_id = secrets.token_bytes(16)
         common = {Attribute.TOKEN: True, Attribute.ID: object_id, Attribute.LABEL: label}
@@ -201,8 +209,9 @@ class Pkcs11Token:
                     f" {type(exc).__name__}") from None
         return self._checked(Pkcs11Ed25519Signer(self, object_id, _raw_point(point), private))
 
-    def find_ed25519(self, key_id: str, object_id: bytes) -> Pkcs11Ed25519Signer:
-        """The key pair with ``CKA_ID`` = ``object_id``; :class:`KeyNotValidError` if absent."""
+    def find(self, key_id: str, handle: bytes) -> Pkcs11Ed25519Signer:
+        """The key pair with ``CKA_ID`` = ``handle``; :class:`KeyNotValidError` if absent."""
+        object_id = handle
         with self._lock:
             try:
                 private = list(self._session.get_objects({
@@ -244,6 +253,11 @@ class Pkcs11Token:
             self._session.close()
 
 
+def open_keystore(uri: str) -> Pkcs11Token:
+    """The :class:`ledger.crypto.interface.KeyStore` a ``pkcs11:`` URI names."""
+    return open_token(parse_pkcs11_uri(uri))
+
+
 def open_token(uri: Pkcs11Uri) -> Pkcs11Token:
     """The process's connection to the token ``uri`` names (opened and logged in once).
 
@@ -282,5 +296,5 @@ def _raw_point(point: bytes) -> bytes:
     raise ConfigurationError(f"unexpected CKA_EC_POINT for an Ed25519 key ({len(point)} bytes)")
 
 
-__all__ = ["ED25519_OID", "Pkcs11Ed25519Signer", "Pkcs11Token", "Pkcs11Uri", "open_token",
-           "parse_pkcs11_uri"]
+__all__ = ["ED25519_OID", "Pkcs11Ed25519Signer", "Pkcs11Token", "Pkcs11Uri", "open_keystore",
+           "open_token", "parse_pkcs11_uri"]

@@ -17,7 +17,8 @@ from typing import cast
 from eventsourcing.persistence import PersistenceError
 
 from ledger.crypto.custody import Custodian, handle_of, handle_record
-from ledger.crypto.pkcs11 import Pkcs11Ed25519Signer, Pkcs11Token, open_token, parse_pkcs11_uri
+from ledger.crypto.interface import HeldKey, KeyStore
+from ledger.crypto.keystores import keystore_for
 from ledger.crypto.suites import Profile, Signer, profile_named
 from ledger.errors import ConfigurationError, KeyNotValidError, LedgerNotInitialisedError
 from ledger.log.checkpoint import Checkpoint, SignedNote, VerifierKey, checkpoint_signer
@@ -119,32 +120,34 @@ class KeyCustody:
             self._warned = True
             _log.warning(PLACEHOLDER_WARNING)
 
-    def _token(self, key_id: str | None = None) -> Pkcs11Token:
+    def _keystore(self, key_id: str | None = None) -> KeyStore:
         uri = self._settings.keys_uri
         if uri is None:
             raise ConfigurationError(
                 f"the key {key_id!r} is held in a PKCS#11 token: set LEDGER_KEYS to the token's"
                 " pkcs11: URI (docs/keys.md)")
-        if self._profile.signature.name != "ed25519":
+        store = keystore_for(uri)
+        if store.suite != self._profile.signature.name:
             raise ConfigurationError(
-                f"keys in a PKCS#11 token are Ed25519 (the intl profile); this ledger's profile is"
-                f" {self._profile.name}: an SM2 cipher machine plugs in through a vendor adapter"
+                f"the key store LEDGER_KEYS names holds {store.suite} keys; this ledger's profile"
+                f" {self._profile.name} signs with {self._profile.signature.name}. PKCS#11 tokens"
+                " hold Ed25519 (intl); an SM2 cipher machine plugs in through a vendor adapter"
                 " (docs/gm-profile.md)")
-        return open_token(parse_pkcs11_uri(uri))
+        return store
 
     def generate(self, actor: str) -> Signer:
-        """A new private key where ``LEDGER_KEYS`` says: generated in the token (never leaving
-        it) or in software (sealed by :meth:`keep`)."""
+        """A new private key where ``LEDGER_KEYS`` says: generated in the key store (never
+        leaving it) or in software (sealed by :meth:`keep`)."""
         if self._settings.keys_uri is None:
             self.custodian  # noqa: B018 - refuse before making a key that could not be kept
             return self._profile.signature.generate()
-        return self._token().generate_ed25519(f"audit-ledger {actor}")
+        return self._keystore().generate(f"audit-ledger {actor}")
 
     def keep(self, key_id: str, actor: str, signer: Signer) -> None:
         """Record a private key the server holds (before its key is registered): a token's
         as a handle to it, a software key sealed under the master key."""
-        if isinstance(signer, Pkcs11Ed25519Signer):
-            record = handle_record(signer.object_id)
+        if isinstance(signer, HeldKey):
+            record = handle_record(signer.handle)
         else:
             record = self.custodian.seal(key_id, self._profile.signature.export(signer))
         self._log.put_custody(CustodyRecord(key_id, actor, record))
@@ -264,7 +267,7 @@ class KeyCustody:
                 raise KeyNotValidError(key_id, "the server holds no private key for it")
             handle = handle_of(record.sealed)
             if handle is not None:
-                signer = self._token(key_id).find_ed25519(key_id, handle)
+                signer = self._keystore(key_id).find(key_id, handle)
             else:
                 signer = self._profile.signature.load(
                     self.custodian.open(key_id, record.sealed))

@@ -16,6 +16,8 @@ from pkcs11 import Attribute, ObjectClass
 
 from ledger.app import Ledger
 from ledger.crypto.custody import handle_of, handle_record
+from ledger.crypto.interface import HeldKey
+from ledger.crypto.keystores import keystore_for
 from ledger.crypto.pkcs11 import Pkcs11Ed25519Signer, Pkcs11Uri, open_token, parse_pkcs11_uri
 from ledger.crypto.suites import Ed25519Suite
 from ledger.errors import BadSignatureError, ConfigurationError, KeyNotValidError
@@ -69,7 +71,7 @@ def test_uri_refusals_name_the_problem(text: str, says: str) -> None:
 
 def test_generated_key_signs_ed25519_and_never_leaves_the_token(softhsm_uri: str) -> None:
     token = open_token(parse_pkcs11_uri(softhsm_uri))
-    signer = token.generate_ed25519("audit-ledger test")
+    signer = token.generate("audit-ledger test")
     assert signer.suite == "ed25519"
     assert len(signer.public_key) == 32
     signature = signer.sign(b"a checkpoint body\n")
@@ -88,21 +90,29 @@ def test_generated_key_signs_ed25519_and_never_leaves_the_token(softhsm_uri: str
         Ed25519Suite().export(signer)  # and the software suite will not seal it
 
 
+def test_unknown_key_store_schemes_are_named() -> None:
+    with pytest.raises(ConfigurationError, match="no key store for 'sdf'; known: software, pkcs11"):
+        keystore_for("sdf:device=1")
+
+
 def test_key_is_found_again_by_its_handle(softhsm_uri: str) -> None:
     token = open_token(parse_pkcs11_uri(softhsm_uri))
-    made = token.generate_ed25519("audit-ledger found")
-    found = token.find_ed25519("k", made.object_id)
+    made = token.generate("audit-ledger found")
+    found = token.find("k", made.object_id)
+    assert isinstance(found, HeldKey)
+    assert found.handle == made.object_id
     assert found.public_key == made.public_key
     Ed25519Suite().verify(made.public_key, b"m", found.sign(b"m"))
     with pytest.raises(KeyNotValidError, match="holds no key with CKA_ID"):
-        token.find_ed25519("k", b"\x01" * 16)
+        token.find("k", b"\x01" * 16)
     assert handle_of(handle_record(made.object_id)) == made.object_id
     assert handle_of(b"\x00" * 60) is None
 
 
 def test_a_wrong_pin_or_missing_token_is_one_clear_error(softhsm_uri: str) -> None:
     open_token(parse_pkcs11_uri(softhsm_uri))  # the module is loaded with the test tokens
-    with pytest.raises(ConfigurationError, match="the PIN for pkcs11:token=ledger-other is wrong"):
+    with pytest.raises(ConfigurationError,
+                       match=r"the PIN for pkcs11:token=ledger-other\?module-path=\S+ is wrong"):
         open_token(parse_pkcs11_uri(f"pkcs11:token=ledger-other?module-path={MODULE}"
                                     "&pin-value=000000"))
     with pytest.raises(ConfigurationError, match="no PKCS#11 token pkcs11:token=absent"):
@@ -200,7 +210,7 @@ def test_verify_needs_neither_the_token_nor_a_master_key(
 
 def test_a_log_key_that_is_not_the_recorded_one_is_refused(
         hsm_ledger: Ledger, hsm_settings: Settings, softhsm_uri: str) -> None:
-    stranger = open_token(parse_pkcs11_uri(softhsm_uri)).generate_ed25519("not the log key")
+    stranger = open_token(parse_pkcs11_uri(softhsm_uri)).generate("not the log key")
     hsm_ledger.log.reseal_custody(
         lambda record: handle_record(stranger.object_id) if record.key_id == "log" else None)
     restarted = Ledger(hsm_settings)
