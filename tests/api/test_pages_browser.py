@@ -205,12 +205,18 @@ def test_unit_files_a_progress_report_and_sees_it_on_the_timeline(
         page: Page, live: Live) -> None:
     project = live.project("edu-resources")
     _sign_in(page, live, "edu-wang", f"/projects/{project}")
+    from playwright.sync_api import expect  # noqa: PLC0415
+
     seq = live.ledger.project(project).version + 1
     page.get_by_role("link", name="填报事项").click()
     page.get_by_label("选择事项类型").select_option("ProgressReported")  # JS goes to the form
     page.wait_for_url("**/file?type=ProgressReported")
     payload = json.loads(page.get_by_label("内容（JSON）", exact=False).input_value())
     payload["summary"] = "浏览器填报：平台升级完成约八成"
+    # the JSON stays behind the experts' toggle; opened, it shows what the form holds
+    page.get_by_text("专家：查看或编辑 JSON").click()
+    expect(page.locator("#payload")).to_have_attribute("data-filled", "1")
+    page.get_by_label("按此 JSON 提交").check()
     page.get_by_label("内容（JSON）", exact=False).fill(json.dumps(payload, ensure_ascii=False))
     page.get_by_role("button", name="提交并签名").click()
     page.wait_for_url(f"**/projects/{project}?filed={seq}*")

@@ -140,6 +140,7 @@
       if (!view.open || (useJson && useJson.checked)) { return; }
       preview().then(function (body) {
         textarea.value = JSON.stringify(body.payload, null, 2);
+        textarea.dataset.filled = "1";
       });
     });
   }
