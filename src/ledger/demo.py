@@ -170,6 +170,10 @@ class DemoResult:
     """The demo times of the first and the last entry (RFC 3339 UTC)."""
     entries: int
     """The number of entries in the log (registry included)."""
+    imported: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
+    """The imported batch (项目库导入): rows per outcome (``filed``, ``refused``, ``held``…)."""
+    reminders: int = 0
+    """Reminders the demo's reminder run sent (the reminder log)."""
 
     def refusal(self, rule: str) -> Refusal:
         """The first refusal under ``rule`` (``KeyError`` if none)."""
@@ -1294,13 +1298,130 @@ def load_demo(settings: Settings) -> DemoResult:
         for key, story in STORIES:
             runner.add(key, story(runner.ids))
         runner.run()
+        imported = _import_batch(ledger, clock, runner.ids)
+        reminders = _remind(ledger, clock)
         leaves = list(_first_and_last(ledger))
         return DemoResult(
             projects=MappingProxyType(dict(runner.ids)), units=UNITS,
             refusals=tuple(runner.refusals), started_at=leaves[0], finished_at=leaves[-1],
-            entries=ledger.log.tree_size())
+            entries=ledger.log.tree_size(), imported=MappingProxyType(imported),
+            reminders=reminders)
     finally:
         ledger.close()
+
+
+# --- an imported batch and a reminder run ---------------------------------------------------
+
+IMPORT_AT = "2026-11-02 10:00"
+"""When the office imports the last of its Excel project library (项目库导入)."""
+REMIND_AT = "2026-11-24 09:00"
+"""When the demo's reminder run goes out (``ledger remind``)."""
+
+_IMPORT_ROWS: dict[str, list[list[object]]] = {
+    # 项目编号, 建设单位, 项目名称, 项目类别, 申报年度, 申报金额（万元）, 申报日期,
+    # 涉及新建土建工程, 信息资源名称, 数据来源, 资源格式, 更新周期, 共享属性, 开放属性, 共享依据,
+    # 原建设项目编号
+    "项目": [
+        ["DR-2024-07", "应急管理部", "应急物资储备管理系统", "新建", 2025, 180, "2024-10-10", "否",
+         "应急物资储备信息", "本单位业务采集", "数据库", "每日", "无条件共享", "不予开放", None,
+         None],
+        ["DR-2024-09", "市场监管部", "食品安全追溯平台", "新建", 2025, 95, "2024-10-16", "否",
+         "食品生产经营主体信息", "本单位业务采集", "数据库", "实时", "有条件共享", "有条件开放",
+         "《食品安全法》第一百一十八条", None],
+        ["DR-2024-12", "卫生健康部", "基层医疗机构数据直报系统", "新建", 2025, 60, "2024-10-21",
+         "否", "基层诊疗统计数据", "区数据共享平台", "电子表格", "每月", "有条件共享",
+         "不予开放", "《个人信息保护法》", None],
+    ],
+    # 项目编号, 评审结论, 核定预算（万元）, 通过条件, 意见摘要, 意见日期
+    "评审意见": [
+        ["DR-2024-07", "通过", 168.8, None, "同意立项", "2024-11-15"],
+        ["DR-2024-09", "通过", 92.5, None, "同意立项，压缩硬件采购", "2024-12-02"],
+        ["DR-2024-12", "通过", 58, None, "同意立项", "2024-12-10"],
+    ],
+    # 项目编号, 预算年度, 资金类型, 金额（万元）, 资金来源, 来源说明, 安排日期
+    "资金安排": [
+        ["DR-2024-07", 2025, "建设资金", 168.8, "区级财政预算", "2025年区级信息化专项",
+         "2025-01-10"],
+        ["DR-2024-09", 2025, "建设资金", 92.5, "区级财政预算", "2025年区级信息化专项",
+         "2025-01-10"],
+    ],
+    # 项目编号, 合同编号, 供应商, 统一社会信用代码, 合同金额（万元）, 签订日期, 采购方式, 备案日期
+    "合同备案": [
+        ["DR-2024-07", "YJ-2025-003", "山东鲁安应急科技有限公司", "91370100MA3C5R2H8L", 158.6,
+         "2025-02-20", "公开招标", "2025-02-24"],
+        ["DR-2024-09", "SJ-2025-011", "济南华衡软件有限公司", "91370100MA3C5R2H7K", 88.2,
+         "2025-04-10", "竞争性磋商", "2025-04-18"],
+        # Signed and filed before the review opinion (2024-12-10): refused, so the whole project
+        # stays out of the ledger until the office corrects its spreadsheet.
+        ["DR-2024-12", "WJ-2024-021", "山东鲁康数字科技有限公司", "91370100MA3C5R2H6G", 55,
+         "2024-11-01", "单一来源采购", "2024-11-05"],
+    ],
+    # 项目编号, 资金类型, 金额（万元）, 合同编号, 拨付日期
+    "资金拨付": [
+        ["DR-2024-07", "建设资金", 47.58, "YJ-2025-003", "2025-03-05"],
+    ],
+    # 项目编号, 报告年度, 建设进度, 预算执行金额（万元）, 报告日期
+    "年度报告": [
+        ["DR-2024-07", 2025, "完成系统部署和物资数据迁移，进入试运行", 47.58, "2025-12-18"],
+    ],
+}
+
+
+def _import_workbook() -> bytes:
+    """The demo's spreadsheet: the template's sheets with a few projects (项目库导入)."""
+    import io  # noqa: PLC0415
+
+    from openpyxl import Workbook  # noqa: PLC0415
+
+    from ledger.measures.importing import SHEETS  # noqa: PLC0415
+
+    book = Workbook()
+    book.remove(book.active)
+    for spec in SHEETS:
+        sheet = book.create_sheet(spec.name)
+        sheet.append([column.header for column in spec.columns])
+        for row in _IMPORT_ROWS.get(spec.name, []):
+            sheet.append(row)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def _import_batch(ledger: Ledger, clock: DemoClock, ids: dict[str, UUID]) -> dict[str, int]:
+    """Import the demo spreadsheet; its filed projects join ``ids`` as ``import:<项目编号>``."""
+    from ledger.service.importer import Importer  # noqa: PLC0415
+
+    clock.at(IMPORT_AT)
+    report = Importer(ledger).run(_import_workbook(), "项目库导入-2026-11.xlsx")
+    for row in report.rows:
+        if row.status == "filed" and row.event_type == "ApplicationFiled" and row.project:
+            from ledger.measures.importing import project_stream  # noqa: PLC0415
+
+            ids[f"import:{row.project}"] = project_stream(ledger.identity.origin, row.project)
+    return report.counts()
+
+
+class _Outbox:
+    """The demo's mail room: a channel that keeps what it is given (no server is needed)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.sent: list[str] = []
+
+    def send(self, reminder: object) -> None:
+        self.sent.append(str(getattr(reminder, "subject", "")))
+
+
+def _remind(ledger: Ledger, clock: DemoClock) -> int:
+    """One ``ledger remind`` run at :data:`REMIND_AT`, each unit with an email channel."""
+    from ledger.service.reminders import Reminders  # noqa: PLC0415
+
+    clock.at(REMIND_AT)
+    reminders = Reminders(ledger, channel_for=lambda row: _Outbox(row.name))
+    for unit in UNITS:
+        reminders.book.add_channel(unit, "email", f"xinxihua@{unit}.gaoxin.example", None,
+                                   ledger.now())
+    return reminders.run().count("sent")
 
 
 def _first_and_last(ledger: Ledger) -> Iterator[str]:
