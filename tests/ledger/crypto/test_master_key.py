@@ -250,3 +250,22 @@ def test_sqlite_database_files_are_created_owner_only(tmp_path: Path) -> None:
                 assert stat.S_IMODE(file.stat().st_mode) == 0o600, file
     finally:
         ledger.close()
+
+
+def test_ledger_demo_marks_its_database_and_runs_on_the_placeholder(
+        tmp_path: Path, opened: Callable[..., Ledger],
+        caplog: pytest.LogCaptureFixture) -> None:
+    from ledger.demo import load_demo  # noqa: PLC0415
+
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'demo.db'}",
+                        environment="development")
+    with caplog.at_level(logging.WARNING, logger="ledger.keys"):
+        result = load_demo(settings)
+    assert result.entries > 0
+    assert PLACEHOLDER_WARNING in [r.getMessage() for r in caplog.records]
+    demo = opened(settings)
+    mark = demo.log.get_meta(DEMO_MARK)
+    assert mark is not None
+    assert mark.startswith("made by `ledger demo`")
+    demo.custody.check_signing()  # a server may start on it, warned
+    assert verify_ledger(demo.log, demo.identity, workers=1).ok
