@@ -8,6 +8,7 @@ table lock makes them (a deferred ``BEGIN`` would read first and fail to upgrade
 from __future__ import annotations
 
 import dataclasses
+import os
 import sqlite3
 import threading
 from collections.abc import Collection, Iterator, Mapping, Sequence
@@ -160,12 +161,26 @@ class SQLiteLogTransaction:
         return ids
 
 
+def _create_private(datastore: SQLiteDatastore) -> None:
+    """Create a new database file readable and writable by its owner only (0600), before SQLite
+    would create it 0644: it holds sealed keys and documents (docs/keys.md). SQLite gives its
+    -wal and -shm files the database file's mode. An existing file is left as it is."""
+    pool = datastore.pool
+    if pool.is_sqlite_memory_mode or pool.db_name.startswith("file:"):
+        return
+    try:
+        os.close(os.open(pool.db_name, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except FileExistsError:
+        pass
+
+
 class SQLiteLedgerRecorder(SQLLogStore[SQLiteDatastore], SQLiteApplicationRecorder):
     """eventsourcing's SQLite application recorder whose inserts extend the Merkle log."""
 
     def __init__(self, datastore: SQLiteDatastore, *, profile: Profile, sealer: Sealer,
                  sign_checkpoint: CheckpointSigner | None = None,
                  events_table_name: str = "stored_events") -> None:
+        _create_private(datastore)
         super().__init__(datastore, events_table_name)
         self._init_ledger(_dialect(self.events_table_name), profile=profile, sealer=sealer,
                           sign_checkpoint=sign_checkpoint)
