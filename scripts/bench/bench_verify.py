@@ -9,6 +9,11 @@ Limit:    one core's ``ledger.crypto.suites.INTL.signature.verify`` rate (Ed2551
 Baseline: bare eventsourcing reading its whole log of the same number of events (same payload):
           ``recorder.select_notifications`` in pages of 2,000 + ``mapper.to_domain_event`` each.
 
+Under load (``--under-load``): the same verify while another process files into the ledger at
+``--load-rate`` filings a second (one filing per commit, custodial), as a live ledger would be;
+``ledger verify`` reads one snapshot, so it stays exact, and the figure is its rate under that
+load against its idle rate (target: at least 0.5x), with the filings the load made meanwhile.
+
 Building 100,000 entries takes minutes; to iterate on ``ledger verify``, build once with
 ``--keep`` (PostgreSQL: the ledger's schema is kept and its URL printed) and pass that URL to
 later runs with ``--reuse URL`` (no build; ``--no-bare`` also skips the baseline). Drop a kept
@@ -17,12 +22,14 @@ schema yourself when done (``DROP SCHEMA ... CASCADE``).
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import resource
 import sys
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import psycopg
 
@@ -192,6 +199,55 @@ def postgres_cpu() -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
+def _file_meanwhile(url: str, rate: float, stop: Any, filed: Any) -> None:
+    """A filing load in its own process: one custodial filing per commit into the ledger's
+    projects, paced at ``rate`` a second, until ``stop`` is set; counts into ``filed``."""
+    from ledger.app import Ledger  # noqa: PLC0415
+    from ledger.settings import Settings  # noqa: PLC0415
+
+    ledger = Ledger(Settings(database_url=url, environment="test"))
+    try:
+        streams = [s for s in ledger.log.stream_ids() if s != ledger.identity.registry_stream]
+        started, turn = time.perf_counter(), 0
+        while not stop.is_set():
+            ledger.file(c.ACTOR, "MaterialsSupplemented", c.PAYLOAD,
+                        stream=streams[turn % len(streams)])
+            turn += 1
+            filed.value = turn
+            pause = started + turn / rate - time.perf_counter()
+            if pause > 0:
+                time.sleep(pause)
+    finally:
+        ledger.close()
+
+
+def verify_under_load(ledger, args, leaves: int, idle: float) -> list[object]:  # type: ignore[no-untyped-def]
+    """Time verify runs while another process files; the row of the under-load table."""
+    context = multiprocessing.get_context("spawn")
+    stop, filed = context.Event(), context.Value("l", 0)
+    load = context.Process(target=_file_meanwhile, args=(
+        ledger.settings.database_url, args.load_rate, stop, filed))
+    load.start()
+    try:
+        while filed.value < 10:  # the load is running before the first timed run
+            time.sleep(0.05)
+        runs, rates, entries = [], [], []
+        for _ in range(args.repeat):
+            before, t0 = filed.value, time.perf_counter()
+            report = verify_ledger(ledger.log, ledger.identity, workers=args.workers)
+            seconds = time.perf_counter() - t0
+            assert report.ok, [f.describe() for f in report.failures[:5]]
+            runs.append(report.entries / seconds)
+            rates.append((filed.value - before) / seconds)
+            entries.append(report.entries)
+    finally:
+        stop.set()
+        load.join(timeout=30)
+    rate = sorted(runs)[len(runs) // 2]
+    return [leaves, max(entries), sorted(rates)[len(rates) // 2], idle, rate,
+            f"{rate / idle:.2f}x", c.verdict(rate / idle, 0.5)]
+
+
 def kept_url() -> str:
     """A fresh PostgreSQL schema the backend will not drop (``--keep``); its database URL."""
     schema = f"bench_kept_{uuid.uuid4().hex[:12]}"
@@ -235,13 +291,17 @@ def main() -> None:
                    help="verify the ledger at URL (kept by --keep) instead of building one")
     p.add_argument("--no-bare", action="store_true",
                    help="skip the bare eventsourcing baseline (quicker iterations)")
+    p.add_argument("--under-load", action="store_true",
+                   help="also time verify while another process files (see the docstring)")
+    p.add_argument("--load-rate", type=float, default=100.0,
+                   help="filings a second of the --under-load filing process (default 100)")
     args = p.parse_args()
     n = c.size(args)
     projects = args.projects or max(1, n // 100)
     c.header("bench_verify (figure 4: ledger verify)", args)
     print(f"entries: {n:,} over {projects:,} projects (group commits of 100); workers: "
           f"{args.workers} (os.cpu_count()={os.cpu_count()}); repeat: {args.repeat}", flush=True)
-    rows, builds, cpu_rows = [], [], []
+    rows, builds, cpu_rows, load_rows = [], [], [], []
     for name in c.backends(args.backend):
         with c.backend(name) as b:
             ledger, build_row, leaves = ledger_for(b, args, n, projects)
@@ -283,6 +343,8 @@ def main() -> None:
                        1e6 * cores / workers_us, 1e6 / main_us)
             cpu_rows.append([name, leaves, main_us, workers_us, pg_us, idle,
                              c.verdict(idle, 15000)])
+            if args.under_load:
+                load_rows.append([name, *verify_under_load(ledger, args, leaves, ours_rate)])
             if args.gc_experiment:
                 t_nogc = c.timed_without_gc(lambda: verify_ledger(
                     ledger.log, ledger.identity, workers=args.workers))
@@ -311,6 +373,12 @@ def main() -> None:
             ["backend", "entries", "main process CPU us", "workers CPU us",
              "PostgreSQL CPU us (all sessions)", "entries/s on idle cores", "target 15,000/s"],
             cpu_rows)
+    if load_rows:
+        c.table(f"ledger verify under a filing load ({args.load_rate:g} filings/s asked, one"
+                " per commit, from another process; target: at least 0.5x the idle rate)",
+                ["backend", "entries at start", "entries verified (largest snapshot)",
+                 "filings/s made meanwhile", "idle entries/s", "under load entries/s",
+                 "under load / idle", "target 0.5x"], load_rows)
 
 
 if __name__ == "__main__":

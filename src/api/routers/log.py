@@ -35,7 +35,7 @@ from ledger.errors import (
 )
 from ledger.log import merkle
 from ledger.log.checkpoint import SignedNote
-from ledger.log.headmap import head_to_json, heads_root, proof_to_json
+from ledger.log.headmap import HeadProof, StreamHead, head_to_json, heads_root, proof_to_json
 from ledger.log.store import StoredCheckpoint
 from ledger.log.witness import cosigned_note
 from ledger.measures.roles import Role
@@ -174,12 +174,15 @@ def _heads_note(ledger: Ledger, stored: StoredCheckpoint) -> _HeadsNote:
     return found
 
 
-def _head_answer(ledger: Ledger, stream: UUID, stored: StoredCheckpoint) -> dict[str, Any]:
-    """``stream``'s head at the checkpoint ``stored`` with its map proof and the note, as the
-    JSON of :class:`HeadProofPublic` (built directly: this route answers often)."""
+def _head_answer(ledger: Ledger, stream: UUID, stored: StoredCheckpoint,
+                 found: tuple[StreamHead | None, HeadProof] | None = None) -> dict[str, Any]:
+    """``stream``'s head at the checkpoint ``stored`` with its map proof (read now unless
+    ``found``) and the note, as the JSON of :class:`HeadProofPublic` (built directly: this
+    route answers often)."""
     note = _heads_note(ledger, stored)
     try:
-        head, proof = ledger.proofs.head_proof(stream, stored.size)
+        head, proof = (ledger.proofs.head_proof(stream, stored.size) if found is None
+                       else found)
     except HeadsMapUnavailableError as exc:
         raise _problem("tree_size", str(exc)) from None
     return {"stream": str(stream), "tree_size": stored.size,
@@ -201,6 +204,14 @@ def head_proof(
     proof (``head`` null)."""
     _may_ask_about(service, actor, stream)
     ledger = service.ledger
+    if tree_size is None:
+        try:  # the latest checkpoint and the stream's path in one read
+            latest = ledger.proofs.latest_head_proof(stream)
+        except HeadsMapUnavailableError:
+            latest = None  # answered below, with what the checkpoint lacks
+        if latest is not None:
+            stored, head, proof = latest
+            return JSONResponse(_head_answer(ledger, stream, stored, (head, proof)))
     return JSONResponse(_head_answer(ledger, stream, _checkpoint_of_size(ledger, tree_size)))
 
 

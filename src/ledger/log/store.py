@@ -253,6 +253,12 @@ class LogStore(Protocol):
         the first layout (one node per row) or no map."""
         ...
 
+    def latest_head_proof(self, stream: UUID,
+                          ) -> tuple[StoredCheckpoint, StreamHead | None, HeadProof] | None:
+        """The newest stored checkpoint with ``stream``'s head and proof at its size, read
+        together; None if there is no checkpoint yet."""
+        ...
+
     def iter_head_nodes(self, after: int, upto: int | None = None) -> Iterator[HeadRow]:
         """The heads map's stored node versions with ``after < version ≤ upto`` (no upper
         bound if None), ordered by version."""

@@ -31,8 +31,10 @@ class LogProofs:
     def trusted_checkpoint(self) -> StoredCheckpoint | None:
         """The latest checkpoint, its signature checked once per new size."""
         latest = self._log.latest_checkpoint()
-        if latest is None:
-            return None
+        return None if latest is None else self._trust(latest)
+
+    def _trust(self, latest: StoredCheckpoint) -> StoredCheckpoint:
+        """``latest`` once its log-key signature holds (checked once per new size)."""
         if self._trusted is not None and self._trusted.size == latest.size and (
             self._trusted == latest
         ):
@@ -83,6 +85,18 @@ class LogProofs:
         trusted = self._trusted
         return self._log.head_proof(stream, tree_size, checkpointed=(
             trusted is not None and tree_size <= trusted.size))
+
+    def latest_head_proof(self, stream: UUID,
+                          ) -> tuple[StoredCheckpoint, StreamHead | None, HeadProof] | None:
+        """The latest checkpoint (its signature checked) with ``stream``'s head and proof at
+        its size, read together: one round trip where :meth:`trusted_checkpoint` and then
+        :meth:`head_proof` take two. None before the first checkpoint; raises
+        :class:`~ledger.errors.HeadsMapUnavailableError` if the map starts after it."""
+        found = self._log.latest_head_proof(stream)
+        if found is None:
+            return None
+        checkpoint, head, proof = found
+        return self._trust(checkpoint), head, proof
 
     def check_head(self, stream: UUID, seq: int, head_hash: str,
                    newest: LeafRow | None) -> None:

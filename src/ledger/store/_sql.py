@@ -649,14 +649,39 @@ class SQLHeadsMap(SQLSideTables[D]):
             log_size = 0 if row is None else int(row["n"])
             if tree_size > log_size:
                 raise HeadsMapUnavailableError(tree_size, start, log_size)
-        path = _PathStore(self, head_key(self.profile, stream), tree_size)
+        return self._prove(stream, _PathStore(self, head_key(self.profile, stream), tree_size))
+
+    def latest_head_proof(self, stream: UUID,
+                          ) -> tuple[StoredCheckpoint, StreamHead | None, HeadProof] | None:
+        """The newest stored checkpoint with ``stream``'s head and proof at its size, read
+        together (PostgreSQL: one statement); None if there is no checkpoint yet."""
+        key = head_key(self.profile, stream)
+        path = _PathStore(self, key, 0)
+        found = self._latest_and_path(path.positions())
+        if found is None:
+            return None
+        checkpoint, groups = found
+        start = self.heads_map_start()
+        if start is None or checkpoint.size < start:
+            raise HeadsMapUnavailableError(checkpoint.size, start)
+        path.prefetched(checkpoint.size, groups)
+        return (checkpoint, *self._prove(stream, path))
+
+    def _prove(self, stream: UUID, path: _PathStore) -> tuple[StreamHead | None, HeadProof]:
+        """:meth:`HeadMap.prove` over one path's stored groups."""
         try:
-            return HeadMap(self.profile, path).prove(stream, tree_size)
+            return HeadMap(self.profile, path).prove(stream, path.version)
         except (AssertionError, ValueError):  # HeadMap checks each stored node against its
             # parent's record; a group that does not decode is as inconsistent
             raise IntegrityFailedError(
                 f"the stored heads map is inconsistent on this stream's path at size "
-                f"{tree_size}: run `ledger verify`", stream=stream) from None
+                f"{path.version}: run `ledger verify`", stream=stream) from None
+
+    def _latest_and_path(self, positions: Sequence[tuple[int, bytes]],
+                         ) -> tuple[StoredCheckpoint, dict[int, bytes]] | None:
+        """The newest checkpoint and the stored group at each ``(depth, prefix)`` as of its
+        size, by depth (:meth:`_head_path`); None if there is no checkpoint."""
+        raise NotImplementedError
 
     def iter_head_nodes(self, after: int, upto: int | None = None) -> Iterator[HeadRow]:
         """Stored node versions with ``after < version ≤ upto``, ordered by version."""
@@ -678,6 +703,23 @@ class _PathStore:
         self._nodes: dict[int, Node] = {}
         self._fetched = 0  # levels [0, _fetched) are read (a multiple of GROUP_LEVELS)
 
+    def positions(self) -> list[tuple[int, bytes]]:
+        """The (depth, prefix) of the next groups to fetch: the next query's positions."""
+        stop = min(self._fetched + _PATH_GROUPS * GROUP_LEVELS, KEY_BITS + 1)
+        return [(level, encode_prefix(level, self._key >> (KEY_BITS - level)))
+                for level in range(self._fetched, stop, GROUP_LEVELS)]
+
+    def prefetched(self, version: int, groups: Mapping[int, bytes]) -> None:
+        """Take the groups at :meth:`positions`, fetched as of ``version`` by another query."""
+        self._version = version
+        self._take(groups)
+
+    def _take(self, groups: Mapping[int, bytes]) -> None:
+        profile = self._backend.profile
+        for level, data in groups.items():
+            self._nodes.update(decode_group_path(profile, level, data, self._key))
+        self._fetched = min(self._fetched + _PATH_GROUPS * GROUP_LEVELS, KEY_BITS + 1)
+
     @property
     def version(self) -> int:
         """The version the path is read at."""
@@ -688,13 +730,7 @@ class _PathStore:
         assert version == self._version
         assert prefix == self._key >> (KEY_BITS - depth)
         while depth >= self._fetched:
-            stop = min(self._fetched + _PATH_GROUPS * GROUP_LEVELS, KEY_BITS + 1)
-            positions = [(level, encode_prefix(level, self._key >> (KEY_BITS - level)))
-                         for level in range(self._fetched, stop, GROUP_LEVELS)]
-            profile = self._backend.profile
-            for level, data in self._backend._head_path(positions, self._version).items():
-                self._nodes.update(decode_group_path(profile, level, data, self._key))
-            self._fetched = stop
+            self._take(self._backend._head_path(self.positions(), self._version))
         return self._nodes.get(depth)
 
     def put(self, version: int, nodes: Mapping[tuple[int, int], Node]) -> None:

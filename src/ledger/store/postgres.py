@@ -33,6 +33,7 @@ from ledger.log.entries import PendingEntry
 from ledger.log.heads import CATCH_UP_LEAVES, CurrentHeads, HeadRow, HeadsUpdate
 from ledger.log.merkle import NodeId
 from ledger.log.sealing import Sealer, StreamHead
+from ledger.log.store import StoredCheckpoint
 from ledger.log.writer import (
     BatchOutcome,
     CheckpointSigner,
@@ -355,6 +356,15 @@ class PostgresLedgerRecorder(SQLLogStore[PostgresDatastore], PostgresApplication
             " CROSS JOIN LATERAL (SELECT n.node FROM {schema}.head_nodes AS n"
             " WHERE n.depth = w.depth AND n.prefix = w.prefix AND n.version <= %b::bigint"
             " ORDER BY n.version DESC LIMIT 1) AS h").format(**names).as_string()
+        # The newest checkpoint and a proof's path at its size, in one statement.
+        self._latest_path_statement = SQL(
+            "WITH c AS (SELECT size, root, note FROM {schema}.log_checkpoints"
+            " ORDER BY size DESC LIMIT 1)"
+            " SELECT c.size, c.root, c.note, w.depth, (SELECT n.node FROM {schema}.head_nodes"
+            " AS n WHERE n.depth = w.depth AND n.prefix = w.prefix AND n.version <= c.size"
+            " ORDER BY n.version DESC LIMIT 1)"
+            " FROM c CROSS JOIN unnest(%b::smallint[], %b::bytea[]) AS w(depth, prefix)"
+        ).format(**names).as_string()
         self._lock_statement = SQL(
             "SET LOCAL lock_timeout = '{lock_timeout}s';"
             " LOCK TABLE {schema}.{events} IN EXCLUSIVE MODE").format(**names).as_string()
@@ -498,6 +508,22 @@ class PostgresLedgerRecorder(SQLLogStore[PostgresDatastore], PostgresApplication
                                                      [prefix for _, prefix in positions],
                                                      version), prepare=True)
             return {depth: bytes(node) for depth, node in curs.fetchall()}
+
+    def _latest_and_path(self, positions: Sequence[tuple[int, bytes]],
+                         ) -> tuple[StoredCheckpoint, dict[int, bytes]] | None:
+        """One statement: the newest checkpoint, and a lateral backward seek per position at
+        its size (a head proof at the newest checkpoint in one round trip)."""
+        with self.datastore.get_connection() as conn, conn.cursor(
+                binary=True, row_factory=tuple_row) as curs:
+            curs.execute(self._latest_path_statement, ([depth for depth, _ in positions],
+                                                       [prefix for _, prefix in positions]),
+                         prepare=True)
+            rows = curs.fetchall()
+        if not rows:
+            return None
+        size, root, note = rows[0][:3]
+        return (StoredCheckpoint(size, bytes(root), note),
+                {depth: bytes(node) for *_, depth, node in rows if node is not None})
 
     # --- Merkle nodes ----------------------------------------------------------------------
 

@@ -32,6 +32,7 @@ from ledger.log.entries import PendingEntry
 from ledger.log.heads import CATCH_UP_LEAVES, CurrentHeads, HeadRow, HeadsUpdate
 from ledger.log.merkle import NodeId
 from ledger.log.sealing import Sealer, StreamHead
+from ledger.log.store import StoredCheckpoint
 from ledger.log.writer import (
     BatchOutcome,
     CheckpointSigner,
@@ -344,6 +345,20 @@ class SQLiteLedgerRecorder(SQLLogStore[SQLiteDatastore], SQLiteApplicationRecord
             c.execute(_head_path_statement(len(positions)),
                       [*(value for position in positions for value in position), version])
             return {row[0]: bytes(row[1]) for row in c.fetchall() if row[1] is not None}
+
+    def _latest_and_path(self, positions: Sequence[tuple[int, bytes]],
+                         ) -> tuple[StoredCheckpoint, dict[int, bytes]] | None:
+        """The newest checkpoint and the path at its size, in one read transaction."""
+        with self._reading() as c:
+            c.execute(self.sql.latest_checkpoint)
+            row = c.fetchone()
+            if row is None:
+                return None
+            checkpoint = StoredCheckpoint(row["size"], bytes(row["root"]), row["note"])
+            c.execute(_head_path_statement(len(positions)),
+                      [*(value for position in positions for value in position),
+                       checkpoint.size])
+            return checkpoint, {r[0]: bytes(r[1]) for r in c.fetchall() if r[1] is not None}
 
     # Stream ids are stored as text (UUID hex), as the library stores them in the events table.
 

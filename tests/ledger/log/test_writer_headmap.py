@@ -366,3 +366,22 @@ def test_a_map_stored_one_node_per_row_is_converted_by_init(
         _assert_every_head_proves(old, checkpoint.size, _signed_heads_root(old, checkpoint.size))
     report = verify_ledger(old.log, old.identity, workers=1)
     assert report.ok, [f.describe() for f in report.failures]
+
+
+def test_the_latest_head_proof_is_read_with_its_checkpoint(ledger: Ledger) -> None:
+    """One read gives the newest checkpoint and every stream's proof at its size, equal to the
+    proof asked at that size; none before the first checkpoint is asked for here."""
+    streams = [_open(ledger) for _ in range(5)]
+    _group(ledger, streams[:3])
+    latest = ledger.log.latest_checkpoint()
+    assert latest is not None
+    for stream in [*streams, uuid.uuid4()]:
+        found = ledger.log.latest_head_proof(stream)
+        assert found is not None
+        checkpoint, head, proof = found
+        assert checkpoint == latest
+        assert (head, proof) == ledger.log.head_proof(stream, latest.size)
+        verify_head(ledger.identity.profile, _signed_heads_root(ledger, latest.size), stream,
+                    head, proof)
+        trusted = ledger.proofs.latest_head_proof(stream)
+        assert trusted == (latest, head, proof)
