@@ -122,6 +122,21 @@ _HELP: dict[str, str] = {
     "co_builders": "共建单位的代码（跨部门、跨地域、跨层级共建共享的项目，第七条）。",
     "related_project": "运维项目填写其原建设项目的项目编号（第七条）。",
     "art8_categories": "属于第八条所列类别的，须在“特殊情况说明”中说明理由。",
+    "ApplicationFiled.fiscal_year": ("每年10月份集中提报立项申请（第六条）；"
+                                     "填写申请安排资金的年度。"),
+    "ApplicationFiled.documents": ("第七条所列申报材料：项目申报表、建设方案、"
+                                   "项目绩效目标及绩效指标、依据材料；运维项目另附原合同"
+                                   "和前期绩效评估报告；涉及新建土建工程规划的另附"
+                                   "可行性研究报告、初步设计方案、投资概算。"),
+    "ApplicationFiled.data_resources": ("第二十四条：申报前编制信息资源目录，逐项说明"
+                                        "数据来源、格式、更新周期、共享属性和开放属性；"
+                                        "有条件共享或不予共享的须说明依据。"),
+    "ContractFiled.signed_on": ("签订正式采购合同5个工作日内，应将合同文本报"
+                                "综合管理办公室备案（第十三条）。"),
+    "ProgressReported.year": "每年年底前报告项目建设进度和预算执行情况（第十四条）。",
+    "ProgressReported.budget_executed_fen": "截至报告日累计的预算执行金额。",
+    "ReviewOpinionIssued.approved_budget_fen": "同意或附条件同意时填写（第九条）。",
+    "ReviewOpinionIssued.conditions": "仅“有条件通过”时填写，至少一项。",
     "feasibility_study": "涉及新建土建工程规划的项目须提交（第七条）。",
     "preliminary_design": "涉及新建土建工程规划的项目须提交（第七条）。",
     "investment_estimate": "涉及新建土建工程规划的项目须提交（第七条）。",
@@ -192,7 +207,8 @@ def _english(name: str) -> str:
 def _labels(model: type[BaseModel], name: str) -> tuple[str, str]:
     note = _catalogue_comments().get(model.__name__, {}).get(name, "")
     label = _LABELS.get(f"{model.__name__}.{name}") or _zh_label(note) or _LABELS.get(name, "")
-    help_zh = _HELP.get(name, "") or (_zh_help(note, label) if note else "")
+    help_zh = (_HELP.get(f"{model.__name__}.{name}") or _HELP.get(name, "")
+               or (_zh_help(note, label) if note else ""))
     return label or name, help_zh
 
 
