@@ -10,6 +10,7 @@ import io
 import json
 import re
 import shutil
+import time
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -24,21 +25,23 @@ from fastapi.testclient import TestClient
 from markupsafe import escape
 
 from api.app import create_app
+from api.pages.explain import detail_zh
 from api.pages.i18n import message_zh
+from api.pages.text import wan
 from api.pages.security import SESSION_COOKIE, open_session, seal, session_key
 from api.services import Actor, LedgerService
 from ledger.app import Ledger
 from ledger.demo import DemoResult, load_demo
 from ledger.evidence.bundle import verify_bundle
-from ledger.log.checkpoint import SignedNote
+from ledger.log.checkpoint import SignedNote, SignerKey
 from ledger.log.entries import b64encode
-from ledger.log.witness import generate_witness_key
 from ledger.measures import views
 from ledger.measures.catalogue import EXAMPLES
 from ledger.measures.roles import Role
 from ledger.settings import Settings
 from projections.replay import replay_library, replay_project
 from projections.views import library_view
+from witness.keys import CosignerKey
 
 # --- fixtures ----------------------------------------------------------------------------------
 
@@ -131,7 +134,7 @@ def test_pages_need_a_session_and_sign_in_sets_a_strict_httponly_cookie(demo: De
     assert cookie.startswith(f"{SESSION_COOKIE}=")
     for attribute in ("HttpOnly", "SameSite=strict", "Path=/"):
         assert attribute.lower() in cookie.lower()
-    assert demo.token("office-li") in cookie  # the token, signed with its issue time
+    assert demo.token("office-li") not in cookie  # a session id, never the bearer token
     library = demo.client.get("/projects?unit=edu")
     assert library.status_code == 200
     assert "综合管理办公室 李主任" in library.text
@@ -195,15 +198,17 @@ def test_library_lists_every_project_with_totals_per_unit(demo: Demo) -> None:
     assert "项目库" in page.text
     assert "第十二条" in page.text
     assert {str(p) for p in demo.result.projects.values()} == _project_ids(page.text)
-    assert "共 17 个项目" in page.text  # the demo's 17 projects
+    assert f"共 {len(demo.result.projects)} 个项目" in page.text  # every demo project
     service = LedgerService(demo.ledger)
     rows, _ = service.list_projects(Actor("office-li", Role.OFFICE, None), limit=1000)
     edu = [r for r in rows if r["unit"] == "edu"]
-    disbursed = sum(int(r["disbursed_fen"]) for r in edu)  # type: ignore[call-overload]
+    facts = service.library_state().projects
+    disbursed = sum(facts[str(r["id"])].disbursed_construction_fen for r in edu)
     filtered = demo.client.get("/projects?unit=edu")
     assert _project_ids(filtered.text) == {str(r["id"]) for r in edu}
-    yuan, fen = divmod(disbursed, 100)
-    assert f"{yuan:,}.{fen:02d}" in filtered.text  # the unit's disbursed total
+    assert f"<td class=\"num\" data-label=\"已拨付建设资金\">{wan(disbursed)}</td>" in (
+        filtered.text)  # the unit's construction funds disbursed, in 万元
+    assert "教育和体育部" in filtered.text and ">edu<" not in filtered.text  # names, not ids
 
 
 @pytest.mark.parametrize(("query", "keep"), [
@@ -263,7 +268,10 @@ def test_project_page_timeline_eligibility_obligations_and_hashes(demo: Demo) ->
     eligibility = views_["eligibility"]["state"]
     for kind in ("construction", "operation_maintenance"):
         for reason in eligibility[kind]["reasons"]:
-            assert str(escape(reason["detail"])) in page.text
+            said = detail_zh(reason["detail"])
+            assert said is not None, reason["detail"]  # every reason has its Chinese words
+            assert str(escape(said)) in page.text
+            assert str(escape(reason["detail"])) not in page.text
             for cause in reason["caused_by"]:
                 assert f'title="{cause}"' in page.text  # linked to the entry
     assert "不符合拨付条件" in page.text
@@ -273,7 +281,8 @@ def test_project_page_timeline_eligibility_obligations_and_hashes(demo: Demo) ->
             assert obligation["due"] in page.text
     assert f'href="/projects/{project}/evidence.zip"' in page.text
     assert f'href="/projects/{project}/report"' in page.text
-    assert f"GET /api/v1/projects/{project}/evidence" in page.text
+    assert f"GET /api/v1/projects/{project}/evidence" not in page.text  # not for office staff
+    assert "韩集镇" in page.text and "town-hanji" not in page.text  # the unit by its name
 
 
 def test_a_key_revoked_back_in_time_shows_as_invalid_on_the_timeline(demo: Demo) -> None:
@@ -417,15 +426,13 @@ def test_overdue_board_lists_open_and_overdue_obligations_by_due_date(demo: Demo
 
 def test_log_status_shows_checkpoint_and_witness_lag(demo: Demo) -> None:
     ledger = demo.ledger
-    key = generate_witness_key("witness.audit.gaoxin.example")
-    ledger.register_public_key("audit-sun", key.signer.public_key)
+    key = SignerKey.generate("witness.audit.gaoxin.example")  # stored as the push task does
     latest = ledger.trusted_checkpoint()
     assert latest is not None
-    cosigned = SignedNote.parse(latest.note).add_signature(key.name, key.signer)
-    response = demo.client.post("/log/checkpoint/cosign", content=cosigned.text(),
-                                headers={**demo.bearer("audit-sun"),
-                                         "Content-Type": "text/plain"})
-    assert response.status_code == 200, response.text
+    line = CosignerKey(key.name, key.signer).cosign(
+        SignedNote.parse(latest.note).checkpoint.body(), int(time.time()))
+    ledger.log.put_cosignature(latest.size, line.name, line.key_id.hex(), line.line(),
+                               ledger.now())
     demo.sign_in("office-li")
     page = demo.client.get("/log")
     assert page.status_code == 200

@@ -5,7 +5,17 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.pages import admin, apidocs, board, charts, forms, library, logentry, routes
+from api.pages import (
+    admin,
+    apidocs,
+    board,
+    charts,
+    forms,
+    library,
+    logentry,
+    report,
+    routes,
+)
 from api.pages.routes import STATIC_DIR, TEMPLATES_DIR
 
 router = APIRouter()
@@ -15,6 +25,7 @@ router.include_router(board.router)
 router.include_router(charts.router)
 router.include_router(logentry.router)
 router.include_router(admin.router)
+router.include_router(report.router)
 router.include_router(routes.router)
 router.include_router(forms.router)
 

@@ -310,6 +310,32 @@ _STRINGS: dict[str, tuple[str, str]] = {
     "admin.bad_action": ("未知操作", "Unknown action"),
     "admin.no_key": ("没有该密钥", "No such key"),
     "admin.already_revoked": ("该密钥已被吊销", "The key is already revoked"),
+    # printable report
+    "report.title": ("项目监管证据报告", "Project evidence report"),
+    "report.exported_at": ("导出时间", "Exported at"),
+    "report.at_export": ("导出时", "at export"),
+    "report.entries": ("条目数", "Entries"),
+    "report.funds": ("资金", "Funds"),
+    "report.verdict": ("结论", "Verdict"),
+    "report.reasons": ("原因（条款）", "Reasons (article)"),
+    "report.timeline": ("全部条目", "Every entry"),
+    "report.documents": ("所附文件", "Documents"),
+    "report.no_documents": ("无所附文件。", "No document."),
+    "report.sha256": ("文件指纹（SHA-256）", "SHA-256"),
+    "report.checkpoint": ("签名检查点", "Signed checkpoint"),
+    "report.checkpoint_help": ("以上每个条目都可通过包含证明追溯到下面这个签名检查点。",
+                               "Every entry above is proven included in this signed checkpoint."),
+    "report.how": ("如何核验", "How to verify"),
+    "report.how_text": ("证据包（压缩文件）内含全部条目、包含证明、签名检查点和所附文件，"
+                        "可由审计分局或调查人员用离线校验工具核验，无需连接本系统；"
+                        "日志公钥应从账本运营方公布的渠道获取，而不是从证据包中获取。",
+                        "The bundle (zip) holds every entry, its inclusion proof, the signed"
+                        " checkpoint and the documents: verify it offline with"
+                        " `ledger verify-bundle`, with the log key from the operator's"
+                        " published channel, not from the bundle."),
+    "report.note": ("本报告仅为便于阅读的呈现；证据以证据包中的签名数据及所附文件为准。",
+                    "This report is a rendering for reading; the evidence is the bundle's"
+                    " bundle.json and documents."),
     # entry lookup
     "lookup.title": ("条目查询", "Look up an entry"),
     "lookup.intro": ("按条目哈希或日志序号（叶子序号）查询一条记录：内容（依您的角色可见范围）、"

@@ -41,14 +41,19 @@ _REGISTRY_LABELS = {
     "revoked_from": ("吊销时间（协调世界时）", "Revoked from (UTC)"), "reason": ("原因", "Reason"),
 }
 
+_REGISTRY_CODES = frozenset({"actor", "unit", "key_id", "suite", "public_key", "revoked_from"})
 
-def readable(event_type: str, payload: dict[str, Any], lang: str) -> list[tuple[str, str]]:
+
+def readable(event_type: str, payload: dict[str, Any],
+             lang: str) -> list[tuple[str, str, bool]]:
     """The payload's fields as (label, value) in ``lang``: choices by their names, money in
-    万元, lists and nested parts summarised (the full content is in the JSON beside it)."""
+    万元, lists and nested parts summarised (the full content is in the JSON beside it); the
+    third item says whether the value is a code (an id, a key) rather than words."""
     spec = CATALOGUE.get(event_type)
     if spec is not None and spec.stream == "registry":
         return [(_REGISTRY_LABELS[name][0 if lang == "zh" else 1],
-                 label(ROLES, str(value), lang) if name == "role" else str(value))
+                 label(ROLES, str(value), lang) if name == "role" else str(value),
+                 name in _REGISTRY_CODES)
                 for name, value in payload.items()
                 if name in _REGISTRY_LABELS and value is not None]
     nodes: tuple[Node, ...] = form_for(spec.payload) if spec is not None else ()
@@ -56,7 +61,8 @@ def readable(event_type: str, payload: dict[str, Any], lang: str) -> list[tuple[
     for node in nodes:
         if node.name not in payload:
             continue
-        out.append((node.label(lang), _value(node, payload[node.name], lang)))
+        out.append((node.label(lang), _value(node, payload[node.name], lang),
+                    node.kind in ("uuid", "document")))
     return out
 
 
@@ -142,7 +148,7 @@ def _describe(ctx: Any, role: Role, leaf: LeafRow) -> dict[str, Any]:
             verified = False
         note = cosigned_note(checkpoint.note, ledger.log.cosignatures(size))
     signer = None
-    payload: list[tuple[str, str]] | None = None
+    payload: list[tuple[str, str, bool]] | None = None
     if event is not None:
         record = ledger.registry().actors.get(event.filing.actor)
         signer = record.display_name if record is not None else (

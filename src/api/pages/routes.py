@@ -11,9 +11,7 @@ Chinese by default; ``/lang/en`` switches to English.
 
 from __future__ import annotations
 
-import io
 import uuid
-import zipfile
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import date
@@ -390,19 +388,6 @@ def evidence_bundle(project: str, request: Request, on: str | None = None,
                     as_known_at: str | None = None) -> Response:
     """The signed evidence bundle (the API's export, same roles and access rules)."""
     return _evidence(_ctx(request), project, on, as_known_at)
-
-
-@router.get("/projects/{project}/report")
-def evidence_report(project: str, request: Request, on: str | None = None,
-                    as_known_at: str | None = None) -> Response:
-    """The bundle's printable report (``report.html`` from the same bundle)."""
-    bundle = _evidence(_ctx(request), project, on, as_known_at)
-    with zipfile.ZipFile(io.BytesIO(bytes(bundle.body))) as archive:
-        report = archive.read("report.html")
-    headers = dict(_HEADERS)
-    headers["Content-Security-Policy"] = ("default-src 'none'; style-src 'unsafe-inline';"
-                                          " img-src data:; frame-ancestors 'none'")
-    return HTMLResponse(report.decode("utf-8"), headers=headers)
 
 
 # --- log status --------------------------------------------------------------------------------
