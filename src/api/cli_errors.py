@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import parse_qs, unquote, urlsplit, urlunsplit
 
 import typer
 from rich.console import Console
@@ -205,6 +205,39 @@ def _check_postgres(url: str, timeout: float) -> None:
     except psycopg.Error as exc:
         raise _classified(str(exc), host=host, port=port, user=user, dbname=dbname,
                           url=redacted(url)) from exc
+
+
+def check_append_privileges(url: str, timeout: float = CONNECT_TIMEOUT) -> None:
+    """Refuse a PostgreSQL role that could not append: one that may neither lock the events
+    table itself nor call the append's functions as their owner (docs/deploy.md, PostgreSQL
+    roles: ``ledger init`` and ``ledger migrate`` replace those functions, which makes them
+    run as the caller again until grants.sql has run)."""
+    if not url.startswith(("postgresql://", "postgres://")):
+        return
+    import psycopg  # noqa: PLC0415
+
+    parts = urlsplit(url)
+    schema = (parse_qs(parts.query).get("schema") or ["public"])[0]
+    events = f"{schema}.stored_events"
+    with psycopg.connect(host=parts.hostname or "127.0.0.1", port=parts.port or 5432,
+                         user=unquote(parts.username or "postgres"),
+                         dbname=parts.path.lstrip("/") or "postgres",
+                         password=unquote(parts.password or "") or None,
+                         connect_timeout=max(1, round(timeout))) as conn:
+        row = conn.execute(
+            "SELECT has_table_privilege(%s, 'UPDATE') OR has_table_privilege(%s, 'DELETE')"
+            " OR has_table_privilege(%s, 'TRUNCATE'),"
+            " (SELECT count(*) FILTER (WHERE NOT p.prosecdef) FROM pg_proc AS p"
+            "  JOIN pg_namespace AS n ON n.oid = p.pronamespace WHERE n.nspname = %s"
+            "  AND p.proname IN ('ledger_lock_and_read', 'ledger_write_if'))",
+            (events, events, events, schema)).fetchone()
+    if row is None or row[0] or not row[1]:
+        return  # a role that may lock the table itself (the owner), or definer functions
+    raise DatabaseUnreachableError(
+        "privileges", f"user {unquote(parts.username or 'postgres')!r} may only insert into"
+                      " the ledger's tables, but the append's functions no longer run as their"
+                      " owner (`ledger init` or `ledger migrate` replaced them): run"
+                      " deploy/postgres/grants.sql as the owner (docs/deploy.md)")
 
 
 def _classified(text: str, *, host: str, port: int, user: str, dbname: str,

@@ -113,3 +113,19 @@ def test_a_missing_grant_is_one_line_naming_the_guide(roles: Roles) -> None:
     assert done.returncode == 2
     assert "Traceback" not in done.stderr
     assert "docs/deploy.md" in done.stderr
+
+
+def test_serve_refuses_until_grants_follow_a_migration(roles: Roles) -> None:
+    # `ledger init` (like `ledger migrate`) replaces the append's functions, which then run as
+    # their caller again: the app role could no longer append, and `ledger serve` says so.
+    assert ledger(url(roles.owner, roles.database), "init").returncode == 0
+    refused = ledger(url(roles.app, roles.database), "serve", "--port", "1")
+    assert refused.returncode == 2, refused.stderr
+    assert "run deploy/postgres/grants.sql as the owner" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    granted = psql(roles.owner, roles.database, "-v", f"app={roles.app}", "-v",
+                   f"reader={roles.reader}", "-f", str(DEPLOY / "postgres" / "grants.sql"))
+    assert granted.returncode == 0, granted.stderr
+    added = ledger(url(roles.app, roles.database), "actors", "add", "office-zhou", "--role",
+                   "office")
+    assert added.returncode == 0, added.stderr
