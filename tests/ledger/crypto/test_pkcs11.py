@@ -7,6 +7,7 @@ filings are signed by the token on SQLite and on PostgreSQL.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -270,3 +271,74 @@ def test_private_key_objects_are_private_and_labelled(hsm_ledger: Ledger, sofths
         assert obj[Attribute.LABEL] == "audit-ledger log"
         if int(obj[Attribute.CLASS]) == int(ObjectClass.PRIVATE_KEY):
             assert obj[Attribute.PRIVATE] is True
+
+
+def test_a_server_and_its_writer_process_sign_with_the_token(
+        database_url: str, softhsm_uri: str, tmp_path: Path) -> None:
+    """`uvicorn api.app:create_app`: the API process checks the log key at start, its writer
+    process (spawned) logs in to the token itself and signs the custodial filings and the
+    checkpoints; everything verifies."""
+    import socket  # noqa: PLC0415
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+    import time  # noqa: PLC0415
+
+    import httpx  # noqa: PLC0415
+
+    settings = Settings(database_url=database_url, environment="test", keys=softhsm_uri,
+                        master_key=MASTER)
+    ledger = Ledger(settings)
+    try:
+        ledger.initialise()
+        upload_example_documents(ledger)
+        ledger.register_actor("edu-wang", Role.UNIT, "edu", "王")
+        token = ledger.tokens.issue("edu-wang")
+    finally:
+        ledger.close()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    env = dict(os.environ, LEDGER_DATABASE_URL=database_url, LEDGER_ENVIRONMENT="test",
+               LEDGER_KEYS=softhsm_uri, LEDGER_MASTER_KEY=MASTER, LEDGER_WRITER="process")
+    log = (tmp_path / "server.log").open("wb")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--host",
+         "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+        env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert server.poll() is None, (tmp_path / "server.log").read_text()
+            assert time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.2)
+        headers = {"Authorization": f"Bearer {token}"}
+        opened = httpx.post(f"{url}/api/v1/projects", headers=headers, timeout=60,
+                            json={"payload": EXAMPLES["ApplicationFiled"]})
+        assert opened.status_code == 201, opened.text
+        stream = opened.json()["stream"]
+        for _ in range(3):
+            filed = httpx.post(f"{url}/api/v1/projects/{stream}/events", headers=headers,
+                               timeout=60, json={"type": "MaterialsSupplemented",
+                                                 "payload": EXAMPLES["MaterialsSupplemented"]})
+            assert filed.status_code == 201, filed.text
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        log.close()
+    reader = Ledger(Settings(database_url=database_url, environment="test"))
+    try:
+        report = verify_ledger(reader.log, reader.identity, workers=1)
+        assert report.ok, report.first
+        latest = reader.log.latest_checkpoint()
+        assert latest is not None
+        assert latest.size == reader.log.tree_size()
+        verify_note(SignedNote.parse(latest.note), [reader.identity.log_key])
+        assert handle_of(_custody(reader, "log").sealed) is not None
+    finally:
+        reader.close()
