@@ -25,7 +25,7 @@ from typing import Any
 from urllib.parse import unquote
 
 import pkcs11
-from pkcs11 import Attribute, KeyType, Mechanism, ObjectClass
+from pkcs11 import Attribute, KeyType, Mechanism, ObjectClass, TokenFlag
 from pkcs11.exceptions import PKCS11Error
 from pkcs11.util.ec import encode_named_curve_parameters
 
@@ -67,8 +67,8 @@ class Pkcs11Uri:
     def describe(self) -> str:
         """The token as an operator would recognise it (never the PIN)."""
         parts = [f"{name}={value}" for name, value in (
-            ("token", self.token), ("serial", self.serial), ("slot-id", self.slot_id))
-            if value is not None]
+            ("token", self.token), ("serial", self.serial), ("manufacturer", self.manufacturer),
+            ("model", self.model), ("slot-id", self.slot_id)) if value is not None]
         return f"pkcs11:{';'.join(parts)}?module-path={self.module_path}"
 
 
@@ -152,19 +152,7 @@ class Pkcs11Token:
         self.uri = uri
         self._lock = threading.Lock()
         self._suite = Ed25519Suite()
-        library = _library(uri.module_path)
-        try:
-            token = library.get_token(
-                **{name: value for name, value in (
-                    ("token_label", uri.token), ("token_serial", uri.serial)) if value})
-        except pkcs11.NoSuchToken:
-            raise ConfigurationError(f"no PKCS#11 token {uri.describe()}") from None
-        except pkcs11.MultipleTokensReturned:
-            raise ConfigurationError(
-                f"more than one PKCS#11 token matches {uri.describe()}; name it by token=LABEL"
-                " or serial=") from None
-        except PKCS11Error as exc:
-            raise ConfigurationError(f"PKCS#11 module {uri.module_path}: {exc!r}") from None
+        token = _select(_library(uri.module_path), uri)
         mechanisms = set(token.slot.get_mechanisms())
         missing = {Mechanism.EC_EDWARDS_KEY_PAIR_GEN, Mechanism.EDDSA} - mechanisms
         if missing:
@@ -283,6 +271,28 @@ def _library(module_path: str) -> Any:
         except PKCS11Error as exc:
             raise ConfigurationError(f"PKCS#11 module {module_path}: {exc!r}") from None
     return library
+
+
+def _select(library: Any, uri: Pkcs11Uri) -> Any:
+    """The one token with a present slot that matches every attribute the URI gives."""
+    wanted = {"label": uri.token, "serial": uri.serial, "manufacturer_id": uri.manufacturer,
+              "model": uri.model}
+    try:
+        matches = [
+            token for token in (slot.get_token() for slot in library.get_slots(token_present=True)
+                                if uri.slot_id is None or slot.slot_id == uri.slot_id)
+            if token.flags & TokenFlag.TOKEN_INITIALIZED  # a free slot's token is not one
+            and all(value is None or str(getattr(token, name)).strip() == value
+                    for name, value in wanted.items())]
+    except PKCS11Error as exc:
+        raise ConfigurationError(f"PKCS#11 module {uri.module_path}: {exc!r}") from None
+    if not matches:
+        raise ConfigurationError(f"no PKCS#11 token {uri.describe()}")
+    if len(matches) > 1:
+        raise ConfigurationError(
+            f"{len(matches)} PKCS#11 tokens match {uri.describe()}; name one by token=LABEL or"
+            " serial=")
+    return matches[0]
 
 
 def _raw_point(point: bytes) -> bytes:

@@ -91,6 +91,21 @@ def test_generated_key_signs_ed25519_and_never_leaves_the_token(softhsm_uri: str
         Ed25519Suite().export(signer)  # and the software suite will not seal it
 
 
+def test_tokens_are_chosen_by_every_attribute_the_uri_gives(softhsm_uri: str) -> None:
+    token = open_token(parse_pkcs11_uri(softhsm_uri))
+    serial = token._session.token.serial.strip()
+    by_serial = open_token(parse_pkcs11_uri(
+        f"pkcs11:serial={serial};manufacturer=SoftHSM%20project?module-path={MODULE}"
+        "&pin-value=246810"))
+    assert by_serial.label == "ledger-test"
+    with pytest.raises(ConfigurationError, match="2 PKCS#11 tokens match"):
+        open_token(parse_pkcs11_uri(
+            f"pkcs11:manufacturer=SoftHSM%20project?module-path={MODULE}&pin-value=1"))
+    with pytest.raises(ConfigurationError, match="no PKCS#11 token"):
+        open_token(parse_pkcs11_uri(
+            f"pkcs11:token=ledger-test;model=Other?module-path={MODULE}&pin-value=1"))
+
+
 def test_unknown_key_store_schemes_are_named() -> None:
     with pytest.raises(ConfigurationError, match="no key store for 'sdf'; known: software, pkcs11"):
         keystore_for("sdf:device=1")
