@@ -357,3 +357,28 @@ def test_a_server_and_its_writer_process_sign_with_the_token(
         assert handle_of(_custody(reader, "log").sealed) is not None
     finally:
         reader.close()
+
+
+def test_cli_hsm_check_says_where_the_keys_live(
+        database_url: str, softhsm_uri: str, tmp_path: Path) -> None:
+    import json  # noqa: PLC0415
+
+    from typer.testing import CliRunner  # noqa: PLC0415
+
+    from api.cli import app  # noqa: PLC0415
+
+    runner = CliRunner()
+    url = database_url if not database_url.startswith("sqlite") else (
+        f"sqlite:///{tmp_path / 'cli.db'}")
+    env = {"LEDGER_DATABASE_URL": url, "LEDGER_KEYS": softhsm_uri, "LEDGER_MASTER_KEY": MASTER}
+    before = runner.invoke(app, ["keys", "hsm-check", "--json"], env=env)
+    assert before.exit_code == 0, before.output
+    assert json.loads(before.stdout)["token"] == "ledger-test"
+    assert runner.invoke(app, ["init"], env=env).exit_code == 0
+    after = runner.invoke(app, ["keys", "hsm-check", "--json"], env=env)
+    assert after.exit_code == 0, after.output
+    shown = json.loads(after.stdout)
+    assert shown["log_key"] == shown["root_key"] == "in the token"
+    software = runner.invoke(app, ["keys", "hsm-check"], env={**env, "LEDGER_KEYS": "software"})
+    assert software.exit_code == 2
+    assert "LEDGER_KEYS is `software`" in software.output
