@@ -8,6 +8,7 @@ and say why; under CI (``CI=true``) they fail instead. ``scripts/test`` installs
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import os
@@ -31,6 +32,7 @@ from ledger.app import Ledger
 from ledger.demo import DemoResult, load_demo
 from ledger.evidence.bundle import verify_bundle
 from ledger.log.entries import b64encode
+from ledger.measures.roles import Role
 from ledger.settings import Settings
 from ledgertest import IN_CI
 from projections.replay import replay_project
@@ -150,10 +152,11 @@ def test_office_filters_opens_switches_language_replays_and_downloads(
     page.get_by_label("建设单位", exact=True).select_option("edu")
     page.get_by_label("资金拨付条件", exact=True).select_option("construction")
     page.get_by_role("button", name="筛选").click()
-    page.wait_for_url("**/projects?unit=edu&*elig=construction*")
+    page.wait_for_url("**/projects?*unit=edu&*elig=construction*")
     rows = page.locator("table.library tbody tr")
     assert 0 < rows.count() < 3
-    assert all(cell == "edu" for cell in rows.locator("td:nth-child(2)").all_inner_texts())
+    assert all(cell == "教育和体育部"  # the unit by its name
+               for cell in rows.locator("td:nth-child(2)").all_inner_texts())
     # open a project
     page.get_by_label("阶段", exact=True).select_option("")
     page.get_by_label("资金拨付条件", exact=True).select_option("")
@@ -271,3 +274,145 @@ def test_keyboard_reaches_the_controls_and_every_control_is_labelled(
     page.locator("#f-unit").focus()
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.id") == "f-stage"
+
+
+# --- Chinese throughout, phones, exports, charts, offline docs ---------------------------------
+
+_LATIN = r"""(text) => {
+    const allowed = new Set(["English", "CSV", "Excel"]);
+    const code = /^[0-9a-f]{8,}$|^[A-Za-z]{1,4}-[\w-]+$|^[\w.+\/=:-]*\d[\w.+\/=:-]*$/;
+    // As the server-side check: a word glued to Chinese text is part of what a person typed.
+    return [...new Set((text.match(/(?<![.\p{L}\p{N}_])[A-Za-z][A-Za-z0-9_.:+\/=-]*/gu) || [])
+        .filter(w => !allowed.has(w) && !code.test(w)))];
+}"""
+_VISIBLE = """() => {
+    const body = document.body.cloneNode(true);
+    body.querySelectorAll('code, pre, details:not([open]) > :not(summary), script, style')
+        .forEach(e => e.remove());
+    document.body.appendChild(body); body.style.position = 'absolute';
+    const text = body.innerText; body.remove(); return text;
+}"""
+
+
+def _sign_in_as(page: Page, live: Live, actor: str) -> None:
+    if actor not in live.tokens:
+        if actor not in live.ledger.registry().actors:
+            live.ledger.register_actor(actor, Role.ADMIN, None, "管理员 周")
+        live.tokens[actor] = live.ledger.tokens.issue(actor)
+    page.goto(f"{live.url}/signin")
+    page.get_by_label("访问令牌").fill(live.tokens[actor])
+    page.get_by_role("button", name="登录").click()
+    page.wait_for_load_state()
+
+
+def _pages_of(live: Live, actor: str) -> list[str]:
+    village = live.project("hanji-village")
+    if actor == "admin-zhou":
+        return ["/log", "/log/entry?q=3", "/admin/actors", "/admin/units",
+                "/admin/actors/edu-wang"]
+    own = live.project("edu-resources") if actor == "edu-wang" else village
+    return ["/projects", f"/projects/{own}", "/overdue", "/charts", "/replay", "/log",
+            "/log/entry?q=40", f"/projects/{own}/report"]
+
+
+@pytest.mark.parametrize("actor", ["office-li", "edu-wang", "admin-zhou"])
+def test_no_english_sentence_on_a_chinese_page_in_the_browser(
+        page: Page, live: Live, actor: str) -> None:
+    """The visible text of every page a role uses has no Latin word but codes and names."""
+    _sign_in_as(page, live, actor)
+    names = {w for r in live.ledger.registry().actors.values() for w in r.display_name.split()}
+    for path in _pages_of(live, actor):
+        page.goto(live.url + path)
+        assert page.locator("html").get_attribute("lang") == "zh-CN", path
+        text = page.evaluate(_VISIBLE)
+        words = set(page.evaluate(_LATIN, text)) - names
+        assert words == set(), (path, [text[max(0, text.find(w) - 60):text.find(w) + 30]
+                                       for w in words])
+
+
+@pytest.mark.parametrize("actor", ["office-li", "edu-wang", "admin-zhou"])
+def test_every_page_is_usable_on_a_390_px_phone(page: Page, live: Live, actor: str) -> None:
+    """No sideways scrolling at 390 px, and the library's rows are readable cards."""
+    page.set_viewport_size({"width": 390, "height": 844})
+    _sign_in_as(page, live, actor)
+    for path in [*_pages_of(live, actor), "/projects?per=all"]:
+        if actor == "admin-zhou" and path.startswith("/projects"):
+            continue
+        page.goto(live.url + path)
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, (path, width)
+    if actor != "admin-zhou":
+        page.goto(f"{live.url}/projects")
+        card = page.locator("table.library tbody tr").first.bounding_box()
+        assert card is not None
+        assert card["width"] <= 390
+        assert page.locator("table.library thead").bounding_box() is None or (
+            page.locator("table.library thead").bounding_box()["height"] <= 1)  # type: ignore[index]
+
+
+def test_exports_download_exactly_the_filtered_table(page: Page, live: Live) -> None:
+    from openpyxl import load_workbook  # noqa: PLC0415
+
+    _sign_in_as(page, live, "office-li")
+    page.goto(f"{live.url}/projects")
+    page.get_by_label("搜索", exact=True).fill("平台")
+    page.get_by_label("资金拨付条件", exact=True).select_option("construction")
+    page.get_by_role("button", name="筛选").click()
+    page.wait_for_url("**/projects?q=*")
+    page.locator("th a.sort", has_text="批复金额").click()
+    page.wait_for_url("**sort=approved*")
+    shown = page.locator("table.library td.title-cell a").evaluate_all(
+        "links => links.map(a => a.getAttribute('href').split('/').pop())")
+    assert 0 < len(shown) < len(live.demo.projects)
+    with page.expect_download() as info:
+        page.locator("a[data-export=csv]").click()
+    rows = list(csv.reader(io.StringIO(Path(info.value.path()).read_bytes().decode("utf-8-sig"))))
+    assert [r[0] for r in rows[1:]] == shown
+    with page.expect_download() as info:
+        page.locator("a[data-export=xlsx]").click()
+    sheet = load_workbook(io.BytesIO(Path(info.value.path()).read_bytes())).active
+    assert sheet is not None
+    assert [r[0].value for r in sheet.iter_rows(min_row=2)] == shown
+
+
+def test_charts_render_with_the_demo_data(page: Page, live: Live) -> None:
+    _sign_in_as(page, live, "office-li")
+    page.goto(f"{live.url}/charts")
+    for name in ("funding", "deadlines", "history"):
+        chart = page.locator(f"[data-chart={name}] svg")
+        assert chart.is_visible(), name
+        box = chart.bounding_box()
+        assert box is not None
+        assert box["width"] > 300
+        assert box["height"] > 40
+    bars = page.locator("svg.chart-funding rect")
+    assert bars.count() >= 4
+    widest = max(b["width"] for b in (bars.nth(i).bounding_box() for i in range(bars.count()))
+                 if b is not None)
+    assert widest > 100  # bars drawn to scale, not collapsed
+    assert page.locator("svg.chart-history polyline").count() >= 1
+
+
+def test_api_docs_work_offline(page: Page, live: Live) -> None:
+    """Swagger UI and ReDoc render with every request to this server: no CDN, no fonts."""
+    elsewhere: list[str] = []
+    page.on("request", lambda r: elsewhere.append(r.url)
+            if not r.url.startswith(live.url) and not r.url.startswith(("data:", "blob:"))
+            else None)
+    page.goto(f"{live.url}/docs")
+    page.locator(".swagger-ui .info .title").wait_for()
+    assert "审计账本" in page.locator(".swagger-ui .info .title").inner_text()
+    page.goto(f"{live.url}/redoc")
+    page.locator("h1", has_text="审计账本").first.wait_for()
+    assert elsewhere == []
+
+
+def test_no_page_asks_another_host(page: Page, live: Live) -> None:
+    elsewhere: list[str] = []
+    page.on("request", lambda r: elsewhere.append(r.url)
+            if not r.url.startswith(live.url) and not r.url.startswith(("data:", "blob:"))
+            else None)
+    _sign_in_as(page, live, "office-li")
+    for path in _pages_of(live, "office-li"):
+        page.goto(live.url + path)
+    assert elsewhere == []
