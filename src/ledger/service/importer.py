@@ -254,8 +254,9 @@ class Importer:
         loose = [RowReport(r.ref, None, "refused", problems=r.problems)
                  for r in plan.rows if isinstance(r, RejectedRow) and not r.project_code]
         ready: list[_Project] = []
+        known = set(ledger.log.stream_ids())  # one query, not one per new project
         for project in projects:
-            self._check(project, registry, decider)
+            self._check(project, registry, decider, known)
             if project.signed and not dry_run:
                 ready.append(project)
             done += len(project.rows)
@@ -272,13 +273,14 @@ class Importer:
 
     # --- one project ------------------------------------------------------------------------
 
-    def _check(self, project: _Project, registry: KeyRegistry, decider: Decider) -> None:
+    def _check(self, project: _Project, registry: KeyRegistry, decider: Decider,
+               known: set[UUID]) -> None:
         """Sign and decide the project's rows in date order; fill ``project.reports``."""
         ledger = self._ledger
         reports = project.reports
         stream = importing.project_stream(ledger.identity.origin, project.code)
         project.stream = stream
-        existing = ledger.cache.current(stream, fresh=True)
+        existing = ledger.cache.current(stream, fresh=True) if stream in known else None
         base = existing if isinstance(existing, Project) else None
         todo = _to_file(project, base)
         unit = _project_unit(base, todo, registry)
