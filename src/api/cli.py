@@ -396,6 +396,29 @@ def _library_state(ledger: Ledger, as_known_at: str | None) -> Any:
     return library.state
 
 
+@app.command("catch-up")
+def catch_up(follow: Annotated[bool, typer.Option(
+                 "--follow", help="Keep going: catch up again every --interval seconds (a"
+                                  " projection worker: docs/deploy.md).")] = False,
+             interval: Annotated[float, typer.Option(
+                 min=0.1, help="Seconds between catch-ups with --follow.")] = 2.0) -> None:
+    """Bring the read models up to the log (the servers' reads then start from there)."""
+    import time  # noqa: PLC0415
+
+    from projections.runner import Library  # noqa: PLC0415
+
+    with _ledger() as ledger:
+        library = Library(ledger)
+        while True:
+            done = library.catch_up()
+            if done or not follow:
+                console.print(f"read model at entry {library.projection.position or 0}"
+                              f" ({done} new)", highlight=False)
+            if not follow:
+                return
+            time.sleep(interval)
+
+
 @app.command()
 def rebuild(as_json: JsonFlag = False) -> None:
     """Rebuild the read models from zero (verifying every entry against its leaf)."""

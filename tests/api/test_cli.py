@@ -465,3 +465,14 @@ def test_obligations_and_units(database_url: str) -> None:
                                      "COLUMNS": "120"})
     assert result.exit_code == 0
     assert "barred" in result.stdout
+
+
+def test_catch_up_brings_the_read_model_to_the_log(database_url: str) -> None:
+    _demo(database_url)
+    code, out = _run(database_url, "catch-up")
+    assert code == 0, out
+    entries = int(re.search(r"read model at entry (\d+)", out).group(1))  # type: ignore[union-attr]
+    code, out = _run(database_url, "catch-up")
+    assert f"read model at entry {entries} (0 new)" in out
+    code, out = _run(database_url, "rebuild", "--json")
+    assert json.loads(out)["entries"] >= entries > 0
