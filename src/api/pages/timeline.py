@@ -68,7 +68,8 @@ def timeline_svg(rows: Sequence[Mapping[str, Any]], signatures: Mapping[int, str
             "invalid": ("✗", "bad", t("project.invalid")),
         }.get(status, ("?", "unk", t("project.unchecked")))
         tags = [article(str(a), lang) for a in row.get("articles") or ()]
-        title = (f"#{seq} {event} ({row['type']}) — {' '.join(tags)} — {t('project.signer')}:"
+        code = "" if lang == "zh" else f" ({row['type']})"  # the event's code is for English
+        title = (f"#{seq} {event}{code} — {' '.join(tags)} — {t('project.signer')}:"
                  f" {signer} ({label(ROLES, role, lang)}) — {t('project.recorded')}: {recorded}"
                  f" — {mark_text}")
         parts.append(f'<g class="tl-row" id="tl-{seq}"><title>{escape(title)}</title>')
