@@ -7,6 +7,7 @@ table lock makes them (a deferred ``BEGIN`` would read first and fail to upgrade
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import sqlite3
@@ -169,10 +170,8 @@ def _create_private(datastore: SQLiteDatastore) -> None:
     pool = datastore.pool
     if pool.is_sqlite_memory_mode or pool.db_name.startswith("file:"):
         return
-    try:
+    with contextlib.suppress(FileExistsError):
         os.close(os.open(pool.db_name, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
-    except FileExistsError:
-        pass
 
 
 class SQLiteLedgerRecorder(SQLLogStore[SQLiteDatastore], SQLiteApplicationRecorder):
