@@ -295,6 +295,42 @@ def test_the_preview_gives_the_json_and_the_bytes_a_browser_key_signs(demo: Demo
     assert refused.status_code == 403
 
 
+_CODE = re.compile(r"^[0-9a-f]{8,}$|^[A-Za-z]{1,4}-[\w-]+$|^[\w.+/=:-]*\d[\w.+/=:-]*$")
+
+
+def _english_words(page: str) -> set[str]:
+    """Latin words a reader sees (not in scripts, tooltips, the closed JSON view, or codes)."""
+    body = page.split("<body>", 1)[-1]
+    body = re.sub(r"<(script|style|details|pre|title|code|datalist)\b.*?</\1>", " ", body,
+                  flags=re.S)
+    text = unescape(re.sub(r"<[^>]+>", " ", body))
+    return {word for word in re.findall(r"(?<![.\w])[A-Za-z][A-Za-z0-9_.:+/=-]*", text)
+            if word != "English" and not _CODE.match(word)}
+
+
+@pytest.mark.parametrize(("actor", "project"), [("edu-wang", "edu-resources"),
+                                                ("office-li", "edu-resources"),
+                                                ("audit-sun", "edu-resources")])
+def test_the_forms_and_their_errors_are_in_chinese(demo: Demo, actor: str,
+                                                    project: str) -> None:
+    demo.sign_in(actor)
+    target = demo.project(project)
+    checked = 0
+    for name, spec in CATALOGUE.items():
+        path = "/apply" if spec.opens_project else f"/projects/{target}/file"
+        form = demo.client.get(f"{path}?type={name}")
+        if spec.stream != "project" or f'name="type" value="{name}"' not in form.text:
+            continue
+        assert _english_words(form.text) == set(), name
+        refused = demo.client.post(path, data={  # nothing filled in, or wrong choices
+            "csrf": csrf_of(form.text), "type": name, "mode": "form",
+            "kind": "operation_maintenance", "decision": "approved", "amount_fen": "0.1234567"})
+        assert refused.status_code in (409, 422), name
+        assert _english_words(refused.text) == set(), name
+        checked += 1
+    assert checked >= 3
+
+
 # --- the project page --------------------------------------------------------------------------
 
 

@@ -394,8 +394,16 @@ def _add_problems(ctx: Ctx, state: FormState, exc: ValidationFailedError, spec: 
         if where not in skip:
             shown = i18n.message_in(message, ctx.lang)
             if ctx.lang == "zh":
-                shown = _in_words(shown, nodes)
+                shown = _in_words(_MORE_ZH.get(message, shown), nodes)
             state.errors.append((where, shown, _problem_article(message, exc, spec)))
+
+
+# Catalogue messages the shared table does not word in Chinese (api.pages.i18n).
+_MORE_ZH = {
+    "required for an operation_maintenance project: the project it maintains "
+    "(原建设项目, Art. 7)": "运维项目须填写其原建设项目",
+}
+_VOCABULARY = {"role title": "人员职务", "article": "条款", "or": "或"}
 
 
 def _words(nodes: Sequence[Node], names: dict[str, str], values: dict[str, str]) -> None:
@@ -416,6 +424,8 @@ def _in_words(message: str, nodes: Sequence[Node]) -> str:
     values: dict[str, str] = {}
     _words(nodes, names, values)
     text = re.sub(r"\s*\(Art\. \d+\)|（[a-z_]+）", "", message)
+    for english, zh in _VOCABULARY.items():
+        text = re.sub(rf"\b{english}\b", zh, text)
     text = re.sub(r"'(\w+)'", lambda m: f"“{values.get(m.group(1), m.group(1))}”", text)
     text = re.sub(r"\b([a-z]+(?:_[a-z]+)*)\b", lambda m: names.get(m.group(1), m.group(1)), text)
     return re.sub(r"\s*\bis\b\s*", "为", text).replace("当 ", "当").replace(" 时", "时")
