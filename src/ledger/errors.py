@@ -44,6 +44,17 @@ class ConfigurationError(LedgerError):
     """Raised when settings are missing, inconsistent or unsafe for the environment."""
 
 
+class SigningUnavailableError(LedgerError):
+    """Raised when the device that holds a private key (an HSM) does not sign now: unreachable,
+    reset, or refusing, even after logging in again. Nothing was recorded; a retry may succeed
+    once the device is back."""
+
+    def __init__(self, device: str, reason: str) -> None:
+        self.device = device
+        self.reason = reason
+        super().__init__(f"the key store {device} did not sign: {reason}")
+
+
 class UnknownProfileError(ConfigurationError):
     """Raised when a ledger names a hash/signature profile this build does not implement."""
 

@@ -16,6 +16,7 @@ session serves one call at a time).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import threading
@@ -30,7 +31,12 @@ from pkcs11.exceptions import PKCS11Error
 from pkcs11.util.ec import encode_named_curve_parameters
 
 from ledger.crypto.suites import Ed25519Suite
-from ledger.errors import BadSignatureError, ConfigurationError, KeyNotValidError
+from ledger.errors import (
+    BadSignatureError,
+    ConfigurationError,
+    KeyNotValidError,
+    SigningUnavailableError,
+)
 
 ED25519_OID = "1.3.101.112"
 """``id-Ed25519`` (RFC 8410): the curve's ``CKA_EC_PARAMS`` as a named-curve OID."""
@@ -124,7 +130,6 @@ class Pkcs11Ed25519Signer:
     token: Pkcs11Token
     object_id: bytes
     public_key: bytes
-    _private: Any = field(repr=False, compare=False)
     suite: str = "ed25519"
 
     @property
@@ -134,7 +139,7 @@ class Pkcs11Ed25519Signer:
 
     def sign(self, message: bytes) -> bytes:
         """Return the raw 64-byte signature the token makes over ``message``."""
-        return self.token.sign(self._private, message)
+        return self.token.sign(self.object_id, message)
 
 
 _LIBRARIES: dict[tuple[int, str], Any] = {}
@@ -164,16 +169,24 @@ class Pkcs11Token:
             raise ConfigurationError(
                 f"LEDGER_KEYS names no PIN for {uri.describe()}: add pin-source=file:PATH"
                 " (or pin-value=)")
+        self._token = token
+        self._privates: dict[bytes, Any] = {}
+        self._session = self._log_in()
+        self.label = str(token.label)
+
+    def _log_in(self) -> Any:
+        """A new read-write session, logged in as the user (the login is the application's:
+        if it stands already, the session joins it)."""
+        uri = self.uri
         try:
-            self._session = token.open(rw=True, user_pin=uri.pin)
+            return self._token.open(rw=True, user_pin=uri.pin)
         except pkcs11.PinIncorrect:
             raise ConfigurationError(f"the PIN for {uri.describe()} is wrong") from None
         except pkcs11.UserAlreadyLoggedIn:
-            self._session = token.open(rw=True)
+            return self._token.open(rw=True)
         except PKCS11Error as exc:
             raise ConfigurationError(
                 f"cannot log in to {uri.describe()}: {type(exc).__name__}") from None
-        self.label = str(token.label)
 
     def generate(self, label: str) -> Pkcs11Ed25519Signer:
         """Generate a key pair in the token (private half non-extractable); self-tested."""
@@ -195,34 +208,65 @@ class Pkcs11Token:
                 raise ConfigurationError(
                     f"the PKCS#11 token {self.label!r} could not generate an Ed25519 key:"
                     f" {type(exc).__name__}") from None
-        return self._checked(Pkcs11Ed25519Signer(self, object_id, _raw_point(point), private))
+            self._privates[object_id] = private
+        return self._checked(Pkcs11Ed25519Signer(self, object_id, _raw_point(point)))
 
     def find(self, key_id: str, handle: bytes) -> Pkcs11Ed25519Signer:
         """The key pair with ``CKA_ID`` = ``handle``; :class:`KeyNotValidError` if absent."""
-        object_id = handle
         with self._lock:
             try:
-                private = list(self._session.get_objects({
-                    Attribute.CLASS: ObjectClass.PRIVATE_KEY, Attribute.ID: object_id}))
+                private = self._find_private(handle)
                 public = list(self._session.get_objects({
-                    Attribute.CLASS: ObjectClass.PUBLIC_KEY, Attribute.ID: object_id}))
+                    Attribute.CLASS: ObjectClass.PUBLIC_KEY, Attribute.ID: handle}))
                 point = public[0][Attribute.EC_POINT] if len(public) == 1 else None
             except PKCS11Error as exc:
                 raise ConfigurationError(f"the PKCS#11 token {self.label!r}: {exc!r}") from None
-        if len(private) != 1 or point is None:
+        if private is None or point is None:
             raise KeyNotValidError(key_id, f"the PKCS#11 token {self.label!r} holds no key"
-                                           f" with CKA_ID {object_id.hex()}")
-        return self._checked(Pkcs11Ed25519Signer(self, object_id, _raw_point(point), private[0]))
+                                           f" with CKA_ID {handle.hex()}")
+        return self._checked(Pkcs11Ed25519Signer(self, handle, _raw_point(point)))
 
-    def sign(self, private: Any, message: bytes) -> bytes:
-        """``C_Sign`` with ``CKM_EDDSA``, one call at a time on this session."""
+    def _find_private(self, object_id: bytes) -> Any | None:
+        """The private key object on the current session (the lock held)."""
+        found = list(self._session.get_objects({
+            Attribute.CLASS: ObjectClass.PRIVATE_KEY, Attribute.ID: object_id}))
+        if len(found) != 1:
+            return None
+        self._privates[object_id] = found[0]
+        return found[0]
+
+    def private_key(self, object_id: bytes) -> Any:
+        """The private key object (for inspecting its attributes; its value never leaves)."""
         with self._lock:
+            return self._privates.get(object_id) or self._find_private(object_id)
+
+    def sign(self, object_id: bytes, message: bytes) -> bytes:
+        """``C_Sign`` with ``CKM_EDDSA``, one call at a time on this session.
+
+        A session can be lost under a running server (an HSM restarted, a network HSM's
+        connection dropped, the token logged out): then the token is logged in to once more
+        and the key found again before :class:`SigningUnavailableError` is raised.
+        """
+        with self._lock:
+            private = self._privates.get(object_id) or self._find_private(object_id)
+            if private is not None:
+                try:
+                    return bytes(private.sign(message, mechanism=Mechanism.EDDSA))
+                except PKCS11Error:
+                    pass
             try:
+                with contextlib.suppress(PKCS11Error):
+                    self._session.close()
+                self._privates.clear()
+                self._session = self._log_in()
+                private = self._find_private(object_id)
+                if private is None:
+                    raise SigningUnavailableError(
+                        repr(self.label), f"no key with CKA_ID {object_id.hex()}")
                 return bytes(private.sign(message, mechanism=Mechanism.EDDSA))
-            except PKCS11Error as exc:
-                raise ConfigurationError(
-                    f"the PKCS#11 token {self.label!r} did not sign: {type(exc).__name__}"
-                ) from None
+            except (PKCS11Error, ConfigurationError) as exc:
+                raise SigningUnavailableError(repr(self.label), str(exc) or type(exc).__name__
+                                              ) from None
 
     def _checked(self, signer: Pkcs11Ed25519Signer) -> Pkcs11Ed25519Signer:
         """Sign a probe and verify it in software: a token, curve or encoding that disagrees

@@ -21,7 +21,12 @@ from ledger.crypto.interface import HeldKey
 from ledger.crypto.keystores import keystore_for
 from ledger.crypto.pkcs11 import Pkcs11Ed25519Signer, Pkcs11Uri, open_token, parse_pkcs11_uri
 from ledger.crypto.suites import Ed25519Suite
-from ledger.errors import BadSignatureError, ConfigurationError, KeyNotValidError
+from ledger.errors import (
+    BadSignatureError,
+    ConfigurationError,
+    KeyNotValidError,
+    SigningUnavailableError,
+)
 from ledger.evidence.verify import verify_ledger
 from ledger.log.checkpoint import SignedNote, verify_note
 from ledger.log.entries import b64decode
@@ -81,7 +86,7 @@ def test_generated_key_signs_ed25519_and_never_leaves_the_token(softhsm_uri: str
         Ed25519Suite().verify(signer.public_key, b"another body\n", signature)
     # RFC 8032 Ed25519 is deterministic: the token's signature is the one the key must make.
     assert signer.sign(b"a checkpoint body\n") == signature
-    private = signer._private
+    private = token.private_key(signer.object_id)
     assert private[Attribute.SENSITIVE] is True
     assert private[Attribute.EXTRACTABLE] is False
     assert private[Attribute.NEVER_EXTRACTABLE] is True
@@ -123,6 +128,16 @@ def test_key_is_found_again_by_its_handle(softhsm_uri: str) -> None:
         token.find("k", b"\x01" * 16)
     assert handle_of(handle_record(made.object_id)) == made.object_id
     assert handle_of(b"\x00" * 60) is None
+
+
+def test_a_lost_session_is_logged_in_again_and_a_lost_key_is_told(softhsm_uri: str) -> None:
+    token = open_token(parse_pkcs11_uri(softhsm_uri))
+    signer = token.generate("audit-ledger reconnect")
+    token._session.close()  # as when an HSM restarts or a network HSM drops the connection
+    Ed25519Suite().verify(signer.public_key, b"after", signer.sign(b"after"))
+    token.private_key(signer.object_id).destroy()
+    with pytest.raises(SigningUnavailableError, match="did not sign: no key with CKA_ID"):
+        signer.sign(b"gone")
 
 
 def test_a_wrong_pin_or_missing_token_is_one_clear_error(softhsm_uri: str) -> None:
