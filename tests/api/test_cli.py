@@ -476,3 +476,15 @@ def test_catch_up_brings_the_read_model_to_the_log(database_url: str) -> None:
     assert f"read model at entry {entries} (0 new)" in out
     code, out = _run(database_url, "rebuild", "--json")
     assert json.loads(out)["entries"] >= entries > 0
+
+
+def test_export_takes_a_prefix(database_url: str, tmp_path: Path) -> None:
+    projects = _demo(database_url)
+    project = next(iter(projects.values()))
+    code, out = _run(database_url, "export", "--project", project[:7], "-o",
+                     str(tmp_path / "case.zip"), "--json")
+    assert code == 0, out
+    assert json.loads(out)["project"] == project
+    code, _ = _run(database_url, "export", "--project", "12345", "-o", str(tmp_path / "x.zip"))
+    assert code == 2
+    assert not (tmp_path / "x.zip").exists()
