@@ -216,6 +216,23 @@ class _PlannedDocuments(DocumentBook):
         self._known.add(extra)
 
 
+class _ImportDecider(Decider):
+    """The write path's decider, remembering each unit's Art. 22 standing for one import: the
+    spreadsheet files no finding, so a unit's standing cannot change within it (the append
+    decides again with the standing read afresh)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._standing: dict[str | None, tuple[rules.Reason, ...]] = {}
+
+    def unit_standing(self, unit: str | None,
+                      registry: KeyRegistry | None = None) -> tuple[rules.Reason, ...]:
+        """:meth:`Decider.unit_standing`, read once per unit."""
+        if unit not in self._standing:
+            self._standing[unit] = super().unit_standing(unit, registry)
+        return self._standing[unit]
+
+
 @dataclass
 class _Project:
     code: str
@@ -245,10 +262,10 @@ class Importer:
         plan = importing.plan_import(sheets, ctx)
         total = len(plan.rows)
         done = 0
-        decider = Decider(cache=ledger.cache, custody=ledger.custody,
-                          calendar=ledger.calendar_book,
-                          documents=_PlannedDocuments(ledger, sha256),
-                          log=ledger.log, clock=ledger.clock)
+        decider = _ImportDecider(cache=ledger.cache, custody=ledger.custody,
+                                 calendar=ledger.calendar_book,
+                                 documents=_PlannedDocuments(ledger, sha256),
+                                 log=ledger.log, clock=ledger.clock)
         registry_version = ledger.registry_version
         projects = [_Project(code, rows) for code, rows in plan.projects().items()]
         loose = [RowReport(r.ref, None, "refused", problems=r.problems)
