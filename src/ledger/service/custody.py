@@ -82,8 +82,9 @@ class KeyCustody:
 
     @property
     def keystore(self) -> str:
-        """``pkcs11`` when new keys are made in a token (``LEDGER_KEYS``), else ``software``."""
-        return "software" if self._settings.keys_uri is None else "pkcs11"
+        """Where new keys are made: ``software``, or the scheme of ``LEDGER_KEYS`` (``pkcs11``)."""
+        uri = self._settings.keys_uri
+        return "software" if uri is None else uri.partition(":")[0]
 
     @property
     def is_demo(self) -> bool:

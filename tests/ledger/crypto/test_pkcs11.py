@@ -185,6 +185,7 @@ def _token_objects(ledger: Ledger, key_id: str) -> list[object]:
 
 
 def test_log_root_and_custodial_keys_live_in_the_token(hsm_ledger: Ledger) -> None:
+    assert hsm_ledger.custody.keystore == "pkcs11"
     registry = hsm_ledger.registry()
     custodial = [k.key_id for k in registry.keys.values()]
     for key_id in ["log", hsm_ledger.identity.root_key_id, *custodial]:
