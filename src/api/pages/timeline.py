@@ -8,7 +8,9 @@ each new year. Styling is by class (``static/pages.css``), so the SVG prints as 
 
 from __future__ import annotations
 
+import threading
 import unicodedata
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from html import escape
 from typing import Any
@@ -43,6 +45,68 @@ def _clip(text: str, room: float) -> str:
     return out + "…"
 
 
+def _row(row: Mapping[str, Any], status: str, signer: str, lang: str,
+         t: Callable[..., str]) -> str:
+    """One entry's row, drawn at y = 0 (the caller moves it into place)."""
+    seq = int(row["seq"])
+    recorded = cst(str(row.get("recorded_at") or ""))
+    middle = _ROW / 2
+    role = str(row.get("role") or "")
+    event = event_label(str(row["type"]), lang)
+    mark, mark_class, mark_text = {
+        "valid": ("✓", "ok", t("project.verified")),
+        "invalid": ("✗", "bad", t("project.invalid")),
+    }.get(status, ("?", "unk", t("project.unchecked")))
+    tags = [article(str(a), lang) for a in row.get("articles") or ()]
+    code = "" if lang == "zh" else f" ({row['type']})"  # the event's code is for English
+    title = (f"#{seq} {event}{code} — {' '.join(tags)} — {t('project.signer')}:"
+             f" {signer} ({label(ROLES, role, lang)}) — {t('project.recorded')}: {recorded}"
+             f" — {mark_text}")
+    parts = [f'<title>{escape(title)}</title>',
+             f'<text class="tl-date" x="4" y="{middle + 4}">{escape(recorded[:10])}</text>',
+             f'<circle class="tl-node role-{escape(role or "none")}" cx="{_AXIS}"'
+             f' cy="{middle}" r="6"/>',
+             f'<text class="tl-label" x="{_LABEL}" y="{middle + 4}">'
+             f'<tspan class="tl-seq">#{seq}</tspan> '
+             f'{escape(_clip(event, _TAGS - _LABEL - 48))}</text>']
+    x: float = _TAGS
+    for tag in tags:
+        width = _width(tag, 11) + 10
+        if x + width > _SIGNER - 8:
+            break
+        parts.append(f'<rect class="tl-tag" x="{x:.0f}" y="{middle - 9}" width="{width:.0f}"'
+                     f' height="18" rx="4"/><text class="tl-tag-text" x="{x + 5:.0f}"'
+                     f' y="{middle + 4}">{escape(tag)}</text>')
+        x += width + 4
+    parts.append(f'<text class="tl-signer" x="{_SIGNER}" y="{middle + 4}">'
+                 f'{escape(_clip(signer, _MARK - _SIGNER - 24))}</text>')
+    parts.append(f'<text class="tl-mark {mark_class}" x="{_MARK}" y="{middle + 5}"'
+                 f' aria-label="{escape(mark_text)}">{mark}</text>')
+    return "".join(parts)
+
+
+# A recorded entry's row never changes while its signature check, signer and language do not:
+# drawn once, it is moved into place on every later timeline of the project.
+_ROWS: OrderedDict[tuple[Any, ...], str] = OrderedDict()
+_ROWS_LIMIT = 200_000
+_ROWS_LOCK = threading.Lock()
+
+
+def _row_cached(row: Mapping[str, Any], status: str, signer: str, lang: str,
+                t: Callable[..., str]) -> str:
+    key = (row.get("entry_hash"), row.get("seq"), row.get("type"), row.get("recorded_at"),
+           row.get("role"), status, signer, lang)
+    with _ROWS_LOCK:
+        found = _ROWS.get(key)
+    if found is None or key[0] is None:
+        found = _row(row, status, signer, lang, t)
+        with _ROWS_LOCK:
+            _ROWS[key] = found
+            while len(_ROWS) > _ROWS_LIMIT:
+                _ROWS.popitem(last=False)
+    return found
+
+
 def timeline_svg(rows: Sequence[Mapping[str, Any]], signatures: Mapping[int, str],
                  names: Mapping[str, str], lang: str, t: Callable[..., str]) -> str:
     """The timeline of ``rows`` (trail rows) as an inline SVG element."""
@@ -51,48 +115,17 @@ def timeline_svg(rows: Sequence[Mapping[str, Any]], signatures: Mapping[int, str
     year = None
     for row in rows:
         seq = int(row["seq"])
-        recorded = cst(str(row.get("recorded_at") or ""))
-        if recorded[:4] != year:
-            year = recorded[:4]
+        recorded_year = cst(str(row.get("recorded_at") or ""))[:4]
+        if recorded_year != year:
+            year = recorded_year
             parts.append(f'<g class="tl-year"><line x1="0" x2="{_WIDTH}" y1="{y + 4}"'
                          f' y2="{y + 4}"/><text x="4" y="{y + 18}">{escape(year)}</text></g>')
             y += _YEAR
-        middle = y + _ROW / 2
-        role = str(row.get("role") or "")
-        event = event_label(str(row["type"]), lang)
         signer_id = str(row.get("actor") or "")
-        signer = names.get(signer_id, signer_id)
         status = signatures.get(seq, str(row.get("signature") or "unchecked"))
-        mark, mark_class, mark_text = {
-            "valid": ("✓", "ok", t("project.verified")),
-            "invalid": ("✗", "bad", t("project.invalid")),
-        }.get(status, ("?", "unk", t("project.unchecked")))
-        tags = [article(str(a), lang) for a in row.get("articles") or ()]
-        code = "" if lang == "zh" else f" ({row['type']})"  # the event's code is for English
-        title = (f"#{seq} {event}{code} — {' '.join(tags)} — {t('project.signer')}:"
-                 f" {signer} ({label(ROLES, role, lang)}) — {t('project.recorded')}: {recorded}"
-                 f" — {mark_text}")
-        parts.append(f'<g class="tl-row" id="tl-{seq}"><title>{escape(title)}</title>')
-        parts.append(f'<text class="tl-date" x="4" y="{middle + 4}">{escape(recorded[:10])}'
-                     f'</text>')
-        parts.append(f'<circle class="tl-node role-{escape(role or "none")}" cx="{_AXIS}"'
-                     f' cy="{middle}" r="6"/>')
-        parts.append(f'<text class="tl-label" x="{_LABEL}" y="{middle + 4}">'
-                     f'<tspan class="tl-seq">#{seq}</tspan> '
-                     f'{escape(_clip(event, _TAGS - _LABEL - 48))}</text>')
-        x: float = _TAGS
-        for tag in tags:
-            width = _width(tag, 11) + 10
-            if x + width > _SIGNER - 8:
-                break
-            parts.append(f'<rect class="tl-tag" x="{x:.0f}" y="{middle - 9}" width="{width:.0f}"'
-                         f' height="18" rx="4"/><text class="tl-tag-text" x="{x + 5:.0f}"'
-                         f' y="{middle + 4}">{escape(tag)}</text>')
-            x += width + 4
-        parts.append(f'<text class="tl-signer" x="{_SIGNER}" y="{middle + 4}">'
-                     f'{escape(_clip(signer, _MARK - _SIGNER - 24))}</text>')
-        parts.append(f'<text class="tl-mark {mark_class}" x="{_MARK}" y="{middle + 5}"'
-                     f' aria-label="{escape(mark_text)}">{mark}</text></g>')
+        inner = _row_cached(row, status, names.get(signer_id, signer_id), lang, t)
+        parts.append(f'<g class="tl-row" id="tl-{seq}"><g transform="translate(0 {y})">'
+                     f'{inner}</g></g>')
         y += _ROW
     height = y + _TOP
     axis = (f'<line class="tl-axis" x1="{_AXIS}" x2="{_AXIS}" y1="{_TOP}"'
