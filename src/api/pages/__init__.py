@@ -11,6 +11,7 @@ from api.pages import (
     board,
     charts,
     forms,
+    importing,
     library,
     logentry,
     report,
@@ -28,5 +29,6 @@ router.include_router(admin.router)
 router.include_router(report.router)
 router.include_router(routes.router)
 router.include_router(forms.router)
+router.include_router(importing.router)  # 项目库导入 (docs/import.md)
 
 __all__ = ["STATIC_DIR", "TEMPLATES_DIR", "router"]
