@@ -23,6 +23,7 @@ from typing import Final
 
 from ledger.errors import CheckpointError
 from ledger.log.checkpoint import NoteSignature, SignedNote
+from ledger.log.witness import add_checkpoint_body
 from witness.errors import MalformedRequestError
 
 MAX_PROOF_LINES: Final = 63  # "The client MUST NOT send more than 63 consistency proof lines."
@@ -108,9 +109,8 @@ def size_body(size: int) -> str:
 
 
 def encode_request(old: int, proof: list[bytes] | tuple[bytes, ...], note: str) -> bytes:
-    """An ``add-checkpoint`` body (what a log sends; used by the ledger and the tests)."""
-    lines = [f"old {old}", *(base64.b64encode(node).decode("ascii") for node in proof)]
-    return ("\n".join(lines) + "\n\n" + note).encode("utf-8")
+    """An ``add-checkpoint`` body (what a log sends): the ledger's own request builder."""
+    return add_checkpoint_body(old, proof, note)
 
 
 __all__ = ["MAX_BODY_BYTES", "MAX_PROOF_LINES", "MAX_TREE_SIZE", "SIZE_MEDIA_TYPE",

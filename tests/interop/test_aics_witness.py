@@ -308,3 +308,38 @@ def test_aics_feeder_accepts_our_witness(aics_bin: Path, ledger: Ledger, tmp_pat
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+def test_the_server_pushes_to_aics_witness(aics: AicsWitness, ledger: Ledger) -> None:
+    """The push task of the server (api.witnessing) against a witness not written here: it
+    cosigns, we store its lines; a fresh task learns its size from its 409 and pushes growth."""
+    import asyncio  # noqa: PLC0415
+
+    from api.witnessing import Witnessing  # noqa: PLC0415
+    from ledger.log.witness import parse_witnesses  # noqa: PLC0415
+
+    endpoints = parse_witnesses(f"aics {aics.url} {aics.vkey.encode()}")
+
+    def push() -> Witnessing:
+        pushing = Witnessing(ledger, endpoints, 0.05)
+
+        async def once() -> None:
+            await pushing.push_once()
+            await pushing.stop()
+
+        asyncio.run(once())
+        return pushing
+
+    first = push()
+    size = ledger.log.tree_size()
+    assert [(v.cosigned_size, v.error) for v in first.views()] == [(size, None)]
+    [line] = ledger.log.cosignatures(size)
+    stored = ledger.trusted_checkpoint()
+    assert stored is not None
+    verify_note(SignedNote.parse(stored.note + line), [aics.vkey])
+    _grow(ledger, 5)
+    second = push()  # old 0 -> 409 with `size` -> from `size` with our consistency proof
+    grown = ledger.log.tree_size()
+    assert [(v.cosigned_size, v.error) for v in second.views()] == [(grown, None)]
+    assert second.halt is None
+    assert len(ledger.log.cosignatures(grown)) == 1
