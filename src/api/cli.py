@@ -664,12 +664,14 @@ def submit(file: Annotated[Path, typer.Argument(help="JSON {type, project?, effe
                "--token", envvar="LEDGER_TOKEN", metavar="TOKEN", help="Your bearer token.")],
            as_json: JsonFlag = False) -> None:
     """Sign a filing locally and submit it; prints the entry hash and leaf index."""
-    from api.client import ClientError, KeyFile  # noqa: PLC0415
+    from api.client import ClientError, KeyFile, ServerUnreachableError  # noqa: PLC0415
     from api.client import submit as send  # noqa: PLC0415
 
     try:
         document = json.loads(file.read_text(encoding="utf-8"))
         result = send(document, KeyFile.load(key), url, token)
+    except ServerUnreachableError as exc:
+        raise fail(str(exc)) from None  # a connection error: exit 2, like the others
     except (OSError, ValueError, ClientError) as exc:
         errors.print(f"[red]refused:[/red] {exc}", soft_wrap=True)
         raise typer.Exit(1) from None

@@ -26,6 +26,16 @@ class ClientError(LedgerError):
     """Raised when the server refuses a submission or the inputs are unusable."""
 
 
+class ServerUnreachableError(ClientError):
+    """Raised when the ledger's URL cannot be reached at all (nothing was submitted)."""
+
+    def __init__(self, url: str, exc: httpx.TransportError) -> None:
+        self.url = url
+        cause = str(exc).strip() or type(exc).__name__
+        super().__init__(f"cannot reach the ledger at {url}: {cause} (check --url or"
+                         " LEDGER_URL; nothing was submitted)")
+
+
 @dataclass(frozen=True)
 class KeyFile:
     """A client-held signing key."""
@@ -79,9 +89,15 @@ def submit(document: dict[str, Any], key: KeyFile, url: str, token: str,
     records the filing twice.
     """
     headers = {"Authorization": f"Bearer {token}"}
-    with httpx.Client(base_url=url.rstrip("/"), headers=headers, timeout=timeout) as http:
-        identity = _json(http.get("/api/v1/ledger"))
-        me = _json(http.get("/api/v1/me"))
+    # A connection is given a few seconds (an unreachable URL is said at once); an answer, the
+    # whole timeout (a group commit under load).
+    limits = httpx.Timeout(timeout, connect=min(timeout, 5.0))
+    with httpx.Client(base_url=url.rstrip("/"), headers=headers, timeout=limits) as http:
+        try:
+            identity = _json(http.get("/api/v1/ledger"))
+            me = _json(http.get("/api/v1/me"))
+        except httpx.TransportError as exc:
+            raise ServerUnreachableError(url, exc) from exc
         event_type = str(document["type"])
         opening = event_type == "ApplicationFiled"
         stream = uuid.uuid4() if opening else uuid.UUID(str(document["project"]))

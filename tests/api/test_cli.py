@@ -488,3 +488,16 @@ def test_export_takes_a_prefix(database_url: str, tmp_path: Path) -> None:
     code, _ = _run(database_url, "export", "--project", "12345", "-o", str(tmp_path / "x.zip"))
     assert code == 2
     assert not (tmp_path / "x.zip").exists()
+
+
+@pytest.mark.parametrize("where", ["127.0.0.1:{port}", "no-such-host.invalid"])
+def test_submit_to_an_unreachable_ledger_is_one_line(tmp_path: Path, where: str) -> None:
+    key = tmp_path / "key.json"
+    assert CliRunner().invoke(app, ["keys", "generate", "--output", str(key)]).exit_code == 0
+    filing = tmp_path / "filing.json"
+    filing.write_text(json.dumps({"type": "ApplicationFiled", "payload": {}}), encoding="utf-8")
+    url = "http://" + where.format(port=_free_port())
+    line = _one_line_error(["submit", str(filing), "--key", str(key), "--url", url, "--token",
+                            "t"], {})
+    assert f"cannot reach the ledger at {url}" in line
+    assert "nothing was submitted" in line
