@@ -8,6 +8,7 @@ in test_pages_forms_browser.py.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import re
@@ -21,6 +22,8 @@ from typing import Any
 from uuid import UUID
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from fastapi.testclient import TestClient
 from hypothesis import given
 from hypothesis import strategies as st
@@ -329,6 +332,38 @@ def test_the_forms_and_their_errors_are_in_chinese(demo: Demo, actor: str,
         assert _english_words(refused.text) == set(), name
         checked += 1
     assert checked >= 3
+
+
+def test_a_unit_signs_its_application_with_its_own_key(demo: Demo) -> None:
+    """What the browser does with WebCrypto, done here with the same bytes: the preview gives
+    the filing to sign, the form carries the signature, the server stores it untouched."""
+    private = Ed25519PrivateKey.generate()
+    record = demo.ledger.register_public_key("edu-wang", private.public_key().public_bytes(
+        Encoding.Raw, PublicFormat.Raw))
+    demo.sign_in("edu-wang")
+    form = demo.client.get("/apply")
+    assert 'id="sign-client"' in form.text  # offered beside the custodial key
+    csrf = csrf_of(form.text)
+    sha = _upload(demo, csrf, b"%PDF-1.4 signed in the browser")
+    data = _application(sha, csrf=csrf, nonce="3f1b0d9e-5a7c-4e2b-9d8f-6c5a4b3e2d1f")
+    prepared = demo.client.post("/forms/preview", data=data | {"key": record.key_id}).json()
+    signature = private.sign(prepared["signing_text"].encode("utf-8"))
+    filed = demo.client.post("/apply", data=data | {
+        "key": record.key_id, "signature": base64.b64encode(signature).decode(),
+        "stream": prepared["stream"], "effective": prepared["effective"]},
+        follow_redirects=False)
+    assert filed.status_code == 303, filed.text
+    assert filed.headers["location"].startswith(f"/projects/{prepared['stream']}?filed=1")
+    entry = demo.ledger.entry_at(UUID(prepared["stream"]), 1)
+    assert entry is not None
+    assert entry.filing.key == record.key_id
+    assert entry.filing.signing_bytes() == prepared["signing_text"].encode("utf-8")
+    forged = demo.client.post("/apply", data=data | {
+        "nonce": "9e8d7c6b-5a4f-4e3d-8c2b-1a0f9e8d7c6b", "key": record.key_id,
+        "signature": base64.b64encode(signature).decode(), "stream": prepared["stream"],
+        "effective": prepared["effective"]})
+    assert forged.status_code == 422  # another nonce: not what was signed
+    assert "签名未通过校验" in forged.text
 
 
 # --- the project page --------------------------------------------------------------------------

@@ -30,6 +30,7 @@ from fastapi.responses import JSONResponse
 from markupsafe import Markup, escape
 
 from api.pages import entries, i18n
+from api.pages.explain import error_message
 from api.pages.formspec import (
     Node,
     Parsed,
@@ -57,6 +58,8 @@ from api.routers.documents import owner_of
 from api.services import Actor, EventInput
 from ledger.errors import (
     AuthorisationError,
+    BadSignatureError,
+    KeyNotValidError,
     LedgerError,
     ProjectNotFoundError,
     RuleViolationError,
@@ -398,6 +401,9 @@ def _add_problems(ctx: Ctx, state: FormState, exc: ValidationFailedError, spec: 
             state.errors.append((where, shown, _problem_article(message, exc, spec)))
 
 
+_SIGNATURE_ZH = ("签名未通过校验：所签内容与提交的不一致，或所用密钥无效、已吊销或不属于您；"
+                 "未予记录。")
+
 # Catalogue messages the shared table does not word in Chinese (api.pages.i18n).
 _MORE_ZH = {
     "required for an operation_maintenance project: the project it maintains "
@@ -503,16 +509,21 @@ def _submit(ctx: Ctx, project_id: uuid.UUID | None, posted: Posted) -> Response:
         _add_problems(ctx, state, exc, spec)
         return again(422)
     except RuleViolationError as exc:
-        state.refused = {"rule": exc.rule, "article": exc.article, "detail": str(exc),
+        state.refused = {"rule": exc.rule, "article": exc.article,
+                         "detail": error_message(409, str(exc), exc, ctx.lang, ctx.unit_name),
                          "quote_zh": exc.quote_zh, "caused_by": list(exc.caused_by),
                          "field": _refusal_field(exc.rule, spec)}
         return again(409)
     except (AuthorisationError, ProjectNotFoundError):
         raise
     except LedgerError as exc:
+        status = ledger_problem(exc).status_code
+        detail = error_message(status, str(exc), exc, ctx.lang, ctx.unit_name)
+        if ctx.lang == "zh" and isinstance(exc, BadSignatureError | KeyNotValidError):
+            detail = _SIGNATURE_ZH
         state.refused = {"rule": None, "article": ", ".join(f"Art. {n}" for n in spec.articles),
-                         "detail": str(exc), "quote_zh": "", "caused_by": [], "field": ""}
-        return again(ledger_problem(exc).status_code)
+                         "detail": detail, "quote_zh": "", "caused_by": [], "field": ""}
+        return again(status)
     receipt = filed.receipt
     raise _Redirect(f"/projects/{receipt.stream}?filed={receipt.seq}#entry-{receipt.seq}")
 
