@@ -225,8 +225,11 @@ def demo(as_json: JsonFlag = False) -> None:
         check_database(settings.database_url, from_env="LEDGER_DATABASE_URL" in os.environ,
                        must_exist=False)
         from ledger.demo import ACTORS, load_demo  # noqa: PLC0415
+        from ledger.store import migrations  # noqa: PLC0415
 
         result = load_demo(settings)
+    with _ledger() as ledger:
+        migrations.migrate(ledger.log)  # a new database is at this release's schema version
     if as_json:
         _print_json({"projects": {k: str(v) for k, v in result.projects.items()},
                      "units": dict(result.units),

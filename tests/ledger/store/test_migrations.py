@@ -73,3 +73,11 @@ def test_a_newer_database_is_not_migrated(ledger: Ledger) -> None:
 def test_migrations_are_numbered_one_by_one() -> None:
     assert [step.number for step in migrations.MIGRATIONS] == list(
         range(1, len(migrations.MIGRATIONS) + 1))
+
+
+def test_the_demo_is_at_this_releases_version(database_url: str) -> None:
+    code, _, err = _cli(database_url, "demo")
+    assert code == 0, err
+    code, out, _ = _cli(database_url, "migrate", "--check")
+    assert code == 0
+    assert "0 migration(s) pending" in out
