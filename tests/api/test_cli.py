@@ -501,3 +501,30 @@ def test_submit_to_an_unreachable_ledger_is_one_line(tmp_path: Path, where: str)
                             "t"], {})
     assert f"cannot reach the ledger at {url}" in line
     assert "nothing was submitted" in line
+
+
+def _command_paths() -> list[list[str]]:
+    """Every command and sub-command of the CLI, the lazily imported ones included."""
+    import typer  # noqa: PLC0415
+
+    root = typer.main.get_command(app)
+    found: list[list[str]] = []
+
+    def walk(command: object, path: list[str]) -> None:
+        found.append(path)
+        real = command.real() if hasattr(command, "real") else command
+        for name, sub in getattr(real, "commands", {}).items():
+            walk(sub, [*path, name])
+
+    walk(root, [])
+    return found
+
+
+@pytest.mark.parametrize("path", _command_paths(), ids=lambda path: " ".join(path) or "ledger")
+def test_every_help_is_plain(path: list[str]) -> None:
+    result = CliRunner().invoke(app, [*path, "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    for artefact in ("<bool>", "<str>", "<int>", "<float>", "<path>", "list["):
+        assert artefact not in result.stdout, (path, artefact)
+    usage = next(line for line in result.stdout.splitlines() if "Usage:" in line)
+    assert "{" not in usage, usage  # an argument is NAME, not {name}
