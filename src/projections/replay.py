@@ -10,6 +10,7 @@ fact recorded after T therefore never changes a replay as known at T.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -19,7 +20,8 @@ from ledger.app import Ledger
 from ledger.errors import EntryHashMismatchError, ProjectNotFoundError
 from ledger.log.canonical import JSONValue
 from ledger.measures import rules, views
-from ledger.measures.facts import today_in_china
+from ledger.measures.events import EntryEvent
+from ledger.measures.facts import ProjectFacts, today_in_china
 from ledger.measures.trail import TrailActor, trail_and_facts
 from projections.state import LibraryState
 
@@ -63,8 +65,17 @@ def actors_as_known_at(ledger: Ledger, as_known_at: str | None) -> dict[str, Tra
 def replay_project(ledger: Ledger, project_id: UUID, *, as_known_at: str | None = None,
                    on: date | None = None) -> ProjectReplay:
     """Rebuild one project's projections from its verified stream, as known at T, on D."""
-    on = on or today_in_china(ledger.clock())
     events = ledger.events_of(project_id, as_known_at=as_known_at)
+    return replay_events(ledger, project_id, events, as_known_at=as_known_at, on=on)[0]
+
+
+def replay_events(ledger: Ledger, project_id: UUID, events: Sequence[EntryEvent], *,
+                  as_known_at: str | None = None,
+                  on: date | None = None) -> tuple[ProjectReplay, ProjectFacts]:
+    """:func:`replay_project` over the stream's events as known at T, already read and
+    verified (``Ledger.events_of``), and the facts it folded from them: a caller that needs
+    the events too (the project page) reads them once."""
+    on = on or today_in_china(ledger.clock())
     actors = actors_as_known_at(ledger, as_known_at)
     rows, facts = trail_and_facts(events, actors)  # one fold gives the trail and the facts
     opener = actors.get(facts.opened_by)
@@ -79,7 +90,8 @@ def replay_project(ledger: Ledger, project_id: UUID, *, as_known_at: str | None 
     }
     return ProjectReplay(project_id, as_known_at, on, len(events), calendar.digest, {
         name: {"state": view, "state_hash": views.state_hash(view, profile)}
-        for name, view in named.items()}, [f.to_json() for f in rules.flags(facts, calendar)])
+        for name, view in named.items()},
+        [f.to_json() for f in rules.flags(facts, calendar)]), facts
 
 
 def replay_library(ledger: Ledger, *, as_known_at: str | None = None) -> LibraryState:

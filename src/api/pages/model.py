@@ -19,7 +19,7 @@ from collections import OrderedDict
 from collections.abc import Hashable
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 from api.pages.units import UnitNames
@@ -29,12 +29,12 @@ from ledger.log.canonical import JSONValue
 from ledger.log.checkpoint import SignedNote
 from ledger.log.entries import b64decode, b64encode
 from ledger.log.store import StoredCheckpoint
-from ledger.measures import rules, views
-from ledger.measures.aggregates import KeyRegistry, fact_entry
+from ledger.measures import views
+from ledger.measures.aggregates import KeyRegistry
 from ledger.measures.events import EntryEvent
-from ledger.measures.facts import ProjectFacts, empty_facts, fold
+from ledger.measures.facts import ProjectFacts
 from ledger.measures.roles import Role
-from projections.replay import replay_project
+from projections.replay import replay_events
 from projections.state import LibraryState
 
 _ROW_MEMO_LIMIT = 200_000
@@ -221,16 +221,13 @@ class PageReads:
 
     def _compute(self, project_id: UUID, as_known_at: str | None, day: date) -> ProjectData:
         ledger = self.service.ledger
-        replay = replay_project(ledger, project_id, as_known_at=as_known_at, on=day)
-        events = [e for e in ledger.events_of(project_id)
-                  if as_known_at is None or (e.recorded_at or "") <= as_known_at]
+        events = ledger.events_of(project_id, as_known_at=as_known_at)  # read once, verified
+        replay, facts = replay_events(ledger, project_id, events, as_known_at=as_known_at,
+                                      on=day)
         registry = ledger.registry()
         signatures = {e.originator_version: "valid" if self._signature_ok(e, registry)
                       else "invalid" for e in events}
-        facts = empty_facts(str(project_id))
-        for event in events:
-            facts = fold(facts, fact_entry(event))
-        flags = [r.to_json() for r in rules.flags(facts, ledger.calendar)]
+        flags = cast(list[dict[str, JSONValue]], replay.flags)
         names = {a: r.display_name for a, r in registry.actors.items()}
         seq_of_hash = {e.entry_hash: e.originator_version for e in events if e.entry_hash}
         money = {"arranged_c_fen": facts.arranged_construction_fen,
