@@ -87,19 +87,20 @@ def _row(row: Mapping[str, Any], status: str, signer: str, lang: str,
 
 # A recorded entry's row never changes while its signature check, signer and language do not:
 # drawn once, it is moved into place on every later timeline of the project.
-_ROWS: OrderedDict[tuple[Any, ...], str] = OrderedDict()
+_ROWS: OrderedDict[tuple[Any, ...], tuple[str, str]] = OrderedDict()
 _ROWS_LIMIT = 200_000
 _ROWS_LOCK = threading.Lock()
 
 
 def _row_cached(row: Mapping[str, Any], status: str, signer: str, lang: str,
-                t: Callable[..., str]) -> str:
+                t: Callable[..., str]) -> tuple[str, str]:
+    """The row's year (Beijing time) and its drawing."""
     key = (row.get("entry_hash"), row.get("seq"), row.get("type"), row.get("recorded_at"),
            row.get("role"), status, signer, lang)
     with _ROWS_LOCK:
         found = _ROWS.get(key)
     if found is None or key[0] is None:
-        found = _row(row, status, signer, lang, t)
+        found = (cst(str(row.get("recorded_at") or ""))[:4], _row(row, status, signer, lang, t))
         with _ROWS_LOCK:
             _ROWS[key] = found
             while len(_ROWS) > _ROWS_LIMIT:
@@ -115,15 +116,15 @@ def timeline_svg(rows: Sequence[Mapping[str, Any]], signatures: Mapping[int, str
     year = None
     for row in rows:
         seq = int(row["seq"])
-        recorded_year = cst(str(row.get("recorded_at") or ""))[:4]
+        signer_id = str(row.get("actor") or "")
+        status = signatures.get(seq, str(row.get("signature") or "unchecked"))
+        recorded_year, inner = _row_cached(row, status, names.get(signer_id, signer_id), lang,
+                                           t)
         if recorded_year != year:
             year = recorded_year
             parts.append(f'<g class="tl-year"><line x1="0" x2="{_WIDTH}" y1="{y + 4}"'
                          f' y2="{y + 4}"/><text x="4" y="{y + 18}">{escape(year)}</text></g>')
             y += _YEAR
-        signer_id = str(row.get("actor") or "")
-        status = signatures.get(seq, str(row.get("signature") or "unchecked"))
-        inner = _row_cached(row, status, names.get(signer_id, signer_id), lang, t)
         parts.append(f'<g class="tl-row" id="tl-{seq}"><g transform="translate(0 {y})">'
                      f'{inner}</g></g>')
         y += _ROW
