@@ -10,6 +10,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.security.utils import get_authorization_scheme_param
 
 from api.problems import NotAuthenticatedError
+from api.schemas import Day
 from api.services import Actor, LedgerService
 from ledger.app import Ledger
 
@@ -24,6 +25,9 @@ async def get_ledger(request: Request) -> Ledger:
     """The application's ledger."""
     return (await get_service(request)).ledger
 
+
+__all__ = ["CurrentActor", "Day", "LedgerDep", "ServiceDep", "actor_for_authorization",
+           "actor_for_token", "current_actor", "get_ledger", "get_service"]
 
 ServiceDep = Annotated[LedgerService, Depends(get_service)]
 LedgerDep = Annotated[Ledger, Depends(get_ledger)]

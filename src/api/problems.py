@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match
 
 from api.batcher import OverloadedError
 from api.outages import DATABASE_ERRORS
@@ -30,6 +30,7 @@ from ledger.errors import (
     RequestTooLargeError,
     RoleNotPermittedError,
     RuleViolationError,
+    SigningUnavailableError,
     StaleStreamError,
     UnknownActorError,
     UnknownEventTypeError,
@@ -68,6 +69,8 @@ _STATUS: tuple[tuple[type[LedgerError], int, str, str], ...] = (
     (StaleStreamError, 503, "busy", "The key registry changed; retry"),
     (OverloadedError, 503, "overloaded", "Too many filings waiting; retry"),
     (WriterUnavailableError, 503, "writer-unavailable", "The ledger writer restarted; retry"),
+    (SigningUnavailableError, 503, "signing-unavailable", "The signing device is unavailable;"
+                                                          " retry"),
     (IntegrityFailedError, 500, "integrity", "Ledger integrity check failed"),
 )
 
@@ -76,6 +79,7 @@ DATABASE_RETRY_AFTER = 2
 """Seconds a client is asked to wait after a database error."""
 
 _log = logging.getLogger("api.problems")
+_UNPARSED = "There was an error parsing the body"
 
 
 def problem(status: int, kind: str, title: str, detail: str, *,
@@ -141,16 +145,18 @@ def ledger_problem(exc: LedgerError) -> JSONResponse:
 
 
 def allowed_methods(request: Request) -> list[str]:
-    """Every method some route serves at the request's path (for ``Allow`` on a 405)."""
-    methods: set[str] = set()
-    for route in request.app.router.routes:
-        match, _ = route.matches({**request.scope, "method": "GET"})
-        if match is not Match.NONE:
-            methods |= set(getattr(route, "methods", None) or ())
-        match, _ = route.matches(request.scope)
-        if match is not Match.NONE:
-            methods |= set(getattr(route, "methods", None) or ())
-    return sorted(methods)
+    """Every method the OpenAPI document gives the request's path (for ``Allow`` on a 405)."""
+    app = request.app
+    templates: list[tuple[re.Pattern[str], list[str]]] | None = getattr(
+        app.state, "allowed_methods", None)
+    if templates is None:
+        templates = [
+            (re.compile("^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(path)) + "$"),
+             sorted(method.upper() for method in item))
+            for path, item in app.openapi().get("paths", {}).items()]
+        app.state.allowed_methods = templates
+    path = request.url.path
+    return sorted({m for pattern, methods in templates if pattern.match(path) for m in methods})
 
 
 def install(app: FastAPI) -> None:
@@ -169,9 +175,13 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400 and exc.detail == _UNPARSED:  # FastAPI's: not valid JSON
+            return problem(422, "validation", "The request is invalid", "the body cannot be"
+                           " parsed as its Content-Type says",
+                           errors=[{"field": "body", "message": "cannot be parsed"}])
         headers = dict(exc.headers or {})
         if exc.status_code == 405:
-            headers["Allow"] = ", ".join(allowed_methods(request))
+            headers["Allow"] = ", ".join(allowed_methods(request)) or headers.get("Allow", "")
         return problem(exc.status_code, "http", str(exc.detail), str(exc.detail),
                        headers=headers)
 
@@ -231,7 +241,7 @@ def _statuses(path: str, method: str, operation: dict[str, Any]) -> list[int]:
     public = "security" not in operation
     if not public:
         found += [401, 403]
-    if "{" in path:
+    if "{" in path or (not public and path.startswith("/log/")):  # the log's by stream or hash
         found.append(404)
     if operation.get("parameters") or operation.get("requestBody") or "{" in path:
         found.append(422)
@@ -274,4 +284,7 @@ def document_problems(schema: dict[str, Any], *, paths: frozenset[str] | None = 
                 if described and status != 422:
                     response["description"] = described
                 responses[str(status)] = response
+            for status, response in responses.items():  # declared by a route, without a body
+                if status[0] in "45" and "content" not in response:
+                    response["content"] = {PROBLEM: {"schema": reference}}
     return schema

@@ -6,16 +6,30 @@ OpenAPI document shows every event's payload with an example.
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Annotated, Any, Literal, Union, cast
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
 
 from ledger.measures.catalogue import CATALOGUE, EXAMPLES
 
+_DAY = re.compile(r"^\d{4}-\d\d-\d\d$")
+
+
+def _iso_day(value: Any) -> Any:
+    """Only ``YYYY-MM-DD`` is a date here (pydantic alone would take ``0`` as 1970-01-01)."""
+    if not isinstance(value, date) and not (isinstance(value, str) and _DAY.fullmatch(value)):
+        raise ValueError("expected a date YYYY-MM-DD")
+    return value
+
+
+Day = Annotated[date, BeforeValidator(_iso_day)]
+"""A date as the API takes it, in a body or a query: ``YYYY-MM-DD`` and nothing else."""
+
 _SIGNED_FIELDS = {
-    "effective": (date | None, Field(default=None, description="When the fact took effect.")),
+    "effective": (Day | None, Field(default=None, description="When the fact took effect.")),
     "key": (str | None, Field(default=None, description="Client-signed: your key id.")),
     "nonce": (UUID | None, Field(default=None, description=(
         "Client-signed: the filing nonce (= Idempotency-Key)."))),
@@ -64,7 +78,7 @@ class ProjectCreate(BaseModel):
 
     payload: ApplicationPayload  # type: ignore[valid-type]
     stream: UUID | None = None
-    effective: date | None = None
+    effective: Day | None = None
     key: str | None = None
     nonce: UUID | None = None
     signature: str | None = None
@@ -77,7 +91,7 @@ class _FilingEnvelope(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     payload: dict[str, Any]
-    effective: date | None = None
+    effective: Day | None = None
     key: str | None = None
     nonce: UUID | None = None
     signature: str | None = None

@@ -27,7 +27,8 @@ from ledger.service.documents import ACCEPTED, extension_of
 
 router = APIRouter(prefix="/api/v1/documents", tags=["documents"])
 
-_BINARY = {"schema": {"type": "string", "format": "binary"}}
+_BINARY = {"schema": {"type": "string", "format": "binary", "minLength": 1}}
+_ANY_JSON: dict[str, object] = {"schema": {"description": "Any JSON document"}}
 _ACCEPTED_LIST = ", ".join(f"{a.name} (`{a.media_type}`)" for a in ACCEPTED)
 
 
@@ -50,7 +51,8 @@ def _limiter(request: Request, service: LedgerService) -> RateLimiter:
              description=f"Accepted: {_ACCEPTED_LIST}. The content must be what the media "
                          "type says (docs/api.md, Documents).",
              openapi_extra={"requestBody": {"required": True, "content": {
-                 a.media_type: _BINARY for a in ACCEPTED}}})
+                 a.media_type: _ANY_JSON if a.media_type == "application/json" else _BINARY
+                 for a in ACCEPTED}}})
 async def upload(request: Request, service: ServiceDep, actor: CurrentActor) -> DocumentPublic:
     """Stored by SHA-256; uploading the same file twice returns the same document, with the
     time the caller's unit (or the caller) first uploaded it."""

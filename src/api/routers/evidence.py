@@ -8,14 +8,13 @@ everywhere else, so that its existence does not leak).
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
-from api.deps import CurrentActor, ServiceDep
+from api.deps import CurrentActor, Day, ServiceDep
 from ledger.errors import AuthorisationError
 from ledger.measures.roles import Role
 from projections.evidence import export_bundle
@@ -32,7 +31,7 @@ def project_evidence(
     project_id: UUID, service: ServiceDep, actor: CurrentActor,
     as_known_at: Annotated[str | None, Query(
         description="Only entries recorded at or before this RFC 3339 time.")] = None,
-    on: Annotated[date | None, Query(description="Evaluation date (default today).")] = None,
+    on: Annotated[Day | None, Query(description="Evaluation date (default today).")] = None,
 ) -> Response:
     """The evidence bundle of a project: entries, proofs, checkpoint, documents, projections."""
     if actor.role is not Role.UNIT and actor.role not in _EXPORTERS:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from api.deps import CurrentActor, ServiceDep
+from api.deps import CurrentActor, Day, ServiceDep
 from api.schemas import ObligationPublic
 
 router = APIRouter(prefix="/api/v1/obligations", tags=["obligations"])
@@ -16,7 +15,7 @@ router = APIRouter(prefix="/api/v1/obligations", tags=["obligations"])
 @router.get("", response_model=list[ObligationPublic],
             summary="Every deadline the caller may see (overdue only on request)")
 def list_obligations(service: ServiceDep, actor: CurrentActor,
-                     on: Annotated[date | None, Query()] = None, overdue: bool = False,
+                     on: Annotated[Day | None, Query()] = None, overdue: bool = False,
                      as_known_at: Annotated[str | None, Query(
                          pattern=r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")] = None,
                      ) -> list[ObligationPublic]:

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Body, Header, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from pydantic import TypeAdapter
 
-from api.deps import CurrentActor, ServiceDep, actor_for_authorization
+from api.deps import CurrentActor, Day, ServiceDep, actor_for_authorization
 from api.lean_route import json_body, served_by
 from api.schemas import (
     EVENT_MODELS,
@@ -34,8 +34,8 @@ AsKnownAt = Annotated[str | None, Query(
     description="Only entries recorded at or before this RFC 3339 UTC time "
                 "(e.g. 2025-06-30T16:00:00.000000Z).",
     pattern=r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")]
-On = Annotated[date | None, Query(description="Evaluation date (default: today, Beijing).")]
-IdempotencyKey = Annotated[str | None, Header(
+On = Annotated[Day | None, Query(description="Evaluation date (default: today, Beijing).")]
+IdempotencyKey = Annotated[UUID | None, Header(
     description="The filing nonce (a UUID): a retry with the same key returns the original "
                 "entry; the same key with a different filing is 422.")]
 
@@ -125,11 +125,15 @@ async def file_event(project_id: UUID, body: Annotated[EventCreate, Body()],  # 
     raise NotImplementedError  # pragma: no cover - served by _serve_event
 
 
-router.add_api_route("", file_application, methods=["POST"],
+_REPLAYED: dict[int | str, dict[str, Any]] = {200: {
+    "model": ReceiptPublic, "description": "A retry with the same Idempotency-Key: the original"
+    " receipt (header `Idempotent-Replayed: true`); nothing new is recorded"}}
+
+router.add_api_route("", file_application, methods=["POST"], responses=_REPLAYED,
                      status_code=status.HTTP_201_CREATED, response_model=ReceiptPublic,
                      summary="File an application (ApplicationFiled, 立项申请)",
                      route_class_override=served_by(_serve_application))
-router.add_api_route("/{project_id}/events", file_event, methods=["POST"],
+router.add_api_route("/{project_id}/events", file_event, methods=["POST"], responses=_REPLAYED,
                      status_code=status.HTTP_201_CREATED, response_model=ReceiptPublic,
                      summary="File an event on a project",
                      route_class_override=served_by(_serve_event))
