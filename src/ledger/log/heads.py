@@ -85,6 +85,8 @@ database with a heads map and no such value stores one node per row (its first l
 ``ledger init`` converts it."""
 
 _SLOTS: Final = (1 << (GROUP_LEVELS + 1)) - 1  # 31 positions: 15 nodes and 16 leaves below
+_INTERNAL_TAGS: Final = tuple(bytes((slot, 0x01)) for slot in range(_SLOTS))
+_LEAF_TAGS: Final = tuple(bytes((slot, 0x00)) for slot in range(_SLOTS))
 
 CATCH_UP_LEAVES: Final = 5_000
 """How far (in leaves) a process's map may lag the log and still be brought up to date under
@@ -243,7 +245,13 @@ def _group_nodes(top: int, top_prefix: int,
 def encode_group(nodes: Iterable[tuple[int, Node]]) -> bytes:
     """A group's stored bytes: for each node in slot order, ``slot (1 byte) ‖`` its
     :func:`encode_node` bytes (the tag byte tells an internal node's 65 from a leaf's 81)."""
-    return b"".join(bytes((slot,)) + encode_node(node) for slot, node in nodes)
+    parts: list[bytes] = []
+    for slot, node in nodes:
+        if isinstance(node, InternalNode):
+            parts += (_INTERNAL_TAGS[slot], node.left, node.right)
+        else:
+            parts += (_LEAF_TAGS[slot], node.key, node.head.value())
+    return b"".join(parts)
 
 
 def decode_group(profile: Profile, top: int, top_prefix: int, data: bytes,
@@ -522,9 +530,13 @@ class CurrentHeads:
             else:
                 overlay.put(version, {})
                 root = heads.root()
-            written = overlay.written
-            return HeadsUpdate(base, version, root, written, group_rows(
-                written, lambda depth, prefix: overlay.get(depth, prefix, version)))
+            written, nodes = overlay.written, self._store.nodes
+
+            def get(depth: int, prefix: int) -> Node | None:  # the map at the new version
+                node = written.get((depth, prefix))
+                return node if node is not None else nodes.get((depth, prefix))
+
+            return HeadsUpdate(base, version, root, written, group_rows(written, get))
 
     def commit(self, update: HeadsUpdate) -> bool:
         """Merge a batch's update once its transaction has committed; False (nothing done) if
