@@ -575,7 +575,7 @@ class SQLHeadsMap(SQLSideTables[D]):
         """The map at the log's current size, rebuilt from every stream's newest entry.
 
         Why rebuild rather than read the stored nodes: the stored nodes are every version
-        of every position (about ten rows per leaf appended), and picking each position's
+        of every group (several rows per leaf appended), and picking each position's
         newest needs a scan of them all, while the streams' newest entries are one row per
         stream, read by one grouped query over the leaves; building the map from them is
         ``O(streams)`` hashing (measured by ``scripts/bench/bench_heads_startup.py``: about
