@@ -30,7 +30,7 @@ from api.routers import (
     units,
 )
 from api.services import LedgerService
-from api.serving import tune_for_serving
+from api.serving import refuse_unready, tune_for_serving
 from api.writer import WriterProcess
 from ledger.app import Ledger
 from ledger.settings import Settings
@@ -68,7 +68,7 @@ def create_app(settings: Settings | None = None, ledger: Ledger | None = None, *
             opened = Ledger(chosen)
             # Refuse to start on an uninitialised database, without the log key (an HSM not
             # reachable, a wrong master key), or on the placeholder master key in production.
-            opened.custody.check_signing()
+            refuse_unready(opened)  # and a database not at this release's schema version
             writer = WriterProcess(chosen) if (
                 group_commit and chosen.writer == "process") else None
             start(app, opened, writer)

@@ -138,11 +138,9 @@ def init(origin: Annotated[str, typer.Option(
     import base64  # noqa: PLC0415
 
     from api.cli_errors import redacted  # noqa: PLC0415
-    from ledger.store import migrations  # noqa: PLC0415
-
     with _ledger(initialised=False) as ledger:
+        # Also records (or, on an older database, migrates to) this release's schema version.
         identity = ledger.initialise(origin=origin, profile=profile)
-        migrations.migrate(ledger.log)  # a new database is at this release's schema version
         info = {"origin": identity.origin, "profile": identity.profile.name,
                 "log_key": identity.log_key.encode(), "root_key_id": identity.root_key_id,
                 "root_public_key": base64.b64encode(identity.root_public_key).decode(),
@@ -225,11 +223,8 @@ def demo(as_json: JsonFlag = False) -> None:
         check_database(settings.database_url, from_env="LEDGER_DATABASE_URL" in os.environ,
                        must_exist=False)
         from ledger.demo import ACTORS, load_demo  # noqa: PLC0415
-        from ledger.store import migrations  # noqa: PLC0415
 
-        result = load_demo(settings)
-    with _ledger() as ledger:
-        migrations.migrate(ledger.log)  # a new database is at this release's schema version
+        result = load_demo(settings)  # initialises the ledger: at this release's schema version
     if as_json:
         _print_json({"projects": {k: str(v) for k, v in result.projects.items()},
                      "units": dict(result.units),

@@ -9,6 +9,20 @@ from __future__ import annotations
 
 import gc
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ledger.app import Ledger
+
+
+def refuse_unready(ledger: Ledger) -> None:
+    """Refuse to serve a ledger that could not sign (no log key: an HSM not reachable, a
+    wrong master key; the placeholder master key in production) or whose database is not at
+    this release's schema version (``ledger migrate``; docs/deploy.md, Upgrades)."""
+    from ledger.store import migrations  # noqa: PLC0415
+
+    ledger.custody.check_signing()
+    migrations.require_current(ledger.log)
 
 
 def tune_for_serving() -> None:

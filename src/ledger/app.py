@@ -57,6 +57,7 @@ from ledger.service.reads import VerifiedReads
 from ledger.service.submission import Receipt, SignedFiling
 from ledger.service.tokens import BearerTokens
 from ledger.settings import Settings
+from ledger.store import migrations
 
 
 def _persistence_env(settings: Settings) -> dict[str, str]:
@@ -179,6 +180,9 @@ class Ledger(Application[UUID]):
         Idempotent: on an initialised database it only checks and returns the identity.
         """
         identity = self.custody.initialise(origin=origin, profile=profile)
+        # A new database is at this release's schema version; an older one is migrated
+        # (docs/deploy.md, Upgrades).
+        migrations.migrate(self.log, tables_created=True)  # initialise ran create_table
         if self.registry().version == 0:
             self.actors.register_actor(admin, Role.ADMIN, None, "Administrator 管理员")
         return identity

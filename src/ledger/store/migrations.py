@@ -83,10 +83,13 @@ def pending(log: LogStore) -> list[Migration]:
     return [step for step in MIGRATIONS if step.number > current]
 
 
-def migrate(log: LogStore, *, clock: Callable[[], datetime] | None = None) -> list[Migration]:
+def migrate(log: LogStore, *, clock: Callable[[], datetime] | None = None,
+            tables_created: bool = False) -> list[Migration]:
     """Apply every pending migration in order, recording each; return those applied.
 
-    A database at a newer version than this release knows is refused (never "migrated down").
+    ``tables_created``: the caller has just run ``log.create_table()`` (``ledger init``
+    does), which is migration 1, so it is recorded without being run twice. A database at a
+    newer version than this release knows is refused (never "migrated down").
     """
     current = schema_version(log)
     if current > SCHEMA_VERSION:
@@ -94,7 +97,8 @@ def migrate(log: LogStore, *, clock: Callable[[], datetime] | None = None) -> li
     now = clock or (lambda: datetime.now(UTC))
     applied = []
     for step in pending(log):
-        step.apply(log)
+        if not (tables_created and step.apply is _baseline):
+            step.apply(log)
         log.put_meta(KEY.format(step.number), now().isoformat(timespec="seconds"))
         applied.append(step)
     return applied

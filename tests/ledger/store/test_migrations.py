@@ -4,15 +4,19 @@
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import parse_qs
 
+import psycopg
 import pytest
 from typer.testing import CliRunner
 
 from api.cli import app
 from ledger.app import Ledger
+from ledger.settings import Settings
 from ledger.store import migrations
 
 ENV = {"LEDGER_ENVIRONMENT": "test"}
@@ -31,10 +35,28 @@ def test_init_records_this_releases_version(database_url: str) -> None:
     assert '"from": 1' in out.replace(str(migrations.SCHEMA_VERSION), "1")
 
 
+def _forget_versions(database_url: str) -> None:
+    """Make the database look as one made before schema versions were recorded."""
+    statement = "DELETE FROM ledger_meta WHERE key LIKE 'schema_migration_%'"
+    if database_url.startswith("sqlite:///"):
+        with sqlite3.connect(database_url.removeprefix("sqlite:///")) as conn:
+            conn.execute(statement)
+        return
+    base, _, query = database_url.partition("?")
+    schema = parse_qs(query)["schema"][0]
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(f'SET search_path TO "{schema}"')
+        conn.execute(statement)
+
+
+def test_initialise_records_this_releases_version(ledger: Ledger) -> None:
+    assert migrations.schema_version(ledger.log) == migrations.SCHEMA_VERSION
+    migrations.require_current(ledger.log)
+
+
 def test_an_unversioned_database_is_refused_until_migrated(ledger: Ledger,
                                                            database_url: str) -> None:
-    # The fixture's ledger was made by Ledger.initialise(), which records no schema version:
-    # as a database made before versions were recorded.
+    _forget_versions(database_url)
     assert migrations.schema_version(ledger.log) == 0
     with pytest.raises(migrations.SchemaOutdatedError, match="run `ledger migrate`"):
         migrations.require_current(ledger.log)
@@ -81,3 +103,18 @@ def test_the_demo_is_at_this_releases_version(database_url: str) -> None:
     code, out, _ = _cli(database_url, "migrate", "--check")
     assert code == 0
     assert "0 migration(s) pending" in out
+
+
+def test_the_app_refuses_an_unmigrated_database(ledger: Ledger, database_url: str,
+                                               settings: Settings) -> None:
+    # The uvicorn factory (api.app:create_app) checks too, not only `ledger serve`.
+    from fastapi.testclient import TestClient  # noqa: PLC0415
+
+    from api.app import create_app  # noqa: PLC0415
+
+    _forget_versions(database_url)
+    with pytest.raises(migrations.SchemaOutdatedError), TestClient(create_app(settings)):
+        pass
+    migrations.migrate(ledger.log)
+    with TestClient(create_app(settings)) as client:
+        assert client.get("/healthz").status_code == 200
