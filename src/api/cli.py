@@ -164,11 +164,10 @@ def serve(host: Annotated[str, typer.Option(
                    " default: only 127.0.0.1).")] = None) -> None:
     """Run the HTTP API and the web pages (uvicorn), after checking the database."""
     from api.cli_errors import check_append_privileges  # noqa: PLC0415
-    from ledger.store import migrations  # noqa: PLC0415
+    from api.serving import refuse_unready  # noqa: PLC0415
 
     with _ledger() as ledger:  # one line naming what is wrong, before uvicorn starts
-        ledger.custody.check_signing()  # the log key is held; no placeholder in production
-        migrations.require_current(ledger.log)  # `ledger migrate` after an upgrade
+        refuse_unready(ledger)  # the log key held; no placeholder in production; migrated
         check_append_privileges(ledger.settings.database_url)  # grants.sql after a migrate
     import uvicorn  # noqa: PLC0415 - only this command needs the server
 
