@@ -274,6 +274,21 @@ def test_a_refused_contract_cites_article_9_beside_the_effective_date(demo: Demo
     assert f'value="{sha}"' in response.text
 
 
+def test_a_decision_on_nothing_open_is_refused_beside_the_entry_it_cites(demo: Demo) -> None:
+    demo.sign_in("office-li")
+    project = demo.project("edu-resources")
+    form = demo.client.get(f"/projects/{project}/file?type=AcceptanceExtensionDecided")
+    response = demo.client.post(f"/projects/{project}/file", data={
+        "csrf": csrf_of(form.text), "type": "AcceptanceExtensionDecided", "mode": "form",
+        "request_seq": "2", "decision": "rejected", "remarks": "不同意"})
+    assert response.status_code == 409, response.text
+    beside = re.search(r'<div class="field-refused" id="f-request_seq-refused"[^>]*>(.*?)</div>',
+                       response.text, re.S)
+    assert beside is not None
+    assert "引用的事项不存在或已处理" in beside.group(1)
+    assert 'value="2"' in response.text
+
+
 def test_the_preview_gives_the_json_and_the_bytes_a_browser_key_signs(demo: Demo) -> None:
     demo.sign_in("edu-wang")
     project = demo.project("edu-resources")

@@ -104,7 +104,6 @@ _TEXT: dict[str, tuple[str, str]] = {
     "client_only": ("本单位的密钥由本单位保管：请选择密钥文件，在浏览器中签名。",
                     "Your unit holds its own key: choose the key file to sign in the browser."),
     "field_ref": ("字段对照（JSON 名称）", "Fields (JSON names)"),
-    "refused_near": ("不予受理的原因见下方。", "Why it was refused is shown below."),
 }
 
 
@@ -137,13 +136,13 @@ _REFUSAL_FIELD = {
     "no_headroom": "amount_fen", "funding_suspended": "kind", "unit_barred": "kind",
     "acceptance_required": "kind", "sharing_non_compliance": "kind",
     "security_non_compliance": "kind", "catalogue_not_completed": "kind",
-    "unknown_reference": "request_seq", "not_completed": "effective",
+    "not_completed": "effective",
 }
 
 
 def _refusal_field(rule: str, spec: EventSpec) -> str:
     name = _REFUSAL_FIELD.get(rule, "")
-    if name == "unknown_reference":
+    if rule == "unknown_reference":  # the entry the filing cites
         name = next((n for n in spec.payload.model_fields if n.endswith("_seq")), "")
     return name if name == "effective" or name in spec.payload.model_fields else ""
 
@@ -171,7 +170,7 @@ def _node_at(path: str, nodes: Sequence[Node]) -> Node | None:
     return current
 
 
-def _default_values(ctx: Ctx, spec: EventSpec, nodes: Sequence[Node]) -> dict[str, list[str]]:
+def _default_values(ctx: Ctx, nodes: Sequence[Node]) -> dict[str, list[str]]:
     """A new form: empty, but for the year fields (this year)."""
     year = str(ctx.service.ledger.today().year)
     return {n.name: [year] for n in nodes if n.kind == "int" and n.name.endswith("year")}
@@ -263,7 +262,7 @@ def _file_page(ctx: Ctx, actor: Actor, project_id: uuid.UUID | None, chosen: str
     spec = next((s for s in types if s.name == chosen), types[0])
     nodes = form_for(spec.payload, EXAMPLES.get(spec.name))
     if state is None:
-        state = FormState(values=_default_values(ctx, spec, nodes))
+        state = FormState(values=_default_values(ctx, nodes))
     own_keys, custodial = _signing_keys(ctx, actor)
     library = ctx.reads.library(actor)
     projects = [(str(r["id"]), str(r["title"])) for r in library.rows]
