@@ -80,7 +80,7 @@ _TEXT: dict[str, tuple[str, str]] = {
     "add": ("添加", "Add"),
     "remove": ("删除此项", "Remove"),
     "choose": ("请选择", "Choose"),
-    "wan": ("万元", "10,000 yuan (万元)"),
+    "wan": ("万元", "万元"),  # ten thousand yuan: the unit budgets are written in
     "money_help": ("以万元为单位，可精确到分（最多 6 位小数），如 286 或 12.5。",
                    "In 万元 (10,000 yuan), exact to the fen (up to 6 decimals)."),
     "sha256": ("文件指纹 SHA-256（选择文件后自动填写）",
