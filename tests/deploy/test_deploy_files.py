@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import re
 import shlex
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -116,3 +119,21 @@ def test_the_environment_example_names_real_settings() -> None:
             if re.fullmatch(r"LEDGER_[A-Z_]+", name) and "=" in line and not name.endswith(
                     ("_PASSWORD",)):
                 assert name in known, (path.name, name)
+
+
+def test_systemd_accepts_the_units(tmp_path: Path) -> None:
+    analyze = shutil.which("systemd-analyze")
+    if analyze is None:
+        pytest.skip("systemd-analyze is not installed")
+    # As installed: the venv and deploy/ under /opt/ledger, here this checkout's.
+    for unit in (DEPLOY / "systemd").glob("*.*"):
+        if unit.suffix in {".service", ".timer"}:
+            text = unit.read_text(encoding="utf-8").replace(
+                "/opt/ledger/.venv/bin/ledger", str(Path(sys.executable).parent / "ledger"))
+            (tmp_path / unit.name).write_text(text.replace("/opt/ledger/deploy",
+                                                           str(DEPLOY)), encoding="utf-8")
+    units = sorted(str(path) for path in tmp_path.iterdir())
+    done = subprocess.run([analyze, "verify", "--man=no", *units], capture_output=True,
+                          text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.strip() == "", done.stderr  # unknown keys and bad values are warnings
