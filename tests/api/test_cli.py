@@ -17,7 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 from api.cli import app
-from api.cli_errors import DatabaseUnreachableError
+from api.cli_errors import CONNECT_TIMEOUT, DatabaseUnreachableError
 from api.cli_lazy import LAZY, loaded
 from ledger.app import Ledger
 from ledger.evidence.bundle import LogKeyNotPinnedError
@@ -528,3 +528,17 @@ def test_every_help_is_plain(path: list[str]) -> None:
         assert artefact not in result.stdout, (path, artefact)
     usage = next(line for line in result.stdout.splitlines() if "Usage:" in line)
     assert "{" not in usage, usage  # an argument is NAME, not {name}
+
+
+def test_a_silent_server_is_given_a_few_seconds() -> None:
+    # Something listens on the port but never answers (a wrong service, a stuck proxy): the
+    # connection is given up after CONNECT_TIMEOUT seconds, said as such.
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        port = silent.getsockname()[1]
+        started = time.monotonic()
+        line = _one_line_error(["projects"], {
+            "LEDGER_DATABASE_URL": f"postgresql://postgres@127.0.0.1:{port}/test"})
+    assert f"did not answer within {CONNECT_TIMEOUT:g} s" in line
+    assert CONNECT_TIMEOUT - 1 <= time.monotonic() - started < CONNECT_TIMEOUT + 5
