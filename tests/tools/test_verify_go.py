@@ -335,6 +335,18 @@ def _document_replaced_under_its_own_name(ledger: Ledger, data: bytes) -> bytes:
     return _zip(members | {f"documents/{hashlib.sha256(forged).hexdigest()}": forged})
 
 
+def _names_with_a_path(ledger: Ledger, data: bytes) -> bytes:
+    """names.json giving a document a name with a path in it."""
+    members = _members(data)
+    sha = next(n for n in members if n.startswith("documents/")).removeprefix("documents/")
+    return _zip(members | {"names.json": json.dumps({sha: "../etc/passwd"}).encode()})
+
+
+def _names_of_an_unshipped_document(ledger: Ledger, data: bytes) -> bytes:
+    """names.json naming a document that is neither shipped nor referenced."""
+    return _zip(_members(data) | {"names.json": json.dumps({"ab" * 32: "x.pdf"}).encode()})
+
+
 def _member_added(ledger: Ledger, data: bytes) -> bytes:
     return _zip(_members(data) | {"notes.txt": b"trust me"})
 
@@ -397,6 +409,8 @@ TAMPERS: list[tuple[str, Tamper, Failure]] = [
     ("a document swapped", _document_swapped, (7, "documents")),
     ("a document replaced", _document_replaced_under_its_own_name, (7, "documents")),
     ("a zip member added", _member_added, (1, "format")),
+    ("names.json with a path", _names_with_a_path, (1, "format")),
+    ("names.json naming no document", _names_of_an_unshipped_document, (7, "documents")),
     ("a float in bundle.json", _float_in_bundle_json, (1, "format")),
     ("the registry's newest entry dropped", _registry_tail_dropped, (9, "complete")),
     ("a head proof of another stream", _head_proof_of_another_stream, (9, "heads-stream")),

@@ -24,6 +24,7 @@ const (
 	bundleFormatV1 = "audit-ledger-evidence/1" // without: verified, completeness not proven
 	bundleJSON     = "bundle.json"
 	reportHTML     = "report.html"
+	namesJSON      = "names.json" // optional: document file names for people (checked, not kept)
 	documentsDir   = "documents/"
 )
 
@@ -66,6 +67,7 @@ type bundle struct {
 	entries, registry                   []*item
 	asKnownAt                           string            // "" when evaluation.as_known_at is null
 	documents                           map[string]string // name → SHA-256 (hex) of the bytes shipped
+	named                               []string          // the documents names.json names
 }
 
 type rootKey struct{ keyID, suite, publicKey string }
@@ -109,7 +111,7 @@ type filing struct {
 // or an *unsupportedError; an entry of the wrong shape is not fatal: it comes back as a step 1
 // "entry-shape" failure, and later steps skip that entry, as in the Python verifier.
 func readBundle(r io.ReaderAt, size int64) (*bundle, []failure, error) {
-	manifest, documents, err := readZip(r, size)
+	manifest, documents, named, err := readZip(r, size)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -134,7 +136,7 @@ func readBundle(r io.ReaderAt, size int64) (*bundle, []failure, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	b := &bundle{format: format, documents: documents}
+	b := &bundle{format: format, documents: documents, named: named}
 	for _, field := range []struct {
 		name string
 		into *string
@@ -201,58 +203,65 @@ func readBundle(r io.ReaderAt, size int64) (*bundle, []failure, error) {
 	return b, problems, nil
 }
 
-// readZip returns bundle.json and each document's SHA-256 by name, refusing any other member
+// readZip returns bundle.json, each document's SHA-256 by name and the documents names.json
+// names, refusing any other member
 // (report.html is read, not kept), duplicates, and members over the limits.
-func readZip(r io.ReaderAt, size int64) ([]byte, map[string]string, error) {
+func readZip(r io.ReaderAt, size int64) ([]byte, map[string]string, []string, error) {
 	archive, err := zip.NewReader(r, size)
 	if err != nil {
-		return nil, nil, formatErrorf("not a zip file: %v", err)
+		return nil, nil, nil, formatErrorf("not a zip file: %v", err)
 	}
 	if len(archive.File) > maxMembers {
-		return nil, nil, formatErrorf("%d zip members: at most %d", len(archive.File), maxMembers)
+		return nil, nil, nil, formatErrorf("%d zip members: at most %d", len(archive.File), maxMembers)
 	}
 	var manifest []byte
+	var named []string // the documents names.json names
 	documents := map[string]string{}
 	seen := map[string]bool{}
 	var total int64
 	for _, file := range archive.File {
 		name := file.Name
 		if seen[name] {
-			return nil, nil, formatErrorf("zip member %q appears twice", name)
+			return nil, nil, nil, formatErrorf("zip member %q appears twice", name)
 		}
 		seen[name] = true
 		document := strings.HasPrefix(name, documentsDir) && hex64Pattern.MatchString(name[len(documentsDir):])
-		if name != bundleJSON && name != reportHTML && !document {
-			return nil, nil, formatErrorf("unexpected zip member %q: expected bundle.json, report.html and documents/<64 lowercase hex>", name)
+		if name != bundleJSON && name != reportHTML && name != namesJSON && !document {
+			return nil, nil, nil, formatErrorf("unexpected zip member %q: expected bundle.json, report.html, names.json and documents/<64 lowercase hex>", name)
 		}
 		// archive/zip reads a member flagged as encrypted as if it were not, and would take
 		// any decompressor registered with it: refuse both, as the Python verifier does.
 		if file.Flags&0x1 != 0 {
-			return nil, nil, formatErrorf("zip member %q is encrypted", name)
+			return nil, nil, nil, formatErrorf("zip member %q is encrypted", name)
 		}
 		if file.Method != zip.Store && file.Method != zip.Deflate {
-			return nil, nil, formatErrorf("zip member %q uses compression method %d: only stored and deflated are read", name, file.Method)
+			return nil, nil, nil, formatErrorf("zip member %q uses compression method %d: only stored and deflated are read", name, file.Method)
 		}
 		limit := int64(maxMemberBytes)
-		if name == bundleJSON {
+		if name == bundleJSON || name == namesJSON {
 			limit = maxJSONBytes
 		}
 		if file.UncompressedSize64 > uint64(limit) {
-			return nil, nil, formatErrorf("zip member %q is %d bytes: at most %d", name, file.UncompressedSize64, limit)
+			return nil, nil, nil, formatErrorf("zip member %q is %d bytes: at most %d", name, file.UncompressedSize64, limit)
 		}
 		if total += int64(file.UncompressedSize64); total > maxTotalBytes {
-			return nil, nil, formatErrorf("the zip expands to more than %d bytes", maxTotalBytes)
+			return nil, nil, nil, formatErrorf("the zip expands to more than %d bytes", maxTotalBytes)
 		}
 		var sink io.Writer = io.Discard
 		var content bytes.Buffer
 		hash := sha256.New()
 		if document {
 			sink = hash
-		} else if name == bundleJSON {
+		} else if name == bundleJSON || name == namesJSON {
 			sink = &content
 		}
 		if err := readMember(file, sink); err != nil {
-			return nil, nil, formatErrorf("zip member %q cannot be read: %v", name, err)
+			return nil, nil, nil, formatErrorf("zip member %q cannot be read: %v", name, err)
+		}
+		if name == namesJSON {
+			if named, err = checkNames(content.Bytes()); err != nil {
+				return nil, nil, nil, err
+			}
 		}
 		if document {
 			documents[name[len(documentsDir):]] = hex.EncodeToString(hash.Sum(nil))
@@ -261,9 +270,9 @@ func readZip(r io.ReaderAt, size int64) ([]byte, map[string]string, error) {
 		}
 	}
 	if manifest == nil {
-		return nil, nil, formatErrorf("the zip has no bundle.json")
+		return nil, nil, nil, formatErrorf("the zip has no bundle.json")
 	}
-	return manifest, documents, nil
+	return manifest, documents, named, nil
 }
 
 // readMember copies a member's inflated bytes to sink: exactly the size its header states
@@ -452,4 +461,39 @@ func nonEmptyString(object map[string]any, key, prefix string) (string, error) {
 		return "", formatErrorf("%s%s must be a non-empty string", prefix, key)
 	}
 	return text, nil
+}
+
+// safeFileName is the Python verifier's: no control or reserved character, 1 to 120
+// characters ("." and ".." are refused apart: RE2 has no lookahead).
+var safeFileName = regexp.MustCompile(`^[^\x00-\x1f\x7f/\\:*?"<>|]{1,120}$`)
+
+// checkNames checks names.json as the Python verifier does: a JSON object from a document's
+// SHA-256 to a safe file name, each name used once (compared case-insensitively).
+func checkNames(data []byte) ([]string, error) {
+	value, err := parseJSON(data)
+	if err != nil {
+		return nil, formatErrorf("names.json: %v", err)
+	}
+	object, ok := value.(map[string]any)
+	if !ok {
+		return nil, formatErrorf("names.json must be a JSON object {sha256: file name}")
+	}
+	seen := map[string]bool{}
+	shas := make([]string, 0, len(object))
+	for sha, raw := range object {
+		if !hex64Pattern.MatchString(sha) {
+			return nil, formatErrorf("names.json: %q is not a document's SHA-256", sha)
+		}
+		name, ok := raw.(string)
+		if !ok || !safeFileName.MatchString(name) || name == "." || name == ".." {
+			return nil, formatErrorf("names.json: the name of %s is not a safe file name (no path, no control or reserved character, 1 to 120 characters)", sha)
+		}
+		folded := strings.ToLower(name)
+		if seen[folded] {
+			return nil, formatErrorf("names.json: %q names two documents", name)
+		}
+		seen[folded] = true
+		shas = append(shas, sha)
+	}
+	return shas, nil
 }

@@ -474,6 +474,16 @@ func (v *verification) step7Documents() {
 	for _, name := range extra {
 		v.fail(7, "documents", "", "documents/%s is shipped but no entry references it", name)
 	}
+	unnamed := []string{}
+	for _, name := range v.b.named {
+		if _, ok := referenced[name]; !ok {
+			unnamed = append(unnamed, name)
+		}
+	}
+	sort.Strings(unnamed)
+	for _, name := range unnamed {
+		v.fail(7, "documents", "", "names.json names %s, which no entry references and is not shipped", name)
+	}
 	v.documents = len(referenced)
 }
 
