@@ -142,6 +142,8 @@ def _upload(page: Page, field_id: str, name: str, content: bytes) -> str:
 
 def test_a_unit_applies_and_uploads_its_documents_through_the_form(
         page: Page, live: Live) -> None:
+    from playwright.sync_api import expect  # noqa: PLC0415
+
     _sign_in(page, live, "edu-wang", "/apply")
     page.get_by_role("textbox", name="项目名称", exact=True).fill("浏览器表单申报：智慧校园二期")
     page.get_by_role("combobox", name="项目类别", exact=True).select_option(label="新建")
@@ -155,6 +157,12 @@ def test_a_unit_applies_and_uploads_its_documents_through_the_form(
     first = _upload(page, "f-documents-basis_documents-0", "规划.pdf", b"%PDF-1.4 plan")
     basis.get_by_role("button", name="添加").click()  # a second basis document
     second = _upload(page, "f-documents-basis_documents-1", "纪要.pdf", b"%PDF-1.4 minutes")
+    others = [(f"附件{i}.pdf", f"%PDF-1.4 annex {i}".encode()) for i in (1, 2)]
+    page.locator("#f-documents-other_documents-many").set_input_files(
+        [{"name": n, "mimeType": "application/pdf", "buffer": b} for n, b in others])
+    for i, (_name, content) in enumerate(others):  # several files at once: one item each
+        expect(page.locator(f"#f-documents-other_documents-{i}")).to_have_value(
+            hashlib.sha256(content).hexdigest())
     page.get_by_label("信息资源名称").fill("学生学籍信息")
     page.get_by_label("数据来源").fill("本单位业务采集")
     page.get_by_label("信息资源格式").select_option(label="数据库")
@@ -175,6 +183,8 @@ def test_a_unit_applies_and_uploads_its_documents_through_the_form(
     assert payload["budget_estimate_fen"] == 286_500_000
     assert {k: payload["documents"][k] for k in shas} == shas
     assert payload["documents"]["basis_documents"] == [first, second]
+    assert payload["documents"]["other_documents"] == [
+        hashlib.sha256(content).hexdigest() for _name, content in others]
     assert len(payload["data_resources"]) == 1
     card = page.locator("#entry-1")
     assert "286.50 万元" in card.inner_text()

@@ -87,6 +87,7 @@ _TEXT: dict[str, tuple[str, str]] = {
                "SHA-256 (filled in when a file is chosen)"),
     "doc_given": ("已填写文件指纹", "reference given"),
     "choose_file": ("选择文件…", "Choose a file…"),
+    "choose_files": ("一次选择多个文件…", "Choose several files…"),
     "required_note": ("带 * 的为必填项。", "Fields marked * are required."),
     "json_toggle": ("专家：查看或编辑 JSON", "Experts: view or edit the JSON"),
     "json_use": ("按此 JSON 提交（不使用上方表单）", "Submit this JSON (not the form above)"),

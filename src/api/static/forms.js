@@ -61,11 +61,15 @@
     if (input.dataset.wired) { return; }
     input.dataset.wired = "1";
     var box = input.closest("[data-doc]");
-    var ref = box.querySelector("[data-doc-ref]");
-    var status = box.querySelector("[data-doc-status]");
     input.addEventListener("change", function () {
       var file = input.files && input.files[0];
-      if (!file) { return; }
+      if (file) { upload(box, file); }
+    });
+  }
+  function upload(box, file) {
+    var ref = box.querySelector("[data-doc-ref]");
+    var status = box.querySelector("[data-doc-status]");
+    (function () {
       pending += 1;
       status.textContent = say("正在上传…", "Uploading…");
       status.className = "doc-status small";
@@ -92,8 +96,29 @@
         status.textContent = say("上传失败，请重试", "Upload failed; retry");
         status.className = "doc-status small bad";
       }).then(function () { pending -= 1; });
-    });
+    }());
   }
+  // Several files at once for a list of documents: one item each, filled in as they upload.
+  form.querySelectorAll("[data-doc-many]").forEach(function (input) {
+    var group = input.closest("[data-repeat]");
+    input.addEventListener("change", function () {
+      Array.prototype.forEach.call(input.files || [], function (file) {
+        var empty = Array.prototype.filter.call(
+          group.querySelectorAll(":scope > [data-items] > [data-item]"), function (item) {
+            var ref = item.querySelector("[data-doc-ref]");
+            return ref && !ref.value && !item.dataset.taken;
+          })[0];
+        if (!empty) {
+          group.querySelector(":scope > [data-add]").click();
+          var items = group.querySelectorAll(":scope > [data-items] > [data-item]");
+          empty = items[items.length - 1];
+        }
+        empty.dataset.taken = "1";
+        upload(empty.querySelector("[data-doc]"), file);
+      });
+      input.value = "";
+    });
+  });
 
   // --- amounts: 万元 typed, 元 shown, exact (BigInt, never a float) --------------------------
   function fenOf(text) {
