@@ -542,3 +542,10 @@ def test_a_silent_server_is_given_a_few_seconds() -> None:
             "LEDGER_DATABASE_URL": f"postgresql://postgres@127.0.0.1:{port}/test"})
     assert f"did not answer within {CONNECT_TIMEOUT:g} s" in line
     assert CONNECT_TIMEOUT - 1 <= time.monotonic() - started < CONNECT_TIMEOUT + 5
+
+
+def test_init_into_a_missing_folder_names_it(tmp_path: Path) -> None:
+    path = tmp_path / "no" / "such" / "ledger.db"
+    line = _one_line_error(["init"], {"LEDGER_DATABASE_URL": f"sqlite:///{path}", **TEST_ENV})
+    assert f"the folder {path.parent} of LEDGER_DATABASE_URL" in line
+    assert not path.parent.exists()
