@@ -29,6 +29,7 @@ rolled back to an older checkpoint. Every bundle is verified with
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from uuid import UUID
@@ -56,7 +57,7 @@ from ledger.log.headmap import heads_root
 from ledger.log.merkle import NodeId
 from ledger.log.store import StoredCheckpoint
 from ledger.log.witness import cosigned_note
-from ledger.measures.catalogue import documents_referenced, validate_payload
+from ledger.measures.catalogue import CATALOGUE, documents_referenced, validate_payload
 from ledger.measures.events import EntryEvent
 from ledger.measures.report import render_report
 from projections.replay import replay_project
@@ -147,6 +148,59 @@ def _items(ledger: Ledger, events: Sequence[EntryEvent], leaves: Sequence[int],
     proofs = _proofs(ledger, leaves, size)
     return [BundleItem(event.entry(), str(event.entry_hash), leaf, proof)
             for event, leaf, proof in zip(events, leaves, proofs, strict=True)]
+
+
+_EXTENSIONS = {
+    "application/pdf": "pdf", "application/ofd": "ofd", "image/png": "png",
+    "image/jpeg": "jpg", "application/zip": "zip", "application/msword": "doc",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "docx",
+    "application/vnd.ms-excel": "xls",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": "xlsx",
+    "text/plain": "txt", "application/json": "json",
+}
+
+
+def _field_of(value: object, sha256: str, field: str = "document") -> str | None:
+    """The payload field (the innermost key) that holds a document's hash."""
+    if value == sha256:
+        return field
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            found = _field_of(inner, sha256, str(key))
+            if found is not None:
+                return found
+    if isinstance(value, list):
+        for inner in value:
+            found = _field_of(inner, sha256, field)
+            if found is not None:
+                return found
+    return None
+
+
+def document_names(ledger: Ledger, events: Sequence[EntryEvent]) -> dict[str, str]:
+    """A file name for every document the entries cite, for ``names.json``: the citing entry's
+    seq and Chinese name, the payload field, and the extension of its media type
+    (``004-合同备案-contract_text.pdf``), each name used once."""
+    names: dict[str, str] = {}
+    used: set[str] = set()
+    for event in events:
+        model = validate_payload(event.filing.type, event.filing.payload)
+        for sha256 in documents_referenced(model):
+            if sha256 in names:
+                continue
+            stored = ledger.log.get_document(sha256)
+            extension = _EXTENSIONS.get(stored.media_type, "bin") if stored else "bin"
+            summary = CATALOGUE[event.filing.type].summary_zh or event.filing.type
+            field = _field_of(event.filing.payload, sha256) or "document"
+            stem = re.sub(r'[\x00-\x1f\x7f/\\:*?"<>|]', "_",
+                          f"{event.originator_version:03d}-{summary}-{field}")[:100]
+            name, n = f"{stem}.{extension}", 1
+            while name.casefold() in used:
+                n += 1
+                name = f"{stem}-{n}.{extension}"
+            used.add(name.casefold())
+            names[sha256] = name
+    return names
 
 
 def _documents(ledger: Ledger, events: Sequence[EntryEvent]) -> dict[str, bytes]:
@@ -280,7 +334,8 @@ def _export_once(ledger: Ledger, project_id: UUID, pinned_time: str | None,
     if _missed(ledger, [(project_id, events), (identity.registry_stream, registry)],
                pinned_time or exported_at):
         return None
-    data = pack_bundle(bundle, _documents(ledger, events), render_report(bundle))
+    data = pack_bundle(bundle, _documents(ledger, events), render_report(bundle),
+                       document_names(ledger, events))
     try:
         verify_bundle(data, log_key=identity.log_key.encode(),
                       root_key=b64encode(identity.root_public_key))

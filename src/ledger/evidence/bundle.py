@@ -113,6 +113,11 @@ FORMATS: Final = (FORMAT_V1, FORMAT)
 BUNDLE_JSON: Final = "bundle.json"
 REPORT_HTML: Final = "report.html"
 DOCUMENTS_DIR: Final = "documents/"
+NAMES_JSON: Final = "names.json"
+"""Optional: ``{sha256: file name}`` for the shipped documents, so that people (and tools that
+extract a bundle) see ``合同文本.pdf`` rather than a bare hash. Not evidence: a verifier checks
+that it is well formed and names only shipped documents, and nothing else depends on it."""
+_SAFE_FILE_NAME: Final = re.compile(r"^(?!\.{1,2}$)[^\x00-\x1f\x7f/\\:*?\"<>|]{1,120}$")
 PROJECTION_NAMES: Final = ("project", "eligibility", "obligations", "trail")
 """The per-project views a bundle ships (docs/design.md §4.1, 4.2, 4.3, 4.5), all recomputed."""
 
@@ -318,8 +323,10 @@ def build_bundle_json(*, profile: Profile, origin: str, stream: UUID, exported_a
 
 
 def pack_bundle(bundle: Mapping[str, JSONValue], documents: Mapping[str, bytes],
-                report_html: str | None = None) -> bytes:
-    """Return the zip bytes: ``bundle.json`` (JCS bytes), ``report.html``, ``documents/<sha256>``.
+                report_html: str | None = None,
+                names: Mapping[str, str] | None = None) -> bytes:
+    """Return the zip bytes: ``bundle.json`` (JCS bytes), ``report.html``, ``names.json`` (the
+    documents' file names, when given) and ``documents/<sha256>``.
 
     Members are written in a fixed order with fixed times, so the same inputs give the same
     bytes. Raises :class:`BundleFormatError` if a document does not hash to its name.
@@ -332,6 +339,10 @@ def pack_bundle(bundle: Mapping[str, JSONValue], documents: Mapping[str, bytes],
         _write_member(archive, BUNDLE_JSON, canonical_bytes(cast(JSONValue, bundle)))
         if report_html is not None:
             _write_member(archive, REPORT_HTML, report_html.encode("utf-8"))
+        if names:
+            text = canonical_bytes(cast(JSONValue, dict(names)))
+            parse_names(text)  # what a verifier will accept
+            _write_member(archive, NAMES_JSON, text)
         for name in sorted(documents):
             _write_member(archive, DOCUMENTS_DIR + name, documents[name])
     return buffer.getvalue()
@@ -620,6 +631,7 @@ class _ZipContents:
 
     bundle_json: bytes
     documents: dict[str, str]  # name (the claimed SHA-256) -> SHA-256 of the bytes shipped
+    names_json: bytes | None = None  # names.json, when shipped
 
 
 # The end of central directory record, and the zip64 locator and record (APPNOTE 4.3.14-16).
@@ -668,7 +680,8 @@ _UNSAFE_NAME: Final = re.compile(r"[\x00-\x1f\x7f\\:]|^/|(?:^|/)\.\.?(?:/|$)")
 
 def _check_names(infos: Sequence[zipfile.ZipInfo]) -> None:
     """Refuse unsafe names (absolute, ``..``/``.``, backslash, drive, control characters),
-    duplicates, and any member but ``bundle.json``, ``report.html``, ``documents/<sha256>``."""
+    duplicates, and any member but ``bundle.json``, ``report.html``, ``names.json``,
+    ``documents/<sha256>``."""
     seen: set[str] = set()
     for info in infos:
         name = info.orig_filename  # before zipfile cuts a name at a NUL byte
@@ -679,10 +692,11 @@ def _check_names(infos: Sequence[zipfile.ZipInfo]) -> None:
         if info.filename in seen:
             raise BundleFormatError(f"zip member {info.filename!r} appears twice")
         seen.add(info.filename)
-        if info.filename not in (BUNDLE_JSON, REPORT_HTML) and not _is_document(info.filename):
+        if (info.filename not in (BUNDLE_JSON, REPORT_HTML, NAMES_JSON)
+                and not _is_document(info.filename)):
             raise BundleFormatError(
-                f"unexpected zip member {info.filename!r}: expected bundle.json, report.html"
-                " and documents/<64 lowercase hex>")
+                f"unexpected zip member {info.filename!r}: expected bundle.json, report.html,"
+                " names.json and documents/<64 lowercase hex>")
 
 
 def _is_document(name: str) -> bool:
@@ -721,7 +735,7 @@ def _read_zip(data: bytes | IO[bytes], limits: BundleLimits) -> _ZipContents:
                 raise BundleFormatError(f"zip member {info.filename!r} uses compression method"
                                         f" {info.compress_type}: only stored (0) and deflated"
                                         " (8) are read")
-            limit = (limits.max_json_bytes if info.filename == BUNDLE_JSON
+            limit = (limits.max_json_bytes if info.filename in (BUNDLE_JSON, NAMES_JSON)
                      else limits.max_member_bytes)
             if info.file_size > limit:
                 raise BundleFormatError(f"zip member {info.filename!r} expands to"
@@ -731,16 +745,35 @@ def _read_zip(data: bytes | IO[bytes], limits: BundleLimits) -> _ZipContents:
             raise BundleFormatError(f"the zip expands to {declared} bytes: at most"
                                     f" {limits.max_total_bytes}")
         reader = _MemberReader(handle, limits)
-        bundle_json: bytes | None = None
-        documents: dict[str, str] = {}
-        for info in infos:
-            if info.filename == BUNDLE_JSON:
-                bundle_json = reader.read(info, limits.max_json_bytes)
-            elif info.filename != REPORT_HTML:
-                documents[info.filename[len(DOCUMENTS_DIR):]] = reader.sha256(info)
+        read = {info.filename: reader.read(info, limits.max_json_bytes) for info in infos
+                if info.filename in (BUNDLE_JSON, NAMES_JSON)}
+        documents = {info.filename[len(DOCUMENTS_DIR):]: reader.sha256(info) for info in infos
+                     if _is_document(info.filename)}
+    bundle_json, names_json = read.get(BUNDLE_JSON), read.get(NAMES_JSON)
     if bundle_json is None:
         raise BundleFormatError("the zip has no bundle.json")
-    return _ZipContents(bundle_json, documents)
+    return _ZipContents(bundle_json, documents, names_json)
+
+
+def parse_names(data: bytes, limits: BundleLimits = DEFAULT_LIMITS) -> dict[str, str]:
+    """``names.json``: a JSON object from document SHA-256 to a file name that is safe to write
+    anywhere (no path, no control or reserved character, at most 120 characters), each name
+    used once. Raises :class:`BundleFormatError`."""
+    value = loads_strict(data, max_depth=limits.max_json_depth)
+    if not isinstance(value, dict):
+        raise BundleFormatError("names.json must be a JSON object {sha256: file name}")
+    seen: set[str] = set()
+    for sha256, name in value.items():
+        if not _HEX64.fullmatch(sha256):
+            raise BundleFormatError(f"names.json: {sha256!r} is not a document's SHA-256")
+        if not isinstance(name, str) or not _SAFE_FILE_NAME.match(name):
+            raise BundleFormatError(f"names.json: the name of {sha256} is not a safe file"
+                                    " name (no path, no control or reserved character, 1 to"
+                                    " 120 characters)")
+        if name.casefold() in seen:
+            raise BundleFormatError(f"names.json: {name!r} names two documents")
+        seen.add(name.casefold())
+    return cast(dict[str, str], value)
 
 
 _LOCAL_HEADER: Final = struct.Struct("<4s5H3L2H")  # APPNOTE 4.3.7, before name and extra
@@ -978,6 +1011,7 @@ class _Parsed:
     evaluation: dict[str, Any]
     documents: dict[str, str]  # name -> SHA-256 of the bytes shipped under it
     heads: dict[str, BundleHead] | None  # None: format 1
+    names: dict[str, str] = field(default_factory=dict)  # names.json: SHA-256 -> file name
 
 
 def _parse_bundle(data: bytes | IO[bytes], limits: BundleLimits,
@@ -1024,10 +1058,11 @@ def _parse_bundle(data: bytes | IO[bytes], limits: BundleLimits,
             items.append(item)
         sections[section] = items
     heads = _parse_heads(bundle["heads"]) if found == FORMAT else None
+    names = parse_names(contents.names_json, limits) if contents.names_json is not None else {}
     return _Parsed(found, profile, origin, stream, exported_at, checkpoint, log_key,
                    root_key, tuple(sections["entries"]), tuple(sections["registry"]),
                    _parse_projections(bundle["projections"]),
-                   _parse_evaluation(bundle["evaluation"]), documents, heads)
+                   _parse_evaluation(bundle["evaluation"]), documents, heads, names)
 
 
 # --- the verifier ------------------------------------------------------------------------------
@@ -1452,6 +1487,9 @@ class _Verifier:
         for sha256 in sorted(set(p.documents) - set(referenced)):
             self.fail(7, "documents", f"documents/{sha256} is shipped but no entry references"
                       " it")
+        for sha256 in sorted(set(p.names) - set(referenced)):
+            self.fail(7, "documents", f"names.json names {sha256}, which no entry references"
+                      " and is not shipped")
         self.report.documents = len(referenced)
 
     # Step 8: recompute the projections (docs/design.md §4: pure folds of the entries) from the

@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import io
 import json
+import re
 import subprocess
 import sys
 import textwrap
@@ -28,10 +29,12 @@ from ledger.errors import ProjectNotFoundError, ValidationFailedError
 from ledger.evidence.bundle import (
     FORMAT,
     PROJECTION_NAMES,
+    BundleFormatError,
     BundleReport,
     BundleTrustError,
     BundleVerificationError,
     LogKeyNotPinnedError,
+    parse_names,
     read_bundle_json,
     registry_stream_for,
     verify_bundle,
@@ -146,9 +149,14 @@ def test_an_unpinned_log_key_is_refused_unless_embedded_keys_are_trusted(
 
 def test_bundle_contents_follow_design_section_5(ledger: Ledger, history: History,
                                                  bundle: bytes) -> None:
-    names = zipfile.ZipFile(io.BytesIO(bundle)).namelist()
-    assert names[:2] == ["bundle.json", "report.html"]
-    assert all(n.startswith("documents/") for n in names[2:])
+    archive = zipfile.ZipFile(io.BytesIO(bundle))
+    names = archive.namelist()
+    assert names[:3] == ["bundle.json", "report.html", "names.json"]
+    assert all(n.startswith("documents/") for n in names[3:])
+    # Each document keeps a file name with its extension (names.json: SHA-256 -> name).
+    files = json.loads(archive.read("names.json"))
+    assert set(files) == {n.removeprefix("documents/") for n in names[3:]}
+    assert all(re.fullmatch(r"\d{3}-\w+-.+\.[a-z]+", name) for name in files.values()), files
     data = read_bundle_json(bundle)
     assert set(data) == {"format", "profile", "origin", "stream", "exported_at", "checkpoint",
                          "log_key", "root_key", "entries", "registry", "heads", "projections",
@@ -647,3 +655,31 @@ def test_gm_profile_bundle_verifies(database_url: str) -> None:
 
 def _edit_payload_field(item: dict[str, Any]) -> None:
     item["entry"]["filing"]["payload"]["title"] += "（已改）"
+
+
+def test_names_json_is_checked_but_optional(ledger: Ledger, bundle: bytes) -> None:
+    """The documents' file names are additive: a bundle without names.json verifies as before,
+    one naming a document it does not ship or with an unsafe name does not."""
+    keys = {"log_key": ledger.identity.log_key.encode(),
+            "root_key": b64encode(ledger.identity.root_public_key)}
+
+    def rewritten(names: bytes | None) -> bytes:
+        out = io.BytesIO()
+        with zipfile.ZipFile(io.BytesIO(bundle)) as old, zipfile.ZipFile(out, "w") as new:
+            for info in old.infolist():
+                if info.filename != "names.json":
+                    new.writestr(info, old.read(info))
+            if names is not None:
+                new.writestr("names.json", names)
+        return out.getvalue()
+
+    verify_bundle(rewritten(None), **keys)  # as a bundle written before names.json
+    with pytest.raises(BundleVerificationError, match="not shipped"):
+        verify_bundle(rewritten(json.dumps({"0" * 64: "a.pdf"}).encode()), **keys)
+    with pytest.raises(BundleFormatError, match="names two documents"):
+        parse_names(json.dumps({"0" * 64: "a.pdf", "1" * 64: "A.PDF"}).encode())
+    with zipfile.ZipFile(io.BytesIO(bundle)) as archive:
+        shipped = next(n for n in archive.namelist() if n.startswith("documents/"))
+    for unsafe in ("../etc/passwd", "a/b.pdf", "", "con:x"):
+        with pytest.raises(BundleVerificationError, match="safe file name"):
+            verify_bundle(rewritten(json.dumps({shipped[10:]: unsafe}).encode()), **keys)
