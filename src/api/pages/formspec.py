@@ -155,7 +155,8 @@ def _comments(module: types.ModuleType) -> dict[str, dict[str, str]]:
             notes[token.start[0]] = token.string.lstrip("#").strip()
     found: dict[str, dict[str, str]] = {}
     current: dict[str, str] | None = None
-    for number, line in enumerate(source.splitlines(), 1):
+    lines = source.splitlines()
+    for number, line in enumerate(lines, 1):
         head = re.match(r"^class (\w+)\(", line)
         if head:
             current = found.setdefault(head.group(1), {})
@@ -168,7 +169,7 @@ def _comments(module: types.ModuleType) -> dict[str, dict[str, str]]:
         if not _CJK.search(note):  # a comment on the lines just above the field
             above: list[str] = []
             back = number - 1
-            while back in notes and source.splitlines()[back - 1].strip().startswith("#"):
+            while back in notes and lines[back - 1].strip().startswith("#"):
                 above.insert(0, notes[back])
                 back -= 1
             note = " ".join(above) if any(_CJK.search(a) for a in above) else note
