@@ -190,8 +190,34 @@ class LogStore(Protocol):
         """Store an API token's hash."""
         ...
 
-    def actor_for_token(self, token_hash: str) -> str | None:
-        """The actor of a live (unrevoked) token."""
+    def actor_for_token(self, token_hash: str, issued_after: str = "") -> str | None:
+        """The actor of a live token (unrevoked, issued after ``issued_after``)."""
+        ...
+
+    def tokens_of(self, actor: str) -> list[tuple[str, str, bool]]:
+        """An actor's tokens as (hash, issued at, revoked), oldest first."""
+        ...
+
+    def put_session(self, session_hash: str, token_hash: str, actor: str,
+                    created_at: str) -> None:
+        """Store a pages session's hash, bound to its bearer token."""
+        ...
+
+    def actor_for_session(self, session_hash: str, started_after: str,
+                          token_issued_after: str) -> str | None:
+        """The actor of a live session whose token is live too."""
+        ...
+
+    def end_session(self, session_hash: str) -> int:
+        """End a session; how many were live."""
+        ...
+
+    def put_document_owner(self, sha256: str, owner: str, actor: str, added_at: str) -> str:
+        """Record an uploader of a document; when that uploader first uploaded it."""
+        ...
+
+    def document_owned_by(self, sha256: str, owner: str) -> bool:
+        """Whether ``owner`` uploaded the document."""
         ...
 
     def revoke_tokens(self, actor: str) -> int:

@@ -68,7 +68,8 @@ Row = Any
 """A fetched row: ``sqlite3.Row`` or psycopg's dict row; the shared code reads columns by name."""
 
 TABLE_NAMES = ("log_leaves", "log_nodes", "log_checkpoints", "ledger_meta", "key_custody",
-               "api_tokens", "documents", "log_cosignatures", "calendar_years", "head_nodes")
+               "api_tokens", "documents", "log_cosignatures", "calendar_years", "head_nodes",
+               "document_owners", "api_sessions")
 """The ledger's own tables; a dialect names each as its statements write it."""
 
 HEADS_MAP_START: Final = "heads_map_start"
@@ -141,6 +142,16 @@ TABLES = (
     "CREATE TABLE IF NOT EXISTS {documents} ("
     " sha256 {text} PRIMARY KEY, media_type {text} NOT NULL, data {bytes} NOT NULL,"
     " added_at {text} NOT NULL)",
+    # Who uploaded a document (a unit, or an actor of another role), first when: a unit reads
+    # the documents it uploaded and those its projects cite (docs/api.md, Documents).
+    "CREATE TABLE IF NOT EXISTS {document_owners} ("
+    " sha256 {text} NOT NULL, owner {text} NOT NULL, actor {text} NOT NULL,"
+    " added_at {text} NOT NULL, PRIMARY KEY (sha256, owner))",
+    # The pages' sessions, by the hash of the id their cookie carries; a session lives while
+    # its bearer token does (revoking or expiring the token ends it) and until sign-out.
+    "CREATE TABLE IF NOT EXISTS {api_sessions} ("
+    " session_hash {text} PRIMARY KEY, token_hash {text} NOT NULL, actor {text} NOT NULL,"
+    " created_at {text} NOT NULL, ended {bool} NOT NULL DEFAULT {false})",
     "CREATE TABLE IF NOT EXISTS {log_cosignatures} ("
     " size {bigint} NOT NULL, key_name {text} NOT NULL, key_id {text} NOT NULL,"
     " line {text} NOT NULL, added_at {text} NOT NULL, PRIMARY KEY (size, key_name, key_id))",
@@ -209,7 +220,23 @@ class Statements:
     put_token: str = ("INSERT INTO {api_tokens} (token_hash, actor, created_at)"  # noqa: S105
                       " VALUES ({p}, {p}, {p})")
     actor_for_token: str = ("SELECT actor FROM {api_tokens}"  # noqa: S105
-                            " WHERE token_hash = {p} AND revoked = {false}")
+                            " WHERE token_hash = {p} AND revoked = {false}"
+                            " AND created_at > {p}")
+    tokens_of: str = ("SELECT token_hash, created_at, revoked FROM {api_tokens}"  # noqa: S105
+                      " WHERE actor = {p} ORDER BY created_at")
+    put_session: str = ("INSERT INTO {api_sessions} (session_hash, token_hash, actor, created_at)"
+                        " VALUES ({p}, {p}, {p}, {p})")
+    actor_for_session: str = (
+        "SELECT s.actor FROM {api_sessions} AS s JOIN {api_tokens} AS t"
+        " ON t.token_hash = s.token_hash WHERE s.session_hash = {p} AND s.ended = {false}"
+        " AND s.created_at > {p} AND t.revoked = {false} AND t.created_at > {p}")
+    end_session: str = ("UPDATE {api_sessions} SET ended = {true}"
+                        " WHERE session_hash = {p} AND ended = {false}")
+    put_document_owner: str = (
+        "{insert_or_ignore} INTO {document_owners} (sha256, owner, actor, added_at)"
+        " VALUES ({p}, {p}, {p}, {p}){on_conflict_ignore}")
+    document_owner_added: str = ("SELECT added_at FROM {document_owners}"
+                                 " WHERE sha256 = {p} AND owner = {p}")
     revoke_tokens: str = ("UPDATE {api_tokens} SET revoked = {true}"
                           " WHERE actor = {p} AND revoked = {false}")
     put_calendar_year: str = (
@@ -381,10 +408,42 @@ class SQLSideTables(SQLBackend[D]):
         """Store an API token's hash (the token itself is shown once and never stored)."""
         self._run(self.sql.put_token, (token_hash, actor, created_at))
 
-    def actor_for_token(self, token_hash: str) -> str | None:
-        """The actor of a live token."""
-        row = self._one(self.sql.actor_for_token, (token_hash,))
+    def actor_for_token(self, token_hash: str, issued_after: str = "") -> str | None:
+        """The actor of a live token (not revoked, issued after ``issued_after``)."""
+        row = self._one(self.sql.actor_for_token, (token_hash, issued_after))
         return None if row is None else str(row["actor"])
+
+    def tokens_of(self, actor: str) -> list[tuple[str, str, bool]]:
+        """An actor's tokens as (hash, issued at, revoked), oldest first."""
+        return [(str(row["token_hash"]), str(row["created_at"]), bool(row["revoked"]))
+                for row in self._all(self.sql.tokens_of, (actor,))]
+
+    def put_session(self, session_hash: str, token_hash: str, actor: str,
+                    created_at: str) -> None:
+        """Store a pages session's hash, bound to the token it was signed in with."""
+        self._run(self.sql.put_session, (session_hash, token_hash, actor, created_at))
+
+    def actor_for_session(self, session_hash: str, started_after: str,
+                          token_issued_after: str) -> str | None:
+        """The actor of a live session: not ended, started after ``started_after``, its token
+        live and issued after ``token_issued_after``."""
+        row = self._one(self.sql.actor_for_session,
+                        (session_hash, started_after, token_issued_after))
+        return None if row is None else str(row["actor"])
+
+    def end_session(self, session_hash: str) -> int:
+        """End a session (sign-out); how many were live (0 or 1)."""
+        return self._run(self.sql.end_session, (session_hash,))
+
+    def put_document_owner(self, sha256: str, owner: str, actor: str, added_at: str) -> str:
+        """Record that ``owner`` uploaded a document (kept once); when it first did."""
+        self._run(self.sql.put_document_owner, (sha256, owner, actor, added_at))
+        row = self._one(self.sql.document_owner_added, (sha256, owner))
+        return added_at if row is None else str(row["added_at"])
+
+    def document_owned_by(self, sha256: str, owner: str) -> bool:
+        """Whether ``owner`` uploaded the document."""
+        return self._one(self.sql.document_owner_added, (sha256, owner)) is not None
 
     def revoke_tokens(self, actor: str) -> int:
         """Revoke every token of an actor; effective on the next request."""
