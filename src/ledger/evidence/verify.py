@@ -235,6 +235,15 @@ class LedgerVerifier:
                 self._check_heads()
                 self._judge_authors()
                 self._check_checkpoints(tree, checkpoints, final=True)
+                # Every committed batch signs its checkpoint in the same transaction: leaves
+                # after the newest one mean its checkpoint was deleted (with its cosignatures).
+                newest = max(checkpoints, default=0)
+                if tree.size > newest:
+                    self._checkpoint_failures.append(Failure(
+                        "checkpoint", f"{tree.size - newest} entries (leaves {newest}.."
+                        f"{tree.size - 1}) are after the newest signed checkpoint"
+                        f" ({newest or 'none'}): the checkpoint of size {tree.size} is missing",
+                        newest))
                 self._check_nodes(tree, stored_nodes.result())
                 self._count_events(tree.size, stored_events.result())
             while self._pending:
@@ -375,6 +384,10 @@ class LedgerVerifier:
             if key.actor != actor:
                 self._key_failure(use, f"key {key_id!r} belongs to {key.actor!r}, not"
                                   f" {actor!r}")
+                continue
+            if key.purpose != "filing":
+                self._key_failure(use, f"key {key_id!r} has purpose {key.purpose!r}: only a"
+                                  " filing key signs filings")
                 continue
             if not key.valid_at(recorded_at):
                 reason = (f"revoked from {key.revoked_from}" if key.revoked_from
