@@ -260,3 +260,41 @@ def test_the_log_page_shows_each_witness_and_its_lag(
         assert listed["cosigned_latest"] == 1
         assert [w["name"] for w in listed["witnesses"]] == ["audit-w1", "audit-w2"]
         assert listed["witnesses"][0]["behind"] == 0
+
+
+def test_a_gm_ledger_is_witnessed(tmp_path: Path, database_url: str) -> None:
+    """SM2/SM3 log, Ed25519 cosignatures: pushed, verified and stored; growth is proved with
+    SM3 consistency proofs the witness checks; the witness key registers on a gm ledger as a
+    witness key."""
+    gm = Ledger(Settings(database_url=database_url, environment="test", profile="gm"))
+    try:
+        gm.initialise(profile="gm")
+        gm.register_actor("audit-sun", Role.AUDIT, None, "审计分局 孙")
+        witness = _make_witness(tmp_path, gm)
+        endpoints = parse_witnesses(witness.config)
+
+        def push() -> Witnessing:
+            pushing = Witnessing(gm, endpoints, 0.05, transport=witness.transport)
+
+            async def once() -> None:
+                await pushing.push_once()
+                await pushing.push_once()
+                await pushing.stop()
+
+            asyncio.run(once())
+            return pushing
+
+        push()
+        first = gm.log.tree_size()
+        assert witness.size(gm.identity.origin) == first
+        gm.register_actor("audit-li", Role.AUDIT, None, "审计分局 李")
+        pushed = push()  # from 0: 409, then from `first` with an SM3 proof
+        grown = gm.log.tree_size()
+        assert [(v.cosigned_size, v.error) for v in pushed.views()] == [(grown, None)]
+        assert witness.size(gm.identity.origin) == grown
+        key = witness.witness.key
+        record = gm.actors.register_public_key("audit-sun", key.signer.public_key,
+                                               purpose="witness", suite="ed25519")
+        assert (record.purpose, record.suite) == ("witness", "ed25519")
+    finally:
+        gm.close()
