@@ -102,6 +102,16 @@ def create_app(settings: Settings | None = None, ledger: Ledger | None = None, *
     observability.install(app, metrics)
     problems.install(app)
     witnessing.install(app)
+    _routes(app)
+    app.add_middleware(BodyLimit, settings=settings_of_app)  # every route, before parsing
+    _declare_problems(app)
+    if ledger is not None:  # given a ledger, serve at once (tests, embedding)
+        start(app, ledger)
+    return app
+
+
+def _routes(app: FastAPI) -> None:
+    """Every router and the static files."""
     for module in (ops, meta, projects, documents, obligations, units, actors):
         include(app, module.router)
     include(app, log.router)
@@ -110,11 +120,6 @@ def create_app(settings: Settings | None = None, ledger: Ledger | None = None, *
     include(app, feeds.router)  # a unit's obligations as an iCalendar feed (docs/import.md)
     include(app, pages.router)  # the web pages at / (docs/design.md §6)
     app.mount("/static", StaticFiles(directory=pages.STATIC_DIR), name="static")
-    app.add_middleware(BodyLimit, settings=settings_of_app)  # every route, before parsing
-    _declare_problems(app)
-    if ledger is not None:  # given a ledger, serve at once (tests, embedding)
-        start(app, ledger)
-    return app
 
 
 def include(app: FastAPI, router: APIRouter) -> None:
