@@ -77,3 +77,21 @@ def test_verify_witnesses_over_http(ledger: Ledger, database_url: str,
     said = " ".join(text.stderr.split())  # the console wraps long lines
     assert f"has cosigned a tree of {size_n} leaves, but this log has {keep}" in said
     assert f"the last checkpoint it is known to have cosigned: size {keep}" in said
+
+
+def test_verify_witnesses_quorum(ledger: Ledger, database_url: str,
+                                 witness_server: tuple[WitnessServer, str]) -> None:
+    """Two witnesses, one of them down: all are required by default, --quorum 1 passes; a
+    witness that did not answer is named, and is no rollback."""
+    server, vkey = witness_server
+    config = (f"audit-w1 http://127.0.0.1:{server.port} {vkey};"
+              f" audit-w2 http://127.0.0.1:1 {vkey}")
+    # The second entry reuses the vkey: only its URL (nothing listens) matters here.
+    default = _verify(database_url, config, "--json")
+    assert default.returncode == 1, default.stderr
+    answers = json.loads(default.stdout)["witnesses"]
+    assert [a["agrees"] for a in answers["witnesses"]] == [True, False]
+    assert answers["witnesses"][1]["alarm"] is None
+    assert answers["witnesses"][1]["error"]
+    assert _verify(database_url, config, "--quorum", "1").returncode == 0
+    assert _verify(database_url, config, "--quorum", "2").returncode == 1
