@@ -90,7 +90,62 @@ class LogSnapshot(Protocol):
         ...
 
 
-class LogStore(Protocol):
+class AccessRecords(Protocol):
+    """The records beside the log that say who may do what: bearer tokens, pages sessions,
+    documents and who uploaded them (kept in the same database, so a backup holds them)."""
+
+    def put_token(self, token_hash: str, actor: str, created_at: str) -> None:
+        """Store an API token's hash."""
+        ...
+
+    def actor_for_token(self, token_hash: str, issued_after: str = "") -> str | None:
+        """The actor of a live token (unrevoked, issued after ``issued_after``)."""
+        ...
+
+    def tokens_of(self, actor: str) -> list[tuple[str, str, bool]]:
+        """An actor's tokens as (hash, issued at, revoked), oldest first."""
+        ...
+
+    def put_session(self, session_hash: str, token_hash: str, actor: str,
+                    created_at: str) -> None:
+        """Store a pages session's hash, bound to its bearer token."""
+        ...
+
+    def actor_for_session(self, session_hash: str, started_after: str,
+                          token_issued_after: str) -> str | None:
+        """The actor of a live session whose token is live too."""
+        ...
+
+    def end_session(self, session_hash: str) -> int:
+        """End a session; how many were live."""
+        ...
+
+    def put_document_owner(self, sha256: str, owner: str, actor: str, added_at: str) -> str:
+        """Record an uploader of a document; when that uploader first uploaded it."""
+        ...
+
+    def document_owned_by(self, sha256: str, owner: str) -> bool:
+        """Whether ``owner`` uploaded the document."""
+        ...
+
+    def revoke_tokens(self, actor: str) -> int:
+        """Revoke every token of an actor; return how many."""
+        ...
+
+    def put_document(self, document: Document) -> None:
+        """Store a document (idempotent)."""
+        ...
+
+    def get_document(self, sha256: str) -> Document | None:
+        """A stored document."""
+        ...
+
+    def existing_documents(self, hashes: Sequence[str]) -> set[str]:
+        """Those of ``hashes`` that are stored."""
+        ...
+
+
+class LogStore(AccessRecords, Protocol):
     """Read and write access to the log tables of one ledger database."""
 
     sealer: Sealer
@@ -186,62 +241,12 @@ class LogStore(Protocol):
         """A sealed private key by key id."""
         ...
 
-    def put_token(self, token_hash: str, actor: str, created_at: str) -> None:
-        """Store an API token's hash."""
-        ...
-
-    def actor_for_token(self, token_hash: str, issued_after: str = "") -> str | None:
-        """The actor of a live token (unrevoked, issued after ``issued_after``)."""
-        ...
-
-    def tokens_of(self, actor: str) -> list[tuple[str, str, bool]]:
-        """An actor's tokens as (hash, issued at, revoked), oldest first."""
-        ...
-
-    def put_session(self, session_hash: str, token_hash: str, actor: str,
-                    created_at: str) -> None:
-        """Store a pages session's hash, bound to its bearer token."""
-        ...
-
-    def actor_for_session(self, session_hash: str, started_after: str,
-                          token_issued_after: str) -> str | None:
-        """The actor of a live session whose token is live too."""
-        ...
-
-    def end_session(self, session_hash: str) -> int:
-        """End a session; how many were live."""
-        ...
-
-    def put_document_owner(self, sha256: str, owner: str, actor: str, added_at: str) -> str:
-        """Record an uploader of a document; when that uploader first uploaded it."""
-        ...
-
-    def document_owned_by(self, sha256: str, owner: str) -> bool:
-        """Whether ``owner`` uploaded the document."""
-        ...
-
-    def revoke_tokens(self, actor: str) -> int:
-        """Revoke every token of an actor; return how many."""
-        ...
-
     def put_calendar_year(self, year: int, data: str, added_at: str) -> None:
         """Store (or replace) an operator-added holiday year."""
         ...
 
     def calendar_years(self) -> list[str]:
         """Operator-added holiday years (year-file JSON), by year."""
-        ...
-
-    def put_document(self, document: Document) -> None:
-        """Store a document (idempotent)."""
-        ...
-
-    def get_document(self, sha256: str) -> Document | None:
-        """A stored document."""
-        ...
-
-    def existing_documents(self, hashes: Sequence[str]) -> set[str]:
-        """Those of ``hashes`` that are stored."""
         ...
 
     def close(self) -> None:
