@@ -322,6 +322,7 @@ _STRINGS: dict[str, tuple[str, str]] = {
     "report.documents": ("所附文件", "Documents"),
     "report.no_documents": ("无所附文件。", "No document."),
     "report.sha256": ("文件指纹（SHA-256）", "SHA-256"),
+    "report.file_name": ("证据包中的文件名", "File name in the bundle"),
     "report.checkpoint": ("签名检查点", "Signed checkpoint"),
     "report.checkpoint_help": ("以上每个条目都可通过包含证明追溯到下面这个签名检查点。",
                                "Every entry above is proven included in this signed checkpoint."),

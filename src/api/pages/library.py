@@ -97,8 +97,39 @@ _SORTS: dict[str, Callable[[dict[str, Any]], Any]] = {
 """Sortable columns: the ``sort`` parameter → the key of a view row."""
 
 
+_VIEWS_KEPT = 64  # derived views kept per library (distinct searches, filters and orders)
+
+
 def view_rows(ctx: Ctx, library: Library) -> list[dict[str, Any]]:
-    """Library rows with what the pages add: the unit's name and the money kept apart."""
+    """Library rows with what the pages add: the unit's name and the money kept apart (once
+    per library and set of unit names)."""
+    key = ("rows", tuple((u, ctx.unit_name(u)) for u in library.units))
+    kept: list[dict[str, Any]] | None = library.views.get(key)
+    if kept is None:
+        kept = _view_rows(ctx, library)
+        library.views[key] = kept
+    return kept
+
+
+def prepared(ctx: Ctx, library: Library, query: Query) -> tuple[
+        list[dict[str, Any]], list[dict[str, Any]], dict[str, Any]]:
+    """The rows a query selects, in order, with their totals (once per library, names and
+    query; the page number does not matter)."""
+    names = tuple((u, ctx.unit_name(u)) for u in library.units)
+    key = ("select", names, query.q, query.unit, query.stage, query.year, query.elig,
+           query.overdue, query.sort, query.dir)
+    kept: tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, Any]] | None = (
+        library.views.get(key))
+    if kept is None:
+        rows = select(view_rows(ctx, library), query)
+        kept = (rows, *totals(rows))
+        if len(library.views) > _VIEWS_KEPT:
+            library.views.clear()
+        library.views[key] = kept
+    return kept
+
+
+def _view_rows(ctx: Ctx, library: Library) -> list[dict[str, Any]]:
     name = ctx.unit_name
     return [{"row": row, "unit_name": name(str(row["unit"]) if row["unit"] else None),
              "m": _money(row, library.money.get(str(row["id"]), {})),
@@ -209,14 +240,17 @@ def library_page(request: Request, page: str | None = None) -> Response:
     actor = ctx.need_actor()
     library = ctx.reads.library(actor)
     query = read_query(request)
-    rows = select(view_rows(ctx, library), query)
-    unit_totals, grand = totals(rows)
+    rows, unit_totals, grand = prepared(ctx, library, query)
     size = max(len(rows), 1) if query.per == "all" else PAGE_SIZES.get(query.per, PAGE_SIZE)
     pages = max(1, -(-len(rows) // size))
     number = min(max(int(page) if page and page.isdigit() else 1, 1), pages)
     shown = rows[(number - 1) * size: number * size]
-    years = sorted({r["fiscal_year"] for r in library.rows
-                    if isinstance(r["fiscal_year"], int) and r["fiscal_year"]}, reverse=True)
+    years = library.views.get("years")
+    if years is None:
+        years = sorted({r["fiscal_year"] for r in library.rows
+                        if isinstance(r["fiscal_year"], int) and r["fiscal_year"]},
+                       reverse=True)
+        library.views["years"] = years
     units = sorted(((u, ctx.unit_name(u)) for u in library.units), key=lambda p: p[1])
 
     def sort_link(column: str) -> str:
@@ -269,7 +303,7 @@ def _export_rows(request: Request) -> tuple[Ctx, list[dict[str, Any]]]:
     ctx = _ctx(request)
     actor = ctx.need_actor()
     library = ctx.reads.library(actor)
-    return ctx, select(view_rows(ctx, library), read_query(request))
+    return ctx, prepared(ctx, library, read_query(request))[0]
 
 
 @router.get("/library.csv")

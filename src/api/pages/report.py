@@ -49,8 +49,8 @@ def _money(entries: list[dict[str, Any]]) -> dict[str, int]:
     return money
 
 
-def _documents(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Every document the entries cite, with the entry that cites it."""
+def _documents(entries: list[dict[str, Any]], files: dict[str, str]) -> list[dict[str, Any]]:
+    """Every document the entries cite, with the entry that cites it and its file name."""
     found = []
     seen: set[str] = set()
     for item in entries:
@@ -63,7 +63,7 @@ def _documents(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
             if sha256 not in seen:
                 seen.add(sha256)
                 found.append({"sha256": sha256, "seq": item["entry"]["seq"],
-                              "type": filing["type"]})
+                              "type": filing["type"], "name": files.get(sha256, "")})
     return found
 
 
@@ -77,6 +77,8 @@ def evidence_report(project: str, request: Request, on: str | None = None,
                               as_known_at=_known_at(ctx, as_known_at), on=_day(ctx, on))
     with zipfile.ZipFile(io.BytesIO(bytes(zipped.body))) as archive:
         bundle: dict[str, Any] = json.loads(archive.read("bundle.json"))
+        files: dict[str, str] = (json.loads(archive.read("names.json"))
+                                 if "names.json" in archive.namelist() else {})
     entries: list[dict[str, Any]] = bundle.get("entries", [])
     names = {}
     for item in bundle.get("registry", []):
@@ -102,6 +104,6 @@ def evidence_report(project: str, request: Request, on: str | None = None,
     return _render(ctx, "print_report.html", bundle=bundle, row=_state(bundle, "project") or {},
                    money=_money(entries), eligibility=eligibility, obligations=obligations,
                    entries=entries, names=names, articles=articles,
-                   documents=_documents(entries), hashes=hashes,
+                   documents=_documents(entries, files), hashes=hashes,
                    evaluation=bundle.get("evaluation", {}),
                    query=request.url.query)

@@ -1,0 +1,145 @@
+"""Library and project pages at size: the library with 10,000 projects (target: server time p95
+<= 150 ms, paged) and the project page of a 1,000-entry project (target: <= 200 ms).
+
+Measured in-process through the ASGI app (``TestClient``: routing, session, read model, search,
+filters, sorting, totals, rendering; no network), signed in as the Integrated Management
+Office. Each path is fetched once cold (the first render of a day computes every row), then
+``--repeat`` times warm; the median and p95 of the warm runs are reported.
+
+Data: ``--n`` projects (default 10,000) of 8 units filed through the ordinary write path, the
+mix of ``bench_pages.py`` (60% approved and funded, 40% with a contract, 20% paid), and one
+project with ``--entries`` entries (default 1,000: approval, funds, contracts, payments and
+supplements).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import _common as c
+from bench_pages import ARRANGED, CONTRACT, OPINION, PAID, UNITS, sign_in
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from ledger.app import Ledger
+from ledger.measures.catalogue import EXAMPLES
+from ledger.measures.roles import Role
+
+# The example contract is signed on 2026-04-17: the opinion takes effect before it (Art. 9).
+APPROVED_ON = date(2026, 1, 5)
+ARRANGED_ON = date(2026, 1, 10)
+
+
+def build_library(ledger: Ledger, n: int) -> None:
+    """``n`` projects of 8 units: all applied for, 60% approved and funded, 40% with a
+    contract, 20% paid."""
+    for unit in UNITS:
+        ledger.register_actor(unit, Role.UNIT, unit, f"建设单位 {unit}")
+    ledger.register_actor("office-li", Role.OFFICE, None, "综合管理办公室 李")
+    ledger.register_actor("finance-zhao", Role.FINANCE, None, "财政管理部 赵")
+    c.upload_example_documents(ledger)
+    streams: list[Any] = []
+    for start in range(0, n, 100):
+        signed = [ledger.prepare(UNITS[i % len(UNITS)], "ApplicationFiled",
+                                 EXAMPLES["ApplicationFiled"] | {"title": f"项目 {i:05d}"},
+                                 effective=APPROVED_ON)
+                  for i in range(start, min(n, start + 100))]
+        streams.extend(r.stream for r in ledger.submit_many(signed)
+                       if not isinstance(r, Exception))
+    approved = streams[: int(n * 0.6)]
+    owner = {s: UNITS[i % len(UNITS)] for i, s in enumerate(streams)}
+    for step, (actor, event, payload, share, on) in enumerate((
+            ("office-li", "ReviewOpinionIssued", OPINION, 1.0, APPROVED_ON),
+            ("finance-zhao", "FundingArranged", ARRANGED, 1.0, ARRANGED_ON),
+            (None, "ContractFiled", CONTRACT, 4 / 6, None),
+            ("finance-zhao", "FundsDisbursed", PAID, 2 / 6, None))):
+        chosen = approved[: int(len(approved) * share)]
+        for start in range(0, len(chosen), 100):
+            c.submit_all(ledger, [
+                ledger.prepare(actor or owner[s], event, payload, stream=s, effective=on)
+                for s in chosen[start:start + 100]])
+        print(f"  built step {step + 1}/4", flush=True)
+
+
+def big_project(ledger: Ledger, entries: int) -> Any:
+    """One project with ``entries`` entries."""
+    (first,) = list(ledger.submit_many([ledger.prepare(
+        UNITS[0], "ApplicationFiled", EXAMPLES["ApplicationFiled"] | {"title": "千条目项目"},
+        effective=APPROVED_ON)]))
+    assert not isinstance(first, Exception)
+    stream = first.stream
+    filings: list[tuple[str, str, dict[str, Any], date | None]] = [
+        ("office-li", "ReviewOpinionIssued", OPINION | {
+            "approved_budget_fen": 90_000_000_000}, APPROVED_ON),
+        ("finance-zhao", "FundingArranged", ARRANGED | {"amount_fen": 90_000_000_000},
+         ARRANGED_ON)]
+    pairs = (entries - 3) // 3
+    for i in range(pairs):
+        filings.append((UNITS[0], "ContractFiled", CONTRACT | {
+            "contract_no": f"GXQ-QT-{i:05d}", "amount_fen": 1_000_000}, None))
+        filings.append(("finance-zhao", "FundsDisbursed", PAID | {
+            "contract_no": f"GXQ-QT-{i:05d}", "amount_fen": 500_000}, None))
+    while len(filings) < entries - 1:
+        filings.append((UNITS[0], "MaterialsSupplemented", c.PAYLOAD, None))
+    for start in range(0, len(filings), 50):
+        c.submit_all(ledger, [ledger.prepare(a, e, p, stream=stream, effective=on)
+                              for a, e, p, on in filings[start:start + 50]])
+    assert ledger.project(stream).version == entries
+    return stream
+
+
+def p95(runs: list[float]) -> float:
+    """The 95th percentile (nearest rank)."""
+    ordered = sorted(runs)
+    return ordered[max(0, -(-len(ordered) * 95 // 100) - 1)]
+
+
+def main() -> None:
+    p: argparse.ArgumentParser = c.parser(__doc__.splitlines()[0], n=10_000, quick_n=500)
+    p.add_argument("--entries", type=int, default=1000, help="entries of the big project")
+    p.set_defaults(backend="sqlite", repeat=30)
+    args = p.parse_args()
+    n = c.size(args)
+    c.header("bench_library (library with N projects; project page of M entries)", args)
+    rows = []
+    for name in c.backends(args.backend):
+        with c.backend(name) as b:
+            ledger = Ledger(c.Settings(database_url=b.ours_url(), environment="test"))
+            b._apps.append(ledger)  # closed with the backend
+            ledger.initialise()
+            started = time.perf_counter()
+            build_library(ledger, n)
+            stream = big_project(ledger, args.entries)
+            print(f"{name}: built {n} projects + 1 of {args.entries} entries in"
+                  f" {time.perf_counter() - started:.0f} s", flush=True)
+            with TestClient(create_app(ledger=ledger)) as client:
+                sign_in(client, ledger.tokens.issue("office-li"))
+                for label, path, target in (
+                        ("library, page of 100", "/projects", 0.150),
+                        ("library, search + sort", "/projects?q=项目 01&sort=approved&dir=desc",
+                         0.150),
+                        ("library, filter + page 20", "/projects?elig=construction&page=20",
+                         0.150),
+                        (f"project, {args.entries} entries", f"/projects/{stream}", 0.200)):
+                    def get(path: str = path) -> None:
+                        response = client.get(path)
+                        assert response.status_code == 200, response.text[:500]
+
+                    cold = c.timed(get)
+                    median, runs = c.median_of(get, args.repeat)
+                    rows.append([name, label, n, cold * 1000, median * 1000,
+                                 p95(runs) * 1000, target * 1000,
+                                 "met" if p95(runs) <= target else "NOT met"])
+    c.table("Page render (ms; warm runs: median and p95; the first run reported as cold)",
+            ["backend", "page", "projects", "cold", "median", "p95", "target", "verdict"], rows)
+
+
+if __name__ == "__main__":
+    main()
