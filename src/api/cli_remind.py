@@ -52,7 +52,8 @@ def remind(
             table.add_row(d.due.unit, d.due.title, d.due.rule, d.due.due, d.due.stage,
                           d.channel, d.outcome + (f": {d.error}" if d.error else ""))
         console.print(table)
-        console.print(f"sent {report.count('sent')}, failed {report.count('failed')},"
+        console.print(f"sent {report.count('sent')}, would send {report.count('would_send')},"
+                      f" failed {report.count('failed')},"
                       f" no channel {report.count('no_channel')},"
                       f" sent before {report.already}")
     if report.count("failed"):

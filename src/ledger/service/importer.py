@@ -134,18 +134,16 @@ Progress = Callable[[str, int, int], None]
 def read_workbook(data: bytes, name: str, sheet: str | None = None) -> Sheets:
     """The data rows of a spreadsheet: sheet → (row number, header → cell) rows.
 
-    .xlsx: every sheet, headers from its first row. .csv (UTF-8, with or without BOM, or
-    GB 18030 as older Excel writes it): one sheet, named ``sheet`` or after the file's stem.
+    .xlsx: every sheet, headers from its first row. .csv: one sheet, named ``sheet`` or after
+    the file's stem, in UTF-8 with or without a BOM (the file is stored as the entries' source,
+    and a stored text document is UTF-8: save a GB 18030 CSV as "CSV UTF-8" first).
     """
     if name.lower().endswith(".csv"):
-        for encoding in ("utf-8-sig", "gb18030"):
-            try:
-                text = data.decode(encoding)
-            except UnicodeDecodeError:
-                continue
-            break
-        else:
-            raise ValidationFailedError("import", [("file", "CSV 文件不是 UTF-8 或 GB18030 编码")])
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise ValidationFailedError("import", [(
+                "file", "CSV 文件须为 UTF-8 编码（在 Excel 中另存为“CSV UTF-8”）")]) from None
         rows = list(csv.reader(io.StringIO(text)))
         return {sheet or Path(name).stem: _with_headers(
             [[c if c != "" else None for c in row] for row in rows])}

@@ -44,7 +44,7 @@ from ledger.service.notify import (
 from ledger.service.sidetables import SideTables
 from ledger.settings import Settings
 
-Outcome = Literal["sent", "failed", "no_channel"]
+Outcome = Literal["sent", "failed", "no_channel", "would_send"]
 
 
 @dataclass(frozen=True)
@@ -117,7 +117,8 @@ class RemindReport:
     def to_json(self) -> dict[str, JSONValue]:
         """Plain JSON (``ledger remind --json``)."""
         return {"today": self.today, "sent": self.count("sent"), "failed": self.count("failed"),
-                "no_channel": self.count("no_channel"), "already_sent": self.already,
+                "no_channel": self.count("no_channel"), "would_send": self.count("would_send"),
+                "already_sent": self.already,
                 "deliveries": [d.to_json() for d in self.deliveries]}
 
 
@@ -260,7 +261,7 @@ class Reminders:
                     already += 1
                     continue
                 if dry_run:
-                    deliveries.append(Delivery(due, row.name, "sent", 0))
+                    deliveries.append(Delivery(due, row.name, "would_send"))
                     continue
                 delivery = self._deliver(due, row, link + due.project)
                 self.book.record(delivery, format_time(ledger.clock()))

@@ -9,12 +9,14 @@ import json
 from collections import Counter
 from pathlib import Path
 
+import pytest
 import typer
 from importbook import Book, library
 from typer.testing import CliRunner
 
 from api import cli_import
 from ledger.app import Ledger
+from ledger.errors import ValidationFailedError
 from ledger.measures.importing import SHEETS, project_stream
 from ledger.service.importer import Importer, read_workbook, write_template
 
@@ -123,6 +125,8 @@ def test_a_csv_sheet_adds_to_an_imported_project(ledger: Ledger, tmp_path: Path)
     assert [r.status for r in report.rows] == ["filed"]
     facts = ledger.project(project_stream(ledger.identity.origin, "GX-00000")).facts
     assert [c.amount_fen for c in facts.contracts] == [298_500_000, 12_345_600]
+    with pytest.raises(ValidationFailedError, match="UTF-8"):
+        Importer(ledger).run(text.encode("gb18030"), "合同备案.csv")
 
 
 def _cli() -> typer.Typer:

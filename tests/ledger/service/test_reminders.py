@@ -241,6 +241,11 @@ def test_reminders_go_out_once_each_across_the_holiday(
     day = date(2025, 9, 26)
     while day <= date(2025, 10, 20):
         clock.at(day)
+        if day == date(2025, 9, 28):  # a dry run first: it says what would go, and sends none
+            dry = reminders.run(dry_run=True)
+            assert dry.count("would_send") == 4
+            assert not box.messages
+            assert book.log() == []
         report = reminders.run()
         reports[day] = report
         sent_named.extend((day.isoformat(), d.due.rule, d.due.stage, d.channel.split(":")[0],
