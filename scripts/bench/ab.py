@@ -13,6 +13,7 @@ is parity and above 1 is faster; for times and latencies below 1 is faster).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import statistics
@@ -37,12 +38,34 @@ def run(tree: Path, script: str, args: list[str]) -> str:
     return out.stdout
 
 
+def _json_cells(line: str) -> dict[tuple[str, str, str], float]:
+    """A line that is a JSON object (``bench_http.py`` prints one): each number in it, by its
+    path (``ours_custodial``, ``per_s``)."""
+    found: dict[tuple[str, str, str], float] = {}
+
+    def walk(value: object, path: tuple[str, ...]) -> None:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                walk(item, (*path, str(key)))
+        elif isinstance(value, int | float) and not isinstance(value, bool) and path:
+            found[("json", ".".join(path[:-1]) or "-", path[-1])] = float(value)
+
+    try:
+        walk(json.loads(line), ())
+    except ValueError:
+        return {}
+    return found
+
+
 def cells(output: str) -> dict[tuple[str, str, str], float]:
-    """(table title, row label, column) → value, for every numeric cell of the markdown tables."""
+    """(table title, row label, column) → value, for every numeric cell of the markdown tables
+    (and every number of a line that is a JSON object)."""
     found: dict[tuple[str, str, str], float] = {}
     title, header = "", []
     for line in output.splitlines():
-        if line.startswith("### "):
+        if line.startswith("{"):
+            found.update(_json_cells(line))
+        elif line.startswith("### "):
             title, header = line[4:].strip(), []
         elif line.startswith("|") and not set(line) <= {"|", "-", " "}:
             row = [c.strip() for c in line.strip().strip("|").split("|")]
