@@ -29,6 +29,7 @@ from api.pages import i18n
 from api.pages.entries import entry_views, standing
 from api.pages.explain import error_message, explain
 from api.pages.model import PageReads, ProjectData
+from api.pages.reminders import reminded
 from api.pages.security import (
     CSRF_FIELD,
     LANG_COOKIE,
@@ -373,7 +374,8 @@ def project_page(project: str, request: Request, on: str | None = None,
         evidence_suffix=suffix, fileable=bool(_fileable(actor)) and known is None,
         filed=filed_seq if filed_type else None, filed_type=filed_type,
         entries=entry_views(ctx.service, data, ctx.lang),
-        standing=standing(ctx.service, actor, views["project"]["state"]["unit"], known))
+        standing=standing(ctx.service, actor, views["project"]["state"]["unit"], known),
+        reminded=reminded(ctx.service, project_id, views["obligations"]["state"]))
 
 
 def _evidence(ctx: Ctx, project: str, on: str | None, as_known_at: str | None) -> Response:
