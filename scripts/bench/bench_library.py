@@ -137,6 +137,22 @@ def main() -> None:
                     rows.append([name, label, n, cold * 1000, median * 1000,
                                  p95(runs) * 1000, target * 1000,
                                  "met" if p95(runs) <= target else "NOT met"])
+                # After a filing the read model has moved on: the next view walks every row
+                # again (each row kept per project state; only the new project is computed).
+                after = []
+                for i in range(max(3, args.repeat // 5)):
+                    c.submit_all(ledger, [ledger.prepare(
+                        UNITS[0], "ApplicationFiled",
+                        EXAMPLES["ApplicationFiled"] | {"title": f"新项目 {i}"},
+                        effective=APPROVED_ON)])
+
+                    def get_library() -> None:
+                        assert client.get("/projects").status_code == 200
+
+                    after.append(c.timed(get_library))
+                rows.append([name, "library, first view after a filing", n, "",
+                             sorted(after)[len(after) // 2] * 1000, max(after) * 1000, 150,
+                             "met" if max(after) <= 0.150 else "NOT met"])
     c.table("Page render (ms; warm runs: median and p95; the first run reported as cold)",
             ["backend", "page", "projects", "cold", "median", "p95", "target", "verdict"], rows)
 

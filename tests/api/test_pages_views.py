@@ -31,8 +31,10 @@ from ledger.demo import DemoResult, load_demo
 from ledger.errors import AuthorisationError, RuleViolationError
 from ledger.log import merkle
 from ledger.measures import rules
+from ledger.measures.catalogue import EXAMPLES
 from ledger.measures.roles import Role
 from ledger.settings import Settings
+from ledgertest import upload_example_documents
 
 # --- fixtures ----------------------------------------------------------------------------------
 
@@ -559,3 +561,29 @@ def test_library_stays_fast_enough_to_page_through(site: Site) -> None:
         assert site.client.get("/projects?q=平台&sort=approved&dir=desc").status_code == 200
     assert (time.perf_counter() - started) / 5 < 1.0
 
+
+
+def test_the_library_follows_each_filing(site: Site) -> None:
+    """The library kept between views moves with the ledger: a new project appears and a
+    changed project's money is the new money, in the table and in the export."""
+    site.sign_in("office-li")
+    ledger = site.ledger
+    before = table_ids(site.client.get("/projects?per=all").text)
+    site.client.get("/library.csv")
+    upload_example_documents(ledger)
+    (opened,) = ledger.submit_many([ledger.prepare(
+        "edu-wang", "ApplicationFiled", EXAMPLES["ApplicationFiled"] | {"title": "新增测试项目"})])
+    assert not isinstance(opened, Exception)
+    village = site.result.projects["hanji-village"]
+    arranged = LedgerService(ledger).library_state().projects[str(village)]
+    (funded,) = ledger.submit_many([ledger.prepare(
+        "finance-zhao", "FundingArranged", EXAMPLES["FundingArranged"] | {
+            "kind": "construction", "amount_fen": 1_230_000}, stream=village)])
+    assert not isinstance(funded, Exception), funded
+    page = site.client.get("/projects?per=all").text
+    assert set(table_ids(page)) == {*before, str(opened.stream)}
+    assert "新增测试项目" in page
+    rows = {r[0]: r for r in csv.reader(io.StringIO(
+        site.client.get("/library.csv").content.decode("utf-8-sig")))}
+    expected = arranged.arranged_construction_fen + 1_230_000
+    assert rows[str(village)][7] == wan(expected).replace(",", "")

@@ -427,6 +427,10 @@ VIEWS: Final[Mapping[str, tuple[str, str]]] = MappingProxyType({
     "project": ("项目库行", "project"), "eligibility": ("资金拨付条件", "eligibility"),
     "obligations": ("履约事项", "obligations"), "trail": ("审计轨迹", "trail"),
 })
+CHANNELS: Final[Mapping[str, tuple[str, str]]] = MappingProxyType({
+    "email": ("电子邮件", "email"), "wecom": ("企业微信", "WeCom"),
+    "dingtalk": ("钉钉", "DingTalk"),
+})
 FUNDING: Final[Mapping[str, tuple[str, str]]] = MappingProxyType({
     "construction": ("建设资金", "Construction funds"),
     "operation_maintenance": ("运维资金", "O&M funds"),

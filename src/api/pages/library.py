@@ -106,7 +106,13 @@ def view_rows(ctx: Ctx, library: Library) -> list[dict[str, Any]]:
     key = ("rows", tuple((u, ctx.unit_name(u)) for u in library.units))
     kept: list[dict[str, Any]] | None = library.views.get(key)
     if kept is None:
-        kept = _view_rows(ctx, library)
+        previous = library.views.pop("previous", None)
+        earlier = previous.views.get(key) if previous is not None else None
+        reuse = {id(v["row"]): v for v in earlier} if earlier else {}
+        kept = []
+        for row, fresh in _view_rows(ctx, library, skip=set(reuse)):
+            view = fresh if fresh is not None else reuse[id(row)]
+            kept.append(view)
         library.views[key] = kept
     return kept
 
@@ -129,14 +135,26 @@ def prepared(ctx: Ctx, library: Library, query: Query) -> tuple[
     return kept
 
 
-def _view_rows(ctx: Ctx, library: Library) -> list[dict[str, Any]]:
-    name = ctx.unit_name
-    return [{"row": row, "unit_name": name(str(row["unit"]) if row["unit"] else None),
-             "m": _money(row, library.money.get(str(row["id"]), {})),
-             **{k: row[k] for k in ("id", "title", "unit", "kind", "stage", "fiscal_year",
-                                    "approved_budget_fen", "contracted_fen", "overdue",
-                                    "entries", "eligible", "flags")}}
-            for row in library.rows]
+_KEYS = ("id", "title", "unit", "kind", "stage", "fiscal_year", "approved_budget_fen",
+         "contracted_fen", "overdue", "entries", "eligible", "flags")
+
+
+def _view_rows(ctx: Ctx, library: Library, *, skip: set[int] | frozenset[int] = frozenset()
+               ) -> list[tuple[dict[str, Any], dict[str, Any] | None]]:
+    """(row, its view) per library row; rows whose id is in ``skip`` get None (reused)."""
+    names: dict[str | None, str] = {}
+    out: list[tuple[dict[str, Any], dict[str, Any] | None]] = []
+    for row in library.rows:
+        if id(row) in skip:
+            out.append((row, None))
+            continue
+        unit = str(row["unit"]) if row["unit"] else None
+        if unit not in names:
+            names[unit] = ctx.unit_name(unit)
+        out.append((row, {"row": row, "unit_name": names[unit],
+                          "m": _money(row, library.money.get(str(row["id"]), {})),
+                          **{k: row[k] for k in _KEYS}}))
+    return out
 
 
 def select(rows: Iterable[dict[str, Any]], query: Query) -> list[dict[str, Any]]:

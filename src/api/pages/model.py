@@ -60,7 +60,10 @@ class Library:
     (the approved budget is construction money only)."""
     views: dict[Hashable, Any] = field(default_factory=dict, compare=False)
     """What the pages derive from these rows (per unit names and query), kept with them: the
-    rows do not change while this object is the current library."""
+    rows do not change while this object is the current library. ``"previous"``: the library
+    this one was derived from, whose derived rows may be reused (taken once)."""
+    by_id: dict[str, tuple[Any, ...]] = field(default_factory=dict, compare=False)
+    """Per project id: (facts, unit, row, money), to derive the next library from this one."""
 
 
 @dataclass
@@ -145,6 +148,8 @@ class PageReads:
         self._projects = _Memo(_PROJECT_MEMO_LIMIT)
         self._signatures = _Memo(_SIGNATURE_MEMO_LIMIT)
         self._libraries = _Memo(_LIBRARY_MEMO_LIMIT)
+        self._current: dict[Hashable, Library] = {}
+        """The newest library "now" per (day, calendar, scope): the next one starts from it."""
         self.fragments = _Memo(_ROW_MEMO_LIMIT)
         """Rendered HTML of library rows, by (row object, language, link suffix)."""
         self.units = UnitNames(service.ledger)
@@ -169,29 +174,50 @@ class PageReads:
         known: Library | None = self._libraries.get(whole)
         if known is not None:
             return known
+        # After a filing only its project's facts are a new object: the rest of the previous
+        # library (same day, calendar and scope) is taken as it was, without the row memo.
+        scope = (day, digest, only)
+        previous = self._current.get(scope) if as_known_at is None else None
+        before = previous.by_id if previous is not None else {}
         rows: list[dict[str, JSONValue]] = []
         money: dict[str, dict[str, int]] = {}
+        by_id: dict[str, tuple[Any, ...]] = {}
         for project_id, facts in state.projects.items():
             owner = state.unit_of(facts)
             if actor.role is Role.UNIT and owner != only:
                 continue
-            key = (project_id, facts.last_hash, owner, day, digest)
-            row = self._rows.get(key)
-            if row is None:
-                row = views.library_row(facts, owner, day, calendar)
-                self._rows.put(key, row)
+            hit = before.get(project_id)
+            if hit is not None and hit[0] is facts and hit[1] == owner:
+                row, amounts = hit[2], hit[3]
+            else:
+                row, amounts = self._row(project_id, facts, owner, day, digest), {
+                    "arranged_c_fen": facts.arranged_construction_fen,
+                    "arranged_om_fen": facts.arranged_om_fen,
+                    "disbursed_c_fen": facts.disbursed_construction_fen,
+                    "disbursed_om_fen": facts.disbursed_om_fen}
             rows.append(row)
-            money[project_id] = {
-                "arranged_c_fen": facts.arranged_construction_fen,
-                "arranged_om_fen": facts.arranged_om_fen,
-                "disbursed_c_fen": facts.disbursed_construction_fen,
-                "disbursed_om_fen": facts.disbursed_om_fen}
+            money[project_id] = amounts
+            by_id[project_id] = (facts, owner, row, amounts)
         rows.sort(key=lambda r: str(r["id"]))
         units = [only] if only is not None else state.units()
         library = Library(rows, [u for u in units if u], day, as_known_at, state.entries,
-                          state.last_recorded_at, money)
+                          state.last_recorded_at, money, by_id=by_id)
+        if as_known_at is None:
+            if previous is not None:
+                library.views["previous"] = previous
+            self._current[scope] = library
         self._libraries.put(whole, library)
         return library
+
+    def _row(self, project_id: str, facts: ProjectFacts, owner: str | None, day: date,
+             digest: str) -> dict[str, JSONValue]:
+        """A project's library row, computed once per project state, unit, day and calendar."""
+        key = (project_id, facts.last_hash, owner, day, digest)
+        row: dict[str, JSONValue] | None = self._rows.get(key)
+        if row is None:
+            row = views.library_row(facts, owner, day, self.service.ledger.calendar)
+            self._rows.put(key, row)
+        return row
 
     def library_hash(self, library: Library) -> str:
         """The state hash of the rows shown (the whole library view for a reader of all)."""
