@@ -222,7 +222,7 @@ class Statements:
     actor_for_token: str = ("SELECT actor FROM {api_tokens}"  # noqa: S105
                             " WHERE token_hash = {p} AND revoked = {false}"
                             " AND created_at > {p}")
-    tokens_of: str = ("SELECT token_hash, created_at, revoked FROM {api_tokens}"  # noqa: S105
+    tokens_of: str = ("SELECT token_hash, created_at, revoked FROM {api_tokens}"
                       " WHERE actor = {p} ORDER BY created_at")
     put_session: str = ("INSERT INTO {api_sessions} (session_hash, token_hash, actor, created_at)"
                         " VALUES ({p}, {p}, {p}, {p})")
