@@ -469,6 +469,9 @@ def test_admin_rotates_and_revokes_keys(site: Site) -> None:
     after = {k for k, v in site.ledger.registry().keys.items() if v.actor == "edu-wang"}
     (new,) = after - before
     assert site.ledger.registry().keys[new].revoked_from is None
+    page = site.client.get("/admin/actors/edu-wang").text
+    assert new in page
+    assert "填报签名" in page  # the key's purpose
     old = sorted(before)[0]
     site.client.post("/admin/keys/revoke", data={"csrf": csrf, "key_id": old, "reason": "密钥轮换"})
     assert site.ledger.registry().keys[old].revoked_from is not None

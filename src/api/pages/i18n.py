@@ -427,6 +427,10 @@ VIEWS: Final[Mapping[str, tuple[str, str]]] = MappingProxyType({
     "project": ("项目库行", "project"), "eligibility": ("资金拨付条件", "eligibility"),
     "obligations": ("履约事项", "obligations"), "trail": ("审计轨迹", "trail"),
 })
+PURPOSES: Final[Mapping[str, tuple[str, str]]] = MappingProxyType({
+    "filing": ("填报签名", "filing"), "witness": ("见证联署", "witness"),
+    "log": ("日志检查点", "log"), "root": ("根密钥", "root"),
+})
 CHANNELS: Final[Mapping[str, tuple[str, str]]] = MappingProxyType({
     "email": ("电子邮件", "email"), "wecom": ("企业微信", "WeCom"),
     "dingtalk": ("钉钉", "DingTalk"),

@@ -75,8 +75,9 @@ _env = Environment(loader=FileSystemLoader(TEMPLATES_DIR),
                    trim_blocks=True, lstrip_blocks=True, auto_reload=False)
 _env.globals.update(yuan=yuan, wan=wan, cst=cst, STAGES=i18n.STAGES, KINDS=i18n.KINDS,
                     STATUSES=i18n.STATUSES, ROLES=i18n.ROLES, FUNDING=i18n.FUNDING,
-                    RULES=i18n.RULES, VIEWS=i18n.VIEWS, CHANNELS=i18n.CHANNELS, label=i18n.label,
-                    event_label=i18n.event_label, article=i18n.article)
+                    RULES=i18n.RULES, VIEWS=i18n.VIEWS, CHANNELS=i18n.CHANNELS,
+                    PURPOSES=i18n.PURPOSES, label=i18n.label, event_label=i18n.event_label,
+                    article=i18n.article)
 
 _HEADERS = {
     "Cache-Control": "no-store",
