@@ -3,8 +3,8 @@
 The same import as ``ledger import`` (:class:`ledger.service.importer.Importer`, docs/import.md):
 the office downloads the template, uploads its filled-in copy, sees per row what would be filed
 or why not (a dry run, ticked by default), then files it. The upload is a multipart form read
-with the standard library's MIME parser (no extra dependency), bounded at the document size
-limit, and carries the CSRF token like every form of the pages.
+with the standard library's MIME parser (no extra dependency), bounded by the request body
+limit (``LEDGER_MAX_REQUEST_BYTES``), and carries the CSRF token like every form of the pages.
 """
 
 from __future__ import annotations
@@ -107,10 +107,12 @@ async def run_import(request: Request) -> Response:
     """Check (and, unless a dry run, file) an uploaded spreadsheet; show the report."""
     ctx = await run_in_threadpool(_ctx, request)
     _office(ctx)
-    limit = ctx.service.ledger.settings.max_document_bytes
+    # The body limit of every form (LEDGER_MAX_REQUEST_BYTES, enforced while it is read by
+    # api.limits) bounds the upload: a larger library goes in with `ledger import`.
+    limit = ctx.service.ledger.settings.max_request_bytes
     body = await request.body()
-    if len(body) > limit + 64 * 1024:
-        raise _Refused(413, f"the file is larger than {limit} bytes")
+    if len(body) > limit:
+        raise _Refused(413, f"the upload is larger than {limit} bytes: use `ledger import`")
     fields, upload = parse_multipart(request.headers.get("content-type", ""), body)
     _check_csrf(ctx, fields.get(CSRF_FIELD))
     if upload is None:
