@@ -59,4 +59,5 @@ def test_the_project_page_shows_reminded_on(ledger: Ledger, client: TestClient,
                                  "next": "/projects"})
     shown = client.get(f"/projects/{project}")
     assert shown.status_code == 200
-    assert re.search(r"已提醒（即将到期，email）\s*\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", shown.text)
+    assert re.search(r"已提醒（即将到期，电子邮件）\s*\d{4}-\d\d-\d\d \d\d:\d\d:\d\d 北京时间",
+                     shown.text)
