@@ -122,7 +122,11 @@ _PATTERNS: tuple[tuple[re.Pattern[str], _Sub], ...] = tuple(
         (r"catalogue compiled and data collected on the zone platform \(Art\. 26(.*)\)",
          lambda m, u: "在全区数据共享平台完成目录编制及数据归集（第26条" + (
              f"；未报初步验收，自 {m[1].rsplit(' ', 1)[-1]} 验收之日起算" if m[1] else "") + "）"),
-        (r"application filed in October", lambda m, u: "每年10月份集中提报立项申请（第6条）"),
+        # Art. 6 is judged on the day the ledger recorded the application (Beijing time), not
+        # on the date the application states: say so, or an October date on a November
+        # filing reads as a contradiction.
+        (r"application filed in October",
+         lambda m, u: "每年10月份集中提报立项申请（第6条；以账本收到申请之日为准，北京时间）"),
         (r"contract (.+) filed within 5 working days of signing",
          lambda m, u: f"合同 {m[1]} 应在签订后5个工作日内备案"),
         (r"progress and budget execution report for (\d{4})",
