@@ -204,6 +204,7 @@ class PageReads:
                           state.last_recorded_at, money, by_id=by_id)
         if as_known_at is None:
             if previous is not None:
+                previous.views.pop("previous", None)  # one step back at most: no chain
                 library.views["previous"] = previous
             self._current[scope] = library
         self._libraries.put(whole, library)
