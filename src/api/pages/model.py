@@ -206,6 +206,9 @@ class PageReads:
             if previous is not None:
                 previous.views.pop("previous", None)  # one step back at most: no chain
                 library.views["previous"] = previous
+            if scope not in self._current:  # a new day or calendar: forget the old ones
+                self._current = {k: v for k, v in self._current.items()
+                                 if k[:2] == scope[:2]}
             self._current[scope] = library
         self._libraries.put(whole, library)
         return library
