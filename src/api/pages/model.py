@@ -148,7 +148,7 @@ class PageReads:
         self._projects = _Memo(_PROJECT_MEMO_LIMIT)
         self._signatures = _Memo(_SIGNATURE_MEMO_LIMIT)
         self._libraries = _Memo(_LIBRARY_MEMO_LIMIT)
-        self._current: dict[Hashable, Library] = {}
+        self._current: dict[tuple[Any, ...], Library] = {}
         """The newest library "now" per (day, calendar, scope): the next one starts from it."""
         self.fragments = _Memo(_ROW_MEMO_LIMIT)
         """Rendered HTML of library rows, by (row object, language, link suffix)."""
