@@ -241,6 +241,12 @@ class LogStore(AccessRecords, Protocol):
         """A sealed private key by key id."""
         ...
 
+    def reseal_custody(self, reseal: Callable[[CustodyRecord], bytes | None]) -> int:
+        """Replace custody records in one transaction (``ledger keys reseal``): ``reseal``
+        gives each record's new bytes (None leaves it); if it raises, nothing changes. Returns
+        how many were replaced."""
+        ...
+
     def put_calendar_year(self, year: int, data: str, added_at: str) -> None:
         """Store (or replace) an operator-added holiday year."""
         ...

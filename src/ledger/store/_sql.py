@@ -216,6 +216,8 @@ class Statements:
                      "{on_conflict_ignore}")
     put_custody: str = "INSERT INTO {key_custody} (key_id, actor, sealed) VALUES ({p}, {p}, {p})"
     get_custody: str = "SELECT * FROM {key_custody} WHERE key_id = {p}"
+    custody_records: str = "SELECT key_id, actor, sealed FROM {key_custody} ORDER BY key_id"
+    reseal_custody: str = "UPDATE {key_custody} SET sealed = {p} WHERE key_id = {p}"
     # Statements, not secrets (S105 goes by the word "token" in a name).
     put_token: str = ("INSERT INTO {api_tokens} (token_hash, actor, created_at)"  # noqa: S105
                       " VALUES ({p}, {p}, {p})")
@@ -403,6 +405,19 @@ class SQLSideTables(SQLBackend[D]):
         row = self._one(self.sql.get_custody, (key_id,))
         return None if row is None else CustodyRecord(
             row["key_id"], row["actor"], bytes(row["sealed"]))
+
+    def reseal_custody(self, reseal: Callable[[CustodyRecord], bytes | None]) -> int:
+        """Replace custody records in one transaction under the append's lock; nothing
+        changes if ``reseal`` raises (a master key that does not open every key)."""
+        with self._locked() as curs:
+            curs.execute(self.sql.custody_records, ())
+            records = [CustodyRecord(str(key_id), str(actor), bytes(sealed))
+                       for key_id, actor, sealed in curs.fetchall()]
+            updates = [(new, record.key_id) for record in records
+                       if (new := reseal(record)) is not None]
+            if updates:
+                curs.executemany(self.sql.reseal_custody, updates)
+        return len(updates)
 
     def put_token(self, token_hash: str, actor: str, created_at: str) -> None:
         """Store an API token's hash (the token itself is shown once and never stored)."""
