@@ -209,37 +209,43 @@ def group_of(depth: int, prefix: int, *, leaf: bool) -> tuple[int, int]:
     return top, prefix >> (depth - top)
 
 
-def _group_nodes(top: int, top_prefix: int,
-                 get: Callable[[int, int], Node | None]) -> list[tuple[int, Node]]:
-    """The nodes of the group at ``(top, top_prefix)`` as ``(slot, node)`` in slot order;
-    slot ``2^i - 1 + s`` is the node ``i`` levels below the top at offset ``s`` (levels 0–3:
-    internal nodes and leaves; level 4: leaves only). Only the children an internal node
-    records as not empty are looked up."""
-    found: list[tuple[int, Node]] = []
-    node = get(top, top_prefix)
+def _group_bytes(top: int, top_prefix: int,
+                 get: Callable[[tuple[int, int]], Node | None]) -> bytes:
+    """The stored bytes (:func:`encode_group`) of the group at ``(top, top_prefix)``, walking
+    it level by level: slot ``2^i - 1 + s`` is the node ``i`` levels below the top at offset
+    ``s`` (levels 0–3: internal nodes and leaves; level 4: leaves only), so a level's nodes in
+    increasing offset come before the next level's. Only the children an internal node
+    records as not empty are looked up (``get`` takes a position; a dict's ``get`` will do).
+    """
+    node = get((top, top_prefix))
     if node is None:
-        return found
+        return b""
+    parts: list[bytes] = []
     level: list[tuple[int, Node]] = [(0, node)]
     for i in range(GROUP_LEVELS + 1):
-        found.extend(((1 << i) - 1 + offset, node) for offset, node in level)
-        if i == GROUP_LEVELS:
-            break
+        base = (1 << i) - 1
         below: list[tuple[int, Node]] = []
-        depth = top + i + 1
-        for offset, parent in level:
-            if not isinstance(parent, InternalNode):
+        depth, shifted, last = top + i + 1, top_prefix << (i + 1), i == GROUP_LEVELS
+        for offset, current in level:
+            if type(current) is LeafNode:
+                parts += (_LEAF_TAGS[base + offset], current.key, current.head.value())
                 continue
-            for bit, child_hash in ((0, parent.left), (1, parent.right)):
-                if child_hash == EMPTY:
-                    continue
-                child_offset = 2 * offset + bit
-                child = get(depth, (top_prefix << (i + 1)) | child_offset)
-                if child is not None and (i < GROUP_LEVELS - 1 or isinstance(child, LeafNode)):
-                    below.append((child_offset, child))
+            assert isinstance(current, InternalNode)
+            parts += (_INTERNAL_TAGS[base + offset], current.left, current.right)
+            if last:
+                continue
+            if current.left != EMPTY:
+                child = get((depth, shifted | 2 * offset))
+                if child is not None and (i < GROUP_LEVELS - 1 or type(child) is LeafNode):
+                    below.append((2 * offset, child))
+            if current.right != EMPTY:
+                child = get((depth, shifted | (2 * offset + 1)))
+                if child is not None and (i < GROUP_LEVELS - 1 or type(child) is LeafNode):
+                    below.append((2 * offset + 1, child))
         if not below:
             break
         level = below
-    return found
+    return b"".join(parts)
 
 
 def encode_group(nodes: Iterable[tuple[int, Node]]) -> bytes:
@@ -300,12 +306,16 @@ def decode_group_path(profile: Profile, top: int, data: bytes, key: int,
 
 
 def group_rows(written: Mapping[tuple[int, int], Node],
-               get: Callable[[int, int], Node | None]) -> dict[tuple[int, int], bytes]:
+               get: Callable[[tuple[int, int]], Node | None]) -> dict[tuple[int, int], bytes]:
     """The stored bytes of every group holding one of the ``written`` nodes, read through
-    ``get`` (the map at the version being written), keyed by the group's top position."""
-    tops = {group_of(depth, prefix, leaf=isinstance(node, LeafNode))
-            for (depth, prefix), node in written.items()}
-    return {top: encode_group(_group_nodes(top[0], top[1], get)) for top in sorted(tops)}
+    ``get`` (the map at the version being written, by position), keyed by the group's top
+    position."""
+    tops = set()
+    for (depth, prefix), node in written.items():
+        above = depth - 1 if depth and type(node) is LeafNode else depth  # group_of, inlined
+        top = above - above % GROUP_LEVELS
+        tops.add((top, prefix >> (depth - top)))
+    return {top: _group_bytes(top[0], top[1], get) for top in sorted(tops)}
 
 
 # --- node stores -------------------------------------------------------------------------------
@@ -479,8 +489,7 @@ class CurrentHeads:
         with self._lock:
             nodes = dict(self._store.nodes)
             return HeadsUpdate(0, self._store.version, self._map.root(), nodes,
-                               group_rows(nodes, lambda depth, prefix: nodes.get((depth,
-                                                                                  prefix))))
+                               group_rows(nodes, nodes.get))
 
     def catch_up(self, size: int, rows: Sequence[HeadRow]) -> None:
         """Bring the map to log size ``size`` with the node versions committed after it.
@@ -532,9 +541,9 @@ class CurrentHeads:
                 root = heads.root()
             written, nodes = overlay.written, self._store.nodes
 
-            def get(depth: int, prefix: int) -> Node | None:  # the map at the new version
-                node = written.get((depth, prefix))
-                return node if node is not None else nodes.get((depth, prefix))
+            def get(position: tuple[int, int]) -> Node | None:  # the map at the new version
+                node = written.get(position)
+                return node if node is not None else nodes.get(position)
 
             return HeadsUpdate(base, version, root, written, group_rows(written, get))
 

@@ -151,7 +151,7 @@ class RecomputedHeads:
         written = overlay.written
         self._store.put(version, written)
         nodes = self._store.nodes  # the map as of this version: the groups are read from it
-        groups = group_rows(written, lambda depth, prefix: nodes.get((depth, prefix)))
+        groups = group_rows(written, nodes.get)
         self._heads.update(changes.values())
         self.done.append(HeadsVersion(version, root, written, groups))
 

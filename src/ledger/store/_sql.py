@@ -541,10 +541,6 @@ class SQLHeadsMap(SQLSideTables[D]):
             old = curs.fetchall()
             store = LatestNodeStore()
             current = store.nodes  # the map as of the version being converted
-
-            def get(depth: int, prefix: int) -> Node | None:
-                return current.get((depth, prefix))
-
             rows: list[tuple[int, bytes, int, bytes]] = []
             at = 0
             while at < len(old):
@@ -555,7 +551,7 @@ class SQLHeadsMap(SQLSideTables[D]):
                         profile, bytes(data))
                     at += 1
                 store.put(version, nodes)
-                for (depth, prefix), group in group_rows(nodes, get).items():
+                for (depth, prefix), group in group_rows(nodes, current.get).items():
                     rows.append((depth, encode_prefix(depth, prefix), version, group))
             curs.execute(self.sql.delete_head_nodes)
             curs.executemany(self.sql.insert_head_node, rows)
