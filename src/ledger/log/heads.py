@@ -37,6 +37,7 @@ from ledger.log.headmap import (
     LeafNode,
     Node,
     StreamHead,
+    head_key,
     leaf_hash,
     node_hash,
     value_hash,
@@ -462,6 +463,7 @@ class CurrentHeads:
         self._store = LatestNodeStore()
         self._map = HeadMap(profile, self._store)
         self._lock = threading.Lock()
+        self._keys: dict[UUID, bytes] = {}  # each stream's map key, hashed once per process
 
     @classmethod
     def build(cls, profile: Profile, heads: Mapping[UUID, StreamHead],
@@ -535,7 +537,16 @@ class CurrentHeads:
             overlay = OverlayNodeStore(self._store)
             heads = HeadMap(self.profile, overlay)
             if changes:
-                root = heads.apply(changes, version=version)
+                keys = self._keys
+                named: dict[bytes, tuple[UUID | str, StreamHead]] = {}
+                for stream, head in changes.items():
+                    key = keys.get(stream)
+                    if key is None:
+                        key = keys[stream] = head_key(self.profile, stream)
+                    named[key] = (stream, head)
+                if len(named) != len(changes):  # two ids with one key: a hash collision
+                    raise ValueError("two streams of this batch have the same map key")
+                root = heads._apply_keyed(named, version)
             else:
                 overlay.put(version, {})
                 root = heads.root()
