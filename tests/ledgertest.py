@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 import os
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
+import httpx
 import psycopg
 import pytest
 
@@ -26,13 +33,53 @@ def _pg_problem() -> str | None:
 _PG_PROBLEM = _pg_problem()
 
 
-def require_postgres() -> None:
-    """Skip (or, under CI, fail) when PostgreSQL is not there."""
-    if _PG_PROBLEM is None:
+def require(problem: str | None, what: str) -> None:
+    """Skip with ``problem`` as the reason (under CI, fail: CI has every part) unless it is None.
+
+    ``what`` names what the tests need, for CI's message ("CI requires {what}: {problem}").
+    """
+    if problem is None:
         return
     if IN_CI:
-        pytest.fail(f"CI requires PostgreSQL: {_PG_PROBLEM}")
-    pytest.skip(_PG_PROBLEM)
+        pytest.fail(f"CI requires {what}: {problem}")
+    pytest.skip(problem)
+
+
+def require_postgres() -> None:
+    """Skip (or, under CI, fail) when PostgreSQL is not there."""
+    require(_PG_PROBLEM, "PostgreSQL")
+
+
+def free_port() -> int:
+    """A TCP port free on loopback just now (for a server the test starts)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextmanager
+def server_process(command: list[str], port: int, *, cwd: Path, env: dict[str, str],
+                   ready: str = "/healthz", within: float = 60) -> Iterator[str]:
+    """A server started as a process (``ledger serve --port {port}`` …), its base URL once
+    ``ready`` answers 200; terminated afterwards. Fails with its stderr if it exits first."""
+    process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + within
+        while True:
+            assert process.poll() is None, process.stderr.read() if process.stderr else ""
+            try:
+                if httpx.get(base + ready, timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, f"the server did not start within {within} s"
+            time.sleep(0.2)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
 
 
 

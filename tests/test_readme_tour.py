@@ -8,15 +8,14 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
+
+from ledgertest import free_port, server_process
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
@@ -86,35 +85,14 @@ def test_the_cli_tour_runs_as_written(demo_folder: Path) -> None:
     assert (demo_folder / "case.zip").stat().st_size > 1000
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture
 def server(demo_folder: Path) -> Iterator[int]:
     """``ledger serve`` on the demo ledger (its writer in a thread: one process to stop)."""
-    port = _free_port()
+    port = free_port()
     env = _env(demo_folder) | {"LEDGER_WRITER": "thread"}
-    process = subprocess.Popen([str(VENV / "bin" / "ledger"), "serve", "--port", str(port)],
-                               cwd=demo_folder, env=env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None, process.stderr.read() if process.stderr else ""
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "the server did not start within 60 s"
-            time.sleep(0.2)
+    with server_process([str(VENV / "bin" / "ledger"), "serve", "--port", str(port)], port,
+                        cwd=demo_folder, env=env):
         yield port
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 def test_the_http_tour_runs_as_written(demo_folder: Path, server: int) -> None:

@@ -52,13 +52,19 @@ def psql(user: str, database: str, *args: str) -> subprocess.CompletedProcess[st
                           timeout=120, check=False)
 
 
-def ledger(database_url: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    """``ledger …`` as a process, on ``database_url``."""
+def ledger_env(database_url: str, **env: str) -> dict[str, str]:
+    """This process's environment without its LEDGER_ settings, on ``database_url``."""
     environment = {key: value for key, value in os.environ.items()
                    if not key.startswith("LEDGER_")}
-    environment |= {"LEDGER_DATABASE_URL": database_url, "LEDGER_ENVIRONMENT": "test", **env}
-    return subprocess.run([sys.executable, "-m", "api.cli", *args], cwd=ROOT, env=environment,
-                          capture_output=True, text=True, timeout=300, check=False)
+    return environment | {"LEDGER_DATABASE_URL": database_url, "LEDGER_ENVIRONMENT": "test",
+                          **env}
+
+
+def ledger(database_url: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """``ledger …`` as a process, on ``database_url``."""
+    return subprocess.run([sys.executable, "-m", "api.cli", *args], cwd=ROOT,
+                          env=ledger_env(database_url, **env), capture_output=True, text=True,
+                          timeout=300, check=False)
 
 
 @dataclass(frozen=True)

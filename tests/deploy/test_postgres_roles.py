@@ -6,18 +6,16 @@ write."""
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 
 import httpx
 import psycopg
 import pytest
-from deploytest import DEPLOY, ROOT, Roles, fresh_database, ledger, psql, url
+from deploytest import DEPLOY, ROOT, Roles, fresh_database, ledger, ledger_env, psql, url
 
 from ledger.measures.catalogue import EXAMPLES
+from ledgertest import free_port, server_process
 
 APPEND_ONLY = ("stored_events", "log_leaves", "log_nodes", "log_checkpoints", "head_nodes",
                "ledger_meta", "key_custody", "documents")
@@ -35,39 +33,16 @@ def roles() -> Iterator[Roles]:
         yield made
 
 
-def _free_port() -> int:
-    import socket  # noqa: PLC0415
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def test_the_app_role_runs_the_server_and_files(roles: Roles) -> None:
     app_url = url(roles.app, roles.database)
     added = ledger(app_url, "actors", "add", "edu-wang", "--role", "unit", "--unit", "edu")
     assert added.returncode == 0, added.stderr  # an append to the registry, as the app role
     token = ledger(app_url, "actors", "token", "edu-wang")
     assert token.returncode == 0, token.stderr
-    port = _free_port()
-    env = {key: value for key, value in os.environ.items() if not key.startswith("LEDGER_")}
-    env |= {"LEDGER_DATABASE_URL": app_url, "LEDGER_ENVIRONMENT": "test",
-            "LEDGER_REQUIRE_DOCUMENTS": "false"}
-    server = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--port", str(port)],
-                              cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.PIPE, text=True)
-    try:
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 90
-        while True:
-            assert server.poll() is None, server.stderr.read() if server.stderr else ""
-            try:
-                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline
-            time.sleep(0.3)
+    port = free_port()
+    env = ledger_env(app_url, LEDGER_REQUIRE_DOCUMENTS="false")
+    with server_process([sys.executable, "-m", "api.cli", "serve", "--port", str(port)], port,
+                        cwd=ROOT, env=env, ready="/readyz", within=90) as base:
         headers = {"Authorization": f"Bearer {token.stdout.strip()}"}
         filed = httpx.post(f"{base}/api/v1/projects", headers=headers, timeout=30,
                            json={"payload": EXAMPLES["ApplicationFiled"]})
@@ -75,9 +50,6 @@ def test_the_app_role_runs_the_server_and_files(roles: Roles) -> None:
         listed = httpx.get(f"{base}/api/v1/projects", headers=headers, timeout=30)
         assert listed.status_code == 200
         assert len(listed.json()["items"]) == 1
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
     for command in (["verify"], ["projects", "--json"], ["obligations", "--json"]):
         done = ledger(app_url, *command)
         assert done.returncode == 0, (command, done.stderr)

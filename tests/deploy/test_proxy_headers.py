@@ -5,23 +5,15 @@ ignored (a client cannot claim HTTPS or another address)."""
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from deploytest import ROOT, ledger
+from deploytest import ROOT, ledger, ledger_env
 
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+from ledgertest import free_port, server_process
 
 
 @pytest.fixture(scope="module")
@@ -32,29 +24,11 @@ def database(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 def _serve(database: str, *args: str) -> Iterator[str]:
-    port = _free_port()
-    env = {key: value for key, value in os.environ.items() if not key.startswith("LEDGER_")}
-    env |= {"LEDGER_DATABASE_URL": database, "LEDGER_ENVIRONMENT": "test",
-            "LEDGER_WRITER": "thread"}
-    process = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--port", str(port),
-                                *args], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE, text=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None, process.stderr.read() if process.stderr else ""
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline
-            time.sleep(0.2)
+    port = free_port()
+    env = ledger_env(database, LEDGER_WRITER="thread")
+    with server_process([sys.executable, "-m", "api.cli", "serve", "--port", str(port), *args],
+                        port, cwd=ROOT, env=env) as base:
         yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 @pytest.fixture
