@@ -33,6 +33,7 @@ from ledger.log.headmap import (
     EMPTY,
     KEY_BITS,
     HeadMap,
+    HeadProof,
     InternalNode,
     LeafNode,
     Node,
@@ -557,6 +558,19 @@ class CurrentHeads:
                 return node if node is not None else nodes.get(position)
 
             return HeadsUpdate(base, version, root, written, group_rows(written, get))
+
+    def prove_at(self, stream: UUID, version: int,
+                 ) -> tuple[StreamHead | None, HeadProof] | None:
+        """``stream``'s head and proof from the map in memory, if the map is at ``version``
+        (else None: only the current version is kept, and older ones are read from the
+        database). Under the lock, so that no merge changes the map while the path is read."""
+        with self._lock:
+            if self._store.version != version:
+                return None
+            key = self._keys.get(stream)
+            if key is None:
+                key = head_key(self.profile, stream)
+            return self._map._prove_key(key, version)
 
     def commit(self, update: HeadsUpdate) -> bool:
         """Merge a batch's update once its transaction has committed; False (nothing done) if

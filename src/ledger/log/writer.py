@@ -120,6 +120,8 @@ class BatchOutcome:
     heads_update: HeadsUpdate | None = None
     """The heads map's new version, written by the transaction: the backend merges it into its
     :class:`~ledger.log.heads.CurrentHeads` once the transaction has committed, never before."""
+    checkpoint: tuple[int, bytes, str] | None = None
+    """The checkpoint the transaction stored (size, root, signed note), if it signed one."""
 
 
 def write_batch(tx: LogTransaction, events: Sequence[StoredEvent], *, sealer: Sealer,
@@ -193,6 +195,7 @@ class _Plan:
         outcome.tree_size, outcome.root, outcome.right_edge = (
             self.size, self.root, self.right_edge)
         outcome.heads_update = self.heads
+        outcome.checkpoint = self.checkpoint
         outcome.appended = [
             Appended(s.position, leaf.leaf_index, s.entry_hash, s.recorded_at,
                      notification_id, leaf.originator_id, leaf.originator_version, s.prev)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -86,6 +87,25 @@ HEADS_MAP_LAYOUT: Final = "heads_map_layout"
 """The ``ledger_meta`` key naming how ``head_nodes`` stores the map (:data:`~ledger.log.heads.
 LAYOUT`: node groups). Absent beside ``heads_map_start``: one node per row, the first layout,
 which ``ledger init`` converts."""
+
+CURRENT_FOR: Final = 1.0
+"""Seconds for which a process answers head proofs at the newest checkpoint it knows from its
+map in memory, without asking the database whether another process has appended since: from
+the start of its own append that signed that checkpoint, or from a read that found it the
+newest. A proof so answered always names the checkpoint it is a proof against and verifies
+with it; only another process's newer checkpoint can be up to this long unseen (the same
+second for which a checkpoint's cosigned note is reused)."""
+
+
+@dataclass(frozen=True)
+class _KnownNewest:
+    """The newest checkpoint a process knows, its map at that size, and since when it knows
+    the checkpoint to be the newest (``time.monotonic``)."""
+
+    checkpoint: StoredCheckpoint
+    heads: CurrentHeads
+    since: float
+
 
 _PATH_GROUPS: Final = 12
 """Node groups of a proof's path fetched per query (48 levels). A path is about
@@ -329,6 +349,7 @@ class SQLBackend(Generic[D]):
         self._heads: CurrentHeads | None = None  # loaded at the first append
         self._heads_lock = threading.Lock()
         self._heads_start: int | None = None  # set once, then never changes
+        self._newest: _KnownNewest | None = None  # head proofs from memory (CURRENT_FOR)
 
     def append(self, events: Sequence[StoredEvent],
                expected_heads: Mapping[str, int] | None = None,
@@ -614,6 +635,7 @@ class SQLHeadsMap(SQLSideTables[D]):
         to catch up under the lock; a thread that finds it rebuilt already does nothing."""
         with self._heads_lock:
             if self._heads is stale:
+                self._newest = None
                 self._heads = self._load_heads()
 
     def _append_with_heads(self, append: Callable[[CurrentHeads], BatchOutcome],
@@ -628,6 +650,8 @@ class SQLHeadsMap(SQLSideTables[D]):
         """
         heads = self._current_heads()
         for attempt in range(_REBUILDS + 1):
+            # Before the append: its checkpoint is the newest at its commit, which is later.
+            started = time.monotonic()
             try:
                 outcome = append(heads)
             except HeadsBehindError:
@@ -636,8 +660,10 @@ class SQLHeadsMap(SQLSideTables[D]):
                 self._reload_heads(heads)
                 heads = self._current_heads()
                 continue
-            if outcome.heads_update is not None:
-                heads.commit(outcome.heads_update)
+            update, checkpoint = outcome.heads_update, outcome.checkpoint
+            if update is not None and heads.commit(update) and (
+                    checkpoint is not None and checkpoint[0] == update.version):
+                self._newest = _KnownNewest(StoredCheckpoint(*checkpoint), heads, started)
             return outcome
         raise AssertionError("unreachable")
 
@@ -724,7 +750,18 @@ class SQLHeadsMap(SQLSideTables[D]):
     def latest_head_proof(self, stream: UUID,
                           ) -> tuple[StoredCheckpoint, StreamHead | None, HeadProof] | None:
         """The newest stored checkpoint with ``stream``'s head and proof at its size, read
-        together (PostgreSQL: one statement); None if there is no checkpoint yet."""
+        together (PostgreSQL: one statement); None if there is no checkpoint yet.
+
+        A process whose map is at the newest checkpoint it knows, known to be the newest
+        less than :data:`CURRENT_FOR` ago, answers from memory with no read at all; otherwise
+        it reads, and remembers the checkpoint read if its map is at that size."""
+        newest = self._newest
+        if newest is not None and time.monotonic() - newest.since < CURRENT_FOR and (
+                newest.heads.profile.name == self.profile.name):
+            held = newest.heads.prove_at(stream, newest.checkpoint.size)
+            if held is not None:
+                return (newest.checkpoint, *held)
+        asked = time.monotonic()
         key = head_key(self.profile, stream)
         path = _PathStore(self, key, 0)
         found = self._latest_and_path(path.positions())
@@ -735,7 +772,12 @@ class SQLHeadsMap(SQLSideTables[D]):
         if start is None or checkpoint.size < start:
             raise HeadsMapUnavailableError(checkpoint.size, start)
         path.prefetched(checkpoint.size, groups)
-        return (checkpoint, *self._prove(stream, path))
+        proved = self._prove(stream, path)
+        heads = self._heads
+        if heads is not None and heads.version == checkpoint.size and (
+                heads.profile.name == self.profile.name):
+            self._newest = _KnownNewest(checkpoint, heads, asked)
+        return (checkpoint, *proved)
 
     def _prove(self, stream: UUID, path: _PathStore) -> tuple[StreamHead | None, HeadProof]:
         """:meth:`HeadMap.prove` over one path's stored groups."""

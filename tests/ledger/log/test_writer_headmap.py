@@ -30,6 +30,7 @@ from ledger.log.heads import (
     map_stream,
 )
 from ledger.measures.catalogue import EXAMPLES
+from ledger.store import _sql
 from ledger.store import postgres as postgres_store
 from ledger.store import sqlite as sqlite_store
 from ledger.store._sql import SQLHeadsMap
@@ -385,3 +386,93 @@ def test_the_latest_head_proof_is_read_with_its_checkpoint(ledger: Ledger) -> No
                     head, proof)
         trusted = ledger.proofs.latest_head_proof(stream)
         assert trusted == (latest, head, proof)
+
+
+def _reads(ledger: Ledger, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Counts the reads of the newest checkpoint with a path that ``ledger``'s recorder makes
+    (the one read a head proof at the newest checkpoint takes from the database)."""
+    recorder = _recorder(ledger)
+    reads: list[int] = []
+    read = recorder._latest_and_path
+
+    def counted(*args: Any) -> Any:
+        reads.append(1)
+        return read(*args)
+
+    monkeypatch.setattr(recorder, "_latest_and_path", counted)
+    return reads
+
+
+def _assert_proof_at_its_checkpoint(ledger: Ledger, stream: uuid.UUID,
+                                    found: Any, newest: int) -> int:
+    """The proof names a stored checkpoint no newer than ``newest``, holds the stream's head
+    at exactly that size (from the leaves) and verifies against its signed heads line."""
+    assert found is not None
+    checkpoint, head, proof = found
+    assert checkpoint.size <= newest
+    assert ledger.log.checkpoint_at_most(checkpoint.size) == checkpoint
+    assert head == _heads_at(ledger, checkpoint.size).get(stream)
+    verify_head(ledger.identity.profile, _signed_heads_root(ledger, checkpoint.size), stream,
+                head, proof)
+    return int(checkpoint.size)
+
+
+def test_the_writing_process_proves_latest_heads_from_memory_and_others_stay_correct(
+        ledger: Ledger, make_ledger: Callable[..., Ledger],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The process that signed the newest checkpoint answers head proofs at it from its map in
+    memory (no read); after another process appends, every answer still names a real
+    checkpoint, holds the head at exactly that size and verifies; once the newest is no longer
+    known to be current (``CURRENT_FOR``) the answer is the newest, read from the database."""
+    streams = [_open(ledger) for _ in range(4)]
+    _group(ledger, streams[:3])
+    reads = _reads(ledger, monkeypatch)
+    latest = ledger.log.latest_checkpoint()
+    assert latest is not None
+    for stream in [*streams, uuid.uuid4()]:
+        found = ledger.log.latest_head_proof(stream)
+        assert _assert_proof_at_its_checkpoint(ledger, stream, found, latest.size) == latest.size
+        assert found == (latest, *ledger.log.head_proof(stream, latest.size))
+        assert ledger.proofs.latest_head_proof(stream) == found
+    assert reads == []  # every one from memory
+
+    other = make_ledger()  # another process: it appends, this one does not know
+    for stream in streams[:2]:
+        _supplement(other, stream)
+    newest = other.log.latest_checkpoint()
+    assert newest is not None
+    assert newest.size > latest.size
+    for stream in streams:  # within CURRENT_FOR: this process's newest, still a true proof
+        found = ledger.log.latest_head_proof(stream)
+        assert _assert_proof_at_its_checkpoint(ledger, stream, found, newest.size) in (
+            latest.size, newest.size)
+
+    monkeypatch.setattr(_sql, "CURRENT_FOR", 0.0)  # no longer known to be current: read
+    for stream in streams:
+        found = ledger.log.latest_head_proof(stream)
+        assert _assert_proof_at_its_checkpoint(ledger, stream, found, newest.size) == newest.size
+    assert len(reads) == len(streams)  # its map is behind the newest: nothing kept from it
+
+    never = make_ledger()  # a process that never appended has no map: it always reads
+    for stream in streams:
+        found = never.log.latest_head_proof(stream)
+        assert _assert_proof_at_its_checkpoint(never, stream, found, newest.size) == newest.size
+    assert _recorder(never)._heads is None
+
+    monkeypatch.setattr(_sql, "CURRENT_FOR", 60.0)
+    _supplement(ledger, streams[3])  # catches up under the lock, appends, signs the newest
+    latest = ledger.log.latest_checkpoint()
+    assert latest is not None
+    before = len(reads)
+    for stream in streams:
+        found = ledger.log.latest_head_proof(stream)
+        assert _assert_proof_at_its_checkpoint(ledger, stream, found, latest.size) == latest.size
+    assert len(reads) == before  # from memory again
+    monkeypatch.setattr(_sql, "CURRENT_FOR", 0.0)  # a read that finds its map at the newest
+    assert ledger.log.latest_head_proof(streams[0]) == (
+        latest, *ledger.log.head_proof(streams[0], latest.size))
+    assert len(reads) == before + 1
+    monkeypatch.setattr(_sql, "CURRENT_FOR", 60.0)  # ... makes it current again
+    assert ledger.log.latest_head_proof(streams[1]) == (
+        latest, *ledger.log.head_proof(streams[1], latest.size))
+    assert len(reads) == before + 1
