@@ -15,36 +15,21 @@ import os
 import sqlite3
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-from test_verify_go import _require_toolchain
 
 from ledger.app import Ledger
 from ledger.measures.catalogue import EXAMPLES
 from ledger.measures.roles import Role
 from ledger.settings import Settings
-from ledgertest import upload_example_documents
+from ledgertest import free_port, server_process, upload_example_documents
 
 ROOT = Path(__file__).resolve().parents[2]
-TOOL_DIR = ROOT / "tools" / "tiles-check"
 LEAVES = 600  # two full level-0 tiles, a partial one of 88, a level-1 tile of width 2
-
-
-@pytest.fixture(scope="session")
-def tiles_check(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The tiles-check binary, built once per session."""
-    _require_toolchain()
-    binary = tmp_path_factory.mktemp("tiles-check") / "tiles-check"
-    result = subprocess.run(["bash", str(TOOL_DIR / "build.sh"), str(binary)],
-                            capture_output=True, text=True, check=False, timeout=900)
-    assert result.returncode == 0, f"tools/tiles-check/build.sh failed:\n{result.stderr}"
-    return binary
 
 
 @dataclass(frozen=True)
@@ -55,14 +40,6 @@ class Served:
     log_key: str
     token: str
     database: Path
-
-
-def _free_port() -> int:
-    import socket  # noqa: PLC0415
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -84,27 +61,12 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     token = ledger.tokens.issue("edu-wang")
     log_key = ledger.identity.log_key.encode()
     ledger.close()
-    port = _free_port()
+    port = free_port()
     env = dict(os.environ, LEDGER_DATABASE_URL=url, LEDGER_ENVIRONMENT="test")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--host",
-         "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-        env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        else:
-            pytest.fail("the ledger server did not start")
+    with server_process([sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory",
+                         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+                        port, cwd=ROOT, env=env, ready="/readyz") as base:
         yield Served(base, log_key, token, database)
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 def _run(binary: Path, *args: str) -> tuple[int, dict[str, Any]]:

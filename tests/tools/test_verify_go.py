@@ -17,7 +17,6 @@ import hashlib
 import json
 import os
 import re
-import shutil
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -38,12 +37,9 @@ from ledger.log.canonical import canonical_bytes
 from ledger.log.checkpoint import Checkpoint, SignedNote, VerifierKey, sign_checkpoint
 from ledger.log.entries import Entry, b64encode
 from ledger.measures.catalogue import EXAMPLES, documents_referenced, spec_for, validate_payload
-from ledgertest import IN_CI
 
 GO_DIR = Path(__file__).resolve().parents[2] / "tools" / "verify-go"
-X_MOD = Path("/usr/share/gocode/src/golang.org/x/mod/sumdb/note/note.go")
 CORPUS = Path(__file__).resolve().parents[1] / "vectors" / "evidence"
-APT = "apt-get install golang-go golang-golang-x-mod-dev"
 _FAILURE_LINE = re.compile(r"^  step (\d+) \[([a-z-]+)\]", re.MULTILINE)
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _names = count()
@@ -55,34 +51,6 @@ def _not_checked_in_go(failure: Failure) -> bool:
     """What ``ledger verify-bundle`` checks and verify-go does not (tools/verify-go/README.md)."""
     step, check = failure
     return step == 8 or check == "authority"
-
-
-def _toolchain_problem() -> str | None:
-    if shutil.which("go") is None:
-        return f"the Go toolchain is not installed ({APT})"
-    if not X_MOD.is_file():
-        return f"golang.org/x/mod's sources are not at {X_MOD.parents[2]} ({APT})"
-    return None
-
-
-def _require_toolchain() -> None:
-    problem = _toolchain_problem()
-    if problem is None:
-        return
-    if IN_CI:
-        pytest.fail(f"CI requires Go for tools/verify-go: {problem}")
-    pytest.skip(problem)
-
-
-@pytest.fixture(scope="session")
-def verify_go(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The verify-go binary, built once per session into a temporary directory."""
-    _require_toolchain()
-    binary = tmp_path_factory.mktemp("verify-go") / "verify-go"
-    result = subprocess.run(["bash", str(GO_DIR / "build.sh"), str(binary)],
-                            capture_output=True, text=True, check=False, timeout=900)
-    assert result.returncode == 0, f"tools/verify-go/build.sh failed:\n{result.stderr}"
-    return binary
 
 
 @dataclass(frozen=True)
