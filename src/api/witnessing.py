@@ -16,8 +16,17 @@ refuses the log's consistency proof from the size it holds (422: the log does no
 it cosigned), proves that cosigned entries were removed. The task then logs an error, the
 server refuses every filing with 503 (:class:`~ledger.log.witness.LogRollbackError`, naming the
 witness, its size and the log's) and ``/readyz`` fails, until an operator has investigated and
-restarted it. Before the first answer after a start the server files as usual: a rollback made
-while it was down is caught on that first push, a second later.
+restarted it.
+
+**A starting server waits for its witnesses.** A rollback made while the server was down is only
+seen when a witness answers, so a server with witnesses configured refuses filings (503
+``witness-check-pending``, :class:`~ledger.log.witness.WitnessCheckPendingError`, with
+``Retry-After``) and ``/readyz`` fails until, in this process, a quorum of witnesses
+(``LEDGER_WITNESS_QUORUM``, default all) has cosigned its latest checkpoint, which each does only
+if the log extends what it cosigned before. Witnesses that do not answer within
+``LEDGER_WITNESS_START_WAIT`` seconds leave it refusing filings and saying so (``strict``, the
+default), or, with ``LEDGER_WITNESS_START=lenient``, taking them unconfirmed (weaker: a
+rollback is then caught only once a witness answers).
 """
 
 from __future__ import annotations
@@ -25,6 +34,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -45,10 +55,12 @@ from ledger.log.witness import (
     Cosigned,
     LogRollbackError,
     Refused,
+    WitnessCheckPendingError,
     WitnessEndpoint,
     add_checkpoint_body,
     fork,
     parse_witnesses,
+    quorum_of,
     read_answer,
     rollback,
 )
@@ -73,17 +85,33 @@ class WitnessView:
     """Seconds from first seeing a checkpoint to storing its cosignature (the newest 1000)."""
 
 
+@dataclass(frozen=True)
+class StartPolicy:
+    """What a starting server waits for: ``quorum`` witnesses agreeing, for ``wait`` seconds,
+    then ``strict`` (go on refusing filings) or not (take them unconfirmed)."""
+
+    quorum: int
+    wait: float
+    strict: bool = True
+
+
 class Witnessing:
     """The push task of one server over its ledger and configured witnesses."""
 
     def __init__(self, ledger: Ledger, witnesses: tuple[WitnessEndpoint, ...],
                  interval: float, *, transport: httpx.AsyncBaseTransport | None = None,
-                 on_halt: Callable[[LogRollbackError], None] | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+                 on_halt: Callable[[LedgerError | None], None] | None = None,
+                 clock: Callable[[], float] = time.time,
+                 policy: StartPolicy | None = None) -> None:
         self.ledger = ledger
         self.witnesses = witnesses
         self.interval = interval
         self.halt: LogRollbackError | None = None
+        self.policy = policy or StartPolicy(len(witnesses), 30.0)
+        self.pending: WitnessCheckPendingError | None = None
+        """Set from :meth:`start` until the quorum agreed (or the lenient wait ran out)."""
+        self._started = time.monotonic()
+        self._agreed: set[str] = set()  # witnesses that cosigned this log since the start
         self._on_halt = on_halt
         self._clock = clock
         self._views = {w.name: WitnessView(w.name, w.url, w.vkey.encode()) for w in witnesses}
@@ -99,9 +127,58 @@ class Witnessing:
 
     # --- the task ---------------------------------------------------------------------------
 
+    @property
+    def gate(self) -> LedgerError | None:
+        """Why filings are refused now: the rollback alarm, else the pending start check."""
+        return self.halt or self.pending
+
     def start(self) -> None:
-        """Start pushing (on the running event loop)."""
+        """Start pushing (on the running event loop); filings wait for the witnesses first."""
+        self._started = time.monotonic()
+        self.pending = self._pending(0.0)
+        self._tell()
         self._task = asyncio.get_running_loop().create_task(self._run(), name="witnessing")
+
+    def _tell(self) -> None:
+        if self._on_halt is not None:
+            self._on_halt(self.gate)
+
+    def _pending(self, waited: float) -> WitnessCheckPendingError:
+        needed, agreeing = self.policy.quorum, len(self._agreed)
+        doing = (f"waiting for {needed} of {len(self.witnesses)} witness(es) to confirm that"
+                 f" this log extends what they cosigned ({agreeing} so far)")
+        if waited >= self.policy.wait:
+            errors = "; ".join(f"{v.name}: {v.error}" for v in self.views()
+                               if v.error is not None and v.name not in self._agreed)
+            doing = (f"no quorum of witnesses after {waited:.0f} s: filings stay refused"
+                     f" (LEDGER_WITNESS_START=strict) until {needed} of"
+                     f" {len(self.witnesses)} witness(es) confirm this log ({agreeing} so"
+                     f" far){'; ' + errors if errors else ''}")
+        return WitnessCheckPendingError(
+            f"witness check pending: {doing}", waited=waited, quorum=needed,
+            agreeing=agreeing, retry_after=max(1, math.ceil(self.interval)))
+
+    def _settle(self) -> None:
+        """After a round: lift the start check once the quorum agreed, or apply the policy
+        once the wait ran out."""
+        if self.pending is None or self.halt is not None:
+            return
+        waited = time.monotonic() - self._started
+        if len(self._agreed) >= self.policy.quorum:
+            self.pending = None
+            _log.info("witnesses %s agree with the log: taking filings",
+                      ", ".join(sorted(self._agreed)))
+        elif waited >= self.policy.wait and not self.policy.strict:
+            self.pending = None
+            _log.warning("LEDGER_WITNESS_START=lenient: taking filings although only %d of %d"
+                         " witness(es) confirmed the log after %.0f s", len(self._agreed),
+                         self.policy.quorum, waited)
+        else:
+            late = waited >= self.policy.wait and self.pending.waited < self.policy.wait
+            self.pending = self._pending(waited)
+            if late:
+                _log.error("filings refused: %s", self.pending)
+        self._tell()
 
     async def stop(self) -> None:
         """Stop pushing and close the HTTP client."""
@@ -119,6 +196,7 @@ class Witnessing:
                 await self.push_once()
             except Exception:  # the task must outlive any one bad round
                 _log.exception("pushing checkpoints to the witnesses failed")
+            self._settle()
             await asyncio.sleep(max(0.0, self.interval - (time.monotonic() - started)))
 
     async def push_once(self) -> None:
@@ -189,6 +267,7 @@ class Witnessing:
         await asyncio.to_thread(store_cosignatures, self.ledger, stored.size, answer)
         view = self._views[witness.name]
         lag = time.monotonic() - self._seen.get(stored.size, time.monotonic())
+        self._agreed.add(witness.name)
         self._views[witness.name] = replace(
             view, cosigned_size=stored.size, error=None, lags=(*view.lags[-999:], lag),
             cosigned_at=float(answer.timestamp) if answer.timestamp is not None
@@ -208,20 +287,23 @@ class Witnessing:
         if self.halt is None:
             self.halt = alarm
             _log.error("LEDGER HALTED, filings refused: %s", alarm)
-            if self._on_halt is not None:
-                self._on_halt(alarm)
+            self._tell()
 
 
 def attach(app: FastAPI, ledger: Ledger, *,
-           on_halt: Callable[[LogRollbackError], None]) -> Witnessing | None:
+           on_halt: Callable[[LedgerError | None], None]) -> Witnessing | None:
     """Build the push task from the ledger's settings (None when no witness is configured)
-    and keep it on ``app.state.witnessing``; :meth:`Witnessing.start` runs it. An HTTP
-    transport put on ``app.state.witness_transport`` beforehand is used (a witness served
-    in-process)."""
-    witnesses = parse_witnesses(ledger.settings.witnesses)
+    and keep it on ``app.state.witnessing``; :meth:`Witnessing.start` runs it, and tells
+    ``on_halt`` why filings are refused (None: they are not). An HTTP transport put on
+    ``app.state.witness_transport`` beforehand is used (a witness served in-process)."""
+    settings = ledger.settings
+    witnesses = parse_witnesses(settings.witnesses)
     transport = getattr(app.state, "witness_transport", None)
-    found = (Witnessing(ledger, witnesses, ledger.settings.witness_interval,
-                        on_halt=on_halt, transport=transport) if witnesses else None)
+    found = (Witnessing(ledger, witnesses, settings.witness_interval,
+                        on_halt=on_halt, transport=transport, policy=StartPolicy(
+                            quorum_of(len(witnesses), settings.witness_quorum),
+                            settings.witness_start_wait, settings.witness_start == "strict"))
+             if witnesses else None)
     app.state.witnessing = found
     return found
 
@@ -230,6 +312,20 @@ def halted(app: Any) -> LogRollbackError | None:
     """The alarm that halted this server, if any."""
     found: Witnessing | None = getattr(app.state, "witnessing", None)
     return None if found is None else found.halt
+
+
+def pending(app: Any) -> WitnessCheckPendingError | None:
+    """Why a starting server does not take filings yet, if it does not."""
+    found: Witnessing | None = getattr(app.state, "witnessing", None)
+    return None if found is None else found.pending
+
+
+def pending_problem(exc: WitnessCheckPendingError) -> JSONResponse:
+    """503 problem+json with ``Retry-After``: the start check with the witnesses is not done."""
+    return problem(503, "witness-check-pending", "Witness check pending: filings wait for the"
+                   " witnesses to confirm the log", str(exc),
+                   headers={"Retry-After": str(exc.retry_after)}, quorum=exc.quorum,
+                   agreeing=exc.agreeing, waited_seconds=round(exc.waited, 1))
 
 
 def rollback_problem(alarm: LogRollbackError) -> JSONResponse:
@@ -241,11 +337,17 @@ def rollback_problem(alarm: LogRollbackError) -> JSONResponse:
 
 
 def install(app: FastAPI) -> None:
-    """Map :class:`LogRollbackError` to :func:`rollback_problem` on ``app``."""
+    """Map :class:`LogRollbackError` to :func:`rollback_problem` and
+    :class:`WitnessCheckPendingError` to :func:`pending_problem` on ``app``."""
 
     @app.exception_handler(LogRollbackError)
     async def _rolled_back(_: Request, exc: LogRollbackError) -> JSONResponse:
         return rollback_problem(exc)
 
+    @app.exception_handler(WitnessCheckPendingError)
+    async def _pending(_: Request, exc: WitnessCheckPendingError) -> JSONResponse:
+        return pending_problem(exc)
 
-__all__ = ["WitnessView", "Witnessing", "attach", "halted", "install", "rollback_problem"]
+
+__all__ = ["StartPolicy", "WitnessView", "Witnessing", "attach", "halted", "install", "pending",
+           "pending_problem", "rollback_problem"]

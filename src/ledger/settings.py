@@ -61,6 +61,15 @@ class Settings(BaseSettings):
     entries separated by ``;`` or newlines (``ledger.log.witness.parse_witnesses``)."""
     witness_interval: float = Field(default=1.0, gt=0, le=3600)
     """Seconds between pushes: new checkpoints are coalesced to at most one push per interval."""
+    witness_quorum: int | None = Field(default=None, ge=1)
+    """How many witnesses must agree with the log before a starting server takes filings, and
+    must have cosigned the checkpoint an evidence export uses (default: all configured)."""
+    witness_start: Literal["strict", "lenient"] = "strict"
+    """A starting server whose witnesses have not agreed within ``witness_start_wait`` seconds
+    goes on refusing filings (``strict``) or takes them unconfirmed (``lenient``, weaker: a
+    rollback made while it was down is then caught only when a witness answers)."""
+    witness_start_wait: float = Field(default=30.0, gt=0, le=3600)
+    """Seconds a starting server waits for its witnesses before ``witness_start`` applies."""
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     # Reminders (ledger remind; docs/import.md, Reminders).

@@ -117,9 +117,21 @@ def test_a_restarted_server_learns_the_witness_size_from_409(
         assert client.get("/readyz").status_code == 200
 
 
-def _assert_halted(client: object, headers: Auth, witness_name: str) -> None:
-    answer = wait_for(lambda: (r := open_project(client, headers("edu-wang"))).status_code  # type: ignore[arg-type]
-                      == 503 and r)
+def _assert_halted(client: object, headers: Auth, witness_name: str, *,
+                   restarted: bool = False) -> None:
+    """Filings end refused as rolled back; a ``restarted`` server never takes one before
+    (503 witness-check-pending until the witness answered)."""
+    seen: list[str] = []
+
+    def rolled_back() -> object:
+        answer = open_project(client, headers("edu-wang"))  # type: ignore[arg-type]
+        seen.append(f"{answer.status_code} {answer.json().get('type', '')}")
+        return answer.json().get("type", "").endswith("/log-rolled-back") and answer
+
+    answer = wait_for(rolled_back)
+    if restarted:
+        assert all(s.startswith("503 ") and s.endswith(("/witness-check-pending",
+                                                        "/log-rolled-back")) for s in seen), seen
     problem = answer.json()
     assert answer.headers["content-type"].startswith("application/problem+json")
     assert problem["type"].endswith("/log-rolled-back")
@@ -176,7 +188,8 @@ def test_rollback_drill(tmp_path: Path, settings: Settings, database_url: str,
     assert finding.last_consistent == keep
     restarted = opened(witnessed_settings(settings, witness))
     with serving(restarted, witness) as client:
-        _assert_halted(client, headers, "audit-w1")
+        _assert_halted(client, headers, "audit-w1", restarted=True)
+    assert restarted.log.tree_size() == ours  # no filing was acknowledged on the rolled-back log
     assert witness.size(origin) == size_n  # the witness never cosigned the rewritten log
 
 

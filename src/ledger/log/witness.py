@@ -48,11 +48,14 @@ __all__ = [
     "Cosigned",
     "LogRollbackError",
     "Refused",
+    "WitnessCheckPendingError",
     "WitnessEndpoint",
     "add_checkpoint_body",
+    "cosigned_by",
     "cosigned_note",
     "fork",
     "parse_witnesses",
+    "quorum_of",
     "read_answer",
     "rollback",
 ]
@@ -82,6 +85,20 @@ class LogRollbackError(LedgerError):
         return {"witness": self.witness, "witness_size": self.witness_size,
                 "log_size": self.our_size, "last_consistent_checkpoint": self.last_consistent,
                 "cause": self.kind}
+
+
+class WitnessCheckPendingError(LedgerError):
+    """Raised for a filing made before a starting server's witnesses have agreed with its log:
+    a server restarted on a rolled-back database must not file on top of it before a witness
+    has had the chance to say so. Answered 503 with ``Retry-After``; ``/readyz`` fails alike."""
+
+    def __init__(self, message: str, *, waited: float, quorum: int, agreeing: int,
+                 retry_after: int) -> None:
+        self.waited = waited
+        self.quorum = quorum
+        self.agreeing = agreeing
+        self.retry_after = retry_after
+        super().__init__(message)
 
 
 @dataclass(frozen=True)
@@ -246,3 +263,39 @@ def cosigned_note(note: str, lines: Sequence[str]) -> str:
     result = note + extra
     SignedNote.parse(result)  # still a well-formed note
     return result
+
+
+def quorum_of(configured: int, quorum: int | None) -> int:
+    """The number of witnesses that must agree: ``quorum`` (``LEDGER_WITNESS_QUORUM``), default
+    every configured witness. Raises :class:`ConfigurationError` for more than are configured."""
+    if quorum is None:
+        return configured
+    if quorum > configured:
+        raise ConfigurationError(f"LEDGER_WITNESS_QUORUM is {quorum}, but only {configured}"
+                                 " witness(es) are configured")
+    return quorum
+
+
+def cosigned_by(note: str, lines: Sequence[str],
+                witnesses: Sequence[WitnessEndpoint]) -> list[str]:
+    """The names of ``witnesses`` with a cosignature line among ``lines`` (stored beside the
+    checkpoint ``note``) that verifies over the checkpoint under the configured key. A line that
+    does not verify counts for nobody: the lines come from the ledger's database."""
+    try:
+        checkpoint = SignedNote.parse(note).checkpoint
+        parsed = Note.parse(checkpoint.body().decode("utf-8") + "\n" + "".join(lines)).signatures
+    except (UnicodeDecodeError, CheckpointError):
+        return []
+    found: list[str] = []
+    for witness in witnesses:
+        vkey = witness.vkey
+        for line in parsed:
+            if (line.name, line.key_id) != (vkey.name, vkey.key_id):
+                continue
+            try:
+                verify_note(SignedNote(checkpoint, (line,)), [vkey])
+            except CheckpointError:
+                continue
+            found.append(witness.name)
+            break
+    return found
