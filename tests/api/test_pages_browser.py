@@ -11,141 +11,28 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import shutil
-import socket
-import threading
-import time
 import zipfile
-from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from uuid import UUID
 
 import pytest
-import uvicorn
+from pagestest import Live, sign_in
 
-from api.app import create_app
-from ledger.app import Ledger
-from ledger.demo import DemoResult, load_demo
 from ledger.evidence.bundle import verify_bundle
 from ledger.log.entries import b64encode
 from ledger.measures.roles import Role
-from ledger.settings import Settings
-from ledgertest import IN_CI
 from projections.replay import replay_project
 
 if TYPE_CHECKING:
-    from playwright.sync_api import BrowserContext, Page
+    from playwright.sync_api import Page
 
-CHROMIUM = os.environ.get("LEDGER_TEST_CHROMIUM", "/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-
-def _browser_problem() -> str | None:
-    try:
-        import playwright.sync_api  # noqa: F401, PLC0415
-    except ImportError:
-        return "the playwright package is not installed (pip install playwright==1.65.2)"
-    if not os.access(CHROMIUM, os.X_OK):
-        return f"no Chromium at {CHROMIUM} (apt-get install -y chromium)"
-    return None
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _need_browser() -> None:
-    problem = _browser_problem()
-    if problem is None:
-        return
-    if IN_CI:
-        pytest.fail(f"CI requires the browser tests: {problem}")
-    pytest.skip(problem)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@dataclass
-class Live:
-    """The app served on loopback over a demo ledger."""
-
-    url: str
-    ledger: Ledger
-    demo: DemoResult
-    tokens: dict[str, str]
-
-    def project(self, key: str) -> UUID:
-        return self.demo.projects[key]
-
-
-@pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
-    folder = tmp_path_factory.mktemp("browser")
-    settings = Settings(database_url=f"sqlite:///{folder}/ledger.db", environment="test")
-    demo = load_demo(settings)
-    ledger = Ledger(settings)
-    tokens = {a: ledger.tokens.issue(a) for a in ("office-li", "edu-wang")}
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(ledger=ledger), host="127.0.0.1",
-                                           port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
-    try:
-        yield Live(f"http://127.0.0.1:{port}", ledger, demo, tokens)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        ledger.close()
-
-
-@pytest.fixture(scope="module")
-def context(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrowserContext]:
-    from playwright.sync_api import sync_playwright  # noqa: PLC0415
-
-    profile = tmp_path_factory.mktemp("chromium-profile")  # a new, empty --user-data-dir
-    with sync_playwright() as p:
-        browser = p.chromium.launch_persistent_context(
-            str(profile), executable_path=CHROMIUM, headless=True, args=ARGS,
-            viewport={"width": 1366, "height": 768}, accept_downloads=True)
-        browser.set_default_timeout(15_000)
-        try:
-            yield browser
-        finally:
-            browser.close()
-            shutil.rmtree(profile, ignore_errors=True)
-
-
-@pytest.fixture
-def page(context: BrowserContext) -> Iterator[Page]:
-    context.clear_cookies()
-    tab = context.new_page()
-    try:
-        yield tab
-    finally:
-        tab.close()
-
-
-def _sign_in(page: Page, live: Live, actor: str, start: str = "/projects") -> None:
-    page.goto(live.url + start)
-    assert "/signin" in page.url
-    page.get_by_label("访问令牌").fill(live.tokens[actor])
-    page.get_by_role("button", name="登录").click()
-    page.wait_for_url(live.url + start)
+pytestmark = pytest.mark.usefixtures("need_browser")
 
 
 def test_office_filters_opens_switches_language_replays_and_downloads(
         page: Page, live: Live) -> None:
-    _sign_in(page, live, "office-li")
+    sign_in(page, live, "office-li")
     assert page.locator("html").get_attribute("lang") == "zh-CN"
     assert page.locator("table.library tbody tr").count() == len(live.demo.projects)
     # filter the library
@@ -207,7 +94,7 @@ def test_office_filters_opens_switches_language_replays_and_downloads(
 def test_unit_files_a_progress_report_and_sees_it_on_the_timeline(
         page: Page, live: Live) -> None:
     project = live.project("edu-resources")
-    _sign_in(page, live, "edu-wang", f"/projects/{project}")
+    sign_in(page, live, "edu-wang", f"/projects/{project}")
     from playwright.sync_api import expect  # noqa: PLC0415
 
     seq = live.ledger.project(project).version + 1
@@ -242,7 +129,7 @@ def test_keyboard_reaches_the_controls_and_every_control_is_labelled(
         page: Page, live: Live) -> None:
     page.goto(f"{live.url}/signin")
     assert page.evaluate("document.activeElement.id") == "token"  # autofocus
-    page.get_by_label("访问令牌").fill(live.tokens["office-li"])
+    page.get_by_label("访问令牌").fill(live.token("office-li"))
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.textContent.trim()") == "登录"
     page.keyboard.press("Enter")  # signs in from the keyboard
@@ -295,12 +182,10 @@ _VISIBLE = """() => {
 
 
 def _sign_in_as(page: Page, live: Live, actor: str) -> None:
-    if actor not in live.tokens:
-        if actor not in live.ledger.registry().actors:
-            live.ledger.register_actor(actor, Role.ADMIN, None, "管理员 周")
-        live.tokens[actor] = live.ledger.tokens.issue(actor)
+    if actor not in live.ledger.registry().actors:
+        live.ledger.register_actor(actor, Role.ADMIN, None, "管理员 周")
     page.goto(f"{live.url}/signin")
-    page.get_by_label("访问令牌").fill(live.tokens[actor])
+    page.get_by_label("访问令牌").fill(live.token(actor))
     page.get_by_role("button", name="登录").click()
     page.wait_for_load_state()
 

@@ -9,122 +9,19 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
-import socket
-import threading
-import time
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 from uuid import UUID
 
 import pytest
-import uvicorn
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-
-from api.app import create_app
-from ledger.app import Ledger
-from ledger.demo import DemoResult, load_demo
-from ledger.settings import Settings
-from ledgertest import IN_CI
+from pagestest import Live, sign_in
 
 if TYPE_CHECKING:
-    from playwright.sync_api import BrowserContext, Page
+    from playwright.sync_api import Page
 
-CHROMIUM = os.environ.get("LEDGER_TEST_CHROMIUM", "/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-
-def _browser_problem() -> str | None:
-    try:
-        import playwright.sync_api  # noqa: F401, PLC0415
-    except ImportError:
-        return "the playwright package is not installed (pip install playwright==1.65.2)"
-    if not os.access(CHROMIUM, os.X_OK):
-        return f"no Chromium at {CHROMIUM} (apt-get install -y chromium)"
-    return None
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _need_browser() -> None:
-    problem = _browser_problem()
-    if problem is None:
-        return
-    if IN_CI:
-        pytest.fail(f"CI requires the browser tests: {problem}")
-    pytest.skip(problem)
-
-
-@dataclass
-class Live:
-    """The app served on loopback over a demo ledger."""
-
-    url: str
-    ledger: Ledger
-    demo: DemoResult
-    tokens: dict[str, str]
-
-
-@pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
-    folder = tmp_path_factory.mktemp("forms-browser")
-    settings = Settings(database_url=f"sqlite:///{folder}/ledger.db", environment="test")
-    demo = load_demo(settings)
-    ledger = Ledger(settings)
-    tokens = {a: ledger.tokens.issue(a) for a in ("edu-wang", "civil-he", "market-gao")}
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = int(s.getsockname()[1])
-    server = uvicorn.Server(uvicorn.Config(create_app(ledger=ledger), host="127.0.0.1",
-                                           port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
-    try:
-        yield Live(f"http://127.0.0.1:{port}", ledger, demo, tokens)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        ledger.close()
-
-
-@pytest.fixture(scope="module")
-def context(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrowserContext]:
-    from playwright.sync_api import sync_playwright  # noqa: PLC0415
-
-    profile = tmp_path_factory.mktemp("chromium-forms")
-    with sync_playwright() as p:
-        browser = p.chromium.launch_persistent_context(
-            str(profile), executable_path=CHROMIUM, headless=True, args=ARGS,
-            viewport={"width": 1366, "height": 900})
-        browser.set_default_timeout(15_000)
-        try:
-            yield browser
-        finally:
-            browser.close()
-
-
-@pytest.fixture
-def page(context: BrowserContext) -> Iterator[Page]:
-    context.clear_cookies()
-    tab = context.new_page()
-    try:
-        yield tab
-    finally:
-        tab.close()
-
-
-def _sign_in(page: Page, live: Live, actor: str, start: str) -> None:
-    page.goto(live.url + start)
-    page.get_by_label("访问令牌").fill(live.tokens[actor])
-    page.get_by_role("button", name="登录").click()
-    page.wait_for_url(live.url + start)
+pytestmark = pytest.mark.usefixtures("need_browser")
 
 
 def _upload(page: Page, field_id: str, name: str, content: bytes) -> str:
@@ -144,7 +41,7 @@ def test_a_unit_applies_and_uploads_its_documents_through_the_form(
         page: Page, live: Live) -> None:
     from playwright.sync_api import expect  # noqa: PLC0415
 
-    _sign_in(page, live, "edu-wang", "/apply")
+    sign_in(page, live, "edu-wang", "/apply")
     page.get_by_role("textbox", name="项目名称", exact=True).fill("浏览器表单申报：智慧校园二期")
     page.get_by_role("combobox", name="项目类别", exact=True).select_option(label="新建")
     page.get_by_label("项目概算/申请资金").fill("286.5")
@@ -196,7 +93,7 @@ def test_a_unit_applies_and_uploads_its_documents_through_the_form(
 def test_a_refused_contract_shows_article_9_and_its_words_beside_the_field(
         page: Page, live: Live) -> None:
     project = live.demo.projects["civil-om"]  # filed, not yet approved
-    _sign_in(page, live, "civil-he", f"/projects/{project}/file?type=ContractFiled")
+    sign_in(page, live, "civil-he", f"/projects/{project}/file?type=ContractFiled")
     page.get_by_label("合同编号").fill("HT-2026-021")
     page.get_by_label("供应商名称").fill("聊城某信息技术有限公司")
     page.get_by_label("合同金额").fill("48")
@@ -219,7 +116,7 @@ def test_a_refused_contract_shows_article_9_and_its_words_beside_the_field(
 
 def test_amounts_typed_in_wan_are_filed_as_exact_fen(page: Page, live: Live) -> None:
     project = live.demo.projects["edu-resources"]
-    _sign_in(page, live, "edu-wang", f"/projects/{project}/file?type=ProgressReported")
+    sign_in(page, live, "edu-wang", f"/projects/{project}/file?type=ProgressReported")
     seq = live.ledger.project(project).version + 1
     page.get_by_role("textbox", name="建设进度", exact=True).fill("表单填报：平台升级完成约八成")
     money = page.get_by_label("预算执行金额")
@@ -251,7 +148,7 @@ def test_a_unit_holding_its_own_key_signs_in_the_browser(
     key_file.write_text(json.dumps({"key_id": record.key_id, "suite": "ed25519",
                                     "private_key": base64.b64encode(seed).decode()}))
     project = live.demo.projects["market-credit"]
-    _sign_in(page, live, "market-gao", f"/projects/{project}/file?type=ProgressReported")
+    sign_in(page, live, "market-gao", f"/projects/{project}/file?type=ProgressReported")
     assert page.locator("form[data-filing]").get_attribute("data-webcrypto") == "ed25519"
     seq = live.ledger.project(project).version + 1
     page.get_by_role("textbox", name="建设进度", exact=True).fill("本单位自有密钥在浏览器中签名")

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from ledgertest import IN_CI
+from ledgertest import require
 
 SOFTHSM_MODULE = os.environ.get("LEDGER_TEST_SOFTHSM_MODULE", "/usr/lib/softhsm/libsofthsm2.so")
 TOKEN_LABEL = "ledger-test"
@@ -40,12 +40,7 @@ def softhsm_problem() -> str | None:
 
 def require_softhsm() -> None:
     """Skip (or, under CI, fail) when SoftHSM2 is not there."""
-    problem = softhsm_problem()
-    if problem is None:
-        return
-    if IN_CI:
-        pytest.fail(f"CI requires SoftHSM2: {problem}")
-    pytest.skip(problem)
+    require(softhsm_problem(), "SoftHSM2")
 
 
 def make_tokens(folder: Path, labels: tuple[str, ...] = (TOKEN_LABEL, OTHER_LABEL),
