@@ -20,7 +20,7 @@ from markupsafe import Markup
 
 from api.pages import i18n
 from api.pages.exports import Column, csv_response, xlsx_response
-from api.pages.model import Library
+from api.pages.model import DATED_KEYS, Library
 from api.pages.routes import (
     Ctx,
     PageRoute,
@@ -127,7 +127,8 @@ def prepared(ctx: Ctx, library: Library, query: Query) -> tuple[
     kept: tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, Any]] | None = (
         library.views.get(key))
     if kept is None:
-        rows = select(view_rows(ctx, library), query)
+        every = view_rows(ctx, library)
+        rows = select(dated(library, every) if _needs_dates(query) else every, query)
         kept = (rows, *totals(rows))
         if len(library.views) > _VIEWS_KEPT:
             library.views.clear()
@@ -136,7 +137,23 @@ def prepared(ctx: Ctx, library: Library, query: Query) -> tuple[
 
 
 _KEYS = ("id", "title", "unit", "kind", "stage", "fiscal_year", "approved_budget_fen",
-         "contracted_fen", "overdue", "entries", "eligible", "flags")
+         "contracted_fen", "entries")
+
+
+def dated(library: Library, views: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The views with their rows' dated part (eligibility, overdue count, flags) filled in:
+    only what is shown, filtered or sorted by it, so that the first view of a day judges the
+    rules for one page of projects rather than for every project (``Library.dated``)."""
+    for view in views:
+        if DATED_KEYS[0] not in view:
+            row = library.dated(view["row"])
+            view.update({k: row[k] for k in DATED_KEYS})
+    return views
+
+
+def _needs_dates(query: Query) -> bool:
+    """Whether selecting or ordering a view reads the rows' dated part."""
+    return query.elig in ELIGIBILITY or query.overdue in ("yes", "no") or query.sort == "overdue"
 
 
 def _view_rows(ctx: Ctx, library: Library, *, skip: set[int] | frozenset[int] = frozenset()
@@ -262,7 +279,7 @@ def library_page(request: Request, page: str | None = None) -> Response:
     size = max(len(rows), 1) if query.per == "all" else PAGE_SIZES.get(query.per, PAGE_SIZE)
     pages = max(1, -(-len(rows) // size))
     number = min(max(int(page) if page and page.isdigit() else 1, 1), pages)
-    shown = rows[(number - 1) * size: number * size]
+    shown = dated(library, rows[(number - 1) * size: number * size])
     years = library.views.get("years")
     if years is None:
         years = sorted({r["fiscal_year"] for r in library.rows
@@ -321,7 +338,7 @@ def _export_rows(request: Request) -> tuple[Ctx, list[dict[str, Any]]]:
     ctx = _ctx(request)
     actor = ctx.need_actor()
     library = ctx.reads.library(actor)
-    return ctx, prepared(ctx, library, read_query(request))[0]
+    return ctx, dated(library, prepared(ctx, library, read_query(request))[0])
 
 
 @router.get("/library.csv")
@@ -363,7 +380,7 @@ def replay_page(request: Request, as_known_at: str | None = None, on: str | None
     if known is not None:
         result = ctx.reads.library(actor, on=day, as_known_at=known)
         library_hash = ctx.reads.library_hash(result)
-        rows = select(view_rows(ctx, result), Query())
+        rows = dated(result, select(view_rows(ctx, result), Query()))
     titles = sorted((str(r["title"]), str(r["id"])) for r in current.rows)
     return _render(ctx, "replay.html", projects=titles, chosen_project=project or "",
                    known_local=local_input(known) if known else local_input(

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, cast
@@ -42,6 +42,23 @@ _LIBRARY_MEMO_LIMIT = 16
 _PROJECT_MEMO_LIMIT = 64
 _SIGNATURE_MEMO_LIMIT = 500_000
 _WITNESS_LOOKBACK = 256
+DATED_KEYS = ("eligible", "overdue", "flags")
+"""The keys of a library row computed for its evaluation date (filled by ``Library.dated``)."""
+
+
+def undated_row(facts: ProjectFacts, unit: str | None) -> dict[str, JSONValue]:
+    """``views.library_row`` without :data:`DATED_KEYS` (the same values; a test holds them
+    equal): what a library shows, sorts and totals without judging any rule on a date."""
+    return {
+        "id": facts.project_id, "title": facts.title, "unit": unit, "kind": facts.kind,
+        "stage": facts.stage, "fiscal_year": facts.fiscal_year,
+        "budget_estimate_fen": facts.budget_estimate_fen,
+        "approved_budget_fen": facts.approved_budget_fen,
+        "arranged_fen": facts.arranged_construction_fen + facts.arranged_om_fen,
+        "contracted_fen": sum(c.amount_fen for c in facts.contracts),
+        "disbursed_fen": facts.disbursed_construction_fen + facts.disbursed_om_fen,
+        "entries": facts.entries, "last_recorded_at": facts.last_recorded_at,
+    }
 
 
 @dataclass(frozen=True)
@@ -64,6 +81,25 @@ class Library:
     this one was derived from, whose derived rows may be reused (taken once)."""
     by_id: dict[str, tuple[Any, ...]] = field(default_factory=dict, compare=False)
     """Per project id: (facts, unit, row, money), to derive the next library from this one."""
+    fill: Callable[[str, ProjectFacts, str | None], dict[str, JSONValue]] | None = field(
+        default=None, compare=False)
+    """The full row of a project on ``on`` (``views.library_row``), for :meth:`dated`."""
+
+    def dated(self, row: dict[str, JSONValue]) -> dict[str, JSONValue]:
+        """The row with what depends on the evaluation date filled in (eligibility, overdue
+        obligations, flags): a row is made without them, and filled when a page shows, filters
+        or sorts by them, so that the first library of a day computes the shown page's rows
+        only, not all ten thousand. Filled in place, once; returns the row."""
+        if DATED_KEYS[0] not in row and self.fill is not None:
+            facts, owner = self.by_id[str(row["id"])][:2]
+            row.update(self.fill(str(row["id"]), facts, owner))
+        return row
+
+    def complete(self) -> list[dict[str, JSONValue]]:
+        """Every row with its dated part (for exports, state hashes, date filters)."""
+        for row in self.rows:
+            self.dated(row)
+        return self.rows
 
 
 @dataclass
@@ -190,7 +226,7 @@ class PageReads:
             if hit is not None and hit[0] is facts and hit[1] == owner:
                 row, amounts = hit[2], hit[3]
             else:
-                row, amounts = self._row(project_id, facts, owner, day, digest), {
+                row, amounts = undated_row(facts, owner), {
                     "arranged_c_fen": facts.arranged_construction_fen,
                     "arranged_om_fen": facts.arranged_om_fen,
                     "disbursed_c_fen": facts.disbursed_construction_fen,
@@ -201,7 +237,9 @@ class PageReads:
         rows.sort(key=lambda r: str(r["id"]))
         units = [only] if only is not None else state.units()
         library = Library(rows, [u for u in units if u], day, as_known_at, state.entries,
-                          state.last_recorded_at, money, by_id=by_id)
+                          state.last_recorded_at, money, by_id=by_id,
+                          fill=lambda pid, facts, owner: self._row(pid, facts, owner, day,
+                                                                   digest))
         if as_known_at is None:
             if previous is not None:
                 previous.views.pop("previous", None)  # one step back at most: no chain
@@ -225,7 +263,7 @@ class PageReads:
 
     def library_hash(self, library: Library) -> str:
         """The state hash of the rows shown (the whole library view for a reader of all)."""
-        return views.state_hash(list(library.rows), self.service.ledger.identity.profile)
+        return views.state_hash(list(library.complete()), self.service.ledger.identity.profile)
 
     def terminated(self, actor: Actor) -> set[str]:
         """Ids of terminated projects (their deadlines no longer call for action)."""
