@@ -9,20 +9,18 @@ from __future__ import annotations
 import io
 import json
 import re
-import shutil
 import time
 import zipfile
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import date
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
-from uuid import UUID
 
 import pytest
 from fastapi.testclient import TestClient
 from markupsafe import escape
+from pagestest import Demo, csrf_of
 
 from api.app import create_app
 from api.pages.explain import detail_zh
@@ -31,7 +29,6 @@ from api.pages.security import SESSION_COOKIE, open_session, seal, session_key
 from api.pages.text import wan
 from api.services import Actor, LedgerService
 from ledger.app import Ledger
-from ledger.demo import DemoResult, load_demo
 from ledger.evidence.bundle import verify_bundle
 from ledger.log.checkpoint import SignedNote, SignerKey
 from ledger.log.entries import b64encode
@@ -43,68 +40,7 @@ from projections.replay import replay_library, replay_project
 from projections.views import library_view
 from witness.keys import CosignerKey
 
-# --- fixtures ----------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def demo_template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, DemoResult]:
-    """The demo data set, loaded once per module into a template SQLite file."""
-    folder = tmp_path_factory.mktemp("demo")
-    result = load_demo(Settings(database_url=f"sqlite:///{folder}/ledger.db",
-                                environment="test"))
-    return folder / "ledger.db", result
-
-
-@dataclass
-class Demo:
-    """An app over a private copy of the demo ledger."""
-
-    client: TestClient
-    ledger: Ledger
-    result: DemoResult
-    tokens: dict[str, str]
-
-    def project(self, key: str) -> UUID:
-        return self.result.projects[key]
-
-    def token(self, actor: str) -> str:
-        if actor not in self.tokens:
-            self.tokens[actor] = self.ledger.tokens.issue(actor)
-        return self.tokens[actor]
-
-    def sign_in(self, actor: str) -> None:
-        self.client.cookies.clear()
-        page = self.client.get("/signin")
-        response = self.client.post("/signin", data={"csrf": csrf_of(page.text),
-                                                     "token": self.token(actor),
-                                                     "next": "/projects"},
-                                    follow_redirects=False)
-        assert response.status_code == 303, response.text
-
-    def bearer(self, actor: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token(actor)}"}
-
-
-@pytest.fixture
-def demo(demo_template: tuple[Path, DemoResult], tmp_path: Path) -> Iterator[Demo]:
-    source, result = demo_template
-    for path in source.parent.iterdir():
-        if path.name.startswith("ledger.db"):
-            shutil.copy(path, tmp_path / path.name)
-    ledger = Ledger(Settings(database_url=f"sqlite:///{tmp_path}/ledger.db",
-                             environment="test"))
-    ledger.register_actor("admin-zhou", Role.ADMIN, None, "管理员 周")
-    try:
-        with TestClient(create_app(ledger=ledger), base_url="http://testserver") as client:
-            yield Demo(client, ledger, result, {})
-    finally:
-        ledger.close()
-
-
-def csrf_of(html: str) -> str:
-    found = re.search(r'name="csrf" value="([^"]+)"', html)
-    assert found, "no CSRF field on the page"
-    return found.group(1)
+# --- helpers (the fixtures demo_template and demo are in conftest.py) ---------------------------
 
 
 def _project_ids(html: str) -> set[str]:

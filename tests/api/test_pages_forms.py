@@ -12,12 +12,9 @@ import base64
 import hashlib
 import json
 import re
-import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass
 from decimal import Decimal
 from html import unescape
-from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -27,6 +24,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from fastapi.testclient import TestClient
 from hypothesis import given
 from hypothesis import strategies as st
+from pagestest import Demo, csrf_of
 
 from api.app import create_app
 from api.pages.formspec import (
@@ -39,64 +37,13 @@ from api.pages.formspec import (
     wan_to_fen,
 )
 from ledger.app import Ledger
-from ledger.demo import DemoResult, load_demo
 from ledger.measures.catalogue import CATALOGUE, EXAMPLES, validate_payload
-from ledger.settings import Settings
 
 _CJK = re.compile(r"[\u3400-\u9fff]")
 PROJECT_EVENTS = sorted(name for name, spec in CATALOGUE.items() if spec.stream == "project")
 
 
-# --- fixtures ----------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def demo_template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, DemoResult]:
-    folder = tmp_path_factory.mktemp("demo-forms")
-    result = load_demo(Settings(database_url=f"sqlite:///{folder}/ledger.db",
-                                environment="test"))
-    return folder / "ledger.db", result
-
-
-@dataclass
-class Demo:
-    """An app over a private copy of the demo ledger, signed in as one actor at a time."""
-
-    client: TestClient
-    ledger: Ledger
-    result: DemoResult
-
-    def project(self, key: str) -> UUID:
-        return self.result.projects[key]
-
-    def sign_in(self, actor: str) -> None:
-        self.client.cookies.clear()
-        page = self.client.get("/signin")
-        response = self.client.post("/signin", data={
-            "csrf": csrf_of(page.text), "token": self.ledger.tokens.issue(actor),
-            "next": "/projects"}, follow_redirects=False)
-        assert response.status_code == 303, response.text
-
-
-@pytest.fixture
-def demo(demo_template: tuple[Path, DemoResult], tmp_path: Path) -> Iterator[Demo]:
-    source, result = demo_template
-    for path in source.parent.iterdir():
-        if path.name.startswith("ledger.db"):
-            shutil.copy(path, tmp_path / path.name)
-    ledger = Ledger(Settings(database_url=f"sqlite:///{tmp_path}/ledger.db",
-                             environment="test"))
-    try:
-        with TestClient(create_app(ledger=ledger), base_url="http://testserver") as client:
-            yield Demo(client, ledger, result)
-    finally:
-        ledger.close()
-
-
-def csrf_of(html: str) -> str:
-    found = re.search(r'name="csrf" value="([^"]+)"', html)
-    assert found, "no CSRF field on the page"
-    return found.group(1)
+# --- helpers (the fixtures demo_template and demo are in conftest.py) ---------------------------
 
 
 def _walk(nodes: tuple[Node, ...]) -> Iterator[Node]:

@@ -10,84 +10,26 @@ import csv
 import html
 import io
 import re
-import shutil
-from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
 from openpyxl import load_workbook
+from pagestest import Demo
 
-from api.app import create_app
 from api.pages.explain import detail_zh, error_message
 from api.pages.i18n import event_label
 from api.pages.text import cst_zoned, wan
 from api.pages.units import UnitNames
 from api.services import Actor, LedgerService
 from ledger.app import Ledger
-from ledger.demo import DemoResult, load_demo
 from ledger.errors import AuthorisationError, RuleViolationError
 from ledger.log import merkle
 from ledger.measures import rules
 from ledger.measures.catalogue import EXAMPLES
 from ledger.measures.roles import Role
-from ledger.settings import Settings
 from ledgertest import upload_example_documents
 
-# --- fixtures ----------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def demo_template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, DemoResult]:
-    """The demo data set, loaded once per module into a template SQLite file."""
-    folder = tmp_path_factory.mktemp("demo-views")
-    result = load_demo(Settings(database_url=f"sqlite:///{folder}/ledger.db",
-                                environment="test"))
-    return folder / "ledger.db", result
-
-
-@dataclass
-class Site:
-    """The app over a private copy of the demo ledger, signed in as one actor at a time."""
-
-    client: TestClient
-    ledger: Ledger
-    result: DemoResult
-
-    def sign_in(self, actor: str) -> None:
-        self.client.cookies.clear()
-        page = self.client.get("/signin")
-        response = self.client.post("/signin", data={
-            "csrf": csrf_of(page.text), "token": self.ledger.tokens.issue(actor),
-            "next": "/projects"}, follow_redirects=False)
-        assert response.status_code == 303, response.text
-
-    def csrf(self, path: str) -> str:
-        return csrf_of(self.client.get(path).text)
-
-
-@pytest.fixture
-def site(demo_template: tuple[Path, DemoResult], tmp_path: Path) -> Iterator[Site]:
-    source, result = demo_template
-    for path in source.parent.iterdir():
-        if path.name.startswith("ledger.db"):
-            shutil.copy(path, tmp_path / path.name)
-    ledger = Ledger(Settings(database_url=f"sqlite:///{tmp_path}/ledger.db",
-                             environment="test"))
-    ledger.register_actor("admin-zhou", Role.ADMIN, None, "管理员 周")
-    try:
-        with TestClient(create_app(ledger=ledger), base_url="http://testserver") as client:
-            yield Site(client, ledger, result)
-    finally:
-        ledger.close()
-
-
-def csrf_of(page: str) -> str:
-    found = re.search(r'name="csrf" value="([^"]+)"', page)
-    assert found, "no CSRF field on the page"
-    return found.group(1)
+# --- helpers (the fixtures demo_template and demo are in conftest.py) ---------------------------
 
 
 def visible_text(page: str) -> str:
@@ -128,9 +70,9 @@ def table_ids(page: str) -> list[str]:
 # --- Chinese throughout ---------------------------------------------------------------------
 
 
-def test_every_sentence_the_demo_produces_has_its_chinese_words(site: Site) -> None:
+def test_every_sentence_the_demo_produces_has_its_chinese_words(demo: Demo) -> None:
     """Reasons, obligations, flags and unit standing, on dates across the demo's life."""
-    ledger = site.ledger
+    ledger = demo.ledger
     state = LedgerService(ledger).library_state()
     unknown = set()
     for on in (date(2024, 6, 30), date(2025, 6, 30), date(2026, 6, 30), ledger.today()):
@@ -170,9 +112,9 @@ def test_refusals_and_errors_read_in_chinese() -> None:
 
 
 @pytest.mark.parametrize("actor", ["office-li", "hanji-liu", "audit-sun", "admin-zhou"])
-def test_no_english_sentence_on_a_chinese_page(site: Site, actor: str) -> None:
-    site.sign_in(actor)
-    village = site.result.projects["hanji-village"]
+def test_no_english_sentence_on_a_chinese_page(demo: Demo, actor: str) -> None:
+    demo.sign_in(actor)
+    village = demo.result.projects["hanji-village"]
     reader = ["/projects", "/projects?sort=approved&dir=desc", f"/projects/{village}",
               "/overdue", "/charts", "/replay",
               "/replay?as_known_at=2025-06-30T18:00&on=2025-06-30",
@@ -180,39 +122,39 @@ def test_no_english_sentence_on_a_chinese_page(site: Site, actor: str) -> None:
     paths = (["/log", "/log/entry?q=3", "/log/entry?q=40", "/admin/actors", "/admin/units",
               "/admin/actors/hanji-liu", "/projects"] if actor == "admin-zhou"
              else ["/log", *reader])
-    names = {word for record in site.ledger.registry().actors.values()
+    names = {word for record in demo.ledger.registry().actors.values()
              for word in record.display_name.split()}  # people's names are data
     for path in paths:
-        page = site.client.get(path)
+        page = demo.client.get(path)
         assert page.status_code in (200, 403, 404), path
         assert 'lang="zh-CN"' in page.text, path
         assert latin_words(visible_text(page.text)) - names == set(), path
 
 
-def test_units_show_by_name_and_times_in_beijing_time(site: Site) -> None:
-    site.sign_in("office-li")
-    library = site.client.get("/projects").text
+def test_units_show_by_name_and_times_in_beijing_time(demo: Demo) -> None:
+    demo.sign_in("office-li")
+    library = demo.client.get("/projects").text
     for name in ("韩集镇", "区大数据中心", "教育和体育部"):
         assert name in visible_text(library)
     assert not {"town-hanji", "bigdata"} & set(visible_text(library).split())
     assert cst_zoned("2026-03-02T01:02:03.000004Z", "zh") == "2026-03-02 09:02:03 北京时间"
-    log = visible_text(site.client.get("/log").text)
+    log = visible_text(demo.client.get("/log").text)
     assert "北京时间" in log
 
 
 def test_the_october_flag_follows_the_day_the_ledger_recorded_the_application(
-        site: Site) -> None:
+        demo: Demo) -> None:
     """非十月申报 shows exactly on applications recorded (Beijing time) outside October."""
-    site.sign_in("office-li")
-    state = LedgerService(site.ledger).library_state()
+    demo.sign_in("office-li")
+    state = LedgerService(demo.ledger).library_state()
     flagged = {pid for pid, facts in state.projects.items() if facts.application is not None
                and int(facts.application.recorded_on[5:7]) != 10}
-    assert str(site.result.projects["emergency-command"]) in flagged  # applied in March
-    assert str(site.result.projects["hanji-village"]) not in flagged  # in October
+    assert str(demo.result.projects["emergency-command"]) in flagged  # applied in March
+    assert str(demo.result.projects["hanji-village"]) not in flagged  # in October
     for project_id in state.projects:
         if state.projects[project_id].application is None:
             continue
-        page = visible_text(site.client.get(f"/projects/{project_id}").text)
+        page = visible_text(demo.client.get(f"/projects/{project_id}").text)
         assert ("非十月申报" in page) == (project_id in flagged), project_id
 
 
@@ -228,24 +170,24 @@ def test_wan_is_exact_with_two_decimals() -> None:
     assert wan(True) == "—"
 
 
-def test_construction_and_om_money_are_apart(site: Site) -> None:
-    site.sign_in("office-li")
-    state = LedgerService(site.ledger).library_state()
-    project = site.result.projects["campus-om"]
+def test_construction_and_om_money_are_apart(demo: Demo) -> None:
+    demo.sign_in("office-li")
+    state = LedgerService(demo.ledger).library_state()
+    project = demo.result.projects["campus-om"]
     facts = state.projects[str(project)]
     assert facts.arranged_om_fen > 0
-    page = site.client.get(f"/projects?q={str(project)[:8]}").text
+    page = demo.client.get(f"/projects?q={str(project)[:8]}").text
     row = page.split(f'href="/projects/{project}"', 1)[1].split("</tr>", 1)[0]
     assert f'data-label="已安排运维经费" class="num">{wan(facts.arranged_om_fen)}<' in row
     assert (f'data-label="已安排建设资金" class="num">{wan(facts.arranged_construction_fen)}<'
             in row)
-    detail = site.client.get(f"/projects/{project}").text
+    detail = demo.client.get(f"/projects/{project}").text
     whole, cents = divmod(facts.arranged_om_fen, 100)
     assert f"{whole:,}.{cents:02d} 元" in detail  # 元 on the detail page
     assert "运行维护经费不计入批复金额" in detail
 
 
-def test_disbursed_beyond_the_approved_budget_is_explained(site: Site) -> None:
+def test_disbursed_beyond_the_approved_budget_is_explained(demo: Demo) -> None:
     from api.pages.routes import _env  # noqa: PLC0415 - the template itself
 
     template = _env.get_template("_amounts.html")
@@ -264,82 +206,82 @@ def test_disbursed_beyond_the_approved_budget_is_explained(site: Site) -> None:
 # --- the library ------------------------------------------------------------------------------
 
 
-def test_library_search_by_title_unit_name_or_id_prefix(site: Site) -> None:
-    site.sign_in("office-li")
-    state = LedgerService(site.ledger).library_state()
+def test_library_search_by_title_unit_name_or_id_prefix(demo: Demo) -> None:
+    demo.sign_in("office-li")
+    state = LedgerService(demo.ledger).library_state()
     hanji = {pid for pid, f in state.projects.items() if f.title and "韩集镇" in f.title}
-    by_title = table_ids(site.client.get("/projects?q=韩集镇").text)
+    by_title = table_ids(demo.client.get("/projects?q=韩集镇").text)
     assert hanji <= set(by_title)
-    by_unit = set(table_ids(site.client.get("/projects?q=卫生健康").text))
+    by_unit = set(table_ids(demo.client.get("/projects?q=卫生健康").text))
     assert by_unit == {pid for pid, f in state.projects.items()
                        if state.unit_of(f) == "health"}
-    one = str(site.result.projects["campus"])
-    assert table_ids(site.client.get(f"/projects?q={one[:6]}").text) == [one]
-    assert table_ids(site.client.get("/projects?q=没有这个项目").text) == []
+    one = str(demo.result.projects["campus"])
+    assert table_ids(demo.client.get(f"/projects?q={one[:6]}").text) == [one]
+    assert table_ids(demo.client.get("/projects?q=没有这个项目").text) == []
 
 
-def test_library_sorts_by_any_column(site: Site) -> None:
-    site.sign_in("office-li")
-    state = LedgerService(site.ledger).library_state()
+def test_library_sorts_by_any_column(demo: Demo) -> None:
+    demo.sign_in("office-li")
+    state = LedgerService(demo.ledger).library_state()
 
     def approved(pid: str) -> int:
         return state.projects[pid].approved_budget_fen or 0
 
-    down = table_ids(site.client.get("/projects?sort=approved&dir=desc").text)
+    down = table_ids(demo.client.get("/projects?sort=approved&dir=desc").text)
     assert [approved(p) for p in down] == sorted((approved(p) for p in down), reverse=True)
-    up = table_ids(site.client.get("/projects?sort=disbursed_om").text)
+    up = table_ids(demo.client.get("/projects?sort=disbursed_om").text)
     om = [state.projects[p].disbursed_om_fen for p in up]
     assert om == sorted(om)
-    page = site.client.get("/projects?sort=approved&dir=desc").text
+    page = demo.client.get("/projects?sort=approved&dir=desc").text
     assert 'aria-sort="descending"' in page
 
 
-def test_library_pages_keep_the_search_and_order(site: Site) -> None:
-    site.sign_in("office-li")
-    whole = table_ids(site.client.get("/projects?sort=title&per=all").text)
-    assert len(whole) == len(site.result.projects)
-    first = site.client.get("/projects?sort=title&per=100").text
+def test_library_pages_keep_the_search_and_order(demo: Demo) -> None:
+    demo.sign_in("office-li")
+    whole = table_ids(demo.client.get("/projects?sort=title&per=all").text)
+    assert len(whole) == len(demo.result.projects)
+    first = demo.client.get("/projects?sort=title&per=100").text
     assert table_ids(first) == whole  # the demo fits on one page of 100
 
 
 @pytest.mark.parametrize("query", ["", "unit=town-hanji", "q=平台&sort=approved&dir=desc",
                                    "elig=not_construction&sort=overdue&dir=desc"])
-def test_csv_and_excel_exports_equal_the_filtered_table(site: Site, query: str) -> None:
-    site.sign_in("office-li")
-    shown = table_ids(site.client.get(f"/projects?{query}&per=all").text)
-    exported = site.client.get(f"/library.csv?{query}")
+def test_csv_and_excel_exports_equal_the_filtered_table(demo: Demo, query: str) -> None:
+    demo.sign_in("office-li")
+    shown = table_ids(demo.client.get(f"/projects?{query}&per=all").text)
+    exported = demo.client.get(f"/library.csv?{query}")
     assert exported.status_code == 200
     assert exported.headers["content-type"].startswith("text/csv")
     rows = list(csv.reader(io.StringIO(exported.content.decode("utf-8-sig"))))
     assert rows[0][:3] == ["项目编号", "项目名称", "建设单位"]
     assert [r[0] for r in rows[1:]] == shown
-    workbook = load_workbook(io.BytesIO(site.client.get(f"/library.xlsx?{query}").content))
+    workbook = load_workbook(io.BytesIO(demo.client.get(f"/library.xlsx?{query}").content))
     sheet = workbook.active
     assert sheet is not None
     cells = [[c.value for c in row] for row in sheet.iter_rows()]
     assert [r[0] for r in cells[1:]] == shown
-    state = LedgerService(site.ledger).library_state()
+    state = LedgerService(demo.ledger).library_state()
     for row, values in zip(rows[1:], cells[1:], strict=True):
         facts = state.projects[row[0]]
         assert row[10] == wan(facts.disbursed_construction_fen).replace(",", "")
         assert f"{values[10]:.2f}" == row[10]  # the same number in Excel
 
 
-def test_a_unit_exports_only_its_own_projects(site: Site) -> None:
-    site.sign_in("edu-wang")
+def test_a_unit_exports_only_its_own_projects(demo: Demo) -> None:
+    demo.sign_in("edu-wang")
     rows = list(csv.reader(io.StringIO(
-        site.client.get("/library.csv").content.decode("utf-8-sig"))))
-    own = {str(site.result.projects[k]) for k in ("edu-resources", "campus", "campus-om")}
+        demo.client.get("/library.csv").content.decode("utf-8-sig"))))
+    own = {str(demo.result.projects[k]) for k in ("edu-resources", "campus", "campus-om")}
     assert {r[0] for r in rows[1:]} == own
 
 
 # --- the overdue board ------------------------------------------------------------------------
 
 
-def test_overdue_board_counts_days_overdue_in_working_and_calendar_days(site: Site) -> None:
-    site.sign_in("office-li")
-    today, calendar = site.ledger.today(), site.ledger.calendar
-    page = site.client.get("/overdue?status=overdue&sort=days&dir=desc").text
+def test_overdue_board_counts_days_overdue_in_working_and_calendar_days(demo: Demo) -> None:
+    demo.sign_in("office-li")
+    today, calendar = demo.ledger.today(), demo.ledger.calendar
+    page = demo.client.get("/overdue?status=overdue&sort=days&dir=desc").text
     rows = re.findall(r'<td class="nowrap" data-label="期限">([\d-]+)</td>.*?'
                       r'data-field="working-days">(\d+)</td>.*?data-field="calendar-days">(\d+)<',
                       page, re.S)
@@ -350,10 +292,10 @@ def test_overdue_board_counts_days_overdue_in_working_and_calendar_days(site: Si
         start = date.fromisoformat(due)
         assert int(calendar_days) == (today - start).days
         assert int(working) == calendar.working_days_between(start, today)
-    exported = list(csv.reader(io.StringIO(site.client.get(
+    exported = list(csv.reader(io.StringIO(demo.client.get(
         "/overdue.csv?status=overdue&sort=days&dir=desc").content.decode("utf-8-sig"))))
     assert [(r[0], r[2], r[3]) for r in exported[1:]] == rows
-    sheet = load_workbook(io.BytesIO(site.client.get(
+    sheet = load_workbook(io.BytesIO(demo.client.get(
         "/overdue.xlsx?status=overdue&sort=days&dir=desc").content)).active
     assert sheet is not None
     assert [str(r[3].value) for r in sheet.iter_rows(min_row=2)] == [c for _, _, c in rows]
@@ -362,19 +304,19 @@ def test_overdue_board_counts_days_overdue_in_working_and_calendar_days(site: Si
 # --- charts -----------------------------------------------------------------------------------
 
 
-def test_charts_render_from_the_demo(site: Site) -> None:
-    site.sign_in("office-li")
-    page = site.client.get("/charts")
+def test_charts_render_from_the_demo(demo: Demo) -> None:
+    demo.sign_in("office-li")
+    page = demo.client.get("/charts")
     assert page.status_code == 200
-    units = LedgerService(site.ledger).library_state().units()
+    units = LedgerService(demo.ledger).library_state().units()
     funding = re.search(r'<svg class="chart-funding".*?</svg>', page.text, re.S)
     assert funding is not None
     assert funding.group(0).count("<rect ") == 4 * len(units)  # four bars per unit
     deadlines = re.search(r'<svg class="chart-deadlines".*?</svg>', page.text, re.S)
     assert deadlines is not None
-    today = site.ledger.today()
+    today = demo.ledger.today()
     office = Actor("office-li", Role.OFFICE, None)
-    ahead = [o for o in LedgerService(site.ledger).obligations(office)
+    ahead = [o for o in LedgerService(demo.ledger).obligations(office)
              if o["status"] == "open" and o["due"] and 0 <= (
                  date.fromisoformat(str(o["due"])) - today).days <= 120]
     assert 0 < deadlines.group(0).count('class="dl-dot"') <= len(ahead)
@@ -387,16 +329,16 @@ def test_charts_render_from_the_demo(site: Site) -> None:
 # --- the log: entry lookup --------------------------------------------------------------------
 
 
-def test_look_up_an_entry_by_hash_or_leaf_index_with_its_proof(site: Site) -> None:
-    site.sign_in("audit-sun")
-    ledger = site.ledger
-    project = site.result.projects["hanji-village"]
+def test_look_up_an_entry_by_hash_or_leaf_index_with_its_proof(demo: Demo) -> None:
+    demo.sign_in("audit-sun")
+    ledger = demo.ledger
+    project = demo.result.projects["hanji-village"]
     leaf = ledger.log.leaf_for(project, 2)
     entry = ledger.entry_at(project, 2)
     assert leaf is not None
     assert entry is not None
-    by_index = site.client.get(f"/log/entry?q={leaf.leaf_index}").text
-    by_hash = site.client.get(f"/log/entry?q={leaf.entry_hash.hex()}").text
+    by_index = demo.client.get(f"/log/entry?q={leaf.leaf_index}").text
+    by_hash = demo.client.get(f"/log/entry?q={leaf.entry_hash.hex()}").text
     for page in (by_index, by_hash):
         assert f'data-field="leaf-index">{leaf.leaf_index}<' in page
         assert leaf.entry_hash.hex() in page
@@ -408,97 +350,97 @@ def test_look_up_an_entry_by_hash_or_leaf_index_with_its_proof(site: Site) -> No
     merkle.verify_inclusion(ledger.identity.profile.hash, leaf.leaf_index, checkpoint.size,
                             leaf.entry_hash, [bytes.fromhex(h) for h in proof], checkpoint.root)
     assert checkpoint.note.splitlines()[0] in by_index  # the signed note
-    assert "日志中没有该条目" in site.client.get("/log/entry?q=99999999").text
-    assert "请输入" in site.client.get("/log/entry?q=not-a-hash").text
+    assert "日志中没有该条目" in demo.client.get("/log/entry?q=99999999").text
+    assert "请输入" in demo.client.get("/log/entry?q=not-a-hash").text
 
 
-def test_entry_lookup_follows_the_readers_role(site: Site) -> None:
-    project = site.result.projects["hanji-village"]
-    leaf = site.ledger.log.leaf_for(project, 2)
+def test_entry_lookup_follows_the_readers_role(demo: Demo) -> None:
+    project = demo.result.projects["hanji-village"]
+    leaf = demo.ledger.log.leaf_for(project, 2)
     assert leaf is not None
-    site.sign_in("edu-wang")  # another unit's entry does not exist for it
-    page = site.client.get(f"/log/entry?q={leaf.leaf_index}").text
+    demo.sign_in("edu-wang")  # another unit's entry does not exist for it
+    page = demo.client.get(f"/log/entry?q={leaf.leaf_index}").text
     assert "日志中没有该条目" in page
     assert leaf.entry_hash.hex() not in page
-    site.sign_in("admin-zhou")  # the administrator: that it exists and its proof, no content
-    page = site.client.get(f"/log/entry?q={leaf.leaf_index}").text
+    demo.sign_in("admin-zhou")  # the administrator: that it exists and its proof, no content
+    page = demo.client.get(f"/log/entry?q={leaf.leaf_index}").text
     assert 'data-field="proof-verified">证明有效' in page
     assert "管理员不查看项目内容" in page
     assert 'data-field="event"' not in page
-    registry = site.ledger.log.leaf(0)
+    registry = demo.ledger.log.leaf(0)
     assert registry is not None
-    assert "登记用户" in site.client.get("/log/entry?q=0").text  # the registry is its own
+    assert "登记用户" in demo.client.get("/log/entry?q=0").text  # the registry is its own
 
 
 # --- administration -------------------------------------------------------------------------
 
 
-def test_admin_registers_an_actor_issues_and_revokes_tokens(site: Site) -> None:
-    site.sign_in("admin-zhou")
-    csrf = site.csrf("/admin/actors")
-    refused = site.client.post("/admin/actors", data={
+def test_admin_registers_an_actor_issues_and_revokes_tokens(demo: Demo) -> None:
+    demo.sign_in("admin-zhou")
+    csrf = demo.csrf("/admin/actors")
+    refused = demo.client.post("/admin/actors", data={
         "csrf": csrf, "actor": "civil-zhang", "display_name": "社会事务部 张", "role": "office",
         "unit": "civil"})
     assert refused.status_code == 422  # only a unit actor has a unit, as the CLI says
-    assert "civil-zhang" not in site.ledger.registry().actors
-    made = site.client.post("/admin/actors", data={
+    assert "civil-zhang" not in demo.ledger.registry().actors
+    made = demo.client.post("/admin/actors", data={
         "csrf": csrf, "actor": "civil-zhang", "display_name": "社会事务部 张", "role": "unit",
         "unit": "civil"}, follow_redirects=False)
     assert made.status_code == 303
-    record = site.ledger.registry().actors["civil-zhang"]
+    record = demo.ledger.registry().actors["civil-zhang"]
     assert (record.role, record.unit) == (Role.UNIT, "civil")
-    issued = site.client.post("/admin/actors/civil-zhang/tokens",
+    issued = demo.client.post("/admin/actors/civil-zhang/tokens",
                               data={"csrf": csrf, "action": "issue"})
     token = re.search(r'data-field="new-token">([^<]+)<', issued.text)
     assert token is not None
-    assert site.ledger.tokens.actor_for(token.group(1)) == "civil-zhang"
+    assert demo.ledger.tokens.actor_for(token.group(1)) == "civil-zhang"
     assert 'data-state="live"' in issued.text
     assert "到期时间" in issued.text
-    site.client.post("/admin/actors/civil-zhang/tokens", data={"csrf": csrf, "action": "revoke"})
-    assert site.ledger.tokens.actor_for(token.group(1)) is None
-    page = site.client.get("/admin/actors/civil-zhang").text
+    demo.client.post("/admin/actors/civil-zhang/tokens", data={"csrf": csrf, "action": "revoke"})
+    assert demo.ledger.tokens.actor_for(token.group(1)) is None
+    page = demo.client.get("/admin/actors/civil-zhang").text
     assert 'data-state="revoked"' in page
     assert token.group(1) not in page
 
 
-def test_admin_rotates_and_revokes_keys(site: Site) -> None:
-    site.sign_in("admin-zhou")
-    csrf = site.csrf("/admin/actors")
-    before = {k for k, v in site.ledger.registry().keys.items() if v.actor == "edu-wang"}
-    site.client.post("/admin/actors/edu-wang/keys", data={"csrf": csrf})
-    after = {k for k, v in site.ledger.registry().keys.items() if v.actor == "edu-wang"}
+def test_admin_rotates_and_revokes_keys(demo: Demo) -> None:
+    demo.sign_in("admin-zhou")
+    csrf = demo.csrf("/admin/actors")
+    before = {k for k, v in demo.ledger.registry().keys.items() if v.actor == "edu-wang"}
+    demo.client.post("/admin/actors/edu-wang/keys", data={"csrf": csrf})
+    after = {k for k, v in demo.ledger.registry().keys.items() if v.actor == "edu-wang"}
     (new,) = after - before
-    assert site.ledger.registry().keys[new].revoked_from is None
-    page = site.client.get("/admin/actors/edu-wang").text
+    assert demo.ledger.registry().keys[new].revoked_from is None
+    page = demo.client.get("/admin/actors/edu-wang").text
     assert new in page
     assert "填报签名" in page  # the key's purpose
     old = sorted(before)[0]
-    site.client.post("/admin/keys/revoke", data={"csrf": csrf, "key_id": old, "reason": "密钥轮换"})
-    assert site.ledger.registry().keys[old].revoked_from is not None
-    again = site.client.post("/admin/keys/revoke", data={"csrf": csrf, "key_id": old})
+    demo.client.post("/admin/keys/revoke", data={"csrf": csrf, "key_id": old, "reason": "密钥轮换"})
+    assert demo.ledger.registry().keys[old].revoked_from is not None
+    again = demo.client.post("/admin/keys/revoke", data={"csrf": csrf, "key_id": old})
     assert again.status_code == 422
 
 
-def test_admin_pages_are_for_the_admin_and_need_the_csrf_token(site: Site) -> None:
-    site.sign_in("office-li")
-    assert site.client.get("/admin/actors").status_code == 403
-    site.sign_in("admin-zhou")
-    forged = site.client.post("/admin/units", data={"csrf": "forged", "unit": "edu",
+def test_admin_pages_are_for_the_admin_and_need_the_csrf_token(demo: Demo) -> None:
+    demo.sign_in("office-li")
+    assert demo.client.get("/admin/actors").status_code == 403
+    demo.sign_in("admin-zhou")
+    forged = demo.client.post("/admin/units", data={"csrf": "forged", "unit": "edu",
                                                     "name": "伪造"})
     assert forged.status_code == 403
     for path in ("/admin/actors", "/admin/actors/edu-wang/tokens", "/admin/actors/edu-wang/keys",
                  "/admin/keys/revoke", "/admin/units"):
-        assert site.client.post(path, data={}).status_code == 403, path
-    assert "伪造" not in site.client.get("/admin/units").text
+        assert demo.client.post(path, data={}).status_code == 403, path
+    assert "伪造" not in demo.client.get("/admin/units").text
 
 
-def test_admin_names_a_unit_and_every_page_uses_the_name(site: Site) -> None:
-    site.sign_in("admin-zhou")
-    csrf = site.csrf("/admin/units")
-    site.client.post("/admin/units", data={"csrf": csrf, "unit": "bigdata", "name": "大数据中心"})
-    assert "大数据中心" in site.client.get("/admin/units").text
-    site.sign_in("office-li")
-    library = visible_text(site.client.get("/projects").text)
+def test_admin_names_a_unit_and_every_page_uses_the_name(demo: Demo) -> None:
+    demo.sign_in("admin-zhou")
+    csrf = demo.csrf("/admin/units")
+    demo.client.post("/admin/units", data={"csrf": csrf, "unit": "bigdata", "name": "大数据中心"})
+    assert "大数据中心" in demo.client.get("/admin/units").text
+    demo.sign_in("office-li")
+    library = visible_text(demo.client.get("/projects").text)
     assert "大数据中心" in library
     assert "区大数据中心" not in library
 
@@ -521,72 +463,72 @@ def test_unit_names_are_kept_and_renamed_on_both_backends(ledger: Ledger) -> Non
 # --- offline API docs and other hosts ---------------------------------------------------------
 
 
-def test_api_docs_are_served_from_this_server(site: Site) -> None:
+def test_api_docs_are_served_from_this_server(demo: Demo) -> None:
     for path in ("/docs", "/redoc"):
-        page = site.client.get(path)
+        page = demo.client.get(path)
         assert page.status_code == 200
         assets = re.findall(r'(?:src|href)="([^"]+)"', page.text)
         assert assets
         assert all(a.startswith("/static/vendor/") for a in assets), assets
         for asset in assets:
-            assert site.client.get(asset).status_code == 200, asset
+            assert demo.client.get(asset).status_code == 200, asset
         assert "cdn" not in page.text
         assert "fonts.googleapis" not in page.text
-    assert site.client.get("/openapi.json").status_code == 200
+    assert demo.client.get("/openapi.json").status_code == 200
 
 
-def test_no_page_references_another_host(site: Site) -> None:
+def test_no_page_references_another_host(demo: Demo) -> None:
     hosts = re.compile(r'(?:src|href|action|url)\s*[=(]\s*["\']?((?:https?:)?//[^"\'\s)>]+)',
                        re.I)
-    village = site.result.projects["hanji-village"]
+    village = demo.result.projects["hanji-village"]
     pages = {"office-li": ["/projects", f"/projects/{village}", "/overdue", "/charts",
                            "/replay", "/log", "/log/entry?q=5", f"/projects/{village}/report",
                            f"/projects/{village}/file"],
              "admin-zhou": ["/admin/actors", "/admin/units", "/admin/actors/edu-wang"],
              "hanji-liu": ["/apply", "/projects"]}
     for actor, paths in pages.items():
-        site.sign_in(actor)
+        demo.sign_in(actor)
         for path in [*paths, "/docs", "/redoc", "/signin"]:
-            page = site.client.get(path)
+            page = demo.client.get(path)
             found = [h for h in hosts.findall(page.text) if not h.startswith("//testserver")]
             assert found == [], (path, found)
-    assert site.client.get("/static/pages.css").status_code == 200
+    assert demo.client.get("/static/pages.css").status_code == 200
 
 
-def test_library_stays_fast_enough_to_page_through(site: Site) -> None:
+def test_library_stays_fast_enough_to_page_through(demo: Demo) -> None:
     """A sanity bound on the demo (the 10,000-project figure is in docs/performance.md)."""
-    site.sign_in("office-li")
-    site.client.get("/projects")
+    demo.sign_in("office-li")
+    demo.client.get("/projects")
     import time  # noqa: PLC0415
 
     started = time.perf_counter()
     for _ in range(5):
-        assert site.client.get("/projects?q=平台&sort=approved&dir=desc").status_code == 200
+        assert demo.client.get("/projects?q=平台&sort=approved&dir=desc").status_code == 200
     assert (time.perf_counter() - started) / 5 < 1.0
 
 
 
-def test_the_library_follows_each_filing(site: Site) -> None:
+def test_the_library_follows_each_filing(demo: Demo) -> None:
     """The library kept between views moves with the ledger: a new project appears and a
     changed project's money is the new money, in the table and in the export."""
-    site.sign_in("office-li")
-    ledger = site.ledger
-    before = table_ids(site.client.get("/projects?per=all").text)
-    site.client.get("/library.csv")
+    demo.sign_in("office-li")
+    ledger = demo.ledger
+    before = table_ids(demo.client.get("/projects?per=all").text)
+    demo.client.get("/library.csv")
     upload_example_documents(ledger)
     (opened,) = ledger.submit_many([ledger.prepare(
         "edu-wang", "ApplicationFiled", EXAMPLES["ApplicationFiled"] | {"title": "新增测试项目"})])
     assert not isinstance(opened, Exception)
-    village = site.result.projects["hanji-village"]
+    village = demo.result.projects["hanji-village"]
     arranged = LedgerService(ledger).library_state().projects[str(village)]
     (funded,) = ledger.submit_many([ledger.prepare(
         "finance-zhao", "FundingArranged", EXAMPLES["FundingArranged"] | {
             "kind": "construction", "amount_fen": 1_230_000}, stream=village)])
     assert not isinstance(funded, Exception), funded
-    page = site.client.get("/projects?per=all").text
+    page = demo.client.get("/projects?per=all").text
     assert set(table_ids(page)) == {*before, str(opened.stream)}
     assert "新增测试项目" in page
     rows = {r[0]: r for r in csv.reader(io.StringIO(
-        site.client.get("/library.csv").content.decode("utf-8-sig")))}
+        demo.client.get("/library.csv").content.decode("utf-8-sig")))}
     expected = arranged.arranged_construction_fen + 1_230_000
     assert rows[str(village)][7] == wan(expected).replace(",", "")
