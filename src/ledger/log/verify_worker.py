@@ -15,12 +15,14 @@ worker :mod:`ledger.evidence.verify` calls them in-process.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import pickle
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
+from functools import cache
 from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from sys import intern
 from typing import Any, NamedTuple
@@ -111,6 +113,7 @@ def _safe_int(text: str) -> int:
 # separate walk over the value (canonical._check): that walk was half of the canonical check.
 _EXACT = json.JSONDecoder(parse_float=_reject_number, parse_constant=_reject_number,
                           parse_int=_safe_int)
+_SCAN = _EXACT.scan_once
 # The same encoder as ledger.log.canonical's fast path: with keys in code point order it writes
 # RFC 8785 (see canonical._check's docstring and tests/ledger/log/test_canonical.py).
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True)
@@ -146,9 +149,13 @@ def load_canonical(data: bytes) -> tuple[Any, bool]:
     """
     try:
         text = data.decode("utf-8")
-        value = _EXACT.decode(text)
-    except ValueError:  # not UTF-8, not JSON, a BOM, or a number JCS refuses: the slow way
-        return json.loads(data), False
+        # The decoder's scanner without JSONDecoder.decode's whitespace skipping: JCS has no
+        # whitespace, so bytes with any around the value (or after it) take the slow way.
+        value, end = _SCAN(text, 0)
+        if end != len(text):
+            raise ValueError("data after the value")
+    except (ValueError, StopIteration):  # not UTF-8 or JSON, a BOM, a number JCS refuses,
+        return json.loads(data), False   # whitespace: json.loads decides, with its message
     if data.isascii() or not _has_supplementary(data):
         # Every key is in the BMP, so the sort order is RFC 8785's and the comparison decides.
         # (Compared as text: ``data`` is its UTF-8; a lone surrogate, which has no UTF-8 and
@@ -285,7 +292,7 @@ def _position_problems(fields: EntryFields, row: Row, ctx: PageContext) -> list[
 def check_row(row: Row, ctx: PageContext, keys: KeyTable) -> Result:
     """Every check of one entry that needs nothing but the entry, its leaf and the keys."""
     _, stream, seq, leaf_hash, _, _, data = row
-    digest = profile_named(ctx.profile).digest(data)
+    digest = _digest(ctx.profile)(data)
     problems: list[Problem] = [] if digest == leaf_hash else [_HASH_PROBLEM]
     try:
         try:
@@ -306,6 +313,17 @@ def check_row(row: Row, ctx: PageContext, keys: KeyTable) -> Result:
     return (digest.hex(), fields.seq, fields.prev, intern(fields.recorded_at),
             intern(fields.key), None if registry else intern(fields.actor), verdict,
             tuple(problems) or _NO_PROBLEMS, deferred)
+
+
+@cache
+def _digest(profile: str) -> Callable[[bytes], bytes]:
+    """The profile's hash as one call on the stored bytes (hashlib directly for SHA-256: the
+    suite's method adds a call per entry for the same bytes)."""
+    suite = profile_named(profile).hash
+    if suite.name == "sha256":
+        sha256 = hashlib.sha256
+        return lambda data: sha256(data).digest()
+    return suite.digest
 
 
 def _signature(fields: EntryFields, data: bytes, canonical: bool, ctx: PageContext,

@@ -80,12 +80,14 @@ def test_canonical_flag_equals_the_encoder(value: Any) -> None:
     b'{"a":-0}', b'{"a":"\\ud800"}', b'{"a":"\\u00e9"}', '{"a":"é"}'.encode(),
     b'\xef\xbb\xbf{"a":1}', b'{"a":1,"a":1}', b'{"b":1,"a":2}', b' {"a":1}', b'{"a":"\\/"}',
     b'{"a":"\\u001f"}', b'{"a":"\\u001F"}', b'{"a":"\x7f"}',
+    b'{"a":1} ', b'{"a":1}\n', b'\t{"a":1}', b'1', b'"a"',
 ])
 def test_canonical_flag_edge_cases(data: bytes) -> None:
     assert load_canonical(data)[1] == _slow_flag(data)
 
 
-@pytest.mark.parametrize("data", [b"", b"{", b"\xff", b'{"a":}', b"[1,]"])
+@pytest.mark.parametrize("data", [b"", b"{", b"\xff", b'{"a":}', b"[1,]", b'{"a":1}x',
+                                  b'{"a":1}{}', b"   "])
 def test_not_json_raises_as_json_loads(data: bytes) -> None:
     try:
         json.loads(data)
