@@ -113,7 +113,7 @@ def _safe_int(text: str) -> int:
 # separate walk over the value (canonical._check): that walk was half of the canonical check.
 _EXACT = json.JSONDecoder(parse_float=_reject_number, parse_constant=_reject_number,
                           parse_int=_safe_int)
-_SCAN = _EXACT.scan_once
+_SCAN: Callable[[str, int], tuple[Any, int]] = _EXACT.scan_once  # type: ignore[attr-defined]
 # The same encoder as ledger.log.canonical's fast path: with keys in code point order it writes
 # RFC 8785 (see canonical._check's docstring and tests/ledger/log/test_canonical.py).
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True)
