@@ -11,9 +11,7 @@ Derived once per :class:`~api.pages.model.ProjectData` (one log prefix and date)
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -23,7 +21,7 @@ from markupsafe import Markup
 
 from api.pages import i18n
 from api.pages.formspec import Node, fen_to_wan, form_for
-from api.pages.model import ProjectData
+from api.pages.model import Memo, ProjectData
 from api.pages.text import cst_zoned
 from api.services import Actor, LedgerService
 from ledger.errors import AuthorisationError
@@ -167,34 +165,11 @@ class _Reader:
                         if n.name in item and n.kind not in ("document", "group", "list"))
 
 
-class _Lru:
-    """A small thread-safe map that forgets the least recently used."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self._items: OrderedDict[Hashable, Any] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: Hashable) -> Any:
-        with self._lock:
-            value = self._items.get(key)
-            if value is not None:
-                self._items.move_to_end(key)
-            return value
-
-    def put(self, key: Hashable, value: Any) -> None:
-        with self._lock:
-            self._items[key] = value
-            self._items.move_to_end(key)
-            while len(self._items) > self.limit:
-                self._items.popitem(last=False)
-
-
 # An entry never changes once recorded, nor does a document: its card is the same on every
 # page that shows it, as long as its signature check, signer and language are. So a filing on
 # a 1,000-entry project renders one new card, not 1,000.
-_CARDS = _Lru(_CARD_LIMIT)
-_DOCUMENTS = _Lru(_CARD_LIMIT)
+_CARDS = Memo(_CARD_LIMIT)
+_DOCUMENTS = Memo(_CARD_LIMIT)
 
 
 def _document(service: LedgerService, sha: str) -> tuple[str, int | None]:

@@ -152,8 +152,8 @@ class LogStatus:
     verify: dict[str, JSONValue] | None
 
 
-class _Memo:
-    """A small thread-safe LRU map."""
+class Memo:
+    """A small thread-safe map that forgets the least recently used (the pages' memos)."""
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
@@ -180,13 +180,13 @@ class PageReads:
 
     def __init__(self, service: LedgerService) -> None:
         self.service = service
-        self._rows = _Memo(_ROW_MEMO_LIMIT)
-        self._projects = _Memo(_PROJECT_MEMO_LIMIT)
-        self._signatures = _Memo(_SIGNATURE_MEMO_LIMIT)
-        self._libraries = _Memo(_LIBRARY_MEMO_LIMIT)
+        self._rows = Memo(_ROW_MEMO_LIMIT)
+        self._projects = Memo(_PROJECT_MEMO_LIMIT)
+        self._signatures = Memo(_SIGNATURE_MEMO_LIMIT)
+        self._libraries = Memo(_LIBRARY_MEMO_LIMIT)
         self._current: dict[tuple[Any, ...], Library] = {}
         """The newest library "now" per (day, calendar, scope): the next one starts from it."""
-        self.fragments = _Memo(_ROW_MEMO_LIMIT)
+        self.fragments = Memo(_ROW_MEMO_LIMIT)
         """Rendered HTML of library rows, by (row object, language, link suffix)."""
         self.units = UnitNames(service.ledger)
         """Display names of the construction units."""
