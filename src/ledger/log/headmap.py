@@ -41,7 +41,7 @@ import base64
 import binascii
 import re
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final, NamedTuple, Protocol, TypeAlias
 from uuid import UUID
@@ -655,9 +655,14 @@ class HeadMap:
         return self._apply_keyed(named, version)
 
     def _apply_keyed(
-        self, changes: Mapping[bytes, tuple[UUID | str, StreamHead]], version: int | None
+        self, changes: Mapping[bytes, tuple[UUID | str, StreamHead]], version: int | None,
+        lookup: Callable[[tuple[int, int]], Node | None] | None = None,
     ) -> bytes:
-        """:meth:`apply` for keys already derived (tests use it to place keys at will)."""
+        """:meth:`apply` for keys already derived (tests use it to place keys at will).
+
+        ``lookup``: the store's nodes at its current version by position, read directly (a
+        dict's ``get``) rather than through :meth:`NodeStore.get` for each node on the paths.
+        """
         if not changes:
             return self.root()
         top = max(head.leaf_index for _, head in changes.values()) + 1
@@ -669,14 +674,15 @@ class HeadMap:
         if version <= base:
             raise ValueError(f"expected a version above the map's {base}, got {version}")
         profile = self._profile
+        digest = profile.hash.digest  # value_hash and leaf_hash, inlined: two a changed stream
         items: list[tuple[int, LeafNode]] = []
         for key, (_, head) in changes.items():
             _check_hash("key", key)
-            vh = value_hash(profile, head)
-            items.append((int.from_bytes(key, "big"), LeafNode(key, head, vh,
-                                                               leaf_hash(profile, key, vh))))
+            vh = digest(head.value())
+            items.append((int.from_bytes(key, "big"),
+                          LeafNode(key, head, vh, digest(_LEAF_PREFIX + key + vh))))
         items.sort(key=lambda item: item[0])
-        update = _Update(profile, self._store, base, changes)
+        update = _Update(profile, self._store, base, changes, lookup)
         update.into(0, 0, self._store.get(0, 0, base), [k for k, _ in items],
                     [leaf for _, leaf in items], 0, len(items))
         self._store.put(version, update.written)
@@ -687,10 +693,12 @@ class _Update:
     """One batch's walk: merges the sorted changed leaves into the tree of version ``base``."""
 
     def __init__(self, profile: Profile, store: NodeStore, base: int,
-                 names: Mapping[bytes, tuple[UUID | str, StreamHead]]) -> None:
+                 names: Mapping[bytes, tuple[UUID | str, StreamHead]],
+                 lookup: Callable[[tuple[int, int]], Node | None] | None = None) -> None:
         self._digest = profile.hash.digest
         self._store = store
         self._get = store.get  # bound once: called for every node the walk visits
+        self._lookup = lookup
         self._base = base
         self._names = names
         self.written: dict[tuple[int, int], Node] = {}
@@ -728,13 +736,15 @@ class _Update:
             return self._build(depth, prefix, merged_keys, merged, 0, len(merged))
         # The hot path (every internal node on a changed path): _split and _internal inlined.
         mid = bisect_left(keys, ((prefix << 1) | 1) << (KEY_BITS - 1 - depth), lo, hi)
-        left, right = node.left, node.right
+        left, right, lookup = node.left, node.right, self._lookup
         if lo < mid:
-            child = self._get(depth + 1, prefix << 1, self._base)
+            child = (self._get(depth + 1, prefix << 1, self._base) if lookup is None
+                     else lookup((depth + 1, prefix << 1)))
             assert (EMPTY if child is None else child.hash) == left, (depth + 1, prefix << 1)
             left = self.into(depth + 1, prefix << 1, child, keys, leaves, lo, mid)
         if mid < hi:
-            child = self._get(depth + 1, (prefix << 1) | 1, self._base)
+            child = (self._get(depth + 1, (prefix << 1) | 1, self._base) if lookup is None
+                     else lookup((depth + 1, (prefix << 1) | 1)))
             assert (EMPTY if child is None else child.hash) == right, (depth + 1, prefix << 1 | 1)
             right = self.into(depth + 1, (prefix << 1) | 1, child, keys, leaves, mid, hi)
         digest = self._digest(_NODE_PREFIX + left + right)

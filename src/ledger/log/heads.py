@@ -211,15 +211,17 @@ def group_of(depth: int, prefix: int, *, leaf: bool) -> tuple[int, int]:
     return top, prefix >> (depth - top)
 
 
-def _group_bytes(top: int, top_prefix: int,
+def _group_bytes(top: int, top_prefix: int, written: Mapping[tuple[int, int], Node],
                  get: Callable[[tuple[int, int]], Node | None]) -> bytes:
     """The stored bytes (:func:`encode_group`) of the group at ``(top, top_prefix)``, walking
     it level by level: slot ``2^i - 1 + s`` is the node ``i`` levels below the top at offset
     ``s`` (levels 0–3: internal nodes and leaves; level 4: leaves only), so a level's nodes in
     increasing offset come before the next level's. Only the children an internal node
-    records as not empty are looked up (``get`` takes a position; a dict's ``get`` will do).
+    records as not empty are looked up: in ``written`` first (the nodes the version writes,
+    the most looked up), then through ``get`` (takes a position; a dict's ``get`` will do).
     """
-    node = get((top, top_prefix))
+    find = written.get
+    node = find((top, top_prefix)) or get((top, top_prefix))
     if node is None:
         return b""
     parts: list[bytes] = []
@@ -237,11 +239,13 @@ def _group_bytes(top: int, top_prefix: int,
             if last:
                 continue
             if current.left != EMPTY:
-                child = get((depth, shifted | 2 * offset))
+                position = (depth, shifted | 2 * offset)
+                child = find(position) or get(position)
                 if child is not None and (i < GROUP_LEVELS - 1 or type(child) is LeafNode):
                     below.append((2 * offset, child))
             if current.right != EMPTY:
-                child = get((depth, shifted | (2 * offset + 1)))
+                position = (depth, shifted | (2 * offset + 1))
+                child = find(position) or get(position)
                 if child is not None and (i < GROUP_LEVELS - 1 or type(child) is LeafNode):
                     below.append((2 * offset + 1, child))
         if not below:
@@ -317,7 +321,7 @@ def group_rows(written: Mapping[tuple[int, int], Node],
         above = depth - 1 if depth and type(node) is LeafNode else depth  # group_of, inlined
         top = above - above % GROUP_LEVELS
         tops.add((top, prefix >> (depth - top)))
-    return {top: _group_bytes(top[0], top[1], get) for top in sorted(tops)}
+    return {top: _group_bytes(top[0], top[1], written, get) for top in sorted(tops)}
 
 
 # --- node stores -------------------------------------------------------------------------------
@@ -547,17 +551,14 @@ class CurrentHeads:
                     named[key] = (stream, head)
                 if len(named) != len(changes):  # two ids with one key: a hash collision
                     raise ValueError("two streams of this batch have the same map key")
-                root = heads._apply_keyed(named, version)
+                # The overlay's reads during the walk are all at its base: the map's dict.
+                root = heads._apply_keyed(named, version, self._store.nodes.get)
             else:
                 overlay.put(version, {})
                 root = heads.root()
-            written, nodes = overlay.written, self._store.nodes
-
-            def get(position: tuple[int, int]) -> Node | None:  # the map at the new version
-                node = written.get(position)
-                return node if node is not None else nodes.get(position)
-
-            return HeadsUpdate(base, version, root, written, group_rows(written, get))
+            written = overlay.written  # the map at the new version: these, then the rest
+            return HeadsUpdate(base, version, root, written,
+                               group_rows(written, self._store.nodes.get))
 
     def prove_at(self, stream: UUID, version: int,
                  ) -> tuple[StreamHead | None, HeadProof] | None:
