@@ -727,6 +727,10 @@ class _Update:
             # own stream changed, its new leaf replaces it; otherwise the old leaf moves down
             # beside the new ones (unchanged, so no rehash of it).
             old_int = int.from_bytes(node.key, "big")
+            if hi - lo == 1 and keys[lo] == old_int:  # the commonest: its own stream moved on
+                self._check_forward(node, leaves[lo])
+                self.written[depth, prefix] = leaves[lo]
+                return leaves[lo].hash
             at = bisect_left(keys, old_int, lo, hi)
             if at < hi and keys[at] == old_int:
                 self._check_forward(node, leaves[at])
