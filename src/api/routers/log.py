@@ -196,12 +196,16 @@ def head_proof(
     stream: Annotated[UUID, Query(description="The stream: a project's id or the key"
                                               " registry's.")],
     tree_size: Annotated[int | None, Query(ge=1, le=_MAX_INDEX, description=(
-        "A checkpoint's size. Default: the latest checkpoint's."))] = None,
+        "A checkpoint's size. Default: the latest checkpoint this server knows (another"
+        " server process's newer one can take up to a second to be seen)."))] = None,
 ) -> JSONResponse:
     """The stream's head in the stream heads map at the checkpoint of ``tree_size`` leaves and
     its proof against that checkpoint's ``heads`` line (with the checkpoint): an inclusion
     proof of its newest entry, or, for a stream with no entry in that tree, a non-inclusion
-    proof (``head`` null)."""
+    proof (``head`` null). Without ``tree_size``, a server process that signed the newest
+    checkpoint answers from its map in memory (no database read), for a second at most
+    before it reads again whether another process appended; the answer always names the
+    checkpoint it proves against."""
     _may_ask_about(service, actor, stream)
     ledger = service.ledger
     if tree_size is None:
