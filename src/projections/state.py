@@ -51,7 +51,7 @@ class LibraryState:
         filing = entry.filing
         return self._apply(str(filing.stream), FactEntry(
             filing.type, filing.payload, entry.seq, entry_hash, entry.recorded_at,
-            filing.effective.isoformat(), filing.actor))
+            filing.effective.isoformat(), filing.actor, str(filing.nonce)))
 
     def apply_json(self, entry: Mapping[str, Any], entry_hash: str) -> str | None:
         """Fold one sealed entry given as parsed JSON (rebuilds: the caller checked its hash
@@ -59,7 +59,7 @@ class LibraryState:
         filing = entry["filing"]
         return self._apply(filing["stream"], FactEntry(
             filing["type"], filing["payload"], entry["seq"], entry_hash, entry["recorded_at"],
-            filing["effective"], filing["actor"]))
+            filing["effective"], filing["actor"], str(filing["nonce"]).lower()))
 
     def apply_log(self, rows: Iterable[LogRow], digest: Callable[[bytes], bytes]) -> int:
         """Fold log rows in leaf order, each after checking that its stored bytes hash to its

@@ -68,7 +68,8 @@ def fact_entry(event: EntryEvent) -> FactEntry:
     return FactEntry(
         type=event.filing.type, payload=event.filing.payload, seq=event.originator_version,
         entry_hash=event.entry_hash or "", effective=event.filing.effective.isoformat(),
-        recorded_at=event.recorded_at or format_time(event.timestamp), actor=event.filing.actor)
+        recorded_at=event.recorded_at or format_time(event.timestamp), actor=event.filing.actor,
+        nonce=str(event.filing.nonce))
 
 
 @dataclass(frozen=True)

@@ -242,6 +242,15 @@ _RULES: tuple[RuleSpec, ...] = (
         " finding or early contract of the project is refused",
         ("ChangeDecided", "RectificationReported", "RectificationConcluded",
          "AcceptanceExtensionDecided", "ComplianceRestored", "SharingExemptionGranted")),
+    RuleSpec(
+        "history_attestation", "Art. 6, 13, 14, 19", ("refuse",),
+        "项目建设单位签订正式采购合同5个工作日内，应将合同文本报综合管理办公室备案",
+        "a history attestation (历史记录确认) dates only entries the Office receives, brought in"
+        " in its own group commit: every entry it names must follow it in that commit (the"
+        " opening application may precede it), none may be on the ledger already, and no day"
+        " may be after today, so an attested day is never later than the ledger's own",
+        ("HistoryAttested",),
+        dates="the attested day of receipt of each entry (受理日期)"),
 )
 
 RULES: Mapping[str, RuleSpec] = MappingProxyType({spec.rule: spec for spec in _RULES})

@@ -42,21 +42,48 @@ class FactEntry:
     recorded_at: str
     effective: str
     actor: str
+    nonce: str = ""
+    """The filing's nonce (lowercase UUID text): how a history attestation names the entry."""
+    attested_on: str | None = None
+    """The day the Office attested it received this entry (set by the fold, never by a caller:
+    see :class:`ledger.measures.catalogue.HistoryAttested`)."""
 
     @property
     def ref(self) -> Ref:
-        """A reference to this entry."""
-        return Ref(self.seq, self.entry_hash, recorded_on(self.recorded_at), self.effective)
+        """A reference to this entry; an attested entry counts as recorded on its attested day,
+        and keeps the day the ledger recorded it beside that."""
+        ledger_day = recorded_on(self.recorded_at)
+        if self.attested_on is None:
+            return Ref(self.seq, self.entry_hash, ledger_day, self.effective)
+        return Ref(self.seq, self.entry_hash, self.attested_on, self.effective, ledger_day)
 
 
 @dataclass(frozen=True)
 class Ref:
-    """The entry that carried a fact: seq, entry hash, date recorded, date effective."""
+    """The entry that carried a fact: seq, entry hash, date recorded, date effective.
+
+    ``recorded_on`` is the day every deadline and window judges the entry by: the day the
+    ledger recorded it, or, for an entry brought in from the Office's own records with a
+    history attestation (历史记录确认), the day the Office attests it received the filing; the
+    ledger's own day is then kept in ``ledger_recorded_on``.
+    """
 
     seq: int
     hash: str
     recorded_on: str
     effective: str
+    ledger_recorded_on: str | None = None
+
+
+@dataclass(frozen=True)
+class AttestedDay:
+    """An entry a history attestation names (by nonce) and the day the Office received it,
+    waiting for the entry to follow on the stream."""
+
+    nonce: str
+    received_on: str
+    at: str = ""
+    """The attestation's ``recorded_at``: it dates only entries of its own group commit."""
 
 
 @dataclass(frozen=True)
@@ -236,6 +263,15 @@ class ProjectFacts:
     information_withheld: tuple[Ref, ...] = ()
     misappropriations: tuple[Amount, ...] = ()
     referrals: tuple[Ref, ...] = ()
+    application_nonce: str = ""
+    attestations: tuple[Ref, ...] = ()
+    """History attestations (历史记录确认) filed by the Office for entries of this project."""
+    attested_nonces: tuple[str, ...] = ()
+    """Every nonce an attestation named: such a nonce is accepted only in its attestation's own
+    group commit (so nobody can file an entry later under a nonce the Office attested)."""
+    attesting: tuple[AttestedDay, ...] = ()
+    """The entries the latest attestation names that have not followed it yet (empty after
+    every group commit: they must all follow it in its own)."""
     entries: int = 0
     last_hash: str = ""
     last_recorded_at: str = ""
@@ -428,6 +464,7 @@ def _register() -> None:
         "LevelRef": LevelRef, "ExtensionRequest": ExtensionRequest, "Exemption": Exemption,
         "ChangeRequest": ChangeRequest, "Order": Order, "Suspension": Suspension,
         "Finding": Finding, "Acceptance": Acceptance, "Catalogue": Catalogue, "Amount": Amount,
+        "AttestedDay": AttestedDay,
     }
     for cls in (ProjectFacts, *nested.values()):
         for f in fields(cls):
@@ -458,6 +495,8 @@ def _on(*types: str) -> Callable[[Handler], Handler]:
 
 def fold(facts: ProjectFacts, entry: FactEntry) -> ProjectFacts:
     """Return the facts after one more entry of the project's stream (pure)."""
+    if facts.attesting:
+        facts, entry = _take_attested(facts, entry)
     handler = _HANDLERS.get(entry.type)
     updated = handler(facts, entry) if handler is not None else evolve(facts)
     # ``updated`` is always a fresh copy (see ``evolve``), so the counters can be set on it in
@@ -467,11 +506,51 @@ def fold(facts: ProjectFacts, entry: FactEntry) -> ProjectFacts:
     return updated
 
 
+def _take_attested(facts: ProjectFacts, entry: FactEntry) -> tuple[ProjectFacts, FactEntry]:
+    """The entry dated by the pending attestation that names it. An attestation dates only
+    entries of its own group commit (the same ``recorded_at``): what it names that did not
+    follow there expires. An attested day after the ledger's own day for the entry is never
+    used."""
+    live = tuple(a for a in facts.attesting if a.at == entry.recorded_at)
+    found = next((a for a in live if a.nonce == entry.nonce), None)
+    if found is None:
+        return (evolve(facts, attesting=live) if len(live) != len(facts.attesting)
+                else facts), entry
+    rest = tuple(a for a in live if a is not found)
+    if found.received_on <= recorded_on(entry.recorded_at):
+        entry = replace(entry, attested_on=found.received_on)
+    return evolve(facts, attesting=rest), entry
+
+
+@_on("HistoryAttested")
+def _history_attested(facts: ProjectFacts, e: FactEntry) -> ProjectFacts:
+    days = [AttestedDay(str(item["nonce"]).lower(), str(item["received_on"]), e.recorded_at)
+            for item in e.payload["entries"]]
+    changes: dict[str, Any] = {"attested_nonces": (*facts.attested_nonces,
+                                                   *(d.nonce for d in days))}
+    application = facts.application
+    if facts.entries == 1 and application is not None and (
+            facts.last_recorded_at == e.recorded_at):
+        # The project's opening application precedes the attestation in the same group
+        # commit (a stream opens with its application), so it is the one entry it may name
+        # that is already on the stream.
+        opener = next((d for d in days if d.nonce == facts.application_nonce), None)
+        if opener is not None:
+            days.remove(opener)
+            if opener.received_on <= application.recorded_on:
+                changes["application"] = replace(
+                    application, recorded_on=opener.received_on,
+                    ledger_recorded_on=application.recorded_on)
+    return evolve(facts, attestations=(*facts.attestations, e.ref), attesting=tuple(days),
+                  **changes)
+
+
 @_on("ApplicationFiled")
 def _application(facts: ProjectFacts, e: FactEntry) -> ProjectFacts:
     p = e.payload
     return evolve(
-        facts, opened_by=e.actor, title=p["title"], kind=p["kind"], fiscal_year=p["fiscal_year"],
+        facts, opened_by=e.actor, application_nonce=e.nonce, title=p["title"], kind=p["kind"],
+        fiscal_year=p["fiscal_year"],
         budget_estimate_fen=p["budget_estimate_fen"], application=e.ref,
         art8_categories=tuple(p.get("art8_categories", ())),
         special_circumstances=bool(p.get("special_circumstances")),
@@ -735,7 +814,7 @@ def today_in_china(moment: datetime) -> date:
 
 
 __all__ = [
-    "Acceptance", "Amount", "Catalogue", "ChangeRequest", "Contract", "Exemption",
+    "Acceptance", "Amount", "AttestedDay", "Catalogue", "ChangeRequest", "Contract", "Exemption",
     "ExtensionRequest", "FactEntry", "Finding", "LevelRef", "Order", "ProgressReport",
     "ProjectFacts", "Ref", "Suspension", "empty_facts", "fold", "recorded_on", "today_in_china",
 ]

@@ -87,6 +87,10 @@ class SheetSpec:
     columns: tuple[Column, ...]
     effective: str
     """The key of the column that gives the filing's ``effective`` date."""
+    received: str | None = None
+    """The key of the column that gives the day the Office received the filing (受理日期, from
+    its own register), which the import's history attestation states; ``None``: the sheet has
+    no such column and its rows are judged on the day the ledger records them."""
 
     @property
     def articles(self) -> tuple[int, ...]:
@@ -139,7 +143,7 @@ SHEETS: tuple[SheetSpec, ...] = (
         Column("开放属性", "openness", "choice", choices=_OPENNESS, example="不予开放"),
         Column("共享依据", "sharing_basis", required=False, example="《个人信息保护法》"),
         Column("原建设项目编号", "related", required=False),
-    ), "filed_on"),
+    ), "filed_on", "filed_on"),
     SheetSpec("评审意见", "ReviewOpinionIssued", Role.OFFICE, (
         _CODE,
         Column("评审结论", "decision", "choice", choices=_DECISIONS, example="通过"),
@@ -147,7 +151,7 @@ SHEETS: tuple[SheetSpec, ...] = (
         Column("通过条件", "conditions", required=False),
         Column("意见摘要", "summary", required=False, example="同意立项"),
         Column("意见日期", "issued_on", "date", example=date(2024, 11, 20)),
-    ), "issued_on"),
+    ), "issued_on", "issued_on"),
     SheetSpec("资金安排", "FundingArranged", Role.FINANCE, (
         _CODE,
         Column("预算年度", "fiscal_year", "year", example=2025),
@@ -156,7 +160,7 @@ SHEETS: tuple[SheetSpec, ...] = (
         Column("资金来源", "source", "choice", choices=_SOURCES, example="区级财政预算"),
         Column("来源说明", "source_detail", required=False, example="2025年区级信息化专项"),
         Column("安排日期", "arranged_on", "date", example=date(2025, 1, 15)),
-    ), "arranged_on"),
+    ), "arranged_on", "arranged_on"),
     SheetSpec("合同备案", "ContractFiled", Role.UNIT, (
         _CODE,
         Column("合同编号", "contract_no", example="HT-2025-001"),
@@ -166,21 +170,22 @@ SHEETS: tuple[SheetSpec, ...] = (
         Column("签订日期", "signed_on", "date", example=date(2025, 3, 3)),
         Column("采购方式", "method", "choice", choices=_METHODS, example="公开招标"),
         Column("备案日期", "filed_on", "date", example=date(2025, 3, 6)),
-    ), "filed_on"),
+    ), "filed_on", "filed_on"),
     SheetSpec("资金拨付", "FundsDisbursed", Role.FINANCE, (
         _CODE,
         Column("资金类型", "kind", "choice", choices=_FUNDING_KINDS, example="建设资金"),
         Column("金额（万元）", "amount", "wan", example=89.55),
         Column("合同编号", "contract_no", required=False, example="HT-2025-001"),
         Column("拨付日期", "paid_on", "date", example=date(2025, 3, 20)),
-    ), "paid_on"),
+    ), "paid_on", "paid_on"),
     SheetSpec("年度报告", "ProgressReported", Role.UNIT, (
         _CODE,
         Column("报告年度", "year", "year", example=2025),
         Column("建设进度", "summary", example="完成需求调研和系统部署"),
         Column("预算执行金额（万元）", "executed", "wan", example=89.55),
         Column("报告日期", "reported_on", "date", example=date(2025, 12, 20)),
-    ), "reported_on"),
+        Column("报送日期", "received_on", "date", required=False, example=date(2025, 12, 22)),
+    ), "reported_on", "received_on"),
     SheetSpec("建设完成", "ConstructionCompleted", Role.UNIT, (
         _CODE,
         Column("完成日期", "completed_on", "date", example=date(2026, 3, 31)),
@@ -195,7 +200,7 @@ SHEETS: tuple[SheetSpec, ...] = (
         Column("软硬件产品安全可靠", "secure", "bool", example="是"),
         Column("通过安全审查", "reviewed", "bool", example="是"),
         Column("备案日期", "filed_on", "date", example=date(2026, 5, 25)),
-    ), "filed_on"),
+    ), "filed_on", "filed_on"),
 )
 """The template's sheets in the order a project's life fills them (also the order of filings of
 one project that state the same date)."""
@@ -248,6 +253,9 @@ class PlannedRow:
     nonce: uuid.UUID
     order: int
     """The sheet's position in :data:`SHEETS` (orders one project's filings of the same date)."""
+    received_on: date | None = None
+    """The day the Office received the filing, from its register (see
+    :attr:`SheetSpec.received`); the import's history attestation states it."""
 
 
 @dataclass(frozen=True)
@@ -611,6 +619,12 @@ def plan_row(sheet: SheetSpec, number: int, cells: Mapping[str, Cell], ctx: Cont
         return RejectedRow(ref, code_text, tuple(problems))
     effective = values[sheet.effective]
     assert isinstance(effective, date)
+    received = values.get(sheet.received) if sheet.received else None
+    assert received is None or isinstance(received, date)
+    if sheet.received and received is not None and received < effective:
+        header = sheet.column(sheet.received).header
+        return RejectedRow(ref, code_text, (Problem(
+            "import_bad_date", cited, f"“{header}”早于该事项本身的日期", header),))
     stream = project_stream(ctx.origin, code_text)
     payload = _BUILDERS[sheet.event_type](values, ctx)
     try:
@@ -618,7 +632,7 @@ def plan_row(sheet: SheetSpec, number: int, cells: Mapping[str, Cell], ctx: Cont
     except ValidationFailedError as exc:
         return RejectedRow(ref, code_text, tuple(_field_problems(exc, sheet)))
     return PlannedRow(ref, code_text, stream, sheet.event_type, sheet.role, unit, effective,
-                      payload, _row_nonce(stream, sheet, values), SHEETS.index(sheet))
+                      payload, _row_nonce(stream, sheet, values), SHEETS.index(sheet), received)
 
 
 def plan_import(sheets: Mapping[str, Sequence[tuple[int, Mapping[str, Cell]]]],
@@ -659,6 +673,8 @@ GUIDE_LINES: tuple[str, ...] = (
     "建设单位填写单位代码或单位名称；选择项按列说明填写（如项目类别：新建、扩建、升级改造、运维服务）。",
     "导入前可先试运行（ledger import 文件 --dry-run），逐行查看将登记的事项或不予登记的原因。",
     "再次导入同一或改正后的表格，只登记尚未登记的行；同一项目的各行一并登记或一并不登记。",
+    "申报日期、意见日期、安排日期、备案日期、拨付日期和年度报告的报送日期，是综合管理办公室台账记载的受理日期："
+    "导入时由综合管理办公室以“历史记录确认”一并登记，期限和十月申报按该日期判断；未填报送日期的年度报告按导入之日判断。",
 )
 
 

@@ -648,6 +648,43 @@ def check_filing(facts: ProjectFacts, filing: Filing, today: date,
         check(facts, filing, today, calendar)
 
 
+def check_attestation(facts: ProjectFacts, filing: Filing, *, recorded: Iterable[str],
+                      in_batch: bool, opened_here: bool, last: bool) -> None:
+    """The history attestation (历史记录确认) rules on one filing of a group commit (Arts. 6,
+    13, 14, 19: the Office receives these filings, so only it attests the day it did).
+
+    ``facts`` are the stream's facts before ``filing`` (with the batch's earlier filings when
+    ``in_batch``), ``recorded`` the nonces already on the stream or earlier in the batch,
+    ``opened_here`` whether the project's application is in this batch and ``last`` whether
+    ``filing`` is the stream's last filing in it. An attestation names only entries not yet
+    recorded, save the opening application filed just before it in the same batch; its entries
+    must all follow it in the same batch; and a nonce an attestation named is accepted only
+    there. (That no attested day is after today is the dated-facts rule.)
+    """
+    nonce = str(filing.nonce)
+    pending = {a.nonce for a in facts.attesting} if in_batch else set()
+    if nonce in facts.attested_nonces and nonce not in pending:
+        raise refusal("history_attestation",
+                      f"nonce {nonce} was named by an earlier history attestation: an entry it"
+                      " names may be filed only in that attestation's group commit")
+    if filing.type == "HistoryAttested":
+        named = [str(item["nonce"]).lower() for item in filing.payload["entries"]]
+        done = set(recorded)
+        opener_ok = opened_here and facts.entries == 1
+        stale = [n for n in named if n in done and not (
+            opener_ok and n == facts.application_nonce)]
+        if stale:
+            raise refusal("history_attestation",
+                          f"entries already on the ledger cannot be attested: {', '.join(stale)}")
+        if last and [n for n in named if n not in done]:
+            raise refusal("history_attestation",
+                          "the attested entries must follow the attestation in its group commit")
+        return
+    if last and pending - {nonce}:
+        raise refusal("history_attestation",
+                      "some entries the attestation names do not follow it in its group commit")
+
+
 _Check = Callable[[ProjectFacts, Filing, date, WorkingCalendar], None]
 """A write-side rule for one event type: returns None or raises RuleViolationError."""
 

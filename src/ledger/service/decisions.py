@@ -48,6 +48,7 @@ class Batch:
     left: Counter[UUID] = field(default_factory=Counter)  # filings not yet decided, by stream
     bases: dict[UUID, Project | KeyRegistry | None] = field(default_factory=dict)
     decided: dict[UUID, Any] = field(default_factory=dict)
+    stamp: datetime | None = None  # one decision time for the batch, as the seal gives one
 
 
 class Decider:
@@ -67,7 +68,11 @@ class Decider:
         """Decide an authenticated filing on its stream's state: payload, dates of fact (none
         after today in Beijing), documents, rules."""
         filing = signed.filing
+        in_batch = filing.stream in batch.decided
         batch.left[filing.stream] -= 1
+        # The batch's pending entries share one time, as its sealed entries share one
+        # ``recorded_at``: the fold ties a history attestation to the entries of its own commit.
+        stamp = batch.stamp = batch.stamp or self._clock()
         spec = spec_for(filing.type)
         model = signed.payload_model
         if model is None or type(model) is not spec.payload or (
@@ -87,6 +92,10 @@ class Decider:
         elif isinstance(aggregate, Project):
             rules.check_unit_scope(aggregate.facts, filing, registry.keys[filing.key], registry)
             rules.check_filing(aggregate.facts, filing, today, self._calendar.current)
+            rules.check_attestation(
+                aggregate.facts, filing, recorded=aggregate.nonces, in_batch=in_batch,
+                opened_here=filing.stream in batch.bases and batch.bases[filing.stream] is None,
+                last=not batch.left[filing.stream])
         else:  # a new project: the opener's unit must be in good standing (Art. 22)
             unit = registry.keys[filing.key].unit
             rules.check_application(filing.payload, unit, self.unit_standing(unit, registry))
@@ -101,16 +110,16 @@ class Decider:
             # cache once).
             version = 1 if aggregate is _NEW else aggregate.version + 1
             return cast(EntryEvent, cls(originator_id=filing.stream, originator_version=version,
-                                        timestamp=self._clock(), **fields))
+                                        timestamp=stamp, **fields))
         if aggregate is _NEW:
             event = cls(originator_id=filing.stream, originator_version=1,
-                        timestamp=self._clock(), **fields)
+                        timestamp=stamp, **fields)
             aggregate = event.mutate(None)
             aggregate.pending_events.append(event)
         else:
             if aggregate is batch.bases.get(filing.stream):  # the cached state stays as it is
                 aggregate = cast(Project | KeyRegistry, aggregate).fork()
-            aggregate.trigger_event(cls, timestamp=self._clock(), **fields)
+            aggregate.trigger_event(cls, timestamp=stamp, **fields)
             event = aggregate.pending_events[-1]
         batch.decided[filing.stream] = aggregate
         return cast(EntryEvent, event)

@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
-from uuid import UUID
+from uuid import UUID, uuid5
 
 from ledger.errors import (
     AuthorisationError,
@@ -87,6 +87,24 @@ class RowReport:
 
 
 @dataclass(frozen=True)
+class AttestationReport:
+    """The history attestation (历史记录确认) filed, or to be filed, for one project: the Office
+    states the day it received each of the project's imported entries that has one."""
+
+    project: str
+    status: Literal["filed", "would_file", "held"]
+    actor: str
+    entries: int
+    seq: int | None = None
+
+    def to_json(self) -> dict[str, JSONValue]:
+        """Plain JSON."""
+        return {"project": self.project, "status": self.status,
+                "status_zh": STATUS_ZH[self.status], "actor": self.actor,
+                "entries": self.entries, "seq": self.seq}
+
+
+@dataclass(frozen=True)
 class ImportReport:
     """What an import did (or, in a dry run, would do) with every row."""
 
@@ -95,6 +113,7 @@ class ImportReport:
     dry_run: bool
     rows: tuple[RowReport, ...]
     unknown_sheets: tuple[str, ...] = ()
+    attestations: tuple[AttestationReport, ...] = ()
 
     def counts(self) -> dict[str, int]:
         """Rows per status."""
@@ -122,7 +141,8 @@ class ImportReport:
         return {"source": self.source, "source_sha256": self.source_sha256,
                 "dry_run": self.dry_run, "counts": dict(self.counts()),
                 "projects": dict(self.projects()), "unknown_sheets": list(self.unknown_sheets),
-                "rows": [row.to_json() for row in self.rows]}
+                "rows": [row.to_json() for row in self.rows],
+                "attestations": [a.to_json() for a in self.attestations]}
 
 
 # --- reading the file -------------------------------------------------------------------------
@@ -236,8 +256,10 @@ class _Project:
     code: str
     rows: list[RowOutcome]
     stream: UUID | None = None
-    signed: list[tuple[PlannedRow, SignedFiling]] = field(default_factory=list)
+    signed: list[tuple[PlannedRow | None, SignedFiling]] = field(default_factory=list)
+    """The project's filings in order; ``None`` in place of a row: its history attestation."""
     reports: dict[RowRef, RowReport] = field(default_factory=dict)
+    attestation: AttestationReport | None = None
 
 
 class Importer:
@@ -246,6 +268,7 @@ class Importer:
     def __init__(self, ledger: Any) -> None:
         # ``ledger.app.Ledger``; typed loosely because service/ sits below app.py.
         self._ledger = ledger
+        self._source = ""  # the spreadsheet's SHA-256 during a run
 
     def run(self, data: bytes, name: str, *, dry_run: bool = False, sheet: str | None = None,
             progress: Progress | None = None) -> ImportReport:
@@ -255,6 +278,7 @@ class Importer:
         ledger = self._ledger
         sheets = read_workbook(data, name, sheet)
         sha256 = hashlib.sha256(data).hexdigest()
+        self._source = sha256
         registry: KeyRegistry = ledger.registry()
         ctx = importing.Context(ledger.identity.origin, sha256, _unit_names(registry))
         plan = importing.plan_import(sheets, ctx)
@@ -284,7 +308,9 @@ class Importer:
         rows = [report for project in projects for report in project.reports.values()]
         rows.extend(loose)
         rows.sort(key=lambda r: ([s.name for s in SHEETS].index(r.ref.sheet), r.ref.row))
-        return ImportReport(name, sha256, dry_run, tuple(rows), plan.unknown_sheets)
+        attestations = tuple(p.attestation for p in projects if p.attestation is not None)
+        return ImportReport(name, sha256, dry_run, tuple(rows), plan.unknown_sheets,
+                            attestations)
 
     # --- one project ------------------------------------------------------------------------
 
@@ -300,7 +326,7 @@ class Importer:
         todo = _to_file(project, base)
         unit = _project_unit(base, todo, registry)
         blocked = any(r.status == "refused" for r in reports.values())
-        signed: list[tuple[PlannedRow, SignedFiling]] = []
+        signed: list[tuple[PlannedRow | None, SignedFiling]] = []
         for row in () if blocked else todo:
             try:
                 actor = _actor_for(registry, row.role, unit, ledger)
@@ -311,14 +337,51 @@ class Importer:
                 reports[row.ref] = _refused(row, _problem_of(exc, row))
                 blocked = True
         if not blocked and signed:
+            blocked = not self._attest(project, stream, signed, registry)
+        if not blocked and signed:
             blocked = self._decide(signed, registry, decider, base, reports)
         if blocked:
             _hold(todo, reports)
+            if project.attestation is not None:
+                project.attestation = replace(project.attestation, status="held")
         else:
             project.signed = signed
 
-    def _decide(self, signed: Sequence[tuple[PlannedRow, SignedFiling]], registry: KeyRegistry,
-                decider: Decider, base: Project | None,
+    def _attest(self, project: _Project, stream: UUID,
+                signed: list[tuple[PlannedRow | None, SignedFiling]],
+                registry: KeyRegistry) -> bool:
+        """Put the Office's history attestation among the project's filings: the day its
+        register says it received each row (受理日期), citing the spreadsheet. It goes just
+        before the rows it names, or just after the opening application (a stream opens with
+        its application, which it then also names). False if it cannot be signed (the row
+        that needs it is reported refused)."""
+        ledger = self._ledger
+        named = [(row, s) for row, s in signed if row is not None and row.received_on]
+        if not named:
+            return True
+        first = named[0][0]
+        assert first is not None
+        entries: list[JSONValue] = [
+            {"nonce": str(row.nonce), "received_on": row.received_on.isoformat()}
+            for row, _ in named if row is not None and row.received_on is not None]
+        nonce = uuid5(stream, "HistoryAttested\n" + "\n".join(
+            str(row.nonce) for row, _ in named if row is not None))
+        try:
+            actor = _actor_for(registry, Role.OFFICE, None, ledger)
+            attestation = ledger.prepare(
+                actor, "HistoryAttested",
+                {"source": self._source, "entries": entries},
+                stream=stream, effective=ledger.today(), nonce=nonce)
+        except LedgerError as exc:
+            project.reports[first.ref] = _refused(first, _problem_of(exc, first))
+            return False
+        at = 1 if signed[0][0] is not None and signed[0][0].event_type == "ApplicationFiled" else 0
+        signed.insert(at, (None, attestation))
+        project.attestation = AttestationReport(project.code, "would_file", actor, len(entries))
+        return True
+
+    def _decide(self, signed: Sequence[tuple[PlannedRow | None, SignedFiling]],
+                registry: KeyRegistry, decider: Decider, base: Project | None,
                 reports: dict[RowRef, RowReport]) -> bool:
         """Decide the rows as one group commit would, and note each row's new flags; True if
         any is refused."""
@@ -329,17 +392,29 @@ class Importer:
         state: Any = base.fork() if base is not None else None
         before = Counter(f.rule for f in rules.flags(state.facts, calendar)) if state else Counter()
         refused = False
+        rows = [r for r, _ in signed if r is not None]
+        last: PlannedRow | None = None  # the row decided last, and the flags before it
+        ahead = before
         for row, filing in signed:
             try:
                 event: EntryEvent = decider.decide(filing, registry, batch)
             except LedgerError as exc:
-                reports[row.ref] = _refused(row, _problem_of(exc, row))
+                blamed = row or rows[0]  # the attestation's refusal holds the project
+                reports[blamed.ref] = _refused(blamed, _problem_of(exc, blamed))
                 refused = True
                 break
             state = event.mutate(state)
             after = Counter(f.rule for f in rules.flags(state.facts, calendar))
+            if row is None:
+                # The attestation re-dates the opening application just before it: that row's
+                # flags are the ones that stand after the attestation.
+                if last is not None:
+                    reports[last.ref] = replace(reports[last.ref], flags=tuple(
+                        sorted((after - ahead).elements())))
+                before = after
+                continue
             new = tuple(sorted((after - before).elements()))
-            before = after
+            ahead, before, last = before, after, row
             reports[row.ref] = RowReport(row.ref, row.project_code, "would_file", row.event_type,
                                          filing.filing.actor, row.effective.isoformat(),
                                          flags=new)
@@ -366,6 +441,13 @@ class Importer:
                 for row, _ in member.signed:
                     result = results[position]
                     position += 1
+                    if row is None:
+                        attested = member.attestation
+                        if attested is not None:
+                            member.attestation = replace(
+                                attested, status="filed" if isinstance(result, Receipt)
+                                else "held", seq=getattr(result, "seq", None))
+                        continue
                     report = member.reports[row.ref]
                     if isinstance(result, Receipt):
                         member.reports[row.ref] = replace(report, status="filed", seq=result.seq)
@@ -489,5 +571,5 @@ def _actor_for(registry: KeyRegistry, role: Role, unit: str | None, ledger: Any)
                                        "没有服务器托管密钥的已登记用户")
 
 
-__all__ = ["COMMIT_ROWS", "STATUS_ZH", "ImportReport", "Importer", "RowReport", "Sheets",
-           "read_workbook", "write_template"]
+__all__ = ["COMMIT_ROWS", "STATUS_ZH", "AttestationReport", "ImportReport", "Importer",
+           "RowReport", "Sheets", "read_workbook", "write_template"]

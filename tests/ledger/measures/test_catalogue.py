@@ -76,6 +76,7 @@ DESIGN_TABLE: dict[str, tuple[set[Role], tuple[int, ...]]] = {
     "InformationWithheldRecorded": ({AU, OFF}, (32,)),
     "FundsMisappropriationFound": ({AU}, (34,)),
     "DisciplinaryReferralMade": ({OFF, AU}, (33, 34, 35)),
+    "HistoryAttested": ({OFF}, (6, 13, 14, 19)),
 }
 REGISTRY_EVENTS = ("ActorRegistered", "KeyRegistered", "KeyRevoked")
 ALL_EVENTS = (*DESIGN_TABLE, *REGISTRY_EVENTS)

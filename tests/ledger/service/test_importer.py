@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from typer.testing import CliRunner
 from api import cli_import
 from ledger.app import Ledger
 from ledger.errors import ValidationFailedError
+from ledger.measures import rules
 from ledger.measures.importing import SHEETS, project_stream
 from ledger.service.importer import Importer, read_workbook, write_template
 
@@ -53,16 +55,32 @@ def test_the_template_round_trip(ledger: Ledger, tmp_path: Path) -> None:
     # Every entry is the unit's or the office's own, dated as the sheet says, citing the sheet.
     sha = hashlib.sha256(data).hexdigest()
     events = ledger.events_of(project.id)
+    # The Office's history attestation follows the opening application and names the others.
     assert [e.filing.actor for e in events] == [
-        "edu-wang", "office-li", "finance-zhao", "edu-wang", "finance-zhao", "edu-wang",
-        "edu-wang", "edu-wang"]
-    assert [e.filing.effective.isoformat() for e in events][:2] == ["2024-10-09", "2024-11-20"]
+        "edu-wang", "office-li", "office-li", "finance-zhao", "edu-wang", "finance-zhao",
+        "edu-wang", "edu-wang", "edu-wang"]
+    attestation = events[1].filing
+    assert attestation.type == "HistoryAttested"
+    assert [e.filing.effective.isoformat() for e in events][::2][:2] == [
+        "2024-10-09", "2024-11-20"]
     assert all(sha in json.dumps(e.filing.payload) for e in events
                if e.filing.type != "ConstructionCompleted")
+    # Every row whose sheet gives the Office's date of receipt is attested with it; completion
+    # has none.
+    named = {item["nonce"]: item["received_on"] for item in attestation.payload["entries"]}
+    assert named == {str(e.filing.nonce): e.filing.effective.isoformat() if
+                     e.filing.type != "ProgressReported" else "2025-12-22"
+                     for e in events if e.filing.type not in (
+                         "HistoryAttested", "ConstructionCompleted")}
+    assert [(a.status, a.entries) for a in report.attestations] == [("filed", 7)]
+    assert facts.application is not None
+    assert facts.application.recorded_on == "2024-10-09"
+    assert facts.application.ledger_recorded_on == ledger.today().isoformat()
     assert ledger.log.get_document(sha) is not None
     again = Importer(ledger).run(data, path.name)
     assert again.counts()["recorded"] == len(SHEETS)
     assert again.counts()["filed"] == 0
+    assert again.attestations == ()
 
 
 def test_a_thousand_rows_with_fifty_spoilt(ledger: Ledger, tmp_path: Path) -> None:
@@ -78,6 +96,11 @@ def test_a_thousand_rows_with_fifty_spoilt(ledger: Ledger, tmp_path: Path) -> No
     assert dry.counts() == {"filed": 0, "would_file": 790, "recorded": 0, "duplicate": 10,
                             "refused": 40, "held": 160}
     assert _statuses(dry.rows) == book.expected
+    # The sheet's contracts were filed within 5 working days of signing and its applications in
+    # October, as the Office's attestation (one per project that goes in) says: no lateness.
+    assert Counter((a.status, a.entries) for a in dry.attestations) == {
+        ("would_file", 5): 150, ("would_file", 4): 10, ("held", 5): 15}
+    assert not [f for r in dry.rows for f in r.flags]
     assert ledger.log.tree_size() == size
     assert ledger.log.get_document(dry.source_sha256) is None  # a dry run writes nothing
 
@@ -86,7 +109,13 @@ def test_a_thousand_rows_with_fifty_spoilt(ledger: Ledger, tmp_path: Path) -> No
                                "refused": 40, "held": 160}
     assert _statuses(report.rows) == book.expected
     assert report.projects() == {"filed": 160, "held": 40}
-    assert ledger.log.tree_size() == size + 790
+    assert Counter(a.status for a in report.attestations) == {"filed": 160, "held": 15}
+    assert ledger.log.tree_size() == size + 790 + 160
+    assert not [f for r in report.rows for f in r.flags]
+    project = ledger.project(project_stream(ledger.identity.origin, "GX-00199"))
+    assert {o.rule: o.status for o in rules.obligations(project.facts, date(2025, 12, 1))
+            if o.rule in ("application_window", "contract_filing")} == {
+        "application_window": "met", "contract_filing": "met"}
     refusals = {(r.ref.sheet, r.ref.row): r.problems[0] for r in report.rows
                 if r.status == "refused"}
     approval = next(p for p in refusals.values() if p.rule == "approval_required")
@@ -102,7 +131,8 @@ def test_a_thousand_rows_with_fifty_spoilt(ledger: Ledger, tmp_path: Path) -> No
     rerun = Importer(ledger).run(data, path.name)
     assert rerun.counts()["filed"] == 0
     assert rerun.counts()["recorded"] == 790
-    assert ledger.log.tree_size() == size + 790
+    assert {a.status for a in rerun.attestations} == {"held"}
+    assert ledger.log.tree_size() == size + 790 + 160
 
     # The office corrects the ten unknown units and runs the corrected copy: only they go in.
     for row in book.sheets["项目"]:
@@ -112,7 +142,7 @@ def test_a_thousand_rows_with_fifty_spoilt(ledger: Ledger, tmp_path: Path) -> No
                                  "fixed.xlsx")
     assert fixed.counts()["filed"] == 50
     assert fixed.counts()["recorded"] == 790
-    assert ledger.log.tree_size() == size + 840
+    assert ledger.log.tree_size() == size + 840 + 170
 
 
 def test_a_csv_sheet_adds_to_an_imported_project(ledger: Ledger, tmp_path: Path) -> None:

@@ -1047,3 +1047,41 @@ class DisciplinaryReferralMade(Payload):
             elif not unique(values):
                 problems.append(Problem(name, f"a {what} is listed twice"))
         return problems
+
+
+# --- history brought in from the office's own records ------------------------------------
+
+
+class AttestedEntry(Payload):
+    """One entry of a history attestation: the entry (by the nonce it is signed with, fixed
+    before it is appended) and the day the Office received it (受理日期)."""
+
+    nonce: ProjectId  # the attested entry's filing nonce (a UUID)
+    received_on: IsoDate  # 受理日期/备案日期 as the Office's records give it
+
+
+class HistoryAttested(Payload):
+    """历史记录确认: the Office states, from its own records (``source``, the stored
+    spreadsheet or register), the day it received each filing brought into the ledger with
+    this attestation (Arts. 6, 13, 14, 19: filings are made to the Office).
+
+    Filed by the Office only, in the same group commit as the entries it names: immediately
+    before them, or immediately after the project's opening application when that application
+    is one of them. Deadlines and the October application window are then judged on the
+    attested day rather than on the day the ledger recorded the entry; the ledger's own
+    ``recorded_at`` stays on the entry. An entry already in the ledger cannot be attested.
+    """
+
+    source: DocumentRef  # 来源台账 (the spreadsheet, stored as a document)
+    entries: tuple[AttestedEntry, ...] = Field(min_length=1, max_length=10_000)
+
+    @classmethod
+    def rules(cls, known: Known) -> list[Problem]:
+        """Each entry is attested once."""
+        entries = known.get("entries", tuple)
+        if entries is None:
+            return []
+        nonces = [e.nonce for e in entries]
+        if len(set(nonces)) != len(nonces):
+            return [Problem("entries", "an entry is attested more than once", 6)]
+        return []

@@ -317,6 +317,11 @@ _EXAMPLES: dict[str, dict[str, JSONValue]] = {
         "finding_seqs": [38],
         "document": _doc("移送函"),
     },
+    "HistoryAttested": {
+        "source": _doc("项目库导入表"),
+        "entries": [{"nonce": "0b7f3c1e-5d2a-5e8b-9c4f-1a2b3c4d5e6f",
+                     "received_on": "2024-10-09"}],
+    },
     "ActorRegistered": {
         "actor": "bdc-zhangsan",
         "role": "unit",

@@ -111,6 +111,7 @@ _SPECS: tuple[EventSpec, ...] = (
     _project(ev.InformationWithheldRecorded, _OFFICE_OR_AUDIT, (32,), "拒绝、隐匿或瞒报资料"),
     _project(ev.FundsMisappropriationFound, _AUDIT, (34,), "截留挪用项目资金"),
     _project(ev.DisciplinaryReferralMade, _OFFICE_OR_AUDIT, (33, 34, 35), "提请处分或移送司法"),
+    _project(ev.HistoryAttested, _OFFICE, (6, 13, 14, 19), "历史记录确认"),
     _registry(reg.ActorRegistered, "登记用户"),
     _registry(reg.KeyRegistered, "登记密钥"),
     _registry(reg.KeyRevoked, "吊销密钥"),
