@@ -513,13 +513,22 @@ def actors_token(actor: Annotated[str, typer.Argument(help="A registered actor i
                  rotate: Annotated[bool, typer.Option(
                      "--rotate", help="Revoke the actor's tokens and issue a new one (renew a"
                                       " token before it expires: LEDGER_TOKEN_DAYS).")] = False,
+                 expires_in: Annotated[str | None, typer.Option(
+                     "--expires-in", metavar="LIFETIME",
+                     help="The new token's own lifetime: 12h, 30d, 2w (default:"
+                          " LEDGER_TOKEN_DAYS days).")] = None,
                  ) -> None:
     """Issue a bearer token for an actor (shown once), or revoke or rotate its tokens."""
     with _ledger() as ledger:
+        from ledger.service.tokens import parse_lifetime  # noqa: PLC0415 - lazy, as Ledger
+
+        with reported():  # a malformed lifetime is reported as any refusal
+            lifetime = parse_lifetime(expires_in) if expires_in is not None else None
         if revoke:
             console.print(f"revoked {ledger.tokens.revoke(actor)} token(s) of {actor}")
             return
-        token = ledger.tokens.rotate(actor) if rotate else ledger.tokens.issue(actor)
+        token = (ledger.tokens.rotate(actor, lifetime) if rotate
+                 else ledger.tokens.issue(actor, lifetime))
         sys.stdout.write(token + "\n")
 
 

@@ -237,6 +237,8 @@ class TokenPublic(BaseModel):
 
     actor: str
     token: str
+    expires_at: str | None = None
+    """When it expires (RFC 3339)."""
 
 
 class HealthPublic(BaseModel):

@@ -12,6 +12,7 @@ filing forms do. Units are named here for the pages (see :mod:`api.pages.units`)
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -30,6 +31,7 @@ from api.pages.routes import (
 from api.pages.security import CSRF_FIELD
 from api.services import Actor
 from ledger.measures.roles import Role
+from ledger.service.tokens import MAX_LIFETIME
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
@@ -153,8 +155,12 @@ async def token_action(actor_id: str, request: Request) -> Response:
         raise _Redirect(f"/admin/actors/{actor_id}?done=revoked-{count}")
     if action not in ("issue", "rotate"):
         raise _Refused(422, ctx.t("admin.bad_action"))
+    days = (form.get("expires_days") or "").strip()
+    if days and not (days.isdigit() and 1 <= int(days) <= MAX_LIFETIME.days):
+        raise _Refused(422, ctx.t("admin.bad_expiry"))
+    lifetime = timedelta(days=int(days)) if days else None  # blank: the configured lifetime
     issue = tokens.rotate if action == "rotate" else tokens.issue
-    token = await run_in_threadpool(issue, actor_id)
+    token = await run_in_threadpool(issue, actor_id, lifetime)
     return await run_in_threadpool(lambda: _actor_page(ctx, actor_id, done=action, token=token))
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, status
+from fastapi import APIRouter, Path, Query, status
 
 from api.deps import CurrentActor, ServiceDep
 from api.schemas import ActorCreate, KeyCreate, KeyPublic, TokenPublic
@@ -12,6 +12,7 @@ from ledger.errors import ValidationFailedError
 from ledger.log.entries import b64decode
 from ledger.measures.aggregates import KeyRecord
 from ledger.measures.roles import Role
+from ledger.service.tokens import parse_lifetime
 
 router = APIRouter(prefix="/api/v1", tags=["actors and keys"])
 ActorId = Annotated[str, Path(max_length=64, pattern=r"^[A-Za-z0-9._-]+$")]
@@ -60,7 +61,14 @@ def revoke_key(key_id: Annotated[str, Path(max_length=128)], service: ServiceDep
 
 @router.post("/actors/{actor_id}/tokens", status_code=status.HTTP_201_CREATED,
              response_model=TokenPublic, summary="Issue a bearer token (shown once)")
-def issue_token(actor_id: ActorId, service: ServiceDep, actor: CurrentActor) -> TokenPublic:
-    """Only the token's hash is stored."""
+def issue_token(actor_id: ActorId, service: ServiceDep, actor: CurrentActor,
+                expires_in: Annotated[str | None, Query(
+                    max_length=16, description="The token's own lifetime (`12h`, `30d`, `2w`;"
+                                               " at most ten years); without it the configured"
+                                               " lifetime (`LEDGER_TOKEN_DAYS`).")] = None,
+                ) -> TokenPublic:
+    """Only the token's hash is stored. An expired token is refused (401)."""
     service.require_admin(actor)
-    return TokenPublic(actor=actor_id, token=service.ledger.tokens.issue(actor_id))
+    tokens = service.ledger.tokens
+    token = tokens.issue(actor_id, parse_lifetime(expires_in) if expires_in else None)
+    return TokenPublic(actor=actor_id, token=token, expires_at=tokens.expiry_of(actor_id, token))

@@ -94,16 +94,19 @@ class AccessRecords(Protocol):
     """The records beside the log that say who may do what: bearer tokens, pages sessions,
     documents and who uploaded them (kept in the same database, so a backup holds them)."""
 
-    def put_token(self, token_hash: str, actor: str, created_at: str) -> None:
-        """Store an API token's hash."""
+    def put_token(self, token_hash: str, actor: str, created_at: str,
+                  expires_at: str | None = None) -> None:
+        """Store an API token's hash, with its own expiry if one was chosen."""
         ...
 
-    def actor_for_token(self, token_hash: str, issued_after: str = "") -> str | None:
-        """The actor of a live token (unrevoked, issued after ``issued_after``)."""
+    def actor_for_token(self, token_hash: str, issued_after: str = "",
+                        now: str = "") -> str | None:
+        """The actor of a live token (unrevoked; before its own expiry, later than ``now``,
+        or without one issued after ``issued_after``)."""
         ...
 
-    def tokens_of(self, actor: str) -> list[tuple[str, str, bool]]:
-        """An actor's tokens as (hash, issued at, revoked), oldest first."""
+    def tokens_of(self, actor: str) -> list[tuple[str, str, bool, str | None]]:
+        """An actor's tokens as (hash, issued at, revoked, own expiry), oldest first."""
         ...
 
     def put_session(self, session_hash: str, token_hash: str, actor: str,
@@ -112,7 +115,7 @@ class AccessRecords(Protocol):
         ...
 
     def actor_for_session(self, session_hash: str, started_after: str,
-                          token_issued_after: str) -> str | None:
+                          token_issued_after: str, now: str = "") -> str | None:
         """The actor of a live session whose token is live too."""
         ...
 

@@ -70,7 +70,7 @@ Row = Any
 
 TABLE_NAMES = ("log_leaves", "log_nodes", "log_checkpoints", "ledger_meta", "key_custody",
                "api_tokens", "documents", "log_cosignatures", "calendar_years", "head_nodes",
-               "document_owners", "api_sessions")
+               "document_owners", "api_sessions", "api_token_expiry")
 """The ledger's own tables; a dialect names each as its statements write it."""
 
 HEADS_MAP_START: Final = "heads_map_start"
@@ -159,6 +159,10 @@ TABLES = (
     "CREATE TABLE IF NOT EXISTS {api_tokens} ("
     " token_hash {text} PRIMARY KEY, actor {text} NOT NULL, created_at {text} NOT NULL,"
     " revoked {bool} NOT NULL DEFAULT {false})",
+    # A token's own expiry, chosen when it was issued; a token without one lives the
+    # configured lifetime from its issue.
+    "CREATE TABLE IF NOT EXISTS {api_token_expiry} ("
+    " token_hash {text} PRIMARY KEY, expires_at {text} NOT NULL)",
     "CREATE TABLE IF NOT EXISTS {documents} ("
     " sha256 {text} PRIMARY KEY, media_type {text} NOT NULL, data {bytes} NOT NULL,"
     " added_at {text} NOT NULL)",
@@ -241,17 +245,26 @@ class Statements:
     # Statements, not secrets (S105 goes by the word "token" in a name).
     put_token: str = ("INSERT INTO {api_tokens} (token_hash, actor, created_at)"  # noqa: S105
                       " VALUES ({p}, {p}, {p})")
-    actor_for_token: str = ("SELECT actor FROM {api_tokens}"  # noqa: S105
-                            " WHERE token_hash = {p} AND revoked = {false}"
-                            " AND created_at > {p}")
-    tokens_of: str = ("SELECT token_hash, created_at, revoked FROM {api_tokens}"
-                      " WHERE actor = {p} ORDER BY created_at")
+    put_token_expiry: str = ("INSERT INTO {api_token_expiry} (token_hash, expires_at)"  # noqa: S105
+                             " VALUES ({p}, {p})")
+    actor_for_token: str = ("SELECT t.actor FROM {api_tokens} AS t"  # noqa: S105
+                            " LEFT JOIN {api_token_expiry} AS e ON e.token_hash = t.token_hash"
+                            " WHERE t.token_hash = {p} AND t.revoked = {false}"
+                            " AND ((e.expires_at IS NULL AND t.created_at > {p})"
+                            " OR e.expires_at > {p})")
+    tokens_of: str = ("SELECT t.token_hash, t.created_at, t.revoked, e.expires_at"
+                      " FROM {api_tokens} AS t LEFT JOIN {api_token_expiry} AS e"
+                      " ON e.token_hash = t.token_hash WHERE t.actor = {p}"
+                      " ORDER BY t.created_at")
     put_session: str = ("INSERT INTO {api_sessions} (session_hash, token_hash, actor, created_at)"
                         " VALUES ({p}, {p}, {p}, {p})")
     actor_for_session: str = (
         "SELECT s.actor FROM {api_sessions} AS s JOIN {api_tokens} AS t"
-        " ON t.token_hash = s.token_hash WHERE s.session_hash = {p} AND s.ended = {false}"
-        " AND s.created_at > {p} AND t.revoked = {false} AND t.created_at > {p}")
+        " ON t.token_hash = s.token_hash"
+        " LEFT JOIN {api_token_expiry} AS e ON e.token_hash = t.token_hash"
+        " WHERE s.session_hash = {p} AND s.ended = {false}"
+        " AND s.created_at > {p} AND t.revoked = {false}"
+        " AND ((e.expires_at IS NULL AND t.created_at > {p}) OR e.expires_at > {p})")
     end_session: str = ("UPDATE {api_sessions} SET ended = {true}"
                         " WHERE session_hash = {p} AND ended = {false}")
     put_document_owner: str = (
@@ -440,18 +453,26 @@ class SQLSideTables(SQLBackend[D]):
                 curs.executemany(self.sql.reseal_custody, updates)
         return len(updates)
 
-    def put_token(self, token_hash: str, actor: str, created_at: str) -> None:
-        """Store an API token's hash (the token itself is shown once and never stored)."""
+    def put_token(self, token_hash: str, actor: str, created_at: str,
+                  expires_at: str | None = None) -> None:
+        """Store an API token's hash (the token itself is shown once and never stored), with
+        its own expiry if one was chosen: the expiry first, so that the token never exists
+        without it (an expiry left by a failed insert names no token)."""
+        if expires_at is not None:
+            self._run(self.sql.put_token_expiry, (token_hash, expires_at))
         self._run(self.sql.put_token, (token_hash, actor, created_at))
 
-    def actor_for_token(self, token_hash: str, issued_after: str = "") -> str | None:
-        """The actor of a live token (not revoked, issued after ``issued_after``)."""
-        row = self._one(self.sql.actor_for_token, (token_hash, issued_after))
+    def actor_for_token(self, token_hash: str, issued_after: str = "",
+                        now: str = "") -> str | None:
+        """The actor of a live token: not revoked, and before its own expiry (later than
+        ``now``) or, without one, issued after ``issued_after``."""
+        row = self._one(self.sql.actor_for_token, (token_hash, issued_after, now))
         return None if row is None else str(row["actor"])
 
-    def tokens_of(self, actor: str) -> list[tuple[str, str, bool]]:
-        """An actor's tokens as (hash, issued at, revoked), oldest first."""
-        return [(str(row["token_hash"]), str(row["created_at"]), bool(row["revoked"]))
+    def tokens_of(self, actor: str) -> list[tuple[str, str, bool, str | None]]:
+        """An actor's tokens as (hash, issued at, revoked, own expiry or None), oldest first."""
+        return [(str(row["token_hash"]), str(row["created_at"]), bool(row["revoked"]),
+                 None if row["expires_at"] is None else str(row["expires_at"]))
                 for row in self._all(self.sql.tokens_of, (actor,))]
 
     def put_session(self, session_hash: str, token_hash: str, actor: str,
@@ -460,11 +481,11 @@ class SQLSideTables(SQLBackend[D]):
         self._run(self.sql.put_session, (session_hash, token_hash, actor, created_at))
 
     def actor_for_session(self, session_hash: str, started_after: str,
-                          token_issued_after: str) -> str | None:
+                          token_issued_after: str, now: str = "") -> str | None:
         """The actor of a live session: not ended, started after ``started_after``, its token
-        live and issued after ``token_issued_after``."""
+        live (as :meth:`actor_for_token`)."""
         row = self._one(self.sql.actor_for_session,
-                        (session_hash, started_after, token_issued_after))
+                        (session_hash, started_after, token_issued_after, now))
         return None if row is None else str(row["actor"])
 
     def end_session(self, session_hash: str) -> int:

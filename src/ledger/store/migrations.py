@@ -47,6 +47,9 @@ def _baseline(log: LogStore) -> None:
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "tables, indexes, server functions and the stream heads map of the first"
                  " versioned release", _baseline),
+    # Idempotent like every statement of the baseline, which creates the new table.
+    Migration(2, "a bearer token's own expiry, chosen when it is issued (api_token_expiry)",
+              _baseline),
 )
 
 SCHEMA_VERSION = MIGRATIONS[-1].number
