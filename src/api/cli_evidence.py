@@ -98,6 +98,7 @@ def export(project: Annotated[str, typer.Option(
         with busy:
             data = export_bundle(ledger, project_id, as_known_at=as_known_at, on=day)
         log_key = ledger.identity.log_key.encode()
+        witnessed = bool(ledger.settings.witnesses.strip())
     try:
         output.write_bytes(data)
     except OSError as exc:
@@ -107,9 +108,15 @@ def export(project: Annotated[str, typer.Option(
             "entries": report.entries, "checkpoint_size": report.checkpoint_size,
             "log_key": log_key, "as_known_at": report.as_known_at,
             "evaluated_on": report.evaluated_on}
+    uncosigned = witnessed and not report.cosignatures_unchecked
     if as_json:
-        _print_json(info)
+        _print_json(info | {"cosigned": not uncosigned} if witnessed else info)
         return
+    if uncosigned:  # projections.evidence waited for the witnesses in vain
+        errors.print("[yellow]warning:[/yellow] checkpoint not cosigned by a witness (none of"
+                     " the checkpoints containing the project's newest entry carries a quorum"
+                     " of cosignatures yet; is the server pushing to its witnesses?)",
+                     soft_wrap=True, highlight=False)
     console.print(f"wrote {output} ({len(data)} bytes): {report.entries} entries proven in"
                   f" checkpoint {report.checkpoint_size}; verify with\n  ledger verify-bundle"
                   f" {output} --log-key '{log_key}'", soft_wrap=True, highlight=False)

@@ -25,12 +25,23 @@ export checks this last and starts again otherwise (an append was in flight), so
 ``ledger verify-bundle --online`` can tell a bundle that was current when exported from one
 rolled back to an older checkpoint. Every bundle is verified with
 :func:`ledger.evidence.bundle.verify_bundle` (log and root key pinned) before it is returned.
+
+With witnesses configured (``LEDGER_WITNESSES``), a bundle without T is proven against the newest
+checkpoint that a quorum of them cosigned (``LEDGER_WITNESS_QUORUM``, default all), provided it
+contains the project's and the registry's newest entries; the bundle then carries their
+cosignatures. When none does yet (a filing newer than the last push), the export waits up to two
+push intervals for the next cosigned checkpoint, and otherwise uses the latest checkpoint, logs
+a warning and says in its report that the checkpoint is not cosigned by a witness.
 """
 
 from __future__ import annotations
 
+import html
+import logging
 import re
+import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from uuid import UUID
 
@@ -56,15 +67,26 @@ from ledger.log.entries import b64encode, format_time
 from ledger.log.headmap import heads_root
 from ledger.log.merkle import NodeId
 from ledger.log.store import StoredCheckpoint
-from ledger.log.witness import cosigned_note
+from ledger.log.witness import (
+    WitnessEndpoint,
+    cosigned_by,
+    cosigned_note,
+    parse_witnesses,
+    quorum_of,
+)
 from ledger.measures.catalogue import CATALOGUE, documents_referenced, validate_payload
 from ledger.measures.events import EntryEvent
 from ledger.measures.report import render_report
 from projections.replay import replay_project
 
-__all__ = ["EvidenceExportError", "export_bundle", "normalise_time", "tree_size_known_at"]
+__all__ = ["EvidenceExportError", "WitnessRule", "cosigned_checkpoint", "export_bundle",
+           "normalise_time", "tree_size_known_at"]
 
 _ATTEMPTS = 3
+_SCAN = 4096  # newest checkpoints searched for one a quorum of witnesses cosigned
+_POLL = 0.05  # seconds between looks for the next cosigned checkpoint
+_UNCOSIGNED = "checkpoint not cosigned by a witness"
+_log = logging.getLogger("ledger.evidence")
 _NODE_BATCH = 4000  # node ids per query (SQLite allows 32766 bound parameters; two per id)
 
 
@@ -257,6 +279,70 @@ def _uncovered(events: Sequence[EntryEvent], leaves: Sequence[int], size: int) -
     return None
 
 
+@dataclass(frozen=True)
+class WitnessRule:
+    """Which checkpoint an export without ``as_known_at`` may use: one that ``quorum`` of
+    ``witnesses`` cosigned, waiting up to ``wait`` seconds for it."""
+
+    witnesses: tuple[WitnessEndpoint, ...]
+    quorum: int
+    wait: float
+
+    @classmethod
+    def of(cls, ledger: Ledger) -> WitnessRule | None:
+        """The rule of the ledger's settings (None: no witness configured)."""
+        settings = ledger.settings
+        witnesses = parse_witnesses(settings.witnesses)
+        if not witnesses:
+            return None
+        return cls(witnesses, quorum_of(len(witnesses), settings.witness_quorum),
+                   2 * settings.witness_interval)
+
+
+def cosigned_checkpoint(ledger: Ledger, rule: WitnessRule,
+                        beyond: int) -> StoredCheckpoint | None:
+    """The newest stored checkpoint of more than ``beyond`` leaves carrying valid cosignatures
+    of at least ``rule.quorum`` configured witnesses (among the newest ``_SCAN``); None if
+    there is none."""
+    size = ledger.log.tree_size()
+    for _ in range(_SCAN):
+        stored = ledger.log.checkpoint_at_most(size)
+        if stored is None or stored.size <= beyond:
+            return None
+        lines = ledger.log.cosignatures(stored.size)
+        if lines and len(cosigned_by(stored.note, lines, rule.witnesses)) >= rule.quorum:
+            return stored
+        size = stored.size - 1
+    return None
+
+
+def _newest_leaf(ledger: Ledger, project_id: UUID) -> int:
+    """The largest leaf index of the project's and the registry's entries (-1: none)."""
+    leaves = [ledger.log.stream_head_leaf(stream)
+              for stream in (project_id, ledger.identity.registry_stream)]
+    return max((leaf.leaf_index for leaf in leaves if leaf is not None), default=-1)
+
+
+def _await_cosigned(ledger: Ledger, project_id: UUID, rule: WitnessRule,
+                    deadline: float) -> StoredCheckpoint | None:
+    """A cosigned checkpoint containing the project's newest entry, waiting until
+    ``deadline`` (monotonic) for the next push to bring one."""
+    while True:
+        found = cosigned_checkpoint(ledger, rule, _newest_leaf(ledger, project_id))
+        if found is not None or time.monotonic() >= deadline:
+            return found
+        time.sleep(_POLL)
+
+
+def _warned(report_html: str, warning: str) -> str:
+    """The report with ``warning`` at the top of its body."""
+    head, body, rest = report_html.partition("<body>")
+    if not body:
+        return report_html
+    return (f'{head}{body}<p class="warning" role="alert"><strong>警告 Warning:'
+            f" {html.escape(warning)}</strong></p>{rest}")
+
+
 def export_bundle(ledger: Ledger, project_id: UUID, *, as_known_at: str | None = None,
                   on: date | None = None) -> bytes:
     """The evidence bundle (zip bytes) of a project, as known at a time, evaluated on a date.
@@ -271,22 +357,36 @@ def export_bundle(ledger: Ledger, project_id: UUID, *, as_known_at: str | None =
         raise ProjectNotFoundError(project_id)
     pinned_time = None if as_known_at is None else normalise_time(as_known_at)
     on = on or ledger.today()
+    rule = None if pinned_time is not None else WitnessRule.of(ledger)
+    deadline = time.monotonic() + (0.0 if rule is None else rule.wait)
     for _ in range(_ATTEMPTS):
-        data = _export_once(ledger, project_id, pinned_time, on)
+        chosen = None if rule is None else _await_cosigned(ledger, project_id, rule, deadline)
+        warning = None
+        if rule is not None and chosen is None:
+            warning = (f"{_UNCOSIGNED}: no checkpoint containing the project's newest entry"
+                       f" was cosigned by {rule.quorum} of the {len(rule.witnesses)} configured"
+                       f" witness(es) within {rule.wait:g} s; the bundle is proven against the"
+                       " log's latest checkpoint, signed by the log alone")
+        data = _export_once(ledger, project_id, pinned_time, on, chosen=chosen,
+                            warning=warning)
         if data is not None:
+            if warning is not None:
+                _log.warning("evidence export of %s: %s", project_id, warning)
             return data
     raise ValidationFailedError("evidence", [(
         "as_known_at", "the log kept moving under the export (entries of the project or the"
                        " registry recorded while it read the log); pass --as-known-at")])
 
 
-def _export_once(ledger: Ledger, project_id: UUID, pinned_time: str | None,
-                 on: date) -> bytes | None:
-    """One attempt; None when a concurrent append made the prefix ambiguous (retry)."""
+def _export_once(ledger: Ledger, project_id: UUID, pinned_time: str | None, on: date, *,
+                 chosen: StoredCheckpoint | None = None,
+                 warning: str | None = None) -> bytes | None:
+    """One attempt against ``chosen`` (default: the latest checkpoint; with ``pinned_time``:
+    the one known then); None when a concurrent append made the prefix ambiguous (retry)."""
     identity = ledger.identity
     exported_at = ledger.now()
     if pinned_time is None:
-        latest = ledger.trusted_checkpoint()
+        latest = ledger.trusted_checkpoint() if chosen is None else _checked(ledger, chosen)
         if latest is None:
             raise ValidationFailedError("evidence", [("checkpoint", "the log is empty")])
         stored = latest
@@ -334,7 +434,9 @@ def _export_once(ledger: Ledger, project_id: UUID, pinned_time: str | None,
     if _missed(ledger, [(project_id, events), (identity.registry_stream, registry)],
                pinned_time or exported_at):
         return None
-    data = pack_bundle(bundle, _documents(ledger, events), render_report(bundle),
+    report = render_report(bundle)
+    data = pack_bundle(bundle, _documents(ledger, events),
+                       report if warning is None else _warned(report, warning),
                        document_names(ledger, events))
     try:
         verify_bundle(data, log_key=identity.log_key.encode(),

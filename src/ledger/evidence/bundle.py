@@ -519,6 +519,8 @@ class BundleReport:
         if self.cosignatures_unchecked:
             lines.append("  other cosignatures present (no key given, not checked): "
                          + ", ".join(self.cosignatures_unchecked))
+        if not self.witnesses_verified and not self.cosignatures_unchecked:
+            lines.append("  checkpoint not cosigned by a witness: signed by the log alone")
         lines += [
             f"  {self.entries} project entries (seq 1–{self.entries}) and"
             f" {self.registry_entries} registry entries: each included in the checkpoint"
