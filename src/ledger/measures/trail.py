@@ -15,8 +15,12 @@ from ledger.measures.events import EntryEvent
 from ledger.measures.facts import ProjectFacts, empty_facts, fold
 
 # What "changed" reports, in the order it reports them: every fact but the bookkeeping counters.
+# Bookkeeping, not facts an official reads: the counters, and what ties a history attestation
+# to the entries it dates (which nonce opened the project, which nonces it named).
 _FACT_FIELDS = tuple(sorted(f.name for f in fields(ProjectFacts)
-                            if f.name not in ("entries", "last_hash", "last_recorded_at")))
+                            if f.name not in ("entries", "last_hash", "last_recorded_at",
+                                              "application_nonce", "attested_nonces",
+                                              "attesting")))
 
 
 @dataclass(frozen=True)
