@@ -19,6 +19,7 @@ import io
 import os
 import platform
 import pstats
+import re
 import shutil
 import signal
 import statistics
@@ -133,14 +134,20 @@ class Backend:
         self._apps.append(app)
         return app
 
-    def ours(self, url: str | None = None) -> Ledger:
-        """An initialised ledger with one unit actor registered (fresh store unless ``url``)."""
+    def empty(self, url: str | None = None) -> Ledger:
+        """An initialised ledger with nothing registered (fresh store unless ``url``), closed
+        with the backend."""
         ledger = Ledger(Settings(database_url=url or self.ours_url(), environment="test"))
         ledger.initialise()
+        self._apps.append(ledger)
+        return ledger
+
+    def ours(self, url: str | None = None) -> Ledger:
+        """An initialised ledger with one unit actor registered (fresh store unless ``url``)."""
+        ledger = self.empty(url)
         if ACTOR not in ledger.registry().actors:
             ledger.register_actor(ACTOR, Role.UNIT, "edu", "Benchmark unit 基准")
         upload_example_documents(ledger)
-        self._apps.append(ledger)
         return ledger
 
     def close(self) -> None:
@@ -198,6 +205,22 @@ def open_projects(ledger: Ledger, count: int, *, batch: int = 100) -> list[uuid.
                 raise result
             streams.append(result.stream)
     return streams
+
+
+def csrf_of(html: str) -> str:
+    """The CSRF token of the form on a page."""
+    found = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert found is not None, "no CSRF field on the page"
+    return found.group(1)
+
+
+def sign_in(client: Any, token: str, *, follow: bool = False) -> None:
+    """Sign a ``TestClient`` of the app in through the sign-in form; with ``follow``, the page
+    it is sent on to is fetched too, as a browser does."""
+    page = client.get("/signin")
+    response = client.post("/signin", data={"csrf": csrf_of(page.text), "token": token},
+                           follow_redirects=follow)
+    assert response.status_code == (200 if follow else 303), response.text[:300]
 
 
 def submit_all(ledger: Ledger, signed: Sequence[Any]) -> None:

@@ -61,17 +61,11 @@ def server_side(n: int) -> tuple[list[float], list[float]]:
     posts: list[float] = []
     whole: list[float] = []
     with TestClient(create_app(ledger=ledger)) as client:
-        page = client.get("/signin")
-        csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
-        assert csrf is not None
-        client.post("/signin", data={"csrf": csrf.group(1),
-                                     "token": ledger.tokens.issue("edu-wang")})
-        form = client.get(f"/projects/{project}/file?type=ProgressReported")
-        token = re.search(r'name="csrf" value="([^"]+)"', form.text)
-        assert token is not None
+        c.sign_in(client, ledger.tokens.issue("edu-wang"), follow=True)
+        token = c.csrf_of(client.get(f"/projects/{project}/file?type=ProgressReported").text)
         client.get(f"/projects/{project}")  # warm the page's caches once
         for i in range(n):
-            data = _form(f"基准填报 {i}") | {"csrf": token.group(1)}
+            data = _form(f"基准填报 {i}") | {"csrf": token}
             start = time.perf_counter()
             response = client.post(f"/projects/{project}/file", data=data,
                                    follow_redirects=False)

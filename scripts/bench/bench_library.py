@@ -24,48 +24,16 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _common as c
-from bench_pages import ARRANGED, CONTRACT, OPINION, PAID, UNITS, sign_in
+from bench_pages import ARRANGED, CONTRACT, OPINION, PAID, UNITS, build_library
 from fastapi.testclient import TestClient
 
 from api.app import create_app
 from ledger.app import Ledger
 from ledger.measures.catalogue import EXAMPLES
-from ledger.measures.roles import Role
 
 # The example contract is signed on 2026-04-17: the opinion takes effect before it (Art. 9).
 APPROVED_ON = date(2026, 1, 5)
 ARRANGED_ON = date(2026, 1, 10)
-
-
-def build_library(ledger: Ledger, n: int) -> None:
-    """``n`` projects of 8 units: all applied for, 60% approved and funded, 40% with a
-    contract, 20% paid."""
-    for unit in UNITS:
-        ledger.register_actor(unit, Role.UNIT, unit, f"建设单位 {unit}")
-    ledger.register_actor("office-li", Role.OFFICE, None, "综合管理办公室 李")
-    ledger.register_actor("finance-zhao", Role.FINANCE, None, "财政管理部 赵")
-    c.upload_example_documents(ledger)
-    streams: list[Any] = []
-    for start in range(0, n, 100):
-        signed = [ledger.prepare(UNITS[i % len(UNITS)], "ApplicationFiled",
-                                 EXAMPLES["ApplicationFiled"] | {"title": f"项目 {i:05d}"},
-                                 effective=APPROVED_ON)
-                  for i in range(start, min(n, start + 100))]
-        streams.extend(r.stream for r in ledger.submit_many(signed)
-                       if not isinstance(r, Exception))
-    approved = streams[: int(n * 0.6)]
-    owner = {s: UNITS[i % len(UNITS)] for i, s in enumerate(streams)}
-    for step, (actor, event, payload, share, on) in enumerate((
-            ("office-li", "ReviewOpinionIssued", OPINION, 1.0, APPROVED_ON),
-            ("finance-zhao", "FundingArranged", ARRANGED, 1.0, ARRANGED_ON),
-            (None, "ContractFiled", CONTRACT, 4 / 6, None),
-            ("finance-zhao", "FundsDisbursed", PAID, 2 / 6, None))):
-        chosen = approved[: int(len(approved) * share)]
-        for start in range(0, len(chosen), 100):
-            c.submit_all(ledger, [
-                ledger.prepare(actor or owner[s], event, payload, stream=s, effective=on)
-                for s in chosen[start:start + 100]])
-        print(f"  built step {step + 1}/4", flush=True)
 
 
 def big_project(ledger: Ledger, entries: int) -> Any:
@@ -111,16 +79,14 @@ def main() -> None:
     rows = []
     for name in c.backends(args.backend):
         with c.backend(name) as b:
-            ledger = Ledger(c.Settings(database_url=b.ours_url(), environment="test"))
-            b._apps.append(ledger)  # closed with the backend
-            ledger.initialise()
+            ledger = b.empty()
             started = time.perf_counter()
-            build_library(ledger, n)
+            build_library(ledger, n, approved_on=APPROVED_ON, arranged_on=ARRANGED_ON)
             stream = big_project(ledger, args.entries)
             print(f"{name}: built {n} projects + 1 of {args.entries} entries in"
                   f" {time.perf_counter() - started:.0f} s", flush=True)
             with TestClient(create_app(ledger=ledger)) as client:
-                sign_in(client, ledger.tokens.issue("office-li"))
+                c.sign_in(client, ledger.tokens.issue("office-li"))
                 for label, path, target in (
                         ("library, page of 100", "/projects", 0.150),
                         ("library, search + sort", "/projects?q=项目 01&sort=approved&dir=desc",

@@ -19,9 +19,9 @@ Project: ``GET /projects/{id}``; the first view replays the stream and checks 50
 
 from __future__ import annotations
 
-import re
 import sys
 import time
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -42,8 +42,10 @@ CONTRACT: dict[str, Any] = dict(EXAMPLES["ContractFiled"])
 PAID: dict[str, Any] = dict(EXAMPLES["FundsDisbursed"])
 
 
-def build(ledger: Ledger, n: int) -> Any:
-    """The library mix and the 500-entry project; returns the big project's id."""
+def build_library(ledger: Ledger, n: int, *, approved_on: date | None = None,
+                  arranged_on: date | None = None) -> None:
+    """``n`` projects of 8 units: all applied for, 60% approved and funded, 40% with a
+    contract, 20% paid (the opinion and the funds effective on the dates given, if any)."""
     for unit in UNITS:
         ledger.register_actor(unit, Role.UNIT, unit, f"建设单位 {unit}")
     ledger.register_actor("office-li", Role.OFFICE, None, "综合管理办公室 李")
@@ -52,23 +54,29 @@ def build(ledger: Ledger, n: int) -> Any:
     streams: list[Any] = []
     for start in range(0, n, 100):
         signed = [ledger.prepare(UNITS[i % len(UNITS)], "ApplicationFiled",
-                                 EXAMPLES["ApplicationFiled"] | {"title": f"项目 {i:05d}"})
+                                 EXAMPLES["ApplicationFiled"] | {"title": f"项目 {i:05d}"},
+                                 effective=approved_on)
                   for i in range(start, min(n, start + 100))]
         streams.extend(r.stream for r in ledger.submit_many(signed)
                        if not isinstance(r, Exception))
     approved = streams[: int(n * 0.6)]
     owner = {s: UNITS[i % len(UNITS)] for i, s in enumerate(streams)}
-    for step, (actor, event, payload, share) in enumerate((
-            ("office-li", "ReviewOpinionIssued", OPINION, 1.0),
-            ("finance-zhao", "FundingArranged", ARRANGED, 1.0),
-            (None, "ContractFiled", CONTRACT, 4 / 6),
-            ("finance-zhao", "FundsDisbursed", PAID, 2 / 6))):
+    for step, (actor, event, payload, share, on) in enumerate((
+            ("office-li", "ReviewOpinionIssued", OPINION, 1.0, approved_on),
+            ("finance-zhao", "FundingArranged", ARRANGED, 1.0, arranged_on),
+            (None, "ContractFiled", CONTRACT, 4 / 6, None),
+            ("finance-zhao", "FundsDisbursed", PAID, 2 / 6, None))):
         chosen = approved[: int(len(approved) * share)]
         for start in range(0, len(chosen), 100):
             c.submit_all(ledger, [
-                ledger.prepare(actor or owner[s], event, payload,
-                               stream=s) for s in chosen[start:start + 100]])
+                ledger.prepare(actor or owner[s], event, payload, stream=s, effective=on)
+                for s in chosen[start:start + 100]])
         print(f"  built step {step + 1}/4", flush=True)
+
+
+def build(ledger: Ledger, n: int) -> Any:
+    """The library mix and the 500-entry project; returns the big project's id."""
+    build_library(ledger, n)
     (first,) = list(ledger.submit_many([ledger.prepare(
         UNITS[0], "ApplicationFiled", EXAMPLES["ApplicationFiled"] | {"title": "500 条目项目"})]))
     assert not isinstance(first, Exception)
@@ -90,15 +98,6 @@ def build(ledger: Ledger, n: int) -> Any:
     return stream
 
 
-def sign_in(client: TestClient, token: str) -> None:
-    page = client.get("/signin")
-    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
-    assert csrf is not None
-    response = client.post("/signin", data={"csrf": csrf.group(1), "token": token},
-                           follow_redirects=False)
-    assert response.status_code == 303
-
-
 def main() -> None:
     p = c.parser(__doc__.splitlines()[0], n=2000, quick_n=300)
     p.set_defaults(backend="sqlite", repeat=15)
@@ -108,15 +107,13 @@ def main() -> None:
     rows = []
     for name in c.backends(args.backend):
         with c.backend(name) as b:
-            ledger = Ledger(c.Settings(database_url=b.ours_url(), environment="test"))
-            b._apps.append(ledger)  # closed with the backend
-            ledger.initialise()
+            ledger = b.empty()
             started = time.perf_counter()
             stream = build(ledger, n)
             print(f"{name}: built {n} projects + 1 of 500 entries in"
                   f" {time.perf_counter() - started:.0f} s", flush=True)
             with TestClient(create_app(ledger=ledger)) as client:
-                sign_in(client, ledger.tokens.issue("office-li"))
+                c.sign_in(client, ledger.tokens.issue("office-li"))
                 for label, path, target in (
                         ("library, page of 100", "/projects", 0.150),
                         ("library, all rows", "/projects?per=all", 0.150),
