@@ -139,6 +139,10 @@ def _print_report(report: ImportReport) -> None:
     console.print(summary)
     projects = report.projects()
     console.print("projects 项目: " + ", ".join(f"{k} {v}" for k, v in sorted(projects.items())))
+    attested = [a for a in report.attestations if a.status != "held"]
+    if attested:
+        console.print(f"history attestations 历史记录确认（综合管理办公室）: {len(attested)} "
+                      f"projects, {sum(a.entries for a in attested)} entries dated as received")
     if report.unknown_sheets:
         console.print("[yellow]sheets not in the template (not read):[/yellow] "
                       + "、".join(report.unknown_sheets))

@@ -72,7 +72,8 @@ class Decider:
         batch.left[filing.stream] -= 1
         # The batch's pending entries share one time, as its sealed entries share one
         # ``recorded_at``: the fold ties a history attestation to the entries of its own commit.
-        stamp = batch.stamp = batch.stamp or self._clock()
+        now = self._clock()  # read once per filing, as ever (a stepping test clock counts)
+        stamp = batch.stamp = batch.stamp or now
         spec = spec_for(filing.type)
         model = signed.payload_model
         if model is None or type(model) is not spec.payload or (

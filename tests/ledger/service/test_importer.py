@@ -183,10 +183,12 @@ def test_the_command_reports_and_exits_1_on_refusals(ledger: Ledger, tmp_path: P
     assert {k: v for k, v in report["counts"].items() if v} == dict(statuses)
     assert report["counts"]["would_file"] == 90
     assert report["counts"]["refused"] == 40
+    assert [a["status"] for a in report["attestations"]].count("would_file") == 20
     table = runner.invoke(_cli(), ["import", str(path)], env=env)
     assert table.exit_code == 1
     assert "不予登记" in table.output
     assert "第九条" in table.output
+    assert "历史记录确认" in table.output
     template = runner.invoke(_cli(), ["import", "--template", str(tmp_path / "t.xlsx")], env=env)
     assert template.exit_code == 0
     assert (tmp_path / "t.xlsx").exists()
