@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 
 from ledger.app import Ledger
-from ledger.errors import CheckpointError, LedgerError
+from ledger.errors import LedgerError
 from ledger.log.checkpoint import SignedNote, VerifierKey, verify_note
 from ledger.log.witness import (
     Conflict,
@@ -36,7 +36,7 @@ from ledger.log.witness import (
 )
 
 _TIMEOUT = 30.0
-_SCAN = 2000  # newest checkpoints searched for a witness's stored cosignature
+_PROBES = 64  # look-ups of the binary search for a witness's last consistent checkpoint
 
 
 @dataclass(frozen=True)
@@ -62,28 +62,62 @@ class WitnessAnswer:
         return f"witness {self.witness}: cosigned size {self.size}"
 
 
-def last_cosigned(ledger: Ledger, vkey: VerifierKey, at_most: int,
-                  scan: int = _SCAN) -> int | None:
-    """The newest stored checkpoint of at most ``at_most`` leaves carrying a valid cosignature
-    line of ``vkey`` (searching the newest ``scan`` checkpoints); None if there is none."""
-    size = at_most
-    for _ in range(scan):
-        stored = ledger.log.checkpoint_at_most(size)
-        if stored is None:
-            return None
-        for text in ledger.log.cosignatures(stored.size):
-            try:
-                note = SignedNote.parse(stored.note + text)
-                line = note.signatures[-1]
-                if (line.name, line.key_id) == (vkey.name, vkey.key_id):
-                    verify_note(SignedNote(note.checkpoint, (line,)), [vkey])
-                    return stored.size
-            except CheckpointError:
+def _consistent(ledger: Ledger, vkey: VerifierKey, size: int) -> bool:
+    """Whether the stored checkpoint of ``size`` carries a line of ``vkey`` that verifies over it
+    and this log's tree of ``size`` leaves still has that checkpoint's root."""
+    stored = ledger.log.checkpoint_at_most(size)
+    if stored is None or stored.size != size:
+        return False
+    for text in ledger.log.cosignatures(size):
+        try:
+            note = SignedNote.parse(stored.note + text)
+            line = note.signatures[-1]
+            if (line.name, line.key_id) != (vkey.name, vkey.key_id):
                 continue
-        if stored.size == 0:
-            return None
-        size = stored.size - 1
-    return None
+            verify_note(SignedNote(note.checkpoint, (line,)), [vkey])
+            return (note.checkpoint.size == size
+                    and note.checkpoint.root == ledger.proofs.root_at(size))
+        except LedgerError:  # a line that does not verify; nodes missing for that size
+            continue
+    return False
+
+
+def last_cosigned(ledger: Ledger, vkey: VerifierKey, at_most: int,
+                  probes: int = _PROBES) -> int | None:
+    """The newest stored checkpoint of at most ``at_most`` leaves that the witness of ``vkey``
+    validly cosigned and that this log still extends (its root is the log's at its size); None
+    if there is none.
+
+    A bounded binary search over the witness's stored cosignatures rather than a walk back over
+    checkpoints: whether the newest cosigned size at most ``k`` is consistent with the log holds
+    up to the point where the log was rewritten and fails after it (a prefix of a tree is in
+    every larger tree), so ``probes`` indexed look-ups (each the largest cosigned size at most
+    ``k``, then its check) cover any length of history. Every answer is checked; lines planted
+    in the database can only make it an older checkpoint, never one the log does not extend.
+    """
+    name, key_id = vkey.name, vkey.key_id.hex()
+
+    def newest(k: int) -> int | None:
+        return ledger.log.cosigned_at_most(name, key_id, k)
+
+    top = newest(at_most)
+    if top is None:
+        return None
+    if _consistent(ledger, vkey, top):
+        return top
+    low, high = -1, top  # the answer is newest(low) (None below 0); high is known bad
+    for _ in range(probes):
+        if high - low <= 1:
+            break
+        middle = (low + high) // 2
+        found = newest(middle)
+        if found is None:
+            low = middle
+        elif _consistent(ledger, vkey, found):
+            low = max(middle, found)
+        else:
+            high = found
+    return None if low < 0 else newest(low)
 
 
 def store_cosignatures(ledger: Ledger, size: int, answer: Cosigned) -> None:

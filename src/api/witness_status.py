@@ -3,7 +3,7 @@ witness table (日志状态, docs/design.md §6 Web pages) and of ``GET /log/wit
 
 A server that pushes (``LEDGER_WITNESSES``) knows each witness's newest cosigned size and time
 and its last error from its push task; a witness it has not heard from since it started is looked
-up in the stored cosignatures of the newest checkpoints.
+up in the stored cosignatures (:func:`api.witness_check.last_cosigned`).
 """
 
 from __future__ import annotations
@@ -16,8 +16,6 @@ from api.witness_check import last_cosigned
 from api.witnessing import Witnessing
 from ledger.app import Ledger
 from ledger.log.witness import parse_witnesses
-
-_SCAN = 64  # newest checkpoints searched for a witness the push task has not heard from
 
 
 @dataclass(frozen=True)
@@ -64,7 +62,7 @@ def witness_table(app: Any, ledger: Ledger) -> WitnessTable:
         view = views.get(witness.name)
         cosigned = view.cosigned_size if view is not None else None
         if cosigned is None and size is not None:
-            cosigned = last_cosigned(ledger, witness.vkey, size, _SCAN)
+            cosigned = last_cosigned(ledger, witness.vkey, size)
         at = view.cosigned_at if view is not None else None
         rows.append(WitnessRow(
             witness.name, witness.vkey.encode(), cosigned,

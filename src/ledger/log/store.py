@@ -271,6 +271,10 @@ class LogStore(AccessRecords, Protocol):
         """The stored cosignature lines of the checkpoint of ``size``."""
         ...
 
+    def cosigned_at_most(self, key_name: str, key_id: str, size: int) -> int | None:
+        """The largest checkpoint size of at most ``size`` with a stored line of that key."""
+        ...
+
     def leaf_for_hash(self, entry_hash: bytes) -> LeafRow | None:
         """The first leaf whose entry hash is ``entry_hash``."""
         ...

@@ -288,6 +288,8 @@ class Statements:
         " DO UPDATE SET line = excluded.line, added_at = excluded.added_at")
     cosignatures: str = ("SELECT line FROM {log_cosignatures} WHERE size = {p}"
                          " ORDER BY key_name, key_id")
+    cosigned_at_most: str = ("SELECT MAX(size) AS size FROM {log_cosignatures}"
+                             " WHERE key_name = {p} AND key_id = {p} AND size <= {p}")
     # The newest leaf of every stream among the first N: what the heads map holds at size N.
     # Portable; each backend replaces it with a faster form (PostgreSQL: DISTINCT ON; SQLite:
     # a join on each stream's largest seq, run where no leaf is beyond N).
@@ -541,6 +543,11 @@ class SQLSideTables(SQLBackend[D]):
     def cosignatures(self, size: int) -> list[str]:
         """The stored cosignature lines of the checkpoint of ``size``, by key name and id."""
         return [str(row["line"]) for row in self._all(self.sql.cosignatures, (size,))]
+
+    def cosigned_at_most(self, key_name: str, key_id: str, size: int) -> int | None:
+        """The largest size of at most ``size`` with a stored line of that witness key."""
+        row = self._one(self.sql.cosigned_at_most, (key_name, key_id, size))
+        return None if row is None or row["size"] is None else int(row["size"])
 
 
 class SQLHeadsMap(SQLSideTables[D]):
