@@ -318,7 +318,7 @@ _EXAMPLES: dict[str, dict[str, JSONValue]] = {
         "document": _doc("移送函"),
     },
     "HistoryAttested": {
-        "source": _doc("项目库导入表"),
+        "source": _doc("项目申报表"),  # an example document already uploaded
         "entries": [{"nonce": "0b7f3c1e-5d2a-5e8b-9c4f-1a2b3c4d5e6f",
                      "received_on": "2024-10-09"}],
     },
