@@ -58,17 +58,27 @@ def free_port() -> int:
 
 
 @contextmanager
-def server_process(command: list[str], port: int, *, cwd: Path, env: dict[str, str],
-                   ready: str = "/healthz", within: float = 60) -> Iterator[str]:
+def server_process(command: list[str], port: int, *, env: dict[str, str], cwd: Path | None = None,
+                   ready: str = "/healthz", within: float = 60,
+                   log: Path | None = None) -> Iterator[str]:
     """A server started as a process (``ledger serve --port {port}`` …), its base URL once
-    ``ready`` answers 200; terminated afterwards. Fails with its stderr if it exits first."""
-    process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE, text=True)
+    ``ready`` answers 200; terminated afterwards. Fails with its stderr (or its ``log`` file,
+    where its output goes if given) if it exits first."""
+    output = log.open("wb") if log is not None else None
+    process = subprocess.Popen(command, cwd=cwd, env=env,
+                               stdout=output or subprocess.DEVNULL,
+                               stderr=subprocess.STDOUT if output else subprocess.PIPE, text=True)
+
+    def said() -> str:
+        if log is not None:
+            return log.read_text(encoding="utf-8", errors="replace")
+        return process.stderr.read() if process.stderr else ""
+
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + within
         while True:
-            assert process.poll() is None, process.stderr.read() if process.stderr else ""
+            assert process.poll() is None, said()
             try:
                 if httpx.get(base + ready, timeout=2).status_code == 200:
                     break
@@ -80,6 +90,8 @@ def server_process(command: list[str], port: int, *, cwd: Path, env: dict[str, s
     finally:
         process.terminate()
         process.wait(timeout=30)
+        if output is not None:
+            output.close()
 
 
 

@@ -34,7 +34,7 @@ from ledger.log.store import CustodyRecord
 from ledger.measures.catalogue import EXAMPLES
 from ledger.measures.roles import Role
 from ledger.settings import Settings
-from ledgertest import upload_example_documents
+from ledgertest import free_port, server_process, upload_example_documents
 
 MODULE = "/usr/lib/softhsm/libsofthsm2.so"
 MASTER = "mFtN2nn8cH0vR3Zx8qzL3eQm9V0l1k2hJ4s6Y7b8c9A="
@@ -309,10 +309,7 @@ def test_a_server_and_its_writer_process_sign_with_the_token(
     """`uvicorn api.app:create_app`: the API process checks the log key at start, its writer
     process (spawned) logs in to the token itself and signs the custodial filings and the
     checkpoints; everything verifies."""
-    import socket  # noqa: PLC0415
-    import subprocess  # noqa: PLC0415
     import sys  # noqa: PLC0415
-    import time  # noqa: PLC0415
 
     import httpx  # noqa: PLC0415
 
@@ -326,28 +323,13 @@ def test_a_server_and_its_writer_process_sign_with_the_token(
         token = ledger.tokens.issue("edu-wang")
     finally:
         ledger.close()
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = int(s.getsockname()[1])
+    port = free_port()
     env = dict(os.environ, LEDGER_DATABASE_URL=database_url, LEDGER_ENVIRONMENT="test",
                LEDGER_KEYS=softhsm_uri, LEDGER_MASTER_KEY=MASTER, LEDGER_WRITER="process")
-    log = (tmp_path / "server.log").open("wb")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--host",
-         "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-        env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert server.poll() is None, (tmp_path / "server.log").read_text()
-            assert time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.2)
+    with server_process(
+            [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--host",
+             "127.0.0.1", "--port", str(port), "--log-level", "warning"], port, env=env,
+            ready="/readyz", log=tmp_path / "server.log") as url:
         headers = {"Authorization": f"Bearer {token}"}
         opened = httpx.post(f"{url}/api/v1/projects", headers=headers, timeout=60,
                             json={"payload": EXAMPLES["ApplicationFiled"]})
@@ -358,10 +340,6 @@ def test_a_server_and_its_writer_process_sign_with_the_token(
                                timeout=60, json={"type": "MaterialsSupplemented",
                                                  "payload": EXAMPLES["MaterialsSupplemented"]})
             assert filed.status_code == 201, filed.text
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-        log.close()
     reader = Ledger(Settings(database_url=database_url, environment="test"))
     try:
         report = verify_ledger(reader.log, reader.identity, workers=1)

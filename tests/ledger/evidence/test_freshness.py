@@ -11,17 +11,13 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import subprocess
 import sys
-import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-import httpx
 import pytest
 from fastapi.testclient import TestClient
 from test_bundle import ON, History
@@ -39,6 +35,7 @@ from ledger.log.checkpoint import SignedNote, sign_checkpoint
 from ledger.log.entries import b64encode
 from ledger.measures.catalogue import EXAMPLES
 from ledger.measures.roles import Role
+from ledgertest import free_port, server_process
 from projections.evidence import export_bundle
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -209,39 +206,18 @@ def test_a_format_1_bundle_short_of_its_checkpoint_is_caught_online(
 # --- the command, against a real server ---------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def server(ledger: Ledger, database_url: str) -> Iterator[str]:
     """``ledger``'s database served by uvicorn on loopback; its base URL."""
     del ledger  # initialised
-    port = _free_port()
+    port = free_port()
     env = dict(os.environ, LEDGER_DATABASE_URL=database_url, LEDGER_ENVIRONMENT="test",
                LEDGER_POOL_SIZE="4", LEDGER_WRITER="thread")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory",
-         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-        env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline or process.poll() is not None:
-                raise RuntimeError("the server did not start")
-            time.sleep(0.1)
+    with server_process(
+            [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--host",
+             "127.0.0.1", "--port", str(port), "--log-level", "warning"], port, env=env,
+            cwd=ROOT, ready="/readyz", within=30) as url:
         yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 def test_verify_bundle_online_against_a_real_server(
