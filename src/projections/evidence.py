@@ -83,7 +83,7 @@ __all__ = ["EvidenceExportError", "WitnessRule", "cosigned_checkpoint", "export_
            "normalise_time", "tree_size_known_at"]
 
 _ATTEMPTS = 3
-_SCAN = 4096  # newest checkpoints searched for one a quorum of witnesses cosigned
+_SCAN = 256  # newest cosigned checkpoints searched for one a quorum of witnesses cosigned
 _POLL = 0.05  # seconds between looks for the next cosigned checkpoint
 _UNCOSIGNED = "checkpoint not cosigned by a witness"
 _log = logging.getLogger("ledger.evidence")
@@ -302,17 +302,20 @@ class WitnessRule:
 def cosigned_checkpoint(ledger: Ledger, rule: WitnessRule,
                         beyond: int) -> StoredCheckpoint | None:
     """The newest stored checkpoint of more than ``beyond`` leaves carrying valid cosignatures
-    of at least ``rule.quorum`` configured witnesses (among the newest ``_SCAN``); None if
-    there is none."""
+    of at least ``rule.quorum`` configured witnesses; None if there is none among the newest
+    ``_SCAN`` checkpoints that carry a line of any of them (only those are looked at)."""
     size = ledger.log.tree_size()
+    keys = [(w.vkey.name, w.vkey.key_id.hex()) for w in rule.witnesses]
     for _ in range(_SCAN):
-        stored = ledger.log.checkpoint_at_most(size)
-        if stored is None or stored.size <= beyond:
+        tops = [ledger.log.cosigned_at_most(name, key_id, size) for name, key_id in keys]
+        newest = max((top for top in tops if top is not None), default=None)
+        if newest is None or newest <= beyond:
             return None
-        lines = ledger.log.cosignatures(stored.size)
-        if lines and len(cosigned_by(stored.note, lines, rule.witnesses)) >= rule.quorum:
+        stored = ledger.log.checkpoint_at_most(newest)
+        if stored is not None and stored.size == newest and len(cosigned_by(
+                stored.note, ledger.log.cosignatures(newest), rule.witnesses)) >= rule.quorum:
             return stored
-        size = stored.size - 1
+        size = newest - 1
     return None
 
 

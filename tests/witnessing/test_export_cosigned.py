@@ -130,6 +130,13 @@ def test_with_no_cosigned_checkpoint_the_export_says_so(
     assert "checkpoint not cosigned by a witness" in shown
     with pytest.raises(BundleVerificationError):
         verify_bundle(data, log_key=log_key, witness_keys=[witness.witness.vkey], quorum=1)
+    # `ledger export` says so too.
+    out = tmp_path / "exported.zip"
+    result = CliRunner().invoke(cli, ["export", "--project", str(stream), "-o", str(out)], env={
+        "LEDGER_DATABASE_URL": settings.database_url, "LEDGER_ENVIRONMENT": "test",
+        "LEDGER_WITNESSES": witness.config, "LEDGER_WITNESS_INTERVAL": "0.05"})
+    assert result.exit_code == 0, result.output
+    assert "checkpoint not cosigned by a witness" in result.stderr
     # Without witnesses configured, nothing waits and nothing warns in the report.
     plain = export_bundle(ledger, stream)
     with zipfile.ZipFile(BytesIO(plain)) as archive:
