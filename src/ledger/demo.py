@@ -1351,6 +1351,9 @@ _IMPORT_ROWS: dict[str, list[list[object]]] = {
          "2025-02-20", "公开招标", "2025-02-24"],
         ["DR-2024-09", "SJ-2025-011", "济南华衡软件有限公司", "91370100MA3C5R2H7K", 88.2,
          "2025-04-10", "竞争性磋商", "2025-04-18"],
+        # The office's register (备案日期) has DR-2024-07's contract on time (met) and
+        # DR-2024-09's six working days after signing (met late, flagged contract_filing_late):
+        # the import's history attestation (历史记录确认) dates each as the office received it.
         # Signed and filed before the review opinion (2024-12-10): refused, so the whole project
         # stays out of the ledger until the office corrects its spreadsheet.
         ["DR-2024-12", "WJ-2024-021", "山东鲁康数字科技有限公司", "91370100MA3C5R2H6G", 55,
@@ -1360,9 +1363,10 @@ _IMPORT_ROWS: dict[str, list[list[object]]] = {
     "资金拨付": [
         ["DR-2024-07", "建设资金", 47.58, "YJ-2025-003", "2025-03-05"],
     ],
-    # 项目编号, 报告年度, 建设进度, 预算执行金额（万元）, 报告日期
+    # 项目编号, 报告年度, 建设进度, 预算执行金额（万元）, 报告日期, 报送日期
     "年度报告": [
-        ["DR-2024-07", 2025, "完成系统部署和物资数据迁移，进入试运行", 47.58, "2025-12-18"],
+        ["DR-2024-07", 2025, "完成系统部署和物资数据迁移，进入试运行", 47.58, "2025-12-18",
+         "2025-12-19"],
     ],
 }
 
