@@ -120,6 +120,11 @@ class LedgerService:
         if actor.role is not Role.ADMIN:
             raise AuthorisationError(actor.actor, "manage actors and keys (admin only)")
 
+    def require_appendable(self) -> None:
+        """Raise :attr:`halted` if set: key registry changes append to the log like filings."""
+        if self.halted is not None:
+            raise self.halted
+
     def _unit_of(self, facts: ProjectFacts) -> str | None:
         if not facts.opened_by:
             return None

@@ -18,6 +18,7 @@ from pushtest import RunningWitness, make_witness, open_project, wait_for, witne
 
 from api.app import create_app
 from ledger.app import Ledger
+from ledger.measures.roles import Role
 from ledger.settings import Settings
 
 Auth = Callable[[str], dict[str, str]]
@@ -78,11 +79,15 @@ def _pending(answer: httpx.Response) -> None:
 def test_filings_wait_for_the_witness_then_are_taken(
         tmp_path: Path, settings: Settings, ledger: Ledger, headers: Auth) -> None:
     witness = make_witness(tmp_path, ledger)
+    ledger.register_actor("admin-zhou", Role.ADMIN, None, "管理员 周")
     held = _Held(witness.transport)
     with _serving(_configured(settings, witness), held) as (client, served):
         size = served.log.tree_size()
         _pending(open_project(client, headers("edu-wang")))
         _pending(client.get("/readyz"))
+        # Key registry changes append to the log too: refused alike.
+        _pending(client.post("/api/v1/actors", headers=headers("admin-zhou"), json={
+            "actor": "office-new", "role": "office", "display_name": "新"}))
         assert served.log.tree_size() == size  # nothing was appended
         held.release.set()
         wait_for(lambda: client.get("/readyz").status_code == 200)

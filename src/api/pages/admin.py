@@ -113,6 +113,7 @@ async def register_actor(request: Request) -> Response:
         problems.append(ctx.t("admin.bad_name"))
     if problems:
         raise _Refused(422, "；".join(problems))
+    ctx.service.require_appendable()  # the log is halted or its witnesses not yet heard
     await run_in_threadpool(ctx.service.ledger.register_actor, actor_id, Role(role_text), unit,
                             name)
     raise _Redirect(f"/admin/actors/{actor_id}?done=registered")
@@ -171,6 +172,7 @@ async def rotate_key(actor_id: str, request: Request) -> Response:
     ctx = await run_in_threadpool(_ctx, request)
     _admin(ctx)
     _check_csrf(ctx, form.get(CSRF_FIELD))
+    ctx.service.require_appendable()
     await run_in_threadpool(ctx.service.ledger.rotate_key, actor_id)
     raise _Redirect(f"/admin/actors/{actor_id}?done=rotated")
 
@@ -189,6 +191,7 @@ async def revoke_key(request: Request) -> Response:
         raise _Refused(422, ctx.t("admin.no_key"))
     if key.revoked_from is not None:
         raise _Refused(422, ctx.t("admin.already_revoked"))
+    ctx.service.require_appendable()
     await run_in_threadpool(lambda: ctx.service.ledger.revoke_key(key_id, reason=reason[:200]))
     raise _Redirect(f"/admin/actors/{key.actor}?done=key-revoked")
 

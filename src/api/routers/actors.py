@@ -29,6 +29,7 @@ def _key(record: KeyRecord) -> KeyPublic:
 def add_actor(body: ActorCreate, service: ServiceDep, actor: CurrentActor) -> KeyPublic:
     """A unit actor needs its unit."""
     service.require_admin(actor)
+    service.require_appendable()  # the log is halted or its witnesses not yet heard
     role = Role(body.role)
     if (role is Role.UNIT) != (body.unit is not None):
         raise ValidationFailedError("ActorRegistered", [("unit", "required for, and only for,"
@@ -42,6 +43,7 @@ def add_key(actor_id: ActorId, body: KeyCreate, service: ServiceDep,
             actor: CurrentActor) -> KeyPublic:
     """With ``public_key`` the server never holds the private half."""
     service.require_admin(actor)
+    service.require_appendable()
     if body.public_key is None:
         return _key(service.ledger.rotate_key(actor_id))
     try:
@@ -56,6 +58,7 @@ def revoke_key(key_id: Annotated[str, Path(max_length=128)], service: ServiceDep
                actor: CurrentActor) -> KeyPublic:
     """Entries recorded from now on with this key are refused."""
     service.require_admin(actor)
+    service.require_appendable()
     return _key(service.ledger.revoke_key(key_id))
 
 
