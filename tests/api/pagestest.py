@@ -19,6 +19,7 @@ from uuid import UUID
 import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from httpx import Response
 
 from ledger.app import Ledger
 from ledger.demo import DemoResult
@@ -50,6 +51,16 @@ def csrf_of(html: str) -> str:
     return found.group(1)
 
 
+def sign_in_client(client: TestClient, token: str) -> Response:
+    """Sign a test client in through the sign-in form (signed out first); the 303 answer."""
+    client.cookies.clear()
+    page = client.get("/signin")
+    response = client.post("/signin", data={"csrf": csrf_of(page.text), "token": token,
+                                            "next": "/projects"}, follow_redirects=False)
+    assert response.status_code == 303, response.text
+    return response
+
+
 @dataclass
 class Demo:
     """An app over a private copy of the demo ledger, signed in as one actor at a time."""
@@ -68,13 +79,7 @@ class Demo:
         return self.tokens[actor]
 
     def sign_in(self, actor: str) -> None:
-        self.client.cookies.clear()
-        page = self.client.get("/signin")
-        response = self.client.post("/signin", data={"csrf": csrf_of(page.text),
-                                                     "token": self.token(actor),
-                                                     "next": "/projects"},
-                                    follow_redirects=False)
-        assert response.status_code == 303, response.text
+        sign_in_client(self.client, self.token(actor))
 
     def bearer(self, actor: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token(actor)}"}

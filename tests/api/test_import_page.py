@@ -3,12 +3,12 @@ then the import, each upload with its CSRF token; on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
 from fastapi.testclient import TestClient
+from pagestest import csrf_of, sign_in_client
 
 from ledger.app import Ledger
 
@@ -16,28 +16,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "ledger" / "service
 from importbook import library
 
 
-def _csrf(html: str) -> str:
-    found = re.search(r'name="csrf" value="([^"]+)"', html)
-    assert found is not None
-    return found.group(1)
-
-
-def _sign_in(client: TestClient, token: str) -> None:
-    client.cookies.clear()
-    page = client.get("/signin")
-    answer = client.post("/signin", data={"csrf": _csrf(page.text), "token": token,
-                                          "next": "/projects"}, follow_redirects=False)
-    assert answer.status_code == 303, answer.text
-
-
 def test_the_office_imports_from_the_page(ledger: Ledger, client: TestClient,
                                           auth: Callable[[str], dict[str, str]],
                                           tmp_path: Path) -> None:
     del auth  # registers the other roles' actors
-    _sign_in(client, ledger.tokens.issue("edu-wang"))
+    sign_in_client(client, ledger.tokens.issue("edu-wang"))
     assert client.get("/import").status_code == 403  # a unit does not import the library
 
-    _sign_in(client, ledger.tokens.issue("office-li"))
+    sign_in_client(client, ledger.tokens.issue("office-li"))
     page = client.get("/import")
     assert page.status_code == 200
     assert "项目库导入" in page.text
@@ -53,14 +39,14 @@ def test_the_office_imports_from_the_page(ledger: Ledger, client: TestClient,
     refused = client.post("/import", data={"csrf": "x" * 43, "dry_run": "1"}, files=files)
     assert refused.status_code == 403
 
-    dry = client.post("/import", data={"csrf": _csrf(page.text), "dry_run": "1"}, files=files)
+    dry = client.post("/import", data={"csrf": csrf_of(page.text), "dry_run": "1"}, files=files)
     assert dry.status_code == 200, dry.text
     assert "试运行：未写入任何内容" in dry.text
     assert "不予登记" in dry.text
     assert "import_bad_date" in dry.text
     assert ledger.log.tree_size() == size
 
-    done = client.post("/import", data={"csrf": _csrf(dry.text)}, files=files)
+    done = client.post("/import", data={"csrf": csrf_of(dry.text)}, files=files)
     assert done.status_code == 200
     assert "已登记" in done.text
     assert "试运行：未写入任何内容" not in done.text

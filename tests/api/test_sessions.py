@@ -5,7 +5,6 @@ its lifetime (docs/api.md, Tokens and sessions)."""
 from __future__ import annotations
 
 import json
-import re
 import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -13,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
+from pagestest import csrf_of, sign_in_client
 from typer.testing import CliRunner
 
 from api.app import create_app
@@ -46,18 +46,8 @@ def _no_token_memory(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(tokens, "_TOKEN_TTL", 0.0)
 
 
-def _csrf(html: str) -> str:
-    found = re.search(r'name="csrf" value="([^"]+)"', html)
-    assert found, "no CSRF field on the page"
-    return found.group(1)
-
-
 def _sign_in(client: TestClient, token: str) -> str:
-    client.cookies.clear()
-    page = client.get("/signin")
-    response = client.post("/signin", data={"csrf": _csrf(page.text), "token": token,
-                                            "next": "/projects"}, follow_redirects=False)
-    assert response.status_code == 303, response.text
+    response = sign_in_client(client, token)
     cookie = response.cookies.get(SESSION_COOKIE)
     assert cookie
     return cookie
@@ -123,7 +113,7 @@ def test_the_cookie_carries_a_session_id_and_sign_out_ends_it_on_the_server(
     assert token not in cookie
     assert _signed_in(client, cookie)
     page = client.get("/projects")
-    out = client.post("/signout", data={"csrf": _csrf(page.text)}, follow_redirects=False)
+    out = client.post("/signout", data={"csrf": csrf_of(page.text)}, follow_redirects=False)
     assert out.status_code == 303
     assert not _signed_in(client, cookie)  # a copy of the cookie kept elsewhere is dead too
     assert ledger.tokens.actor_for(token) == "office-li"  # the token itself lives on
