@@ -104,6 +104,8 @@ _LABELS: dict[str, str] = {
     "ConstructionSuspended.order_seq": "引起暂停的整改通知（条目序号，可选）",
     "ComplianceRestored.finding_seq": "解除的认定、整改或合同（条目序号）",
     "ComplianceRestored.document": "复核文件", "SelfEvaluationSubmitted.report": "自评价报告",
+    "HistoryAttested.source": "来源台账", "HistoryAttested.entries": "确认的条目",
+    "nonce": "条目随机编号（nonce）", "received_on": "受理日期",
     "SelfEvaluationSubmitted.summary": "自评价概要", "ProductSecurityReview.document": "审查文件",
     "SharingNonComplianceFound.document": "认定文书",
     "SecurityNonComplianceFound.document": "认定文书",

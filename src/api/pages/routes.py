@@ -334,9 +334,11 @@ def switch_language(code: str, request: Request, next: str | None = None) -> Res
 
 
 def _fileable(actor: Actor, *, opens: bool = False) -> list[EventSpec]:
-    """The event types the actor's role may file (on a project, or opening one)."""
+    """The event types the actor's role may file (on a project, or opening one); not a history
+    attestation, which only ``ledger import`` files, in the same commit as the entries it dates."""
     return [spec for spec in CATALOGUE.values() if spec.stream == "project"
-            and actor.role in spec.filed_by and spec.opens_project == opens]
+            and actor.role in spec.filed_by and spec.opens_project == opens
+            and spec.name != "HistoryAttested"]
 
 
 def _timeline(ctx: Ctx, data: ProjectData) -> str:
