@@ -105,7 +105,8 @@ class LedgerService:
             GroupCommitter(self._commit, on_batch=on_batch) if group_commit else None)
         self.library = Library(ledger)
         # Set when a witness proves the log was rolled back (api.witnessing): every filing is
-        # then refused with it (503) until the server is restarted.
+        # then refused with it (503) until the server is restarted; also, from a start until
+        # its witnesses confirmed the log, to the pending start check (503, Retry-After).
         self.halted: LedgerError | None = None
 
     # --- access ----------------------------------------------------------------------

@@ -41,11 +41,14 @@ class WitnessTable:
     latest: int | None
     current: int
     halted: str | None
+    pending: str | None = None
+    """Why a starting server does not take filings yet (its witnesses not yet heard)."""
 
     def to_json(self) -> dict[str, Any]:
         """The JSON form."""
         return {"latest": self.latest, "cosigned_latest": self.current,
-                "witnesses": [row.__dict__ for row in self.rows], "halted": self.halted}
+                "witnesses": [row.__dict__ for row in self.rows], "halted": self.halted,
+                "pending": self.pending}
 
 
 def witness_table(app: Any, ledger: Ledger) -> WitnessTable:
@@ -70,7 +73,9 @@ def witness_table(app: Any, ledger: Ledger) -> WitnessTable:
             None if at is None else max(0.0, now - at),
             view.error if view is not None else None))
     halt = None if pushing is None or pushing.halt is None else str(pushing.halt)
-    return WitnessTable(tuple(rows), size, sum(row.behind == 0 for row in rows), halt)
+    waiting = None if pushing is None or pushing.pending is None else str(pushing.pending)
+    return WitnessTable(tuple(rows), size, sum(row.behind == 0 for row in rows), halt,
+                        waiting)
 
 
 __all__ = ["WitnessRow", "WitnessTable", "witness_table"]

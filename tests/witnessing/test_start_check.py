@@ -108,6 +108,8 @@ def test_an_unreachable_witness_keeps_a_strict_server_refusing(
             return "LEDGER_WITNESS_START=strict" in answer.json()["detail"]
 
         wait_for(says_strict)
+        listed = client.get("/log/witnesses", headers=headers("office-li")).json()
+        assert "LEDGER_WITNESS_START=strict" in listed["pending"]
         detail = client.get("/readyz").json()["detail"]
         assert "ConnectError" in detail  # names why the witness did not confirm
         assert served.log.tree_size() == size
