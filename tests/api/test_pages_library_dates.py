@@ -5,12 +5,13 @@ the first view of a day (the demo ledger behind the ASGI app)."""
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pagestest import Demo
 
-from api.pages.library import Query, dated, select, view_rows
+from api.pages.library import MONEY, Query, dated, select, totals, view_rows
 from api.pages.model import DATED_KEYS, PageReads, undated_row
 from api.services import Actor, LedgerService
 from ledger.measures import views
@@ -114,3 +115,26 @@ class _Names:
 
     def unit_name(self, unit: str | None) -> str:
         return self.reads.units.name(unit)
+
+
+_MONEY_ROW = st.fixed_dictionaries({
+    "unit": st.sampled_from(["a", "b", "c", None]),
+    "m": st.fixed_dictionaries({name: st.one_of(st.none(), st.integers(0, 10**12))
+                                for name in MONEY}),
+})
+
+
+@given(st.lists(_MONEY_ROW, max_size=30))
+def test_totals_per_unit_and_overall_are_the_sums_of_the_rows(
+        given_rows: list[dict[str, Any]]) -> None:
+    rows = [{**r, "unit_name": f"单位 {r['unit']}"} for r in given_rows]
+    per, grand = totals(rows)
+    assert grand["projects"] == len(rows)
+    for name in MONEY:
+        assert grand[name] == sum(r["m"][name] or 0 for r in rows)
+        for entry in per:
+            assert entry[name] == sum(r["m"][name] or 0 for r in rows
+                                      if r["unit"] == entry["unit"])
+    assert sorted(e["projects"] for e in per) == sorted(
+        sum(1 for r in rows if r["unit"] == u) for u in {r["unit"] for r in rows})
+    assert [e["unit_name"] for e in per] == sorted(e["unit_name"] for e in per)
