@@ -136,10 +136,6 @@ def prepared(ctx: Ctx, library: Library, query: Query) -> tuple[
     return kept
 
 
-_KEYS = ("id", "title", "unit", "kind", "stage", "fiscal_year", "approved_budget_fen",
-         "contracted_fen", "entries")
-
-
 def dated(library: Library, views: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The views with their rows' dated part (eligibility, overdue count, flags) filled in:
     only what is shown, filtered or sorted by it, so that the first view of a day judges the
@@ -168,9 +164,14 @@ def _view_rows(ctx: Ctx, library: Library, *, skip: set[int] | frozenset[int] = 
         unit = str(row["unit"]) if row["unit"] else None
         if unit not in names:
             names[unit] = ctx.unit_name(unit)
+        # A literal (not a comprehension over key names): made for every row on a new day.
         out.append((row, {"row": row, "unit_name": names[unit],
                           "m": _money(row, library.money.get(str(row["id"]), {})),
-                          **{k: row[k] for k in _KEYS}}))
+                          "id": row["id"], "title": row["title"], "unit": row["unit"],
+                          "kind": row["kind"], "stage": row["stage"],
+                          "fiscal_year": row["fiscal_year"],
+                          "approved_budget_fen": row["approved_budget_fen"],
+                          "contracted_fen": row["contracted_fen"], "entries": row["entries"]}))
     return out
 
 
