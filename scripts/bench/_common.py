@@ -30,6 +30,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -228,6 +229,26 @@ def submit_all(ledger: Ledger, signed: Sequence[Any]) -> None:
     for result in ledger.submit_many(signed):
         if isinstance(result, Exception):
             raise result
+
+
+Filing = tuple[str, str, dict[str, Any], date | None]
+"""actor, event type, payload, effective date (None: the day it is filed)."""
+
+
+def file_project(ledger: Ledger, unit: str, title: str, filings: Sequence[Filing], *,
+                 applied_on: date | None = None) -> uuid.UUID:
+    """One project applied for by ``unit``, then ``filings`` on it in group commits of 50;
+    its id (asserts it has every entry)."""
+    (first,) = list(ledger.submit_many([ledger.prepare(
+        unit, "ApplicationFiled", EXAMPLES["ApplicationFiled"] | {"title": title},
+        effective=applied_on)]))
+    assert not isinstance(first, Exception), first
+    stream: uuid.UUID = first.stream
+    for start in range(0, len(filings), 50):
+        submit_all(ledger, [ledger.prepare(a, e, p, stream=stream, effective=on)
+                            for a, e, p, on in filings[start:start + 50]])
+    assert ledger.project(stream).version == len(filings) + 1
+    return stream
 
 
 def open_bare(app: BareApp, count: int, *, batch: int = 100) -> list[uuid.UUID]:

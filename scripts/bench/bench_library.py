@@ -38,12 +38,7 @@ ARRANGED_ON = date(2026, 1, 10)
 
 def big_project(ledger: Ledger, entries: int) -> Any:
     """One project with ``entries`` entries."""
-    (first,) = list(ledger.submit_many([ledger.prepare(
-        UNITS[0], "ApplicationFiled", EXAMPLES["ApplicationFiled"] | {"title": "千条目项目"},
-        effective=APPROVED_ON)]))
-    assert not isinstance(first, Exception)
-    stream = first.stream
-    filings: list[tuple[str, str, dict[str, Any], date | None]] = [
+    filings: list[c.Filing] = [
         ("office-li", "ReviewOpinionIssued", OPINION | {
             "approved_budget_fen": 90_000_000_000}, APPROVED_ON),
         ("finance-zhao", "FundingArranged", ARRANGED | {"amount_fen": 90_000_000_000},
@@ -56,11 +51,7 @@ def big_project(ledger: Ledger, entries: int) -> Any:
             "contract_no": f"GXQ-QT-{i:05d}", "amount_fen": 500_000}, None))
     while len(filings) < entries - 1:
         filings.append((UNITS[0], "MaterialsSupplemented", c.PAYLOAD, None))
-    for start in range(0, len(filings), 50):
-        c.submit_all(ledger, [ledger.prepare(a, e, p, stream=stream, effective=on)
-                              for a, e, p, on in filings[start:start + 50]])
-    assert ledger.project(stream).version == entries
-    return stream
+    return c.file_project(ledger, UNITS[0], "千条目项目", filings, applied_on=APPROVED_ON)
 
 
 def p95(runs: list[float]) -> float:

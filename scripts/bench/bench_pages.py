@@ -77,25 +77,18 @@ def build_library(ledger: Ledger, n: int, *, approved_on: date | None = None,
 def build(ledger: Ledger, n: int) -> Any:
     """The library mix and the 500-entry project; returns the big project's id."""
     build_library(ledger, n)
-    (first,) = list(ledger.submit_many([ledger.prepare(
-        UNITS[0], "ApplicationFiled", EXAMPLES["ApplicationFiled"] | {"title": "500 条目项目"})]))
-    assert not isinstance(first, Exception)
-    stream = first.stream
-    filings = [("office-li", "ReviewOpinionIssued", OPINION | {
-        "approved_budget_fen": 9_000_000_000}),
-        ("finance-zhao", "FundingArranged", ARRANGED | {"amount_fen": 9_000_000_000})]
+    filings: list[c.Filing] = [
+        ("office-li", "ReviewOpinionIssued", OPINION | {"approved_budget_fen": 9_000_000_000},
+         None),
+        ("finance-zhao", "FundingArranged", ARRANGED | {"amount_fen": 9_000_000_000}, None)]
     for i in range(100):
         filings.append((UNITS[0], "ContractFiled", CONTRACT | {
-            "contract_no": f"GXQ-CG-2026-{i:04d}", "amount_fen": 1_000_000}))
+            "contract_no": f"GXQ-CG-2026-{i:04d}", "amount_fen": 1_000_000}, None))
         filings.append(("finance-zhao", "FundsDisbursed", PAID | {
-            "contract_no": f"GXQ-CG-2026-{i:04d}", "amount_fen": 500_000}))
+            "contract_no": f"GXQ-CG-2026-{i:04d}", "amount_fen": 500_000}, None))
     while len(filings) < 499:
-        filings.append((UNITS[0], "MaterialsSupplemented", c.PAYLOAD))
-    for start in range(0, len(filings), 50):
-        c.submit_all(ledger, [ledger.prepare(a, e, p, stream=stream)
-                              for a, e, p in filings[start:start + 50]])
-    assert ledger.project(stream).version == 500
-    return stream
+        filings.append((UNITS[0], "MaterialsSupplemented", c.PAYLOAD, None))
+    return c.file_project(ledger, UNITS[0], "500 条目项目", filings)
 
 
 def main() -> None:

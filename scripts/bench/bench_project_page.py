@@ -43,29 +43,21 @@ def build(ledger: Ledger) -> Any:
     ledger.register_actor("office-li", Role.OFFICE, None, "综合管理办公室 李")
     ledger.register_actor("finance-zhao", Role.FINANCE, None, "财政管理部 赵")
     c.upload_example_documents(ledger)
-    (first,) = ledger.submit_many([ledger.prepare(
-        UNIT, "ApplicationFiled", EXAMPLES["ApplicationFiled"] | {"title": "1000 条目项目"})])
-    assert not isinstance(first, Exception)
-    stream = first.stream
     today = ledger.today().isoformat()
-    filings: list[tuple[str, str, dict[str, Any]]] = [
+    filings: list[c.Filing] = [
         ("office-li", "ReviewOpinionIssued",
-         dict(EXAMPLES["ReviewOpinionIssued"]) | {"approved_budget_fen": 9_000_000_000}),
+         dict(EXAMPLES["ReviewOpinionIssued"]) | {"approved_budget_fen": 9_000_000_000}, None),
         ("finance-zhao", "FundingArranged",
-         dict(EXAMPLES["FundingArranged"]) | {"amount_fen": 9_000_000_000})]
+         dict(EXAMPLES["FundingArranged"]) | {"amount_fen": 9_000_000_000}, None)]
     for i in range(200):
         number = f"GXQ-CG-2026-{i:04d}"
         filings.append((UNIT, "ContractFiled", dict(EXAMPLES["ContractFiled"]) | {
-            "contract_no": number, "amount_fen": 1_000_000, "signed_on": today}))
+            "contract_no": number, "amount_fen": 1_000_000, "signed_on": today}, None))
         filings.append(("finance-zhao", "FundsDisbursed", dict(EXAMPLES["FundsDisbursed"]) | {
-            "contract_no": number, "amount_fen": 500_000}))
+            "contract_no": number, "amount_fen": 500_000}, None))
     while len(filings) < 999:
-        filings.append((UNIT, "MaterialsSupplemented", c.PAYLOAD))
-    for start in range(0, len(filings), 50):
-        c.submit_all(ledger, [ledger.prepare(a, e, p, stream=stream)
-                              for a, e, p in filings[start:start + 50]])
-    assert ledger.project(stream).version == 1000
-    return stream
+        filings.append((UNIT, "MaterialsSupplemented", c.PAYLOAD, None))
+    return c.file_project(ledger, UNIT, "1000 条目项目", filings)
 
 
 def main() -> None:
