@@ -5,7 +5,8 @@ evaluation date. Only the shown page's rows are judged for that date (eligibilit
 obligations, flags); a filter or order by one of those columns judges every row, once that day.
 Measured in-process through the ASGI app (``TestClient``), signed in as the Integrated
 Management Office, on SQLite, over the library of ``bench_library.py`` (``--n`` projects of 8
-units): the ledger's calendar clock is moved one day before each timed view.
+units): the ledger's calendar clock is moved one day before each timed view. Wall time and the
+process's CPU time are reported (the machine is shared).
 """
 
 from __future__ import annotations
@@ -61,15 +62,19 @@ def main() -> None:
                                  "/projects?sort=title&page=20"),
                                 ("first eligibility filter of a new day",
                                  "/projects?elig=construction")):
-                runs = []
+                runs, cpu = [], []
                 for _ in range(DAYS):
                     shift[0] += timedelta(days=1)
-                    runs.append(_timed(lambda path=path: client.get(path).status_code))
-                then = _timed(lambda path=path: client.get(path).status_code)
-                rows.append([label, statistics.median(runs), max(runs), then, TARGET_MS,
+                    wall, used = _timed(lambda path=path: client.get(path).status_code)
+                    runs.append(wall)
+                    cpu.append(used)
+                then = _timed(lambda path=path: client.get(path).status_code)[0]
+                rows.append([label, statistics.median(runs), max(runs),
+                             statistics.median(cpu), then, TARGET_MS,
                              "met" if max(runs) <= TARGET_MS else "NOT met"])
     c.table(f"Library of {n} projects: first view of each of {DAYS} new days (ms)",
-            ["view", "median", "max", "the same view again", "target", "verdict"], rows)
+            ["view", "median", "max", "CPU (median)", "the same view again", "target",
+             "verdict"], rows)
 
 
 def sign_in(client: TestClient, token: str) -> None:
@@ -82,10 +87,12 @@ def sign_in(client: TestClient, token: str) -> None:
     assert response.status_code == 303
 
 
-def _timed(get: Callable[[], int]) -> float:
-    started = time.perf_counter()
+def _timed(get: Callable[[], int]) -> tuple[float, float]:
+    """Wall time and this process's CPU time (the server is a thread of it), in ms: on a
+    shared machine the CPU time is what the view costs, the wall time what a reader waits."""
+    started, cpu = time.perf_counter(), time.process_time()
     assert get() == 200
-    return (time.perf_counter() - started) * 1000
+    return (time.perf_counter() - started) * 1000, (time.process_time() - cpu) * 1000
 
 
 if __name__ == "__main__":
