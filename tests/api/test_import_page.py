@@ -50,5 +50,6 @@ def test_the_office_imports_from_the_page(ledger: Ledger, client: TestClient,
     assert done.status_code == 200
     assert "已登记" in done.text
     assert "试运行：未写入任何内容" not in done.text
-    # Five clean projects of five rows, and ten with a duplicated contract row (four rows).
-    assert ledger.log.tree_size() == size + 5 * 5 + 10 * 4
+    # Five clean projects of five rows, and ten with a duplicated contract row (four rows),
+    # each with the Office's history attestation.
+    assert ledger.log.tree_size() == size + 5 * 5 + 10 * 4 + 15
