@@ -155,6 +155,13 @@ def main() -> None:
                         "Authorization": f"Bearer {tokens[unit]}"})
                         for unit, stream in (projects[i % len(projects)]
                                              for i in range(args.requests + 300))]
+                    # A server with witnesses takes filings once they have cosigned its log.
+                    for _ in range(300):
+                        if httpx.get(f"{server_url}/readyz", timeout=2).status_code == 200:
+                            break
+                        time.sleep(0.1)
+                    else:
+                        raise RuntimeError("the server did not become ready")
                     loadgen.run(server_url, jobs[:300], args.clients)  # warm up, untimed
                     time.sleep(max(2 * args.interval, 1.0))
                     sampler = Sampler(url, [u for _, u, _ in witnesses], origin)
