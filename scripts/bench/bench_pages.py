@@ -76,11 +76,14 @@ def build_library(ledger: Ledger, n: int, *, approved_on: date | None = None,
 
 def build(ledger: Ledger, n: int) -> Any:
     """The library mix and the 500-entry project; returns the big project's id."""
-    build_library(ledger, n)
+    # The opinions and the funds take effect before the example contracts were signed
+    # (2026-04-17): no funds for a contract signed before its approving opinion (Art. 9).
+    approved = date(2026, 4, 1)
+    build_library(ledger, n, approved_on=approved, arranged_on=approved)
     filings: list[c.Filing] = [
         ("office-li", "ReviewOpinionIssued", OPINION | {"approved_budget_fen": 9_000_000_000},
-         None),
-        ("finance-zhao", "FundingArranged", ARRANGED | {"amount_fen": 9_000_000_000}, None)]
+         approved),
+        ("finance-zhao", "FundingArranged", ARRANGED | {"amount_fen": 9_000_000_000}, approved)]
     for i in range(100):
         filings.append((UNITS[0], "ContractFiled", CONTRACT | {
             "contract_no": f"GXQ-CG-2026-{i:04d}", "amount_fen": 1_000_000}, None))
