@@ -47,8 +47,11 @@ def test_the_project_page_shows_reminded_on(ledger: Ledger, client: TestClient,
                                ledger.now())
     report = reminders.run(date(2026, 12, 29))  # two working days before 31 December
     sent = [d for d in report.deliveries if d.outcome == "sent"]
-    assert [(d.due.rule, d.due.stage, d.due.due) for d in sent] == [
-        ("annual_report", "due_soon", "2026-12-31")]
+    # The Office attests the opinion of 2024-11-20, so reports are owed from 2024; none filed.
+    assert sorted((d.due.rule, d.due.stage, d.due.due) for d in sent) == [
+        ("annual_report", "due_soon", "2026-12-31"),
+        ("annual_report", "overdue", "2024-12-31"),
+        ("annual_report", "overdue", "2025-12-31")]
     assert "年度建设进度和预算执行情况报告" in outboxes[0].sent[0].text
 
     client.cookies.clear()
