@@ -308,6 +308,9 @@ _STRINGS: dict[str, tuple[str, str]] = {
                         "A unit actor names its unit; no other role has one"),
     "admin.bad_name": ("显示名称为1至64个字符", "The display name is 1 to 64 characters"),
     "admin.bad_action": ("未知操作", "Unknown action"),
+    "admin.expires_days": ("新令牌有效期（天）", "New token expires in (days)"),
+    "admin.expires_default": ("留空则为 {days} 天", "blank: {days} days"),
+    "admin.bad_expiry": ("有效期须为1至3660天的整数", "The expiry is 1 to 3660 whole days"),
     "admin.no_key": ("没有该密钥", "No such key"),
     "admin.already_revoked": ("该密钥已被吊销", "The key is already revoked"),
     # printable report
@@ -474,6 +477,7 @@ RULES: Final[Mapping[str, tuple[str, str]]] = MappingProxyType({
     "not_completed": ("尚未完成建设", "construction not completed"),
     "not_suspended": ("未处于暂停状态", "nothing suspended"),
     "unknown_reference": ("引用的事项不存在或已处理", "cites nothing open"),
+    "history_attestation": ("历史记录确认不符合要求", "history attestation not allowed"),
 })
 
 _ARTICLE = re.compile(r"Art\. (\d+)(\(\d+\))?")
