@@ -8,7 +8,7 @@ from __future__ import annotations
 import threading
 import time
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from io import BytesIO
 from pathlib import Path
 from uuid import UUID
@@ -26,33 +26,6 @@ from ledger.settings import Settings
 from projections.evidence import WitnessRule, cosigned_checkpoint, export_bundle
 
 Auth = Callable[[str], dict[str, str]]
-
-
-@pytest.fixture
-def headers(ledger: Ledger) -> Auth:
-    """Bearer headers for an actor of the ``ledger`` fixture."""
-    tokens: dict[str, str] = {}
-
-    def make(actor: str) -> dict[str, str]:
-        if actor not in tokens:
-            tokens[actor] = ledger.tokens.issue(actor)
-        return {"Authorization": f"Bearer {tokens[actor]}"}
-
-    return make
-
-
-@pytest.fixture
-def opened() -> Iterator[Callable[[Settings], Ledger]]:
-    """Open more ledgers on the test database with other settings; closed after."""
-    ledgers: list[Ledger] = []
-
-    def make(settings: Settings) -> Ledger:
-        ledgers.append(Ledger(settings))
-        return ledgers[-1]
-
-    yield make
-    for ledger in ledgers:
-        ledger.close()
 
 
 def test_an_export_during_filing_carries_a_witness_cosignature(

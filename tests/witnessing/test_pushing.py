@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -32,33 +32,6 @@ from ledger.measures.roles import Role
 from ledger.settings import Settings
 
 Auth = Callable[[str], dict[str, str]]
-
-
-@pytest.fixture
-def opened() -> Iterator[Callable[[Settings], Ledger]]:
-    """Open more ledgers on the test database with other settings; closed after."""
-    ledgers: list[Ledger] = []
-
-    def make(settings: Settings) -> Ledger:
-        ledgers.append(Ledger(settings))
-        return ledgers[-1]
-
-    yield make
-    for ledger in ledgers:
-        ledger.close()
-
-
-@pytest.fixture
-def headers(ledger: Ledger) -> Auth:
-    """Bearer headers for an actor of the ``ledger`` fixture."""
-    tokens: dict[str, str] = {}
-
-    def make(actor: str) -> dict[str, str]:
-        if actor not in tokens:
-            tokens[actor] = ledger.tokens.issue(actor)
-        return {"Authorization": f"Bearer {tokens[actor]}"}
-
-    return make
 
 
 def _cosigned_size(client: object, witness_vkey: str) -> int | None:

@@ -38,19 +38,6 @@ class _Held(httpx.AsyncBaseTransport):
         return await self.inner.handle_async_request(request)
 
 
-@pytest.fixture
-def headers(ledger: Ledger) -> Auth:
-    """Bearer headers for an actor of the ``ledger`` fixture."""
-    tokens: dict[str, str] = {}
-
-    def make(actor: str) -> dict[str, str]:
-        if actor not in tokens:
-            tokens[actor] = ledger.tokens.issue(actor)
-        return {"Authorization": f"Bearer {tokens[actor]}"}
-
-    return make
-
-
 @contextmanager
 def _serving(settings: Settings, transport: httpx.AsyncBaseTransport | None,
              ) -> Iterator[tuple[TestClient, Ledger]]:
