@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from pagestest import Demo
 
 from api.pages.library import MONEY, Query, dated, select, totals, view_rows
-from api.pages.model import DATED_KEYS, PageReads, undated_row
+from api.pages.model import DATED_KEYS, PageReads
 from api.services import Actor, LedgerService
 from ledger.measures import views
 from ledger.measures.catalogue import EXAMPLES
@@ -36,7 +36,7 @@ def test_undated_rows_are_library_rows_without_the_dated_keys(demo: Demo) -> Non
     state = LedgerService(demo.ledger).library_state()
     for facts in state.projects.values():
         full = views.library_row(facts, state.unit_of(facts), START, demo.ledger.calendar)
-        assert undated_row(facts, state.unit_of(facts)) == {
+        assert views.undated_library_row(facts, state.unit_of(facts)) == {
             k: v for k, v in full.items() if k not in DATED_KEYS}
 
 

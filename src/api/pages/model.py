@@ -46,21 +46,6 @@ DATED_KEYS = ("eligible", "overdue", "flags")
 """The keys of a library row computed for its evaluation date (filled by ``Library.dated``)."""
 
 
-def undated_row(facts: ProjectFacts, unit: str | None) -> dict[str, JSONValue]:
-    """``views.library_row`` without :data:`DATED_KEYS` (the same values; a test holds them
-    equal): what a library shows, sorts and totals without judging any rule on a date."""
-    return {
-        "id": facts.project_id, "title": facts.title, "unit": unit, "kind": facts.kind,
-        "stage": facts.stage, "fiscal_year": facts.fiscal_year,
-        "budget_estimate_fen": facts.budget_estimate_fen,
-        "approved_budget_fen": facts.approved_budget_fen,
-        "arranged_fen": facts.arranged_construction_fen + facts.arranged_om_fen,
-        "contracted_fen": sum(c.amount_fen for c in facts.contracts),
-        "disbursed_fen": facts.disbursed_construction_fen + facts.disbursed_om_fen,
-        "entries": facts.entries, "last_recorded_at": facts.last_recorded_at,
-    }
-
-
 @dataclass(frozen=True)
 class Library:
     """The library rows a caller may see, as known at T (None: now), evaluated on ``on``."""
@@ -226,7 +211,7 @@ class PageReads:
             if hit is not None and hit[0] is facts and hit[1] == owner:
                 row, amounts = hit[2], hit[3]
             else:
-                row, amounts = undated_row(facts, owner), {
+                row, amounts = views.undated_library_row(facts, owner), {
                     "arranged_c_fen": facts.arranged_construction_fen,
                     "arranged_om_fen": facts.arranged_om_fen,
                     "disbursed_c_fen": facts.disbursed_construction_fen,

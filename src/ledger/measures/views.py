@@ -21,13 +21,9 @@ def state_hash(view: JSONValue, profile: Profile = INTL) -> str:
     return profile.digest(canonical_bytes(view)).hex()
 
 
-def library_row(facts: ProjectFacts, unit: str | None, on: date,
-                calendar: WorkingCalendar | None = None) -> dict[str, JSONValue]:
-    """One row of the project library (项目库, Art. 12)."""
-    calendar = calendar or default_calendar()
-    construction = rules.eligibility(facts, rules.CONSTRUCTION, on, calendar)
-    om = rules.eligibility(facts, rules.OPERATION_MAINTENANCE, on, calendar)
-    due = rules.obligations(facts, on, calendar)
+def undated_library_row(facts: ProjectFacts, unit: str | None) -> dict[str, JSONValue]:
+    """What a library row (项目库, Art. 12) says without judging any rule on a date: what a
+    library shows, sorts and totals before the day's eligibility, overdue count and flags."""
     return {
         "id": facts.project_id, "title": facts.title, "unit": unit, "kind": facts.kind,
         "stage": facts.stage, "fiscal_year": facts.fiscal_year,
@@ -36,11 +32,23 @@ def library_row(facts: ProjectFacts, unit: str | None, on: date,
         "arranged_fen": facts.arranged_construction_fen + facts.arranged_om_fen,
         "contracted_fen": sum(c.amount_fen for c in facts.contracts),
         "disbursed_fen": facts.disbursed_construction_fen + facts.disbursed_om_fen,
+        "entries": facts.entries, "last_recorded_at": facts.last_recorded_at,
+    }
+
+
+def library_row(facts: ProjectFacts, unit: str | None, on: date,
+                calendar: WorkingCalendar | None = None) -> dict[str, JSONValue]:
+    """One row of the project library (项目库, Art. 12): :func:`undated_library_row` with the
+    eligibility, overdue count and flags judged on ``on``."""
+    calendar = calendar or default_calendar()
+    construction = rules.eligibility(facts, rules.CONSTRUCTION, on, calendar)
+    om = rules.eligibility(facts, rules.OPERATION_MAINTENANCE, on, calendar)
+    due = rules.obligations(facts, on, calendar)
+    return undated_library_row(facts, unit) | {
         "eligible": {"construction": construction.eligible,
                      "operation_maintenance": om.eligible},
         "overdue": sum(1 for o in due if o.status == "overdue"),
         "flags": sorted({f.rule for f in rules.flags(facts, calendar)}),
-        "entries": facts.entries, "last_recorded_at": facts.last_recorded_at,
     }
 
 
