@@ -44,6 +44,16 @@ def _admin(ctx: Ctx) -> Actor:
     return actor
 
 
+async def _admin_form(request: Request) -> tuple[Ctx, dict[str, str]]:
+    """A posted admin form: its fields, once the sender is known to be an administrator and
+    the form's CSRF token is checked (every admin POST begins so)."""
+    form = await _form(request)
+    ctx = await run_in_threadpool(_ctx, request)
+    _admin(ctx)
+    _check_csrf(ctx, form.get(CSRF_FIELD))
+    return ctx, form
+
+
 def _units(ctx: Ctx) -> list[dict[str, Any]]:
     """Every unit the ledger knows (from actors and projects), with name and counts."""
     ledger = ctx.service.ledger
@@ -92,10 +102,7 @@ def actors_page(request: Request, done: str | None = None) -> Response:
 @router.post("/admin/actors")
 async def register_actor(request: Request) -> Response:
     """Register an actor with a custodial key (as ``ledger actors add``)."""
-    form = await _form(request)
-    ctx = await run_in_threadpool(_ctx, request)
-    _admin(ctx)
-    _check_csrf(ctx, form.get(CSRF_FIELD))
+    ctx, form = await _admin_form(request)
     actor_id = form.get("actor", "").strip()
     role_text = form.get("role", "")
     unit = form.get("unit", "").strip() or None
@@ -144,10 +151,7 @@ def _actor_page(ctx: Ctx, actor_id: str, *, done: str | None = None,
 @router.post("/admin/actors/{actor_id}/tokens")
 async def token_action(actor_id: str, request: Request) -> Response:
     """Issue a token (shown once), rotate (revoke all, issue one) or revoke all."""
-    form = await _form(request)
-    ctx = await run_in_threadpool(_ctx, request)
-    _admin(ctx)
-    _check_csrf(ctx, form.get(CSRF_FIELD))
+    ctx, form = await _admin_form(request)
     tokens = ctx.service.ledger.tokens
     action = form.get("action", "")
     await run_in_threadpool(ctx.service.ledger.registry().actor, actor_id)
@@ -168,10 +172,7 @@ async def token_action(actor_id: str, request: Request) -> Response:
 @router.post("/admin/actors/{actor_id}/keys")
 async def rotate_key(actor_id: str, request: Request) -> Response:
     """Register a new custodial key for the actor (as ``ledger keys rotate``)."""
-    form = await _form(request)
-    ctx = await run_in_threadpool(_ctx, request)
-    _admin(ctx)
-    _check_csrf(ctx, form.get(CSRF_FIELD))
+    ctx, _form_fields = await _admin_form(request)
     ctx.service.require_appendable()
     await run_in_threadpool(ctx.service.ledger.rotate_key, actor_id)
     raise _Redirect(f"/admin/actors/{actor_id}?done=rotated")
@@ -180,10 +181,7 @@ async def rotate_key(actor_id: str, request: Request) -> Response:
 @router.post("/admin/keys/revoke")
 async def revoke_key(request: Request) -> Response:
     """Revoke a key from now (as ``ledger keys revoke``), with a reason for the registry."""
-    form = await _form(request)
-    ctx = await run_in_threadpool(_ctx, request)
-    _admin(ctx)
-    _check_csrf(ctx, form.get(CSRF_FIELD))
+    ctx, form = await _admin_form(request)
     key_id = form.get("key_id", "")
     reason = " ".join(form.get("reason", "").split()) or ctx.t("admin.default_reason")
     key = ctx.service.ledger.registry().keys.get(key_id)
@@ -207,10 +205,7 @@ def units_page(request: Request, done: str | None = None) -> Response:
 @router.post("/admin/units")
 async def name_unit(request: Request) -> Response:
     """Give a unit its display name (kept in the ledger's metadata, never overwritten)."""
-    form = await _form(request)
-    ctx = await run_in_threadpool(_ctx, request)
-    _admin(ctx)
-    _check_csrf(ctx, form.get(CSRF_FIELD))
+    ctx, form = await _admin_form(request)
     unit = form.get("unit", "").strip()
     if not _ID.match(unit):
         raise _Refused(422, ctx.t("admin.bad_id", field=ctx.t("col.unit")))
