@@ -23,10 +23,12 @@ import httpx
 from ledger.app import Ledger
 from ledger.errors import LedgerError
 from ledger.log.checkpoint import SignedNote, VerifierKey, verify_note
+from ledger.log.store import StoredCheckpoint
 from ledger.log.witness import (
     Conflict,
     Cosigned,
     LogRollbackError,
+    Refused,
     WitnessEndpoint,
     add_checkpoint_body,
     fork,
@@ -36,6 +38,7 @@ from ledger.log.witness import (
 )
 
 _TIMEOUT = 30.0
+RETRIES = 3  # 409s followed in one exchange (a witness that moves on between them is odd)
 _PROBES = 64  # look-ups of the binary search for a witness's last consistent checkpoint
 
 
@@ -127,44 +130,67 @@ def store_cosignatures(ledger: Ledger, size: int, answer: Cosigned) -> None:
         ledger.log.put_cosignature(size, line.name, line.key_id.hex(), line.line(), added_at)
 
 
+@dataclass(frozen=True)
+class Exchange:
+    """How an ``add-checkpoint`` exchange with a witness ended, its 409s followed: the last
+    answer read, the size last sent as ``old`` and the last response's HTTP status."""
+
+    answer: Cosigned | Conflict | Refused
+    old: int
+    status: int
+
+
+async def exchange(ledger: Ledger, client: httpx.AsyncClient, witness: WitnessEndpoint,
+                   stored: StoredCheckpoint, old: int) -> Exchange | None:
+    """Send ``witness`` the checkpoint ``stored`` from ``old`` (with the consistency proof),
+    following a 409 that names another size no larger than the checkpoint's up to
+    :data:`RETRIES` times; None if the witness kept changing its size. What the ending means
+    (a cosignature, a rollback, a fork, a refusal) is the caller's to say; transport and proof
+    errors propagate."""
+    note = SignedNote.parse(stored.note)
+    for _ in range(RETRIES):
+        proof = [] if old in (0, stored.size) else await asyncio.to_thread(
+            ledger.proofs.consistency_proof, old, stored.size)
+        response = await client.post(witness.add_checkpoint_url,
+                                     content=add_checkpoint_body(old, proof, stored.note),
+                                     headers={"Content-Type": "text/plain; charset=utf-8"})
+        answer = read_answer(response.status_code, response.headers.get("content-type", ""),
+                             response.content, note, witness.vkey)
+        if isinstance(answer, Conflict) and old != answer.size <= stored.size:
+            old = answer.size
+            continue
+        return Exchange(answer, old, response.status_code)
+    return None
+
+
 async def ask_witness(ledger: Ledger, witness: WitnessEndpoint,  # noqa: PLR0911 - one per answer
                       client: httpx.AsyncClient) -> WitnessAnswer:
     """Send ``witness`` the latest checkpoint (from 0, then from the size it names)."""
     stored = await asyncio.to_thread(ledger.trusted_checkpoint)
     if stored is None:
         return WitnessAnswer(witness.describe(), None, error="this log has no checkpoint yet")
-    note = SignedNote.parse(stored.note)
-    old = 0
-    for _ in range(3):
-        proof = [] if old in (0, stored.size) else await asyncio.to_thread(
-            ledger.proofs.consistency_proof, old, stored.size)
-        try:
-            response = await client.post(witness.add_checkpoint_url,
-                                         content=add_checkpoint_body(old, proof, stored.note),
-                                         headers={"Content-Type": "text/plain; charset=utf-8"})
-        except httpx.HTTPError as exc:
-            return WitnessAnswer(witness.describe(), None, error=f"{type(exc).__name__}: {exc}")
-        answer = read_answer(response.status_code, response.headers.get("content-type", ""),
-                             response.content, note, witness.vkey)
-        if isinstance(answer, Cosigned):  # kept, as the server's push task keeps them
-            await asyncio.to_thread(store_cosignatures, ledger, stored.size, answer)
-            return WitnessAnswer(witness.describe(), stored.size)
-        if isinstance(answer, Conflict) and answer.size > stored.size:
-            known = await asyncio.to_thread(last_cosigned, ledger, witness.vkey, stored.size)
-            return WitnessAnswer(witness.describe(), answer.size, alarm=rollback(
-                witness.describe(), answer.size, stored.size, known))
-        if isinstance(answer, Conflict) and answer.size != old:
-            old = answer.size
-            continue
-        if not isinstance(answer, Conflict) and answer.status == 422 and old > 0:
-            known = await asyncio.to_thread(last_cosigned, ledger, witness.vkey, old)
-            return WitnessAnswer(witness.describe(), old, alarm=fork(
-                witness.describe(), old, stored.size, known,
-                f"it refuses the consistency proof from {old}: {answer.reason}"))
-        reason = answer.reason if not isinstance(answer, Conflict) else "409 again"
+    try:
+        ended = await exchange(ledger, client, witness, stored, 0)
+    except httpx.HTTPError as exc:
+        return WitnessAnswer(witness.describe(), None, error=f"{type(exc).__name__}: {exc}")
+    if ended is None:
         return WitnessAnswer(witness.describe(), None,
-                             error=f"HTTP {response.status_code}: {reason}")
-    return WitnessAnswer(witness.describe(), None, error="the witness kept changing its size")
+                             error="the witness kept changing its size")
+    answer, old = ended.answer, ended.old
+    if isinstance(answer, Cosigned):  # kept, as the server's push task keeps them
+        await asyncio.to_thread(store_cosignatures, ledger, stored.size, answer)
+        return WitnessAnswer(witness.describe(), stored.size)
+    if isinstance(answer, Conflict) and answer.size > stored.size:
+        known = await asyncio.to_thread(last_cosigned, ledger, witness.vkey, stored.size)
+        return WitnessAnswer(witness.describe(), answer.size, alarm=rollback(
+            witness.describe(), answer.size, stored.size, known))
+    if isinstance(answer, Refused) and answer.status == 422 and old > 0:
+        known = await asyncio.to_thread(last_cosigned, ledger, witness.vkey, old)
+        return WitnessAnswer(witness.describe(), old, alarm=fork(
+            witness.describe(), old, stored.size, known,
+            f"it refuses the consistency proof from {old}: {answer.reason}"))
+    reason = answer.reason if isinstance(answer, Refused) else "409 again"
+    return WitnessAnswer(witness.describe(), None, error=f"HTTP {ended.status}: {reason}")
 
 
 async def check_witnesses(ledger: Ledger, witnesses: Sequence[WitnessEndpoint], *,

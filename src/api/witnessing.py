@@ -45,10 +45,9 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from api.problems import problem
-from api.witness_check import last_cosigned, store_cosignatures
+from api.witness_check import exchange, last_cosigned, store_cosignatures
 from ledger.app import Ledger
 from ledger.errors import LedgerError
-from ledger.log.checkpoint import SignedNote
 from ledger.log.store import StoredCheckpoint
 from ledger.log.witness import (
     Conflict,
@@ -57,19 +56,14 @@ from ledger.log.witness import (
     Refused,
     WitnessCheckPendingError,
     WitnessEndpoint,
-    add_checkpoint_body,
     fork,
     parse_witnesses,
     quorum_of,
-    read_answer,
     rollback,
 )
 
 _log = logging.getLogger("ledger.witnessing")
 _TIMEOUT = 10.0
-_RETRIES = 3  # 409s followed in one push (a witness that moves on between them is odd)
-
-
 @dataclass(frozen=True)
 class WitnessView:
     """What the log knows of one witness: the size it last cosigned and when, its last error."""
@@ -224,43 +218,30 @@ class Witnessing:
         if old > stored.size:  # it cosigned more than the log now holds
             await self._alarm(witness, old, stored)
             return
-        note = SignedNote.parse(stored.note)
-        for _ in range(_RETRIES):
-            try:
-                proof = [] if old in (0, stored.size) else await asyncio.to_thread(
-                    self.ledger.proofs.consistency_proof, old, stored.size)
-                response = await self._client.post(
-                    witness.add_checkpoint_url, content=add_checkpoint_body(old, proof,
-                                                                           stored.note),
-                    headers={"Content-Type": "text/plain; charset=utf-8"})
-            except (httpx.HTTPError, LedgerError, OSError) as exc:
-                self._views[witness.name] = replace(view, error=f"{type(exc).__name__}: {exc}")
-                return
-            answer = read_answer(response.status_code, response.headers.get("content-type", ""),
-                                 response.content, note, witness.vkey)
-            if isinstance(answer, Cosigned):
-                await self._store(witness, stored, answer)
-                return
-            if isinstance(answer, Conflict) and answer.size > stored.size:
-                await self._alarm(witness, answer.size, stored)
-                return
-            if isinstance(answer, Conflict) and answer.size != old:
-                old = answer.size
-                continue
-            assert isinstance(answer, Refused | Conflict)
-            if isinstance(answer, Refused) and answer.status == 422 and old > 0:
-                known = await asyncio.to_thread(last_cosigned, self.ledger, witness.vkey, old)
-                self._halt(fork(witness.describe(), old, stored.size, known,
-                                f"it refuses the consistency proof from {old}: {answer.reason}"))
-                return
-            reason = (answer.reason if isinstance(answer, Refused)
-                      else f"409 at the size sent ({answer.size})")
-            self._views[witness.name] = replace(
-                view, error=f"HTTP {response.status_code}: {reason}")
-            _log.warning("witness %s did not cosign size %d: %s", witness.name, stored.size,
-                         reason)
+        try:
+            ended = await exchange(self.ledger, self._client, witness, stored, old)
+        except (httpx.HTTPError, LedgerError, OSError) as exc:
+            self._views[witness.name] = replace(view, error=f"{type(exc).__name__}: {exc}")
             return
-        self._views[witness.name] = replace(view, error="the witness kept changing its size")
+        if ended is None:
+            self._views[witness.name] = replace(view, error="the witness kept changing its size")
+            return
+        answer, old = ended.answer, ended.old
+        if isinstance(answer, Cosigned):
+            await self._store(witness, stored, answer)
+            return
+        if isinstance(answer, Conflict) and answer.size > stored.size:
+            await self._alarm(witness, answer.size, stored)
+            return
+        if isinstance(answer, Refused) and answer.status == 422 and old > 0:
+            known = await asyncio.to_thread(last_cosigned, self.ledger, witness.vkey, old)
+            self._halt(fork(witness.describe(), old, stored.size, known,
+                            f"it refuses the consistency proof from {old}: {answer.reason}"))
+            return
+        reason = (answer.reason if isinstance(answer, Refused)
+                  else f"409 at the size sent ({answer.size})")
+        self._views[witness.name] = replace(view, error=f"HTTP {ended.status}: {reason}")
+        _log.warning("witness %s did not cosign size %d: %s", witness.name, stored.size, reason)
 
     async def _store(self, witness: WitnessEndpoint, stored: StoredCheckpoint,
                      answer: Cosigned) -> None:
