@@ -2,6 +2,11 @@
 
     .venv/bin/python scripts/bench/ab_turns.py OLD_REF [--new NEW_REF] --mode group --pairs 30 --per-turn 2
     .venv/bin/python scripts/bench/ab_turns.py OLD_REF [--new NEW_REF] --mode single --pairs 30 --per-turn 40
+    .venv/bin/python scripts/bench/ab_turns.py HEAD --old-patch scripts/bench/patches/without-heads-map.patch --mode group --pairs 100
+
+The last form measures one feature: the same commit with and without it. The patch
+``patches/without-heads-map.patch`` switches the stream heads map off (no map update computed,
+no node groups written, an empty root in the checkpoint): "the same run without the map".
 
 ``ab.py`` runs a whole benchmark from each tree in turn; on a machine whose load changes from
 one minute to the next, a round of one side can meet another machine than the other's. Here
@@ -71,6 +76,9 @@ def main() -> None:
     p.add_argument("--pairs", type=int, default=30)
     p.add_argument("--per-turn", type=int, default=None,
                    help="group commits (default 2) or single filings (default 40) per turn")
+    p.add_argument("--old-patch", metavar="FILE", default=None,
+                   help="apply this patch to OLD_REF's tree first (e.g. patches/"
+                        "without-heads-map.patch: OLD_REF with the heads map switched off)")
     p.add_argument("--worker", metavar="TREE", help=argparse.SUPPRESS)
     a = p.parse_args()
     if a.worker:
@@ -83,6 +91,9 @@ def main() -> None:
         trees = {"old": Path(tmp) / "old", "new": ROOT}
         subprocess.run(["git", "worktree", "add", "--detach", "-q", str(trees["old"]), a.old],
                        cwd=ROOT, check=True)
+        if a.old_patch is not None:
+            subprocess.run(["git", "apply", str(Path(a.old_patch).resolve())],
+                           cwd=trees["old"], check=True)
         if a.new is not None:
             trees["new"] = Path(tmp) / "new"
             subprocess.run(["git", "worktree", "add", "--detach", "-q", str(trees["new"]),
@@ -132,8 +143,9 @@ def report(results: dict[str, list[tuple[float, float]]], a: argparse.Namespace,
            per_turn: int) -> None:
     """The comparison as a markdown table."""
     unit = per_turn * (100 if a.mode == "group" else 1)
+    patched = "" if a.old_patch is None else f" with {Path(a.old_patch).name}"
     print(f"\n## A/B in turns: {a.mode}, {a.pairs} pairs of turns of {unit} filings;"
-          f" old = {a.old}, new = {a.new or 'working tree'}\n")
+          f" old = {a.old}{patched}, new = {a.new or 'working tree'}\n")
     print("| side | filings/s (median turn) | filings/s (total) | CPU per filing (µs, median) |")
     print("|---|---|---|---|")
     for side in ("old", "new"):
