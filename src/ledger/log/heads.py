@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final
 from uuid import UUID
 
@@ -49,6 +49,7 @@ __all__ = [
     "GROUP_LEVELS",
     "LAYOUT",
     "CurrentHeads",
+    "GroupSlots",
     "HeadRow",
     "HeadsBehindError",
     "HeadsUpdate",
@@ -87,6 +88,7 @@ database with a heads map and no such value stores one node per row (its first l
 ``ledger init`` converts it."""
 
 _SLOTS: Final = (1 << (GROUP_LEVELS + 1)) - 1  # 31 positions: 15 nodes and 16 leaves below
+_FIFTH_LEVEL: Final = (1 << GROUP_LEVELS) - 1  # the first slot of a group's leaves-only level
 _INTERNAL_TAGS: Final = tuple(bytes((slot, 0x01)) for slot in range(_SLOTS))
 _LEAF_TAGS: Final = tuple(bytes((slot, 0x00)) for slot in range(_SLOTS))
 
@@ -213,18 +215,24 @@ def group_of(depth: int, prefix: int, *, leaf: bool) -> tuple[int, int]:
 
 def _group_bytes(top: int, top_prefix: int, written: Mapping[tuple[int, int], Node],
                  get: Callable[[tuple[int, int]], Node | None]) -> bytes:
-    """The stored bytes (:func:`encode_group`) of the group at ``(top, top_prefix)``, walking
-    it level by level: slot ``2^i - 1 + s`` is the node ``i`` levels below the top at offset
-    ``s`` (levels 0–3: internal nodes and leaves; level 4: leaves only), so a level's nodes in
-    increasing offset come before the next level's. Only the children an internal node
-    records as not empty are looked up: in ``written`` first (the nodes the version writes,
-    the most looked up), then through ``get`` (takes a position; a dict's ``get`` will do).
+    """The stored bytes (:func:`encode_group`) of the group at ``(top, top_prefix)``: its
+    :func:`_group_slots` joined."""
+    return b"".join(_group_slots(top, top_prefix, written.get, get))
+
+
+def _group_slots(top: int, top_prefix: int, find: Callable[[tuple[int, int]], Node | None],
+                 get: Callable[[tuple[int, int]], Node | None]) -> list[bytes]:
+    """The group at ``(top, top_prefix)`` as its 31 slots' stored parts (``slot ‖ node``,
+    empty where no node is), walking it level by level: slot ``2^i - 1 + s`` is the node
+    ``i`` levels below the top at offset ``s`` (levels 0–3: internal nodes and leaves; level
+    4: leaves only). Only the children an internal node records as not empty are looked up:
+    through ``find`` first (the nodes the version writes, the most looked up), then through
+    ``get`` (each takes a position; a dict's ``get`` will do).
     """
-    find = written.get
+    parts = [b""] * _SLOTS
     node = find((top, top_prefix)) or get((top, top_prefix))
     if node is None:
-        return b""
-    parts: list[bytes] = []
+        return parts
     level: list[tuple[int, Node]] = [(0, node)]
     for i in range(GROUP_LEVELS + 1):
         base = (1 << i) - 1
@@ -232,10 +240,11 @@ def _group_bytes(top: int, top_prefix: int, written: Mapping[tuple[int, int], No
         depth, shifted, last = top + i + 1, top_prefix << (i + 1), i == GROUP_LEVELS
         for offset, current in level:
             if type(current) is LeafNode:
-                parts += (_LEAF_TAGS[base + offset], current.key, current.head.value())
+                parts[base + offset] = (_LEAF_TAGS[base + offset] + current.key
+                                        + current.head.value())
                 continue
             assert isinstance(current, InternalNode)
-            parts += (_INTERNAL_TAGS[base + offset], current.left, current.right)
+            parts[base + offset] = _INTERNAL_TAGS[base + offset] + current.left + current.right
             if last:
                 continue
             if current.left != EMPTY:
@@ -251,7 +260,81 @@ def _group_bytes(top: int, top_prefix: int, written: Mapping[tuple[int, int], No
         if not below:
             break
         level = below
-    return b"".join(parts)
+    return parts
+
+
+class GroupSlots:
+    """Each node group's stored bytes kept slot by slot between versions, so that a version's
+    rows (:func:`group_rows`) are encoded from the slots its nodes change rather than by
+    walking every group it touches: a group's 31 slots are ``slot ‖ node`` parts, empty
+    where no node is, and the group's row is their concatenation.
+
+    One per map that moves forward version by version (the process's current map, ``ledger
+    verify``'s recomputed one). :meth:`encode` returns the groups a version rewrites and
+    their new slots without keeping them; :meth:`merge` keeps them once that version is the
+    map's; :meth:`forget` drops groups changed by versions encoded elsewhere (rows another
+    process committed). A group not kept is walked once from the map, as
+    :func:`group_rows` does. Memory: some 100 bytes a node.
+    """
+
+    def __init__(self) -> None:
+        """Nothing kept yet."""
+        self._slots: dict[tuple[int, int], list[bytes]] = {}
+
+    def encode(self, written: Mapping[tuple[int, int], Node],
+               get: Callable[[tuple[int, int]], Node | None],
+               ) -> tuple[dict[tuple[int, int], bytes], dict[tuple[int, int], list[bytes]]]:
+        """The stored bytes of every group holding one of the ``written`` nodes (equal to
+        :func:`group_rows`'s), and those groups' new slots, by the group's top position.
+
+        ``get`` reads the map by position, at the version before ``written`` or at it (a
+        group not kept is walked from it, then ``written`` is laid over it: the same either
+        way)."""
+        kept = self._slots
+        changed: dict[tuple[int, int], list[bytes]] = {}
+
+        def slots_of(top: tuple[int, int]) -> list[bytes]:
+            slots = changed.get(top)
+            if slots is None:
+                old = kept.get(top)
+                slots = changed[top] = (list(old) if old is not None
+                                        else _group_slots(top[0], top[1], _NOTHING, get))
+            return slots
+
+        for (depth, prefix), node in written.items():
+            if type(node) is LeafNode:
+                above = depth - 1 if depth else 0  # group_of, inlined
+                level = depth - (above - above % GROUP_LEVELS)
+                slot = (1 << level) - 1 + (prefix & ((1 << level) - 1))
+                part = _LEAF_TAGS[slot] + node.key + node.head.value()
+            else:
+                assert isinstance(node, InternalNode)
+                level = depth % GROUP_LEVELS
+                slot = (1 << level) - 1 + (prefix & ((1 << level) - 1))
+                part = _INTERNAL_TAGS[slot] + node.left + node.right
+                if level == 0 and depth:
+                    # A group's top: its position sits on the fifth level of the group above,
+                    # which keeps only leaves there (one may have been here before).
+                    slots_of((depth - GROUP_LEVELS, prefix >> GROUP_LEVELS))[
+                        _FIFTH_LEVEL + (prefix & _FIFTH_LEVEL)] = b""
+            slots_of((depth - level, prefix >> level))[slot] = part
+        return {top: b"".join(changed[top]) for top in sorted(changed)}, changed
+
+    def merge(self, slots: Mapping[tuple[int, int], list[bytes]]) -> None:
+        """Keep the slots :meth:`encode` gave for a version that is now the map's."""
+        self._slots.update(slots)
+
+    def forget(self, tops: Iterable[tuple[int, int]]) -> None:
+        """Drop the groups at ``tops`` (rewritten by versions this object did not encode)."""
+        for top in tops:
+            self._slots.pop(top, None)
+
+
+def _nothing(_position: tuple[int, int]) -> Node | None:
+    return None
+
+
+_NOTHING: Final = _nothing
 
 
 def encode_group(nodes: Iterable[tuple[int, Node]]) -> bytes:
@@ -432,6 +515,8 @@ class HeadsUpdate:
     nodes: Mapping[tuple[int, int], Node]
     groups: Mapping[tuple[int, int], bytes]
     """The stored rows: every group holding one of ``nodes``, whole, by its top position."""
+    slots: Mapping[tuple[int, int], list[bytes]] = field(default_factory=dict, repr=False)
+    """Those groups slot by slot (:class:`GroupSlots`), kept by the map once committed."""
 
     def columns(self) -> tuple[list[int], list[bytes], list[bytes]]:
         """The rows to insert, column by column: depths, prefixes and groups (stored form)."""
@@ -469,6 +554,7 @@ class CurrentHeads:
         self._map = HeadMap(profile, self._store)
         self._lock = threading.Lock()
         self._keys: dict[UUID, bytes] = {}  # each stream's map key, hashed once per process
+        self._groups = GroupSlots()  # the stored groups slot by slot, as of the map's version
 
     @classmethod
     def build(cls, profile: Profile, heads: Mapping[UUID, StreamHead],
@@ -521,8 +607,9 @@ class CurrentHeads:
                     if current is not None:
                         self._store.put(current, batch)
                     current, batch = version, {}
-                batch.update(decode_group(self.profile, depth, decode_prefix(depth, prefix),
-                                          data))
+                top = decode_prefix(depth, prefix)
+                self._groups.forget(((depth, top),))  # rewritten by another process
+                batch.update(decode_group(self.profile, depth, top, data))
             if current is not None:
                 self._store.put(current, batch)
             if size > self._store.version:
@@ -557,8 +644,8 @@ class CurrentHeads:
                 overlay.put(version, {})
                 root = heads.root()
             written = overlay.written  # the map at the new version: these, then the rest
-            return HeadsUpdate(base, version, root, written,
-                               group_rows(written, self._store.nodes.get))
+            groups, slots = self._groups.encode(written, self._store.nodes.get)
+            return HeadsUpdate(base, version, root, written, groups, slots)
 
     def prove_at(self, stream: UUID, version: int,
                  ) -> tuple[StreamHead | None, HeadProof] | None:
@@ -580,4 +667,5 @@ class CurrentHeads:
             if self._store.version != update.base:
                 return False
             self._store.put(update.version, update.nodes)
+            self._groups.merge(update.slots)
             return True

@@ -5,7 +5,7 @@ with every checkpoint's ``heads`` line and every stored node version.
 checkpoint's run of leaves as one version, as the writer did: every checkpoint size is a version
 (docs/evidence-format.md, Stream heads map, What the map holds), so the nodes it rewrites are
 exactly the nodes the writer rewrote for that version, and the node groups holding them are
-the rows it stored (:func:`~ledger.log.heads.group_rows`). Only the current map is kept
+the rows it stored (:class:`~ledger.log.heads.GroupSlots`). Only the current map is kept
 (:class:`~ledger.log.heads.LatestNodeStore`): a version costs what the append paid for it, about
 ``log2(streams)`` hashes per stream it moves. :meth:`RecomputedHeads.compare` then checks a
 version's stored rows and its checkpoint's ``heads`` root, naming the streams whose heads differ.
@@ -23,13 +23,13 @@ from ledger.crypto.suites import Profile
 from ledger.errors import HeadProofError
 from ledger.log.headmap import HeadMap, LeafNode, Node, StreamHead, head_key
 from ledger.log.heads import (
+    GroupSlots,
     HeadRow,
     LatestNodeStore,
     OverlayNodeStore,
     decode_group,
     decode_prefix,
     encode_prefix,
-    group_rows,
     map_stream,
 )
 from ledger.log.writer import LeafRow
@@ -76,6 +76,9 @@ class RecomputedHeads:
     _cuts: list[int] = field(default_factory=list)
     _next: int = 0
     _store: LatestNodeStore = field(default_factory=LatestNodeStore)
+    _groups: GroupSlots = field(default_factory=GroupSlots)
+    """The stored groups slot by slot, so that a version's groups are encoded from the slots
+    it changes, as the writer encodes them."""
     _heads: dict[UUID, StreamHead] = field(default_factory=dict)
     _pending: dict[UUID, tuple[int, bytes, int]] = field(default_factory=dict)
     _key_of: dict[UUID, bytes] = field(default_factory=dict)
@@ -150,8 +153,10 @@ class RecomputedHeads:
             root = heads.root()
         written = overlay.written
         self._store.put(version, written)
-        nodes = self._store.nodes  # the map as of this version: the groups are read from it
-        groups = group_rows(written, nodes.get)
+        # The groups holding what the version rewrote, as the writer stored them; a group not
+        # kept yet is read from the map as of this version.
+        groups, slots = self._groups.encode(written, self._store.nodes.get)
+        self._groups.merge(slots)
         self._heads.update(changes.values())
         self.done.append(HeadsVersion(version, root, written, groups))
 

@@ -9,6 +9,8 @@ import random
 import uuid
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ledger.crypto.suites import GM, INTL, Profile
 from ledger.errors import IntegrityFailedError
@@ -37,6 +39,7 @@ from ledger.log.heads import (
     encode_node,
     encode_prefix,
     group_of,
+    group_rows,
     head_changes,
     map_stream,
 )
@@ -273,6 +276,48 @@ def test_a_batch_stores_every_group_it_touches_whole_in_few_rows(profile: Profil
         assert encode_group(sorted(
             ((1 << (d - top)) - 1 + (p - (prefix << (d - top))), node)
             for (d, p), node in decoded.items())) == data
+
+
+_STREAMS = [uuid.UUID(int=(i + 1) * 0x9E3779B97F4A7C15) for i in range(300)]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.booleans(), st.lists(st.integers(0, 299), max_size=40)),
+                min_size=1, max_size=30),
+       st.sampled_from(PROFILES))
+def test_groups_kept_slot_by_slot_are_the_groups_a_walk_encodes(
+        batches: list[tuple[bool, list[int]]], profile: Profile) -> None:
+    """Two processes take turns appending (each flag: which one), the other catching up from
+    the rows it committed. Whatever the order — streams added one by one, so that leaves
+    move down and new groups open below the old ones — every version's rows, encoded from
+    the slots a process keeps, are the rows a walk of the map gives, and each decodes to
+    exactly the map's nodes in that group."""
+    maps = (CurrentHeads(profile), CurrentHeads(profile))
+    seqs: dict[uuid.UUID, int] = {}
+    size = 0
+    for second, picks in batches:
+        writer, other = (maps[1], maps[0]) if second else maps
+        changes: dict[uuid.UUID, StreamHead] = {}
+        for pick in picks:
+            stream = _STREAMS[pick]
+            seqs[stream] = seqs.get(stream, 0) + 1
+            changes[stream] = _head(seqs[stream], size)
+            size += 1
+        version = size if changes else size + 1
+        size = version
+        writer.catch_up(writer.version, [])
+        update = writer.plan(writer.version, changes, version)
+        assert update is not None
+        base = writer._store.nodes
+        assert update.groups == group_rows(update.nodes, base.get)
+        assert writer.commit(update)
+        nodes = writer._store.nodes
+        for (top, prefix), data in update.groups.items():
+            assert decode_group(profile, top, prefix, data) == {
+                position: node for position, node in nodes.items()
+                if group_of(*position, leaf=isinstance(node, LeafNode)) == (top, prefix)}
+        other.catch_up(version, update.rows())
+        assert other.root() == writer.root()
 
 
 def test_a_proof_decodes_only_its_path_of_a_group() -> None:
