@@ -43,6 +43,7 @@ import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Final, NamedTuple, Protocol, TypeAlias
 from uuid import UUID
 
@@ -127,10 +128,16 @@ class StreamHead:
     leaf_index: int
 
     def __post_init__(self) -> None:
-        """Validate the fields."""
-        _check_u64("head seq", self.seq, 1)
-        _check_hash("head entry hash", self.entry_hash)
-        _check_u64("head leaf index", self.leaf_index, 0)
+        """Validate the fields (one test for a well-formed head: ``ledger verify`` makes one
+        per entry; the checks that name the fault run only when it fails)."""
+        seq, entry_hash, leaf_index = self.seq, self.entry_hash, self.leaf_index
+        if (type(seq) is int and 1 <= seq <= _MAX_U64 and type(entry_hash) is bytes
+                and len(entry_hash) == _HASH_SIZE and type(leaf_index) is int
+                and 0 <= leaf_index <= _MAX_U64):
+            return
+        _check_u64("head seq", seq, 1)
+        _check_hash("head entry hash", entry_hash)
+        _check_u64("head leaf index", leaf_index, 0)
 
     def value(self) -> bytes:
         """Return the 48-byte value ``seq (u64 BE) ‖ entry_hash ‖ leaf_index (u64 BE)``."""
@@ -482,6 +489,11 @@ class InternalNode(NamedTuple):
     hash: bytes
 
 
+_new_internal: Callable[[tuple[bytes, bytes, bytes]], InternalNode] = partial(
+    tuple.__new__, InternalNode)
+"""``InternalNode(left, right, hash)`` without the named tuple's Python-level ``__new__``: the
+walks make one per node they rewrite."""
+
 Node: TypeAlias = LeafNode | InternalNode
 """A stored node; an empty subtree is not stored (``None``)."""
 
@@ -677,7 +689,8 @@ class HeadMap:
         digest = profile.hash.digest  # value_hash and leaf_hash, inlined: two a changed stream
         items: list[tuple[int, LeafNode]] = []
         for key, (_, head) in changes.items():
-            _check_hash("key", key)
+            if type(key) is not bytes or len(key) != _HASH_SIZE:
+                _check_hash("key", key)
             vh = digest(head.value())
             items.append((int.from_bytes(key, "big"),
                           LeafNode(key, head, vh, digest(_LEAF_PREFIX + key + vh))))
@@ -752,7 +765,7 @@ class _Update:
             assert (EMPTY if child is None else child.hash) == right, (depth + 1, prefix << 1 | 1)
             right = self.into(depth + 1, (prefix << 1) | 1, child, keys, leaves, mid, hi)
         digest = self._digest(_NODE_PREFIX + left + right)
-        self.written[depth, prefix] = InternalNode(left, right, digest)
+        self.written[depth, prefix] = _new_internal((left, right, digest))
         return digest
 
     def _build(self, depth: int, prefix: int, keys: list[int],  # noqa: PLR0917
@@ -775,7 +788,7 @@ class _Update:
         left = self._build(depth + 1, prefix << 1, keys, leaves, lo, mid)
         right = self._build(depth + 1, (prefix << 1) | 1, keys, leaves, mid, hi)
         digest = self._digest(_NODE_PREFIX + left + right)
-        self.written[depth, prefix] = InternalNode(left, right, digest)
+        self.written[depth, prefix] = _new_internal((left, right, digest))
         return digest
 
     def _internal(self, depth: int, prefix: int, left: bytes, right: bytes) -> bytes:

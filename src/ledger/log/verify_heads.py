@@ -146,8 +146,9 @@ class RecomputedHeads:
         heads = HeadMap(self.profile, overlay)
         if changes:
             # HeadMap.apply for keys already hashed (two streams never share a key: the
-            # keys are SHA-256 or SM3 of distinct ids).
-            root = heads._apply_keyed(changes, version)
+            # keys are SHA-256 or SM3 of distinct ids); the walk reads the map's dict directly
+            # (every read is at the overlay's base).
+            root = heads._apply_keyed(changes, version, self._store.nodes.get)
         else:
             overlay.put(version, {})
             root = heads.root()
