@@ -1,6 +1,11 @@
 """A/B of two commits in one run: the same benchmark from an old commit and from this tree, in turns.
 
     .venv/bin/python scripts/bench/ab.py OLD_REF [--new NEW_REF] [--rounds 3] bench_group.py -- --backend both
+    .venv/bin/python scripts/bench/ab.py HEAD --old-patch scripts/bench/patches/verify-without-heads-map.patch bench_verify.py -- --reuse URL --no-bare
+
+``--old-patch`` applies a patch of ``patches/`` to OLD_REF's tree: the same commit less one
+feature (``verify-without-heads-map.patch``: ``ledger verify`` without recomputing the stream
+heads map; ``without-heads-map.patch``: appends without the map).
 
 OLD_REF (and NEW_REF, if given; else the working tree) is checked out into a temporary git
 worktree; each round runs the old tree's copy of the
@@ -86,6 +91,9 @@ def main() -> None:
     p.add_argument("old", help="the commit to compare against (e.g. HEAD~5, a sha)")
     p.add_argument("--new", default=None, help="the commit to compare (default: working tree)")
     p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--old-patch", metavar="FILE", default=None,
+                   help="apply this patch to OLD_REF's tree first (patches/: OLD_REF less one"
+                        " feature)")
     p.add_argument("script", help="a script of scripts/bench, e.g. bench_group.py")
     p.add_argument("args", nargs=argparse.REMAINDER, help="its arguments (after --)")
     a = p.parse_args()
@@ -94,6 +102,9 @@ def main() -> None:
         old = Path(tmp) / "old"
         subprocess.run(["git", "worktree", "add", "--detach", "-q", str(old), a.old], cwd=ROOT,
                        check=True)
+        if a.old_patch is not None:
+            subprocess.run(["git", "apply", str(Path(a.old_patch).resolve())], cwd=old,
+                           check=True)
         new = ROOT
         if a.new is not None:
             new = Path(tmp) / "new"
