@@ -9,12 +9,14 @@ on the bytes it asked for, whatever the allocator does.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from pagestest import csrf_of, sign_in_client
 
 from api.app import create_app
 from api.limits import RateLimiter
@@ -137,6 +139,35 @@ def test_uploads_are_rate_limited_per_token(client: TestClient, auth: Auth,
              "content-type": "application/pdf"}  # another token of the same actor: its own
     assert client.post("/api/v1/documents", content=b"%PDF-1.4 other",
                        headers=other).status_code == 201
+
+
+def test_page_uploads_are_rate_limited_per_actor_across_sessions(ledger: Ledger,
+                                                                auth: Auth) -> None:
+    """The forms' upload spends from the same limit, per actor: signing in again (a second
+    session) gives no new allowance."""
+    app = create_app(ledger=ledger)
+    with TestClient(app) as first, TestClient(app) as second:
+        csrfs = []
+        for client in (first, second):
+            sign_in_client(client, ledger.tokens.issue("edu-wang"))
+            csrfs.append(csrf_of(client.get("/apply").text))
+        for n in range(3):
+            client, csrf = (first, csrfs[0]) if n % 2 == 0 else (second, csrfs[1])
+            assert client.post("/documents", content=b"%PDF-1.4 page " + bytes([48 + n]),
+                               headers={"Content-Type": "application/pdf",
+                                        "X-CSRF-Token": csrf}).status_code == 200
+        refused = second.post("/documents", content=b"%PDF-1.4 page more", headers={
+            "Content-Type": "application/pdf", "X-CSRF-Token": csrfs[1]})
+        assert refused.status_code == 429
+        assert int(refused.headers["retry-after"]) >= 1
+        assert refused.json()["errors"][0]["field"] == "file"
+        assert ledger.log.get_document(hashlib.sha256(b"%PDF-1.4 page more").hexdigest()) \
+            is None  # refused before it was stored
+    headers = auth("edu-wang") | {"content-type": "application/pdf"}  # a token: its own
+    assert app.state.upload_limiter is not None
+    with TestClient(app) as client:
+        assert client.post("/api/v1/documents", content=b"%PDF-1.4 api",
+                           headers=headers).status_code == 201
 
 
 def test_the_rate_refills_over_time() -> None:

@@ -54,7 +54,7 @@ from api.pages.routes import (
 from api.pages.security import CSRF_FIELD, CSRF_HEADER
 from api.pages.text import parse_day
 from api.problems import ledger_problem
-from api.routers.documents import owner_of
+from api.routers.documents import owner_of, upload_limiter
 from api.services import Actor, EventInput
 from ledger.errors import (
     AuthorisationError,
@@ -62,6 +62,7 @@ from ledger.errors import (
     KeyNotValidError,
     LedgerError,
     ProjectNotFoundError,
+    RateLimitedError,
     RuleViolationError,
     ValidationFailedError,
 )
@@ -581,6 +582,12 @@ async def upload_document(request: Request) -> Response:
     actor = ctx.need_actor()
     _check_csrf(ctx, request.headers.get(CSRF_HEADER))
     ctx.service.require_reader(actor)
+    try:  # the API's limit, per actor here: a new session is no new allowance
+        upload_limiter(request, ctx.service).take(f"pages:{actor.actor}")
+    except RateLimitedError as exc:
+        return JSONResponse({"errors": [{"field": "file", "message": ctx.t(
+            "form.upload_rate", seconds=exc.retry_after)}]}, status_code=429,
+            headers={"Retry-After": str(exc.retry_after)})
     limit = ctx.service.ledger.settings.max_document_bytes
     data = bytearray()
     async for chunk in request.stream():

@@ -397,6 +397,8 @@ _STRINGS: dict[str, tuple[str, str]] = {
     # errors
     "error.title": ("无法完成请求", "The request could not be completed"),
     "error.404": ("未找到该项目（或您无权查看）。", "Project not found (or not yours to see)."),
+    "form.upload_rate": ("上传过于频繁，请 {seconds} 秒后再试。",
+                         "Too many uploads; try again in {seconds} s."),
     "error.403": ("您的角色无权执行此操作。", "Your role may not do this."),
     "error.back": ("返回项目库", "Back to the library"),
     "error.bad_time": ("时间格式不正确", "The time is not valid"),
