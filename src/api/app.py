@@ -14,7 +14,12 @@ from fastapi.staticfiles import StaticFiles
 from starlette.routing import request_response
 
 from api import observability, pages, problems, reminding, witnessing
-from api.lean_route import Handler, refusing_duplicate_keys
+from api.lean_route import (
+    Handler,
+    query_names,
+    refusing_duplicate_keys,
+    refusing_unknown_query,
+)
 from api.limits import BodyLimit, settings_of_app
 from api.routers import (
     actors,
@@ -125,19 +130,31 @@ def _routes(app: FastAPI) -> None:
 def include(app: FastAPI, router: APIRouter) -> None:
     """Include a router (every router goes through here): each of its routes whose body
     FastAPI parses refuses duplicate JSON keys (422), as the filing routes, which parse their
-    own body, do (:func:`api.lean_route.refuse_duplicate_keys`)."""
+    own body, do (:func:`api.lean_route.refuse_duplicate_keys`); each operation of the API
+    document refuses query parameters it does not declare (422,
+    :func:`api.lean_route.refusing_unknown_query`)."""
     for route in router.routes:
-        if (isinstance(route, APIRoute) and route.body_field is not None
-                and not getattr(route, "reads_its_own_body", False)
-                and not getattr(route, "refuses_duplicate_keys", False)):
-            make = route.get_route_handler  # FastAPI builds the handler from this, per app
+        if not isinstance(route, APIRoute) or getattr(route, "checked_by_include", False):
+            continue
+        duplicates = (route.body_field is not None
+                      and not getattr(route, "reads_its_own_body", False))
+        allowed = query_names(route) if route.include_in_schema else None
+        if not duplicates and allowed is None:
+            continue
+        make = route.get_route_handler  # FastAPI builds the handler from this, per app
 
-            def checked(make: Callable[[], Handler] = make) -> Handler:
-                return refusing_duplicate_keys(make())
+        def checked(make: Callable[[], Handler] = make, duplicates: bool = duplicates,
+                    allowed: frozenset[str] | None = allowed) -> Handler:
+            handler = make()
+            if duplicates:
+                handler = refusing_duplicate_keys(handler)
+            if allowed is not None:
+                handler = refusing_unknown_query(handler, allowed)
+            return handler
 
-            route.get_route_handler = checked  # type: ignore[method-assign,assignment]
-            route.app = request_response(checked())
-            route.refuses_duplicate_keys = True  # type: ignore[attr-defined]
+        route.get_route_handler = checked  # type: ignore[method-assign,assignment]
+        route.app = request_response(checked())
+        route.checked_by_include = True  # type: ignore[attr-defined]
     app.include_router(router)
 
 

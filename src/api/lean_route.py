@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from fastapi import Request, Response
+from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, TypeAdapter, ValidationError
@@ -110,3 +111,39 @@ def refusing_duplicate_keys(handler: Handler) -> Handler:
         return await handler(request)
 
     return checked
+
+
+def refusing_unknown_query(handler: Handler, allowed: frozenset[str]) -> Handler:
+    """``handler`` behind a check that the request names no query parameter beyond
+    ``allowed`` (the operation's own): FastAPI ignores the others, so a misspelt filter
+    (``?unti=edu``) would quietly answer for every unit. 422, naming each unknown one."""
+
+    async def checked(request: Request) -> Response:
+        unknown = sorted(set(request.query_params) - allowed)
+        if unknown:
+            raise RequestValidationError([{
+                "type": "extra_forbidden", "loc": ("query", name),
+                "msg": "not a query parameter of this operation"
+                       + (f" (it takes {', '.join(sorted(allowed))})" if allowed else ""),
+                "input": None} for name in unknown])
+        return await handler(request)
+
+    return checked
+
+
+def query_names(route: APIRoute) -> frozenset[str]:
+    """The query parameters ``route`` declares, its dependencies' included (a parameter
+    declared as a model stands for its fields)."""
+    names: set[str] = set()
+    pending: list[Dependant] = [route.dependant]
+    while pending:
+        dependant = pending.pop()
+        for param in dependant.query_params:
+            model = param.field_info.annotation
+            if isinstance(model, type) and issubclass(model, BaseModel):
+                names.update(field.alias or name for name, field in model.model_fields.items())
+            else:
+                names.add(param.alias)
+        pending.extend(dependant.dependencies)
+    return frozenset(names)
+

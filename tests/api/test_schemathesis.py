@@ -161,3 +161,23 @@ def test_log_query_errors_are_not_called_invalid_filings(ledger: Ledger) -> None
     response = client.get("/log/proof/consistency?first=5&second=2", headers=headers)
     assert response.status_code == 422
     assert response.json()["title"] == "The request is invalid"
+
+
+def test_a_query_parameter_an_operation_does_not_take_is_refused(ledger: Ledger) -> None:
+    """FastAPI ignores query parameters it was not told of: a misspelt filter would quietly
+    answer for every unit. Every operation of the API document refuses them, naming them."""
+    from fastapi.testclient import TestClient  # noqa: PLC0415
+
+    ledger.register_actor("office-y", Role.OFFICE, None, "office")
+    client = TestClient(create_app(ledger=ledger))
+    headers = {"Authorization": f"Bearer {ledger.tokens.issue('office-y')}"}
+    assert client.get("/api/v1/projects?unit=edu", headers=headers).status_code == 200
+    response = client.get("/api/v1/projects?unti=edu", headers=headers)
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["errors"][0]["field"] == "query.unti"
+    assert "unit" in response.json()["errors"][0]["message"]  # what it does take
+    assert client.get("/api/v1/obligations?overdue=true&foo=1",
+                      headers=headers).status_code == 422
+    assert client.get("/log/checkpoint?x=1", headers=headers).status_code == 422  # the log's
+    assert client.get("/log/checkpoint", headers=headers).status_code == 200
