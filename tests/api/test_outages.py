@@ -36,7 +36,7 @@ from ledgertest import upload_example_documents
 
 ROOT = Path(__file__).resolve().parents[2]
 POOL_TIMEOUT = 1  # seconds a request may wait for a connection (LEDGER_POOL_TIMEOUT)
-SLOWEST = POOL_TIMEOUT + 8.0  # the longest any answer may take, outage (4 s) or not, on a busy machine
+SLOWEST = POOL_TIMEOUT + 8.0  # the longest any answer may take, outage (4 s) or not, busy or not
 
 
 def _free_port() -> int:
