@@ -133,8 +133,11 @@ def main() -> None:
                     for i in range(args.projects)]
         origin, today = ledger.identity.origin, ledger.today()
         ledger.close()
+        # `test`: the ledger built above is sealed under the placeholder master key, which
+        # any other environment refuses outside a demo database (docs/keys.md).
         ours, ours_url = _serve("api.app:create_app", {"LEDGER_DATABASE_URL": url,
-                                                       "LEDGER_POOL_SIZE": "10"},
+                                                       "LEDGER_POOL_SIZE": "10",
+                                                       "LEDGER_ENVIRONMENT": "test"},
                                 args.workers)
         processes.append(ours)
         bare, bare_url = _serve("bare_app:create_app", {"BARE_SCHEMA": bare_schema})
