@@ -196,7 +196,6 @@ def test_an_outage_gives_503s_never_500s_and_nothing_hangs(
             before = sum(statuses.values())
             proxy.cut()
             time.sleep(4)
-            during = Counter(statuses)
             proxy.restore()
             time.sleep(6)
             after = Counter(statuses)
@@ -210,7 +209,9 @@ def test_an_outage_gives_503s_never_500s_and_nothing_hangs(
         process.terminate()
         process.wait(timeout=30)
     assert before > 0
-    assert sum(n for (_, status), n in (during - Counter()).items() if status == 503) > 0
+    # The outage's 503s, counted until a few seconds after it ended: on a busy machine a
+    # request cut off near its end may be answered after the restore.
+    assert sum(n for (_, status), n in (after - Counter()).items() if status == 503) > 0
     assert not any(status >= 500 and status != 503 for _, status in statuses), statuses
     assert slowest < SLOWEST, (slowest, statuses)
     assert last["filing", 201] > 0, (last, statuses)  # back once the database is
