@@ -5,28 +5,33 @@ with every checkpoint's ``heads`` line and every stored node version.
 checkpoint's run of leaves as one version, as the writer did: every checkpoint size is a version
 (docs/evidence-format.md, Stream heads map, What the map holds), so the nodes it rewrites are
 exactly the nodes the writer rewrote for that version, and the node groups holding them are
-the rows it stored (:class:`~ledger.log.heads.GroupSlots`). Only the current map is kept
-(:class:`~ledger.log.heads.LatestNodeStore`): a version costs what the append paid for it, about
-``log2(streams)`` hashes per stream it moves. :meth:`RecomputedHeads.compare` then checks a
-version's stored rows and its checkpoint's ``heads`` root, naming the streams whose heads differ.
-Before the map's first version (a log upgraded by ``ledger init``) the leaves only fold into the
-streams' heads; the first version is then the whole map, as the upgrade stored it.
+the rows it stored. :meth:`RecomputedHeads.compare` then checks a version's stored rows and its
+checkpoint's ``heads`` root, naming the streams whose heads differ. Before the map's first
+version (a log upgraded by ``ledger init``) the leaves only fold into the streams' heads; the
+first version is then the whole map, as the upgrade stored it.
+
+The map is replayed by :class:`ReplayedMap`, written for this pass alone and apart from the
+writer's :class:`~ledger.log.headmap.HeadMap`: verify applies every version of the log, some
+eight hashes an entry, so the per-node work is kept to a few dictionary operations (nodes by
+their position in heap order, hashed level by level, each group's stored bytes kept slot by
+slot). Being a second implementation is also the point of a check: the two agree on every root
+and every stored row (tests/ledger/log/test_verify_heads.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import hashlib
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Final, Protocol
 from uuid import UUID
 
 from ledger.crypto.suites import Profile
 from ledger.errors import HeadProofError
-from ledger.log.headmap import HeadMap, LeafNode, Node, StreamHead, head_key
+from ledger.log.headmap import EMPTY, KEY_BITS, LeafNode, Node, StreamHead, head_key
 from ledger.log.heads import (
-    GroupSlots,
+    GROUP_LEVELS,
     HeadRow,
-    LatestNodeStore,
-    OverlayNodeStore,
     decode_group,
     decode_prefix,
     encode_prefix,
@@ -37,16 +42,198 @@ from ledger.log.writer import LeafRow
 _LISTED = 10
 """Differing nodes described per version; the rest are counted."""
 
+_MAX_U64: Final = 2**64 - 1
+_SLOTS: Final = (1 << (GROUP_LEVELS + 1)) - 1
+_INTERNAL_TAGS: Final = tuple(bytes((slot, 0x01)) for slot in range(_SLOTS))
+_LEAF_TAGS: Final = tuple(bytes((slot, 0x00)) for slot in range(_SLOTS))
+_PENDING: Final = b""
+"""The hash of an internal node made by this version and not hashed yet (always hashed before
+it is read: it lies on the path of a leaf the version moves)."""
+
+GroupKey = tuple[int, bytes]
+"""A node group's position as ``head_nodes`` stores it: (depth, prefix bytes)."""
+
+
+class _Hash(Protocol):
+    def digest(self) -> bytes: ...
+
+
+class _Digested:
+    """A computed digest behind hashlib's ``new(data).digest()`` shape (profiles other than
+    SHA-256, whose hash is a function)."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: bytes) -> None:
+        self._value = value
+
+    def digest(self) -> bytes:
+        return self._value
+
+
+def _hasher(profile: Profile) -> Callable[[bytes], _Hash]:
+    """The profile's hash as a constructor whose result has ``digest()``: hashlib's own for
+    SHA-256 (no Python frame per hash), a wrapper around the suite otherwise."""
+    if profile.hash.name == "sha256":
+        return hashlib.sha256
+    suite_digest = profile.hash.digest
+    return lambda data: _Digested(suite_digest(data))
+
+
+class ReplayedMap:
+    """The stream heads map moved forward version by version, for verification only.
+
+    A node is addressed by its heap number ``2^depth + prefix`` (the root is 1, the children
+    of ``i`` are ``2i`` and ``2i + 1``), so a parent is ``i >> 1`` and the nodes of one depth
+    can be hashed together after those below them. Only the current version is kept: each
+    position's hash, which leaf is where, and every node group's 31 stored slots (``slot ‖
+    node`` or empty, as :mod:`ledger.log.heads` encodes them), so that a version's rows are the
+    joins of the groups it touched.
+    """
+
+    def __init__(self, profile: Profile) -> None:
+        """An empty map under ``profile``'s hash."""
+        self._new = _hasher(profile)
+        self._hashes: dict[int, bytes] = {}
+        self._leaf_at: dict[bytes, int] = {}  # key -> its leaf's position
+        self._key_at: dict[int, bytes] = {}  # a leaf's position -> its key
+        self._bodies: dict[bytes, bytes] = {}  # key -> key ‖ value, a leaf's stored bytes
+        self._slots: dict[int, list[bytes]] = {}  # a group's top position -> its slots
+        self._group_keys: dict[int, GroupKey] = {}
+
+    def root(self) -> bytes:
+        """The current root (:data:`~ledger.log.headmap.EMPTY` for the empty map)."""
+        return self._hashes.get(1, EMPTY)
+
+    def apply(self, changes: Sequence[tuple[bytes, bytes]]
+              ) -> tuple[bytes, dict[GroupKey, bytes]]:
+        """Set each ``(key, value)`` (distinct keys, 48-byte values); return the new root and
+        the stored bytes of every node group holding a node that changed, by position."""
+        new, hashes, slots = self._new, self._hashes, self._slots
+        leaf_at, bodies = self._leaf_at, self._bodies
+        levels: dict[int, set[int]] = {}  # depth -> internal nodes to hash there
+        for key, value in changes:
+            i = leaf_at.get(key)
+            if i is None:
+                i = self._insert(key, levels)
+            body = bodies[key] = key + value
+            hashes[i] = new(b"\x11" + key + new(value).digest()).digest()
+            top, slot = _leaf_slot(i)
+            self._group(top)[slot] = _LEAF_TAGS[slot] + body
+            depth = i.bit_length() - 1
+            if depth:
+                parents = levels.get(depth - 1)
+                if parents is None:
+                    levels[depth - 1] = {i >> 1}
+                else:
+                    parents.add(i >> 1)
+        if not levels:  # nothing changed, or one stream and its leaf is the root
+            return self.root(), (self._rows([1]) if changes else {})
+        # Level by level from the deepest: every node is hashed after both its children. A
+        # group's top is an internal node at a depth that is a multiple of four, and every
+        # group a version changes has its top among the nodes it hashes (the top is above
+        # whatever changed in the group), so those are the groups to store.
+        get, tags, empty = hashes.get, _INTERNAL_TAGS, EMPTY
+        tops: list[int] = []
+        depth = max(levels)
+        nodes = levels[depth]
+        while True:
+            level = depth % GROUP_LEVELS
+            base = (1 << level) - 1
+            above = levels.get(depth - 1) if depth else None
+            if above is None:
+                above = set()
+            for i in nodes:
+                pair = get(2 * i, empty) + get(2 * i + 1, empty)
+                hashes[i] = new(b"\x12" + pair).digest()
+                slot = base + (i & base)
+                group = slots.get(i >> level)
+                if group is None:
+                    group = self._group(i >> level)
+                group[slot] = tags[slot] + pair
+                above.add(i >> 1)
+            if level == 0:
+                tops.extend(nodes)
+            if depth == 0:
+                break
+            depth -= 1
+            nodes = above
+        return hashes[1], self._rows(tops)
+
+    def _rows(self, tops: Iterable[int]) -> dict[GroupKey, bytes]:
+        """The stored bytes of the groups at ``tops``, by their stored position."""
+        slots, keys = self._slots, self._group_keys
+        rows: dict[GroupKey, bytes] = {}
+        for top in tops:
+            where = keys.get(top)
+            if where is None:
+                depth = top.bit_length() - 1
+                where = keys[top] = (depth, encode_prefix(depth, top ^ (1 << depth)))
+            rows[where] = b"".join(slots[top])
+        return rows
+
+    def _group(self, top: int) -> list[bytes]:
+        """The slots of the group at ``top``, made empty if it has none yet."""
+        group = self._slots.get(top)
+        if group is None:
+            group = self._slots[top] = [b""] * _SLOTS
+        return group
+
+    def _insert(self, key: bytes, levels: dict[int, set[int]]) -> int:
+        """Place a new key's leaf (its hash is set by the caller); return its position.
+
+        Walking down along the key's bits ends in an empty position, where the leaf goes, or
+        in another stream's leaf: both then move down to the depth below the first bit their
+        keys differ in, and the positions between become internal nodes (the shortcut rule).
+        """
+        k = int.from_bytes(key, "big")
+        hashes, key_at = self._hashes, self._key_at
+        i, depth = 1, 0
+        while True:
+            other = key_at.get(i)
+            if other is not None:
+                o = int.from_bytes(other, "big")
+                below = KEY_BITS + 1 - (k ^ o).bit_length()  # both leaves' new depth
+                top, slot = _leaf_slot(i)
+                self._slots[top][slot] = b""  # (a group's fifth level keeps only leaves)
+                del key_at[i]
+                moved = (1 << below) | (o >> (KEY_BITS - below))
+                key_at[moved] = other
+                self._leaf_at[other] = moved
+                hashes[moved] = hashes.pop(i)  # a leaf's hash does not depend on its place
+                top, slot = _leaf_slot(moved)
+                self._group(top)[slot] = _LEAF_TAGS[slot] + self._bodies[other]
+                levels.setdefault(below - 1, set()).add(moved >> 1)
+                for up in range(1, below - depth + 1):
+                    hashes[moved >> up] = _PENDING
+                i = (1 << below) | (k >> (KEY_BITS - below))
+                break
+            if i not in hashes:
+                break
+            depth += 1
+            i = (i << 1) | ((k >> (KEY_BITS - depth)) & 1)
+        key_at[i] = key
+        self._leaf_at[key] = i
+        return i
+
+
+def _leaf_slot(i: int) -> tuple[int, int]:
+    """The group (its top's position) and slot of a leaf at position ``i``: a leaf right below
+    a group's fourth level is kept in that group (:func:`ledger.log.heads.group_of`)."""
+    depth = i.bit_length() - 1
+    above = depth - 1 if depth else 0
+    level = depth - (above - above % GROUP_LEVELS)
+    return i >> level, (1 << level) - 1 + (i & ((1 << level) - 1))
+
 
 @dataclass(frozen=True)
 class HeadsVersion:
-    """One version of the recomputed map: its root, the nodes it rewrote and the node groups
-    holding them (the rows the writer stores), by the group's top position."""
+    """One version of the recomputed map: its root and the node groups it rewrote (the rows
+    the writer stores), by their stored position."""
 
     version: int
     root: bytes
-    written: Mapping[tuple[int, int], Node]
-    groups: Mapping[tuple[int, int], bytes]
+    groups: Mapping[GroupKey, bytes]
 
 
 @dataclass(frozen=True)
@@ -75,11 +262,9 @@ class RecomputedHeads:
     """Leaves that cannot be their stream's next head (the chain checks report them too)."""
     _cuts: list[int] = field(default_factory=list)
     _next: int = 0
-    _store: LatestNodeStore = field(default_factory=LatestNodeStore)
-    _groups: GroupSlots = field(default_factory=GroupSlots)
-    """The stored groups slot by slot, so that a version's groups are encoded from the slots
-    it changes, as the writer encodes them."""
-    _heads: dict[UUID, StreamHead] = field(default_factory=dict)
+    _map: ReplayedMap | None = None
+    _heads: dict[UUID, tuple[int, int]] = field(default_factory=dict)
+    """Each stream's head in the map as (seq, leaf index)."""
     _pending: dict[UUID, tuple[int, bytes, int]] = field(default_factory=dict)
     _key_of: dict[UUID, bytes] = field(default_factory=dict)
     """Each stream's map key, hashed once rather than at every version that moves it."""
@@ -89,6 +274,7 @@ class RecomputedHeads:
         """The versions: the start and every checkpoint size after it."""
         if self.start is not None:
             self._cuts = sorted({self.start, *(s for s in self.sizes if s > self.start)})
+        self._map = ReplayedMap(self.profile)
 
     @property
     def active(self) -> bool:
@@ -123,43 +309,35 @@ class RecomputedHeads:
 
     def _cut(self, version: int) -> None:
         """Apply the leaves since the last version as version ``version``."""
-        changes: dict[bytes, tuple[UUID, StreamHead]] = {}
-        key_of = self._key_of
+        changes: list[tuple[bytes, bytes]] = []
+        key_of, heads = self._key_of, self._heads
         for stream, (seq, digest, index) in self._pending.items():
-            old = self._heads.get(stream)
-            if old is not None and (seq <= old.seq or index <= old.leaf_index):
+            old = heads.get(stream)
+            if old is not None and (seq <= old[0] or index <= old[1]):
                 self.problems.append(HeadsProblem(
                     f"stream {stream}'s entry seq {seq} at leaf {index} does not follow its head,"
-                    f" seq {old.seq} at leaf {old.leaf_index}: left out of the recomputed map",
+                    f" seq {old[0]} at leaf {old[1]}: left out of the recomputed map",
                     version, (str(stream),)))
                 continue
+            if not (type(seq) is int and 1 <= seq <= _MAX_U64 and type(digest) is bytes
+                    and len(digest) == len(EMPTY) and type(index) is int
+                    and 0 <= index <= _MAX_U64):
+                try:
+                    StreamHead(seq, digest, index)  # for its message
+                except HeadProofError as exc:
+                    self.problems.append(HeadsProblem(
+                        f"stream {stream}'s leaf {index} cannot be a head: {exc}", version,
+                        (str(stream),)))
+                    continue
             key = key_of.get(stream)
             if key is None:
                 key = key_of[stream] = head_key(self.profile, stream)
-            try:
-                changes[key] = (stream, StreamHead(seq, digest, index))
-            except HeadProofError as exc:
-                self.problems.append(HeadsProblem(f"stream {stream}'s leaf {index} cannot be a"
-                                                  f" head: {exc}", version, (str(stream),)))
+            changes.append((key, seq.to_bytes(8, "big") + digest + index.to_bytes(8, "big")))
+            heads[stream] = (seq, index)
         self._pending.clear()
-        overlay = OverlayNodeStore(self._store)
-        heads = HeadMap(self.profile, overlay)
-        if changes:
-            # HeadMap.apply for keys already hashed (two streams never share a key: the
-            # keys are SHA-256 or SM3 of distinct ids); the walk reads the map's dict directly
-            # (every read is at the overlay's base).
-            root = heads._apply_keyed(changes, version, self._store.nodes.get)
-        else:
-            overlay.put(version, {})
-            root = heads.root()
-        written = overlay.written
-        self._store.put(version, written)
-        # The groups holding what the version rewrote, as the writer stored them; a group not
-        # kept yet is read from the map as of this version.
-        groups, slots = self._groups.encode(written, self._store.nodes.get)
-        self._groups.merge(slots)
-        self._heads.update(changes.values())
-        self.done.append(HeadsVersion(version, root, written, groups))
+        assert self._map is not None
+        root, groups = self._map.apply(changes)
+        self.done.append(HeadsVersion(version, root, groups))
 
     # --- comparing with what is stored -------------------------------------------------------
 
@@ -173,14 +351,16 @@ class RecomputedHeads:
         that the stored map agrees with the entries (a checkpoint signed over a wrong line).
         """
         version = computed.version
-        rows: dict[tuple[int, bytes], bytes] = {(d, p): n for _, d, p, n in stored or ()}
+        rows: dict[GroupKey, bytes] = {(d, p): n for _, d, p, n in stored or ()}
         groups = computed.groups if stored is not None else {}
         differing: list[str] = []
         streams: list[str] = []
-        for (depth, prefix), group in groups.items():
-            found = rows.pop((depth, encode_prefix(depth, prefix)), None)
+        for where, group in groups.items():
+            found = rows.pop(where, None)
             if found == group:
                 continue
+            depth = where[0]
+            prefix = decode_prefix(depth, where[1])
             named = self._streams_of(depth, prefix, group, found)
             streams.extend(s for s in named if s not in streams)
             what = "missing" if found is None else "differs from the one recomputed"

@@ -1,0 +1,131 @@
+"""``ledger.log.verify_heads``: the map ``ledger verify`` replays is the writer's map.
+
+:class:`ReplayedMap` is a second implementation of the stream heads map, written for speed
+(nodes by heap position, hashed level by level). These tests hold it to the writer's
+:class:`~ledger.log.headmap.HeadMap` at every version: the same root, and the same stored rows
+for the node groups the version rewrote, encoded by :func:`ledger.log.heads.group_rows` (which
+walks each group from the map, independently of the replay's slots).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ledger.crypto.suites import GM, INTL, Profile
+from ledger.log.headmap import EMPTY, HeadMap, StreamHead, head_key
+from ledger.log.heads import (
+    LatestNodeStore,
+    OverlayNodeStore,
+    encode_prefix,
+    group_rows,
+)
+from ledger.log.verify_heads import GroupKey, RecomputedHeads, ReplayedMap
+from ledger.log.writer import LeafRow
+
+_KEY_BITS = 256
+
+
+class _Writer:
+    """The writer's map (HeadMap over the current version's nodes), version by version, and
+    the rows each version stores."""
+
+    def __init__(self, profile: Profile) -> None:
+        self.profile = profile
+        self.store = LatestNodeStore()
+
+    def apply(self, changes: dict[bytes, StreamHead], version: int
+              ) -> tuple[bytes, dict[GroupKey, bytes]]:
+        overlay = OverlayNodeStore(self.store)
+        heads = HeadMap(self.profile, overlay)
+        named = {key: (f"stream {key.hex()[:8]}", head) for key, head in changes.items()}
+        root = heads._apply_keyed(named, version) if changes else heads.root()
+        written = overlay.written
+        self.store.put(version, written)
+        rows = group_rows(written, self.store.nodes.get)
+        return root, {(depth, encode_prefix(depth, prefix)): data
+                      for (depth, prefix), data in rows.items()}
+
+
+def _key(base: int, flip_at: int | None) -> bytes:
+    """``base`` with bit ``flip_at`` (from the top) flipped and the bits below it scrambled, so
+    that the key first differs from ``base`` at that depth: leaves that split deep."""
+    if flip_at is None:
+        return base.to_bytes(32, "big")
+    low = int.from_bytes(os.urandom(32), "big") & ((1 << (_KEY_BITS - 1 - flip_at)) - 1)
+    high = (base >> (_KEY_BITS - flip_at)) << (_KEY_BITS - flip_at)
+    bit = (~base >> (_KEY_BITS - 1 - flip_at)) & 1
+    return (high | (bit << (_KEY_BITS - 1 - flip_at)) | low).to_bytes(32, "big")
+
+
+# Keys near one base (sharing 0..40 leading bits, and a few very deep), so that versions add
+# streams next to existing leaves at every level of a group, on a group's fifth level, across
+# group boundaries and at the root.
+_KEYS = st.lists(st.one_of(st.none(), st.integers(0, 40), st.integers(250, 255)),
+                 min_size=1, max_size=40)
+_VERSIONS = st.lists(st.lists(st.integers(0, 39), max_size=12), min_size=1, max_size=12)
+
+
+@pytest.mark.parametrize("profile", [INTL, GM], ids=["intl", "gm"])
+@settings(max_examples=60, deadline=None)
+@given(flips=_KEYS, versions=_VERSIONS, base=st.integers(0, 2**_KEY_BITS - 1))
+def test_the_replayed_map_has_the_writers_root_and_rows_at_every_version(
+        profile: Profile, flips: list[int | None], versions: list[list[int]],
+        base: int) -> None:
+    keys = list(dict.fromkeys(_key(base, flip) for flip in flips))
+    writer, replayed = _Writer(profile), ReplayedMap(profile)
+    seqs: dict[bytes, int] = {}
+    leaf = 0
+    for picks in versions:
+        changes: dict[bytes, StreamHead] = {}
+        for pick in picks:
+            key = keys[pick % len(keys)]
+            seqs[key] = seqs.get(key, 0) + 1
+            changes[key] = StreamHead(seqs[key], os.urandom(32), leaf)
+            leaf += 1
+        version = leaf + 1
+        expected_root, expected_rows = writer.apply(changes, version)
+        root, rows = replayed.apply([(key, head.value()) for key, head in changes.items()])
+        assert root == expected_root
+        assert rows == expected_rows
+        assert replayed.root() == root
+
+
+def test_a_version_that_moves_no_stream_stores_nothing() -> None:
+    replayed = ReplayedMap(INTL)
+    assert replayed.apply([]) == (EMPTY, {})
+    key = os.urandom(32)
+    root, rows = replayed.apply([(key, StreamHead(1, os.urandom(32), 0).value())])
+    assert root != EMPTY
+    assert list(rows) == [(0, b"")]
+    assert replayed.apply([]) == (root, {})
+
+
+def _leaf(index: int, stream: uuid.UUID, seq: int) -> LeafRow:
+    return LeafRow(index, stream, seq, os.urandom(32), "2026-01-01T00:00:00Z", None, index + 1)
+
+
+def test_a_leaf_that_does_not_move_its_streams_head_forward_is_left_out_and_named() -> None:
+    a, b = uuid.uuid4(), uuid.uuid4()
+    leaves = [_leaf(0, a, 1), _leaf(1, b, 1), _leaf(2, a, 1), _leaf(3, b, 2)]
+    heads = RecomputedHeads(INTL, 0, [2, 4])
+    heads.extend(leaves)
+    heads.finish(4)
+    versions = heads.take()
+    assert [v.version for v in versions] == [0, 2, 4]
+    assert [p.streams for p in heads.problems] == [(str(a),)]
+    assert "does not follow its head, seq 1 at leaf 0" in heads.problems[0].message
+    # The map at 4 holds a's first head and b's second, as a writer's map would.
+    writer = _Writer(INTL)
+    key_a, key_b = (head_key(INTL, s) for s in (a, b))
+    assert versions[0].root == EMPTY
+    assert versions[0].groups == {}
+    assert (versions[1].root, versions[1].groups) == writer.apply(
+        {key_a: StreamHead(1, leaves[0].entry_hash, 0),
+         key_b: StreamHead(1, leaves[1].entry_hash, 1)}, 2)
+    assert (versions[2].root, versions[2].groups) == writer.apply(
+        {key_b: StreamHead(2, leaves[3].entry_hash, 3)}, 4)
