@@ -47,9 +47,9 @@ from ledger.log import merkle
 from ledger.log.checkpoint import SignedNote
 from ledger.log.entries import ZERO_HASH, Entry
 from ledger.log.headmap import EXTENSION_KEYWORD, heads_root
-from ledger.log.heads import LAYOUT, HeadRow
+from ledger.log.heads import LAYOUT
 from ledger.log.merkle import NodeId
-from ledger.log.verify_heads import HeadsProblem, RecomputedHeads
+from ledger.log.verify_heads import GroupKey, HeadsProblem, RecomputedHeads
 from ledger.log.verify_tree import RecomputedTree, compare_nodes
 from ledger.log.verify_worker import (
     NOT_ROOT,
@@ -488,16 +488,20 @@ class LedgerVerifier:
         if not versions:
             return
         upto = versions[-1].version
-        stored: dict[int, list[HeadRow]] = {}
+        stored: dict[int, dict[GroupKey, bytes]] = {}
         if self._rows_compared:
-            for row in self.store.iter_head_nodes(self._map_compared, upto):
-                stored.setdefault(row[0], []).append(row)
+            for version, depth, prefix, node in self.store.iter_head_nodes(self._map_compared,
+                                                                           upto):
+                rows = stored.get(version)
+                if rows is None:
+                    rows = stored[version] = {}
+                rows[depth, prefix] = node
         self._map_compared = upto
         problems: list[HeadsProblem] = [*self._map.problems]
         self._map.problems.clear()
         for computed in versions:
             problems.extend(self._map.compare(
-                computed, stored.pop(computed.version, []) if self._rows_compared else None,
+                computed, stored.pop(computed.version, {}) if self._rows_compared else None,
                 self._heads_lines.get(computed.version)))
         for version, rows in sorted(stored.items()):
             problems.append(HeadsProblem(

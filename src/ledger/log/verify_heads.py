@@ -21,6 +21,7 @@ and every stored row (tests/ledger/log/test_verify_heads.py).
 from __future__ import annotations
 
 import hashlib
+import struct
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final, Protocol
@@ -31,7 +32,6 @@ from ledger.errors import HeadProofError
 from ledger.log.headmap import EMPTY, KEY_BITS, LeafNode, Node, StreamHead, head_key
 from ledger.log.heads import (
     GROUP_LEVELS,
-    HeadRow,
     decode_group,
     decode_prefix,
     encode_prefix,
@@ -42,7 +42,9 @@ from ledger.log.writer import LeafRow
 _LISTED = 10
 """Differing nodes described per version; the rest are counted."""
 
-_MAX_U64: Final = 2**64 - 1
+_VALUE: Final = struct.Struct(">Q32sQ")
+"""A head's 48-byte value: seq, entry hash, leaf index (StreamHead.value)."""
+_HASH_SIZE: Final = 32
 _SLOTS: Final = (1 << (GROUP_LEVELS + 1)) - 1
 _INTERNAL_TAGS: Final = tuple(bytes((slot, 0x01)) for slot in range(_SLOTS))
 _LEAF_TAGS: Final = tuple(bytes((slot, 0x00)) for slot in range(_SLOTS))
@@ -109,30 +111,48 @@ class ReplayedMap:
               ) -> tuple[bytes, dict[GroupKey, bytes]]:
         """Set each ``(key, value)`` (distinct keys, 48-byte values); return the new root and
         the stored bytes of every node group holding a node that changed, by position."""
+        levels = self._set_leaves(changes)
+        if not levels:  # nothing changed, or one stream and its leaf is the root
+            return self.root(), (self._rows([1]) if changes else {})
+        return self._hash_levels(levels)
+
+    def _set_leaves(self, changes: Sequence[tuple[bytes, bytes]]) -> dict[int, set[int]]:
+        """Hash and place the changed leaves; return their parents by depth."""
         new, hashes, slots = self._new, self._hashes, self._slots
         leaf_at, bodies = self._leaf_at, self._bodies
-        levels: dict[int, set[int]] = {}  # depth -> internal nodes to hash there
+        levels: dict[int, set[int]] = {}
         for key, value in changes:
             i = leaf_at.get(key)
             if i is None:
                 i = self._insert(key, levels)
             body = bodies[key] = key + value
             hashes[i] = new(b"\x11" + key + new(value).digest()).digest()
-            top, slot = _leaf_slot(i)
-            self._group(top)[slot] = _LEAF_TAGS[slot] + body
-            depth = i.bit_length() - 1
+            depth = i.bit_length() - 1  # _leaf_slot, inlined: once per changed stream
+            above = depth - 1 if depth else 0
+            level = depth - (above - above % GROUP_LEVELS)
+            slot = (1 << level) - 1 + (i & ((1 << level) - 1))
+            group = slots.get(i >> level)
+            if group is None:
+                group = self._group(i >> level)
+            group[slot] = _LEAF_TAGS[slot] + body
             if depth:
                 parents = levels.get(depth - 1)
                 if parents is None:
                     levels[depth - 1] = {i >> 1}
                 else:
                     parents.add(i >> 1)
-        if not levels:  # nothing changed, or one stream and its leaf is the root
-            return self.root(), (self._rows([1]) if changes else {})
-        # Level by level from the deepest: every node is hashed after both its children. A
-        # group's top is an internal node at a depth that is a multiple of four, and every
-        # group a version changes has its top among the nodes it hashes (the top is above
-        # whatever changed in the group), so those are the groups to store.
+        return levels
+
+    def _hash_levels(self, levels: dict[int, set[int]]) -> tuple[bytes, dict[GroupKey, bytes]]:
+        """Hash the internal nodes of ``levels`` (depth -> positions) and their ancestors, the
+        deepest first, so that every node is hashed after both its children; return the root
+        and the rows of the groups they are in.
+
+        A group's top is an internal node at a depth that is a multiple of four, and every
+        group a version changes has its top among the nodes hashed here (the top is above
+        whatever changed in the group), so those are the groups to store.
+        """
+        new, hashes, slots = self._new, self._hashes, self._slots
         get, tags, empty = hashes.get, _INTERNAL_TAGS, EMPTY
         tops: list[int] = []
         depth = max(levels)
@@ -140,9 +160,9 @@ class ReplayedMap:
         while True:
             level = depth % GROUP_LEVELS
             base = (1 << level) - 1
-            above = levels.get(depth - 1) if depth else None
-            if above is None:
-                above = set()
+            parents = levels.get(depth - 1) if depth else None
+            if parents is None:
+                parents = set()
             for i in nodes:
                 pair = get(2 * i, empty) + get(2 * i + 1, empty)
                 hashes[i] = new(b"\x12" + pair).digest()
@@ -151,13 +171,13 @@ class ReplayedMap:
                 if group is None:
                     group = self._group(i >> level)
                 group[slot] = tags[slot] + pair
-                above.add(i >> 1)
+                parents.add(i >> 1)
             if level == 0:
                 tops.extend(nodes)
             if depth == 0:
                 break
             depth -= 1
-            nodes = above
+            nodes = parents
         return hashes[1], self._rows(tops)
 
     def _rows(self, tops: Iterable[int]) -> dict[GroupKey, bytes]:
@@ -286,11 +306,14 @@ class RecomputedHeads:
         if self.start is None:
             return
         cuts, pending = self._cuts, self._pending
+        cut = cuts[self._next] if self._next < len(cuts) else -1  # the next version, if any
         for leaf in leaves:
             index = leaf.leaf_index
-            while self._next < len(cuts) and index >= cuts[self._next]:
-                self._cut(cuts[self._next])
-                self._next += 1
+            if index >= cut >= 0:
+                while self._next < len(cuts) and index >= cuts[self._next]:
+                    self._cut(cuts[self._next])
+                    self._next += 1
+                cut = cuts[self._next] if self._next < len(cuts) else -1
             stream = map_stream(leaf.originator_id)
             if stream is not None:
                 pending[stream] = (leaf.originator_version, leaf.entry_hash, index)
@@ -310,7 +333,7 @@ class RecomputedHeads:
     def _cut(self, version: int) -> None:
         """Apply the leaves since the last version as version ``version``."""
         changes: list[tuple[bytes, bytes]] = []
-        key_of, heads = self._key_of, self._heads
+        key_of, heads, pack_value = self._key_of, self._heads, _VALUE.pack
         for stream, (seq, digest, index) in self._pending.items():
             old = heads.get(stream)
             if old is not None and (seq <= old[0] or index <= old[1]):
@@ -319,9 +342,12 @@ class RecomputedHeads:
                     f" seq {old[0]} at leaf {old[1]}: left out of the recomputed map",
                     version, (str(stream),)))
                 continue
-            if not (type(seq) is int and 1 <= seq <= _MAX_U64 and type(digest) is bytes
-                    and len(digest) == len(EMPTY) and type(index) is int
-                    and 0 <= index <= _MAX_U64):
+            try:
+                if (type(seq) is not int or seq < 1 or type(index) is not int
+                        or type(digest) is not bytes or len(digest) != _HASH_SIZE):
+                    raise struct.error
+                value = pack_value(seq, digest, index)  # u64 ranges and int types checked
+            except (struct.error, TypeError):
                 try:
                     StreamHead(seq, digest, index)  # for its message
                 except HeadProofError as exc:
@@ -329,10 +355,11 @@ class RecomputedHeads:
                         f"stream {stream}'s leaf {index} cannot be a head: {exc}", version,
                         (str(stream),)))
                     continue
+                raise  # StreamHead accepts what the test refused: a bug, not a bad leaf
             key = key_of.get(stream)
             if key is None:
                 key = key_of[stream] = head_key(self.profile, stream)
-            changes.append((key, seq.to_bytes(8, "big") + digest + index.to_bytes(8, "big")))
+            changes.append((key, value))
             heads[stream] = (seq, index)
         self._pending.clear()
         assert self._map is not None
@@ -341,22 +368,24 @@ class RecomputedHeads:
 
     # --- comparing with what is stored -------------------------------------------------------
 
-    def compare(self, computed: HeadsVersion, stored: Sequence[HeadRow] | None,
+    def compare(self, computed: HeadsVersion, stored: Mapping[GroupKey, bytes] | None,
                 signed: bytes | None) -> list[HeadsProblem]:
-        """Check a version's stored rows against the node groups it rewrote (None: rows in a
-        layout not compared), and the ``heads`` root ``signed`` into its checkpoint (None:
-        the checkpoint has no line, or there is none).
+        """Check a version's stored rows (by their position) against the node groups it
+        rewrote (None: rows in a layout not compared), and the ``heads`` root ``signed`` into
+        its checkpoint (None: the checkpoint has no line, or there is none).
 
         A differing root names the streams whose stored leaves differ at this version, or says
         that the stored map agrees with the entries (a checkpoint signed over a wrong line).
         """
         version = computed.version
-        rows: dict[GroupKey, bytes] = {(d, p): n for _, d, p, n in stored or ()}
+        rows: Mapping[GroupKey, bytes] = stored or {}
         groups = computed.groups if stored is not None else {}
         differing: list[str] = []
         streams: list[str] = []
+        if rows == groups:  # the usual case: one comparison of two dicts, in C
+            groups = rows = {}
         for where, group in groups.items():
-            found = rows.pop(where, None)
+            found = rows.get(where)
             if found == group:
                 continue
             depth = where[0]
@@ -367,7 +396,7 @@ class RecomputedHeads:
             bits = format(prefix, f"0{depth}b") if depth else "-"
             differing.append(f"node group at depth {depth}, prefix {bits}, {what}"
                              f"{_naming(named)}")
-        for depth, prefix_bytes in sorted(rows):
+        for depth, prefix_bytes in sorted(rows.keys() - groups.keys()):
             try:
                 named = self._streams_of(depth, decode_prefix(depth, prefix_bytes), None,
                                          rows[depth, prefix_bytes])
