@@ -47,9 +47,9 @@ from ledger.log import merkle
 from ledger.log.checkpoint import SignedNote
 from ledger.log.entries import ZERO_HASH, Entry
 from ledger.log.headmap import EXTENSION_KEYWORD, heads_root
-from ledger.log.heads import LAYOUT
+from ledger.log.heads import LAYOUT, GroupKey
 from ledger.log.merkle import NodeId
-from ledger.log.verify_heads import GroupKey, HeadsProblem, RecomputedHeads
+from ledger.log.verify_heads import HeadsProblem, RecomputedHeads
 from ledger.log.verify_tree import RecomputedTree, compare_nodes
 from ledger.log.verify_worker import (
     NOT_ROOT,
@@ -488,14 +488,9 @@ class LedgerVerifier:
         if not versions:
             return
         upto = versions[-1].version
-        stored: dict[int, dict[GroupKey, bytes]] = {}
-        if self._rows_compared:
-            for version, depth, prefix, node in self.store.iter_head_nodes(self._map_compared,
-                                                                           upto):
-                rows = stored.get(version)
-                if rows is None:
-                    rows = stored[version] = {}
-                rows[depth, prefix] = node
+        stored: dict[int, dict[GroupKey, bytes]] = (
+            dict(self.store.iter_head_groups(self._map_compared, upto)) if self._rows_compared
+            else {})
         self._map_compared = upto
         problems: list[HeadsProblem] = [*self._map.problems]
         self._map.problems.clear()

@@ -49,6 +49,7 @@ __all__ = [
     "GROUP_LEVELS",
     "LAYOUT",
     "CurrentHeads",
+    "GroupKey",
     "GroupSlots",
     "HeadRow",
     "HeadsBehindError",
@@ -72,6 +73,9 @@ HeadRow = tuple[int, int, bytes, bytes]
 """One stored node group version as ``head_nodes`` holds it: (version, depth, prefix, group),
 the group's top position's prefix and the group in their stored bytes (:func:`encode_prefix`,
 :func:`encode_group`)."""
+
+GroupKey = tuple[int, bytes]
+"""A node group's stored position, as ``head_nodes`` keys it: (depth, prefix bytes)."""
 
 GROUP_LEVELS: Final = 4
 """Levels of the map stored in one row: an internal node at a depth that is a multiple of four

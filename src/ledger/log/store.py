@@ -21,7 +21,7 @@ from ledger.crypto.suites import Profile
 from ledger.log.documents import Document
 from ledger.log.entries import PendingEntry
 from ledger.log.headmap import HeadProof, StreamHead
-from ledger.log.heads import HeadRow
+from ledger.log.heads import GroupKey, HeadRow
 from ledger.log.merkle import NodeId
 from ledger.log.sealing import Sealer
 from ledger.log.writer import BatchOutcome, CheckpointSigner, LeafRow
@@ -87,6 +87,12 @@ class LogSnapshot(Protocol):
 
     def iter_head_nodes(self, after: int, upto: int | None = None) -> Iterator[HeadRow]:
         """The heads map's stored rows with ``after < version ≤ upto``, ordered by version."""
+        ...
+
+    def iter_head_groups(self, after: int, upto: int,
+                         ) -> Iterator[tuple[int, dict[GroupKey, bytes]]]:
+        """The heads map's stored rows with ``after < version ≤ upto``, a version at a time:
+        (version, its node groups by position), ordered by version."""
         ...
 
 

@@ -32,6 +32,7 @@ from ledger.errors import HeadProofError
 from ledger.log.headmap import EMPTY, KEY_BITS, LeafNode, Node, StreamHead, head_key
 from ledger.log.heads import (
     GROUP_LEVELS,
+    GroupKey,
     decode_group,
     decode_prefix,
     encode_prefix,
@@ -51,10 +52,6 @@ _LEAF_TAGS: Final = tuple(bytes((slot, 0x00)) for slot in range(_SLOTS))
 _PENDING: Final = b""
 """The hash of an internal node made by this version and not hashed yet (always hashed before
 it is read: it lies on the path of a leaf the version moves)."""
-
-GroupKey = tuple[int, bytes]
-"""A node group's position as ``head_nodes`` stores it: (depth, prefix bytes)."""
-
 
 class _Hash(Protocol):
     def digest(self) -> bytes: ...

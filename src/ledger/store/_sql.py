@@ -49,6 +49,7 @@ from ledger.log.heads import (
     GROUP_LEVELS,
     LAYOUT,
     CurrentHeads,
+    GroupKey,
     HeadRow,
     HeadsBehindError,
     LatestNodeStore,
@@ -302,6 +303,9 @@ class Statements:
                          " AND version <= {p} ORDER BY version DESC LIMIT 1")
     head_nodes_between: str = ("SELECT version, depth, prefix, node FROM {head_nodes}"
                                " WHERE version > {p} AND version <= {p} ORDER BY version")
+    # The rows of each version as one row of parallel arrays (depths, prefixes, groups), for
+    # a backend that has arrays (PostgreSQL sets it); empty: read head_nodes_between and group.
+    head_groups_between: str = ""
     insert_head_node: str = ("INSERT INTO {head_nodes} (depth, prefix, version, node)"
                              " VALUES ({p}, {p}, {p}, {p})")
     delete_head_nodes: str = "DELETE FROM {head_nodes}"
@@ -949,6 +953,29 @@ class SQLSnapshot:
         for version, depth, prefix, node in self._rows(self._sql.head_nodes_between,
                                                        (after, bound)):
             yield version, depth, bytes(prefix), bytes(node)
+
+    def iter_head_groups(self, after: int, upto: int,
+                         ) -> Iterator[tuple[int, dict[GroupKey, bytes]]]:
+        """Stored node versions with ``after < version ≤ upto``, a version at a time (its
+        groups by position), ordered by version: as arrays where the backend aggregates them
+        (a row per version, not per group: ``ledger verify`` reads every row of the map)."""
+        if self._sql.head_groups_between:
+            for version, depths, prefixes, nodes in self._rows(self._sql.head_groups_between,
+                                                               (after, upto)):
+                positions = zip(depths, map(bytes, prefixes), strict=True)
+                yield version, dict(zip(positions, map(bytes, nodes), strict=True))
+            return
+        groups: dict[GroupKey, bytes] = {}
+        current = None
+        for version, depth, prefix, node in self._rows(self._sql.head_nodes_between,
+                                                       (after, upto)):
+            if version != current:
+                if current is not None:
+                    yield current, groups
+                current, groups = version, {}
+            groups[depth, bytes(prefix)] = bytes(node)
+        if current is not None:
+            yield current, groups
 
 
 class SQLLogStore(SQLHeadsMap[D]):
