@@ -24,7 +24,7 @@ from ledger.log.heads import (
     encode_prefix,
     group_rows,
 )
-from ledger.log.verify_heads import GroupKey, RecomputedHeads, ReplayedMap
+from ledger.log.verify_heads import GroupKey, HeadsVersion, RecomputedHeads, ReplayedMap
 from ledger.log.writer import LeafRow
 
 _KEY_BITS = 256
@@ -129,3 +129,49 @@ def test_a_leaf_that_does_not_move_its_streams_head_forward_is_left_out_and_name
          key_b: StreamHead(1, leaves[1].entry_hash, 1)}, 2)
     assert (versions[2].root, versions[2].groups) == writer.apply(
         {key_b: StreamHead(2, leaves[3].entry_hash, 3)}, 4)
+
+
+def _two_versions(streams: int) -> tuple[RecomputedHeads, list[uuid.UUID], list[HeadsVersion]]:
+    """A map of ``streams`` streams (version 1: their first entries), then one more entry
+    of the first stream (version 2)."""
+    ids = [uuid.uuid4() for _ in range(streams)]
+    leaves = [_leaf(i, stream, 1) for i, stream in enumerate(ids)]
+    heads = RecomputedHeads(INTL, 0, [streams, streams + 1])
+    heads.extend([*leaves, _leaf(streams, ids[0], 2)])
+    heads.finish(streams + 1)
+    return heads, ids, heads.take()
+
+
+def test_stored_rows_equal_to_the_recomputed_ones_pass() -> None:
+    heads, _, versions = _two_versions(40)
+    for version in versions:
+        assert heads.compare(version, dict(version.groups), version.root) == []
+
+
+def test_a_stored_row_the_version_did_not_rewrite_is_named_with_its_streams() -> None:
+    heads, ids, (_, first, second) = _two_versions(40)
+    # A group of version 1 that version 2 (the first stream's entry) did not rewrite, stored
+    # again at version 2: a row the entries do not give.
+    extra = next(where for where in first.groups if where not in second.groups and where[0])
+    stored = {**second.groups, extra: first.groups[extra]}
+    [problem] = heads.compare(second, stored, second.root)
+    assert f"node group at depth {extra[0]} was not rewritten" in problem.message
+    named = [str(s) for s in ids if head_key(INTL, s) in first.groups[extra]]
+    assert named
+    assert sorted(problem.streams) == sorted(named)
+
+
+def test_a_missing_or_altered_row_and_a_wrong_root_are_named() -> None:
+    heads, ids, (*_, second) = _two_versions(40)
+    top = (0, b"")
+    missing = {where: row for where, row in second.groups.items() if where != top}
+    [problem] = heads.compare(second, missing, second.root)
+    assert "node group at depth 0, prefix -, missing" in problem.message
+    leaf_row = next(where for where, row in second.groups.items()
+                    if head_key(INTL, ids[0]) in row)
+    altered = dict(second.groups)
+    altered[leaf_row] = altered[leaf_row][:-1] + bytes([altered[leaf_row][-1] ^ 1])
+    rows, root = heads.compare(second, altered, bytes(32))
+    assert "differs from the one recomputed" in rows.message
+    assert str(ids[0]) in rows.streams
+    assert "heads root 0000000000000000… differs" in root.message
