@@ -69,7 +69,7 @@ def demo(demo_template: tuple[Path, DemoResult], tmp_path: Path) -> Iterator[Dem
     ledger.register_actor("admin-zhou", Role.ADMIN, None, "管理员 周")
     try:
         with TestClient(create_app(ledger=ledger), base_url="http://testserver") as client:
-            yield Demo(client, ledger, result, {})
+            yield Demo(ledger, result, {}, client)
     finally:
         ledger.close()
 
@@ -89,7 +89,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     ledger = Ledger(settings)
     try:
         with served_in_thread(create_app(ledger=ledger)) as url:
-            yield Live(url, ledger, demo, {})
+            yield Live(ledger, demo, {}, url)
     finally:
         ledger.close()
 

@@ -62,10 +62,9 @@ def sign_in_client(client: TestClient, token: str) -> Response:
 
 
 @dataclass
-class Demo:
-    """An app over a private copy of the demo ledger, signed in as one actor at a time."""
+class DemoActors:
+    """A demo ledger, its projects by key and its actors' tokens (issued on first use)."""
 
-    client: TestClient
     ledger: Ledger
     result: DemoResult
     tokens: dict[str, str]
@@ -77,6 +76,13 @@ class Demo:
         if actor not in self.tokens:
             self.tokens[actor] = self.ledger.tokens.issue(actor)
         return self.tokens[actor]
+
+
+@dataclass
+class Demo(DemoActors):
+    """An app over a private copy of the demo ledger, signed in as one actor at a time."""
+
+    client: TestClient
 
     def sign_in(self, actor: str) -> None:
         sign_in_client(self.client, self.token(actor))
@@ -97,21 +103,10 @@ def copy_ledger(source: Path, folder: Path) -> str:
 
 
 @dataclass
-class Live:
+class Live(DemoActors):
     """The app served on loopback over a demo ledger."""
 
     url: str
-    ledger: Ledger
-    demo: DemoResult
-    tokens: dict[str, str]
-
-    def project(self, key: str) -> UUID:
-        return self.demo.projects[key]
-
-    def token(self, actor: str) -> str:
-        if actor not in self.tokens:
-            self.tokens[actor] = self.ledger.tokens.issue(actor)
-        return self.tokens[actor]
 
 
 @contextmanager

@@ -3,28 +3,19 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 
 from fastapi.testclient import TestClient
+from filingtest import Auth, open_project
 
 from ledger.app import Ledger
 from ledger.evidence.verify import verify_ledger
 from ledger.log.entries import Filing, b64encode
 from ledger.measures.catalogue import EXAMPLES
 
-Auth = Callable[[str], dict[str, str]]
-
-
-def _open(client: TestClient, auth: Auth) -> str:
-    response = client.post("/api/v1/projects", json={"payload": EXAMPLES["ApplicationFiled"]},
-                           headers=auth("edu-wang"))
-    assert response.status_code == 201, response.text
-    return str(response.json()["stream"])
-
 
 def test_event_body_is_discriminated_on_type_and_cites_articles(client: TestClient,
                                                                 auth: Auth) -> None:
-    project = _open(client, auth)
+    project = open_project(client, auth)
     refused = client.post(f"/api/v1/projects/{project}/events", headers=auth("edu-wang"),
                           json={"type": "ContractFiled", "payload": EXAMPLES["ContractFiled"]})
     assert refused.status_code == 409
@@ -45,7 +36,7 @@ def test_event_body_is_discriminated_on_type_and_cites_articles(client: TestClie
 
 def test_idempotency_key_returns_the_original_entry(client: TestClient, auth: Auth,
                                                     ledger: Ledger) -> None:
-    project = _open(client, auth)
+    project = open_project(client, auth)
     key = str(uuid.uuid4())
     body = {"type": "MaterialsSupplemented", "payload": EXAMPLES["MaterialsSupplemented"]}
     headers = auth("edu-wang") | {"Idempotency-Key": key}
@@ -78,7 +69,7 @@ def _signed_body(filing: Filing, signature: bytes) -> dict[str, object]:
 
 def test_client_signed_filing_is_stored_untouched(client: TestClient, auth: Auth,
                                                   ledger: Ledger) -> None:
-    project = uuid.UUID(_open(client, auth))
+    project = uuid.UUID(open_project(client, auth))
     signer = ledger.identity.profile.signature.generate()
     key = client.post("/api/v1/actors/edu-wang/keys", headers=auth("admin-zhou"),
                       json={"public_key": b64encode(signer.public_key)})
@@ -94,7 +85,7 @@ def test_client_signed_filing_is_stored_untouched(client: TestClient, auth: Auth
 
 def test_client_signed_with_wrong_revoked_or_other_key_is_refused(
         client: TestClient, auth: Auth, ledger: Ledger) -> None:
-    project = uuid.UUID(_open(client, auth))
+    project = uuid.UUID(open_project(client, auth))
     suite = ledger.identity.profile.signature
     signer, stranger = suite.generate(), suite.generate()
     key_id = client.post("/api/v1/actors/edu-wang/keys", headers=auth("admin-zhou"),
@@ -122,7 +113,7 @@ def test_client_signed_with_wrong_revoked_or_other_key_is_refused(
 
 
 def test_documents_upload_and_missing_reference(client: TestClient, auth: Auth) -> None:
-    project = _open(client, auth)
+    project = open_project(client, auth)
     pdf = b"%PDF-1.7\n% a contract\n"
     uploaded = client.post("/api/v1/documents", content=pdf,
                            headers=auth("edu-wang") | {"Content-Type": "application/pdf"})
@@ -148,7 +139,7 @@ def test_documents_upload_and_missing_reference(client: TestClient, auth: Auth) 
 
 
 def test_reads_take_as_known_at_and_on(client: TestClient, auth: Auth, ledger: Ledger) -> None:
-    project = _open(client, auth)
+    project = open_project(client, auth)
     first = ledger.events_of(uuid.UUID(project))[0].recorded_at
     client.post(f"/api/v1/projects/{project}/events", headers=auth("office-li"),
                 json={"type": "ReviewOpinionIssued", "payload": EXAMPLES["ReviewOpinionIssued"]})
@@ -169,7 +160,7 @@ def test_reads_take_as_known_at_and_on(client: TestClient, auth: Auth, ledger: L
 
 
 def test_list_pages_with_a_cursor(client: TestClient, auth: Auth) -> None:
-    projects = sorted(_open(client, auth) for _ in range(5))
+    projects = sorted(open_project(client, auth) for _ in range(5))
     seen: list[str] = []
     cursor = None
     while True:
@@ -185,7 +176,7 @@ def test_list_pages_with_a_cursor(client: TestClient, auth: Auth) -> None:
 
 
 def test_metrics_and_readiness(client: TestClient, auth: Auth) -> None:
-    _open(client, auth)
+    open_project(client, auth)
     assert client.get("/readyz").json() == {"status": "ready"}
     text = client.get("/metrics").text
     assert "ledger_request_seconds_bucket" in text
@@ -195,7 +186,7 @@ def test_metrics_and_readiness(client: TestClient, auth: Auth) -> None:
 
 def test_filing_bodies_are_checked_before_anything_is_written(
         client: TestClient, auth: Auth, ledger: Ledger) -> None:
-    project = _open(client, auth)
+    project = open_project(client, auth)
     size = ledger.log.tree_size()
     url = f"/api/v1/projects/{project}/events"
     body = {"type": "MaterialsSupplemented", "payload": EXAMPLES["MaterialsSupplemented"]}

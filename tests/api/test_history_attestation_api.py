@@ -4,22 +4,13 @@ alone (its entries not following in its own group commit) is refused, both namin
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from datetime import timedelta
 
 from fastapi.testclient import TestClient
+from filingtest import Auth, open_project
 
 from ledger.app import Ledger
 from ledger.measures.catalogue import EXAMPLES
-
-Auth = Callable[[str], dict[str, str]]
-
-
-def _open(client: TestClient, auth: Auth) -> str:
-    response = client.post("/api/v1/projects", json={"payload": EXAMPLES["ApplicationFiled"]},
-                           headers=auth("edu-wang"))
-    assert response.status_code == 201, response.text
-    return str(response.json()["stream"])
 
 
 def _attestation(received_on: str = "2024-10-09") -> dict[str, object]:
@@ -30,7 +21,7 @@ def _attestation(received_on: str = "2024-10-09") -> dict[str, object]:
 
 def test_art6_a_unit_may_not_attest_the_day_its_filing_was_received(client: TestClient,
                                                                     auth: Auth) -> None:
-    project = _open(client, auth)
+    project = open_project(client, auth)
     refused = client.post(f"/api/v1/projects/{project}/events", headers=auth("edu-wang"),
                           json=_attestation())
     assert refused.status_code == 403, refused.text
@@ -41,7 +32,7 @@ def test_art6_a_unit_may_not_attest_the_day_its_filing_was_received(client: Test
 
 def test_art6_an_attestation_filed_alone_is_refused(client: TestClient, auth: Auth,
                                                     ledger: Ledger) -> None:
-    project = _open(client, auth)
+    project = open_project(client, auth)
     refused = client.post(f"/api/v1/projects/{project}/events", headers=auth("office-li"),
                           json=_attestation())
     assert refused.status_code == 409, refused.text

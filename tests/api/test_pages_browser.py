@@ -34,7 +34,7 @@ def test_office_filters_opens_switches_language_replays_and_downloads(
         page: Page, live: Live) -> None:
     sign_in(page, live, "office-li")
     assert page.locator("html").get_attribute("lang") == "zh-CN"
-    assert page.locator("table.library tbody tr").count() == len(live.demo.projects)
+    assert page.locator("table.library tbody tr").count() == len(live.result.projects)
     # filter the library
     page.get_by_label("建设单位", exact=True).select_option("edu")
     page.get_by_label("资金拨付条件", exact=True).select_option("construction")
@@ -248,7 +248,7 @@ def test_exports_download_exactly_the_filtered_table(page: Page, live: Live) -> 
     page.wait_for_url("**sort=approved*")
     shown = page.locator("table.library td.title-cell a").evaluate_all(
         "links => links.map(a => a.getAttribute('href').split('/').pop())")
-    assert 0 < len(shown) < len(live.demo.projects)
+    assert 0 < len(shown) < len(live.result.projects)
     with page.expect_download() as info:
         page.locator("a[data-export=csv]").click()
     rows = list(csv.reader(io.StringIO(Path(info.value.path()).read_bytes().decode("utf-8-sig"))))

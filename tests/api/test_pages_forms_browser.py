@@ -92,7 +92,7 @@ def test_a_unit_applies_and_uploads_its_documents_through_the_form(
 
 def test_a_refused_contract_shows_article_9_and_its_words_beside_the_field(
         page: Page, live: Live) -> None:
-    project = live.demo.projects["civil-om"]  # filed, not yet approved
+    project = live.result.projects["civil-om"]  # filed, not yet approved
     sign_in(page, live, "civil-he", f"/projects/{project}/file?type=ContractFiled")
     page.get_by_label("合同编号").fill("HT-2026-021")
     page.get_by_label("供应商名称").fill("聊城某信息技术有限公司")
@@ -115,7 +115,7 @@ def test_a_refused_contract_shows_article_9_and_its_words_beside_the_field(
 
 
 def test_amounts_typed_in_wan_are_filed_as_exact_fen(page: Page, live: Live) -> None:
-    project = live.demo.projects["edu-resources"]
+    project = live.result.projects["edu-resources"]
     sign_in(page, live, "edu-wang", f"/projects/{project}/file?type=ProgressReported")
     seq = live.ledger.project(project).version + 1
     page.get_by_role("textbox", name="建设进度", exact=True).fill("表单填报：平台升级完成约八成")
@@ -147,7 +147,7 @@ def test_a_unit_holding_its_own_key_signs_in_the_browser(
     key_file = tmp_path / "market-gao.key.json"
     key_file.write_text(json.dumps({"key_id": record.key_id, "suite": "ed25519",
                                     "private_key": base64.b64encode(seed).decode()}))
-    project = live.demo.projects["market-credit"]
+    project = live.result.projects["market-credit"]
     sign_in(page, live, "market-gao", f"/projects/{project}/file?type=ProgressReported")
     assert page.locator("form[data-filing]").get_attribute("data-webcrypto") == "ed25519"
     seq = live.ledger.project(project).version + 1
