@@ -102,6 +102,20 @@ class Backend:
         self._schemas.append(schema)
         return schema
 
+    def analyze(self, url: str) -> None:
+        """Gather the planner's statistics on the tables of the PostgreSQL ledger at ``url``
+        (nothing on SQLite), as autovacuum does on a live database: a table just filled in
+        bulk has none yet, and the planner's defaults then choose other plans (reading the
+        heads map's rows by version, a bitmap scan and a sort instead of the index's order)."""
+        if self.name == "sqlite":
+            return
+        schema = url.partition("?schema=")[2] or "public"
+        with psycopg.connect(PG_URL, autocommit=True) as conn:
+            tables = conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = %s",
+                                  (schema,)).fetchall()
+            for (table,) in tables:
+                conn.execute(f'ANALYZE "{schema}"."{table}"')
+
     def ours_url(self) -> str:
         """A database URL for a fresh ledger."""
         if self.name == "sqlite":

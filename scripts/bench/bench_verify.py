@@ -308,10 +308,13 @@ def ledger_for(b: c.Backend, args, n: int, projects: int):  # type: ignore[no-un
         print(f"  {b.name}: reusing {leaves:,} leaves at {args.reuse}", flush=True)
         return ledger, None, leaves
     url = kept_url() if args.keep and b.name == "postgres" else None
+    if url is None:
+        url = b.ours_url()
     ledger = b.ours(url)
     t_prep, t_sub, leaves = build_ours(ledger, n, projects)
+    b.analyze(url)  # statistics, as a live database has them (not timed)
     print(f"  {b.name}: built {leaves:,} leaves in {t_prep + t_sub:.1f} s", flush=True)
-    if url is not None:
+    if args.keep and b.name == "postgres":
         print(f"  {b.name}: kept; rerun with --reuse '{url}'", flush=True)
     row = [b.name, leaves, t_prep + t_sub, t_prep, t_sub, (leaves / t_sub) if t_sub else 0.0]
     return ledger, row, leaves
