@@ -236,6 +236,27 @@ class Tamperer:
         self._execute("UPDATE log_nodes SET hash = ? WHERE level = ? AND idx = ?",
                       (_flip(stored), level, idx))
 
+    def store_twice(self, table: str, key: dict[str, object], column: str) -> None:
+        """Give ``table`` a second row at the position ``key`` names, its ``column`` flipped:
+        an operator with the database drops the primary key first (PostgreSQL: the
+        constraint; SQLite: the table copied without it), so that a proof reading the
+        position may meet either row."""
+        where = " AND ".join(f"{name} = ?" for name in key)
+        with self._cursor() as curs:
+            if self.postgres:
+                curs.execute(f"ALTER TABLE {table} DROP CONSTRAINT {table}_pkey")
+            else:
+                curs.execute(f"CREATE TABLE {table}_copy AS SELECT * FROM {table}")
+                curs.execute(f"DROP TABLE {table}")
+                curs.execute(f"ALTER TABLE {table}_copy RENAME TO {table}")
+            columns = [*key, column]  # the table's columns: its key, then what it stores
+            curs.execute(f"SELECT {', '.join(columns)} FROM {table} WHERE {where}",
+                         list(key.values()))
+            row = dict(zip(columns, curs.fetchone(), strict=True))
+            row[column] = _flip(bytes(row[column]))
+            curs.execute(f"INSERT INTO {table} ({', '.join(columns)}) VALUES"
+                         f" ({', '.join('?' * len(columns))})", list(row.values()))
+
     def rebuild_tree(self) -> None:
         """Recompute every stored Merkle node from the (possibly altered) leaves."""
         with self._cursor() as curs:

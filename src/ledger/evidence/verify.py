@@ -7,11 +7,13 @@ Checks, in one pass over the log in leaf order (with the per-entry work in worke
 4. ``recorded_at`` never decreases along the log, and equals the leaf's;
 5. each author signature verifies under a key that was valid at the entry's ``recorded_at``
    (registry entries under the pinned root key);
-6. the Merkle tree recomputed from the leaves equals every stored node, its root equals every
+6. the Merkle tree recomputed from the leaves equals every stored node (each stored once), its
+   root equals every
    stored checkpoint's, each checkpoint's signature verifies under the log key, and each
    consecutive pair of checkpoints has a valid RFC 9162 consistency proof;
 7. the stream heads map recomputed from the leaves (one version per checkpoint, from the map's
-   first version on) equals every stored node version, and its root equals the ``heads`` line
+   first version on) equals every stored node version (each position stored once), and its
+   root equals the ``heads`` line
    of every checkpoint, which every checkpoint after the map's first version must carry.
 
 How the work is split (docs/performance.md, figure 4): the main process reads the log in pages
@@ -32,7 +34,7 @@ import gc
 import os
 import pickle
 import uuid
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -226,7 +228,7 @@ class LedgerVerifier:
             # them; and the node stream is read without pauses (a transaction left idle
             # would be ended by PostgreSQL's idle-in-transaction timeout).
             with ThreadPoolExecutor(max_workers=1) as reader:
-                stored_nodes = reader.submit(lambda: dict(self.store.iter_nodes()))
+                stored_nodes = reader.submit(lambda: list(self.store.iter_nodes()))
                 stored_events = reader.submit(self.store.count_events)
                 self._pass(pool, tree, checkpoints, total)
                 # The log is read: the registry is final and the tree complete. Judge the
@@ -488,19 +490,25 @@ class LedgerVerifier:
         if not versions:
             return
         upto = versions[-1].version
-        stored: dict[int, dict[GroupKey, bytes]] = (
-            dict(self.store.iter_head_groups(self._map_compared, upto)) if self._rows_compared
-            else {})
-        self._map_compared = upto
+        stored: dict[int, dict[GroupKey, bytes]] = {}
         problems: list[HeadsProblem] = [*self._map.problems]
         self._map.problems.clear()
+        if self._rows_compared:
+            for version, groups, count in self.store.iter_head_groups(self._map_compared,
+                                                                      upto):
+                stored[version] = groups
+                if count != len(groups):  # proofs at that position may read either row
+                    problems.append(HeadsProblem(
+                        f"{count - len(groups)} stored heads map row(s) at version {version}"
+                        " repeat another's position (two rows for one node group)", version))
+        self._map_compared = upto
         for computed in versions:
             problems.extend(self._map.compare(
                 computed, stored.pop(computed.version, {}) if self._rows_compared else None,
                 self._heads_lines.get(computed.version)))
-        for version, rows in sorted(stored.items()):
+        for version, left in sorted(stored.items()):
             problems.append(HeadsProblem(
-                f"{len(rows)} stored heads map node(s) at version {version}, which is not a"
+                f"{len(left)} stored heads map node(s) at version {version}, which is not a"
                 " version of the map (its start or a checkpoint size after it)", version))
         for problem in problems:
             self._heads_failures.append(Failure(
@@ -550,8 +558,18 @@ class LedgerVerifier:
             self._checkpoint_failures.append(
                 Failure("checkpoint", f"checkpoints {previous}→{cp_size}: {exc.what}"))
 
-    def _check_nodes(self, tree: RecomputedTree, stored: Mapping[NodeId, bytes]) -> None:
-        """Every stored node against the complete recomputed tree."""
+    def _check_nodes(self, tree: RecomputedTree, rows: Sequence[tuple[NodeId, bytes]]) -> None:
+        """Every stored node against the complete recomputed tree; a position stored twice
+        fails too (a proof may read either row)."""
+        stored = dict(rows)
+        if len(stored) != len(rows):
+            count = Counter(node for node, _ in rows)
+            twice = sorted((node for node, n in count.items() if n > 1),
+                           key=lambda node: (node.start, node.level))
+            for node in twice:
+                self._tree_failures.append(Failure(
+                    "tree", f"stored node {node} is stored twice (two rows for one position)",
+                    node.start))
         findings = compare_nodes(tree, stored)
         fail = self._tree_failures.append
         for node in findings.beyond:

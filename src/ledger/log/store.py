@@ -90,9 +90,10 @@ class LogSnapshot(Protocol):
         ...
 
     def iter_head_groups(self, after: int, upto: int,
-                         ) -> Iterator[tuple[int, dict[GroupKey, bytes]]]:
+                         ) -> Iterator[tuple[int, dict[GroupKey, bytes], int]]:
         """The heads map's stored rows with ``after < version ≤ upto``, a version at a time:
-        (version, its node groups by position), ordered by version."""
+        (version, its node groups by position, its number of rows), ordered by version (more
+        rows than positions: two rows for one position, the table's key removed)."""
         ...
 
 

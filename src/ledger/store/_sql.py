@@ -955,27 +955,29 @@ class SQLSnapshot:
             yield version, depth, bytes(prefix), bytes(node)
 
     def iter_head_groups(self, after: int, upto: int,
-                         ) -> Iterator[tuple[int, dict[GroupKey, bytes]]]:
+                         ) -> Iterator[tuple[int, dict[GroupKey, bytes], int]]:
         """Stored node versions with ``after < version ≤ upto``, a version at a time (its
-        groups by position), ordered by version: as arrays where the backend aggregates them
-        (a row per version, not per group: ``ledger verify`` reads every row of the map)."""
+        groups by position and its number of rows), ordered by version: as arrays where the
+        backend aggregates them (a row per version, not per group: ``ledger verify`` reads
+        every row of the map)."""
         if self._sql.head_groups_between:
             for version, depths, prefixes, nodes in self._rows(self._sql.head_groups_between,
                                                                (after, upto)):
                 positions = zip(depths, map(bytes, prefixes), strict=True)
-                yield version, dict(zip(positions, map(bytes, nodes), strict=True))
+                yield version, dict(zip(positions, map(bytes, nodes), strict=True)), len(nodes)
             return
         groups: dict[GroupKey, bytes] = {}
-        current = None
+        current, rows = None, 0
         for version, depth, prefix, node in self._rows(self._sql.head_nodes_between,
                                                        (after, upto)):
             if version != current:
                 if current is not None:
-                    yield current, groups
-                current, groups = version, {}
+                    yield current, groups, rows
+                current, groups, rows = version, {}, 0
             groups[depth, bytes(prefix)] = bytes(node)
+            rows += 1
         if current is not None:
-            yield current, groups
+            yield current, groups, rows
 
 
 class SQLLogStore(SQLHeadsMap[D]):

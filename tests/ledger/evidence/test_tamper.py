@@ -453,6 +453,35 @@ def head_node_altered(history: History, ledger: Ledger, tamper: Tamperer) -> Def
 
 
 @pytest.fixture
+def head_node_stored_twice(history: History, ledger: Ledger, tamper: Tamperer) -> Defect:
+    """A second, altered row for the node group holding project A's last head, beside the
+    right one (the table's primary key dropped): verify compares a dict of the rows, so it
+    must count them too."""
+    version = history.leaf("A", ENTRIES_PER_STREAM) + 1
+    depth, prefix = _head_leaf_row(tamper, ledger, history.stream("A"), version)
+    tamper.store_twice("head_nodes", {"depth": depth, "prefix": prefix, "version": version},
+                       "node")
+    return Defect(
+        first=Finding("heads", version - 1, message=f"at version {version} repeat another's"
+                      " position"),
+        only_checks=frozenset({"heads"}),
+    )
+
+
+@pytest.fixture
+def node_stored_twice(history: History, tamper: Tamperer) -> Defect:
+    """A second, altered row for a stored Merkle node on project A's head inclusion path
+    (the table's primary key dropped)."""
+    head = history.leaf("A", ENTRIES_PER_STREAM)
+    node = max(merkle.nodes_needed(merkle.inclusion_ranges(head, history.size)))
+    tamper.store_twice("log_nodes", {"level": node.level, "idx": node.index}, "hash")
+    return Defect(
+        first=Finding("tree", node.start, message=f"stored node {node} is stored twice"),
+        only_checks=frozenset({"tree"}),
+    )
+
+
+@pytest.fixture
 def checkpoint_resigned_wrong_heads(history: History, ledger: Ledger,
                                     tamper: Tamperer) -> Defect:
     """The latest checkpoint re-signed with the log's own key over a wrong heads root: a log
@@ -531,6 +560,8 @@ VERIFY_ONLY = [
     "head_node_altered",  # reads do not use the heads map
     "checkpoint_resigned_wrong_heads",  # ... nor the checkpoint's heads line
     "head_hidden_and_resigned",
+    "head_node_stored_twice",  # reads do not use the heads map
+    "node_stored_twice",  # a read may meet either row
 ]
 
 
