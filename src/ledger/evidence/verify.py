@@ -7,14 +7,13 @@ Checks, in one pass over the log in leaf order (with the per-entry work in worke
 4. ``recorded_at`` never decreases along the log, and equals the leaf's;
 5. each author signature verifies under a key that was valid at the entry's ``recorded_at``
    (registry entries under the pinned root key);
-6. the Merkle tree recomputed from the leaves equals every stored node (each stored once), its
-   root equals every
-   stored checkpoint's, each checkpoint's signature verifies under the log key, and each
-   consecutive pair of checkpoints has a valid RFC 9162 consistency proof;
+6. the Merkle tree recomputed from the leaves equals every stored node (each stored once),
+   its root equals every stored checkpoint's, each checkpoint's signature verifies under the
+   log key, and each consecutive pair of checkpoints has a valid RFC 9162 consistency proof;
 7. the stream heads map recomputed from the leaves (one version per checkpoint, from the map's
    first version on) equals every stored node version (each position stored once), and its
-   root equals the ``heads`` line
-   of every checkpoint, which every checkpoint after the map's first version must carry.
+   root equals the ``heads`` line of every checkpoint, which every checkpoint after the map's
+   first version must carry.
 
 How the work is split (docs/performance.md, figure 4): the main process reads the log in pages
 and keeps only what is sequential — leaf density, the key registry (registry entries are few
