@@ -249,6 +249,12 @@ class IntegrityFailedError(LedgerError):
         super().__init__(f"{', '.join(where) or 'ledger'}: {what}")
 
 
+class StoredValueError(IntegrityFailedError):
+    """A stored value of a type its column cannot hold, met while reading the log (a database
+    edited beneath its schema: SQLite keeps text in a blob column). What depends on it cannot
+    be checked, so ``ledger verify`` stops there and names it."""
+
+
 class ChainBrokenError(IntegrityFailedError):
     """Raised when an entry's ``prev`` or ``seq`` does not follow its predecessor."""
 

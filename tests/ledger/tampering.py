@@ -236,6 +236,17 @@ class Tamperer:
         self._execute("UPDATE log_nodes SET hash = ? WHERE level = ? AND idx = ?",
                       (_flip(stored), level, idx))
 
+    def retype(self, table: str, column: str, where: str) -> None:
+        """Store text where ``table`` keeps bytes: SQLite keeps any type in any column, so the
+        rows ``where`` selects get their value's hex; PostgreSQL needs the column's type
+        changed, so every row becomes text."""
+        with self._cursor() as curs:
+            if self.postgres:
+                curs.execute(f"ALTER TABLE {table} ALTER COLUMN {column} TYPE text"
+                             f" USING encode({column}, 'hex')")
+            else:
+                curs.execute(f"UPDATE {table} SET {column} = hex({column}) WHERE {where}")
+
     def store_twice(self, table: str, key: dict[str, object], column: str) -> None:
         """Give ``table`` a second row at the position ``key`` names, its ``column`` flipped:
         an operator with the database drops the primary key first (PostgreSQL: the

@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from eventsourcing.persistence import StoredEvent
 
 from ledger.crypto.suites import Profile
-from ledger.errors import IntegrityFailedError, LedgerError
+from ledger.errors import IntegrityFailedError, LedgerError, StoredValueError
 from ledger.log import merkle
 from ledger.log.checkpoint import SignedNote
 from ledger.log.entries import ZERO_HASH, Entry
@@ -640,7 +640,12 @@ def verify_ledger(store: LogStore, identity: LedgerIdentity, *, workers: int | N
         # leaves without their checkpoint, nodes beyond the leaves read, or entries counted
         # after the leaves were. The run verifies the log exactly as it was at its start.
         with store.snapshot() as view:
-            return LedgerVerifier(view, identity, workers=workers, progress=progress).run()
+            try:
+                return LedgerVerifier(view, identity, workers=workers, progress=progress).run()
+            except StoredValueError as exc:  # nothing read after it can be checked
+                return VerifyReport(failures=[Failure(
+                    "store", f"{exc.what}: the database was edited beneath its schema;"
+                    " verification stopped there", exc.leaf_index)])
     finally:
         if enabled:
             gc.enable()

@@ -31,6 +31,7 @@ from ledger.errors import (
     ConfigurationError,
     HeadsMapUnavailableError,
     IntegrityFailedError,
+    StoredValueError,
 )
 from ledger.log.checkpoint import SignedNote
 from ledger.log.documents import Document
@@ -886,6 +887,15 @@ SnapshotRows = Callable[[str, Sequence[object]], list[tuple[Any, ...]]]
 """Runs one read inside a backend's snapshot transaction; plain tuple rows."""
 
 
+def _blob(value: object, what: str, leaf_index: int | None = None) -> bytes:
+    """A blob column's value as bytes; :class:`StoredValueError` naming ``what`` if it holds
+    anything else (SQLite keeps any type in any column, so an edited database can)."""
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value)
+    raise StoredValueError(f"{what} is stored as {type(value).__name__}, not bytes",
+                           leaf_index=leaf_index)
+
+
 class SQLSnapshot:
     """A :class:`~ledger.log.store.LogSnapshot` over a recorder's rendered statements, each
     run by ``rows`` in the backend's one snapshot transaction (``ledger verify``).
@@ -914,19 +924,22 @@ class SQLSnapshot:
             rows = self._rows(self._sql.iter_log, (position, upper))
             if not rows:
                 return
-            for index, stream, seq, digest, recorded_at, nonce, notification, topic, state in (
+            for index, stream, seq, stored_hash, recorded_at, nonce, notification, topic, data in (
                     rows):
                 ident = originator_id(stream)
-                leaf = LeafRow(index, ident, seq, bytes(digest), recorded_at, nonce,
-                               notification)
-                yield leaf, (None if state is None
-                             else StoredEvent(ident, seq, topic, bytes(state)))
+                digest = (stored_hash if type(stored_hash) is bytes
+                          else _blob(stored_hash, f"leaf {index}'s entry hash", index))
+                state = (data if data is None or type(data) is bytes
+                         else _blob(data, f"leaf {index}'s entry", index))
+                leaf = LeafRow(index, ident, seq, digest, recorded_at, nonce, notification)
+                yield leaf, (None if state is None else StoredEvent(ident, seq, topic, state))
             position = upper
 
     def iter_nodes(self) -> Iterator[tuple[NodeId, bytes]]:
         """Every stored Merkle node."""
-        for level, index, digest in self._rows(self._sql.iter_nodes, ()):
-            yield NodeId(level, index), bytes(digest)
+        for level, index, stored in self._rows(self._sql.iter_nodes, ()):
+            yield NodeId(level, index), (stored if type(stored) is bytes else _blob(
+                stored, f"the stored Merkle node at level {level}, index {index}"))
 
     def count_events(self) -> int:
         """Number of stored event rows."""
@@ -963,8 +976,12 @@ class SQLSnapshot:
         if self._sql.head_groups_between:
             for version, depths, prefixes, nodes in self._rows(self._sql.head_groups_between,
                                                                (after, upto)):
-                positions = zip(depths, map(bytes, prefixes), strict=True)
-                yield version, dict(zip(positions, map(bytes, nodes), strict=True)), len(nodes)
+                if nodes and not (type(nodes[0]) is bytes and type(prefixes[0]) is bytes):
+                    where = f"the heads map's row at version {version}, depth {depths[0]}"
+                    _blob(prefixes[0], where)  # an array holds one type: the column's
+                    _blob(nodes[0], where)
+                positions = zip(depths, prefixes, strict=True)
+                yield version, dict(zip(positions, nodes, strict=True)), len(nodes)
             return
         groups: dict[GroupKey, bytes] = {}
         current, rows = None, 0
@@ -974,7 +991,8 @@ class SQLSnapshot:
                 if current is not None:
                     yield current, groups, rows
                 current, groups, rows = version, {}, 0
-            groups[depth, bytes(prefix)] = bytes(node)
+            where = f"the heads map's row at version {version}, depth {depth}"
+            groups[depth, _blob(prefix, where)] = _blob(node, where)
             rows += 1
         if current is not None:
             yield current, groups, rows

@@ -651,6 +651,26 @@ def test_defect_is_detected(defect_name: str, request: pytest.FixtureRequest, le
     assert not problems, "\n".join(problems)
 
 
+@pytest.mark.parametrize(("table", "column", "where", "named"), [
+    ("log_leaves", "entry_hash", "leaf_index = 1", "entry hash is stored as str"),
+    ("log_nodes", "hash", "level = 1 AND idx = 0", "the stored Merkle node at level"),
+    ("head_nodes", "node", "version = 2", "the heads map's row at version"),
+], ids=["leaf", "node", "head-row"])
+def test_a_value_stored_as_text_stops_verify_with_a_named_failure(
+        history: History, ledger: Ledger, tamper: Tamperer, table: str, column: str, where: str,
+        named: str) -> None:
+    """An operator who stores text where the log keeps bytes (no schema change on SQLite):
+    verify says what it met and fails, rather than stopping with a Python error."""
+    assert history.size > 2
+    tamper.retype(table, column, where)
+    report = _verify(ledger)
+    assert not report.ok
+    [failure] = report.failures
+    assert failure.check == "store"
+    assert named in failure.message
+    assert "edited beneath its schema" in failure.message
+
+
 def test_cli_verify_exit_code_and_first_failure(history: History, tamper: Tamperer,
                                                 settings: Settings) -> None:
     runner = CliRunner()
