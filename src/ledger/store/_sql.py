@@ -991,8 +991,11 @@ class SQLSnapshot:
                 if current is not None:
                     yield current, groups, rows
                 current, groups, rows = version, {}, 0
-            where = f"the heads map's row at version {version}, depth {depth}"
-            groups[depth, _blob(prefix, where)] = _blob(node, where)
+            if type(prefix) is bytes and type(node) is bytes:
+                groups[depth, prefix] = node
+            else:
+                where = f"the heads map's row at version {version}, depth {depth}"
+                groups[depth, _blob(prefix, where)] = _blob(node, where)
             rows += 1
         if current is not None:
             yield current, groups, rows
