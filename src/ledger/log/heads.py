@@ -47,7 +47,10 @@ from ledger.log.headmap import (
 __all__ = [
     "CATCH_UP_LEAVES",
     "GROUP_LEVELS",
+    "GROUP_SLOTS",
+    "INTERNAL_TAGS",
     "LAYOUT",
+    "LEAF_TAGS",
     "CurrentHeads",
     "GroupKey",
     "GroupSlots",
@@ -91,10 +94,13 @@ LAYOUT: Final = "groups4"
 database with a heads map and no such value stores one node per row (its first layout), and
 ``ledger init`` converts it."""
 
-_SLOTS: Final = (1 << (GROUP_LEVELS + 1)) - 1  # 31 positions: 15 nodes and 16 leaves below
+GROUP_SLOTS: Final = (1 << (GROUP_LEVELS + 1)) - 1
+"""Slots of a node group: 31 positions, 15 internal nodes and the 16 leaves below them."""
 _FIFTH_LEVEL: Final = (1 << GROUP_LEVELS) - 1  # the first slot of a group's leaves-only level
-_INTERNAL_TAGS: Final = tuple(bytes((slot, 0x01)) for slot in range(_SLOTS))
-_LEAF_TAGS: Final = tuple(bytes((slot, 0x00)) for slot in range(_SLOTS))
+INTERNAL_TAGS: Final = tuple(bytes((slot, 0x01)) for slot in range(GROUP_SLOTS))
+"""``slot ‖ 0x01``, what starts an internal node's part of a stored group, by slot."""
+LEAF_TAGS: Final = tuple(bytes((slot, 0x00)) for slot in range(GROUP_SLOTS))
+"""``slot ‖ 0x00``, what starts a leaf's part of a stored group, by slot."""
 
 CATCH_UP_LEAVES: Final = 5_000
 """How far (in leaves) a process's map may lag the log and still be brought up to date under
@@ -233,7 +239,7 @@ def _group_slots(top: int, top_prefix: int, find: Callable[[tuple[int, int]], No
     through ``find`` first (the nodes the version writes, the most looked up), then through
     ``get`` (each takes a position; a dict's ``get`` will do).
     """
-    parts = [b""] * _SLOTS
+    parts = [b""] * GROUP_SLOTS
     node = find((top, top_prefix)) or get((top, top_prefix))
     if node is None:
         return parts
@@ -244,11 +250,11 @@ def _group_slots(top: int, top_prefix: int, find: Callable[[tuple[int, int]], No
         depth, shifted, last = top + i + 1, top_prefix << (i + 1), i == GROUP_LEVELS
         for offset, current in level:
             if type(current) is LeafNode:
-                parts[base + offset] = (_LEAF_TAGS[base + offset] + current.key
+                parts[base + offset] = (LEAF_TAGS[base + offset] + current.key
                                         + current.head.value())
                 continue
             assert isinstance(current, InternalNode)
-            parts[base + offset] = _INTERNAL_TAGS[base + offset] + current.left + current.right
+            parts[base + offset] = INTERNAL_TAGS[base + offset] + current.left + current.right
             if last:
                 continue
             if current.left != EMPTY:
@@ -310,12 +316,12 @@ class GroupSlots:
                 above = depth - 1 if depth else 0  # group_of, inlined
                 level = depth - (above - above % GROUP_LEVELS)
                 slot = (1 << level) - 1 + (prefix & ((1 << level) - 1))
-                part = _LEAF_TAGS[slot] + node.key + node.head.value()
+                part = LEAF_TAGS[slot] + node.key + node.head.value()
             else:
                 assert isinstance(node, InternalNode)
                 level = depth % GROUP_LEVELS
                 slot = (1 << level) - 1 + (prefix & ((1 << level) - 1))
-                part = _INTERNAL_TAGS[slot] + node.left + node.right
+                part = INTERNAL_TAGS[slot] + node.left + node.right
                 if level == 0 and depth:
                     # A group's top: its position sits on the fifth level of the group above,
                     # which keeps only leaves there (one may have been here before).
@@ -347,9 +353,9 @@ def encode_group(nodes: Iterable[tuple[int, Node]]) -> bytes:
     parts: list[bytes] = []
     for slot, node in nodes:
         if isinstance(node, InternalNode):
-            parts += (_INTERNAL_TAGS[slot], node.left, node.right)
+            parts += (INTERNAL_TAGS[slot], node.left, node.right)
         else:
-            parts += (_LEAF_TAGS[slot], node.key, node.head.value())
+            parts += (LEAF_TAGS[slot], node.key, node.head.value())
     return b"".join(parts)
 
 
@@ -363,7 +369,7 @@ def decode_group(profile: Profile, top: int, top_prefix: int, data: bytes,
     at, last, size = 0, -1, len(data)
     while at < size:
         slot = data[at]
-        if slot >= _SLOTS or slot <= last or at + 1 >= size:
+        if slot >= GROUP_SLOTS or slot <= last or at + 1 >= size:
             raise ValueError(f"a stored heads-map group with a bad slot at byte {at}")
         width = _INTERNAL_SIZE if data[at + 1] == _INTERNAL else _LEAF_SIZE
         node = decode_node(profile, data[at + 1:at + 1 + width])
@@ -389,7 +395,7 @@ def decode_group_path(profile: Profile, top: int, data: bytes, key: int,
     at, last, size = 0, -1, len(data)
     while at < size:
         slot = data[at]
-        if slot >= _SLOTS or slot <= last or at + 1 >= size:
+        if slot >= GROUP_SLOTS or slot <= last or at + 1 >= size:
             raise ValueError(f"a stored heads-map group with a bad slot at byte {at}")
         width = _INTERNAL_SIZE if data[at + 1] == _INTERNAL else _LEAF_SIZE
         if slot in wanted:

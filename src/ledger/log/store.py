@@ -52,7 +52,8 @@ class LogSnapshot(Protocol):
     is appended meanwhile (PostgreSQL: one ``REPEATABLE READ`` read-only transaction, which
     threads of the same reader join by importing its snapshot; SQLite: one read transaction),
     so that the leaves, entries, nodes, checkpoints and heads map versions it sees belong to
-    one log. A :class:`LogStore` offers the same methods, each read on its own.
+    one log. A :class:`LogStore` offers the same methods, each read on its own, but for
+    :meth:`iter_head_groups` (it has :meth:`LogStore.iter_head_nodes`, row by row).
     """
 
     def tree_size(self) -> int:
@@ -83,10 +84,6 @@ class LogSnapshot(Protocol):
     def heads_map_layout(self) -> str | None:
         """How the heads map's rows are stored (:data:`ledger.log.heads.LAYOUT`); None for
         the first layout (one node per row), which ``ledger init`` converts."""
-        ...
-
-    def iter_head_nodes(self, after: int, upto: int | None = None) -> Iterator[HeadRow]:
-        """The heads map's stored rows with ``after < version ≤ upto``, ordered by version."""
         ...
 
     def iter_head_groups(self, after: int, upto: int,

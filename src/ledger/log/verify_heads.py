@@ -32,6 +32,9 @@ from ledger.errors import HeadProofError
 from ledger.log.headmap import EMPTY, KEY_BITS, LeafNode, Node, StreamHead, head_key
 from ledger.log.heads import (
     GROUP_LEVELS,
+    GROUP_SLOTS,
+    INTERNAL_TAGS,
+    LEAF_TAGS,
     GroupKey,
     decode_group,
     decode_prefix,
@@ -46,9 +49,6 @@ _LISTED = 10
 _VALUE: Final = struct.Struct(">Q32sQ")
 """A head's 48-byte value: seq, entry hash, leaf index (StreamHead.value)."""
 _HASH_SIZE: Final = 32
-_SLOTS: Final = (1 << (GROUP_LEVELS + 1)) - 1
-_INTERNAL_TAGS: Final = tuple(bytes((slot, 0x01)) for slot in range(_SLOTS))
-_LEAF_TAGS: Final = tuple(bytes((slot, 0x00)) for slot in range(_SLOTS))
 _PENDING: Final = b""
 """The hash of an internal node made by this version and not hashed yet (always hashed before
 it is read: it lies on the path of a leaf the version moves)."""
@@ -131,7 +131,7 @@ class ReplayedMap:
             group = slots.get(i >> level)
             if group is None:
                 group = self._group(i >> level)
-            group[slot] = _LEAF_TAGS[slot] + body
+            group[slot] = LEAF_TAGS[slot] + body
             if depth:
                 parents = levels.get(depth - 1)
                 if parents is None:
@@ -150,7 +150,7 @@ class ReplayedMap:
         whatever changed in the group), so those are the groups to store.
         """
         new, hashes, slots = self._new, self._hashes, self._slots
-        get, tags, empty = hashes.get, _INTERNAL_TAGS, EMPTY
+        get, tags, empty = hashes.get, INTERNAL_TAGS, EMPTY
         tops: list[int] = []
         depth = max(levels)
         nodes = levels[depth]
@@ -193,7 +193,7 @@ class ReplayedMap:
         """The slots of the group at ``top``, made empty if it has none yet."""
         group = self._slots.get(top)
         if group is None:
-            group = self._slots[top] = [b""] * _SLOTS
+            group = self._slots[top] = [b""] * GROUP_SLOTS
         return group
 
     def _insert(self, key: bytes, levels: dict[int, set[int]]) -> int:
@@ -219,7 +219,7 @@ class ReplayedMap:
                 self._leaf_at[other] = moved
                 hashes[moved] = hashes.pop(i)  # a leaf's hash does not depend on its place
                 top, slot = _leaf_slot(moved)
-                self._group(top)[slot] = _LEAF_TAGS[slot] + self._bodies[other]
+                self._group(top)[slot] = LEAF_TAGS[slot] + self._bodies[other]
                 levels.setdefault(below - 1, set()).add(moved >> 1)
                 for up in range(1, below - depth + 1):
                     hashes[moved >> up] = _PENDING
@@ -279,7 +279,7 @@ class RecomputedHeads:
     """Leaves that cannot be their stream's next head (the chain checks report them too)."""
     _cuts: list[int] = field(default_factory=list)
     _next: int = 0
-    _map: ReplayedMap | None = None
+    _map: ReplayedMap = field(init=False)
     _heads: dict[UUID, tuple[int, int]] = field(default_factory=dict)
     """Each stream's head in the map as (seq, leaf index)."""
     _pending: dict[UUID, tuple[int, bytes, int]] = field(default_factory=dict)
@@ -359,7 +359,6 @@ class RecomputedHeads:
             changes.append((key, value))
             heads[stream] = (seq, index)
         self._pending.clear()
-        assert self._map is not None
         root, groups = self._map.apply(changes)
         self.done.append(HeadsVersion(version, root, groups))
 

@@ -960,13 +960,6 @@ class SQLSnapshot:
         rows = self._rows(self._sql.get_meta, (HEADS_MAP_LAYOUT,))
         return str(rows[0][0]) if rows else None
 
-    def iter_head_nodes(self, after: int, upto: int | None = None) -> Iterator[HeadRow]:
-        """Stored node versions with ``after < version ≤ upto``, ordered by version."""
-        bound = MAX_VERSION if upto is None else upto
-        for version, depth, prefix, node in self._rows(self._sql.head_nodes_between,
-                                                       (after, bound)):
-            yield version, depth, bytes(prefix), bytes(node)
-
     def iter_head_groups(self, after: int, upto: int,
                          ) -> Iterator[tuple[int, dict[GroupKey, bytes], int]]:
         """Stored node versions with ``after < version ≤ upto``, a version at a time (its

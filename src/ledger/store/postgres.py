@@ -325,8 +325,8 @@ class PostgresLedgerRecorder(SQLLogStore[PostgresDatastore], PostgresApplication
             " leaf_index FROM {log_leaves} WHERE leaf_index < {p}"
             " ORDER BY originator_id, originator_version DESC"),
             # A version's rows as one row of arrays (the aggregates of a group see its rows in
-            # one order, so the arrays are parallel): a third less CPU on both sides than a
-            # row per group, for ledger verify's read of every row of the map.
+            # one order, so the arrays are parallel), for ledger verify's read of every row of
+            # the map: half the client's CPU of a row per group, the server's about the same.
             head_groups_between=dialect.render(
                 "SELECT version, array_agg(depth), array_agg(prefix), array_agg(node)"
                 " FROM {head_nodes} WHERE version > {p} AND version <= {p}"
