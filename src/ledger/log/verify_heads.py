@@ -87,18 +87,20 @@ class ReplayedMap:
     can be hashed together after those below them. Only the current version is kept: each
     position's hash, which leaf is where, and every node group's 31 stored slots (``slot ‖
     node`` or empty, as :mod:`ledger.log.heads` encodes them), so that a version's rows are the
-    joins of the groups it touched.
+    joins of the groups it touched. Where a node's slot is (its group's slots, the slot, the
+    slot's tag) is worked out once per position, and once per leaf placement, not at every
+    version that rewrites it.
     """
 
     def __init__(self, profile: Profile) -> None:
         """An empty map under ``profile``'s hash."""
         self._new = _hasher(profile)
         self._hashes: dict[int, bytes] = {}
-        self._leaf_at: dict[bytes, int] = {}  # key -> its leaf's position
+        self._leaf_of: dict[bytes, _LeafPlace] = {}  # key -> where its leaf is
         self._key_at: dict[int, bytes] = {}  # a leaf's position -> its key
-        self._bodies: dict[bytes, bytes] = {}  # key -> key ‖ value, a leaf's stored bytes
+        self._inner: dict[int, _Slot] = {}  # an internal node's position -> its slot
         self._slots: dict[int, list[bytes]] = {}  # a group's top position -> its slots
-        self._group_keys: dict[int, GroupKey] = {}
+        self._tops: dict[int, tuple[GroupKey, list[bytes]]] = {}  # a group's row key, slots
 
     def root(self) -> bytes:
         """The current root (:data:`~ledger.log.headmap.EMPTY` for the empty map)."""
@@ -115,27 +117,19 @@ class ReplayedMap:
 
     def _set_leaves(self, changes: Sequence[tuple[bytes, bytes]]) -> dict[int, set[int]]:
         """Hash and place the changed leaves; return their parents by depth."""
-        new, hashes, slots = self._new, self._hashes, self._slots
-        leaf_at, bodies = self._leaf_at, self._bodies
+        new, hashes, leaf_of, tags = self._new, self._hashes, self._leaf_of, LEAF_TAGS
         levels: dict[int, set[int]] = {}
         for key, value in changes:
-            i = leaf_at.get(key)
-            if i is None:
-                i = self._insert(key, levels)
-            body = bodies[key] = key + value
+            try:
+                i, above, group, slot = leaf_of[key]
+            except KeyError:  # a new stream
+                i, above, group, slot = self._insert(key, levels)
             hashes[i] = new(b"\x11" + key + new(value).digest()).digest()
-            depth = i.bit_length() - 1  # _leaf_slot, inlined: once per changed stream
-            above = depth - 1 if depth else 0
-            level = depth - (above - above % GROUP_LEVELS)
-            slot = (1 << level) - 1 + (i & ((1 << level) - 1))
-            group = slots.get(i >> level)
-            if group is None:
-                group = self._group(i >> level)
-            group[slot] = LEAF_TAGS[slot] + body
-            if depth:
-                parents = levels.get(depth - 1)
+            group[slot] = tags[slot] + key + value
+            if above >= 0:
+                parents = levels.get(above)
                 if parents is None:
-                    levels[depth - 1] = {i >> 1}
+                    levels[above] = {i >> 1}
                 else:
                     parents.add(i >> 1)
         return levels
@@ -149,27 +143,25 @@ class ReplayedMap:
         group a version changes has its top among the nodes hashed here (the top is above
         whatever changed in the group), so those are the groups to store.
         """
-        new, hashes, slots = self._new, self._hashes, self._slots
-        get, tags, empty = hashes.get, INTERNAL_TAGS, EMPTY
+        new, hashes, inner = self._new, self._hashes, self._inner
+        get, empty = hashes.get, EMPTY
         tops: list[int] = []
         depth = max(levels)
         nodes = levels[depth]
         while True:
-            level = depth % GROUP_LEVELS
-            base = (1 << level) - 1
             parents = levels.get(depth - 1) if depth else None
             if parents is None:
                 parents = set()
             for i in nodes:
-                pair = get(2 * i, empty) + get(2 * i + 1, empty)
+                pair = get(i + i, empty) + get(i + i + 1, empty)
                 hashes[i] = new(b"\x12" + pair).digest()
-                slot = base + (i & base)
-                group = slots.get(i >> level)
-                if group is None:
-                    group = self._group(i >> level)
-                group[slot] = tags[slot] + pair
+                try:
+                    group, slot, tag = inner[i]
+                except KeyError:  # the position's first time as an internal node
+                    group, slot, tag = self._inner_slot(i)
+                group[slot] = tag + pair
                 parents.add(i >> 1)
-            if level == 0:
+            if depth % GROUP_LEVELS == 0:
                 tops.extend(nodes)
             if depth == 0:
                 break
@@ -179,14 +171,15 @@ class ReplayedMap:
 
     def _rows(self, tops: Iterable[int]) -> dict[GroupKey, bytes]:
         """The stored bytes of the groups at ``tops``, by their stored position."""
-        slots, keys = self._slots, self._group_keys
+        known = self._tops
         rows: dict[GroupKey, bytes] = {}
         for top in tops:
-            where = keys.get(top)
-            if where is None:
+            found = known.get(top)
+            if found is None:
                 depth = top.bit_length() - 1
-                where = keys[top] = (depth, encode_prefix(depth, top ^ (1 << depth)))
-            rows[where] = b"".join(slots[top])
+                found = known[top] = ((depth, encode_prefix(depth, top ^ (1 << depth))),
+                                      self._group(top))
+            rows[found[0]] = b"".join(found[1])
         return rows
 
     def _group(self, top: int) -> list[bytes]:
@@ -196,8 +189,23 @@ class ReplayedMap:
             group = self._slots[top] = [b""] * GROUP_SLOTS
         return group
 
-    def _insert(self, key: bytes, levels: dict[int, set[int]]) -> int:
-        """Place a new key's leaf (its hash is set by the caller); return its position.
+    def _inner_slot(self, i: int) -> _Slot:
+        """Where the internal node at position ``i`` is stored (once per position: a position
+        that becomes internal stays internal, and its group follows from its depth)."""
+        level = (i.bit_length() - 1) % GROUP_LEVELS
+        slot = (1 << level) - 1 + (i & ((1 << level) - 1))
+        place = self._inner[i] = (self._group(i >> level), slot, INTERNAL_TAGS[slot])
+        return place
+
+    def _place_leaf(self, key: bytes, i: int) -> _LeafPlace:
+        """Put ``key``'s leaf at position ``i``; return where it is stored."""
+        top, slot = _leaf_slot(i)
+        place = self._leaf_of[key] = (i, i.bit_length() - 2, self._group(top), slot)
+        self._key_at[i] = key
+        return place
+
+    def _insert(self, key: bytes, levels: dict[int, set[int]]) -> _LeafPlace:
+        """Place a new key's leaf (its hash and slot are set by the caller); return where.
 
         Walking down along the key's bits ends in an empty position, where the leaf goes, or
         in another stream's leaf: both then move down to the depth below the first bit their
@@ -211,15 +219,14 @@ class ReplayedMap:
             if other is not None:
                 o = int.from_bytes(other, "big")
                 below = KEY_BITS + 1 - (k ^ o).bit_length()  # both leaves' new depth
-                top, slot = _leaf_slot(i)
-                self._slots[top][slot] = b""  # (a group's fifth level keeps only leaves)
+                _, _, group, slot = self._leaf_of[other]
+                body = group[slot][len(LEAF_TAGS[slot]):]  # its key and value, as stored
+                group[slot] = b""  # (a group's fifth level keeps only leaves)
                 del key_at[i]
                 moved = (1 << below) | (o >> (KEY_BITS - below))
-                key_at[moved] = other
-                self._leaf_at[other] = moved
+                _, _, group, slot = self._place_leaf(other, moved)
                 hashes[moved] = hashes.pop(i)  # a leaf's hash does not depend on its place
-                top, slot = _leaf_slot(moved)
-                self._group(top)[slot] = LEAF_TAGS[slot] + self._bodies[other]
+                group[slot] = LEAF_TAGS[slot] + body
                 levels.setdefault(below - 1, set()).add(moved >> 1)
                 for up in range(1, below - depth + 1):
                     hashes[moved >> up] = _PENDING
@@ -229,9 +236,14 @@ class ReplayedMap:
                 break
             depth += 1
             i = (i << 1) | ((k >> (KEY_BITS - depth)) & 1)
-        key_at[i] = key
-        self._leaf_at[key] = i
-        return i
+        return self._place_leaf(key, i)
+
+
+_Slot = tuple[list[bytes], int, bytes]
+"""Where a node is stored: its group's slots, its slot, and that slot's tag."""
+_LeafPlace = tuple[int, int, list[bytes], int]
+"""Where a leaf is: its position, its parent's depth (-1 at the root), its group's slots and
+its slot."""
 
 
 def _leaf_slot(i: int) -> tuple[int, int]:
@@ -280,11 +292,13 @@ class RecomputedHeads:
     _cuts: list[int] = field(default_factory=list)
     _next: int = 0
     _map: ReplayedMap = field(init=False)
-    _heads: dict[UUID, tuple[int, int]] = field(default_factory=dict)
-    """Each stream's head in the map as (seq, leaf index)."""
-    _pending: dict[UUID, tuple[int, bytes, int]] = field(default_factory=dict)
-    _key_of: dict[UUID, bytes] = field(default_factory=dict)
-    """Each stream's map key, hashed once rather than at every version that moves it."""
+    _heads: dict[int, tuple[bytes, int, int]] = field(default_factory=dict)
+    """Each stream's map key (hashed once, not at every version that moves it) and its head
+    in the map as (seq, leaf index), by the stream's UUID as an integer: a ``UUID``'s own hash
+    and equality are Python methods, an int's are not, and this is looked up for every leaf."""
+    _pending: dict[int, tuple[UUID, int, bytes, int]] = field(default_factory=dict)
+    """The leaves since the last version: each stream's newest (stream, seq, hash, index)."""
+    _streams: dict[int, UUID] = field(default_factory=dict)
     _stream_of: dict[bytes, UUID] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -311,9 +325,11 @@ class RecomputedHeads:
                     self._cut(cuts[self._next])
                     self._next += 1
                 cut = cuts[self._next] if self._next < len(cuts) else -1
-            stream = map_stream(leaf.originator_id)
+            oid = leaf.originator_id
+            # map_stream inlined for a UUID (in the map as it is); text ids take its rules
+            stream = oid if type(oid) is UUID else map_stream(oid)
             if stream is not None:
-                pending[stream] = (leaf.originator_version, leaf.entry_hash, index)
+                pending[stream.int] = (stream, leaf.originator_version, leaf.entry_hash, index)
 
     def finish(self, size: int) -> None:
         """The log is read up to ``size``: apply the versions not beyond it."""
@@ -330,13 +346,13 @@ class RecomputedHeads:
     def _cut(self, version: int) -> None:
         """Apply the leaves since the last version as version ``version``."""
         changes: list[tuple[bytes, bytes]] = []
-        key_of, heads, pack_value = self._key_of, self._heads, _VALUE.pack
-        for stream, (seq, digest, index) in self._pending.items():
-            old = heads.get(stream)
-            if old is not None and (seq <= old[0] or index <= old[1]):
+        heads, pack_value = self._heads, _VALUE.pack
+        for n, (stream, seq, digest, index) in self._pending.items():
+            old = heads.get(n)
+            if old is not None and (seq <= old[1] or index <= old[2]):
                 self.problems.append(HeadsProblem(
                     f"stream {stream}'s entry seq {seq} at leaf {index} does not follow its head,"
-                    f" seq {old[0]} at leaf {old[1]}: left out of the recomputed map",
+                    f" seq {old[1]} at leaf {old[2]}: left out of the recomputed map",
                     version, (str(stream),)))
                 continue
             try:
@@ -353,11 +369,13 @@ class RecomputedHeads:
                         (str(stream),)))
                     continue
                 raise  # StreamHead accepts what the test refused: a bug, not a bad leaf
-            key = key_of.get(stream)
-            if key is None:
-                key = key_of[stream] = head_key(self.profile, stream)
+            if old is None:
+                key = head_key(self.profile, stream)
+                self._streams[n] = stream
+            else:
+                key = old[0]
             changes.append((key, value))
-            heads[stream] = (seq, index)
+            heads[n] = (key, seq, index)
         self._pending.clear()
         root, groups = self._map.apply(changes)
         self.done.append(HeadsVersion(version, root, groups))
@@ -441,8 +459,8 @@ class RecomputedHeads:
                     keys.append(node.key)
         if not keys:
             return []
-        if len(self._stream_of) != len(self._key_of):  # failures only: built when needed
-            self._stream_of = {key: stream for stream, key in self._key_of.items()}
+        if len(self._stream_of) != len(self._heads):  # failures only: built when needed
+            self._stream_of = {head[0]: self._streams[n] for n, head in self._heads.items()}
         streams = self._stream_of
         return [str(streams[k]) if k in streams else f"key {k.hex()[:16]}…" for k in keys]
 
