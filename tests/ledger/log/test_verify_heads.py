@@ -131,6 +131,23 @@ def test_a_leaf_that_does_not_move_its_streams_head_forward_is_left_out_and_name
         {key_b: StreamHead(2, leaves[3].entry_hash, 3)}, 4)
 
 
+def test_a_streams_text_id_is_the_same_stream_as_its_uuid_and_other_text_ids_are_left_out() -> None:
+    # The recorder may hand a stream id back as a UUID or as its stored text: one stream, one
+    # key, one head (the newer seq wins), and a text id that is no UUID's canonical form is not
+    # in the map at all (ledger.log.heads.map_stream).
+    a = uuid.uuid4()
+    leaves = [_leaf(0, a, 1), LeafRow(1, str(a), 2, os.urandom(32), "2026-01-01T00:00:00Z",
+                                       None, 2),
+              LeafRow(2, "test-stream", 1, os.urandom(32), "2026-01-01T00:00:00Z", None, 3)]
+    heads = RecomputedHeads(INTL, 0, [3])
+    heads.extend(leaves)
+    heads.finish(3)
+    versions = heads.take()
+    assert heads.problems == []
+    assert versions[-1].root == _Writer(INTL).apply(
+        {head_key(INTL, a): StreamHead(2, leaves[1].entry_hash, 1)}, 3)[0]
+
+
 def _two_versions(streams: int) -> tuple[RecomputedHeads, list[uuid.UUID], list[HeadsVersion]]:
     """A map of ``streams`` streams (version 1: their first entries), then one more entry
     of the first stream (version 2)."""
