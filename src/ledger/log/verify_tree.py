@@ -50,12 +50,6 @@ class RecomputedTree:
         """The recomputed hash of ``node``; None beyond the tree."""
         return self.nodes.get((node.level, node.index))
 
-    def range_hash(self, start: int, end: int) -> bytes:
-        """``MTH(D[start:end])`` from the recomputed nodes (``merkle.range_hash``)."""
-        parts = merkle.nodes_needed([(start, end)])
-        return merkle.range_hash(self.hash, start, end, {
-            node: value for node in parts if (value := self.get(node)) is not None})
-
 
 @dataclass
 class NodeFindings:
