@@ -1,7 +1,7 @@
 """Figure 4: ``ledger verify`` of the whole ledger (target: >= 15,000 entries/s on 2 cores, 100k).
 
 Ours:     ``ledger.evidence.verify.verify_ledger(ledger.log, ledger.identity, workers=2)`` over a ledger
-          of ``--n`` entries built with group commits of 100 across ``--projects`` projects
+          of ``--n`` entries built with group commits of ``--batch`` (100) across ``--projects`` projects
           (build time reported too: custodial ``prepare`` and ``submit_many`` separately).
 Limit:    one core's ``ledger.crypto.suites.INTL.signature.verify`` rate (Ed25519 via PyNaCl) measured
           in the same run on real filing bytes; the 2-core limit is twice that (every entry
@@ -158,8 +158,10 @@ def breakdown(ledger, leaves: int, name: str) -> None:  # type: ignore[no-untype
              ["Ed25519 verify (INTL.signature.verify)", 1e6 / one]])
 
 
-def build_ours(ledger, n: int, projects: int) -> tuple[float, float, int]:  # type: ignore[no-untyped-def]
-    """Fill a ledger to ``n`` leaves; return (prepare seconds, submit seconds, leaves)."""
+def build_ours(ledger, n: int, projects: int,  # type: ignore[no-untyped-def]
+               per_commit: int = 100) -> tuple[float, float, int]:
+    """Fill a ledger to ``n`` leaves in commits of ``per_commit`` (each a checkpoint, and so a
+    version of the heads map); return (prepare seconds, submit seconds, leaves)."""
     t_prepare = t_submit = 0.0
     start = time.perf_counter()
     streams = c.open_projects(ledger, projects)
@@ -168,7 +170,7 @@ def build_ours(ledger, n: int, projects: int) -> tuple[float, float, int]:  # ty
     cursor = 0
     last = time.perf_counter()
     while remaining > 0:
-        count = min(100, remaining)
+        count = min(per_commit, remaining)
         t0 = time.perf_counter()
         batch = [ledger.prepare(c.ACTOR, "MaterialsSupplemented", c.PAYLOAD,
                                 stream=streams[(cursor + i) % projects]) for i in range(count)]
@@ -311,7 +313,7 @@ def ledger_for(b: c.Backend, args, n: int, projects: int):  # type: ignore[no-un
     if url is None:
         url = b.ours_url()
     ledger = b.ours(url)
-    t_prep, t_sub, leaves = build_ours(ledger, n, projects)
+    t_prep, t_sub, leaves = build_ours(ledger, n, projects, args.batch)
     b.analyze(url)  # statistics, as a live database has them (not timed)
     print(f"  {b.name}: built {leaves:,} leaves in {t_prep + t_sub:.1f} s", flush=True)
     if args.keep and b.name == "postgres":
@@ -325,6 +327,9 @@ def main() -> None:
     p.add_argument("--projects", type=int, default=None,
                    help="projects the entries spread over (default n/100)")
     p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--batch", type=int, default=100,
+                   help="filings a commit when building (each commit is a checkpoint and a"
+                        " heads map version; 1: a quiet ledger's one filing per commit)")
     p.add_argument("--gc-experiment", action="store_true",
                    help="also time one verify with Python's cyclic GC disabled")
     p.add_argument("--breakdown", action="store_true",
