@@ -39,6 +39,7 @@ from ledger.log.heads import (
     decode_group,
     decode_prefix,
     encode_prefix,
+    group_of,
     map_stream,
 )
 from ledger.log.writer import LeafRow
@@ -232,14 +233,13 @@ class ReplayedMap:
     def _inner_slot(self, i: int) -> _Slot:
         """Where the internal node at position ``i`` is stored (once per position: a position
         that becomes internal stays internal, and its group follows from its depth)."""
-        level = (i.bit_length() - 1) % GROUP_LEVELS
-        slot = (1 << level) - 1 + (i & ((1 << level) - 1))
-        place = self._inner[i] = (self._group(i >> level), slot, INTERNAL_TAGS[slot])
+        top, slot = _slot_of(i, leaf=False)
+        place = self._inner[i] = (self._group(top), slot, INTERNAL_TAGS[slot])
         return place
 
     def _place_leaf(self, key: bytes, i: int) -> _LeafPlace:
         """Put ``key``'s leaf at position ``i``; return where it is stored."""
-        top, slot = _leaf_slot(i)
+        top, slot = _slot_of(i, leaf=True)
         place = self._leaf_of[key] = (i, i.bit_length() - 2, self._group(top), slot)
         self._key_at[i] = key
         return place
@@ -286,12 +286,13 @@ _LeafPlace = tuple[int, int, list[bytes], int]
 its slot."""
 
 
-def _leaf_slot(i: int) -> tuple[int, int]:
-    """The group (its top's position) and slot of a leaf at position ``i``: a leaf right below
-    a group's fourth level is kept in that group (:func:`ledger.log.heads.group_of`)."""
+def _slot_of(i: int, *, leaf: bool) -> tuple[int, int]:
+    """The group (its top's position) and slot of the node at heap position ``i``, as
+    :func:`ledger.log.heads.group_of` places it (a leaf right below a group's fourth level is
+    kept in that group). Worked out once per placement, so the layout has one definition."""
     depth = i.bit_length() - 1
-    above = depth - 1 if depth else 0
-    level = depth - (above - above % GROUP_LEVELS)
+    top, _ = group_of(depth, i ^ (1 << depth), leaf=leaf)
+    level = depth - top
     return i >> level, (1 << level) - 1 + (i & ((1 << level) - 1))
 
 
@@ -332,13 +333,12 @@ class RecomputedHeads:
     _cuts: list[int] = field(default_factory=list)
     _next: int = 0
     _map: ReplayedMap = field(init=False)
-    _heads: dict[int, tuple[bytes, int, int]] = field(default_factory=dict)
-    """Each stream's map key (hashed once, not at every version that moves it) and its head
+    _heads: dict[int, tuple[UUID, bytes, int, int]] = field(default_factory=dict)
+    """Each stream, its map key (hashed once, not at every version that moves it) and its head
     in the map as (seq, leaf index), by the stream's UUID as an integer: a ``UUID``'s own hash
     and equality are Python methods, an int's are not, and this is looked up for every leaf."""
     _pending: dict[int, tuple[UUID, int, bytes, int]] = field(default_factory=dict)
     """The leaves since the last version: each stream's newest (stream, seq, hash, index)."""
-    _streams: dict[int, UUID] = field(default_factory=dict)
     _stream_of: dict[bytes, UUID] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -389,10 +389,10 @@ class RecomputedHeads:
         heads, pack_value = self._heads, _VALUE.pack
         for n, (stream, seq, digest, index) in self._pending.items():
             old = heads.get(n)
-            if old is not None and (seq <= old[1] or index <= old[2]):
+            if old is not None and (seq <= old[2] or index <= old[3]):
                 self.problems.append(HeadsProblem(
                     f"stream {stream}'s entry seq {seq} at leaf {index} does not follow its head,"
-                    f" seq {old[1]} at leaf {old[2]}: left out of the recomputed map",
+                    f" seq {old[2]} at leaf {old[3]}: left out of the recomputed map",
                     version, (str(stream),)))
                 continue
             try:
@@ -409,13 +409,9 @@ class RecomputedHeads:
                         (str(stream),)))
                     continue
                 raise  # StreamHead accepts what the test refused: a bug, not a bad leaf
-            if old is None:
-                key = head_key(self.profile, stream)
-                self._streams[n] = stream
-            else:
-                key = old[0]
+            key = head_key(self.profile, stream) if old is None else old[1]
             changes.append((key, value))
-            heads[n] = (key, seq, index)
+            heads[n] = (stream, key, seq, index)
         self._pending.clear()
         root, groups = self._map.apply(changes)
         self.done.append(HeadsVersion(version, root, groups))
@@ -500,7 +496,7 @@ class RecomputedHeads:
         if not keys:
             return []
         if len(self._stream_of) != len(self._heads):  # failures only: built when needed
-            self._stream_of = {head[0]: self._streams[n] for n, head in self._heads.items()}
+            self._stream_of = {key: stream for stream, key, _, _ in self._heads.values()}
         streams = self._stream_of
         return [str(streams[k]) if k in streams else f"key {k.hex()[:16]}…" for k in keys]
 
