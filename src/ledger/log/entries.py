@@ -37,6 +37,9 @@ _TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", re.ASCII)
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _DATE = re.compile(r"\d{4}-\d\d-\d\d", re.ASCII)
 _DECODER = json.JSONDecoder()
+TOO_DEEP = "JSON nested too deeply to be an entry"
+"""The message for bytes whose nesting exhausts the parser's stack (no entry the ledger writes
+comes near it: only an edited row does). Reported as malformed, never as a crash."""
 
 
 @lru_cache(maxsize=4096)
@@ -164,7 +167,10 @@ class PendingEntry:
     @classmethod
     def from_bytes(cls, data: bytes) -> PendingEntry:
         """Parse the pending form written by :meth:`to_json`."""
-        obj = json.loads(data)
+        try:
+            obj = json.loads(data)
+        except RecursionError as exc:
+            raise ValueError(TOO_DEEP) from exc
         if not isinstance(obj, dict) or set(obj) != _PENDING_KEYS:
             raise ValueError("not a pending entry")
         return cls(Filing.from_json(obj["filing"]), obj["signature"], obj["seq"])
@@ -207,6 +213,8 @@ class Entry:
             obj = _DECODER.decode(data.decode("utf-8"))  # stored entries are UTF-8 (JCS)
         except ValueError as exc:
             raise MalformedEntryError(str(exc), stream=stream, seq=seq) from exc
+        except RecursionError as exc:  # an edited row nested past the stack: malformed too
+            raise MalformedEntryError(TOO_DEEP, stream=stream, seq=seq) from exc
         return cls.from_json(obj, stream=stream, seq=seq)
 
     @classmethod
@@ -232,6 +240,8 @@ class Entry:
                         recorded_at)
         except (ValueError, KeyError, TypeError) as exc:
             raise MalformedEntryError(str(exc), stream=stream, seq=seq) from exc
+        except RecursionError as exc:  # the canonical check's walk of a too deep payload
+            raise MalformedEntryError(TOO_DEEP, stream=stream, seq=seq) from exc
         return entry
 
 

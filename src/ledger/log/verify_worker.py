@@ -27,6 +27,9 @@ from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-
 from sys import intern
 from typing import Any, NamedTuple
 
+import msgspec
+import orjson
+
 from ledger.crypto.suites import profile_named
 from ledger.errors import BadSignatureError, MalformedEntryError, NotCanonicalError
 from ledger.log.canonical import canonical_bytes
@@ -36,6 +39,7 @@ from ledger.log.entries import (
     _HEX64,
     _TIME,
     FILING_VERSION,
+    TOO_DEEP,
     Entry,
     Filing,
     b64decode,
@@ -140,13 +144,40 @@ def _has_supplementary(data: bytes) -> bool:
             or b"\xf4" in data)
 
 
+# The fast path: both halves in C. msgspec's decoder refuses floats through the hook (JCS
+# entries hold none); orjson's encoder, with these options, writes compact JSON with keys in
+# code point order and RFC 8785's string escapes, and refuses integers beyond +-(2^53 - 1).
+# So where its output equals the stored bytes and no key can sort differently in UTF-16,
+# those bytes are the value's JCS (tests/ledger/evidence/test_verify_bytes.py holds it to
+# canonical_bytes). Anything else is decided by the exact path below, unchanged.
+_FAST_DECODE: Callable[[bytes], Any] = msgspec.json.Decoder(float_hook=_reject_number).decode
+_FAST_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_STRICT_INTEGER
+_FAST_ENCODE = orjson.dumps
+
+
 def load_canonical(data: bytes) -> tuple[Any, bool]:
     """Parse JSON bytes as ``json.loads`` does; also say whether they are the value's JCS.
 
     The flag equals ``canonical_bytes(json.loads(data)) == data`` (False where that raises
-    :class:`NotCanonicalError`), at about half its cost. Raises ValueError exactly where
-    ``json.loads`` does, with its message.
+    :class:`NotCanonicalError`), at a fifth of its cost for canonical bytes. Raises
+    ValueError exactly where ``json.loads`` does, with its message, and for nesting deeper
+    than the parser's stack (:data:`TOO_DEEP`).
     """
+    try:
+        value = _FAST_DECODE(data)
+        if (_FAST_ENCODE(value, option=_FAST_OPTIONS) == data
+                and (data.isascii() or not _has_supplementary(data))):
+            return value, True
+    except (msgspec.DecodeError, orjson.JSONEncodeError, RecursionError):
+        pass  # not canonical (or not JSON): the exact path decides, and says why
+    try:
+        return _load_exactly(data)
+    except RecursionError as exc:
+        raise ValueError(TOO_DEEP) from exc
+
+
+def _load_exactly(data: bytes) -> tuple[Any, bool]:
+    """:func:`load_canonical` with the standard library's parser and encoder alone."""
     try:
         text = data.decode("utf-8")
         # The decoder's scanner without JSONDecoder.decode's whitespace skipping: JCS has no

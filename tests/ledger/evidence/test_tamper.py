@@ -36,6 +36,7 @@ from ledger.errors import (
 )
 from ledger.evidence.verify import Failure, VerifyReport, verify_ledger
 from ledger.log import merkle
+from ledger.log.entries import TOO_DEEP
 from ledger.log.headmap import StreamHead, head_key, leaf_hash, node_hash, value_hash
 from ledger.log.merkle import NodeId
 from ledger.measures.catalogue import EXAMPLES
@@ -236,6 +237,20 @@ def entries_swapped(history: History, tamper: Tamperer) -> Defect:
         first=_entry("hash", history, "A", 2),
         also=(_entry("entry", history, "A", 2, "seq 3"), _entry("hash", history, "A", 3),
               _entry("entry", history, "A", 3, "seq 2")),
+        read=ReadFailure(MalformedEntryError, history.stream("A"), 2),
+    )
+
+
+@pytest.fixture
+def entry_nested_too_deeply(history: History, tamper: Tamperer) -> Defect:
+    """Project A's seq 2 replaced by JSON nested 100,000 deep (past any parser's stack): the
+    checks name it, rather than stop with the parser's RecursionError."""
+    depth = 100_000
+    tamper.set_state(history.stream("A"), 2, b'{"filing":' + b"[" * depth + b"]" * depth + b"}")
+    return Defect(
+        first=_entry("hash", history, "A", 2),
+        also=(_entry("entry", history, "A", 2, TOO_DEEP), _entry("chain", history, "A", 3)),
+        only_checks=frozenset({"hash", "entry", "chain"}),
         read=ReadFailure(MalformedEntryError, history.stream("A"), 2),
     )
 
@@ -541,6 +556,7 @@ READ_DETECTED = [
     "chain_gap_with_leaf",
     "stream_truncated",
     "entries_swapped",
+    "entry_nested_too_deeply",
     "entry_resigned_wrong_key",
     "entry_resigned_other_actors_key",
     "entry_resigned_unregistered_key",

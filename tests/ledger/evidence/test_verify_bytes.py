@@ -14,13 +14,14 @@ import uuid
 from datetime import date
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ledger.errors import MalformedEntryError, NotCanonicalError
 from ledger.log.canonical import JSONValue, canonical_bytes
-from ledger.log.entries import Entry, Filing
+from ledger.log.entries import TOO_DEEP, Entry, Filing
 from ledger.log.verify_worker import (
     EntryFields,
     entry_fields,
@@ -55,6 +56,10 @@ def _encodings(value: Any) -> list[bytes]:
            .encode("utf-8", "surrogatepass")]
     with contextlib.suppress(NotCanonicalError):
         out.append(canonical_bytes(value))
+    # orjson's own sorted form: what load_canonical's fast path compares with, so these
+    # reach it with orjson's way of writing floats and large integers.
+    with contextlib.suppress(orjson.JSONEncodeError):
+        out.append(orjson.dumps(value, option=orjson.OPT_SORT_KEYS))
     return out
 
 
@@ -81,9 +86,30 @@ def test_canonical_flag_equals_the_encoder(value: Any) -> None:
     b'\xef\xbb\xbf{"a":1}', b'{"a":1,"a":1}', b'{"b":1,"a":2}', b' {"a":1}', b'{"a":"\\/"}',
     b'{"a":"\\u001f"}', b'{"a":"\\u001F"}', b'{"a":"\x7f"}',
     b'{"a":1} ', b'{"a":1}\n', b'\t{"a":1}', b'1', b'"a"',
+    # Numbers the fast path's C decoder and encoder write as they read them: JCS refuses them.
+    b'{"a":-9007199254740992}', b'{"a":-9007199254740991}', b'{"a":18446744073709551617}',
+    b'{"a":123456789012345678901234567890}', b'1.0', b'1e5', b'-0.0', b'[1.5]', b'{"a":[0.1]}',
+    b'{"a":1E+2}', b'{"a":"\ud800\udc00"}', '{"a":"\U00010000"}'.encode(),
 ])
 def test_canonical_flag_edge_cases(data: bytes) -> None:
     assert load_canonical(data)[1] == _slow_flag(data)
+
+
+@pytest.mark.parametrize("depth", [10, 500])
+def test_nesting_within_the_stack_parses(depth: int) -> None:
+    data = b'{"filing":' + b"[" * depth + b"]" * depth + b"}"
+    assert load_canonical(data) == (json.loads(data), True)
+
+
+@pytest.mark.parametrize("depth", [5_000, 100_000])
+def test_nesting_past_the_stack_is_malformed_not_a_crash(depth: int) -> None:
+    """An edited row nested deeper than the parsers' stacks is a malformed entry (a
+    ValueError naming it), never a RecursionError that would stop ``ledger verify``."""
+    data = b'{"filing":' + b"[" * depth + b"]" * depth + b"}"
+    with pytest.raises(ValueError, match=TOO_DEEP):
+        load_canonical(data)
+    with pytest.raises(MalformedEntryError, match=TOO_DEEP):
+        Entry.parse(data)
 
 
 @pytest.mark.parametrize("data", [b"", b"{", b"\xff", b'{"a":}', b"[1,]", b'{"a":1}x',
