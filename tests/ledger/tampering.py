@@ -236,6 +236,11 @@ class Tamperer:
         self._execute("UPDATE log_nodes SET hash = ? WHERE level = ? AND idx = ?",
                       (_flip(stored), level, idx))
 
+    def add_node(self, level: int, idx: int) -> None:
+        """Insert a Merkle node row at any position, negative ones included (no CHECK)."""
+        self._execute("INSERT INTO log_nodes (level, idx, hash) VALUES (?, ?, ?)",
+                      (level, idx, b"\x00" * 32))
+
     def retype(self, table: str, column: str, where: str) -> None:
         """Store text where ``table`` keeps bytes: SQLite keeps any type in any column, so the
         rows ``where`` selects get their value's hex; PostgreSQL needs the column's type

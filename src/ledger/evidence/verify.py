@@ -547,13 +547,15 @@ class LedgerVerifier:
                              " recomputed from the entries", cp_size - 1))
             self._next_checkpoint += 1
 
-    def _check_nodes(self, tree: RecomputedTree, rows: Sequence[tuple[NodeId, bytes]]) -> None:
+    def _check_nodes(self, tree: RecomputedTree,
+                     rows: Sequence[tuple[tuple[int, int], bytes]]) -> None:
         """Every stored node against the complete recomputed tree; a position stored twice
         fails too (a proof may read either row)."""
         stored = dict(rows)
         if len(stored) != len(rows):
-            count = Counter(node for node, _ in rows)
-            twice = sorted((node for node, n in count.items() if n > 1),
+            count = Counter(position for position, _ in rows)
+            twice = sorted((NodeId(*position) for position, n in count.items()
+                            if n > 1 and position in tree.nodes),
                            key=lambda node: (node.start, node.level))
             for node in twice:
                 self._tree_failures.append(Failure(
@@ -561,9 +563,9 @@ class LedgerVerifier:
                     node.start))
         findings = compare_nodes(tree, stored)
         fail = self._tree_failures.append
-        for node in findings.beyond:
-            fail(Failure("tree", f"stored node {node} lies beyond the log's {tree.size}"
-                         " leaves"))
+        for level, index in findings.beyond:
+            fail(Failure("tree", f"stored node at level {level}, index {index} lies beyond"
+                         f" the log's {tree.size} leaves"))
         for node in findings.differing:
             fail(Failure("tree", f"stored node {node} differs from the recomputed one",
                          _lowest_differing(node, stored, tree).start))
@@ -587,13 +589,13 @@ def _pages(rows: Iterable[_T], size: int) -> Iterator[list[_T]]:
         yield page
 
 
-def _lowest_differing(node: NodeId, stored: Mapping[NodeId, bytes],
+def _lowest_differing(node: NodeId, stored: Mapping[tuple[int, int], bytes],
                       tree: RecomputedTree) -> NodeId:
     """Descend to the lowest stored node that also differs, to name the leaf at fault."""
     while node.level > 0:
         children = (NodeId(node.level - 1, 2 * node.index),
                     NodeId(node.level - 1, 2 * node.index + 1))
-        bad = [c for c in children if stored.get(c) != tree.get(c)]
+        bad = [c for c in children if stored.get((c.level, c.index)) != tree.get(c)]
         if not bad:
             break
         node = bad[0]

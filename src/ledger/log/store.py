@@ -65,8 +65,10 @@ class LogSnapshot(Protocol):
         """Leaves in order with their stored events (None where the event row is gone)."""
         ...
 
-    def iter_nodes(self) -> Iterator[tuple[NodeId, bytes]]:
-        """Every stored Merkle node, in no particular order (may run on another thread)."""
+    def iter_nodes(self) -> Iterator[tuple[tuple[int, int], bytes]]:
+        """Every stored Merkle node as ``((level, index), hash)``, in no particular order (may
+        run on another thread). Keyed as :attr:`RecomputedTree.nodes` is, so that verify
+        compares the two dictionaries whole; a :class:`NodeId` per node cost more than that."""
         ...
 
     def count_events(self) -> int:

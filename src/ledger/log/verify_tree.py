@@ -59,18 +59,22 @@ class NodeFindings:
     """Stored nodes seen."""
     differing: list[NodeId] = field(default_factory=list)
     """Stored, and not equal to the recomputed node."""
-    beyond: list[NodeId] = field(default_factory=list)
-    """Stored, but not a node of the recomputed tree."""
+    beyond: list[tuple[int, int]] = field(default_factory=list)
+    """Stored, but not a node of the recomputed tree: (level, index), which an edited row may
+    make negative (no :class:`NodeId`)."""
 
 
-def compare_nodes(tree: RecomputedTree, stored: Mapping[NodeId, bytes]) -> NodeFindings:
-    """Compare every stored node with the complete recomputed tree."""
+def compare_nodes(tree: RecomputedTree, stored: Mapping[tuple[int, int], bytes]
+                  ) -> NodeFindings:
+    """Compare every stored node, by ``(level, index)``, with the complete recomputed tree."""
     findings = NodeFindings(count=len(stored))
+    if stored == tree.nodes:  # the usual case: one comparison of two dicts, in C
+        return findings
     get = tree.nodes.get
-    for node, value in stored.items():
-        expected = get((node.level, node.index))
+    for (level, index), value in stored.items():
+        expected = get((level, index))
         if expected is None:
-            findings.beyond.append(node)
+            findings.beyond.append((level, index))
         elif expected != value:
-            findings.differing.append(node)
+            findings.differing.append(NodeId(level, index))
     return findings

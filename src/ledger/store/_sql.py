@@ -62,7 +62,6 @@ from ledger.log.heads import (
     group_rows,
     map_stream,
 )
-from ledger.log.merkle import NodeId
 from ledger.log.sealing import Sealer
 from ledger.log.store import CustodyRecord, StoredCheckpoint
 from ledger.log.writer import BatchOutcome, CheckpointSigner, LeafRow
@@ -935,10 +934,10 @@ class SQLSnapshot:
                 yield leaf, (None if state is None else StoredEvent(ident, seq, topic, state))
             position = upper
 
-    def iter_nodes(self) -> Iterator[tuple[NodeId, bytes]]:
-        """Every stored Merkle node."""
+    def iter_nodes(self) -> Iterator[tuple[tuple[int, int], bytes]]:
+        """Every stored Merkle node, as ``((level, index), hash)``."""
         for level, index, stored in self._rows(self._sql.iter_nodes, ()):
-            yield NodeId(level, index), (stored if type(stored) is bytes else _blob(
+            yield (level, index), (stored if type(stored) is bytes else _blob(
                 stored, f"the stored Merkle node at level {level}, index {index}"))
 
     def count_events(self) -> int:

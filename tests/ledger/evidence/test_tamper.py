@@ -687,6 +687,20 @@ def test_a_value_stored_as_text_stops_verify_with_a_named_failure(
     assert "edited beneath its schema" in failure.message
 
 
+@pytest.mark.parametrize(("level", "idx"), [(-1, 0), (0, -5), (40, 0)])
+def test_a_node_row_outside_the_tree_is_named(history: History, ledger: Ledger,
+                                               tamper: Tamperer, level: int, idx: int) -> None:
+    """A stored Merkle node row at a position no tree has (a negative one included): verify
+    names it rather than stopping on it."""
+    assert history.size > 2
+    tamper.add_node(level, idx)
+    report = _verify(ledger)
+    assert [f.check for f in report.failures] == ["tree", "tree"], _described(report)
+    assert (f"stored node at level {level}, index {idx} lies beyond the log's {history.size}"
+            " leaves") in report.failures[0].message
+    assert "nodes expected" in report.failures[1].message
+
+
 def test_cli_verify_exit_code_and_first_failure(history: History, tamper: Tamperer,
                                                 settings: Settings) -> None:
     runner = CliRunner()

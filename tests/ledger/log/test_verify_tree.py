@@ -60,7 +60,8 @@ def test_stored_nodes_are_compared_with_the_complete_tree() -> None:
     tree = RecomputedTree(INTL.hash, [])
     for start in range(0, 20, 3):
         tree.extend(leaves[start:start + 3])
-    findings = compare_nodes(tree, stored)
+    findings = compare_nodes(tree, {(node.level, node.index): value
+                                    for node, value in stored.items()})
     assert findings.count == len(stored)
     assert findings.differing == [bad]
-    assert findings.beyond == [NodeId(5, 0)]
+    assert findings.beyond == [(5, 0)]
