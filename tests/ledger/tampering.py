@@ -241,6 +241,80 @@ class Tamperer:
         self._execute("INSERT INTO log_nodes (level, idx, hash) VALUES (?, ?, ?)",
                       (level, idx, b"\x00" * 32))
 
+    # --- any cell ------------------------------------------------------------------------
+
+    def cells(self) -> list[tuple[str, str, tuple[str, ...], tuple[Any, ...]]]:
+        """One cell per column of every table holding rows: (table, column, its primary key's
+        columns, the key of the table's middle row)."""
+        found = []
+        with self._cursor() as curs:
+            for table, columns, key in self._layout(curs):
+                order = ", ".join(f'"{k}"' for k in key)
+                curs.execute(f'SELECT {order} FROM "{table}" ORDER BY {order}')
+                rows = curs.fetchall()
+                if rows:
+                    middle = tuple(rows[len(rows) // 2])
+                    found += [(table, column, key, middle) for column in columns]
+        return found
+
+    def _layout(self, curs: Any) -> list[tuple[str, list[str], tuple[str, ...]]]:
+        """Every table's columns and primary key (rowid where SQLite has none declared)."""
+        if self.postgres:
+            curs.execute("SELECT table_name FROM information_schema.tables"
+                         " WHERE table_schema = ? ORDER BY table_name", (self._schema,))
+            tables = [r[0] for r in curs.fetchall()]
+            out = []
+            for table in tables:
+                curs.execute("SELECT column_name FROM information_schema.columns WHERE"
+                             " table_schema = ? AND table_name = ? ORDER BY ordinal_position",
+                             (self._schema, table))
+                columns = [r[0] for r in curs.fetchall()]
+                curs.execute("SELECT a.attname FROM pg_index i JOIN pg_attribute a ON"
+                             " a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) WHERE"
+                             " i.indrelid = ?::regclass AND i.indisprimary",
+                             (f'"{self._schema}"."{table}"',))
+                key = tuple(r[0] for r in curs.fetchall())
+                if key:
+                    out.append((table, columns, key))
+            return out
+        curs.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+        out = []
+        for (table,) in curs.fetchall():
+            curs.execute(f'PRAGMA table_info("{table}")')
+            info = curs.fetchall()
+            key = tuple(r[1] for r in sorted(info, key=lambda r: r[5]) if r[5] > 0)
+            out.append((table, [r[1] for r in info], key or ("rowid",)))
+        return out
+
+    def set_cell(self, table: str, column: str, key: tuple[str, ...],
+                 values: tuple[Any, ...], value: Any) -> Any:
+        """Write ``value`` into one cell (PostgreSQL: its NOT NULL dropped first, for a NULL);
+        return what it held. False if the database refused the value."""
+        where = " AND ".join(f'"{k}" = ?' if k != "rowid" else "rowid = ?" for k in key)
+        with self._cursor() as curs:
+            curs.execute(f'SELECT "{column}" FROM "{table}" WHERE {where}', values)
+            old = curs.fetchone()[0]
+        try:
+            with self._cursor() as curs:
+                if self.postgres and value is None:
+                    curs.execute(f'ALTER TABLE "{table}" ALTER COLUMN "{column}" DROP NOT NULL')
+                curs.execute(f'UPDATE "{table}" SET "{column}" = ? WHERE {where}',
+                             (value, *values))
+        except (sqlite3.Error, psycopg.Error):
+            return False
+        return (old,)
+
+    def restore_cell(self, table: str, column: str, key: tuple[str, ...],
+                     values: tuple[Any, ...], value: Any, was: tuple[Any]) -> None:
+        """Undo :meth:`set_cell` of ``value`` (found by the key as edited, if it was part of
+        it)."""
+        same = "IS NOT DISTINCT FROM" if self.postgres else "IS"
+        where = " AND ".join(f'"{k}" {same} ?' if k != "rowid" else "rowid = ?" for k in key)
+        edited = tuple(value if k == column else v for k, v in zip(key, values, strict=True))
+        with self._cursor() as curs:
+            curs.execute(f'UPDATE "{table}" SET "{column}" = ? WHERE {where}',
+                         (was[0], *edited))
+
     def retype(self, table: str, column: str, where: str) -> None:
         """Store text where ``table`` keeps bytes: SQLite keeps any type in any column, so the
         rows ``where`` selects get their value's hex; PostgreSQL needs the column's type

@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from typing import cast
 
 from eventsourcing.persistence import PersistenceError
 
@@ -20,7 +19,12 @@ from ledger.crypto.custody import Custodian, handle_of, handle_record
 from ledger.crypto.interface import HeldKey, KeyStore
 from ledger.crypto.keystores import keystore_for
 from ledger.crypto.suites import Profile, Signer, profile_named
-from ledger.errors import ConfigurationError, KeyNotValidError, LedgerNotInitialisedError
+from ledger.errors import (
+    CheckpointError,
+    ConfigurationError,
+    KeyNotValidError,
+    LedgerNotInitialisedError,
+)
 from ledger.log.checkpoint import Checkpoint, SignedNote, VerifierKey, checkpoint_signer
 from ledger.log.entries import b64decode, b64encode
 from ledger.log.headmap import checkpoint_extension
@@ -203,18 +207,22 @@ class KeyCustody:
                 origin = None  # no tables yet
             if origin is None:
                 raise LedgerNotInitialisedError(self._settings.database_url)
-            profile = profile_named(cast(str, self._log.get_meta("profile")))
+            profile = profile_named(self._recorded("profile"))
             self._set_profile(profile)
-            root_public = b64decode(cast(str, self._log.get_meta("root_public_key")))
+            try:
+                root_public = b64decode(self._recorded("root_public_key"))
+                log_key = VerifierKey.parse(self._recorded("log_key"))
+            except (ValueError, CheckpointError) as exc:
+                raise ConfigurationError(
+                    f"the ledger's recorded keys (ledger_meta) do not parse: {exc}; the"
+                    " database was edited beneath the ledger") from exc
             pinned = self._settings.root_key
             if pinned is not None and b64decode(pinned) != root_public:
                 raise ConfigurationError(
                     "LEDGER_ROOT_KEY does not match the root key recorded at `ledger init`")
             identity = LedgerIdentity(
-                origin=origin, profile=profile,
-                log_key=VerifierKey.parse(cast(str, self._log.get_meta("log_key"))),
-                root_key_id=cast(str, self._log.get_meta("root_key_id")),
-                root_public_key=root_public,
+                origin=origin, profile=profile, log_key=log_key,
+                root_key_id=self._recorded("root_key_id"), root_public_key=root_public,
             )
             # Every checkpoint carries the stream heads map's root as its ``heads`` line
             # (docs/evidence-format.md, Stream heads map, In the checkpoint).
@@ -223,6 +231,17 @@ class KeyCustody:
                     origin, size, root, (checkpoint_extension(heads),))).text())
             self._identity = identity
             return identity
+
+    def _recorded(self, name: str) -> str:
+        """A value ``ledger init`` recorded in ``ledger_meta``; ConfigurationError naming it
+        if it is missing or not text (an edited or incomplete database), not a traceback."""
+        value = self._log.get_meta(name)
+        if not isinstance(value, str) or not value:
+            raise ConfigurationError(
+                f"the ledger's {name} is missing from its database (ledger_meta) or is not"
+                " text: the database was edited beneath the ledger, or `ledger init` did not"
+                " finish")
+        return value
 
     def _checkpoint_signer(self) -> Callable[[Checkpoint], SignedNote]:
         """The log key's note signer, found once; refused if it is not the recorded log key

@@ -895,6 +895,21 @@ def _blob(value: object, what: str, leaf_index: int | None = None) -> bytes:
                            leaf_index=leaf_index)
 
 
+def _leaf_columns(index: object, *, seq: object, recorded_at: object, nonce: object,
+                  notification: object, topic: object) -> None:
+    """Raise :class:`StoredValueError` naming the first of a leaf row's columns (or its
+    entry's topic) stored as a type the column cannot hold."""
+    leaf_index = index if type(index) is int else None
+    for what, value, kind in (("seq", seq, int), ("recorded_at", recorded_at, str),
+                              ("notification id", notification, int), ("nonce", nonce, str),
+                              ("entry's topic", topic, str)):
+        if type(value) is not kind and not (value is None and what in ("nonce",
+                                                                       "entry's topic")):
+            raise StoredValueError(f"leaf {index}'s {what} is stored as {value!r}, not"
+                                   f" {'an integer' if kind is int else 'text'}",
+                                   leaf_index=leaf_index)
+
+
 class SQLSnapshot:
     """A :class:`~ledger.log.store.LogSnapshot` over a recorder's rendered statements, each
     run by ``rows`` in the backend's one snapshot transaction (``ledger verify``).
@@ -925,7 +940,16 @@ class SQLSnapshot:
                 return
             for index, stream, seq, stored_hash, recorded_at, nonce, notification, topic, data in (
                     rows):
-                ident = originator_id(stream)
+                if not (type(seq) is int and type(recorded_at) is str
+                        and type(notification) is int and (nonce is None or type(nonce) is str)
+                        and (topic is None or type(topic) is str)):
+                    _leaf_columns(index, seq=seq, recorded_at=recorded_at, nonce=nonce,
+                                  notification=notification, topic=topic)
+                try:
+                    ident = originator_id(stream)
+                except (ValueError, TypeError, AttributeError) as exc:
+                    raise StoredValueError(f"leaf {index}'s stream id is stored as {stream!r},"
+                                           " not a stream id", leaf_index=index) from exc
                 digest = (stored_hash if type(stored_hash) is bytes
                           else _blob(stored_hash, f"leaf {index}'s entry hash", index))
                 state = (data if data is None or type(data) is bytes
@@ -937,6 +961,9 @@ class SQLSnapshot:
     def iter_nodes(self) -> Iterator[tuple[tuple[int, int], bytes]]:
         """Every stored Merkle node, as ``((level, index), hash)``."""
         for level, index, stored in self._rows(self._sql.iter_nodes, ()):
+            if type(level) is not int or type(index) is not int:
+                raise StoredValueError(f"a stored Merkle node's position is stored as"
+                                       f" ({level!r}, {index!r}), not two integers")
             yield (level, index), (stored if type(stored) is bytes else _blob(
                 stored, f"the stored Merkle node at level {level}, index {index}"))
 
@@ -947,12 +974,22 @@ class SQLSnapshot:
     def iter_checkpoints(self) -> Iterator[StoredCheckpoint]:
         """All checkpoints by size."""
         for size, root, note in self._rows(self._sql.iter_checkpoints, ()):
-            yield StoredCheckpoint(size, bytes(root), note)
+            if type(size) is not int or type(note) is not str:
+                raise StoredValueError(f"a checkpoint's size and note are stored as"
+                                       f" {type(size).__name__} and {type(note).__name__},"
+                                       " not an integer and text")
+            yield StoredCheckpoint(size, _blob(root, f"checkpoint {size}'s root"), note)
 
     def heads_map_start(self) -> int | None:
         """The heads map's first version as the snapshot records it."""
         rows = self._rows(self._sql.get_meta, (HEADS_MAP_START,))
-        return int(rows[0][0]) if rows else None
+        if not rows:
+            return None
+        try:
+            return int(rows[0][0])
+        except (ValueError, TypeError) as exc:
+            raise StoredValueError(f"the heads map's start is stored as {rows[0][0]!r},"
+                                   " not a log size") from exc
 
     def heads_map_layout(self) -> str | None:
         """How the snapshot's ``head_nodes`` stores the map (None: one node per row)."""
@@ -983,8 +1020,11 @@ class SQLSnapshot:
                 if current is not None:
                     yield current, groups, rows
                 current, groups, rows = version, {}, 0
-            if type(prefix) is bytes and type(node) is bytes:
+            if type(prefix) is bytes and type(node) is bytes and type(depth) is int:
                 groups[depth, prefix] = node
+            elif type(depth) is not int:
+                raise StoredValueError(f"the heads map's row at version {version} has its"
+                                       f" depth stored as {depth!r}, not an integer")
             else:
                 where = f"the heads map's row at version {version}, depth {depth}"
                 groups[depth, _blob(prefix, where)] = _blob(node, where)
