@@ -56,3 +56,6 @@ class Custodian:
         except InvalidTag:
             raise KeyNotValidError(
                 key_id, "its sealed private key does not open with this master key") from None
+        except ValueError:  # shorter than a nonce: an edited row, not a sealed key
+            raise KeyNotValidError(
+                key_id, "its stored sealed private key is malformed (edited?)") from None

@@ -213,6 +213,9 @@ class Entry:
             obj = _DECODER.decode(data.decode("utf-8"))  # stored entries are UTF-8 (JCS)
         except ValueError as exc:
             raise MalformedEntryError(str(exc), stream=stream, seq=seq) from exc
+        except AttributeError as exc:  # not bytes at all: SQLite keeps any type in a column
+            raise MalformedEntryError(f"the entry is stored as {type(data).__name__}, not bytes",
+                                      stream=stream, seq=seq) from exc
         except RecursionError as exc:  # an edited row nested past the stack: malformed too
             raise MalformedEntryError(TOO_DEEP, stream=stream, seq=seq) from exc
         return cls.from_json(obj, stream=stream, seq=seq)

@@ -444,7 +444,8 @@ class SQLSideTables(SQLBackend[D]):
         """A sealed private key."""
         row = self._one(self.sql.get_custody, (key_id,))
         return None if row is None else CustodyRecord(
-            row["key_id"], row["actor"], bytes(row["sealed"]))
+            row["key_id"], row["actor"],
+            _blob(row["sealed"], f"key {key_id!r}'s sealed private key"))
 
     def reseal_custody(self, reseal: Callable[[CustodyRecord], bytes | None]) -> int:
         """Replace custody records in one transaction under the append's lock; nothing

@@ -21,6 +21,7 @@ from typer.testing import CliRunner
 
 from api.cli import app
 from ledger.app import Ledger
+from ledger.crypto.custody import Custodian
 from ledger.errors import ConfigurationError, KeyNotValidError
 from ledger.evidence.verify import verify_ledger
 from ledger.log.store import CustodyRecord
@@ -269,3 +270,11 @@ def test_ledger_demo_marks_its_database_and_runs_on_the_placeholder(
     assert mark.startswith("made by `ledger demo`")
     demo.custody.check_signing()  # a server may start on it, warned
     assert verify_ledger(demo.log, demo.identity, workers=1).ok
+
+
+@pytest.mark.parametrize("sealed", [b"", b"\x00" * 5, b"\x00" * 40])
+def test_a_sealed_key_edited_in_the_database_is_not_valid(sealed: bytes) -> None:
+    """A custody row cut short or replaced: KeyNotValidError naming the key, not AESGCM's
+    ValueError or InvalidTag."""
+    with pytest.raises(KeyNotValidError, match="log"):
+        Custodian(os.urandom(32)).open("log", sealed)

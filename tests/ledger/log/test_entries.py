@@ -81,3 +81,10 @@ def test_spliced_canonical_bytes_equal_jcs_of_the_whole(
     pending = PendingEntry(filing, signature, seq)
     assert pending.canonical() == canonical_bytes(pending.to_json())
     assert filing.signing_bytes() == canonical_bytes(filing.to_json())
+
+
+@pytest.mark.parametrize("stored", [1.5, 7, "text", None])
+def test_an_entry_stored_as_another_type_is_malformed(stored: object) -> None:
+    """SQLite keeps any type in a blob column: an edited row is named, not an AttributeError."""
+    with pytest.raises(MalformedEntryError, match="not bytes"):
+        Entry.parse(stored)  # type: ignore[arg-type]
