@@ -906,7 +906,7 @@ def _leaf_columns(index: object, *, seq: object, recorded_at: object, nonce: obj
                               ("entry's topic", topic, str)):
         if type(value) is not kind and not (value is None and what in ("nonce",
                                                                        "entry's topic")):
-            raise StoredValueError(f"leaf {index}'s {what} is stored as {value!r}, not"
+            raise StoredValueError(f"leaf {index}'s {what} is stored as {value!r:.40}, not"
                                    f" {'an integer' if kind is int else 'text'}",
                                    leaf_index=leaf_index)
 
@@ -949,7 +949,7 @@ class SQLSnapshot:
                 try:
                     ident = originator_id(stream)
                 except (ValueError, TypeError, AttributeError) as exc:
-                    raise StoredValueError(f"leaf {index}'s stream id is stored as {stream!r},"
+                    raise StoredValueError(f"leaf {index}'s stream id is stored as {stream!r:.40},"
                                            " not a stream id", leaf_index=index) from exc
                 digest = (stored_hash if type(stored_hash) is bytes
                           else _blob(stored_hash, f"leaf {index}'s entry hash", index))
@@ -964,7 +964,7 @@ class SQLSnapshot:
         for level, index, stored in self._rows(self._sql.iter_nodes, ()):
             if type(level) is not int or type(index) is not int:
                 raise StoredValueError(f"a stored Merkle node's position is stored as"
-                                       f" ({level!r}, {index!r}), not two integers")
+                                       f" ({level!r:.20}, {index!r:.20}), not two integers")
             yield (level, index), (stored if type(stored) is bytes else _blob(
                 stored, f"the stored Merkle node at level {level}, index {index}"))
 
@@ -989,7 +989,7 @@ class SQLSnapshot:
         try:
             return int(rows[0][0])
         except (ValueError, TypeError) as exc:
-            raise StoredValueError(f"the heads map's start is stored as {rows[0][0]!r},"
+            raise StoredValueError(f"the heads map's start is stored as {rows[0][0]!r:.40},"
                                    " not a log size") from exc
 
     def heads_map_layout(self) -> str | None:
@@ -1025,7 +1025,7 @@ class SQLSnapshot:
                 groups[depth, prefix] = node
             elif type(depth) is not int:
                 raise StoredValueError(f"the heads map's row at version {version} has its"
-                                       f" depth stored as {depth!r}, not an integer")
+                                       f" depth stored as {depth!r:.20}, not an integer")
             else:
                 where = f"the heads map's row at version {version}, depth {depth}"
                 groups[depth, _blob(prefix, where)] = _blob(node, where)
