@@ -20,7 +20,7 @@ from uuid import UUID
 from eventsourcing.persistence import IntegrityError, StoredEvent
 
 from ledger.crypto.suites import Profile
-from ledger.errors import LedgerError, StaleStreamError
+from ledger.errors import IntegrityFailedError, LedgerError, StaleStreamError
 from ledger.log import merkle
 from ledger.log.entries import PendingEntry
 from ledger.log.heads import CurrentHeads, HeadRow, HeadsBehindError, HeadsUpdate, head_changes
@@ -167,6 +167,12 @@ def write_batch(tx: LogTransaction, events: Sequence[StoredEvent], *, sealer: Se
         plan = _plan(sealed.accepted, size, locked.right_edge, profile, sign_checkpoint,
                      heads=heads)
     except ValueError as exc:
+        if set(locked.right_edge) != set(merkle.root_nodes(size)):
+            # The stored tree does not end where the log's leaves do: rows edited or deleted
+            # beneath the ledger. Nothing can be appended to it; say so, by name.
+            raise IntegrityFailedError(
+                f"the stored Merkle tree's right edge does not match the log's {size} leaves"
+                " (the database was edited beneath the ledger; run `ledger verify`)") from exc
         # A stream's seq not above its head: a (stream, seq) already stored, which the events
         # table's key refuses. The entry sealer refuses such filings itself; the opaque one
         # (eventsourcing's recorder tests) leaves it to the key, so refuse as the key would.

@@ -646,9 +646,18 @@ class SQLHeadsMap(SQLSideTables[D]):
         """Stream heads from (originator id, seq, entry hash, leaf index) rows."""
         heads: dict[UUID, StreamHead] = {}
         for originator_id, seq, entry_hash, leaf_index in rows:
-            stream = map_stream(self._originator_id(originator_id))
+            if type(seq) is not int or type(leaf_index) is not int:
+                raise StoredValueError(f"a leaf's seq and index are stored as {seq!r:.20} and"
+                                       f" {leaf_index!r:.20}, not integers")
+            try:
+                stream = map_stream(self._originator_id(originator_id))
+            except (ValueError, TypeError, AttributeError) as exc:
+                raise StoredValueError(f"leaf {leaf_index}'s stream id is stored as"
+                                       f" {originator_id!r:.40}, not a stream id",
+                                       leaf_index=leaf_index) from exc
             if stream is not None:
-                heads[stream] = StreamHead(int(seq), bytes(entry_hash), int(leaf_index))
+                heads[stream] = StreamHead(seq, _blob(entry_hash, f"leaf {leaf_index}'s entry"
+                                                      " hash", leaf_index), leaf_index)
         return heads
 
     # --- the process's current map ---------------------------------------------------------

@@ -1,8 +1,10 @@
-"""``ledger verify`` against one edited cell at a time, in every column of every table.
+"""``ledger verify``, and a filing, against one edited cell at a time, in every column of every
+table.
 
 The operator this plays has the database and nothing else. Whatever they write into one cell,
 ``ledger verify --json`` ends in a report (exit 0 or 1, JSON on stdout) or in a clear error
-(exit 2, ``error: ...``), never in a traceback. SQLite keeps any type in any column, so there
+(exit 2, ``error: ...``), never in a traceback; and a filing either is recorded or is refused
+with a named :class:`LedgerError`. SQLite keeps any type in any column, so there
 each cell takes a value of every wrong type; PostgreSQL types its columns, so there each cell
 takes NULL (its NOT NULL dropped first, as an operator can).
 """
@@ -17,6 +19,8 @@ from typer.testing import CliRunner
 
 from api.cli import app as cli_app
 from ledger.app import Ledger
+from ledger.errors import LedgerError
+from ledger.measures.catalogue import EXAMPLES
 from ledger.measures.roles import Role
 from ledger.settings import Settings
 
@@ -64,3 +68,31 @@ def test_verify_reports_any_one_edited_cell(ledger: Ledger, settings: Settings) 
                 problems.append(f"{table}.{column} = {value!r:.20}: {problem}")
     assert not problems, "\n".join(problems)
     assert _outcome(runner, settings.database_url) is None
+
+
+def test_a_filing_on_a_database_with_one_edited_cell_is_recorded_or_refused_by_name(
+        ledger: Ledger, settings: Settings) -> None:
+    ledger.register_actor("unit-a", Role.UNIT, "edu", "单位 甲")
+    payload = EXAMPLES["ApplicationFiled"]
+    ledger.file("unit-a", "ApplicationFiled", payload)
+    tamper = Tamperer(settings.database_url, ledger.identity.profile)
+    wrong = _PG_WRONG if tamper.postgres else _WRONG
+    problems = []
+    for table, column, key, values in tamper.cells():
+        for value in wrong:
+            was = tamper.set_cell(table, column, key, values, value)
+            if was is False:
+                continue
+            try:
+                opened = Ledger(settings)
+                try:
+                    opened.file("unit-a", "ApplicationFiled", payload)
+                finally:
+                    opened.close()
+            except LedgerError:
+                pass  # refused, and named
+            except Exception as exc:  # noqa: BLE001 - what this test looks for
+                problems.append(f"{table}.{column} = {value!r:.20}: {type(exc).__name__}: {exc}")
+            finally:
+                tamper.restore_cell(table, column, key, values, value, was)
+    assert not problems, "\n".join(problems)
