@@ -91,7 +91,7 @@ def test_a_filing_on_a_database_with_one_edited_cell_is_recorded_or_refused_by_n
                     opened.close()
             except LedgerError:
                 pass  # refused, and named
-            except Exception as exc:  # noqa: BLE001 - what this test looks for
+            except Exception as exc:  # what this test looks for
                 problems.append(f"{table}.{column} = {value!r:.20}: {type(exc).__name__}: {exc}")
             finally:
                 tamper.restore_cell(table, column, key, values, value, was)
