@@ -161,8 +161,9 @@ def _proofs(ledger: Ledger, leaves: Sequence[int], size: int) -> list[tuple[byte
     nodes: dict[NodeId, bytes] = {}
     for start in range(0, len(wanted), _NODE_BATCH):
         nodes.update(ledger.log.nodes(wanted[start:start + _NODE_BATCH]))
-    h = ledger.identity.profile.hash
-    return [tuple(merkle.range_hash(h, a, b, nodes) for a, b in rs) for rs in ranges]
+    hashes = iter(merkle.stored_range_hashes(ledger.identity.profile.hash,
+                                             [r for rs in ranges for r in rs], nodes))
+    return [tuple(next(hashes) for _ in rs) for rs in ranges]
 
 
 def _items(ledger: Ledger, events: Sequence[EntryEvent], leaves: Sequence[int],

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 from uuid import UUID
 
-from ledger.errors import EntryHashMismatchError
+from ledger.errors import EntryHashMismatchError, StoredValueError
 from ledger.log.entries import Entry
 from ledger.measures.facts import FactEntry, ProjectFacts, empty_facts, fold
 
@@ -67,6 +67,11 @@ class LibraryState:
         notification id folded, 0 for none."""
         last_id = 0
         for leaf_index, leaf_hash, notification_id, stored in rows:
+            if stored is not None and not (type(stored) is bytes and type(leaf_hash) is bytes
+                                           and type(notification_id) is int):
+                raise StoredValueError(
+                    "the entry, its leaf's hash or its notification id is stored as another"
+                    " type (run `ledger verify`)", leaf_index=leaf_index)
             if stored is None or digest(stored) != leaf_hash:
                 raise EntryHashMismatchError(
                     "the entry does not match its log leaf (run `ledger verify`)",

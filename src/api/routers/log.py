@@ -84,8 +84,7 @@ def _with_cosignatures(ledger: Ledger, stored: StoredCheckpoint) -> str:
 def _range_hashes(ledger: Ledger, ranges: list[tuple[int, int]]) -> list[bytes]:
     """MTH of each range (roots, proof entries) from the stored nodes, read in one query."""
     nodes = ledger.log.nodes(merkle.nodes_needed(ranges))
-    h = ledger.identity.profile.hash
-    return [merkle.range_hash(h, start, end, nodes) for start, end in ranges]
+    return merkle.stored_range_hashes(ledger.identity.profile.hash, ranges, nodes)
 
 
 def _latest(ledger: Ledger) -> StoredCheckpoint:

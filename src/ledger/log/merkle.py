@@ -29,7 +29,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from ledger.crypto.suites import HashSuite
-from ledger.errors import ProofError
+from ledger.errors import IntegrityFailedError, ProofError, StoredValueError
 
 __all__ = [
     "MemoryTree",
@@ -236,6 +236,23 @@ def nodes_needed(ranges: Iterable[tuple[int, int]]) -> set[NodeId]:
 
 
 # --- Appending -----------------------------------------------------------------------------------
+
+
+def stored_range_hashes(h: HashSuite, ranges: Sequence[tuple[int, int]],
+                        nodes: Mapping[NodeId, bytes]) -> list[bytes]:
+    """Each range's :func:`range_hash` from nodes as a store returned them. A node stored as
+    another type, or one the ranges need and the store lacks (rows edited beneath the log),
+    is an :class:`IntegrityFailedError` naming it, never a ValueError or TypeError; the
+    ranges must be ones RFC 9162 hashes (from :func:`inclusion_ranges` and the like)."""
+    for node, value in nodes.items():
+        if type(value) is not bytes:
+            raise StoredValueError(f"the stored Merkle node {node} is stored as"
+                                   f" {type(value).__name__}, not bytes", leaf_index=node.start)
+    try:
+        return [range_hash(h, start, end, nodes) for start, end in ranges]
+    except ValueError as exc:  # the ranges are valid: a node the tree needs is gone
+        raise IntegrityFailedError(f"the stored Merkle tree is missing nodes: {exc} (run"
+                                   " `ledger verify`)") from exc
 
 
 def append_leaves(

@@ -4,6 +4,7 @@ stream's head from the stream heads map (docs/evidence-format.md, Stream heads m
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from uuid import UUID
 
 from ledger.errors import (
@@ -49,25 +50,22 @@ class LogProofs:
 
     def root_at(self, size: int) -> bytes:
         """The Merkle root of the first ``size`` leaves (O(log n) stored nodes)."""
-        hash_ = self._custody.profile.hash
         if size == 0:
-            return merkle.empty_root(hash_)
-        nodes = self._log.nodes(merkle.root_nodes(size))
-        return merkle.range_hash(hash_, 0, size, nodes)
+            return merkle.empty_root(self._custody.profile.hash)
+        return self._range_hashes([(0, size)])[0]
 
     def inclusion_proof(self, leaf_index: int, tree_size: int) -> list[bytes]:
         """RFC 9162 §2.1.3.1 inclusion proof from stored nodes."""
-        ranges = merkle.inclusion_ranges(leaf_index, tree_size)
-        nodes = self._log.nodes(merkle.nodes_needed(ranges))
-        hash_ = self._custody.profile.hash
-        return [merkle.range_hash(hash_, a, b, nodes) for a, b in ranges]
+        return self._range_hashes(merkle.inclusion_ranges(leaf_index, tree_size))
 
     def consistency_proof(self, size1: int, size2: int) -> list[bytes]:
         """RFC 9162 §2.1.4.1 consistency proof from stored nodes."""
-        ranges = merkle.consistency_ranges(size1, size2)
+        return self._range_hashes(merkle.consistency_ranges(size1, size2))
+
+    def _range_hashes(self, ranges: Sequence[tuple[int, int]]) -> list[bytes]:
+        """Each range's hash from the stored nodes (:func:`merkle.stored_range_hashes`)."""
         nodes = self._log.nodes(merkle.nodes_needed(ranges))
-        hash_ = self._custody.profile.hash
-        return [merkle.range_hash(hash_, a, b, nodes) for a, b in ranges]
+        return merkle.stored_range_hashes(self._custody.profile.hash, ranges, nodes)
 
     def head_proof(self, stream: UUID, tree_size: int | None = None,
                    ) -> tuple[StreamHead | None, HeadProof]:

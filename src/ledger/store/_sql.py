@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from typing import Any, Final, Generic, Protocol, TypeVar, cast
 from uuid import UUID
 
-from eventsourcing.persistence import IntegrityError, StoredEvent
+from eventsourcing.persistence import IntegrityError, Notification, StoredEvent
 
 from ledger.crypto.suites import Profile, profile_named
 from ledger.errors import (
@@ -920,6 +920,38 @@ def _leaf_columns(index: object, *, seq: object, recorded_at: object, nonce: obj
                                    leaf_index=leaf_index)
 
 
+class NamedStoredRows:
+    """eventsourcing's reads of the events table, with a row holding what its column cannot (a
+    NULL where NOT NULL was dropped, text in SQLite's id column: a database edited beneath the
+    ledger) named as a :class:`StoredValueError`, not a ValueError or TypeError from inside
+    the library. First among a recorder's bases."""
+
+    def select_events(self, originator_id: UUID | str, *, gt: int | None = None,
+                      lte: int | None = None, desc: bool = False, limit: int | None = None,
+                      ) -> Sequence[StoredEvent]:
+        """The library's, named as above."""
+        try:
+            events: Sequence[StoredEvent] = super().select_events(  # type: ignore[misc]
+                originator_id, gt=gt, lte=lte, desc=desc, limit=limit)
+        except (ValueError, TypeError) as exc:
+            raise StoredValueError(_EDITED_ROW.format(exc), stream=originator_id) from exc
+        return events
+
+    def select_notifications(self, start: int | None, limit: int, stop: int | None = None,
+                             topics: Sequence[str] = (), *, inclusive_of_start: bool = True,
+                             ) -> Sequence[Notification]:
+        """The library's, named as above."""
+        try:
+            notifications: Sequence[Notification] = super().select_notifications(  # type: ignore[misc]
+                start, limit, stop, topics, inclusive_of_start=inclusive_of_start)
+        except (ValueError, TypeError) as exc:
+            raise StoredValueError(_EDITED_ROW.format(exc)) from exc
+        return notifications
+
+
+_EDITED_ROW = "a row of the events table holds what its column cannot ({}): it was edited"
+
+
 class SQLSnapshot:
     """A :class:`~ledger.log.store.LogSnapshot` over a recorder's rendered statements, each
     run by ``rows`` in the backend's one snapshot transaction (``ledger verify``).
@@ -1068,9 +1100,23 @@ class SQLLogStore(SQLHeadsMap[D]):
     # --- leaves ----------------------------------------------------------------------------
 
     def _leaf(self, row: Row) -> LeafRow:
-        return LeafRow(row["leaf_index"], self._originator_id(row["originator_id"]),
-                       row["originator_version"], bytes(row["entry_hash"]), row["recorded_at"],
-                       row["nonce"], row["notification_id"])
+        index, seq = row["leaf_index"], row["originator_version"]
+        if type(index) is not int or index < 0:
+            raise StoredValueError(f"a leaf's index is stored as {index!r:.20}, not a leaf"
+                                   " index")
+        if not (type(seq) is int and type(row["recorded_at"]) is str
+                and type(row["notification_id"]) is int):
+            _leaf_columns(index, seq=seq, recorded_at=row["recorded_at"], nonce=row["nonce"],
+                          notification=row["notification_id"], topic=None)
+        try:
+            stream = self._originator_id(row["originator_id"])
+        except (ValueError, TypeError, AttributeError) as exc:
+            raise StoredValueError(f"leaf {index}'s stream id is stored as"
+                                   f" {row['originator_id']!r:.40}, not a stream id",
+                                   leaf_index=index) from exc
+        return LeafRow(index, stream, seq,
+                       _blob(row["entry_hash"], f"leaf {index}'s entry hash", index),
+                       row["recorded_at"], row["nonce"], row["notification_id"])
 
     def _leaf_where(self, query: str, params: Sequence[object]) -> LeafRow | None:
         row = self._one(query, params)

@@ -17,7 +17,6 @@ from uuid import UUID
 from eventsourcing.persistence import (
     IntegrityError,
     InterfaceError,
-    Notification,
     OperationalError,
     StoredEvent,
 )
@@ -30,7 +29,6 @@ from psycopg.rows import DictRow, tuple_row
 from psycopg.sql import SQL, Composed, Identifier, Literal
 
 from ledger.crypto.suites import Profile
-from ledger.errors import StoredValueError
 from ledger.log.entries import PendingEntry
 from ledger.log.heads import CATCH_UP_LEAVES, CurrentHeads, HeadRow, HeadsUpdate
 from ledger.log.merkle import NodeId
@@ -49,6 +47,7 @@ from ledger.log.writer import (
 from ledger.store._sql import (
     TABLE_NAMES,
     Dialect,
+    NamedStoredRows,
     SQLLogStore,
     SQLSnapshot,
     create_statements,
@@ -310,32 +309,9 @@ def _write_params(events: Sequence[StoredEvent], leaves: Sequence[NewLeaf],
             size, root, note, heads.version, heads.packed())
 
 
-class PostgresLedgerRecorder(SQLLogStore[PostgresDatastore], PostgresApplicationRecorder):
+class PostgresLedgerRecorder(NamedStoredRows, SQLLogStore[PostgresDatastore],
+                             PostgresApplicationRecorder):
     """eventsourcing's PostgreSQL application recorder whose inserts extend the Merkle log."""
-
-    def select_events(self, originator_id: UUID | str, *, gt: int | None = None,
-                      lte: int | None = None, desc: bool = False, limit: int | None = None,
-                      ) -> Sequence[StoredEvent]:
-        """eventsourcing's, with an entry stored as NULL (the events table's NOT NULL dropped
-        beneath the ledger) named as a :class:`StoredValueError`, not a TypeError."""
-        try:
-            events: Sequence[StoredEvent] = super().select_events(
-                originator_id, gt=gt, lte=lte, desc=desc, limit=limit)
-        except TypeError as exc:
-            raise StoredValueError(f"an entry is stored as NULL, not bytes ({exc})",
-                                   stream=originator_id) from exc
-        return events
-
-    def select_notifications(self, start: int | None, limit: int, stop: int | None = None,
-                             topics: Sequence[str] = (), *, inclusive_of_start: bool = True,
-                             ) -> Sequence[Notification]:
-        """eventsourcing's, with an entry stored as NULL named (as :meth:`select_events`)."""
-        try:
-            notifications: Sequence[Notification] = super().select_notifications(
-                start, limit, stop, topics, inclusive_of_start=inclusive_of_start)
-        except TypeError as exc:
-            raise StoredValueError(f"an entry is stored as NULL, not bytes ({exc})") from exc
-        return notifications
 
     def __init__(self, datastore: PostgresDatastore, *, profile: Profile, sealer: Sealer,
                  sign_checkpoint: CheckpointSigner | None = None,

@@ -45,9 +45,11 @@ from ledger.store._sql import (
     TABLE_NAMES,
     Cursor,
     Dialect,
+    NamedStoredRows,
     Row,
     SQLLogStore,
     SQLSnapshot,
+    _blob,
     create_statements,
 )
 
@@ -174,7 +176,8 @@ def _create_private(datastore: SQLiteDatastore) -> None:
         os.close(os.open(pool.db_name, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
 
 
-class SQLiteLedgerRecorder(SQLLogStore[SQLiteDatastore], SQLiteApplicationRecorder):
+class SQLiteLedgerRecorder(NamedStoredRows, SQLLogStore[SQLiteDatastore],
+                           SQLiteApplicationRecorder):
     """eventsourcing's SQLite application recorder whose inserts extend the Merkle log."""
 
     def __init__(self, datastore: SQLiteDatastore, *, profile: Profile, sealer: Sealer,
@@ -383,7 +386,8 @@ class SQLiteLedgerRecorder(SQLLogStore[SQLiteDatastore], SQLiteApplicationRecord
                          (node.level, node.index))
             row = curs.fetchone()
             if row is not None:
-                found[node] = bytes(row[0])
+                found[node] = (row[0] if type(row[0]) is bytes
+                               else _blob(row[0], f"the stored Merkle node {node}"))
         return found
 
     def nodes(self, ids: Collection[NodeId]) -> dict[NodeId, bytes]:

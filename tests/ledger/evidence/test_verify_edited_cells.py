@@ -12,6 +12,8 @@ takes NULL (its NOT NULL dropped first, as an operator can).
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from tampering import Tamperer
@@ -45,27 +47,33 @@ def _outcome(runner: CliRunner, url: str) -> str | None:
     return f"exit {result.exit_code}: {type(exc).__name__}: {exc}" if exc else result.output
 
 
+def _edits(tamper: Tamperer, wrong: tuple[Any, ...]) -> Iterator[str]:
+    """Each cell of the database edited in turn to each value of ``wrong`` (restored after);
+    yields where, as ``table.column = value``. Values the database refuses (a key's
+    uniqueness, SQLite's NOT NULL) are skipped."""
+    for table, column, key, values in tamper.cells():
+        for value in wrong:
+            was = tamper.set_cell(table, column, key, values, value)
+            if was is False:
+                continue
+            try:
+                yield f"{table}.{column} = {value!r:.20}"
+            finally:
+                tamper.restore_cell(table, column, key, values, value, was)
+
+
 def test_verify_reports_any_one_edited_cell(ledger: Ledger, settings: Settings) -> None:
     for n in range(3):  # a few more entries, log leaves, checkpoints and heads map versions
         ledger.register_actor(f"unit-{n}", Role.UNIT, "edu", f"单位 {n}")
     tamper = Tamperer(settings.database_url, ledger.identity.profile)
+    assert {table for table, *_ in tamper.cells()} >= {
+        "log_leaves", "log_nodes", "log_checkpoints", "ledger_meta", "head_nodes"}
     runner = CliRunner()
-    wrong = _PG_WRONG if tamper.postgres else _WRONG
-    cells = tamper.cells()
-    assert {table for table, *_ in cells} >= {"log_leaves", "log_nodes", "log_checkpoints",
-                                              "ledger_meta", "head_nodes"}
     problems = []
-    for table, column, key, values in cells:
-        for value in wrong:
-            was = tamper.set_cell(table, column, key, values, value)
-            if was is False:
-                continue  # the database refused it (a key's uniqueness, a NOT NULL key)
-            try:
-                problem = _outcome(runner, settings.database_url)
-            finally:
-                tamper.restore_cell(table, column, key, values, value, was)
-            if problem is not None:
-                problems.append(f"{table}.{column} = {value!r:.20}: {problem}")
+    for where in _edits(tamper, _PG_WRONG if tamper.postgres else _WRONG):
+        problem = _outcome(runner, settings.database_url)
+        if problem is not None:
+            problems.append(f"{where}: {problem}")
     assert not problems, "\n".join(problems)
     assert _outcome(runner, settings.database_url) is None
 
@@ -76,23 +84,38 @@ def test_a_filing_on_a_database_with_one_edited_cell_is_recorded_or_refused_by_n
     payload = EXAMPLES["ApplicationFiled"]
     ledger.file("unit-a", "ApplicationFiled", payload)
     tamper = Tamperer(settings.database_url, ledger.identity.profile)
-    wrong = _PG_WRONG if tamper.postgres else _WRONG
     problems = []
-    for table, column, key, values in tamper.cells():
-        for value in wrong:
-            was = tamper.set_cell(table, column, key, values, value)
-            if was is False:
-                continue
+    for where in _edits(tamper, _PG_WRONG if tamper.postgres else _WRONG):
+        try:
+            opened = Ledger(settings)
             try:
-                opened = Ledger(settings)
-                try:
-                    opened.file("unit-a", "ApplicationFiled", payload)
-                finally:
-                    opened.close()
-            except LedgerError:
-                pass  # refused, and named
-            except Exception as exc:  # what this test looks for
-                problems.append(f"{table}.{column} = {value!r:.20}: {type(exc).__name__}: {exc}")
+                opened.file("unit-a", "ApplicationFiled", payload)
             finally:
-                tamper.restore_cell(table, column, key, values, value, was)
+                opened.close()
+        except LedgerError:
+            pass  # refused, and named
+        except Exception as exc:  # what this test looks for
+            problems.append(f"{where}: {type(exc).__name__}: {exc}")
+    assert not problems, "\n".join(problems)
+
+
+def test_the_read_commands_name_one_edited_cell(ledger: Ledger, settings: Settings,
+                                                tmp_path: Path) -> None:
+    """``ledger rebuild``, ``replay``, ``projects`` and ``export``: a report, or a named refusal
+    (exit 1 or 2), never a traceback."""
+    ledger.register_actor("unit-a", Role.UNIT, "edu", "单位 甲")
+    project = ledger.file("unit-a", "ApplicationFiled", EXAMPLES["ApplicationFiled"]).stream
+    tamper = Tamperer(settings.database_url, ledger.identity.profile)
+    commands = (["rebuild", "--json"], ["replay", "--project", str(project)],
+                ["projects", "--json"],
+                ["export", "--project", str(project), "-o", str(tmp_path / "case.zip")])
+    runner = CliRunner()
+    problems = []
+    for where in _edits(tamper, _PG_WRONG if tamper.postgres else (None, "x" * 10, 1.5)):
+        for command in commands:
+            result = runner.invoke(cli_app, command,
+                                   env={"LEDGER_DATABASE_URL": settings.database_url})
+            if not isinstance(result.exception, SystemExit | None):
+                problems.append(f"{command[0]}: {where}: {type(result.exception).__name__}:"
+                                f" {result.exception}")
     assert not problems, "\n".join(problems)
