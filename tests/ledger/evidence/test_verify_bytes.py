@@ -89,7 +89,7 @@ def test_canonical_flag_equals_the_encoder(value: Any) -> None:
     # Numbers the fast path's C decoder and encoder write as they read them: JCS refuses them.
     b'{"a":-9007199254740992}', b'{"a":-9007199254740991}', b'{"a":18446744073709551617}',
     b'{"a":123456789012345678901234567890}', b'1.0', b'1e5', b'-0.0', b'[1.5]', b'{"a":[0.1]}',
-    b'{"a":1E+2}', b'{"a":"\ud800\udc00"}', '{"a":"\U00010000"}'.encode(),
+    b'{"a":1E+2}', b'{"a":"\\ud800\\udc00"}', '{"a":"\U00010000"}'.encode(),
 ])
 def test_canonical_flag_edge_cases(data: bytes) -> None:
     assert load_canonical(data)[1] == _slow_flag(data)
