@@ -29,7 +29,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from ledger.crypto.suites import HashSuite
-from ledger.errors import IntegrityFailedError, ProofError, StoredValueError
+from ledger.errors import IntegrityFailedError, ProofError
 
 __all__ = [
     "MemoryTree",
@@ -240,14 +240,10 @@ def nodes_needed(ranges: Iterable[tuple[int, int]]) -> set[NodeId]:
 
 def stored_range_hashes(h: HashSuite, ranges: Sequence[tuple[int, int]],
                         nodes: Mapping[NodeId, bytes]) -> list[bytes]:
-    """Each range's :func:`range_hash` from nodes as a store returned them. A node stored as
-    another type, or one the ranges need and the store lacks (rows edited beneath the log),
-    is an :class:`IntegrityFailedError` naming it, never a ValueError or TypeError; the
-    ranges must be ones RFC 9162 hashes (from :func:`inclusion_ranges` and the like)."""
-    for node, value in nodes.items():
-        if type(value) is not bytes:
-            raise StoredValueError(f"the stored Merkle node {node} is stored as"
-                                   f" {type(value).__name__}, not bytes", leaf_index=node.start)
+    """Each range's :func:`range_hash` from nodes as a store returned them (the store names a
+    node of another type). A node the ranges need and the store lacks (rows edited beneath the
+    log) is an :class:`IntegrityFailedError`, not a ValueError; the ranges must be ones RFC
+    9162 hashes (from :func:`inclusion_ranges` and the like)."""
     try:
         return [range_hash(h, start, end, nodes) for start, end in ranges]
     except ValueError as exc:  # the ranges are valid: a node the tree needs is gone

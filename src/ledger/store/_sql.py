@@ -649,12 +649,7 @@ class SQLHeadsMap(SQLSideTables[D]):
             if type(seq) is not int or type(leaf_index) is not int:
                 raise StoredValueError(f"a leaf's seq and index are stored as {seq!r:.20} and"
                                        f" {leaf_index!r:.20}, not integers")
-            try:
-                stream = map_stream(self._originator_id(originator_id))
-            except (ValueError, TypeError, AttributeError) as exc:
-                raise StoredValueError(f"leaf {leaf_index}'s stream id is stored as"
-                                       f" {originator_id!r:.40}, not a stream id",
-                                       leaf_index=leaf_index) from exc
+            stream = map_stream(_stream_id(self._originator_id, originator_id, leaf_index))
             if stream is not None:
                 heads[stream] = StreamHead(seq, _blob(entry_hash, f"leaf {leaf_index}'s entry"
                                                       " hash", leaf_index), leaf_index)
@@ -905,6 +900,17 @@ def _blob(value: object, what: str, leaf_index: int | None = None) -> bytes:
                            leaf_index=leaf_index)
 
 
+def _stream_id(convert: Callable[[Any], UUID | str], stored: object,
+               leaf_index: int) -> UUID | str:
+    """A leaf's stored stream id as the recorder converts it; :class:`StoredValueError` if it
+    is not one (SQLite keeps any value in the column)."""
+    try:
+        return convert(stored)
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise StoredValueError(f"leaf {leaf_index}'s stream id is stored as {stored!r:.40},"
+                               " not a stream id", leaf_index=leaf_index) from exc
+
+
 def _leaf_columns(index: object, *, seq: object, recorded_at: object, nonce: object,
                   notification: object, topic: object) -> None:
     """Raise :class:`StoredValueError` naming the first of a leaf row's columns (or its
@@ -987,11 +993,7 @@ class SQLSnapshot:
                         and (topic is None or type(topic) is str)):
                     _leaf_columns(index, seq=seq, recorded_at=recorded_at, nonce=nonce,
                                   notification=notification, topic=topic)
-                try:
-                    ident = originator_id(stream)
-                except (ValueError, TypeError, AttributeError) as exc:
-                    raise StoredValueError(f"leaf {index}'s stream id is stored as {stream!r:.40},"
-                                           " not a stream id", leaf_index=index) from exc
+                ident = _stream_id(originator_id, stream, index)
                 digest = (stored_hash if type(stored_hash) is bytes
                           else _blob(stored_hash, f"leaf {index}'s entry hash", index))
                 state = (data if data is None or type(data) is bytes
@@ -1104,16 +1106,9 @@ class SQLLogStore(SQLHeadsMap[D]):
         if type(index) is not int or index < 0:
             raise StoredValueError(f"a leaf's index is stored as {index!r:.20}, not a leaf"
                                    " index")
-        if not (type(seq) is int and type(row["recorded_at"]) is str
-                and type(row["notification_id"]) is int):
-            _leaf_columns(index, seq=seq, recorded_at=row["recorded_at"], nonce=row["nonce"],
-                          notification=row["notification_id"], topic=None)
-        try:
-            stream = self._originator_id(row["originator_id"])
-        except (ValueError, TypeError, AttributeError) as exc:
-            raise StoredValueError(f"leaf {index}'s stream id is stored as"
-                                   f" {row['originator_id']!r:.40}, not a stream id",
-                                   leaf_index=index) from exc
+        _leaf_columns(index, seq=seq, recorded_at=row["recorded_at"], nonce=row["nonce"],
+                      notification=row["notification_id"], topic=None)
+        stream = _stream_id(self._originator_id, row["originator_id"], index)
         return LeafRow(index, stream, seq,
                        _blob(row["entry_hash"], f"leaf {index}'s entry hash", index),
                        row["recorded_at"], row["nonce"], row["notification_id"])

@@ -50,6 +50,7 @@ from ledger.store._sql import (
     NamedStoredRows,
     SQLLogStore,
     SQLSnapshot,
+    _blob,
     create_statements,
 )
 from ledger.store._sql import Cursor as LockedCursor
@@ -543,7 +544,9 @@ class PostgresLedgerRecorder(NamedStoredRows, SQLLogStore[PostgresDatastore],
         wanted = sorted(ids)
         curs.execute(self._nodes_statement,
                      ([n.level for n in wanted], [n.index for n in wanted]), prepare=True)
-        return {NodeId(level, index): digest for level, index, digest in curs.fetchall()}
+        return {NodeId(level, index): digest if type(digest) is bytes
+                else _blob(digest, f"the stored Merkle node at level {level}, index {index}")
+                for level, index, digest in curs.fetchall()}
 
     def nodes(self, ids: Collection[NodeId]) -> dict[NodeId, bytes]:
         """Stored nodes by id, one query."""
