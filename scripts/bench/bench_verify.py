@@ -89,7 +89,7 @@ def heads_map_us(ledger) -> float:  # type: ignore[no-untyped-def]
     with ledger.log.snapshot() as view:
         sizes = sorted(cp.size for cp in view.iter_checkpoints())
         start = view.heads_map_start()
-        leaves = [leaf for leaf, _ in view.iter_log(batch=2000)]
+        leaves = [row for page in view.log_pages(batch=2000) for row in page]
     heads = RecomputedHeads(ledger.identity.profile, start, sizes)
     gc.disable()
     try:

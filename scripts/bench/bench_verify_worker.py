@@ -38,7 +38,7 @@ def rows_of(ledger, limit: int) -> tuple[list[worker.Row], worker.PageContext, b
     with ledger.log.snapshot() as view:
         verifier = verify_pass.LedgerVerifier(view, ledger.identity, workers=1)
         tree = RecomputedTree(verifier.profile.hash, [])
-        for page in verify_pass._pages(view.iter_log(batch=2000), 2000):
+        for page in view.log_pages(batch=2000):
             rows += verifier._read(page, tree)
             if len(rows) >= limit:
                 break

@@ -35,13 +35,10 @@ import os
 import pickle
 import uuid
 from collections import Counter, deque
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from itertools import islice
 from typing import TYPE_CHECKING, Any, TypeVar
-
-from eventsourcing.persistence import StoredEvent
 
 from ledger.crypto.suites import Profile
 from ledger.errors import IntegrityFailedError, LedgerError, StoredValueError
@@ -63,15 +60,13 @@ from ledger.log.verify_worker import (
     check_signatures,
     verifies,
 )
-from ledger.log.writer import LeafRow
+from ledger.log.writer import LogRow
 from ledger.measures.aggregates import KeyRecord, registered_key
 
 if TYPE_CHECKING:
     from ledger.log.identity import LedgerIdentity
     from ledger.log.store import LogSnapshot, LogStore, StoredCheckpoint
 
-_READ_BATCH = 2000
-"""Rows per query on the log."""
 _PAGE = 1000
 """Rows per page sent to a worker: large enough that pickling and scheduling amortise, small
 enough that the last pages leave no worker idle for long."""
@@ -261,7 +256,7 @@ class LedgerVerifier:
               checkpoints: Mapping[int, StoredCheckpoint], total: int) -> None:
         """Read the log a page at a time, keeping the workers a few pages ahead."""
         ahead = _AHEAD_PER_WORKER * max(1, self.workers)
-        for page in _pages(self.store.iter_log(batch=_READ_BATCH), _PAGE):
+        for page in self.store.log_pages(batch=_PAGE):
             rows = self._read(page, tree)
             self._check_checkpoints(tree, checkpoints, final=False)
             self._check_heads()
@@ -282,27 +277,25 @@ class LedgerVerifier:
 
     # --- the main process's share of the pass ----------------------------------------------
 
-    def _read(self, page: Sequence[tuple[LeafRow, StoredEvent | None]],
-              tree: RecomputedTree) -> list[Row]:
+    def _read(self, page: Sequence[LogRow], tree: RecomputedTree) -> list[Row]:
         """Density, missing entries, registry entries and the tree; the rows for a worker."""
         rows: list[Row] = []
-        for leaf, stored in page:
-            index = leaf.leaf_index
+        registry = self._context.registry_stream
+        for index, stream_id, seq, entry_hash, recorded_at, _, _, topic, data in page:
             if index != self._expected_index:
                 self.fail("leaves", f"leaves {self._expected_index}..{index - 1} are missing",
                           leaf_index=self._expected_index)
             self._expected_index = index + 1
-            stream, seq = str(leaf.originator_id), leaf.originator_version
-            if stored is None:
+            stream = str(stream_id)
+            if data is None:
                 self.fail("entry", "the entry of this leaf is missing", leaf_index=index,
                           stream=stream, seq=seq)
                 continue
-            if stream == self._context.registry_stream:
-                self._apply_registry_entry(stored.state)
-            rows.append((index, stream, seq, leaf.entry_hash, leaf.recorded_at, stored.topic,
-                         stored.state))
-        tree.extend([leaf.entry_hash for leaf, _ in page])
-        self._map.extend([leaf for leaf, _ in page])
+            if stream == registry:
+                self._apply_registry_entry(data)
+            rows.append((index, stream, seq, entry_hash, recorded_at, topic, data))
+        tree.extend([row[3] for row in page])
+        self._map.extend(page)
         return rows
 
     def _apply_registry_entry(self, data: bytes) -> None:
@@ -580,13 +573,6 @@ class LedgerVerifier:
             self._count_failures.append(Failure(
                 "entry", f"{events} stored entries but {leaves} log leaves"
                 " (an entry without a leaf was inserted, or leaves were deleted)"))
-
-
-def _pages(rows: Iterable[_T], size: int) -> Iterator[list[_T]]:
-    """``rows`` in lists of ``size`` (the last one shorter)."""
-    iterator = iter(rows)
-    while page := list(islice(iterator, size)):
-        yield page
 
 
 def _lowest_differing(node: NodeId, stored: Mapping[tuple[int, int], bytes],

@@ -24,7 +24,7 @@ from ledger.log.headmap import HeadProof, StreamHead
 from ledger.log.heads import GroupKey, HeadRow
 from ledger.log.merkle import NodeId
 from ledger.log.sealing import Sealer
-from ledger.log.writer import BatchOutcome, CheckpointSigner, LeafRow
+from ledger.log.writer import BatchOutcome, CheckpointSigner, LeafRow, LogRow
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,8 @@ class LogSnapshot(Protocol):
     threads of the same reader join by importing its snapshot; SQLite: one read transaction),
     so that the leaves, entries, nodes, checkpoints and heads map versions it sees belong to
     one log. A :class:`LogStore` offers the same methods, each read on its own, but for
-    :meth:`iter_head_groups` (it has :meth:`LogStore.iter_head_nodes`, row by row).
+    :meth:`iter_head_groups` (it has :meth:`LogStore.iter_head_nodes`, row by row) and
+    :meth:`log_pages`.
     """
 
     def tree_size(self) -> int:
@@ -63,6 +64,11 @@ class LogSnapshot(Protocol):
     def iter_log(self, start: int = 0, stop: int | None = None,
                  batch: int = 2000) -> Iterator[tuple[LeafRow, StoredEvent | None]]:
         """Leaves in order with their stored events (None where the event row is gone)."""
+        ...
+
+    def log_pages(self, start: int = 0, stop: int | None = None,
+                  batch: int = 2000) -> Iterator[list[LogRow]]:
+        """The same rows as :meth:`iter_log`, as plain tuples, ``batch`` leaves a list."""
         ...
 
     def iter_nodes(self) -> Iterator[tuple[tuple[int, int], bytes]]:

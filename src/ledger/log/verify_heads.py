@@ -42,7 +42,7 @@ from ledger.log.heads import (
     group_of,
     map_stream,
 )
-from ledger.log.writer import LeafRow
+from ledger.log.writer import LogRow
 
 _LISTED = 10
 """Differing nodes described per version; the rest are counted."""
@@ -352,24 +352,23 @@ class RecomputedHeads:
         """Whether there is a map to recompute."""
         return self.start is not None
 
-    def extend(self, leaves: Iterable[LeafRow]) -> None:
+    def extend(self, leaves: Iterable[LogRow]) -> None:
         """Take the next leaves in log order; apply each version as a leaf passes its size."""
         if self.start is None:
             return
         cuts, pending = self._cuts, self._pending
         cut = cuts[self._next] if self._next < len(cuts) else -1  # the next version, if any
         for leaf in leaves:
-            index = leaf.leaf_index
+            index, oid, seq, entry_hash = leaf[0], leaf[1], leaf[2], leaf[3]
             if index >= cut >= 0:
                 while self._next < len(cuts) and index >= cuts[self._next]:
                     self._cut(cuts[self._next])
                     self._next += 1
                 cut = cuts[self._next] if self._next < len(cuts) else -1
-            oid = leaf.originator_id
             # map_stream inlined for a UUID (in the map as it is); text ids take its rules
             stream = oid if type(oid) is UUID else map_stream(oid)
             if stream is not None:
-                pending[stream.int] = (stream, leaf.originator_version, leaf.entry_hash, index)
+                pending[stream.int] = (stream, seq, entry_hash, index)
 
     def finish(self, size: int) -> None:
         """The log is read up to ``size``: apply the versions not beyond it."""

@@ -45,8 +45,9 @@ from ledger.log.entries import (
     b64decode,
 )
 
-Row = tuple[int, str, int, bytes, str, str, bytes]
-"""One log row: leaf index, stream, seq, the leaf's entry hash and ``recorded_at``, topic, bytes."""
+Row = tuple[int, str, int, bytes, str, str | None, bytes]
+"""One log row: leaf index, stream, seq, the leaf's entry hash and ``recorded_at``, topic (None:
+stored as NULL), bytes."""
 
 Problem = tuple[str, str]
 """A failed check of one entry: (check, message); the main process adds where it is."""

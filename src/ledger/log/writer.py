@@ -52,6 +52,13 @@ class LeafRow(NewLeaf):
     notification_id: int
 
 
+LogRow = tuple[int, UUID | str, int, bytes, str, str | None, int, str | None, bytes | None]
+"""A leaf joined with its entry, as ``ledger verify`` reads the log a page at a time: the
+columns of :class:`LeafRow` in its order, then the event's topic and stored bytes (both None
+where the event row is gone). A plain tuple: the rows come from the database as tuples, and
+an object per row was a tenth of verify's main process."""
+
+
 @dataclass(frozen=True)
 class LockedLog:
     """What the append reads under the lock: everything sealing and the tree need."""

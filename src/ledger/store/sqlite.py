@@ -59,6 +59,7 @@ _SPELLING = {
     "uuid": "TEXT", "bool": "INTEGER", "true": "1", "false": "0",
     "without_rowid": " WITHOUT ROWID", "insert_or_ignore": "INSERT OR IGNORE",
     "on_conflict_ignore": "", **{name: name for name in TABLE_NAMES},
+    "notification_id": "rowid",  # the library's events table numbers its rows by rowid
 }
 
 

@@ -25,7 +25,7 @@ from ledger.log.heads import (
     group_rows,
 )
 from ledger.log.verify_heads import GroupKey, HeadsVersion, RecomputedHeads, ReplayedMap
-from ledger.log.writer import LeafRow
+from ledger.log.writer import LogRow
 
 _KEY_BITS = 256
 
@@ -105,8 +105,10 @@ def test_a_version_that_moves_no_stream_stores_nothing() -> None:
     assert replayed.apply([]) == (root, {})
 
 
-def _leaf(index: int, stream: uuid.UUID, seq: int) -> LeafRow:
-    return LeafRow(index, stream, seq, os.urandom(32), "2026-01-01T00:00:00Z", None, index + 1)
+def _leaf(index: int, stream: uuid.UUID | str, seq: int) -> LogRow:
+    """A leaf with its entry's topic and bytes, as ``ledger verify`` reads the log."""
+    return (index, stream, seq, os.urandom(32), "2026-01-01T00:00:00Z", None, index + 1, "T",
+            b"{}")
 
 
 def test_a_leaf_that_does_not_move_its_streams_head_forward_is_left_out_and_named() -> None:
@@ -125,10 +127,10 @@ def test_a_leaf_that_does_not_move_its_streams_head_forward_is_left_out_and_name
     assert versions[0].root == EMPTY
     assert versions[0].groups == {}
     assert (versions[1].root, versions[1].groups) == writer.apply(
-        {key_a: StreamHead(1, leaves[0].entry_hash, 0),
-         key_b: StreamHead(1, leaves[1].entry_hash, 1)}, 2)
+        {key_a: StreamHead(1, leaves[0][3], 0),
+         key_b: StreamHead(1, leaves[1][3], 1)}, 2)
     assert (versions[2].root, versions[2].groups) == writer.apply(
-        {key_b: StreamHead(2, leaves[3].entry_hash, 3)}, 4)
+        {key_b: StreamHead(2, leaves[3][3], 3)}, 4)
 
 
 def test_a_streams_text_id_is_the_same_stream_as_its_uuid_and_other_text_ids_are_left_out() -> None:
@@ -136,16 +138,14 @@ def test_a_streams_text_id_is_the_same_stream_as_its_uuid_and_other_text_ids_are
     # key, one head (the newer seq wins), and a text id that is no UUID's canonical form is not
     # in the map at all (ledger.log.heads.map_stream).
     a = uuid.uuid4()
-    leaves = [_leaf(0, a, 1), LeafRow(1, str(a), 2, os.urandom(32), "2026-01-01T00:00:00Z",
-                                       None, 2),
-              LeafRow(2, "test-stream", 1, os.urandom(32), "2026-01-01T00:00:00Z", None, 3)]
+    leaves = [_leaf(0, a, 1), _leaf(1, str(a), 2), _leaf(2, "test-stream", 1)]
     heads = RecomputedHeads(INTL, 0, [3])
     heads.extend(leaves)
     heads.finish(3)
     versions = heads.take()
     assert heads.problems == []
     assert versions[-1].root == _Writer(INTL).apply(
-        {head_key(INTL, a): StreamHead(2, leaves[1].entry_hash, 1)}, 3)[0]
+        {head_key(INTL, a): StreamHead(2, leaves[1][3], 1)}, 3)[0]
 
 
 def _two_versions(streams: int) -> tuple[RecomputedHeads, list[uuid.UUID], list[HeadsVersion]]:
