@@ -73,7 +73,8 @@ def _both(ledger: Ledger, size: int | None = None,
 
 def test_a_ledger_as_appended_is_read_by_two_range_scans(filed: Ledger) -> None:
     fast, joined, ran = _both(filed)
-    assert isinstance(fast, list) and len(fast) > 3 * _PAGE
+    assert isinstance(fast, list)
+    assert len(fast) > 3 * _PAGE
     assert fast == joined
     assert ran == {"events_numbered"}
     with _reads(filed) as (view, statements, _):
@@ -143,7 +144,8 @@ def test_events_renumbered_deleted_or_moved_read_as_the_join_does(
         for statement in edit:
             tamper._execute(statement)
         fast, joined, ran = _both(filed)
-        assert isinstance(fast, list) and fast == joined, edit
+        assert isinstance(fast, list), edit
+        assert fast == joined, edit
         assert "iter_log" in ran, edit
         if edit[0] == leaf.format(four + 1000000, 4):
             with _reads(filed) as (view, statements, _):
