@@ -701,6 +701,20 @@ def test_a_node_row_outside_the_tree_is_named(history: History, ledger: Ledger,
     assert "nodes expected" in report.failures[1].message
 
 
+def test_an_entry_stored_twice_is_counted(history: History, ledger: Ledger,
+                                          tamper: Tamperer) -> None:
+    """A second, altered row for project A's newest entry beside the right one (the events'
+    primary key dropped): verify pairs each leaf with the row its notification id names, as
+    appended, and names the row no leaf commits to."""
+    stream = history.stream("A")
+    tamper.store_twice("stored_events", {"originator_id": tamper._id(stream),
+                                         "originator_version": ENTRIES_PER_STREAM}, "state")
+    report = _verify(ledger)
+    assert [f.check for f in report.failures] == ["entry"], _described(report)
+    assert (f"{history.size + 1} stored entries but {history.size} log leaves"
+            in report.failures[0].message)
+
+
 def test_cli_verify_exit_code_and_first_failure(history: History, tamper: Tamperer,
                                                 settings: Settings) -> None:
     runner = CliRunner()
