@@ -1038,8 +1038,8 @@ class SQLSnapshot:
         each leaf's event in the events' key (for a quarter of verify's database time). The
         join holds only if every leaf's notification id names an event of the leaf's own
         stream and seq, as the append writes them; any other page (an event missing or
-        renumbered, a column of another type, ids scattered) is read by the statement, whose
-        rows are the definition.
+        renumbered, a number given twice, a column of another type, ids scattered) is read by
+        the statement, whose rows are the definition.
         """
         leaves = self._rows(self._sql.leaves_between, (start, stop))
         if not leaves:
@@ -1050,7 +1050,10 @@ class SQLSnapshot:
         low, high = min(numbers), max(numbers)
         if high - low >= 2 * len(leaves) + 16:  # not the events of one run of appends
             return self._rows(self._sql.iter_log, (start, stop))
-        events = {row[0]: row for row in self._rows(self._sql.events_numbered, (low, high))}
+        found = self._rows(self._sql.events_numbered, (low, high))
+        events = {row[0]: row for row in found}
+        if len(events) != len(found):  # a number given twice (its unique index dropped)
+            return self._rows(self._sql.iter_log, (start, stop))
         rows: list[tuple[Any, ...]] = []
         for leaf in leaves:
             event = events.get(leaf[6])

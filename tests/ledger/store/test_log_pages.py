@@ -155,3 +155,4 @@ def test_events_renumbered_deleted_or_moved_read_as_the_join_does(
             tamper._execute(statement)
         if undo:
             assert _both(filed)[2] == {"events_numbered"}, undo  # two range scans again
+
