@@ -1044,21 +1044,28 @@ class SQLSnapshot:
         leaves = self._rows(self._sql.leaves_between, (start, stop))
         if not leaves:
             return leaves
+        paired = self._paired(leaves)
+        return self._rows(self._sql.iter_log, (start, stop)) if paired is None else paired
+
+    def _paired(self, leaves: Sequence[tuple[Any, ...]]) -> list[tuple[Any, ...]] | None:
+        """``leaves`` each with its event, from one range scan of the events by the leaves'
+        notification ids; None where that does not pair every leaf with the row of its own
+        stream and seq alone (see :meth:`_joined`)."""
         numbers = [leaf[6] for leaf in leaves]
         if not all(type(number) is int for number in numbers):
-            return self._rows(self._sql.iter_log, (start, stop))
+            return None
         low, high = min(numbers), max(numbers)
         if high - low >= 2 * len(leaves) + 16:  # not the events of one run of appends
-            return self._rows(self._sql.iter_log, (start, stop))
+            return None
         found = self._rows(self._sql.events_numbered, (low, high))
         events = {row[0]: row for row in found}
         if len(events) != len(found):  # a number given twice (its unique index dropped)
-            return self._rows(self._sql.iter_log, (start, stop))
+            return None
         rows: list[tuple[Any, ...]] = []
         for leaf in leaves:
             event = events.get(leaf[6])
             if event is None or event[2] != leaf[2] or event[1] != leaf[1]:
-                return self._rows(self._sql.iter_log, (start, stop))
+                return None
             rows.append((*leaf, event[3], event[4]))
         return rows
 
