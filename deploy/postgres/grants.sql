@@ -8,7 +8,8 @@
 -- Merkle nodes, checkpoints, the stream heads map, metadata, sealed keys and documents. It
 -- may not UPDATE, DELETE or TRUNCATE them: a compromised server can add entries, which are
 -- signed and logged, but cannot rewrite or remove one. On its side tables (tokens, sessions,
--- calendar, cosignatures, read models, reminders) it may also update and delete.
+-- upload allowances, calendar, cosignatures, read models, reminders) it may also update and
+-- delete.
 --
 -- The append takes an EXCLUSIVE lock on the events table, which PostgreSQL grants only to a
 -- role that may update, delete or truncate it: the two functions that take it run as their

@@ -7,16 +7,15 @@
   limit of one request's body, whoever sends it (``POST /signin`` needs no token). Document
   uploads have their own, larger limit (``LEDGER_MAX_DOCUMENT_BYTES``); every other body
   ``LEDGER_MAX_REQUEST_BYTES`` (2 MiB by default).
-* :class:`RateLimiter`: a token bucket per bearer token, for uploads
+* :class:`RateLimiter`: an allowance per bearer token, for uploads
   (``LEDGER_UPLOADS_PER_MINUTE``); a token over its rate gets 429 with ``Retry-After``. Kept
-  per server process.
+  in the database, so that every server process spends from the same allowance.
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
-import threading
 import time
 from collections.abc import Callable
 
@@ -24,6 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.problems import ledger_problem
 from ledger.errors import RateLimitedError, RequestTooLargeError
+from ledger.log.store import AccessRecords
 from ledger.settings import Settings
 
 UPLOAD_PATHS = frozenset({"/api/v1/documents", "/documents"})
@@ -109,33 +109,30 @@ _DEFAULTS = Settings(environment="test")
 
 
 class RateLimiter:
-    """A token bucket per key: ``per_minute`` at once, refilled at ``per_minute`` a minute."""
+    """``per_minute`` requests at once per key, one more every ``60 / per_minute`` seconds
+    (a token bucket, kept as the generic cell rate algorithm's one number per key).
 
-    def __init__(self, per_minute: int, what: str,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    The allowance lives in the database (:meth:`AccessRecords.take_allowance`), not in the
+    process: a deployment of several API processes, or of several hosts on one database, gives
+    a token the same allowance as one process would. Keys are stored hashed (never a bearer
+    token), and times are the wall clock's, which every process shares.
+    """
+
+    def __init__(self, store: AccessRecords, per_minute: int, what: str,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.store = store
         self.per_minute = per_minute
         self.what = what
         self._clock = clock
-        self._lock = threading.Lock()
-        self._buckets: dict[str, tuple[float, float]] = {}  # key → (tokens, at)
 
     def take(self, key: str) -> None:
         """Spend one request of ``key``'s; raise :class:`RateLimitedError` if none is left."""
-        rate = self.per_minute / 60.0
-        digest = hashlib.sha256(key.encode()).hexdigest()  # never keep a bearer token
-        with self._lock:
-            now = self._clock()
-            tokens, at = self._buckets.get(digest, (float(self.per_minute), now))
-            tokens = min(float(self.per_minute), tokens + (now - at) * rate)
-            if tokens < 1.0:
-                self._buckets[digest] = (tokens, now)
-                raise RateLimitedError(self.what, max(1, math.ceil((1.0 - tokens) / rate)))
-            self._buckets[digest] = (tokens - 1.0, now)
-            if len(self._buckets) > 10_000:  # forget full buckets: they hold nothing
-                full = [k for k, (t, a) in self._buckets.items()
-                        if t + (now - a) * rate >= self.per_minute]
-                for k in full:
-                    del self._buckets[k]
+        interval = max(1, round(60_000_000 / self.per_minute))  # microseconds
+        wait = self.store.take_allowance(hashlib.sha256(key.encode()).hexdigest(),
+                                         int(self._clock() * 1_000_000), interval,
+                                         interval * self.per_minute)
+        if wait:
+            raise RateLimitedError(self.what, max(1, math.ceil(wait / 1_000_000)))
 
 
 __all__ = ["UPLOAD_PATHS", "BodyLimit", "RateLimiter", "body_limit", "settings_of_app"]

@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import sqlite3
+import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import psycopg
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -23,6 +27,7 @@ from api.limits import RateLimiter
 from ledger.app import Ledger
 from ledger.errors import RateLimitedError
 from ledger.settings import Settings
+from ledger.store import migrations
 
 Auth = Callable[[str], dict[str, str]]
 _CHUNK = 64 * 1024
@@ -164,22 +169,115 @@ def test_page_uploads_are_rate_limited_per_actor_across_sessions(ledger: Ledger,
         assert ledger.log.get_document(hashlib.sha256(b"%PDF-1.4 page more").hexdigest()) \
             is None  # refused before it was stored
     headers = auth("edu-wang") | {"content-type": "application/pdf"}  # a token: its own
-    assert app.state.upload_limiter is not None
     with TestClient(app) as client:
         assert client.post("/api/v1/documents", content=b"%PDF-1.4 api",
                            headers=headers).status_code == 201
 
 
-def test_the_rate_refills_over_time() -> None:
-    now = [0.0]
-    limiter = RateLimiter(6, "uploads", clock=lambda: now[0])
+def test_the_rate_refills_over_time(ledger: Ledger) -> None:
+    now = [1_800_000_000.0]
+    limiter = RateLimiter(ledger.log, 6, "uploads", clock=lambda: now[0])
     for _ in range(6):
         limiter.take("t")
     with pytest.raises(RateLimitedError) as refused:
         limiter.take("t")
     assert refused.value.retry_after == 10  # one upload a 10 s at 6 a minute
-    now[0] = 10.0
+    now[0] += 9.5
+    with pytest.raises(RateLimitedError) as refused:
+        limiter.take("t")
+    assert refused.value.retry_after == 1  # half a second, rounded up
+    now[0] += 0.5
     limiter.take("t")
     with pytest.raises(RateLimitedError):
         limiter.take("t")
     limiter.take("u")  # another token is untouched
+    now[0] += 3600  # an hour idle refills the whole minute's allowance, and no more
+    for _ in range(6):
+        limiter.take("t")
+    with pytest.raises(RateLimitedError):
+        limiter.take("t")
+
+
+def test_every_process_spends_from_one_allowance(
+        settings: Settings, make_ledger: Callable[..., Ledger], ledger: Ledger) -> None:
+    """Two servers on one database (two ledger objects, apps and connection pools: nothing
+    shared but the database) give a token three uploads a minute between them, not three
+    each; and a refused upload is refused by either."""
+    token = ledger.tokens.issue("edu-wang")
+    headers = {"Authorization": f"Bearer {token}", "content-type": "application/pdf"}
+    other = make_ledger()
+    with TestClient(create_app(ledger=ledger)) as first, \
+            TestClient(create_app(ledger=other)) as second:
+        for n in range(3):
+            server = (first, second)[n % 2]
+            assert server.post("/api/v1/documents", content=b"%PDF-1.4 shared" + bytes([48 + n]),
+                               headers=headers).status_code == 201
+        for server in (first, second):
+            refused = server.post("/api/v1/documents", content=b"%PDF-1.4 fourth",
+                                  headers=headers)
+            assert refused.status_code == 429, refused.text
+            assert int(refused.headers["retry-after"]) >= 1
+    assert ledger.log.get_document(hashlib.sha256(b"%PDF-1.4 fourth").hexdigest()) is None
+
+
+def test_concurrent_uploads_never_spend_one_allowance_twice(
+        make_ledger: Callable[..., Ledger], ledger: Ledger) -> None:
+    """Threads of two "processes" (two ledger objects on one database) racing for a token's
+    allowance of 10: exactly 10 succeed, whatever the interleaving."""
+    others = [ledger, make_ledger()]
+    now = time.time()
+    limiters = [RateLimiter(log.log, 10, "uploads", clock=lambda: now) for log in others]
+    outcomes: list[bool] = []
+
+    def take(n: int) -> bool:
+        try:
+            limiters[n % 2].take("raced")
+        except RateLimitedError:
+            return False
+        return True
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        outcomes = list(pool.map(take, range(40)))
+    assert outcomes.count(True) == 10
+
+
+def test_allowances_are_stored_hashed(ledger: Ledger, settings: Settings) -> None:
+    token = "Bearer not-a-real-token-but-secret"
+    RateLimiter(ledger.log, 3, "uploads").take(token)
+    rows = _sql(settings, "SELECT bucket FROM {upload_allowances}")
+    assert [r[0] for r in rows] == [hashlib.sha256(token.encode()).hexdigest()]
+
+
+def test_an_older_database_gets_the_allowance_table(ledger: Ledger, settings: Settings) -> None:
+    _sql(settings, "DROP TABLE {upload_allowances}")  # as made before it
+    assert migrations.schema_version(ledger.log) == migrations.SCHEMA_VERSION  # as recorded
+    _sql(settings, f"DELETE FROM {{ledger_meta}} WHERE key ="
+                   f" 'schema_migration_{migrations.SCHEMA_VERSION}'")
+    with pytest.raises(migrations.SchemaOutdatedError):
+        migrations.require_current(ledger.log)  # `ledger serve` refuses it, naming migrate
+    assert [m.number for m in migrations.migrate(ledger.log)] == [migrations.SCHEMA_VERSION]
+    RateLimiter(ledger.log, 3, "uploads").take("t")
+
+
+def _sql(settings: Settings, statement: str) -> list[tuple[Any, ...]]:
+    """Run one statement on the test database, tables named as ``{table}``."""
+    url = settings.database_url
+    if url.startswith("sqlite:///"):
+        with sqlite3.connect(url.removeprefix("sqlite:///")) as conn:
+            cursor = conn.execute(statement.format_map(_Names("")))
+            return cursor.fetchall()
+    base, _, schema = url.partition("?schema=")
+    with psycopg.connect(base, autocommit=True) as conn:
+        cursor = conn.execute(statement.format_map(_Names(f'"{schema}".')).encode())
+        return cursor.fetchall() if cursor.description else []
+
+
+class _Names(dict[str, str]):
+    """Table names with a schema prefix."""
+
+    def __init__(self, prefix: str) -> None:
+        super().__init__()
+        self.prefix = prefix
+
+    def __missing__(self, key: str) -> str:
+        return f"{self.prefix}{key}"

@@ -50,6 +50,11 @@ def test_the_app_role_runs_the_server_and_files(roles: Roles) -> None:
         listed = httpx.get(f"{base}/api/v1/projects", headers=headers, timeout=30)
         assert listed.status_code == 200
         assert len(listed.json()["items"]) == 1
+        for n in range(2):  # its upload allowance, inserted and then updated by the app role
+            uploaded = httpx.post(f"{base}/api/v1/documents", timeout=30,
+                                  content=b"%PDF-1.4 role " + bytes([48 + n]),
+                                  headers=headers | {"content-type": "application/pdf"})
+            assert uploaded.status_code == 201, uploaded.text
     for command in (["verify"], ["projects", "--json"], ["obligations", "--json"]):
         done = ledger(app_url, *command)
         assert done.returncode == 0, (command, done.stderr)

@@ -37,15 +37,12 @@ def owner_of(actor: Actor) -> str:
     return f"unit:{actor.unit}" if actor.role is Role.UNIT else f"actor:{actor.actor}"
 
 
-def upload_limiter(request: Request, service: LedgerService) -> RateLimiter:
-    """The app's one upload limiter (``uploads_per_minute``): the API spends from it per bearer
-    token, the pages' upload per actor (however many sessions they open)."""
-    per_minute = service.ledger.settings.uploads_per_minute
-    limiter: RateLimiter | None = getattr(request.app.state, "upload_limiter", None)
-    if limiter is None or limiter.per_minute != per_minute:
-        limiter = RateLimiter(per_minute, "document uploads")
-        request.app.state.upload_limiter = limiter
-    return limiter
+def upload_limiter(service: LedgerService) -> RateLimiter:
+    """The upload limiter (``uploads_per_minute``, kept in the ledger's database for every
+    process): the API spends from it per bearer token, the pages' upload per actor (however
+    many sessions they open)."""
+    return RateLimiter(service.ledger.log, service.ledger.settings.uploads_per_minute,
+                       "document uploads")
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=DocumentPublic,
@@ -59,7 +56,7 @@ async def upload(request: Request, service: ServiceDep, actor: CurrentActor) -> 
     """Stored by SHA-256; uploading the same file twice returns the same document, with the
     time the caller's unit (or the caller) first uploaded it."""
     service.require_reader(actor)
-    upload_limiter(request, service).take(request.headers.get("authorization", actor.actor))
+    upload_limiter(service).take(request.headers.get("authorization", actor.actor))
     limit = service.ledger.settings.max_document_bytes
     data = bytearray()
     async for chunk in request.stream():  # the size is also capped while read (api.limits)

@@ -135,6 +135,10 @@ class AccessRecords(Protocol):
         """End a session; how many were live."""
         ...
 
+    def take_allowance(self, bucket: str, now: int, interval: int, window: int) -> int:
+        """Spend one upload of a shared allowance (microseconds); 0, or the wait until one."""
+        ...
+
     def put_document_owner(self, sha256: str, owner: str, actor: str, added_at: str) -> str:
         """Record an uploader of a document; when that uploader first uploaded it."""
         ...

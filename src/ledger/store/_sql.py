@@ -71,7 +71,7 @@ Row = Any
 
 TABLE_NAMES = ("log_leaves", "log_nodes", "log_checkpoints", "ledger_meta", "key_custody",
                "api_tokens", "documents", "log_cosignatures", "calendar_years", "head_nodes",
-               "document_owners", "api_sessions", "api_token_expiry")
+               "document_owners", "api_sessions", "api_token_expiry", "upload_allowances")
 """The ledger's own tables; a dialect names each as its statements write it."""
 
 HEADS_MAP_START: Final = "heads_map_start"
@@ -177,6 +177,12 @@ TABLES = (
     "CREATE TABLE IF NOT EXISTS {api_sessions} ("
     " session_hash {text} PRIMARY KEY, token_hash {text} NOT NULL, actor {text} NOT NULL,"
     " created_at {text} NOT NULL, ended {bool} NOT NULL DEFAULT {false})",
+    # Each bearer token's (or actor's) upload allowance, shared by every server process:
+    # the time, in microseconds since the epoch, at which its allowance is whole again (the
+    # generic cell rate algorithm's theoretical arrival time). One row per token or actor
+    # that has uploaded; a row in the past is the same as none.
+    "CREATE TABLE IF NOT EXISTS {upload_allowances} ("
+    " bucket {text} PRIMARY KEY, due {bigint} NOT NULL)",
     "CREATE TABLE IF NOT EXISTS {log_cosignatures} ("
     " size {bigint} NOT NULL, key_name {text} NOT NULL, key_id {text} NOT NULL,"
     " line {text} NOT NULL, added_at {text} NOT NULL, PRIMARY KEY (size, key_name, key_id))",
@@ -277,6 +283,16 @@ class Statements:
         " AND ((e.expires_at IS NULL AND t.created_at > {p}) OR e.expires_at > {p})")
     end_session: str = ("UPDATE {api_sessions} SET ended = {true}"
                         " WHERE session_hash = {p} AND ended = {false}")
+    # One upload spent if the allowance holds it: the due time moves on by an interval from
+    # itself or from now, whichever is later, unless that is more than a window from now (the
+    # row is then left as it is and no row is touched). Parameters: bucket, now + interval,
+    # then (now, now, interval) twice, and now + window.
+    take_allowance: str = (
+        "INSERT INTO {upload_allowances} AS a (bucket, due) VALUES ({p}, {p})"
+        " ON CONFLICT (bucket) DO UPDATE"
+        " SET due = CASE WHEN a.due > {p} THEN a.due ELSE {p} END + {p}"
+        " WHERE CASE WHEN a.due > {p} THEN a.due ELSE {p} END + {p} <= {p}")
+    allowance_due: str = "SELECT due FROM {upload_allowances} WHERE bucket = {p}"
     put_document_owner: str = (
         "{insert_or_ignore} INTO {document_owners} (sha256, owner, actor, added_at)"
         " VALUES ({p}, {p}, {p}, {p}){on_conflict_ignore}")
@@ -507,6 +523,18 @@ class SQLSideTables(SQLBackend[D]):
     def end_session(self, session_hash: str) -> int:
         """End a session (sign-out); how many were live (0 or 1)."""
         return self._run(self.sql.end_session, (session_hash,))
+
+    def take_allowance(self, bucket: str, now: int, interval: int, window: int) -> int:
+        """Spend one upload of ``bucket``'s allowance (microseconds: the time ``now``, one
+        upload's ``interval``, and the ``window`` an allowance spans): 0 if it was spent, else
+        how long until it could be. One statement, so that processes sharing the database
+        never both spend the last upload."""
+        if self._run(self.sql.take_allowance, (bucket, now + interval, now, now, interval,
+                                               now, now, interval, now + window)):
+            return 0
+        row = self._one(self.sql.allowance_due, (bucket,))
+        due = now if row is None else int(row["due"])
+        return max(due + interval - now - window, 1)
 
     def put_document_owner(self, sha256: str, owner: str, actor: str, added_at: str) -> str:
         """Record that ``owner`` uploaded a document (kept once); when it first did."""

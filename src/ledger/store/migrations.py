@@ -50,6 +50,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     # Idempotent like every statement of the baseline, which creates the new table.
     Migration(2, "a bearer token's own expiry, chosen when it is issued (api_token_expiry)",
               _baseline),
+    Migration(3, "upload allowances shared by every server process (upload_allowances)",
+              _baseline),
 )
 
 SCHEMA_VERSION = MIGRATIONS[-1].number
