@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
+from fastapi.concurrency import run_in_threadpool
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
@@ -36,6 +37,7 @@ from api.routers import (
 )
 from api.services import LedgerService
 from api.serving import refuse_unready, tune_for_serving
+from api.verify_runs import BackgroundVerify
 from api.writer import WriterProcess
 from ledger.app import Ledger
 from ledger.settings import Settings
@@ -89,6 +91,7 @@ def create_app(settings: Settings | None = None, ledger: Ledger | None = None, *
         try:
             yield
         finally:
+            await run_in_threadpool(app.state.verify_runs.stop)  # before its ledger closes
             stop_reminding()
             if pushing is not None:
                 await pushing.stop()
@@ -103,6 +106,7 @@ def create_app(settings: Settings | None = None, ledger: Ledger | None = None, *
     app = FastAPI(title="Project-supervision audit ledger 项目监管审计账本", version="0.1.0",
                   description=DESCRIPTION, lifespan=lifespan,
                   docs_url=None, redoc_url=None)  # served offline by api.pages.apidocs
+    app.state.verify_runs = BackgroundVerify()  # the log page's "verify now"
     observability.configure_logging()
     observability.install(app, metrics)
     problems.install(app)

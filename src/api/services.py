@@ -385,12 +385,19 @@ class LedgerService:
     # ``ledger_meta`` values are set once, so each run is kept under its own key
     # ``verify.run.N`` (N = 1, 2, ...): a history of checks, the newest found by search.
 
-    def run_verify(self, actor: Actor) -> dict[str, JSONValue]:
-        """Run ``ledger verify`` now (admin or audit only) and keep its result and time."""
+    def require_verifier(self, actor: Actor) -> None:
+        """Refuse anyone but admin and audit the integrity check."""
         if actor.role not in (Role.ADMIN, Role.AUDIT):
             raise AuthorisationError(actor.actor, "run the integrity check (admin or audit)")
+
+    def run_verify(self, actor: Actor, *,
+                   progress: Callable[[int, int], None] | None = None) -> dict[str, JSONValue]:
+        """Run ``ledger verify`` now (admin or audit only) and keep its result and time;
+        ``progress(checked, total)`` is called after each page of entries."""
+        self.require_verifier(actor)
         started, clock = self.ledger.now(), time.monotonic()
-        report = verify_ledger(self.ledger.log, self.ledger.identity, workers=1)
+        report = verify_ledger(self.ledger.log, self.ledger.identity, workers=1,
+                               progress=progress)
         return self.record_verify(report, by=actor.actor, started_at=started,
                                   seconds=time.monotonic() - clock)
 

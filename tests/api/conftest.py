@@ -7,12 +7,22 @@ from __future__ import annotations
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from fastapi.testclient import TestClient
-from pagestest import ARGS, CHROMIUM, Demo, Live, browser_problem, copy_ledger, served_in_thread
+from pagestest import (
+    ARGS,
+    CHROMIUM,
+    Demo,
+    Gate,
+    Live,
+    browser_problem,
+    copy_ledger,
+    served_in_thread,
+)
 
+from api import services
 from api.app import create_app
 from ledger.app import Ledger
 from ledger.demo import DemoResult, load_demo
@@ -122,3 +132,19 @@ def page(context: BrowserContext) -> Iterator[Page]:
         yield tab
     finally:
         tab.close()
+
+
+@pytest.fixture
+def verify_gate(monkeypatch: pytest.MonkeyPatch) -> Iterator[Gate]:
+    """The pages' background ``ledger verify`` held at its first page until the test opens
+    the gate (opened at the end in any case, so that no run's thread is left waiting)."""
+    made = Gate()
+    real = services.verify_ledger
+
+    def held_verify(*args: Any, progress: Callable[[int, int], None], **kwargs: Any) -> Any:
+        return real(*args, progress=made.hold(progress), **kwargs)
+
+    monkeypatch.setattr(services, "verify_ledger", held_verify)
+    yield made
+    made.open()
+

@@ -9,7 +9,7 @@ import re
 import shutil
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -135,3 +135,25 @@ def sign_in(page: Page, live: Live, actor: str, start: str = "/projects") -> Non
     page.get_by_label("访问令牌").fill(live.token(actor))
     page.get_by_role("button", name="登录").click()
     page.wait_for_url(live.url + start)
+
+
+class Gate:
+    """``ledger verify`` held at its first progress report until :meth:`open` (the
+    ``verify_gate`` fixture puts it in the service's way), so that a test sees a run under way."""
+
+    def __init__(self) -> None:
+        self.reached = threading.Event()
+        self._open = threading.Event()
+
+    def open(self) -> None:
+        """Let the run go on."""
+        self._open.set()
+
+    def hold(self, progress: Callable[[int, int], None]) -> Callable[[int, int], None]:
+        """``progress``, then wait at the gate."""
+        def held(checked: int, total: int) -> None:
+            progress(checked, total)
+            self.reached.set()
+            assert self._open.wait(30), "the test never opened the gate"
+        return held
+

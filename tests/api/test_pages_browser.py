@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from pagestest import Live, sign_in
+from pagestest import Gate, Live, sign_in
 
 from ledger.evidence.bundle import verify_bundle
 from ledger.log.entries import b64encode
@@ -276,6 +276,23 @@ def test_charts_render_with_the_demo_data(page: Page, live: Live) -> None:
                  if b is not None)
     assert widest > 100  # bars drawn to scale, not collapsed
     assert page.locator("svg.chart-history polyline").count() >= 1
+
+
+def test_verify_now_shows_the_run_and_then_its_result(page: Page, live: Live,
+                                                      verify_gate: Gate) -> None:
+    """立即校验: the page comes back at once with the run's progress, and refreshes itself
+    until the result is shown, with nothing clicked or reloaded by the test."""
+    _sign_in_as(page, live, "audit-sun")
+    page.goto(f"{live.url}/log")
+    page.get_by_role("button", name="立即校验").click()
+    page.locator("[data-field=verify-running]").wait_for()  # reading, or counting already
+    assert page.get_by_role("button", name="立即校验").count() == 0
+    assert verify_gate.reached.wait(30)
+    page.locator("[data-field=verify-running]", has_text="已检查").wait_for(timeout=10_000)
+    verify_gate.open()
+    page.locator("[data-field=verify]", has_text="通过").wait_for(timeout=10_000)
+    assert page.locator("[data-field=verify-running]").count() == 0
+    assert "audit-sun" in page.locator("#v-h + p + dl").inner_text()
 
 
 def test_api_docs_work_offline(page: Page, live: Live) -> None:

@@ -245,6 +245,20 @@ _STRINGS: dict[str, tuple[str, str]] = {
     "log.verify_by": ("执行人", "Run by"),
     "log.verify_finished": ("完成时间", "Finished"),
     "log.verify_duration": ("耗时", "Duration"),
+    "log.verify_reading": ("正在校验：正在读取账本（{by} 于 {started} 开始）。"
+                           "本页每 2 秒自动刷新。",
+                           "Verifying: reading the ledger (started by {by} at {started})."
+                           " This page refreshes every 2 seconds."),
+    "log.verify_running": ("正在校验：已检查 {checked} / {total} 个条目（{by} 于 {started} 开始）。"
+                           "本页每 2 秒自动刷新。",
+                           "Verifying: {checked} of {total} entries checked (started by {by} at"
+                           " {started}). This page refreshes every 2 seconds."),
+    "log.verify_stopped.database-unavailable": (
+        "上次校验未能完成：数据库暂不可用，请稍后再试。",
+        "The last check could not finish: the database was unavailable. Try again later."),
+    "log.verify_stopped.internal": (
+        "上次校验未能完成：服务器内部错误（详见服务器日志），请联系系统管理员。",
+        "The last check could not finish: an internal error (see the server log)."),
     "log.note": ("签名检查点（签名注记原文）", "Signed checkpoint (C2SP signed note)"),
     # administration
     "admin.title": ("系统管理", "Administration"),

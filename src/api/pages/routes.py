@@ -59,6 +59,7 @@ from api.pages.timeline import timeline_svg
 from api.problems import ledger_problem
 from api.routers.evidence import project_evidence
 from api.services import Actor, LedgerService
+from api.verify_runs import BackgroundVerify
 from api.witness_status import witness_table
 from ledger.errors import LedgerError, RuleViolationError
 from ledger.measures.catalogue import CATALOGUE, EventSpec
@@ -411,17 +412,24 @@ def log_page(request: Request, verified: str | None = None) -> Response:
                     time=duration(seconds or 0, ctx.lang))
     verify = status.verify
     witnesses = witness_table(request.app, ctx.service.ledger)  # each witness's size and lag
+    running, stopped = _verify_runs(request).status()
     return _render(ctx, "log.html", log=status, lag=lag, verify=verify, witnesses=witnesses,
                    may_verify=actor.role in (Role.ADMIN, Role.AUDIT),
-                   verified=verified == "1")
+                   verified=verified == "1", running=running, stopped=stopped)
 
 
 @router.post("/log/verify")
 async def run_verify(request: Request) -> Response:
-    """Run ``ledger verify`` now (admin or audit) and keep the result with its time."""
+    """Start ``ledger verify`` (admin or audit) in the background; the log page follows it
+    until its result is kept with its time (one run at a time: a second click joins it)."""
     form = await _form(request)
     ctx = await run_in_threadpool(_ctx, request)
     actor = ctx.need_actor()
     _check_csrf(ctx, form.get(CSRF_FIELD))
-    await run_in_threadpool(ctx.service.run_verify, actor)
+    _verify_runs(request).start(ctx.service, actor)
     raise _Redirect("/log?verified=1")
+
+
+def _verify_runs(request: Request) -> BackgroundVerify:
+    runs: BackgroundVerify = request.app.state.verify_runs
+    return runs
