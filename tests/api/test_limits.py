@@ -146,6 +146,20 @@ def test_uploads_are_rate_limited_per_token(client: TestClient, auth: Auth,
                        headers=other).status_code == 201
 
 
+def test_another_spelling_of_the_header_is_the_same_token(client: TestClient,
+                                                          ledger: Ledger) -> None:
+    """The scheme's case is not the token: ``bearer``, ``BEARER`` and ``Bearer`` all
+    authenticate, and all spend the one token's allowance."""
+    token = ledger.tokens.issue("edu-wang")
+    statuses = []
+    for n, scheme in enumerate(("Bearer", "bearer", "BEARER", "BeArEr", "bEARER", "beaRer")):
+        answer = client.post("/api/v1/documents", content=b"%PDF-1.4 spelled" + bytes([48 + n]),
+                             headers={"Authorization": f"{scheme} {token}",
+                                      "content-type": "application/pdf"})
+        statuses.append(answer.status_code)
+    assert statuses == [201, 201, 201, 429, 429, 429]
+
+
 def test_page_uploads_are_rate_limited_per_actor_across_sessions(ledger: Ledger,
                                                                 auth: Auth) -> None:
     """The forms' upload spends from the same limit, per actor: signing in again (a second

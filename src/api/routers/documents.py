@@ -15,6 +15,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Path, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
+from fastapi.security.utils import get_authorization_scheme_param
 
 from api.deps import CurrentActor, ServiceDep
 from api.limits import RateLimiter
@@ -56,7 +57,10 @@ async def upload(request: Request, service: ServiceDep, actor: CurrentActor) -> 
     """Stored by SHA-256; uploading the same file twice returns the same document, with the
     time the caller's unit (or the caller) first uploaded it."""
     service.require_reader(actor)
-    upload_limiter(service).take(request.headers.get("authorization", actor.actor))
+    # Keyed by the token, not the header: the scheme's case (bearer, BEARER, ...) is free, and
+    # would otherwise give one token an allowance per spelling.
+    _, token = get_authorization_scheme_param(request.headers.get("authorization"))
+    upload_limiter(service).take(f"token:{token}" if token else f"actor:{actor.actor}")
     limit = service.ledger.settings.max_document_bytes
     data = bytearray()
     async for chunk in request.stream():  # the size is also capped while read (api.limits)
