@@ -26,14 +26,18 @@ FILING_VERSION = 1
 ZERO_HASH = "0" * 64
 """``prev`` of every stream's first entry (seq 1)."""
 
-_FILING_KEYS = frozenset(
+FILING_KEYS = frozenset(
     {"v", "ledger", "stream", "type", "effective", "payload", "actor", "key", "nonce"}
 )
-_ENTRY_KEYS = frozenset({"filing", "signature", "seq", "prev", "recorded_at"})
+"""A filing's keys, exactly (docs/evidence-format.md)."""
+ENTRY_KEYS = frozenset({"filing", "signature", "seq", "prev", "recorded_at"})
+"""An entry's keys, exactly."""
 _PENDING_KEYS = frozenset({"filing", "signature", "seq"})
-_HEX64 = re.compile(r"[0-9a-f]{64}")
+HEX64 = re.compile(r"[0-9a-f]{64}")
+"""A SHA-256 (or SM3) hash as entries write it: 64 lowercase hex digits."""
 # re.ASCII: \d is [0-9] only (unflagged it also takes other scripts' digits, e.g. '２').
-_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", re.ASCII)
+TIME_PATTERN = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", re.ASCII)
+"""``recorded_at`` and other log times: UTC, microseconds, ``Z``."""
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _DATE = re.compile(r"\d{4}-\d\d-\d\d", re.ASCII)
 _DECODER = json.JSONDecoder()
@@ -62,7 +66,7 @@ END_OF_TIME = "9999-12-31T23:59:59.999999Z"
 
 def parse_time(text: str) -> datetime:
     """Parse a time written by :func:`format_time` (strictly that form)."""
-    if not _TIME.fullmatch(text):
+    if not TIME_PATTERN.fullmatch(text):
         raise ValueError(f"expected RFC 3339 UTC with microseconds, got {text!r}")
     # The form is checked above; fromisoformat is ~50x faster than strptime on a read path.
     return datetime.fromisoformat(text)
@@ -121,9 +125,9 @@ class Filing:
     @classmethod
     def from_json(cls, data: object) -> Filing:
         """Parse a filing strictly: exact key set, types, canonical UUID and date forms."""
-        if not isinstance(data, dict) or set(data) != _FILING_KEYS:
+        if not isinstance(data, dict) or set(data) != FILING_KEYS:
             keys = sorted(data) if isinstance(data, dict) else type(data).__name__
-            raise ValueError(f"a filing has exactly the keys {sorted(_FILING_KEYS)}, got {keys}")
+            raise ValueError(f"a filing has exactly the keys {sorted(FILING_KEYS)}, got {keys}")
         if data["v"] != FILING_VERSION or isinstance(data["v"], bool):
             raise ValueError(f"unsupported filing version {data['v']!r}")
         for name in ("ledger", "stream", "type", "effective", "actor", "key", "nonce"):
@@ -228,14 +232,14 @@ class Entry:
         Raises :class:`MalformedEntryError` naming the stream and seq the caller expected.
         """
         try:
-            if not isinstance(obj, dict) or set(obj) != _ENTRY_KEYS:
-                raise ValueError(f"an entry has exactly the keys {sorted(_ENTRY_KEYS)}")
+            if not isinstance(obj, dict) or set(obj) != ENTRY_KEYS:
+                raise ValueError(f"an entry has exactly the keys {sorted(ENTRY_KEYS)}")
             entry_seq, prev, recorded_at = obj["seq"], obj["prev"], obj["recorded_at"]
             if not isinstance(entry_seq, int) or isinstance(entry_seq, bool) or entry_seq < 1:
                 raise ValueError("seq must be a positive integer")
-            if not isinstance(prev, str) or not _HEX64.fullmatch(prev):
+            if not isinstance(prev, str) or not HEX64.fullmatch(prev):
                 raise ValueError("prev must be 64 lowercase hex digits")
-            if not isinstance(recorded_at, str) or not _TIME.fullmatch(recorded_at):
+            if not isinstance(recorded_at, str) or not TIME_PATTERN.fullmatch(recorded_at):
                 raise ValueError("recorded_at must be RFC 3339 UTC with microseconds")
             if not isinstance(obj["signature"], str):
                 raise ValueError("signature must be a base64 string")

@@ -34,11 +34,11 @@ from ledger.crypto.suites import profile_named
 from ledger.errors import BadSignatureError, MalformedEntryError, NotCanonicalError
 from ledger.log.canonical import canonical_bytes
 from ledger.log.entries import (
-    _ENTRY_KEYS,
-    _FILING_KEYS,
-    _HEX64,
-    _TIME,
+    ENTRY_KEYS,
+    FILING_KEYS,
     FILING_VERSION,
+    HEX64,
+    TIME_PATTERN,
     TOO_DEEP,
     Entry,
     Filing,
@@ -250,12 +250,12 @@ def entry_fields(obj: Any, *, stream: str, seq: int) -> EntryFields:
 
 def _plainly_valid(obj: Any) -> bool:
     """True only if ``Entry.parse`` accepts ``obj`` (False: let it decide, and say why)."""
-    return (type(obj) is dict and obj.keys() == _ENTRY_KEYS
+    return (type(obj) is dict and obj.keys() == ENTRY_KEYS
             and type(obj["seq"]) is int and obj["seq"] >= 1
             and type(obj["signature"]) is str
-            and type(obj["prev"]) is str and _HEX64.fullmatch(obj["prev"]) is not None
+            and type(obj["prev"]) is str and HEX64.fullmatch(obj["prev"]) is not None
             and type(obj["recorded_at"]) is str
-            and _TIME.fullmatch(obj["recorded_at"]) is not None
+            and TIME_PATTERN.fullmatch(obj["recorded_at"]) is not None
             and _plainly_valid_filing(obj["filing"]))
 
 
@@ -273,7 +273,7 @@ def _plain_strings(filing: dict[str, Any]) -> bool:
 
 def _plainly_valid_filing(filing: Any) -> bool:
     """True only if ``Filing.from_json`` accepts ``filing``."""
-    if not (type(filing) is dict and filing.keys() == _FILING_KEYS
+    if not (type(filing) is dict and filing.keys() == FILING_KEYS
             and type(filing["v"]) is int and filing["v"] == FILING_VERSION
             and type(filing["payload"]) is dict
             and _plain_strings(filing)
