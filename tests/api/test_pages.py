@@ -404,6 +404,11 @@ def test_verify_from_the_page_is_kept_with_its_time(demo: Demo) -> None:
     assert last is not None
     assert last["ok"] is True
     assert last["entries"] == demo.ledger.log.tree_size()
+    assert "verify-since" not in after.text  # the run covers the whole log
+    demo.ledger.file("edu-wang", "ProgressReported", EXAMPLES["ProgressReported"] | {
+        "document": None}, stream=demo.project("edu-resources"))
+    later = demo.client.get("/log")
+    assert "此后账本又新增 1 个条目，尚未经过校验。" in later.text
 
 
 def test_admin_sees_the_log_but_no_project_data(demo: Demo) -> None:

@@ -245,6 +245,8 @@ _STRINGS: dict[str, tuple[str, str]] = {
     "log.verify_by": ("执行人", "Run by"),
     "log.verify_finished": ("完成时间", "Finished"),
     "log.verify_duration": ("耗时", "Duration"),
+    "log.verify_since": ("此后账本又新增 {entries} 个条目，尚未经过校验。",
+                         "{entries} entries have been added since, not yet verified."),
     "log.verify_reading": ("正在校验：正在读取账本（{by} 于 {started} 开始）。"
                            "本页每 2 秒自动刷新。",
                            "Verifying: reading the ledger (started by {by} at {started})."
