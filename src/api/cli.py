@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     from rich.progress import Progress
 
     from ledger.app import Ledger
+    from ledger.evidence.verify import VerifyReport
 
 use_plain_help_types()
 # Commands other modules define, imported only when they run (their one-line help is here so
@@ -452,13 +454,18 @@ def verify(as_json: JsonFlag = False,
            quorum: Annotated[int | None, typer.Option(
                "--quorum", min=1, help="With --witnesses: how many must cosign the latest"
                                        " checkpoint (default: all).")] = None,
+           record: Annotated[bool, typer.Option(
+               "--record", help="Keep the result for the log page (its last integrity check),"
+                                " run by 'ledger verify'; the scheduled verify does.")] = False,
            ) -> None:
     """Verify the whole ledger; exit 0 only if every check holds."""
     from api.witness_check import verify_command  # noqa: PLC0415
     from ledger.evidence.verify import verify_ledger  # noqa: PLC0415
 
     witnessed: tuple[bool, dict[str, Any]] = (True, {})
+    recorded = False
     with _ledger() as ledger:
+        started, clock = ledger.now(), time.monotonic()
         if witnesses:
             witnessed = verify_command(ledger, quorum, quiet=as_json, write=errors.print)
         identity = ledger.identity
@@ -470,6 +477,10 @@ def verify(as_json: JsonFlag = False,
                 report = verify_ledger(ledger.log, identity, workers=workers,
                                        progress=lambda done, total: bar.update(
                                            task, completed=done, total=total))
+        if record:
+            recorded = _record_verify(ledger, report, started, time.monotonic() - clock,
+                                      None if witnessed[0] else "the witnesses: "
+                                      + _witness_failure(witnessed[1]))
     first = report.first
     if as_json:
         _print_json({"ok": report.ok, "entries": report.entries, "streams": report.streams,
@@ -477,7 +488,8 @@ def verify(as_json: JsonFlag = False,
                      "nodes": report.nodes,
                      "first_failure": None if first is None else first.__dict__,
                      "failures": [f.__dict__ for f in report.failures[:1000]],
-                     **({"witnesses": witnessed[1]} if witnesses else {})})
+                     **({"witnesses": witnessed[1]} if witnesses else {}),
+                     **({"recorded": recorded} if record else {})})
     elif report.ok:
         console.print(f"[green]OK[/green]: {report.entries} entries in {report.streams} streams,"
                       f" {report.signatures} signatures, {report.checkpoints} checkpoints,"
@@ -490,6 +502,34 @@ def verify(as_json: JsonFlag = False,
             errors.print(f"  {failure.describe()}")
     if not report.ok or not witnessed[0]:
         raise typer.Exit(1)
+
+
+def _record_verify(ledger: Ledger, report: VerifyReport, started: str, seconds: float,
+                   also_failed: str | None) -> bool:
+    """``ledger verify --record``: keep the result for the log page; a database that refuses
+    it (a read-only role) is said on stderr and leaves the exit code to the checks."""
+    import sqlite3  # noqa: PLC0415
+
+    import psycopg  # noqa: PLC0415
+    from eventsourcing.persistence import PersistenceError  # noqa: PLC0415
+
+    from api.services import LedgerService  # noqa: PLC0415
+
+    try:
+        LedgerService(ledger).record_verify(report, by="ledger verify", started_at=started,
+                                            seconds=seconds, also_failed=also_failed)
+    except (PersistenceError, sqlite3.Error, psycopg.Error) as exc:
+        errors.print(f"[yellow]warning[/yellow]: the result was not recorded: {exc}")
+        return False
+    return True
+
+
+def _witness_failure(answers: dict[str, Any]) -> str:
+    """One line for a failed ``--witnesses`` check, from ``verify_command``'s JSON."""
+    if answers.get("error"):
+        return str(answers["error"])
+    failed = [row["message"] for row in answers.get("witnesses", ()) if not row["agrees"]]
+    return "; ".join(failed) or "too few cosigned the latest checkpoint"
 
 
 @actors_app.command("add")

@@ -402,14 +402,17 @@ class LedgerService:
                                   seconds=time.monotonic() - clock)
 
     def record_verify(self, report: VerifyReport, *, by: str, started_at: str,
-                      seconds: float) -> dict[str, JSONValue]:
-        """Keep the result of a ``ledger verify`` run (the CLI may call this too)."""
+                      seconds: float, also_failed: str | None = None) -> dict[str, JSONValue]:
+        """Keep the result of a ``ledger verify`` run (``ledger verify --record`` calls this
+        too); ``also_failed``: a check beside the report's that failed (the witnesses'), which
+        makes the run a failure and is its first problem if the report has none."""
         first = report.first
+        failures = len(report.failures) + (also_failed is not None)
         result: dict[str, JSONValue] = {
-            "ok": report.ok, "entries": report.entries, "streams": report.streams,
-            "signatures": report.signatures, "checkpoints": report.checkpoints,
-            "nodes": report.nodes, "failures": len(report.failures),
-            "first_failure": None if first is None else first.describe(),
+            "ok": report.ok and also_failed is None, "entries": report.entries,
+            "streams": report.streams, "signatures": report.signatures,
+            "checkpoints": report.checkpoints, "nodes": report.nodes, "failures": failures,
+            "first_failure": first.describe() if first is not None else also_failed,
             "started_at": started_at, "finished_at": self.ledger.now(),
             "duration_ms": round(seconds * 1000), "by": by}
         text = json.dumps(result, ensure_ascii=False, sort_keys=True)

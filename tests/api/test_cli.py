@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -13,12 +14,14 @@ import uuid
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import psycopg
 import pytest
 from typer.testing import CliRunner
 
 from api.cli import app
 from api.cli_errors import CONNECT_TIMEOUT, DatabaseUnreachableError
 from api.cli_lazy import LAZY, loaded
+from api.services import LedgerService
 from ledger.app import Ledger
 from ledger.evidence.bundle import LogKeyNotPinnedError
 from ledger.evidence.trust import TRUST_ENV, load_trust_file
@@ -55,6 +58,47 @@ def test_demo_init_projects_verify(database_url: str) -> None:
     code, out = _run(database_url, "verify", "--json")
     assert code == 0, out
     assert json.loads(out)["ok"] is True
+
+
+def test_verify_record_keeps_the_result_for_the_log_page(database_url: str) -> None:
+    """The scheduled verify (``--record``) is the page's last integrity check; a plain
+    ``ledger verify`` keeps nothing."""
+    assert _run(database_url, "demo")[0] == 0
+    ledger = Ledger(Settings(database_url=database_url, environment="test"))
+    try:
+        service = LedgerService(ledger)
+        assert _run(database_url, "verify")[0] == 0
+        assert service.last_verify() is None
+        code, out = _run(database_url, "verify", "--record", "--json")
+        assert code == 0, out
+        assert json.loads(out)["recorded"] is True
+        last = service.last_verify()
+        assert last is not None
+        assert (last["ok"], last["by"], last["entries"], last["failures"]) == (
+            True, "ledger verify", ledger.log.tree_size(), 0)
+        _backdate_leaf(database_url, 5)
+        code, out = _run(database_url, "verify", "--record", "--json")
+        assert code == 1
+        failed = service.last_verify()
+        assert failed is not None
+        assert failed["ok"] is False
+        assert failed["failures"] == len(json.loads(out)["failures"])
+        assert failed["first_failure"]
+    finally:
+        ledger.close()
+
+
+def _backdate_leaf(database_url: str, index: int) -> None:
+    """Edit one leaf's ``recorded_at`` beneath the ledger (a failure ``ledger verify`` names)."""
+    statement = ("UPDATE {table} SET recorded_at = '2020-01-01T00:00:00.000000Z'"
+                 " WHERE leaf_index = " + str(index))
+    if database_url.startswith("sqlite:///"):
+        with sqlite3.connect(database_url.removeprefix("sqlite:///")) as conn:
+            conn.execute(statement.format(table="log_leaves"))
+        return
+    base, _, schema = database_url.partition("?schema=")
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(statement.format(table=f'"{schema}".log_leaves').encode())
 
 
 def test_actor_key_and_token_admin(database_url: str) -> None:

@@ -6,6 +6,7 @@ write."""
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Iterator
 
@@ -79,6 +80,10 @@ def test_the_reader_role_verifies_and_cannot_write(roles: Roles) -> None:
     reader_url = url(roles.reader, roles.database)
     done = ledger(reader_url, "verify", "--json")
     assert done.returncode == 0, done.stderr
+    kept = ledger(reader_url, "verify", "--record", "--json")  # the reader may not keep it
+    assert kept.returncode == 0, kept.stderr  # the checks passed: the exit code says so
+    assert json.loads(kept.stdout)["recorded"] is False
+    assert "the result was not recorded" in " ".join(kept.stderr.split())
     with psycopg.connect(url(roles.reader, roles.database, schema=None)) as conn, \
             pytest.raises(psycopg.errors.InsufficientPrivilege):
         conn.execute("INSERT INTO ledger.ledger_meta VALUES ('x', 'y')")

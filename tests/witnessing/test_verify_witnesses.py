@@ -15,6 +15,7 @@ import pytest
 from pushtest import _cursor, roll_back
 from witnesstest import ROOT, WITNESS_NAME, WitnessServer, run_ledger
 
+from api.services import LedgerService
 from ledger.app import Ledger
 from ledger.evidence.verify import verify_ledger
 from ledger.measures.roles import Role
@@ -72,6 +73,13 @@ def test_verify_witnesses_over_http(ledger: Ledger, database_url: str,
     assert answer["alarm"] == {"witness": f"audit-w1 (http://127.0.0.1:{server.port})",
                                "witness_size": size_n, "log_size": keep,
                                "last_consistent_checkpoint": keep, "cause": "rollback"}
+    recorded = _verify(database_url, config, "--record")  # the scheduled verify
+    assert recorded.returncode == 1
+    last = LedgerService(ledger).last_verify()
+    assert last is not None
+    assert last["ok"] is False  # the entries verify; the witnesses saw a longer log
+    assert str(last["first_failure"]).startswith("the witnesses: ")
+    assert f"cosigned a tree of {size_n} leaves" in str(last["first_failure"])
     text = _verify(database_url, config)
     assert text.returncode == 1
     said = " ".join(text.stderr.split())  # the console wraps long lines
