@@ -455,8 +455,8 @@ def verify(as_json: JsonFlag = False,
                "--quorum", min=1, help="With --witnesses: how many must cosign the latest"
                                        " checkpoint (default: all).")] = None,
            record: Annotated[bool, typer.Option(
-               "--record", help="Keep the result for the log page (its last integrity check),"
-                                " run by 'ledger verify'; the scheduled verify does.")] = False,
+               "--record", help="Also keep the result as the log page's last integrity"
+                                " check (the nightly verify unit does).")] = False,
            ) -> None:
     """Verify the whole ledger; exit 0 only if every check holds."""
     from api.witness_check import verify_command  # noqa: PLC0415
