@@ -4,8 +4,10 @@ shows the kept result; a run the database cut short says so; stopping the server
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -114,3 +116,22 @@ def test_stopping_the_server_stops_the_run_and_keeps_nothing(demo: Demo,
     stopping.join(30)
     assert _runs(demo).status() == (None, None)
     assert LedgerService(demo.ledger).last_verify() == before
+
+
+def test_a_result_two_days_old_is_called_old(demo: Demo) -> None:
+    """The nightly verify keeps a result a day: an older last result means the timer stopped
+    or a newer result is gone, and the page says so."""
+    demo.sign_in("audit-sun")
+    record = {"ok": True, "entries": demo.ledger.log.tree_size(), "streams": 1, "signatures": 1,
+              "checkpoints": 1, "nodes": 1, "failures": 0, "first_failure": None,
+              "started_at": "2020-01-01T00:00:00.000000Z",
+              "finished_at": "2020-01-01T00:00:01.000000Z", "duration_ms": 1000,
+              "by": "ledger verify"}
+    demo.ledger.log.put_meta("verify.run.1", json.dumps(record))
+    days = (datetime.now(UTC) - datetime(2020, 1, 1, tzinfo=UTC)).days
+    old = demo.client.get("/log")
+    assert 'data-field="verify-stale"' in old.text
+    assert f"这次校验已是 {days} 天前" in old.text
+    demo.client.post("/log/verify", data={"csrf": demo.csrf("/log")})
+    assert _runs(demo).wait(30)
+    assert "verify-stale" not in demo.client.get("/log").text  # a fresh result is not old

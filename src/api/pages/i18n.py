@@ -247,6 +247,11 @@ _STRINGS: dict[str, tuple[str, str]] = {
     "log.verify_duration": ("耗时", "Duration"),
     "log.verify_since": ("此后账本又新增 {entries} 个条目，尚未经过校验。",
                          "{entries} entries have been added since, not yet verified."),
+    "log.verify_stale": ("这次校验已是 {days} 天前。定时校验（ledger-verify.timer）应每晚运行一次："
+                         "请检查定时任务是否停止、较新的校验记录是否缺失，或立即校验。",
+                         "This check is {days} days old. The scheduled verify"
+                         " (ledger-verify.timer) runs nightly: check that it still runs and that"
+                         " no newer result is missing, or verify now."),
     "log.verify_reading": ("正在校验：正在读取账本（{by} 于 {started} 开始）。"
                            "本页每 2 秒自动刷新。",
                            "Verifying: reading the ledger (started by {by} at {started})."

@@ -413,9 +413,18 @@ def log_page(request: Request, verified: str | None = None) -> Response:
     verify = status.verify
     witnesses = witness_table(request.app, ctx.service.ledger)  # each witness's size and lag
     running, stopped = _verify_runs(request).status()
+    age = seconds_between(str(verify["finished_at"]), ctx.service.ledger.now()) if verify else None
+    # The nightly verify keeps a result every day: one two days old means the timer stopped,
+    # or a newer (failed) result is no longer there.
+    stale_days = int(age // 86400) if age is not None and age >= _STALE_VERIFY else None
     return _render(ctx, "log.html", log=status, lag=lag, verify=verify, witnesses=witnesses,
                    may_verify=actor.role in (Role.ADMIN, Role.AUDIT),
-                   verified=verified == "1", running=running, stopped=stopped)
+                   verified=verified == "1", running=running, stopped=stopped,
+                   stale_days=stale_days)
+
+
+_STALE_VERIFY = 2 * 86400
+"""Seconds after which the last kept verify is called old on the log page (nightly runs)."""
 
 
 @router.post("/log/verify")
