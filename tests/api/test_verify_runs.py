@@ -54,6 +54,8 @@ def test_the_page_answers_at_once_and_follows_the_run(demo: Demo, verify_gate: G
     assert 'role="status">最近一次完整性校验: 通过' in done.text
     assert "http-equiv" not in done.text
     assert "立即校验" in done.text
+    name = demo.ledger.registry().actors["audit-sun"].display_name
+    assert f"{name} (audit-sun)" in done.text  # as officials know the auditor
     last = LedgerService(demo.ledger).last_verify()
     assert last is not None
     assert (last["by"], last["entries"]) == ("audit-sun", size)
@@ -132,6 +134,7 @@ def test_a_result_two_days_old_is_called_old(demo: Demo) -> None:
     old = demo.client.get("/log")
     assert 'data-field="verify-stale"' in old.text
     assert f"这次校验已是 {days} 天前" in old.text
+    assert "命令行或每晚的定时校验（ledger verify）" in old.text  # who ran it, in words
     demo.client.post("/log/verify", data={"csrf": demo.csrf("/log")})
     assert _runs(demo).wait(30)
     assert "verify-stale" not in demo.client.get("/log").text  # a fresh result is not old

@@ -247,6 +247,8 @@ _STRINGS: dict[str, tuple[str, str]] = {
     "log.verify_duration": ("耗时", "Duration"),
     "log.verify_since": ("此后账本又新增 {entries} 个条目，尚未经过校验。",
                          "{entries} entries have been added since, not yet verified."),
+    "log.verify_by_cli": ("命令行或每晚的定时校验（ledger verify）",
+                          "the command line or the nightly timer (ledger verify)"),
     "log.verify_stale": ("这次校验已是 {days} 天前。定时校验（ledger-verify.timer）应每晚运行一次："
                          "请检查定时任务是否停止、较新的校验记录是否缺失，或立即校验。",
                          "This check is {days} days old. The scheduled verify"

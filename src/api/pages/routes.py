@@ -12,7 +12,7 @@ Chinese by default; ``/lang/en`` switches to English.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -59,7 +59,7 @@ from api.pages.timeline import timeline_svg
 from api.problems import ledger_problem
 from api.routers.evidence import project_evidence
 from api.services import Actor, LedgerService
-from api.verify_runs import BackgroundVerify
+from api.verify_runs import BackgroundVerify, VerifyProgress
 from api.witness_status import witness_table
 from ledger.errors import LedgerError, RuleViolationError
 from ledger.measures.catalogue import CATALOGUE, EventSpec
@@ -420,7 +420,19 @@ def log_page(request: Request, verified: str | None = None) -> Response:
     return _render(ctx, "log.html", log=status, lag=lag, verify=verify, witnesses=witnesses,
                    may_verify=actor.role in (Role.ADMIN, Role.AUDIT),
                    verified=verified == "1", running=running, stopped=stopped,
-                   stale_days=stale_days)
+                   stale_days=stale_days, names=_runners(ctx, verify, running))
+
+
+def _runners(ctx: Ctx, verify: Mapping[str, object] | None,
+             running: VerifyProgress | None) -> dict[str, str]:
+    """Who ran the checks shown, as officials know them: ``name (actor)``, and the command
+    line's runs (the nightly timer's) in words."""
+    actors = ctx.service.ledger.registry().actors
+    names = {"ledger verify": ctx.t("log.verify_by_cli")}
+    for by in (str(verify["by"]) if verify else None, running.by if running else None):
+        if by in actors:
+            names[by] = f"{actors[by].display_name} ({by})"
+    return names
 
 
 _STALE_VERIFY = 2 * 86400
