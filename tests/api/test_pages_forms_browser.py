@@ -90,6 +90,25 @@ def test_a_unit_applies_and_uploads_its_documents_through_the_form(
     assert page.get_by_role("link", name="浏览器表单申报：智慧校园二期").count() == 1
 
 
+def test_more_files_than_the_minute_allows_are_uploaded_after_waiting(
+        page: Page, live: Live) -> None:
+    """Chosen at once, 33 files pass the 30 uploads a minute: the form waits as the 429's
+    ``Retry-After`` says and uploads the rest itself, with nothing to do again by hand."""
+    from playwright.sync_api import expect  # noqa: PLC0415
+
+    per_minute = live.ledger.settings.uploads_per_minute
+    files = [(f"附件{i}.pdf", f"%PDF-1.4 many {i}".encode()) for i in range(per_minute + 3)]
+    sign_in(page, live, "bigdata-zhang", "/apply")  # an actor no other test here uploads as
+    page.locator("#f-documents-other_documents-many").set_input_files(
+        [{"name": n, "mimeType": "application/pdf", "buffer": b} for n, b in files])
+    for i, (_name, content) in enumerate(files):
+        expect(page.locator(f"#f-documents-other_documents-{i}")).to_have_value(
+            hashlib.sha256(content).hexdigest(), timeout=30_000)
+    assert "上传过于频繁" not in page.content()
+    for _name, content in files:
+        assert live.ledger.log.get_document(hashlib.sha256(content).hexdigest()) is not None
+
+
 def test_a_refused_contract_shows_article_9_and_its_words_beside_the_field(
         page: Page, live: Live) -> None:
     project = live.result.projects["civil-om"]  # filed, not yet approved

@@ -69,16 +69,24 @@
   function upload(box, file) {
     var ref = box.querySelector("[data-doc-ref]");
     var status = box.querySelector("[data-doc-status]");
-    (function () {
-      pending += 1;
+    pending += 1;
+    (function attempt() {
       status.textContent = say("正在上传…", "Uploading…");
       status.className = "doc-status small";
       fetch("/documents", {
         method: "POST", body: file, credentials: "same-origin",
         headers: {"Content-Type": mediaType(file), "X-CSRF-Token": csrf}
       }).then(function (response) {
+        if (response.status === 429) {  // over the uploads a minute: wait as told, then again
+          var wait = parseInt(response.headers.get("Retry-After"), 10) || 5;
+          status.textContent = say("上传较多，" + wait + " 秒后自动重试…",
+                                   "Many uploads: retrying in " + wait + " s…");
+          setTimeout(attempt, wait * 1000);
+          return null;
+        }
         return response.json().then(function (body) { return [response.ok, body]; });
       }).then(function (result) {
+        if (result === null) { return; }  // still pending: retried later
         if (result[0]) {
           ref.value = result[1].sha256;
           ref.removeAttribute("aria-invalid");
@@ -92,10 +100,12 @@
           }).join("；") || say("上传失败", "Upload failed");
           status.className = "doc-status small bad";
         }
+        pending -= 1;
       }).catch(function () {
         status.textContent = say("上传失败，请重试", "Upload failed; retry");
         status.className = "doc-status small bad";
-      }).then(function () { pending -= 1; });
+        pending -= 1;
+      });
     }());
   }
   // Several files at once for a list of documents: one item each, filled in as they upload.
