@@ -14,11 +14,12 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, cast
+from typing import Annotated, Any, cast
 from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError as PersistenceIntegrityError
 from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from api.batcher import GroupCommitter
 from ledger.app import Ledger, Receipt, SignedFiling
@@ -27,6 +28,7 @@ from ledger.errors import (
     BadSignatureError,
     LedgerError,
     ProjectNotFoundError,
+    StoredValueError,
     UnknownActorError,
     ValidationFailedError,
 )
@@ -85,6 +87,29 @@ class IdempotencyConflictError(ValidationFailedError):
 READ_ROLES = frozenset(Role) - {Role.ADMIN}
 
 _log = logging.getLogger("api.services")
+
+
+_LEDGER_TIME = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z$"
+
+
+class VerifyRecord(BaseModel):
+    """A kept ``ledger verify`` result, as :meth:`LedgerService.record_verify` writes it: read
+    back strictly, since ``ledger_meta`` is a table the database's operator can edit."""
+
+    model_config = ConfigDict(strict=True, frozen=True, extra="ignore")
+
+    ok: bool
+    entries: int = Field(ge=0)
+    streams: int = Field(ge=0)
+    signatures: int = Field(ge=0)
+    checkpoints: int = Field(ge=0)
+    nodes: int = Field(ge=0)
+    failures: int = Field(ge=0)
+    first_failure: str | None
+    started_at: Annotated[str, StringConstraints(pattern=_LEDGER_TIME)]
+    finished_at: Annotated[str, StringConstraints(pattern=_LEDGER_TIME)]
+    duration_ms: int = Field(ge=0)
+    by: str
 
 
 class LedgerService:
@@ -426,13 +451,17 @@ class LedgerService:
             return result
 
     def last_verify(self) -> dict[str, JSONValue] | None:
-        """The result of the newest kept ``ledger verify`` run, if any."""
+        """The result of the newest kept ``ledger verify`` run, if any; StoredValueError if
+        it is not one as :meth:`record_verify` writes them (edited in the database)."""
         number = self._verify_runs()
         if number == 0:
             return None
         text = self.ledger.log.get_meta(f"verify.run.{number}")
-        value = json.loads(text) if text else None
-        return value if isinstance(value, dict) else None
+        try:
+            return VerifyRecord.model_validate_json(text or "").model_dump()
+        except ValidationError as exc:
+            raise StoredValueError(f"the kept verify result verify.run.{number} is not one"
+                                   f" ({exc.error_count()} field(s) wrong)") from None
 
     def _verify_runs(self) -> int:
         """How many runs are kept: exponential then binary search over ``verify.run.N``."""

@@ -138,3 +138,27 @@ def test_a_result_two_days_old_is_called_old(demo: Demo) -> None:
     demo.client.post("/log/verify", data={"csrf": demo.csrf("/log")})
     assert _runs(demo).wait(30)
     assert "verify-stale" not in demo.client.get("/log").text  # a fresh result is not old
+
+
+@pytest.mark.parametrize("record", [
+    {"ok": True, "finished_at": "garbage", "entries": "x"},
+    {"ok": "yes", "finished_at": 12, "entries": None, "by": ["audit-sun"]},
+    {},
+    [],
+    "passed",
+])
+def test_a_record_edited_beneath_the_ledger_is_no_error(demo: Demo,
+                                                        record: object) -> None:
+    """The kept results live in a table the database's operator can edit: whatever is there,
+    the log page answers (never a 500), showing it as it is and judging none of it."""
+    demo.sign_in("audit-sun")
+    demo.ledger.log.put_meta("verify.run.1", json.dumps(record))
+    page = demo.client.get("/log")
+    assert page.status_code == 200, page.text
+    assert 'data-field="verify-unreadable"' in page.text
+    assert "可能在数据库中被改动" in page.text
+    assert 'data-field="verify">通过<' not in page.text  # never read as a pass
+    assert "立即校验" in page.text  # and a new run puts it right
+    demo.client.post("/log/verify", data={"csrf": demo.csrf("/log")})
+    assert _runs(demo).wait(30)
+    assert 'data-field="verify">通过<' in demo.client.get("/log").text

@@ -247,6 +247,11 @@ _STRINGS: dict[str, tuple[str, str]] = {
     "log.verify_duration": ("耗时", "Duration"),
     "log.verify_since": ("此后账本又新增 {entries} 个条目，尚未经过校验。",
                          "{entries} entries have been added since, not yet verified."),
+    "log.verify_unreadable": ("最近一次校验记录无法读取：它已不是系统写入的样子，"
+                              "可能在数据库中被改动。请立即重新校验，并请系统管理员查明原因。",
+                              "The newest kept check cannot be read: it is not as the system"
+                              " wrote it, and may have been edited in the database. Verify now,"
+                              " and have the administrator find out why."),
     "log.verify_by_cli": ("命令行或每晚的定时校验（ledger verify）",
                           "the command line or the nightly timer (ledger verify)"),
     "log.verify_stale": ("这次校验已是 {days} 天前。定时校验（ledger-verify.timer）应每晚运行一次："

@@ -24,7 +24,7 @@ from uuid import UUID
 
 from api.pages.units import UnitNames
 from api.services import Actor, LedgerService
-from ledger.errors import BadSignatureError, ProjectNotFoundError
+from ledger.errors import BadSignatureError, ProjectNotFoundError, StoredValueError
 from ledger.log.canonical import JSONValue
 from ledger.log.checkpoint import SignedNote
 from ledger.log.entries import b64decode, b64encode
@@ -135,6 +135,8 @@ class LogStatus:
     tree_size: int
     witness: Witness | None
     verify: dict[str, JSONValue] | None
+    verify_unreadable: bool = False
+    """The newest kept verify result is not one (edited in the database): shown as such."""
 
 
 class Memo:
@@ -330,9 +332,12 @@ class PageReads:
         ledger = self.service.ledger
         latest = ledger.trusted_checkpoint()
         tree_size = ledger.log.tree_size()
-        verify = self.service.last_verify()
+        try:
+            verify, unreadable = self.service.last_verify(), False
+        except StoredValueError:
+            verify, unreadable = None, True
         if latest is None:
-            return LogStatus(None, None, None, None, None, tree_size, None, verify)
+            return LogStatus(None, None, None, None, None, tree_size, None, verify, unreadable)
         note = SignedNote.parse(latest.note)
         lines = ledger.log.cosignatures(latest.size)
         return LogStatus(latest, self._leaf_time(latest.size), latest.root.hex(),
@@ -340,7 +345,7 @@ class PageReads:
                          "".join([latest.note, *(
                              line for line in lines
                              if line not in {s.line() for s in note.signatures})]),
-                         tree_size, self._witness(latest), verify)
+                         tree_size, self._witness(latest), verify, unreadable)
 
     def _leaf_time(self, size: int) -> str | None:
         leaf = self.service.ledger.log.leaf(size - 1) if size > 0 else None

@@ -413,14 +413,26 @@ def log_page(request: Request, verified: str | None = None) -> Response:
     verify = status.verify
     witnesses = witness_table(request.app, ctx.service.ledger)  # each witness's size and lag
     running, stopped = _verify_runs(request).status()
-    age = seconds_between(str(verify["finished_at"]), ctx.service.ledger.now()) if verify else None
-    # The nightly verify keeps a result every day: one two days old means the timer stopped,
-    # or a newer (failed) result is no longer there.
-    stale_days = int(age // 86400) if age is not None and age >= _STALE_VERIFY else None
+    checked = verify.get("entries") if verify else None
+    since = (status.tree_size - checked if type(checked) is int and checked < status.tree_size
+             else None)
     return _render(ctx, "log.html", log=status, lag=lag, verify=verify, witnesses=witnesses,
                    may_verify=actor.role in (Role.ADMIN, Role.AUDIT),
-                   verified=verified == "1", running=running, stopped=stopped,
-                   stale_days=stale_days, names=_runners(ctx, verify, running))
+                   verified=verified == "1", running=running, stopped=stopped, since=since,
+                   stale_days=_stale_days(verify, ctx.service.ledger.now()),
+                   names=_runners(ctx, verify, running))
+
+
+def _stale_days(verify: Mapping[str, object] | None, now: str) -> int | None:
+    """Days since the last kept verify finished, if two or more (else None). The nightly
+    verify keeps a result every day: one two days old means its timer stopped, or a newer
+    (failed) result is no longer there. A record that does not say when is no age."""
+    finished = verify.get("finished_at") if verify else None
+    try:
+        age = seconds_between(finished, now) if isinstance(finished, str) else None
+    except ValueError:  # a record edited beneath the ledger: shown as it is, not judged
+        return None
+    return int(age // 86400) if age is not None and age >= _STALE_VERIFY else None
 
 
 def _runners(ctx: Ctx, verify: Mapping[str, object] | None,
@@ -429,8 +441,8 @@ def _runners(ctx: Ctx, verify: Mapping[str, object] | None,
     line's runs (the nightly timer's) in words."""
     actors = ctx.service.ledger.registry().actors
     names = {"ledger verify": ctx.t("log.verify_by_cli")}
-    for by in (str(verify["by"]) if verify else None, running.by if running else None):
-        if by in actors:
+    for by in (verify.get("by") if verify else None, running.by if running else None):
+        if isinstance(by, str) and by in actors:
             names[by] = f"{actors[by].display_name} ({by})"
     return names
 
