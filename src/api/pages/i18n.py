@@ -306,6 +306,8 @@ _STRINGS: dict[str, tuple[str, str]] = {
     "admin.state.live": ("有效", "live"),
     "admin.state.revoked": ("已吊销", "revoked"),
     "admin.state.expired": ("已过期", "expired"),
+    "admin.state.unreadable": ("记录异常（时间无法读取，可能被改动）",
+                               "damaged (its time cannot be read; edited?)"),
     "admin.no_tokens": ("尚未签发令牌。", "No token issued."),
     "admin.issue": ("签发新令牌", "Issue a token"),
     "admin.rotate_tokens": ("更换令牌（吊销全部并签发新令牌）", "Rotate (revoke all, issue one)"),
