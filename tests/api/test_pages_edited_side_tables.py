@@ -1,6 +1,9 @@
-"""The pages over side tables the database's operator has edited (tokens, cosignatures, the
-calendar, documents): every page still answers, never a 500, and what cannot be read is said to
-be so, not judged. The ledger's own tables have their corpus in tests/ledger/evidence."""
+"""The pages over tables the database's operator has edited.
+
+Side tables (tokens, cosignatures, the calendar, documents): every page still answers, never a
+500, and what cannot be read is said to be so, not judged. The log's own tables (here its newest
+checkpoint): the pages raise the integrity alarm, saying what to do. ``ledger verify``'s corpus
+for the log's tables is tests/ledger/evidence/test_tamper.py."""
 
 from __future__ import annotations
 
@@ -46,3 +49,25 @@ def test_a_token_whose_issue_time_was_edited_is_listed_as_damaged(demo: Demo) ->
     assert 'data-state="unreadable"' in page.text
     assert "记录异常" in page.text
     assert [t.state for t in demo.ledger.tokens.tokens_of("edu-wang")] == ["unreadable"]
+
+
+def test_an_edited_checkpoint_raises_the_integrity_alarm_on_the_pages(demo: Demo) -> None:
+    """The log's own tables are another matter: a newest checkpoint that no longer reads as
+    signed is an integrity failure, and the pages say so plainly, as an alarm with what to do,
+    not as a passing fault to retry."""
+    demo.token("office-li")
+    with sqlite3.connect(demo.ledger.settings.database_url.removeprefix("sqlite:///")) as conn:
+        conn.execute("UPDATE log_checkpoints SET note = 'junk'"
+                     " WHERE size = (SELECT MAX(size) FROM log_checkpoints)")
+    demo.sign_in("office-li")
+    for page in ("/log", "/charts", f"/projects/{demo.project('edu-resources')}"):
+        answer = demo.client.get(page)
+        assert answer.status_code == 500, page
+        assert "账本完整性告警" in answer.text, page
+        assert "账本完整性校验失败" in answer.text
+        assert "请立即通知系统管理员和审计分局" in answer.text
+        assert "稍后重试" not in answer.text
+    demo.client.get("/lang/en")
+    english = demo.client.get("/log")
+    assert "Ledger integrity alarm" in english.text
+    assert "tell the administrator and the Audit Branch now" in english.text

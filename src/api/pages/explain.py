@@ -18,6 +18,7 @@ from typing import Any
 from api.pages.i18n import KINDS, RULES, event_label, label, message_zh
 from ledger.errors import (
     AuthorisationError,
+    IntegrityFailedError,
     LedgerError,
     ProjectNotFoundError,
     RuleViolationError,
@@ -238,6 +239,12 @@ _STATUS_ZH = {
 def error_message(status: int, message: str, exc: LedgerError | None, lang: str,
                   unit: UnitName = _keep_unit) -> str:
     """What an error page says below its headline, in ``lang``."""
+    if isinstance(exc, IntegrityFailedError):  # not a passing fault: say what to do now
+        return (f"账本完整性校验失败（{exc}）。这不是临时故障：请立即通知系统管理员和审计分局，"
+                "在查明原因之前，不要依据本系统的数据作出决定。" if lang == "zh" else
+                f"The ledger failed an integrity check ({exc}). This is not a passing fault:"
+                " tell the administrator and the Audit Branch now, and decide nothing on this"
+                " system's data until it is explained.")
     if lang != "zh":
         return message
     said: str | None = None

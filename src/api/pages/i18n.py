@@ -426,6 +426,7 @@ _STRINGS: dict[str, tuple[str, str]] = {
     "file.articles": ("条款", "Articles"),
     # errors
     "error.title": ("无法完成请求", "The request could not be completed"),
+    "error.integrity": ("账本完整性告警", "Ledger integrity alarm"),
     "error.404": ("未找到该项目（或您无权查看）。", "Project not found (or not yours to see)."),
     "form.upload_rate": ("上传过于频繁，请 {seconds} 秒后再试。",
                          "Too many uploads; try again in {seconds} s."),

@@ -61,7 +61,7 @@ from api.routers.evidence import project_evidence
 from api.services import Actor, LedgerService
 from api.verify_runs import BackgroundVerify, VerifyProgress
 from api.witness_status import witness_table
-from ledger.errors import LedgerError, RuleViolationError
+from ledger.errors import IntegrityFailedError, LedgerError, RuleViolationError
 from ledger.measures.catalogue import CATALOGUE, EventSpec
 from ledger.measures.roles import Role
 from ledger.measures.views import yuan
@@ -221,7 +221,8 @@ def _error_page(request: Request, status: int, message: str,
                 exc: LedgerError | None) -> HTMLResponse:
     ctx = _ctx(request)
     t = ctx.t
-    headline = {404: t("error.404"), 403: t("error.403")}.get(status, t("error.title"))
+    headline = (t("error.integrity") if isinstance(exc, IntegrityFailedError) else
+                {404: t("error.404"), 403: t("error.403")}.get(status, t("error.title")))
     rule = exc.rule if isinstance(exc, RuleViolationError) else None
     cited = exc.article if isinstance(exc, RuleViolationError) else None
     quote_zh = exc.quote_zh if isinstance(exc, RuleViolationError) else None
