@@ -427,6 +427,15 @@ _STRINGS: dict[str, tuple[str, str]] = {
     # errors
     "error.title": ("无法完成请求", "The request could not be completed"),
     "error.integrity": ("账本完整性告警", "Ledger integrity alarm"),
+    "outage.title": ("数据库暂时无法访问", "The database is unavailable for the moment"),
+    "outage.message": ("账本的数据库暂时无法访问（可能正在重启或维护）。"
+                       "本页将在 {seconds} 秒后自动重试。",
+                       "The ledger's database does not answer (restarting or under maintenance,"
+                       " perhaps). This page tries again by itself in {seconds} seconds."),
+    "outage.posted": ("如果刚才提交了表单，请在恢复后到项目页核对是否已经记录，"
+                      "再决定是否重新提交。",
+                      "If you had just submitted a form, check on the project's page once the"
+                      " database is back whether it was recorded before submitting it again."),
     "error.404": ("未找到该项目（或您无权查看）。", "Project not found (or not yours to see)."),
     "form.upload_rate": ("上传过于频繁，请 {seconds} 秒后再试。",
                          "Too many uploads; try again in {seconds} s."),

@@ -11,6 +11,7 @@ Chinese by default; ``/lang/en`` switches to English.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from api.outages import DATABASE_ERRORS
 from api.pages import i18n
 from api.pages.entries import entry_views, standing
 from api.pages.explain import error_message, explain
@@ -56,7 +58,7 @@ from api.pages.text import (
     wan,
 )
 from api.pages.timeline import timeline_svg
-from api.problems import ledger_problem
+from api.problems import DATABASE_RETRY_AFTER, ledger_problem
 from api.routers.evidence import project_evidence
 from api.services import Actor, LedgerService
 from api.verify_runs import BackgroundVerify, VerifyProgress
@@ -71,6 +73,7 @@ TEMPLATES_DIR = HERE.parent / "templates"
 STATIC_DIR = HERE.parent / "static"
 _MAX_FORM_BYTES = 2 * 1024 * 1024
 
+_log = logging.getLogger("api.pages")
 _env = Environment(loader=FileSystemLoader(TEMPLATES_DIR),
                    autoescape=select_autoescape(["html"]), undefined=StrictUndefined,
                    trim_blocks=True, lstrip_blocks=True, auto_reload=False)
@@ -120,6 +123,8 @@ class PageRoute(APIRoute):
             except _Refused as refused:
                 return await run_in_threadpool(_error_page, request, refused.status,
                                                refused.message, None)
+            except DATABASE_ERRORS as exc:  # before LedgerError: the writer's report is one
+                return _outage_page(request, exc)
             except LedgerError as exc:
                 status = ledger_problem(exc).status_code
                 return await run_in_threadpool(_error_page, request, status, str(exc), exc)
@@ -215,6 +220,20 @@ def _render(ctx: Ctx, template: str, status: int = 200, **values: Any) -> HTMLRe
     response.body = response.render(body)
     response.headers["content-length"] = str(len(response.body))
     return response
+
+
+def _outage_page(request: Request, exc: Exception) -> HTMLResponse:
+    """503 as a page, for a database that does not answer: made without asking it anything
+    (no session lookup, the language from its cookie), and reloading itself when the retry is
+    due, so that an official who left it open sees the page come back."""
+    _log.warning("database unavailable (page %s): %s: %s", request.url.path,
+                 type(exc).__name__, exc)
+    lang = _lang(request)
+    body = _env.get_template("outage.html").render(
+        t=i18n.translator(lang), lang=lang, html_lang=i18n.HTML_LANG[lang],
+        retry_after=DATABASE_RETRY_AFTER)
+    return HTMLResponse(body, status_code=503, headers={
+        **_HEADERS, "Retry-After": str(DATABASE_RETRY_AFTER)})
 
 
 def _error_page(request: Request, status: int, message: str,
