@@ -19,7 +19,7 @@ from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError as PersistenceIntegrityError
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from api.batcher import GroupCommitter
 from ledger.app import Ledger, Receipt, SignedFiling
@@ -34,7 +34,7 @@ from ledger.errors import (
 )
 from ledger.evidence.verify import VerifyReport, verify_ledger
 from ledger.log.canonical import JSONValue
-from ledger.log.entries import Filing, b64decode
+from ledger.log.entries import Filing, b64decode, parse_time
 from ledger.measures import rules, views
 from ledger.measures.catalogue import payload_json, validate_payload
 from ledger.measures.events import EntryEvent
@@ -89,7 +89,13 @@ READ_ROLES = frozenset(Role) - {Role.ADMIN}
 _log = logging.getLogger("api.services")
 
 
-_LEDGER_TIME = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z$"
+def _ledger_time(text: str) -> str:
+    """``text`` if it is a ledger time as :func:`format_time` writes it (else ValueError)."""
+    parse_time(text)
+    return text
+
+
+_LedgerTime = Annotated[str, AfterValidator(_ledger_time)]
 
 
 class VerifyRecord(BaseModel):
@@ -106,8 +112,8 @@ class VerifyRecord(BaseModel):
     nodes: int = Field(ge=0)
     failures: int = Field(ge=0)
     first_failure: str | None
-    started_at: Annotated[str, StringConstraints(pattern=_LEDGER_TIME)]
-    finished_at: Annotated[str, StringConstraints(pattern=_LEDGER_TIME)]
+    started_at: _LedgerTime
+    finished_at: _LedgerTime
     duration_ms: int = Field(ge=0)
     by: str
 
@@ -451,14 +457,20 @@ class LedgerService:
             return result
 
     def last_verify(self) -> dict[str, JSONValue] | None:
-        """The result of the newest kept ``ledger verify`` run, if any; StoredValueError if
-        it is not one as :meth:`record_verify` writes them (edited in the database)."""
+        """The result of the newest kept ``ledger verify`` run, if any, as
+        :meth:`record_verify` returned it; StoredValueError as :meth:`last_verify_record`."""
+        record = self.last_verify_record()
+        return None if record is None else cast(dict[str, JSONValue], record.model_dump())
+
+    def last_verify_record(self) -> VerifyRecord | None:
+        """The newest kept ``ledger verify`` result, if any; StoredValueError if it is not one
+        as :meth:`record_verify` writes them (edited in the database)."""
         number = self._verify_runs()
         if number == 0:
             return None
         text = self.ledger.log.get_meta(f"verify.run.{number}")
         try:
-            return VerifyRecord.model_validate_json(text or "").model_dump()
+            return VerifyRecord.model_validate_json(text or "")
         except ValidationError as exc:
             raise StoredValueError(f"the kept verify result verify.run.{number} is not one"
                                    f" ({exc.error_count()} field(s) wrong)") from None

@@ -23,7 +23,7 @@ from typing import Any, cast
 from uuid import UUID
 
 from api.pages.units import UnitNames
-from api.services import Actor, LedgerService
+from api.services import Actor, LedgerService, VerifyRecord
 from ledger.errors import BadSignatureError, ProjectNotFoundError, StoredValueError
 from ledger.log.canonical import JSONValue
 from ledger.log.checkpoint import SignedNote
@@ -134,7 +134,7 @@ class LogStatus:
     note: str | None
     tree_size: int
     witness: Witness | None
-    verify: dict[str, JSONValue] | None
+    verify: VerifyRecord | None
     verify_unreadable: bool = False
     """The newest kept verify result is not one (edited in the database): shown as such."""
 
@@ -333,7 +333,7 @@ class PageReads:
         latest = ledger.trusted_checkpoint()
         tree_size = ledger.log.tree_size()
         try:
-            verify, unreadable = self.service.last_verify(), False
+            verify, unreadable = self.service.last_verify_record(), False
         except StoredValueError:
             verify, unreadable = None, True
         if latest is None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -60,7 +60,7 @@ from api.pages.text import (
 from api.pages.timeline import timeline_svg
 from api.problems import DATABASE_RETRY_AFTER, ledger_problem
 from api.routers.evidence import project_evidence
-from api.services import Actor, LedgerService
+from api.services import Actor, LedgerService, VerifyRecord
 from api.verify_runs import BackgroundVerify, VerifyProgress
 from api.witness_status import witness_table
 from ledger.errors import IntegrityFailedError, LedgerError, RuleViolationError
@@ -433,8 +433,7 @@ def log_page(request: Request, verified: str | None = None) -> Response:
     verify = status.verify
     witnesses = witness_table(request.app, ctx.service.ledger)  # each witness's size and lag
     running, stopped = _verify_runs(request).status()
-    checked = verify.get("entries") if verify else None
-    since = (status.tree_size - checked if type(checked) is int and checked < status.tree_size
+    since = (status.tree_size - verify.entries if verify and verify.entries < status.tree_size
              else None)
     return _render(ctx, "log.html", log=status, lag=lag, verify=verify, witnesses=witnesses,
                    may_verify=actor.role in (Role.ADMIN, Role.AUDIT),
@@ -443,26 +442,22 @@ def log_page(request: Request, verified: str | None = None) -> Response:
                    names=_runners(ctx, verify, running))
 
 
-def _stale_days(verify: Mapping[str, object] | None, now: str) -> int | None:
+def _stale_days(verify: VerifyRecord | None, now: str) -> int | None:
     """Days since the last kept verify finished, if two or more (else None). The nightly
     verify keeps a result every day: one two days old means its timer stopped, or a newer
-    (failed) result is no longer there. A record that does not say when is no age."""
-    finished = verify.get("finished_at") if verify else None
-    try:
-        age = seconds_between(finished, now) if isinstance(finished, str) else None
-    except ValueError:  # a record edited beneath the ledger: shown as it is, not judged
-        return None
+    (failed) result is no longer there."""
+    age = seconds_between(verify.finished_at, now) if verify else None
     return int(age // 86400) if age is not None and age >= _STALE_VERIFY else None
 
 
-def _runners(ctx: Ctx, verify: Mapping[str, object] | None,
+def _runners(ctx: Ctx, verify: VerifyRecord | None,
              running: VerifyProgress | None) -> dict[str, str]:
     """Who ran the checks shown, as officials know them: ``name (actor)``, and the command
     line's runs (the nightly timer's) in words."""
     actors = ctx.service.ledger.registry().actors
     names = {"ledger verify": ctx.t("log.verify_by_cli")}
-    for by in (verify.get("by") if verify else None, running.by if running else None):
-        if isinstance(by, str) and by in actors:
+    for by in (verify.by if verify else None, running.by if running else None):
+        if by in actors:
             names[by] = f"{actors[by].display_name} ({by})"
     return names
 
