@@ -583,7 +583,7 @@ async def upload_document(request: Request) -> Response:
     _check_csrf(ctx, request.headers.get(CSRF_HEADER))
     ctx.service.require_reader(actor)
     try:  # the API's limit, per actor here: a new session is no new allowance
-        upload_limiter(ctx.service).take(f"pages:{actor.actor}")
+        await run_in_threadpool(upload_limiter(ctx.service).take, f"pages:{actor.actor}")
     except RateLimitedError as exc:
         return JSONResponse({"errors": [{"field": "file", "message": ctx.t(
             "form.upload_rate", seconds=exc.retry_after)}]}, status_code=429,

@@ -60,7 +60,8 @@ async def upload(request: Request, service: ServiceDep, actor: CurrentActor) -> 
     # Keyed by the token, not the header: the scheme's case (bearer, BEARER, ...) is free, and
     # would otherwise give one token an allowance per spelling.
     _, token = get_authorization_scheme_param(request.headers.get("authorization"))
-    upload_limiter(service).take(f"token:{token}" if token else f"actor:{actor.actor}")
+    await run_in_threadpool(  # a database write: off the event loop
+        upload_limiter(service).take, f"token:{token}" if token else f"actor:{actor.actor}")
     limit = service.ledger.settings.max_document_bytes
     data = bytearray()
     async for chunk in request.stream():  # the size is also capped while read (api.limits)
