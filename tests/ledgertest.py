@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import socket
+import sqlite3
 import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psycopg
@@ -99,3 +101,27 @@ def upload_example_documents(ledger: Ledger) -> None:
     """Upload the documents the catalogue's example payloads reference."""
     for content in example_documents().values():
         ledger.add_document(content, "text/plain")
+
+
+def run_sql(database_url: str, statement: str) -> list[tuple[Any, ...]]:
+    """Run one statement on a test ledger's database beneath the ledger (SQLite file, or a
+    PostgreSQL schema), its tables written ``{table}``; the rows it returns, if any."""
+    if database_url.startswith("sqlite:///"):
+        with sqlite3.connect(database_url.removeprefix("sqlite:///")) as conn:
+            return conn.execute(statement.format_map(_TableNames(""))).fetchall()
+    base, _, schema = database_url.partition("?schema=")
+    with psycopg.connect(base, autocommit=True) as conn:
+        cursor = conn.execute(statement.format_map(_TableNames(f'"{schema}".')).encode())
+        return cursor.fetchall() if cursor.description else []
+
+
+class _TableNames(dict[str, str]):
+    """``{table}`` as a statement writes it: with its schema's prefix."""
+
+    def __init__(self, prefix: str) -> None:
+        super().__init__()
+        self.prefix = prefix
+
+    def __missing__(self, key: str) -> str:
+        return f"{self.prefix}{key}"
+

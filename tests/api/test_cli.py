@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import re
 import socket
-import sqlite3
 import subprocess
 import sys
 import time
@@ -14,7 +13,6 @@ import uuid
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import psycopg
 import pytest
 from typer.testing import CliRunner
 
@@ -27,7 +25,7 @@ from ledger.evidence.bundle import LogKeyNotPinnedError
 from ledger.evidence.trust import TRUST_ENV, load_trust_file
 from ledger.measures.catalogue import EXAMPLES
 from ledger.settings import Settings
-from ledgertest import PG_URL, require_postgres
+from ledgertest import PG_URL, require_postgres, run_sql
 
 VECTORS = Path(__file__).resolve().parents[1] / "vectors" / "evidence"
 
@@ -76,7 +74,8 @@ def test_verify_record_keeps_the_result_for_the_log_page(database_url: str) -> N
         assert last is not None
         assert (last["ok"], last["by"], last["entries"], last["failures"]) == (
             True, "ledger verify", ledger.log.tree_size(), 0)
-        _backdate_leaf(database_url, 5)
+        run_sql(database_url, "UPDATE {log_leaves}"  # backdated beneath the ledger
+                " SET recorded_at = '2020-01-01T00:00:00.000000Z' WHERE leaf_index = 5")
         code, out = _run(database_url, "verify", "--record", "--json")
         assert code == 1
         failed = service.last_verify()
@@ -86,19 +85,6 @@ def test_verify_record_keeps_the_result_for_the_log_page(database_url: str) -> N
         assert failed["first_failure"]
     finally:
         ledger.close()
-
-
-def _backdate_leaf(database_url: str, index: int) -> None:
-    """Edit one leaf's ``recorded_at`` beneath the ledger (a failure ``ledger verify`` names)."""
-    statement = ("UPDATE {table} SET recorded_at = '2020-01-01T00:00:00.000000Z'"
-                 " WHERE leaf_index = " + str(index))
-    if database_url.startswith("sqlite:///"):
-        with sqlite3.connect(database_url.removeprefix("sqlite:///")) as conn:
-            conn.execute(statement.format(table="log_leaves"))
-        return
-    base, _, schema = database_url.partition("?schema=")
-    with psycopg.connect(base, autocommit=True) as conn:
-        conn.execute(statement.format(table=f'"{schema}".log_leaves').encode())
 
 
 def test_actor_key_and_token_admin(database_url: str) -> None:

@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import sqlite3
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import psycopg
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -28,6 +26,7 @@ from ledger.app import Ledger
 from ledger.errors import RateLimitedError
 from ledger.settings import Settings
 from ledger.store import migrations
+from ledgertest import run_sql
 
 Auth = Callable[[str], dict[str, str]]
 _CHUNK = 64 * 1024
@@ -258,40 +257,16 @@ def test_concurrent_uploads_never_spend_one_allowance_twice(
 def test_allowances_are_stored_hashed(ledger: Ledger, settings: Settings) -> None:
     token = "Bearer not-a-real-token-but-secret"
     RateLimiter(ledger.log, 3, "uploads").take(token)
-    rows = _sql(settings, "SELECT bucket FROM {upload_allowances}")
+    rows = run_sql(settings.database_url, "SELECT bucket FROM {upload_allowances}")
     assert [r[0] for r in rows] == [hashlib.sha256(token.encode()).hexdigest()]
 
 
 def test_an_older_database_gets_the_allowance_table(ledger: Ledger, settings: Settings) -> None:
-    _sql(settings, "DROP TABLE {upload_allowances}")  # as made before it
+    run_sql(settings.database_url, "DROP TABLE {upload_allowances}")  # as made before it
     assert migrations.schema_version(ledger.log) == migrations.SCHEMA_VERSION  # as recorded
-    _sql(settings, f"DELETE FROM {{ledger_meta}} WHERE key ="
+    run_sql(settings.database_url, f"DELETE FROM {{ledger_meta}} WHERE key ="
                    f" 'schema_migration_{migrations.SCHEMA_VERSION}'")
     with pytest.raises(migrations.SchemaOutdatedError):
         migrations.require_current(ledger.log)  # `ledger serve` refuses it, naming migrate
     assert [m.number for m in migrations.migrate(ledger.log)] == [migrations.SCHEMA_VERSION]
     RateLimiter(ledger.log, 3, "uploads").take("t")
-
-
-def _sql(settings: Settings, statement: str) -> list[tuple[Any, ...]]:
-    """Run one statement on the test database, tables named as ``{table}``."""
-    url = settings.database_url
-    if url.startswith("sqlite:///"):
-        with sqlite3.connect(url.removeprefix("sqlite:///")) as conn:
-            cursor = conn.execute(statement.format_map(_Names("")))
-            return cursor.fetchall()
-    base, _, schema = url.partition("?schema=")
-    with psycopg.connect(base, autocommit=True) as conn:
-        cursor = conn.execute(statement.format_map(_Names(f'"{schema}".')).encode())
-        return cursor.fetchall() if cursor.description else []
-
-
-class _Names(dict[str, str]):
-    """Table names with a schema prefix."""
-
-    def __init__(self, prefix: str) -> None:
-        super().__init__()
-        self.prefix = prefix
-
-    def __missing__(self, key: str) -> str:
-        return f"{self.prefix}{key}"

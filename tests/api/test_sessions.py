@@ -5,11 +5,9 @@ its lifetime (docs/api.md, Tokens and sessions)."""
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-import psycopg
 import pytest
 from fastapi.testclient import TestClient
 from pagestest import csrf_of, sign_in_client
@@ -22,6 +20,7 @@ from ledger.app import Ledger
 from ledger.measures.roles import Role
 from ledger.service import tokens
 from ledger.settings import Settings
+from ledgertest import run_sql
 
 _OFFICE = (Role.OFFICE, None, "综合管理办公室 李")
 
@@ -164,20 +163,9 @@ def test_ledger_init_gives_an_older_database_the_new_tables(
     ledger = make_ledger()
     ledger.initialise()
     ledger.register_actor("office-li", *_OFFICE)
-    _drop(settings.database_url, ("api_sessions", "document_owners"))  # as made before them
+    for table in ("api_sessions", "document_owners"):  # as made before them
+        run_sql(settings.database_url, f"DROP TABLE {{{table}}}")
     ledger.initialise()  # what `ledger init` runs: it upgrades
     session = ledger.tokens.start_session(ledger.tokens.issue("office-li"))
     assert session is not None
     assert ledger.tokens.actor_for_session(session) == "office-li"
-
-
-def _drop(url: str, tables: tuple[str, ...]) -> None:
-    if url.startswith("sqlite:///"):
-        with sqlite3.connect(url.removeprefix("sqlite:///")) as conn:
-            for table in tables:
-                conn.execute(f"DROP TABLE {table}")
-        return
-    base, _, query = url.partition("?schema=")
-    with psycopg.connect(base, autocommit=True) as conn:
-        for table in tables:
-            conn.execute(f'DROP TABLE "{query}".{table}')

@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-import psycopg
 import pytest
 from fastapi.testclient import TestClient
 from pagestest import Demo, csrf_of
@@ -24,6 +22,7 @@ from ledger.measures.roles import Role
 from ledger.service import tokens
 from ledger.service.tokens import parse_lifetime
 from ledger.settings import Settings
+from ledgertest import run_sql
 
 
 class Clock:
@@ -134,7 +133,7 @@ def test_the_cli_issues_a_token_with_its_own_expiry(
 def test_an_older_database_gets_the_expiry_table(
         settings: Settings, make_ledger: Callable[..., Ledger]) -> None:
     ledger, _ = _clocked(make_ledger)
-    _drop(settings.database_url, "api_token_expiry")  # as made before it
+    run_sql(settings.database_url, "DROP TABLE {api_token_expiry}")  # as made before it
     ledger.initialise()  # what `ledger init` runs: it upgrades
     token = ledger.tokens.issue("office-li", timedelta(days=1))
     assert ledger.tokens.actor_for(token) == "office-li"
@@ -159,13 +158,3 @@ def test_the_admin_page_issues_a_token_with_its_own_expiry(demo: Demo) -> None:
             "csrf": csrf, "action": "issue", "expires_days": bad})
         assert refused.status_code == 422
     assert len(demo.ledger.tokens.tokens_of("edu-wang")) == count  # nothing issued
-
-
-def _drop(url: str, table: str) -> None:
-    if url.startswith("sqlite:///"):
-        with sqlite3.connect(url.removeprefix("sqlite:///")) as conn:
-            conn.execute(f"DROP TABLE {table}")
-        return
-    base, _, query = url.partition("?schema=")
-    with psycopg.connect(base, autocommit=True) as conn:
-        conn.execute(f'DROP TABLE "{query}".{table}')
