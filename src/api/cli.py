@@ -506,19 +506,21 @@ def verify(as_json: JsonFlag = False,
 
 def _record_verify(ledger: Ledger, report: VerifyReport, started: str, seconds: float,
                    also_failed: str | None) -> bool:
-    """``ledger verify --record``: keep the result for the log page; a database that refuses
-    it (a read-only role) is said on stderr and leaves the exit code to the checks."""
+    """``ledger verify --record``: keep the result for the log page, signed with the log key;
+    a database that refuses it (a read-only role), or a process that cannot sign with the log
+    key, is said on stderr and leaves the exit code to the checks."""
     import sqlite3  # noqa: PLC0415
 
     import psycopg  # noqa: PLC0415
     from eventsourcing.persistence import PersistenceError  # noqa: PLC0415
 
     from api.services import LedgerService  # noqa: PLC0415
+    from ledger.errors import LedgerError  # noqa: PLC0415
 
     try:
         LedgerService(ledger).record_verify(report, by="ledger verify", started_at=started,
                                             seconds=seconds, also_failed=also_failed)
-    except (PersistenceError, sqlite3.Error, psycopg.Error) as exc:
+    except (PersistenceError, sqlite3.Error, psycopg.Error, LedgerError) as exc:
         errors.print(f"[yellow]warning[/yellow]: the result was not recorded: {exc}")
         return False
     return True

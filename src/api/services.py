@@ -8,7 +8,6 @@ and keys and reads no project data.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -33,6 +32,7 @@ from ledger.errors import (
     ValidationFailedError,
 )
 from ledger.evidence.verify import VerifyReport, verify_ledger
+from ledger.evidence.verify_record import check_result, sign_result
 from ledger.log.canonical import JSONValue
 from ledger.log.entries import Filing, b64decode, parse_time
 from ledger.measures import rules, views
@@ -446,9 +446,11 @@ class LedgerService:
             "first_failure": first.describe() if first is not None else also_failed,
             "started_at": started_at, "finished_at": self.ledger.now(),
             "duration_ms": round(seconds * 1000), "by": by}
-        text = json.dumps(result, ensure_ascii=False, sort_keys=True)
+        signer, origin = self.ledger.custody.log_signer(), self.ledger.identity.origin
         number = self._verify_runs() + 1
         while True:
+            # Signed with the log key for its number: the page shows it only if that holds.
+            text = sign_result(signer, result, origin=origin, number=number)
             try:
                 self.ledger.log.put_meta(f"verify.run.{number}", text)
             except PersistenceIntegrityError:  # another process kept a run under this number
@@ -464,13 +466,19 @@ class LedgerService:
 
     def last_verify_record(self) -> VerifyRecord | None:
         """The newest kept ``ledger verify`` result, if any; StoredValueError if it is not one
-        as :meth:`record_verify` writes them (edited in the database)."""
+        as :meth:`record_verify` writes them (edited in the database), and its subclass
+        VerifyRecordSignatureError if the log key did not sign it as this ledger's run of its
+        number (written, or copied, by someone else)."""
         number = self._verify_runs()
         if number == 0:
             return None
-        text = self.ledger.log.get_meta(f"verify.run.{number}")
+        identity = self.ledger.identity
+        fields = check_result(self.ledger.log.get_meta(f"verify.run.{number}"),
+                              profile=identity.profile,
+                              log_public_key=identity.log_key.public_key,
+                              origin=identity.origin, number=number)
         try:
-            return VerifyRecord.model_validate_json(text or "")
+            return VerifyRecord.model_validate(fields)
         except ValidationError as exc:
             raise StoredValueError(f"the kept verify result verify.run.{number} is not one"
                                    f" ({exc.error_count()} field(s) wrong)") from None

@@ -3,6 +3,7 @@ and output rules on the evidence corpus (tests/vectors/evidence/, no database)."
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import socket
@@ -83,6 +84,23 @@ def test_verify_record_keeps_the_result_for_the_log_page(database_url: str) -> N
         assert failed["ok"] is False
         assert failed["failures"] == len(json.loads(out)["failures"])
         assert failed["first_failure"]
+    finally:
+        ledger.close()
+
+
+def test_verify_record_needs_the_log_key(database_url: str) -> None:
+    """A kept result is signed with the log key: a process that cannot unseal it (another
+    master key) still verifies, says the result was not kept, and keeps nothing."""
+    assert _run(database_url, "demo")[0] == 0
+    other_key = base64.b64encode(bytes(range(32))).decode()
+    result = CliRunner().invoke(app, ["verify", "--record", "--json"], env={
+        "LEDGER_DATABASE_URL": database_url, **TEST_ENV, "LEDGER_MASTER_KEY": other_key})
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["recorded"] is False
+    assert "the result was not recorded" in result.stderr
+    ledger = Ledger(Settings(database_url=database_url, environment="test"))
+    try:
+        assert LedgerService(ledger).last_verify() is None
     finally:
         ledger.close()
 

@@ -17,7 +17,21 @@ from api import services
 from api.services import Actor, LedgerService
 from api.verify_runs import BackgroundVerify
 from ledger.errors import AuthorisationError
+from ledger.evidence.verify_record import (
+    VerifyRecordSignatureError,
+    sign_result,
+    signed_message,
+)
+from ledger.log.entries import b64decode
 from ledger.measures.roles import Role
+from ledgertest import run_sql
+
+
+def _keep(demo: Demo, record: dict[str, Any], number: int) -> None:
+    """Keep ``record`` as ``verify.run.<number>``, signed with the log key as the ledger does."""
+    demo.ledger.log.put_meta(f"verify.run.{number}", sign_result(
+        demo.ledger.custody.log_signer(), record, origin=demo.ledger.identity.origin,
+        number=number))
 
 
 def _runs(demo: Demo) -> BackgroundVerify:
@@ -129,7 +143,7 @@ def test_a_result_two_days_old_is_called_old(demo: Demo) -> None:
               "started_at": "2020-01-01T00:00:00.000000Z",
               "finished_at": "2020-01-01T00:00:01.000000Z", "duration_ms": 1000,
               "by": "ledger verify"}
-    demo.ledger.log.put_meta("verify.run.1", json.dumps(record))
+    _keep(demo, record, 1)  # signed as the ledger signs its own
     days = (datetime.now(UTC) - datetime(2020, 1, 1, tzinfo=UTC)).days
     old = demo.client.get("/log")
     assert 'data-field="verify-stale"' in old.text
@@ -155,10 +169,108 @@ def test_a_record_edited_beneath_the_ledger_is_no_error(demo: Demo,
     demo.ledger.log.put_meta("verify.run.1", json.dumps(record))
     page = demo.client.get("/log")
     assert page.status_code == 200, page.text
-    assert 'data-field="verify-unreadable"' in page.text
-    assert "可能在数据库中被改动" in page.text
+    # Not an object: unreadable; an object without the log key's signature: unsigned.
+    assert ('data-field="verify-unreadable"' in page.text
+            or 'data-field="verify-unsigned"' in page.text)
+    assert "可能在数据库中被" in page.text
     assert 'data-field="verify">通过<' not in page.text  # never read as a pass
     assert "立即校验" in page.text  # and a new run puts it right
     demo.client.post("/log/verify", data={"csrf": demo.csrf("/log")})
     assert _runs(demo).wait(30)
     assert 'data-field="verify">通过<' in demo.client.get("/log").text
+
+
+def _passed(demo: Demo) -> dict[str, Any]:
+    """A well-formed passing result, as a run now would keep it."""
+    return {"ok": True, "entries": demo.ledger.log.tree_size(), "streams": 1, "signatures": 1,
+            "checkpoints": 1, "nodes": 1, "failures": 0, "first_failure": None,
+            "started_at": demo.ledger.now(), "finished_at": demo.ledger.now(),
+            "duration_ms": 10, "by": "audit-sun"}
+
+
+def _signed(demo: Demo, record: dict[str, Any], number: int) -> dict[str, Any]:
+    text = sign_result(demo.ledger.custody.log_signer(), record,
+                       origin=demo.ledger.identity.origin, number=number)
+    kept: dict[str, Any] = json.loads(text)
+    return kept
+
+
+def _forgeries(demo: Demo) -> dict[str, dict[str, Any]]:
+    """What an operator who can write ``ledger_meta``, but holds no log key, can make the newest
+    kept result say: each must be shown as unsigned, never as a pass."""
+    failed = {**_passed(demo), "ok": False, "failures": 3, "first_failure": "leaf 5: edited"}
+    signed_failure = _signed(demo, failed, 1)
+    registry_key = demo.ledger.custody.signer(demo.ledger.identity.root_key_id)
+    other = sign_result(registry_key, _passed(demo), origin=demo.ledger.identity.origin,
+                        number=1)
+    return {
+        "unsigned": _passed(demo),
+        "a failure turned into a pass": {**signed_failure, "ok": True, "failures": 0,
+                                         "first_failure": None},
+        "a signature of another result": {**_passed(demo),
+                                          "signature": signed_failure["signature"]},
+        "signed by another of the ledger's keys": json.loads(other),
+        "another ledger's result": _signed(demo, _passed(demo), 1) | {"origin": "elsewhere"},
+        "not base64": {**_passed(demo), "origin": demo.ledger.identity.origin, "number": 1,
+                       "signature": "!!"},
+    }
+
+
+@pytest.mark.parametrize("forgery", ["unsigned", "a failure turned into a pass",
+                                     "a signature of another result",
+                                     "signed by another of the ledger's keys",
+                                     "another ledger's result", "not base64"])
+def test_a_pass_written_into_the_database_is_not_shown_as_one(demo: Demo, forgery: str) -> None:
+    """An operator with the database, not the log key, writes a passing result as the newest:
+    the page says it is not the system's, and never shows 通过."""
+    demo.sign_in("audit-sun")
+    demo.client.post("/log/verify", data={"csrf": demo.csrf("/log")})  # a real run first
+    assert _runs(demo).wait(30)
+    assert 'data-field="verify">通过<' in demo.client.get("/log").text
+    record = _forgeries(demo)[forgery]
+    if "number" in record:
+        record["number"] = 2  # what a signature of run 2 would say: the newest
+    demo.ledger.log.put_meta("verify.run.2", json.dumps(record))
+    page = demo.client.get("/log")
+    assert page.status_code == 200, page.text
+    assert 'data-field="verify-unsigned"' in page.text
+    assert "没有本账本日志密钥的有效签名" in page.text
+    assert 'data-field="verify">通过<' not in page.text
+    with pytest.raises(VerifyRecordSignatureError):
+        LedgerService(demo.ledger).last_verify_record()
+
+
+def test_an_old_pass_copied_over_a_newer_failure_is_not_shown_as_one(demo: Demo) -> None:
+    """Run 1 passed and run 2 failed, both signed; the operator copies run 1 over run 2 (or
+    as run 3): the copy is signed for its own number, so it is shown as unsigned."""
+    demo.sign_in("audit-sun")
+    passed = _passed(demo)
+    failed = {**passed, "ok": False, "failures": 1, "first_failure": "leaf 5: edited"}
+    _keep(demo, passed, 1)
+    _keep(demo, failed, 2)
+    assert 'data-field="verify">未通过<' in demo.client.get("/log").text
+    copied = demo.ledger.log.get_meta("verify.run.1")
+    assert copied is not None
+    run_sql(demo.ledger.settings.database_url,
+            "DELETE FROM {ledger_meta} WHERE key = 'verify.run.2'")
+    demo.ledger.log.put_meta("verify.run.2", copied)
+    page = demo.client.get("/log").text
+    assert 'data-field="verify-unsigned"' in page
+    assert 'data-field="verify">通过<' not in page
+    demo.ledger.log.put_meta("verify.run.3", copied)
+    assert 'data-field="verify-unsigned"' in demo.client.get("/log").text
+
+
+def test_kept_results_are_signed_with_the_log_key(demo: Demo) -> None:
+    """A run from the page is kept with the log key's signature over its fields, its ledger
+    and its number, under a context that no checkpoint note can have."""
+    demo.sign_in("audit-sun")
+    demo.client.post("/log/verify", data={"csrf": demo.csrf("/log")})
+    assert _runs(demo).wait(30)
+    kept = json.loads(demo.ledger.log.get_meta("verify.run.1") or "")
+    identity = demo.ledger.identity
+    assert (kept["origin"], kept["number"]) == (identity.origin, 1)
+    message = signed_message(kept, origin=identity.origin, number=1)
+    assert message.startswith(b"audit-ledger/verify-result/v1\n{")
+    identity.profile.signature.verify(identity.log_key.public_key, message,
+                                      b64decode(kept["signature"]))

@@ -252,6 +252,13 @@ _STRINGS: dict[str, tuple[str, str]] = {
                               "The newest kept check cannot be read: it is not as the system"
                               " wrote it, and may have been edited in the database. Verify now,"
                               " and have the administrator find out why."),
+    "log.verify_unsigned": ("最近一次校验记录没有本账本日志密钥的有效签名：它不是系统写下的，"
+                            "可能在数据库中被伪造、改动或从别处复制。不能据此认为校验通过。"
+                            "请立即重新校验，并请系统管理员查明原因。",
+                            "The newest kept check is not signed by this ledger's log key: the"
+                            " system did not write it, and it may have been forged, edited or"
+                            " copied in the database. It proves nothing. Verify now, and have"
+                            " the administrator find out why."),
     "log.verify_by_cli": ("命令行或每晚的定时校验（ledger verify）",
                           "the command line or the nightly timer (ledger verify)"),
     "log.verify_stale": ("这次校验已是 {days} 天前。定时校验（ledger-verify.timer）应每晚运行一次："

@@ -25,6 +25,7 @@ from uuid import UUID
 from api.pages.units import UnitNames
 from api.services import Actor, LedgerService, VerifyRecord
 from ledger.errors import BadSignatureError, ProjectNotFoundError, StoredValueError
+from ledger.evidence.verify_record import VerifyRecordSignatureError
 from ledger.log.canonical import JSONValue
 from ledger.log.checkpoint import SignedNote
 from ledger.log.entries import b64decode, b64encode
@@ -135,8 +136,10 @@ class LogStatus:
     tree_size: int
     witness: Witness | None
     verify: VerifyRecord | None
-    verify_unreadable: bool = False
-    """The newest kept verify result is not one (edited in the database): shown as such."""
+    verify_problem: str | None = None
+    """Why the newest kept verify result is not shown as one: ``unreadable`` (not one, edited
+    in the database) or ``unsigned`` (not signed by the log key as this ledger's run of its
+    number: written or copied by someone else)."""
 
 
 class Memo:
@@ -332,12 +335,15 @@ class PageReads:
         ledger = self.service.ledger
         latest = ledger.trusted_checkpoint()
         tree_size = ledger.log.tree_size()
+        verify, problem = None, None
         try:
-            verify, unreadable = self.service.last_verify_record(), False
+            verify = self.service.last_verify_record()
+        except VerifyRecordSignatureError:
+            problem = "unsigned"
         except StoredValueError:
-            verify, unreadable = None, True
+            problem = "unreadable"
         if latest is None:
-            return LogStatus(None, None, None, None, None, tree_size, None, verify, unreadable)
+            return LogStatus(None, None, None, None, None, tree_size, None, verify, problem)
         note = SignedNote.parse(latest.note)
         lines = ledger.log.cosignatures(latest.size)
         return LogStatus(latest, self._leaf_time(latest.size), latest.root.hex(),
@@ -345,7 +351,7 @@ class PageReads:
                          "".join([latest.note, *(
                              line for line in lines
                              if line not in {s.line() for s in note.signatures})]),
-                         tree_size, self._witness(latest), verify, unreadable)
+                         tree_size, self._witness(latest), verify, problem)
 
     def _leaf_time(self, size: int) -> str | None:
         leaf = self.service.ledger.log.leaf(size - 1) if size > 0 else None

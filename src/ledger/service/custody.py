@@ -243,16 +243,20 @@ class KeyCustody:
                 " finish")
         return value
 
+    def log_signer(self) -> Signer:
+        """The log key's signer; refused if it is not the recorded log key (a token or master
+        key of another ledger would sign what nobody can verify)."""
+        log_key = self.identity.log_key
+        signer = self.signer("log")
+        if VerifierKey.for_signer(log_key.name, signer) != log_key:
+            raise ConfigurationError(
+                "the log key this server holds is not the one recorded at `ledger init`")
+        return signer
+
     def _checkpoint_signer(self) -> Callable[[Checkpoint], SignedNote]:
-        """The log key's note signer, found once; refused if it is not the recorded log key
-        (a token or master key of another ledger would sign checkpoints nobody can verify)."""
+        """The log key's note signer, found once."""
         if self._sign_note is None:
-            log_key = self.identity.log_key
-            signer = self.signer("log")
-            if VerifierKey.for_signer(log_key.name, signer) != log_key:
-                raise ConfigurationError(
-                    "the log key this server holds is not the one recorded at `ledger init`")
-            self._sign_note = checkpoint_signer(log_key.name, signer)
+            self._sign_note = checkpoint_signer(self.identity.log_key.name, self.log_signer())
         return self._sign_note
 
     def check_signing(self) -> None:
