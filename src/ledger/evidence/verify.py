@@ -38,6 +38,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from sys import intern
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ledger.crypto.suites import Profile
@@ -178,6 +179,9 @@ class LedgerVerifier:
         self._context = PageContext(self.profile.name, identity.origin, registry_stream,
                                     identity.root_key_id, identity.root_public_key)
         self._heads: dict[str, tuple[int, str]] = {}
+        # Each stream's id as text, by its UUID's integer: made once a stream, not once an
+        # entry (``UUID.__str__`` is Python), and one object, which a page pickles once.
+        self._names: dict[int, str] = {}
         self._expected_index = 0
         self._last_time = ""
         self._uses: list[_AuthorUse] = []
@@ -280,13 +284,20 @@ class LedgerVerifier:
     def _read(self, page: Sequence[LogRow], tree: RecomputedTree) -> list[Row]:
         """Density, missing entries, registry entries and the tree; the rows for a worker."""
         rows: list[Row] = []
-        registry = self._context.registry_stream
-        for index, stream_id, seq, entry_hash, recorded_at, _, _, topic, data in page:
+        registry, names = self._context.registry_stream, self._names
+        for index, stream_id, seq, entry_hash, recorded_at, _, _, stored_topic, data in page:
             if index != self._expected_index:
                 self.fail("leaves", f"leaves {self._expected_index}..{index - 1} are missing",
                           leaf_index=self._expected_index)
             self._expected_index = index + 1
-            stream = str(stream_id)
+            if type(stream_id) is uuid.UUID:
+                stream = names.get(stream_id.int)
+                if stream is None:
+                    stream = names[stream_id.int] = str(stream_id)
+            else:
+                stream = str(stream_id)
+            # A few types: one object each, pickled once a page, not once a row.
+            topic = intern(stored_topic) if type(stored_topic) is str else stored_topic
             if data is None:
                 self.fail("entry", "the entry of this leaf is missing", leaf_index=index,
                           stream=stream, seq=seq)

@@ -140,6 +140,18 @@ def test_signed_bytes_equal_the_filings_jcs(signature: str, seq: int,
     assert signed_bytes(fields, data, False) == filing.signing_bytes()
 
 
+@pytest.mark.parametrize("signature", ['c2ln,"prev":"', "c2ln", '",\\"prev\\":"'])
+def test_signed_bytes_with_prev_inside_the_filing(signature: str) -> None:
+    """The filing is cut where the entry's own ``"prev"`` member begins, not at a payload
+    member of that name, nor at those bytes inside a string."""
+    payload: dict[str, JSONValue] = {"prev": "x", "z": {"prev": ',"prev":"'}, "a": ["prev"]}
+    filing = Filing("o", uuid.uuid4(), "T", date(2025, 1, 1), payload, "a", "k", uuid.uuid4())
+    data = Entry(filing, signature, 3, "ab" * 32, "2026-01-01T00:00:00.000000Z").canonical()
+    assert data.count(b'"prev":') >= 3
+    fields = entry_fields(json.loads(data), stream="s", seq=3)
+    assert signed_bytes(fields, data, True) == filing.signing_bytes()
+
+
 def _entry_json() -> dict[str, Any]:
     filing = Filing("o", uuid.uuid4(), "T", date(2025, 1, 1), {"x": 1}, "a", "k", uuid.uuid4())
     entry = Entry(filing, "c2ln", 3, "ab" * 32, "2026-01-01T00:00:00.000000Z")
