@@ -12,6 +12,7 @@ from eventsourcing.persistence import InterfaceError as StoreInterfaceError
 from eventsourcing.persistence import OperationalError as StoreOperationalError
 
 from ledger.errors import DatabaseUnavailableError
+from ledger.store.edited import edited_beneath
 
 DATABASE_ERRORS: tuple[type[Exception], ...] = (
     StoreOperationalError, StoreInterfaceError, psycopg.OperationalError,
@@ -19,8 +20,9 @@ DATABASE_ERRORS: tuple[type[Exception], ...] = (
 
 
 def is_outage(exc: BaseException) -> bool:
-    """Whether ``exc`` means the database is unavailable (rather than a bug or a refusal)."""
-    return isinstance(exc, DATABASE_ERRORS)
+    """Whether ``exc`` means the database is unavailable (rather than a bug, a refusal or a
+    cell edited beneath the ledger)."""
+    return isinstance(exc, DATABASE_ERRORS) and edited_beneath(exc) is None
 
 
 __all__ = ["DATABASE_ERRORS", "is_outage"]

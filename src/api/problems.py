@@ -37,6 +37,7 @@ from ledger.errors import (
     ValidationFailedError,
 )
 from ledger.measures.catalogue import CATALOGUE
+from ledger.store.edited import edited_beneath
 
 PROBLEM = "application/problem+json"
 _TYPE = "https://ledger.gaoxin.example/problems/"
@@ -104,7 +105,12 @@ def _invalid_title(exc: ValidationFailedError) -> str:
 
 
 def database_problem(exc: Exception) -> JSONResponse:
-    """503 for a database error: the request may be retried once the database is back."""
+    """503 for a database error: the request may be retried once the database is back; the
+    integrity failure it is where it reports a cell edited beneath the ledger."""
+    edited = edited_beneath(exc)
+    if edited is not None:
+        _log.error("database edited beneath the ledger: %s", edited)
+        return ledger_problem(edited)
     _log.warning("database unavailable: %s: %s", type(exc).__name__, exc)
     return problem(503, "database-unavailable", "The database is unavailable; retry",
                    "the ledger's database did not answer; nothing was recorded by this request"

@@ -71,3 +71,27 @@ def test_an_edited_checkpoint_raises_the_integrity_alarm_on_the_pages(demo: Demo
     english = demo.client.get("/log")
     assert "Ledger integrity alarm" in english.text
     assert "tell the administrator and the Audit Branch now" in english.text
+
+
+def test_a_text_cell_that_is_not_utf8_is_an_integrity_alarm_not_an_outage(demo: Demo) -> None:
+    """SQLite keeps any bytes in a TEXT cell, and its driver refuses to read them as it refuses
+    a locked database: a log time written as bytes that are not UTF-8 is an edit beneath the
+    ledger, so the pages raise the integrity alarm (not "the database is unavailable, retry")
+    and the API answers the integrity problem, not 503."""
+    demo.token("office-li")
+    with sqlite3.connect(demo.ledger.settings.database_url.removeprefix("sqlite:///")) as conn:
+        conn.execute("UPDATE log_leaves SET recorded_at = CAST(X'C328' AS TEXT)"
+                     " WHERE leaf_index = (SELECT MAX(leaf_index) FROM log_leaves)")
+    demo.sign_in("office-li")
+    page = demo.client.get("/log")
+    assert page.status_code == 500
+    assert "账本完整性告警" in page.text
+    assert "稍后重试" not in page.text
+    assert "Retry-After" not in page.headers
+    size = demo.ledger.log.tree_size()
+    answer = demo.client.get(f"/log/proof/inclusion?leaf_index={size - 1}",
+                             headers=demo.bearer("office-li"))
+    assert answer.status_code == 500, answer.text
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert answer.json()["type"].endswith("integrity")
+    assert "not UTF-8" in answer.json()["detail"]

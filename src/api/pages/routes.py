@@ -67,6 +67,7 @@ from ledger.errors import IntegrityFailedError, LedgerError, RuleViolationError
 from ledger.measures.catalogue import CATALOGUE, EventSpec
 from ledger.measures.roles import Role
 from ledger.measures.views import yuan
+from ledger.store.edited import edited_beneath
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES_DIR = HERE.parent / "templates"
@@ -124,7 +125,12 @@ class PageRoute(APIRoute):
                 return await run_in_threadpool(_error_page, request, refused.status,
                                                refused.message, None)
             except DATABASE_ERRORS as exc:  # before LedgerError: the writer's report is one
-                return _outage_page(request, exc)
+                edited = edited_beneath(exc)
+                if edited is None:
+                    return _outage_page(request, exc)
+                _log.error("database edited beneath the ledger (page %s): %s",
+                           request.url.path, edited)
+                return await run_in_threadpool(_error_page, request, 500, str(edited), edited)
             except LedgerError as exc:
                 status = ledger_problem(exc).status_code
                 return await run_in_threadpool(_error_page, request, status, str(exc), exc)

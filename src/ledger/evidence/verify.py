@@ -63,6 +63,7 @@ from ledger.log.verify_worker import (
 )
 from ledger.log.writer import LogRow
 from ledger.measures.aggregates import KeyRecord, registered_key
+from ledger.store.edited import edited_beneath
 
 if TYPE_CHECKING:
     from ledger.log.identity import LedgerIdentity
@@ -635,6 +636,12 @@ def verify_ledger(store: LogStore, identity: LedgerIdentity, *, workers: int | N
                 return VerifyReport(failures=[Failure(
                     "store", f"{exc.what}: the database was edited beneath its schema;"
                     " verification stopped there", exc.leaf_index)])
+            except Exception as exc:
+                edited = edited_beneath(exc)  # a cell SQLite's driver cannot read as text
+                if edited is None:
+                    raise
+                return VerifyReport(failures=[Failure(
+                    "store", f"{edited.what}; verification stopped there")])
     finally:
         if enabled:
             gc.enable()

@@ -12,6 +12,7 @@ takes NULL (its NOT NULL dropped first, as an operator can).
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -119,3 +120,26 @@ def test_the_read_commands_name_one_edited_cell(ledger: Ledger, settings: Settin
                 problems.append(f"{command[0]}: {where}: {type(result.exception).__name__}:"
                                 f" {result.exception}")
     assert not problems, "\n".join(problems)
+
+
+def test_a_text_cell_that_is_not_utf8_is_reported_not_an_error(tmp_path: Path) -> None:
+    """SQLite keeps any bytes in a TEXT cell (PostgreSQL refuses them), and its driver refuses
+    to read them as it refuses a locked database: ``ledger verify`` reports the edit as a
+    failure of the store (exit 1), not as "database error" (exit 2)."""
+    url = f"sqlite:///{tmp_path}/l.db"
+    ledger = Ledger(Settings(database_url=url, environment="test"))
+    try:
+        ledger.initialise()
+        ledger.register_actor("unit-a", Role.UNIT, "edu", "单位 甲")
+    finally:
+        ledger.close()
+    with sqlite3.connect(url.removeprefix("sqlite:///")) as conn:
+        conn.execute("UPDATE log_leaves SET recorded_at = CAST(X'C328' AS TEXT)"
+                     " WHERE leaf_index = 1")
+    result = CliRunner().invoke(cli_app, ["verify", "--json"], env={
+        "LEDGER_DATABASE_URL": url, "LEDGER_ENVIRONMENT": "test"})
+    assert result.exit_code == 1, result.output
+    report = json.loads(result.stdout)
+    assert report["ok"] is False
+    assert report["first_failure"]["check"] == "store"
+    assert "not UTF-8" in report["first_failure"]["message"]
