@@ -419,13 +419,20 @@ def catch_up(follow: Annotated[bool, typer.Option(
 
 
 @app.command()
-def rebuild(as_json: JsonFlag = False) -> None:
+def rebuild(as_json: JsonFlag = False,
+            check: Annotated[bool, typer.Option(
+                "--check", help="Change nothing: fold the log again in memory and compare it"
+                                " with the stored read model (exit 1 naming what differs).")
+            ] = False) -> None:
     """Rebuild the read models from zero (verifying every entry against its leaf)."""
     from projections import views  # noqa: PLC0415
     from projections.runner import Library  # noqa: PLC0415
 
+    if check:
+        _check_read_model(as_json)
+        return
     with _ledger() as ledger:
-        library = Library(ledger)
+        library = Library(ledger, load=False)  # a row that no longer reads is replaced too
         if not _showing_progress(as_json):
             state = library.rebuild()
         else:
@@ -441,6 +448,35 @@ def rebuild(as_json: JsonFlag = False) -> None:
     else:
         console.print(f"rebuilt: {state.entries} entries, {len(state.projects)} projects;"
                       f" library state hash {digest}", soft_wrap=True)
+
+
+def _check_read_model(as_json: bool) -> None:
+    """``ledger rebuild --check``: the stored read model against the log folded again."""
+    from ledger.errors import StoredValueError  # noqa: PLC0415
+    from projections.check import ReadModelDifference, ReadModelReport  # noqa: PLC0415
+    from projections.runner import Library  # noqa: PLC0415
+
+    with _ledger() as ledger:
+        try:
+            report = Library(ledger, load=False).check()
+        except StoredValueError as exc:  # a row that does not read: a difference too
+            report = ReadModelReport(None, 0, 0, (ReadModelDifference("project", "", exc.what),))
+    if as_json:
+        _print_json({"ok": report.ok, "position": report.position, "entries": report.entries,
+                     "projects": report.projects,
+                     "differences": [dataclasses.asdict(d) for d in report.differences[:1000]]})
+    elif report.ok:
+        console.print(f"[green]OK[/green]: the read model is what the log folds to: "
+                      f"{report.entries} entries, {report.projects} projects (notification"
+                      f" {report.position or 0})", soft_wrap=True)
+    else:
+        errors.print(f"[red]FAILED[/red]: the read model differs from the log in"
+                     f" {len(report.differences)} place(s) (edited in the database?);"
+                     " `ledger rebuild` puts it right")
+        for difference in report.differences[:20]:
+            errors.print(f"  {difference.message}")
+    if not report.ok:
+        raise typer.Exit(1)
 
 
 @app.command()

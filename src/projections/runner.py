@@ -20,6 +20,7 @@ from eventsourcing.projection import Projection
 from ledger.app import Ledger
 from ledger.log.entries import Entry
 from ledger.measures.events import EntryEvent
+from projections.check import ReadModelReport, compare_read_model
 from projections.state import ActorUnit, LibraryState, load_state
 from projections.view import FactsView
 
@@ -31,12 +32,15 @@ class LibraryProjection(Projection[Any]):
 
     name = "library"
 
-    def __init__(self, view: FactsView, registry_stream: str) -> None:
+    def __init__(self, view: FactsView, registry_stream: str, *, load: bool = True) -> None:
+        """``load``: start from what the view holds (False: from nothing, for a rebuild or a
+        check, which must work where a stored row no longer reads)."""
         super().__init__(view)
         self.registry_stream = registry_stream
         self.state = LibraryState(registry_stream)
         self.position: int | None = None
-        self.reload()
+        if load:
+            self.reload()
 
     @property
     def facts_view(self) -> FactsView:
@@ -83,7 +87,9 @@ class LibraryProjection(Projection[Any]):
 class Library:
     """The project library read model of one ledger: catch up, rebuild, read."""
 
-    def __init__(self, ledger: Ledger) -> None:
+    def __init__(self, ledger: Ledger, *, load: bool = True) -> None:
+        """The library of ``ledger``; ``load``: read the stored read model now (False for
+        :meth:`rebuild` and :meth:`check` alone)."""
         self.ledger = ledger
         datastore = cast(Any, ledger.factory).datastore
         self.view: FactsView
@@ -96,7 +102,8 @@ class Library:
 
             self.view = SQLiteFactsView(datastore)
         self.view.create_table()
-        self.projection = LibraryProjection(self.view, str(ledger.identity.registry_stream))
+        self.projection = LibraryProjection(self.view, str(ledger.identity.registry_stream),
+                                            load=load)
         self._lock = threading.Lock()
 
     @property
@@ -148,6 +155,26 @@ class Library:
             if progress is not None:
                 progress(state.entries, total)
             return state
+
+    def check(self) -> ReadModelReport:
+        """Fold the log again, in memory, up to the position the stored read model reflects,
+        and compare the two (``ledger rebuild --check``); nothing is written. A stored row
+        that does not read at all raises StoredValueError (as it does when this is made)."""
+        with self._lock:
+            stored = self.view.load(self.projection.name)
+            position = stored.position or 0
+            state = LibraryState(str(self.ledger.identity.registry_stream))
+            digest = self.ledger.identity.profile.digest
+            events_table = cast(Any, self.ledger.recorder).events_table_name
+            for page in self.view.log_pages(events_table, _PAGE):
+                # Entries the read model has not reached yet are not its to reflect (a
+                # notification id of another type is apply_log's to name).
+                state.apply_log([row for row in page
+                                 if not (type(row[2]) is int and row[2] > position)], digest)
+            differences = compare_read_model(stored.projects, stored.actors, stored.entries,
+                                             stored.last_recorded_at, state)
+            return ReadModelReport(stored.position, state.entries, len(state.projects),
+                                   tuple(differences))
 
     def run_forever(self, stop: threading.Event, interval: float = 0.25) -> None:
         """Keep the read model current until ``stop`` is set."""

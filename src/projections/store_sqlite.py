@@ -9,6 +9,7 @@ from typing import Any
 from eventsourcing.persistence import Tracking
 from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder
 
+from ledger.errors import StoredValueError
 from ledger.measures.facts import ProjectFacts
 from projections.state import ActorUnit, LogRow
 from projections.view import StoredLibrary
@@ -21,6 +22,19 @@ _TABLES = [
     "CREATE TABLE IF NOT EXISTS projection_meta ("
     " name TEXT PRIMARY KEY, entries INTEGER NOT NULL, last_recorded_at TEXT NOT NULL)",
 ]
+
+
+def _facts(project: object, text: object) -> dict[str, object]:
+    """A stored facts row as JSON; StoredValueError naming the project if it is not (SQLite
+    keeps any text, where PostgreSQL's ``jsonb`` would have refused it)."""
+    try:
+        value = json.loads(text) if isinstance(text, str | bytes) else None
+    except ValueError:
+        value = None
+    if not isinstance(value, dict):
+        raise StoredValueError(f"the read model's facts of project {project} are not a JSON"
+                               " object (edited in the database?): run `ledger rebuild`")
+    return value
 
 
 class SQLiteFactsView(SQLiteTrackingRecorder):
@@ -36,8 +50,8 @@ class SQLiteFactsView(SQLiteTrackingRecorder):
     def load(self, application_name: str) -> StoredLibrary:
         """Everything persisted."""
         with self.datastore.transaction(commit=False) as c:
-            c.execute("SELECT facts FROM projection_projects ORDER BY project_id")
-            projects = [json.loads(row[0]) for row in c.fetchall()]
+            c.execute("SELECT project_id, facts FROM projection_projects ORDER BY project_id")
+            projects = [_facts(project, facts) for project, facts in c.fetchall()]
             c.execute("SELECT actor, role, unit FROM projection_actors")
             actors = {row[0]: ActorUnit(row[1], row[2]) for row in c.fetchall()}
             c.execute("SELECT entries, last_recorded_at FROM projection_meta WHERE name = ?",
