@@ -11,11 +11,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from pagestest import Demo, Gate, csrf_of
+from fastapi.testclient import TestClient
+from pagestest import Demo, Gate, csrf_of, sign_in_client
 
 from api import services
 from api.services import Actor, LedgerService
 from api.verify_runs import BackgroundVerify
+from ledger.app import Ledger
 from ledger.errors import AuthorisationError
 from ledger.evidence.verify_record import (
     VerifyRecordSignatureError,
@@ -274,3 +276,29 @@ def test_kept_results_are_signed_with_the_log_key(demo: Demo) -> None:
     assert message.startswith(b"audit-ledger/verify-result/v1\n{")
     identity.profile.signature.verify(identity.log_key.public_key, message,
                                       b64decode(kept["signature"]))
+
+
+def test_no_result_at_all_on_a_ledger_two_days_old_is_called_out(
+        ledger: Ledger, client: TestClient) -> None:
+    """The nightly verify keeps a result a day: a ledger with days of entries and no result
+    at all (its timer never enabled, or every result deleted in the database) says so in red,
+    where a new ledger only says there is none yet."""
+    ledger.register_actor("audit-sun", Role.AUDIT, None, "审计分局 孙")
+    sign_in_client(client, ledger.tokens.issue("audit-sun"))
+    assert 'data-field="verify">尚无校验记录' in client.get("/log").text  # a new ledger
+    run_sql(ledger.settings.database_url, "UPDATE {log_leaves} SET recorded_at ="
+            " '2020-01-01T00:00:00.000000Z' WHERE leaf_index = 0")  # its first entry, years ago
+    days = (datetime.now(UTC) - datetime(2020, 1, 1, tzinfo=UTC)).days
+    page = client.get("/log").text
+    assert 'data-field="verify-never"' in page
+    assert f"账本已有 {days} 天的条目，却没有任何校验记录" in page
+    LedgerService(ledger).run_verify(Actor("audit-sun", Role.AUDIT, None))
+    assert "verify-never" not in client.get("/log").text  # a result is kept now
+
+
+def test_the_demo_has_no_result_and_no_alarm(demo: Demo) -> None:
+    """The demo's entries are a made-up history of years: no alarm for its missing results."""
+    demo.sign_in("audit-sun")
+    page = demo.client.get("/log").text
+    assert 'data-field="verify">尚无校验记录' in page
+    assert "verify-never" not in page

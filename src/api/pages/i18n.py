@@ -234,6 +234,13 @@ _STRINGS: dict[str, tuple[str, str]] = {
     "log.behind": ("落后 {entries} 个条目", "{entries} entries behind"),
     "log.verify": ("最近一次完整性校验", "Last integrity check (ledger verify)"),
     "log.verify_none": ("尚无校验记录。", "No verification has been recorded."),
+    "log.verify_never": ("账本已有 {days} 天的条目，却没有任何校验记录。"
+                         "定时校验（ledger-verify.timer）应每晚运行并留下记录："
+                         "请检查定时任务是否已启用、校验记录是否被删除，或立即校验。",
+                         "The ledger holds {days} days of entries and no verification has been"
+                         " recorded. The scheduled verify (ledger-verify.timer) runs nightly and"
+                         " keeps its result: check that it is enabled and that no results were"
+                         " deleted, or verify now."),
     "log.verify_ok": ("通过", "passed"),
     "log.verify_failed": ("未通过", "FAILED"),
     "log.verify_run": ("立即校验", "Verify now"),

@@ -445,7 +445,20 @@ def log_page(request: Request, verified: str | None = None) -> Response:
                    may_verify=actor.role in (Role.ADMIN, Role.AUDIT),
                    verified=verified == "1", running=running, stopped=stopped, since=since,
                    stale_days=_stale_days(verify, ctx.service.ledger.now()),
+                   unverified_days=(None if verify or status.verify_problem
+                                    else _unverified_days(ctx)),
                    names=_runners(ctx, verify, running))
+
+
+def _unverified_days(ctx: Ctx) -> int | None:
+    """Days since the ledger's first entry, where no verify result is kept at all and that is
+    two days or more: the nightly verify would have kept one, so its timer never ran, or every
+    result was deleted. Not for the demo, whose entries are a made-up history of years."""
+    if ctx.service.ledger.custody.is_demo:
+        return None
+    first = ctx.service.ledger.log.leaf(0)
+    age = seconds_between(first.recorded_at, ctx.service.ledger.now()) if first else None
+    return int(age // 86400) if age is not None and age >= _STALE_VERIFY else None
 
 
 def _stale_days(verify: VerifyRecord | None, now: str) -> int | None:
