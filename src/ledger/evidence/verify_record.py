@@ -68,7 +68,7 @@ def check_result(text: str | None, *, profile: Profile, log_public_key: bytes, o
     """
     try:
         value = json.loads(text or "")
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested past the parser's stack
         value = None
     if not isinstance(value, dict):
         raise StoredValueError(f"the kept verify result verify.run.{number} is not a JSON"
@@ -84,7 +84,7 @@ def check_result(text: str | None, *, profile: Profile, log_public_key: bytes, o
     try:
         message = signed_message(value, origin=origin, number=number)
         profile.signature.verify(log_public_key, message, b64decode(signature))
-    except (ValueError, BadSignatureError) as exc:  # ValueError: no JCS form, or not base64
+    except (ValueError, RecursionError, BadSignatureError) as exc:  # no JCS form, not base64
         raise VerifyRecordSignatureError(
             f"{where}'s signature is not the log key's over what it says") from exc
     for name in _BOUND:

@@ -96,7 +96,8 @@ def test_another_key_or_no_signature_is_refused() -> None:
             _check(INTL, key.public_key, json.dumps({**unsigned, "signature": bad}))
 
 
-@pytest.mark.parametrize("text", [None, "", "[]", '"passed"', "{", "1"])
+@pytest.mark.parametrize("text", [None, "", "[]", '"passed"', "{", "1", "[" * 100_000,
+                                  "[" * 100_000 + "]" * 100_000])
 def test_text_that_is_no_record_is_unreadable(text: str | None) -> None:
     key = INTL.signature.generate()
     with pytest.raises(StoredValueError) as raised:
@@ -105,12 +106,16 @@ def test_text_that_is_no_record_is_unreadable(text: str | None) -> None:
 
 
 def test_a_value_with_no_canonical_form_is_refused_not_raised() -> None:
-    """A float (no JCS form in this ledger) in an edited record: refused as unsigned, never a
-    traceback."""
+    """A float (no JCS form in this ledger), or nesting past any parser's stack, in an edited
+    record: refused as unsigned, never a traceback."""
     key = INTL.signature.generate()
     kept = json.loads(sign_result(key, {"ok": True, "entries": 1}, origin=ORIGIN, number=3))
     with pytest.raises(VerifyRecordSignatureError):
         _check(INTL, key.public_key, json.dumps({**kept, "entries": 1.5}))
+    for depth in (500, 5_000):  # a parse, and then no signature; no parse
+        deep = json.dumps({**kept, "by": "@"}).replace('"@"', "[" * depth + "]" * depth)
+        with pytest.raises(StoredValueError):
+            _check(INTL, key.public_key, deep)
 
 
 def test_no_signed_result_is_a_checkpoint_note() -> None:
