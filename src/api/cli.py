@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from api import cli_keys
 from api.cli_errors import Flags, errors, fail, open_ledger, reported
@@ -474,7 +475,7 @@ def _check_read_model(as_json: bool) -> None:
                      f" {len(report.differences)} place(s) (edited in the database?);"
                      " `ledger rebuild` puts it right")
         for difference in report.differences[:20]:
-            errors.print(f"  {difference.message}")
+            errors.print(f"  {escape(difference.message)}")
     if not report.ok:
         raise typer.Exit(1)
 
@@ -521,7 +522,7 @@ def verify(as_json: JsonFlag = False,
     if as_json:
         _print_json({"ok": report.ok, "entries": report.entries, "streams": report.streams,
                      "signatures": report.signatures, "checkpoints": report.checkpoints,
-                     "nodes": report.nodes,
+                     "nodes": report.nodes, "documents": report.documents,
                      "first_failure": None if first is None else first.__dict__,
                      "failures": [f.__dict__ for f in report.failures[:1000]],
                      **({"witnesses": witnessed[1]} if witnesses else {}),
@@ -529,13 +530,13 @@ def verify(as_json: JsonFlag = False,
     elif report.ok:
         console.print(f"[green]OK[/green]: {report.entries} entries in {report.streams} streams,"
                       f" {report.signatures} signatures, {report.checkpoints} checkpoints,"
-                      f" {report.nodes} tree nodes verified")
+                      f" {report.nodes} tree nodes, {report.documents} documents verified")
     else:
         assert first is not None
         errors.print(f"[red]FAILED[/red]: {len(report.failures)} problem(s); first: "
-                     f"{first.describe()}")
+                     f"{escape(first.describe())}")
         for failure in report.failures[:20]:
-            errors.print(f"  {failure.describe()}")
+            errors.print(f"  {escape(failure.describe())}")  # "[tree] ...": not markup
     if not report.ok or not witnessed[0]:
         raise typer.Exit(1)
 

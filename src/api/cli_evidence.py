@@ -31,6 +31,7 @@ from uuid import UUID
 import httpx
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from ledger.app import Ledger
 from ledger.errors import LedgerError
@@ -58,7 +59,8 @@ def _print_json(value: Any) -> None:
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
-    errors.print(f"[red]error:[/red] {message}", soft_wrap=True, markup=True, highlight=False)
+    errors.print(f"[red]error:[/red] {escape(message)}", soft_wrap=True, markup=True,
+                 highlight=False)
     return typer.Exit(code)
 
 
@@ -160,7 +162,7 @@ def verify_bundle_command(  # noqa: PLR0917 - typer maps each parameter to an op
     def refuse(message: str, code: int, kind: str) -> typer.Exit:
         if as_json:
             _print_json({"ok": False, "error": message, "kind": kind})
-        errors.print(f"[red]error:[/red] {message}", soft_wrap=True, markup=True,
+        errors.print(f"[red]error:[/red] {escape(message)}", soft_wrap=True, markup=True,
                      highlight=False)
         return typer.Exit(code)
 

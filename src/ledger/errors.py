@@ -325,6 +325,18 @@ class RateLimitedError(LedgerError):
         super().__init__(f"too many {what}; retry after {retry_after} s")
 
 
+class DocumentAlteredError(IntegrityFailedError):
+    """Raised when a stored document's bytes do not hash to the SHA-256 it is stored under, or
+    its stored media type is not one accepted for its content: the documents table was edited
+    beneath the ledger, and the filings that cite the document no longer describe what it
+    holds."""
+
+    def __init__(self, sha256: str, why: str) -> None:
+        self.sha256 = sha256
+        super().__init__(f"document {sha256} {why}: its stored copy was altered beneath the"
+                         " ledger (restore it from a backup or from the unit's own copy)")
+
+
 class DocumentNotFoundError(LedgerError, LookupError):
     """Raised when a document is not stored, or is not one the caller may read (the two are
     not told apart, so that a document's existence does not leak to another unit)."""

@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 
 from ledger.app import Ledger
 from ledger.measures.catalogue import EXAMPLES, example_documents
+from ledgertest import run_sql
 
 Auth = Callable[[str], dict[str, str]]
 
@@ -145,3 +146,49 @@ def test_duplicate_json_keys_are_refused_everywhere(client: TestClient, auth: Au
 
 def _json(value: object) -> str:
     return json.dumps(value, ensure_ascii=False)
+
+
+def _edit_document(ledger: Ledger, sha: str, column: str, value: str) -> None:
+    """One cell of the stored document, edited beneath the ledger."""
+    quoted = value.replace("'", "''")
+    if column == "data":
+        cell = (f"CAST('{quoted}' AS BLOB)" if ledger.settings.database_url.startswith("sqlite")
+                else f"convert_to('{quoted}', 'UTF8')")
+    else:
+        cell = f"'{quoted}'"
+    run_sql(ledger.settings.database_url,
+            f"UPDATE {{documents}} SET {column} = {cell} WHERE sha256 = '{sha}'")
+
+
+def test_a_document_altered_in_the_database_is_never_served(
+        client: TestClient, auth: Auth, ledger: Ledger) -> None:
+    """A filing cites a document by its hash alone: bytes swapped beneath the ledger (a forged
+    contract under the real one's name) are refused as an integrity failure wherever they would
+    be read, never served, exported or taken for the original."""
+    original = b"%PDF-1.7 the contract as signed"
+    sha = str(_upload(client, auth("edu-wang"), original, "application/pdf")["sha256"])
+    _edit_document(ledger, sha, "data", "%PDF-1.7 a forged contract")
+    answer = client.get(f"/api/v1/documents/{sha}", headers=auth("edu-wang"))
+    assert answer.status_code == 500
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert answer.json()["type"].endswith("integrity")
+    assert "does not hash to its name" in answer.json()["detail"]
+    assert b"forged" not in answer.content
+    again = client.post("/api/v1/documents", content=original,
+                        headers=auth("edu-wang") | {"content-type": "application/pdf"})
+    assert again.status_code == 500  # the stored copy is not the one uploaded: said, not hidden
+    assert again.json()["type"].endswith("integrity")
+
+
+def test_a_media_type_altered_in_the_database_is_never_served(
+        client: TestClient, auth: Auth, ledger: Ledger) -> None:
+    """The bytes intact but the stored media type edited to one a browser renders: refused,
+    not served as HTML from the ledger's origin."""
+    sha = str(_upload(client, auth("edu-wang"), "纯文本说明：a < b".encode(),
+                      "text/plain")["sha256"])
+    for media_type in ("text/html", "application/pdf"):
+        _edit_document(ledger, sha, "media_type", media_type)
+        answer = client.get(f"/api/v1/documents/{sha}", headers=auth("edu-wang"))
+        assert answer.status_code == 500, media_type
+        assert answer.json()["type"].endswith("integrity")
+        assert "which its content is not" in answer.json()["detail"]

@@ -7,6 +7,7 @@ for the log's tables is tests/ledger/evidence/test_tamper.py."""
 
 from __future__ import annotations
 
+import re
 import sqlite3
 
 import pytest
@@ -95,3 +96,24 @@ def test_a_text_cell_that_is_not_utf8_is_an_integrity_alarm_not_an_outage(demo: 
     assert answer.headers["content-type"] == "application/problem+json"
     assert answer.json()["type"].endswith("integrity")
     assert "not UTF-8" in answer.json()["detail"]
+
+
+def test_a_document_altered_in_the_database_raises_the_alarm_on_the_pages(demo: Demo) -> None:
+    """A document an entry cites, its bytes swapped beneath the ledger: the page's download and
+    the project's evidence bundle raise the integrity alarm instead of handing out the swap."""
+    demo.token("investigator-zhou")
+    project = demo.project("bigdata-cloud")
+    demo.sign_in("investigator-zhou")
+    page = demo.client.get(f"/projects/{project}").text
+    cited = re.search(rf"/projects/{project}/documents/([0-9a-f]{{64}})", page)
+    assert cited is not None
+    sha = cited.group(1)
+    assert demo.client.get(f"/projects/{project}/documents/{sha}").status_code == 200
+    with sqlite3.connect(demo.ledger.settings.database_url.removeprefix("sqlite:///")) as conn:
+        conn.execute("UPDATE documents SET data = CAST('%PDF-1.7 forged' AS BLOB)"
+                     " WHERE sha256 = ?", (sha,))
+    for path in (f"/projects/{project}/documents/{sha}", f"/projects/{project}/evidence.zip"):
+        answer = demo.client.get(path)
+        assert answer.status_code == 500, path
+        assert "账本完整性告警" in answer.text, path
+        assert b"forged" not in answer.content

@@ -68,6 +68,7 @@ from ledger.errors import (
 )
 from ledger.log.entries import Filing
 from ledger.measures.catalogue import EXAMPLES, EventSpec, validate_payload
+from ledger.service.documents import served
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _ARTICLE_IN = re.compile(r"Art\. (\d+)")
@@ -619,6 +620,7 @@ def entry_document(project: str, sha256: str, request: Request) -> Response:
     document = ctx.service.ledger.log.get_document(sha256) if link is not None else None
     if link is None or document is None:
         raise _Refused(404, ctx.t("error.404"))
+    document = served(document)
     media_type = document.media_type
     if media_type.startswith("text/"):
         media_type += "; charset=utf-8"

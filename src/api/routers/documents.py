@@ -24,7 +24,7 @@ from api.services import Actor, LedgerService
 from ledger.errors import DocumentNotFoundError, RequestTooLargeError
 from ledger.measures.catalogue import documents_referenced, validate_payload
 from ledger.measures.roles import Role
-from ledger.service.documents import ACCEPTED, extension_of
+from ledger.service.documents import ACCEPTED, extension_of, served
 
 router = APIRouter(prefix="/api/v1/documents", tags=["documents"])
 
@@ -105,6 +105,7 @@ def download(sha256: Annotated[str, Path(pattern="^[0-9a-f]{64}$")], service: Se
     document = service.ledger.log.get_document(sha256)
     if document is None or not may_read(service, actor, sha256):
         raise DocumentNotFoundError(sha256)
+    document = served(document)
     media_type = document.media_type
     if media_type == "text/plain":
         media_type += "; charset=utf-8"

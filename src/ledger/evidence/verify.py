@@ -63,7 +63,6 @@ from ledger.log.verify_worker import (
 )
 from ledger.log.writer import LogRow
 from ledger.measures.aggregates import KeyRecord, registered_key
-from ledger.store.edited import edited_beneath
 
 if TYPE_CHECKING:
     from ledger.log.identity import LedgerIdentity
@@ -109,6 +108,8 @@ class VerifyReport:
     signatures: int = 0
     checkpoints: int = 0
     nodes: int = 0
+    documents: int = 0
+    """Stored documents, each hashed against its name."""
     failures: list[Failure] = field(default_factory=list)
 
     @property
@@ -228,6 +229,7 @@ class LedgerVerifier:
             with ThreadPoolExecutor(max_workers=1) as reader:
                 stored_nodes = reader.submit(lambda: list(self.store.iter_nodes()))
                 stored_events = reader.submit(self.store.count_events)
+                documents = reader.submit(self.store.check_documents)
                 self._pass(pool, tree, checkpoints, total)
                 # The log is read: the registry is final and the tree complete. Judge the
                 # keys used so far and check the tree while the workers finish their pages.
@@ -246,6 +248,7 @@ class LedgerVerifier:
                         newest))
                 self._check_nodes(tree, stored_nodes.result())
                 self._count_events(tree.size, stored_events.result())
+                self._check_documents(*documents.result())
             while self._pending:
                 self._consume(*self._pending.popleft())
                 self._judge_authors()
@@ -579,6 +582,18 @@ class LedgerVerifier:
             fail(Failure("tree", f"{len(tree.nodes)} nodes expected, {findings.count}"
                          " stored"))
 
+    def _check_documents(self, count: int, altered: int, named: Sequence[str]) -> None:
+        """Every stored document hashes to the name filings cite it by."""
+        self.report.documents = count
+        for sha256 in named:
+            self._count_failures.append(Failure(
+                "document", f"document {sha256} does not hash to its name: its stored copy was"
+                " altered beneath the ledger"))
+        if altered > len(named):
+            self._count_failures.append(Failure(
+                "document", f"and {altered - len(named)} more documents do not hash to their"
+                " names"))
+
     def _count_events(self, leaves: int, events: int) -> None:
         """Every stored entry has a leaf (the pass saw every leaf's entry)."""
         if events != leaves:
@@ -636,12 +651,6 @@ def verify_ledger(store: LogStore, identity: LedgerIdentity, *, workers: int | N
                 return VerifyReport(failures=[Failure(
                     "store", f"{exc.what}: the database was edited beneath its schema;"
                     " verification stopped there", exc.leaf_index)])
-            except Exception as exc:
-                edited = edited_beneath(exc)  # a cell SQLite's driver cannot read as text
-                if edited is None:
-                    raise
-                return VerifyReport(failures=[Failure(
-                    "store", f"{edited.what}; verification stopped there")])
     finally:
         if enabled:
             gc.enable()

@@ -81,6 +81,11 @@ class LogSnapshot(Protocol):
         """Number of stored event rows (may run on another thread)."""
         ...
 
+    def check_documents(self) -> tuple[int, int, list[str]]:
+        """Every stored document hashed where it is stored: how many there are, how many do not
+        hash to their name, and the first hundred of those (may run on another thread)."""
+        ...
+
     def iter_checkpoints(self) -> Iterator[StoredCheckpoint]:
         """Every stored checkpoint by increasing size."""
         ...

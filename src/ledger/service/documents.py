@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from ledger.errors import ValidationFailedError
+from ledger.errors import DocumentAlteredError, ValidationFailedError
 from ledger.log.documents import Document
 from ledger.log.entries import format_time
 from ledger.log.store import LogStore
@@ -145,6 +145,18 @@ def extension_of(media_type: str) -> str:
     """The file extension a download of this media type is named with."""
     accepted = _BY_TYPE.get(media_type)
     return accepted.extension if accepted is not None else "bin"
+
+
+def served(document: Document) -> Document:
+    """``document`` if it may be served as its stored media type: one accepted, with content of
+    that type (as its upload was checked); else :class:`DocumentAlteredError` (the media type
+    was edited in the database; its bytes are checked against its hash when it is read)."""
+    accepted = _BY_TYPE.get(document.media_type)
+    wrong = "is not an accepted type" if accepted is None else accepted.check(document.data)
+    if wrong is not None:
+        raise DocumentAlteredError(document.sha256, f"is stored as {document.media_type!r},"
+                                                    f" which its content is not ({wrong})")
+    return document
 
 
 def check_content(data: bytes, media_type: str, limit: int) -> str:

@@ -34,7 +34,7 @@ from ledger.errors import (
     StoredValueError,
 )
 from ledger.log.checkpoint import SignedNote
-from ledger.log.documents import Document
+from ledger.log.documents import Document, check_stored
 from ledger.log.entries import END_OF_TIME, PendingEntry
 from ledger.log.headmap import (
     EMPTY,
@@ -122,8 +122,9 @@ class Dialect:
     ``smallint``, ``int``, ``bigint``, ``bytes``, ``text``, ``uuid`` and ``bool``; the literals
     ``true`` and ``false``; ``without_rowid`` (a table option, or nothing); ``insert_or_ignore`` and
     ``on_conflict_ignore`` (the words before ``INTO`` and after ``VALUES (…)`` of an insert
-    that skips an existing key); each of :data:`TABLE_NAMES`, ``events`` (the events table)
-    and ``topic_idx`` (its topic index) as a statement writes them.
+    that skips an existing key); ``document_altered`` (a condition: a documents row's ``data``
+    does not hash to its ``sha256``, NULL included); each of :data:`TABLE_NAMES`, ``events``
+    (the events table) and ``topic_idx`` (its topic index) as a statement writes them.
     """
 
     names: Mapping[str, str]
@@ -247,6 +248,10 @@ class Statements:
                        " ORDER BY leaf_index")
     streams_with_topics_in: str = "SELECT DISTINCT originator_id FROM {events} WHERE topic"
     count_events: str = "SELECT COUNT(*) AS n FROM {events}"
+    # Hashed where they are stored: a document may be tens of megabytes.
+    altered_documents: str = ("SELECT sha256, COUNT(*) OVER () FROM {documents}"
+                              " WHERE {document_altered} ORDER BY sha256 LIMIT 100")
+    count_documents: str = "SELECT COUNT(*) FROM {documents}"
     latest_checkpoint: str = "SELECT * FROM {log_checkpoints} ORDER BY size DESC LIMIT 1"
     checkpoint_at_most: str = ("SELECT * FROM {log_checkpoints} WHERE size <= {p}"
                                " ORDER BY size DESC LIMIT 1")
@@ -566,8 +571,8 @@ class SQLSideTables(SQLBackend[D]):
     def get_document(self, sha256: str) -> Document | None:
         """A stored document."""
         row = self._one(self.sql.get_document, (sha256,))
-        return None if row is None else Document(row["sha256"], row["media_type"],
-                                                 bytes(row["data"]), row["added_at"])
+        return None if row is None else check_stored(Document(
+            row["sha256"], row["media_type"], bytes(row["data"]), row["added_at"]))
 
     def existing_documents(self, hashes: Sequence[str]) -> set[str]:
         """Those of ``hashes`` that are stored."""
@@ -1109,6 +1114,13 @@ class SQLSnapshot:
     def count_events(self) -> int:
         """Number of stored event rows."""
         return int(self._rows(self._sql.count_events, ())[0][0])
+
+    def check_documents(self) -> tuple[int, int, list[str]]:
+        """Every stored document hashed where it is stored: how many there are, how many do not
+        hash to their name, and the first hundred of those (by name)."""
+        count = int(self._rows(self._sql.count_documents, ())[0][0])
+        altered = self._rows(self._sql.altered_documents, ())
+        return count, int(altered[0][1]) if altered else 0, [str(row[0]) for row in altered]
 
     def iter_checkpoints(self) -> Iterator[StoredCheckpoint]:
         """All checkpoints by size."""

@@ -70,6 +70,7 @@ def _dialect(schema: str, events_table: str) -> Dialect:
         "uuid": "uuid", "bool": "boolean", "true": "true", "false": "false",
         "without_rowid": "", "insert_or_ignore": "INSERT",
         "on_conflict_ignore": " ON CONFLICT DO NOTHING", "notification_id": "notification_id",
+        "document_altered": "encode(sha256(data), 'hex') IS DISTINCT FROM sha256",
         **{name: f"{quoted(schema)}.{name}" for name in TABLE_NAMES},
         "events": f"{quoted(schema)}.{quoted(events_table)}",
         "topic_idx": quoted(f"{events_table}_topic_idx"),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
 import os
 import sqlite3
 import threading
@@ -52,6 +53,7 @@ from ledger.store._sql import (
     _blob,
     create_statements,
 )
+from ledger.store.edited import edited_beneath
 
 _SPELLING = {
     "p": "?", "smallint": "INTEGER", "int": "INTEGER", "bigint": "INTEGER", "bytes": "BLOB",
@@ -60,6 +62,8 @@ _SPELLING = {
     "without_rowid": " WITHOUT ROWID", "insert_or_ignore": "INSERT OR IGNORE",
     "on_conflict_ignore": "", **{name: name for name in TABLE_NAMES},
     "notification_id": "rowid",  # the library's events table numbers its rows by rowid
+    # ledger_sha256_hex is registered on the snapshot's connection
+    "document_altered": "ledger_sha256_hex(data) IS NOT sha256",
 }
 
 
@@ -72,6 +76,14 @@ def _dialect(events_table: str) -> Dialect:
 def _db_id(originator_id: UUID | str) -> str:
     """Stream ids as the library stores them in SQLite (UUID hex)."""
     return originator_id.hex if isinstance(originator_id, UUID) else originator_id
+
+
+def _sha256_hex(data: object) -> str | None:
+    """SQL ``ledger_sha256_hex(data)``: a blob's SHA-256 as lowercase hex (text as its UTF-8;
+    NULL for anything else, which no document name equals)."""
+    if isinstance(data, str):
+        data = data.encode("utf-8", "surrogatepass")
+    return hashlib.sha256(data).hexdigest() if isinstance(data, bytes) else None
 
 
 @contextmanager
@@ -310,9 +322,15 @@ class SQLiteLedgerRecorder(NamedStoredRows, SQLLogStore[SQLiteDatastore],
                         curs.row_factory = None
                         curs.execute(query, params)
                         return curs.fetchall()
+                    except sqlite3.OperationalError as exc:  # a TEXT cell that is not UTF-8
+                        edited = edited_beneath(exc)
+                        if edited is None:
+                            raise
+                        raise edited from exc
                     finally:
                         curs.close()
 
+            raw.create_function("ledger_sha256_hex", 1, _sha256_hex, deterministic=True)
             raw.execute("BEGIN")
             try:
                 view = SQLSnapshot(self, rows)

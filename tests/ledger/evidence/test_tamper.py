@@ -29,6 +29,7 @@ from ledger.app import Ledger, Receipt, key_id_for
 from ledger.errors import (
     ChainBrokenError,
     CheckpointError,
+    DocumentAlteredError,
     EntryHashMismatchError,
     IntegrityFailedError,
     MalformedEntryError,
@@ -41,6 +42,7 @@ from ledger.log.headmap import StreamHead, head_key, leaf_hash, node_hash, value
 from ledger.log.merkle import NodeId
 from ledger.measures.catalogue import EXAMPLES
 from ledger.settings import Settings
+from ledgertest import run_sql
 
 # --- the history every defect is written into --------------------------------------------------
 
@@ -735,3 +737,20 @@ def test_cli_verify_exit_code_and_first_failure(history: History, tamper: Tamper
         "stream": str(history.stream("C")),
         "seq": 2,
     }
+
+
+def test_a_document_altered_in_the_database_is_named(history: History, ledger: Ledger) -> None:
+    """A document is cited by its hash alone: its bytes swapped beneath the ledger (a forged
+    contract under the real one's name) fail ``ledger verify``, which hashes every stored
+    document where it is stored, naming the document."""
+    assert _verify(ledger).documents > 0
+    url = ledger.settings.database_url
+    [(sha256,)] = run_sql(url, "SELECT MIN(sha256) FROM {documents}")
+    forged = ("CAST('%PDF-1.7 forged' AS BLOB)" if url.startswith("sqlite")
+              else "convert_to('%PDF-1.7 forged', 'UTF8')")
+    run_sql(url, f"UPDATE {{documents}} SET data = {forged} WHERE sha256 = '{sha256}'")
+    report = _verify(ledger)
+    assert [f.check for f in report.failures] == ["document"], _described(report)
+    assert f"document {sha256} does not hash to its name" in report.failures[0].message
+    with pytest.raises(DocumentAlteredError):
+        ledger.log.get_document(sha256)
