@@ -229,8 +229,11 @@ class LedgerVerifier:
             with ThreadPoolExecutor(max_workers=1) as reader:
                 stored_nodes = reader.submit(lambda: list(self.store.iter_nodes()))
                 stored_events = reader.submit(self.store.count_events)
-                documents = reader.submit(self.store.check_documents)
                 self._pass(pool, tree, checkpoints, total)
+                # The documents are hashed where they are stored, after the pass: their query
+                # holds the snapshot's connection for as long as the hashing takes, which would
+                # stall the pass's reads and leave the workers idle.
+                documents = reader.submit(self.store.check_documents)
                 # The log is read: the registry is final and the tree complete. Judge the
                 # keys used so far and check the tree while the workers finish their pages.
                 self._map.finish(tree.size)
