@@ -128,3 +128,25 @@ def test_facts_of_the_wrong_shape_are_a_difference_not_a_crash(
     code, answer = _check(url)
     assert code == 1, answer
     assert answer["differences"]
+
+
+def test_serve_refuses_a_read_model_row_that_does_not_read(tmp_path: Any) -> None:
+    """``ledger serve`` loads the read model before uvicorn starts: a row edited past reading
+    is one line naming the project and the remedy, not a traceback from the server's start."""
+    url = f"sqlite:///{tmp_path}/l.db"
+    ledger = Ledger(Settings(database_url=url, environment="test"))
+    try:
+        ledger.initialise()
+        upload_example_documents(ledger)
+        ledger.register_actor("edu-wang", Role.UNIT, "edu", "教育和体育部 王")
+        streams = _filed(ledger, projects=1)
+    finally:
+        ledger.close()
+    run_sql(url, f"UPDATE {{projection_projects}} SET facts = 'not json'"
+                 f" WHERE project_id = '{streams[0]}'")
+    result = CliRunner().invoke(cli_app, ["serve", "--port", "1"], env={
+        "LEDGER_DATABASE_URL": url, "LEDGER_ENVIRONMENT": "test"})
+    assert result.exit_code == 2, result.output
+    assert f"project {streams[0]} are not a JSON object" in result.output
+    assert "ledger rebuild" in result.output
+    assert "Traceback" not in result.output
