@@ -38,8 +38,10 @@ HEX64 = re.compile(r"[0-9a-f]{64}")
 # re.ASCII: \d is [0-9] only (unflagged it also takes other scripts' digits, e.g. '２').
 TIME_PATTERN = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", re.ASCII)
 """``recorded_at`` and other log times: UTC, microseconds, ``Z``."""
-_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-_DATE = re.compile(r"\d{4}-\d\d-\d\d", re.ASCII)
+UUID_PATTERN = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+"""Exactly the strings ``str(UUID(s)) == s`` accepts: a filing's ``stream`` and ``nonce``."""
+DATE_PATTERN = re.compile(r"\d{4}-\d\d-\d\d", re.ASCII)
+"""A filing's ``effective`` day, before it is checked as a real day."""
 _DECODER = json.JSONDecoder()
 TOO_DEEP = "JSON nested too deeply to be an entry"
 """The message for bytes whose nesting exhausts the parser's stack (no entry the ledger writes
@@ -135,9 +137,10 @@ class Filing:
                 raise ValueError(f"filing.{name} must be a non-empty string")
         if not isinstance(data["payload"], dict):
             raise ValueError("filing.payload must be an object")
-        if not (_UUID.fullmatch(data["stream"]) and _UUID.fullmatch(data["nonce"])):
+        if not (UUID_PATTERN.fullmatch(data["stream"])
+                and UUID_PATTERN.fullmatch(data["nonce"])):
             raise ValueError("stream and nonce must be lowercase hyphenated UUIDs")
-        if not _DATE.fullmatch(data["effective"]):
+        if not DATE_PATTERN.fullmatch(data["effective"]):
             raise ValueError("effective must be YYYY-MM-DD")
         effective = date.fromisoformat(data["effective"])  # also refuses 2026-02-30
         return cls(

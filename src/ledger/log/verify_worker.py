@@ -34,12 +34,14 @@ from ledger.crypto.suites import profile_named
 from ledger.errors import BadSignatureError, MalformedEntryError, NotCanonicalError
 from ledger.log.canonical import canonical_bytes
 from ledger.log.entries import (
+    DATE_PATTERN,
     ENTRY_KEYS,
     FILING_KEYS,
     FILING_VERSION,
     HEX64,
     TIME_PATTERN,
     TOO_DEEP,
+    UUID_PATTERN,
     Entry,
     Filing,
     b64decode,
@@ -223,13 +225,12 @@ class EntryFields(NamedTuple):
     """The decoded filing (to encode it where the entry bytes are not canonical)."""
 
 
-_UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
-"""Exactly the strings ``str(UUID(s)) == s`` accepts (``Filing.from_json``'s check)."""
-_SHAPES = re.compile(" ".join((HEX64.pattern, TIME_PATTERN.pattern, _UUID, _UUID,
-                               "[0-9]{4}-[0-9]{2}-[0-9]{2}")), re.ASCII)
+_SHAPES = re.compile(" ".join(pattern.pattern for pattern in (
+    HEX64, TIME_PATTERN, UUID_PATTERN, UUID_PATTERN, DATE_PATTERN)), re.ASCII)
 """``prev``, ``recorded_at``, ``stream``, ``nonce`` and ``effective`` joined by spaces, in one
-match (a quarter less than five): every part is of fixed length and holds no space, so the
-whole matches only where each part matches its own pattern."""
+match of the patterns ``Entry.parse`` checks them by (a quarter less than five matches): every
+part is of fixed length and holds no space, so the whole matches only where each part matches
+its own pattern. (All five are ASCII-only, ``\\d`` included.)"""
 
 
 def entry_fields(obj: Any, *, stream: str, seq: int) -> EntryFields:
