@@ -457,15 +457,19 @@ def _unverified_days(ctx: Ctx) -> int | None:
     if ctx.service.ledger.custody.is_demo:
         return None
     first = ctx.service.ledger.log.leaf(0)
-    age = seconds_between(first.recorded_at, ctx.service.ledger.now()) if first else None
-    return int(age // 86400) if age is not None and age >= _STALE_VERIFY else None
+    return _days_if_stale(first.recorded_at if first else None, ctx.service.ledger.now())
 
 
 def _stale_days(verify: VerifyRecord | None, now: str) -> int | None:
     """Days since the last kept verify finished, if two or more (else None). The nightly
     verify keeps a result every day: one two days old means its timer stopped, or a newer
     (failed) result is no longer there."""
-    age = seconds_between(verify.finished_at, now) if verify else None
+    return _days_if_stale(verify.finished_at if verify else None, now)
+
+
+def _days_if_stale(since: str | None, now: str) -> int | None:
+    """Whole days from ``since`` to ``now``, if :data:`_STALE_VERIFY` or more (else None)."""
+    age = seconds_between(since, now)
     return int(age // 86400) if age is not None and age >= _STALE_VERIFY else None
 
 
