@@ -14,12 +14,12 @@ No I/O here: :meth:`projections.runner.Library.check` reads and folds; this comp
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from ledger.measures.facts import ProjectFacts
 from projections.state import ActorUnit, LibraryState
+from projections.view import StoredLibrary
 
 _FIELDS_LISTED = 6
 """Differing fields named per project; the rest are counted."""
@@ -53,15 +53,13 @@ class ReadModelReport:
         return not self.differences
 
 
-def compare_read_model(stored_projects: Sequence[Mapping[str, Any]],
-                       stored_actors: Mapping[str, ActorUnit], stored_entries: int,
-                       stored_last_recorded_at: str, folded: LibraryState
+def compare_read_model(library: StoredLibrary, folded: LibraryState
                        ) -> list[ReadModelDifference]:
     """Every difference between the stored rows and ``folded``, the log folded up to the
     stored position: projects by id (then actors, then counters)."""
     differences: list[ReadModelDifference] = []
     stored: dict[str, ProjectFacts | str] = {}
-    for row in stored_projects:
+    for row in library.projects:
         project = row.get("project_id") if isinstance(row, Mapping) else None
         try:
             facts = ProjectFacts.from_json(row)
@@ -82,15 +80,15 @@ def compare_read_model(stored_projects: Sequence[Mapping[str, Any]],
         else:
             message = _differing_fields(mine, theirs)
         differences.append(ReadModelDifference("project", project, f"project {project} {message}"))
-    for actor in sorted(stored_actors.keys() | folded.actors.keys()):
-        mine_actor, theirs_actor = folded.actors.get(actor), stored_actors.get(actor)
+    for actor in sorted(library.actors.keys() | folded.actors.keys()):
+        mine_actor, theirs_actor = folded.actors.get(actor), library.actors.get(actor)
         if mine_actor != theirs_actor:
             differences.append(ReadModelDifference(
                 "actor", actor, f"actor {actor}: the read model says {_unit(theirs_actor)},"
                                 f" the log {_unit(mine_actor)}"))
     for name, theirs_value, mine_value in (
-            ("entries", stored_entries, folded.entries),
-            ("last_recorded_at", stored_last_recorded_at, folded.last_recorded_at)):
+            ("entries", library.entries, folded.entries),
+            ("last_recorded_at", library.last_recorded_at, folded.last_recorded_at)):
         if theirs_value != mine_value:
             differences.append(ReadModelDifference(
                 "counters", name, f"{name}: the read model says {theirs_value!r}, the log"

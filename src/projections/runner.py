@@ -171,8 +171,7 @@ class Library:
                 # notification id of another type is apply_log's to name).
                 state.apply_log([row for row in page
                                  if not (type(row[2]) is int and row[2] > position)], digest)
-            differences = compare_read_model(stored.projects, stored.actors, stored.entries,
-                                             stored.last_recorded_at, state)
+            differences = compare_read_model(stored, state)
             return ReadModelReport(stored.position, state.entries, len(state.projects),
                                    tuple(differences))
 

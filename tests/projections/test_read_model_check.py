@@ -95,22 +95,29 @@ def test_an_edit_survives_new_entries_until_the_check_finds_it(ledger: Ledger,
     assert [d.key for d in report.differences] == [streams[0]]
 
 
-def test_a_sqlite_row_that_is_not_json_fails_the_check_and_rebuild_replaces_it(
-        tmp_path: Any) -> None:
+def _sqlite_row_not_json(tmp_path: Any) -> tuple[str, str]:
+    """A SQLite ledger with one project whose read-model row was edited into text that is not
+    JSON (PostgreSQL's ``jsonb`` refuses it): its URL and the project."""
     url = f"sqlite:///{tmp_path}/l.db"
     ledger = Ledger(Settings(database_url=url, environment="test"))
     try:
         ledger.initialise()
         upload_example_documents(ledger)
         ledger.register_actor("edu-wang", Role.UNIT, "edu", "教育和体育部 王")
-        streams = _filed(ledger, projects=1)
+        [project] = _filed(ledger, projects=1)
     finally:
         ledger.close()
     run_sql(url, f"UPDATE {{projection_projects}} SET facts = 'not json'"
-                 f" WHERE project_id = '{streams[0]}'")
+                 f" WHERE project_id = '{project}'")
+    return url, project
+
+
+def test_a_sqlite_row_that_is_not_json_fails_the_check_and_rebuild_replaces_it(
+        tmp_path: Any) -> None:
+    url, project = _sqlite_row_not_json(tmp_path)
     code, answer = _check(url)
     assert code == 1
-    assert "are not a JSON object" in answer["differences"][0]["message"]
+    assert f"project {project} are not a JSON object" in answer["differences"][0]["message"]
     env = {"LEDGER_DATABASE_URL": url, "LEDGER_ENVIRONMENT": "test"}
     assert CliRunner().invoke(cli_app, ["rebuild"], env=env).exit_code == 0
     assert _check(url)[0] == 0
@@ -134,20 +141,10 @@ def test_facts_of_the_wrong_shape_are_a_difference_not_a_crash(
 def test_serve_refuses_a_read_model_row_that_does_not_read(tmp_path: Any) -> None:
     """``ledger serve`` loads the read model before uvicorn starts: a row edited past reading
     is one line naming the project and the remedy, not a traceback from the server's start."""
-    url = f"sqlite:///{tmp_path}/l.db"
-    ledger = Ledger(Settings(database_url=url, environment="test"))
-    try:
-        ledger.initialise()
-        upload_example_documents(ledger)
-        ledger.register_actor("edu-wang", Role.UNIT, "edu", "教育和体育部 王")
-        streams = _filed(ledger, projects=1)
-    finally:
-        ledger.close()
-    run_sql(url, f"UPDATE {{projection_projects}} SET facts = 'not json'"
-                 f" WHERE project_id = '{streams[0]}'")
+    url, project = _sqlite_row_not_json(tmp_path)
     result = CliRunner().invoke(cli_app, ["serve", "--port", "1"], env={
         "LEDGER_DATABASE_URL": url, "LEDGER_ENVIRONMENT": "test"})
     assert result.exit_code == 2, result.output
-    assert f"project {streams[0]} are not a JSON object" in result.output
+    assert f"project {project} are not a JSON object" in result.output
     assert "ledger rebuild" in result.output
     assert "Traceback" not in result.output
