@@ -168,12 +168,10 @@ def serve(host: Annotated[str, typer.Option(
     """Run the HTTP API and the web pages (uvicorn), after checking the database."""
     from api.cli_errors import check_append_privileges  # noqa: PLC0415
     from api.serving import refuse_unready  # noqa: PLC0415
-    from projections.runner import Library  # noqa: PLC0415
 
     with _ledger() as ledger:  # one line naming what is wrong, before uvicorn starts
         refuse_unready(ledger)  # the log key held; no placeholder in production; migrated
         check_append_privileges(ledger.settings.database_url)  # grants.sql after a migrate
-        Library(ledger)  # the read model loads (a row edited past reading: `ledger rebuild`)
     import uvicorn  # noqa: PLC0415 - only this command needs the server
 
     uvicorn.run("api.app:create_app", factory=True, host=host, port=port, log_level="info",

@@ -137,14 +137,3 @@ def test_facts_of_the_wrong_shape_are_a_difference_not_a_crash(
     assert code == 1, answer
     assert answer["differences"]
 
-
-def test_serve_refuses_a_read_model_row_that_does_not_read(tmp_path: Any) -> None:
-    """``ledger serve`` loads the read model before uvicorn starts: a row edited past reading
-    is one line naming the project and the remedy, not a traceback from the server's start."""
-    url, project = _sqlite_row_not_json(tmp_path)
-    result = CliRunner().invoke(cli_app, ["serve", "--port", "1"], env={
-        "LEDGER_DATABASE_URL": url, "LEDGER_ENVIRONMENT": "test"})
-    assert result.exit_code == 2, result.output
-    assert f"project {project} are not a JSON object" in result.output
-    assert "ledger rebuild" in result.output
-    assert "Traceback" not in result.output
