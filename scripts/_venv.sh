@@ -1,11 +1,12 @@
 # Sourced by the scripts: creates ./.venv on first use and installs the project into it.
-# Re-installs when pyproject.toml changes (its hash is kept in the venv).
+# Re-installs when pyproject.toml, setup.py or the C source they build changes (their hash is
+# kept in the venv).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 VENV="$ROOT/.venv"
 PY=${PYTHON:-python3}
 stamp="$VENV/.pyproject.sha256"
-want=$(sha256sum "$ROOT/pyproject.toml" | cut -d' ' -f1)
+want=$(cat "$ROOT/pyproject.toml" "$ROOT/setup.py" "$ROOT"/src/ledger/log/_replay.c | sha256sum | cut -d' ' -f1)
 if [ ! -x "$VENV/bin/python" ]; then
     echo "setting up $VENV (first run only)…" >&2
     "$PY" -m venv "$VENV"

@@ -32,6 +32,15 @@ ROOT = Path(__file__).resolve().parents[2]
 _NUMBER = re.compile(r"^-?[\d,]*\.?\d+x?$")
 
 
+def build_native(tree: Path) -> None:
+    """Build a checked-out tree's C extension in place (a worktree has the sources only), so
+    that its side runs its own compiled code as an install would; quietly, and never fatal: a
+    tree that cannot build it runs its Python fallback, as such an install would."""
+    if (tree / "setup.py").exists():
+        subprocess.run([sys.executable, "setup.py", "-q", "build_ext", "--inplace"], cwd=tree,
+                       capture_output=True, check=False)
+
+
 def run(tree: Path, script: str, args: list[str]) -> str:
     """Run ``script`` from ``tree``'s scripts/bench with ``tree``'s sources first on the path."""
     env = dict(os.environ, PYTHONPATH=str(tree / "src"))
@@ -110,6 +119,8 @@ def main() -> None:
             new = Path(tmp) / "new"
             subprocess.run(["git", "worktree", "add", "--detach", "-q", str(new), a.new],
                            cwd=ROOT, check=True)
+        for tree in {old, new} - {ROOT}:
+            build_native(tree)
         try:
             sides: dict[str, dict[tuple[str, str, str], list[float]]] = {
                 "old": defaultdict(list), "new": defaultdict(list)}

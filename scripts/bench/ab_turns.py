@@ -33,6 +33,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from ab import build_native
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -98,6 +100,8 @@ def main() -> None:
             trees["new"] = Path(tmp) / "new"
             subprocess.run(["git", "worktree", "add", "--detach", "-q", str(trees["new"]),
                             a.new], cwd=ROOT, check=True)
+        for tree in set(trees.values()) - {ROOT}:
+            build_native(tree)
         try:
             results = run_pairs(trees, a.mode, a.pairs, per_turn)
         finally:

@@ -3,7 +3,8 @@ with its baselines in the same run.
 
 1. **Replay**: every version of a log of ``--entries`` leaves over ``--streams`` streams, a
    version per ``--batch`` leaves (a group commit each), replayed by the pass's
-   ``ReplayedMap`` (root and stored rows of each version) against the writer's ``HeadMap``
+   ``ReplayedMap`` (root and stored rows of each version), its loops in C (``_replay.c``,
+   where built) and in Python, against the writer's ``HeadMap``
    walk over a ``LatestNodeStore`` with ``group_rows`` (the same root and rows, the way the
    append computes them). Interleaved rounds, the fastest of each kept.
 2. **Reading the rows** (with ``--reuse URL``, a PostgreSQL ledger kept by ``bench_verify.py
@@ -33,7 +34,7 @@ import _common as c
 from ledger.crypto.suites import INTL
 from ledger.log.headmap import HeadMap, StreamHead, head_key
 from ledger.log.heads import LatestNodeStore, OverlayNodeStore, group_rows
-from ledger.log.verify_heads import ReplayedMap
+from ledger.log.verify_heads import NATIVE_REPLAY, ReplayedMap
 
 Version = list[tuple[bytes, StreamHead]]
 
@@ -54,14 +55,15 @@ def versions(streams: int, entries: int, batch: int) -> list[Version]:
     return out
 
 
-def replayed(log: list[Version]) -> float:
-    """CPU seconds of ``ReplayedMap`` over every version (values packed as verify packs them)."""
+def replayed(log: list[Version], *, native: bool) -> tuple[float, list[Any]]:
+    """CPU seconds of ``ReplayedMap`` over every version (values packed as verify packs them),
+    its loops in C or in Python; and what each version gave (to hold the two to each other)."""
     packed = [[(key, head.value()) for key, head in version] for version in log]
-    replay = ReplayedMap(INTL)
+    replay = ReplayedMap(INTL, native=native)
+    apply = replay.apply
     t0 = time.process_time()
-    for version in packed:
-        replay.apply(version)
-    return time.process_time() - t0
+    out = [apply(version) for version in packed]
+    return time.process_time() - t0, out
 
 
 def walked(log: list[Version]) -> float:
@@ -81,16 +83,25 @@ def walked(log: list[Version]) -> float:
 def replay_table(streams: int, entries: int, batch: int, repeat: int) -> None:
     """Part 1: the replay against the walk, interleaved."""
     log = versions(streams, entries, batch)
-    best = {"replay": float("inf"), "walk": float("inf")}
+    best = {"c": float("inf"), "python": float("inf"), "walk": float("inf")}
     for _ in range(repeat):
         c.wait_quiet()
-        best["replay"] = min(best["replay"], replayed(log))
+        if NATIVE_REPLAY:
+            seconds, in_c = replayed(log, native=True)
+            best["c"] = min(best["c"], seconds)
+        seconds, in_python = replayed(log, native=False)
+        best["python"] = min(best["python"], seconds)
+        if NATIVE_REPLAY and in_c != in_python:
+            sys.exit("the C replay and the Python replay differ")
         best["walk"] = min(best["walk"], walked(log))
-    ours, base = (best[k] / entries * 1e6 for k in ("replay", "walk"))
+    ours, py, base = (best[k] / entries * 1e6 for k in ("c", "python", "walk"))
     c.table(f"Heads map replay, CPU µs per entry ({streams:,} streams, {entries:,} entries,"
-            f" a version per {batch}; fastest of {repeat})",
-            ["ReplayedMap µs", "HeadMap walk + group_rows µs (baseline)", "replay / walk"],
-            [[f"{ours:.1f}", f"{base:.1f}", f"{ours / base:.2f}x"]])
+            f" a version per {batch}; fastest of {repeat}; every version's root and rows the"
+            " same in C and in Python)",
+            ["ReplayedMap, C loops µs", "ReplayedMap, Python loops µs",
+             "HeadMap walk + group_rows µs (baseline)", "C / Python", "Python / walk"],
+            [[f"{ours:.1f}" if NATIVE_REPLAY else "not built", f"{py:.1f}", f"{base:.1f}",
+              f"{ours / py:.2f}x" if NATIVE_REPLAY else "-", f"{py / base:.2f}x"]])
 
 
 _BY_VERSION = ("SELECT version, array_agg(depth), array_agg(prefix), array_agg(node)"

@@ -21,6 +21,7 @@ and every stored row (tests/ledger/log/test_verify_heads.py).
 from __future__ import annotations
 
 import hashlib
+import os
 import struct
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -43,6 +44,16 @@ from ledger.log.heads import (
     map_stream,
 )
 from ledger.log.writer import LogRow
+
+try:
+    from ledger.log import _replay as _native
+except ImportError:  # not built (no compiler or OpenSSL headers at install): the Python loops
+    _native = None
+
+NATIVE_REPLAY: Final = _native is not None and os.environ.get("LEDGER_NATIVE_REPLAY") != "0"
+"""Whether :class:`ReplayedMap` runs its per-node loops in C under SHA-256 (``_replay.c``):
+built at install where a compiler and OpenSSL's headers are present, and turned off with
+``LEDGER_NATIVE_REPLAY=0`` (to compare the two, or to rule it out)."""
 
 _LISTED = 10
 """Differing nodes described per version; the rest are counted."""
@@ -125,8 +136,10 @@ class ReplayedMap:
     version that rewrites it.
     """
 
-    def __init__(self, profile: Profile) -> None:
-        """An empty map under ``profile``'s hash."""
+    def __init__(self, profile: Profile, *, native: bool = NATIVE_REPLAY) -> None:
+        """An empty map under ``profile``'s hash; its per-node loops in C if ``native`` and
+        the profile's hash is SHA-256 (the Python loops otherwise: the same results)."""
+        self._native = _native if native and profile.hash.name == "sha256" else None
         self._new = _hasher(profile)
         self._new_leaf = _fed(profile, b"\x11")
         self._new_inner = _fed(profile, b"\x12")
@@ -145,10 +158,36 @@ class ReplayedMap:
               ) -> tuple[bytes, dict[GroupKey, bytes]]:
         """Set each ``(key, value)`` (distinct keys, 48-byte values); return the new root and
         the stored bytes of every node group holding a node that changed, by position."""
-        levels = self._set_leaves(changes)
+        native = self._native
+        if native is None:
+            levels = self._set_leaves(changes)
+        else:
+            levels = self._place_new(changes)
+            native.set_leaves(changes if type(changes) is list else list(changes),
+                              self._leaf_of, self._hashes, levels, LEAF_TAGS)
         if not levels:  # nothing changed, or one stream and its leaf is the root
             return self.root(), (self._rows([1]) if changes else {})
-        return self._hash_levels(levels)
+        if native is None:
+            return self._hash_levels(levels)
+        root, tops = native.hash_levels(levels, self._hashes, self._inner, self._inner_slot,
+                                        EMPTY, GROUP_LEVELS)
+        return root, self._rows(tops)
+
+    def _place_new(self, changes: Sequence[tuple[bytes, bytes]]) -> dict[int, set[int]]:
+        """Place the leaves of new streams, before the C loop hashes every changed leaf where
+        it is; return the parents by depth that placing them made.
+
+        A placed leaf holds a pending hash until then, so that a later new stream's walk
+        finds it and moves it down like any other leaf (the shortcut rule). What the moves
+        carry along of a changed leaf is then overwritten where it ends up: the results equal
+        :meth:`_set_leaves`' (tests/ledger/log/test_verify_heads.py).
+        """
+        leaf_of, hashes = self._leaf_of, self._hashes
+        levels: dict[int, set[int]] = {}
+        for key, _ in changes:
+            if key not in leaf_of:
+                hashes[self._insert(key, levels)[0]] = _PENDING
+        return levels
 
     def _set_leaves(self, changes: Sequence[tuple[bytes, bytes]]) -> dict[int, set[int]]:
         """Hash and place the changed leaves; return their parents by depth."""

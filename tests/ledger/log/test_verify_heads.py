@@ -24,6 +24,7 @@ from ledger.log.heads import (
     encode_prefix,
     group_rows,
 )
+from ledger.log import verify_heads
 from ledger.log.verify_heads import GroupKey, HeadsVersion, RecomputedHeads, ReplayedMap
 from ledger.log.writer import LogRow
 
@@ -70,14 +71,30 @@ _KEYS = st.lists(st.one_of(st.none(), st.integers(0, 40), st.integers(250, 255))
 _VERSIONS = st.lists(st.lists(st.integers(0, 39), max_size=12), min_size=1, max_size=12)
 
 
-@pytest.mark.parametrize("profile", [INTL, GM], ids=["intl", "gm"])
+_NEEDS_C = pytest.mark.skipif(
+    not verify_heads.NATIVE_REPLAY, reason="the C replay (ledger/log/_replay.c) is not built "
+    "here (no compiler or OpenSSL headers at install): the Python loops are tested alone")
+
+
+def test_the_c_replay_is_built_where_ci_runs() -> None:
+    """CI installs on a machine with a compiler and OpenSSL's headers: there the C loops must
+    be what ``ledger verify`` runs (and what the tests below hold to the writer's map)."""
+    if os.environ.get("CI") != "true":
+        pytest.skip("outside CI the C replay is optional")
+    assert verify_heads.NATIVE_REPLAY
+
+
+@pytest.mark.parametrize(("profile", "native"), [
+    pytest.param(INTL, True, marks=_NEEDS_C, id="intl-c"),
+    pytest.param(INTL, False, id="intl-python"),
+    pytest.param(GM, True, id="gm")])  # the C loops are SHA-256's: SM3 runs the Python ones
 @settings(max_examples=60, deadline=None)
 @given(flips=_KEYS, versions=_VERSIONS, base=st.integers(0, 2**_KEY_BITS - 1))
 def test_the_replayed_map_has_the_writers_root_and_rows_at_every_version(
-        profile: Profile, flips: list[int | None], versions: list[list[int]],
+        profile: Profile, native: bool, flips: list[int | None], versions: list[list[int]],
         base: int) -> None:
     keys = list(dict.fromkeys(_key(base, flip) for flip in flips))
-    writer, replayed = _Writer(profile), ReplayedMap(profile)
+    writer, replayed = _Writer(profile), ReplayedMap(profile, native=native)
     seqs: dict[bytes, int] = {}
     leaf = 0
     for picks in versions:
