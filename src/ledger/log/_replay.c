@@ -1,425 +1,841 @@
-/* The two loops of ledger.log.verify_heads.ReplayedMap that run once a node, in C, for the
- * SHA-256 profile: hashing a version's changed leaves into place, and hashing the internal
- * nodes above them level by level.
+/* The stream heads map replayed version by version, in C, for ledger verify under SHA-256:
+ * ledger.log.verify_heads.ReplayedMap's state and its apply(), with the nodes in flat arrays
+ * instead of Python dictionaries of ints and bytes.
  *
- * They work on ReplayedMap's own dictionaries, lists and sets and change nothing else, so the
- * map's layout (where a node is stored, the shortcut rule for a new stream) keeps its one
- * definition in Python; this module only removes the interpreter's cost per node, which is
- * most of ledger verify's cost for the map (docs/performance.md). Every function here is the
- * Python loop of the same name in verify_heads.py, step for step; tests/ledger/log/
- * test_verify_heads.py holds the two to the same roots and rows.
+ * Why: verify recomputes every version of the map (one per checkpoint) and compares each
+ * version's rewritten node groups with the stored ones. In Python every node costs a few
+ * dictionary operations and allocations, and in a verify run, where the workers checking
+ * signatures share the cores, those run about half again slower than alone (cache misses).
+ * Here a node is a record in one array, found through an open-addressing table by its heap
+ * position, and a group's row is written from its 31 slot indexes.
  *
- * Optional: where it cannot be built (no compiler, no OpenSSL headers) the Python loops run.
+ * The rules are the Python ones, step for step (docs/evidence-format.md, Stream heads map):
+ * a node's heap position is 2^depth + prefix; a leaf is H(0x11 ‖ key ‖ H(value)) and sits
+ * one level below the deepest prefix its key shares with another key (the shortcut rule); an
+ * internal node is H(0x12 ‖ left ‖ right), an empty child being 32 zero bytes; a group's top
+ * is an internal node at a depth that is a multiple of four (or the root), holding the
+ * internal nodes of its first four levels and the leaves of its first five; a group's row is
+ * its slots in order, each slot ‖ kind (0x00 leaf, 0x01 internal) ‖ key ‖ value or left ‖
+ * right. tests/ledger/log/test_verify_heads.py holds this to the writer's map at every version.
+ *
+ * Positions are kept in 128 bits, so a leaf may be at most MAX_DEPTH deep: two stream keys
+ * (SHA-256 outputs) sharing 120 leading bits. Before it changes anything, apply() checks the
+ * version's new keys against that and returns None if one would go deeper; the Python side
+ * then takes the state over (export()) and goes on in Python.
+ *
+ * Optional: where it cannot be built (no compiler, no OpenSSL headers) the Python map runs.
  */
 #define PY_SSIZE_T_CLEAN
 #define OPENSSL_API_COMPAT 0x10100000L /* the low-level SHA-256 calls: no provider lookup */
 #include <Python.h>
 #include <openssl/sha.h>
+#include <stdint.h>
 #include <string.h>
 
+typedef unsigned __int128 u128;
+
 #define HASH_SIZE 32
+#define KEY_SIZE 32
 #define VALUE_SIZE 48
-#define MAX_PART 64 /* a child's hash as stored: 32 bytes, or b"" while pending */
+#define LEAF_BODY (KEY_SIZE + VALUE_SIZE)
+#define INNER_BODY (2 * HASH_SIZE)
+#define GROUP_LEVELS 4
+#define GROUP_SLOTS 31
+#define MAX_DEPTH 120
 
-static PyObject *ONE;
+enum { NONE = 0, LEAF = 1, PENDING = 2, INNER = 3 };
 
-/* H(tag ‖ a ‖ b) into out: the map's leaf (0x11) and internal node (0x12) hashes. */
+typedef struct {
+    u128 pos;
+    unsigned char hash[HASH_SIZE];
+    unsigned char body[LEAF_BODY]; /* a leaf's key ‖ value; an internal node's left ‖ right */
+    uint32_t epoch;                /* the last version that queued it for hashing */
+    int32_t group;                 /* the group its slot is in (-1: none yet) */
+    int32_t own_group;             /* the group whose top is this position (-1: none) */
+    uint8_t kind;
+    uint8_t slot;
+} Node;
+
+typedef struct {
+    u128 top;
+    int depth;
+    int32_t slots[GROUP_SLOTS]; /* node indexes, -1 where empty */
+} Group;
+
+typedef struct {
+    int32_t *items;
+    Py_ssize_t size, cap;
+} Vec;
+
+typedef struct {
+    PyObject_HEAD
+    Node *nodes;
+    Py_ssize_t n_nodes, cap_nodes;
+    int32_t *by_pos; /* open addressing: node indexes by position, -1 empty */
+    Py_ssize_t pos_mask;
+    int32_t *by_key; /* open addressing: leaf node indexes by key, -1 empty */
+    Py_ssize_t key_mask, n_keys;
+    Group *groups;
+    Py_ssize_t n_groups, cap_groups;
+    Vec queue[MAX_DEPTH + 1];
+    Vec tops;
+    uint32_t epoch;
+} Replay;
+
+static const unsigned char EMPTY[HASH_SIZE];
+
+/* --- small helpers ------------------------------------------------------------------------ */
+
+static int
+depth_of(u128 pos)
+{
+    uint64_t hi = (uint64_t)(pos >> 64);
+    return hi ? 127 - __builtin_clzll(hi) : 63 - __builtin_clzll((uint64_t)pos);
+}
+
+static size_t
+mix(u128 pos)
+{
+    uint64_t x = (uint64_t)pos ^ ((uint64_t)(pos >> 64) * 0x9E3779B97F4A7C15ULL);
+    x ^= x >> 33;
+    x *= 0xFF51AFD7ED558CCDULL;
+    x ^= x >> 33;
+    return (size_t)x;
+}
+
+static size_t
+key_hash(const unsigned char *key)
+{
+    uint64_t x;
+    memcpy(&x, key, sizeof x); /* keys are hash outputs: their bytes are already uniform */
+    return (size_t)x;
+}
+
+/* The key's bit at depth d (the first bit is depth 0's: the root's choice). */
+static int
+bit_at(const unsigned char *key, int d)
+{
+    return (key[d >> 3] >> (7 - (d & 7))) & 1;
+}
+
+/* The first `depth` bits of a key as an integer. */
+static u128
+prefix_of(const unsigned char *key, int depth)
+{
+    u128 p = 0;
+    for (int i = 0; i < depth; i++) {
+        p = (p << 1) | (u128)bit_at(key, i);
+    }
+    return p;
+}
+
+/* Leading bits two keys share (256 if equal). */
+static int
+shared_bits(const unsigned char *a, const unsigned char *b)
+{
+    for (int i = 0; i < KEY_SIZE; i++) {
+        unsigned char x = a[i] ^ b[i];
+        if (x) {
+            return i * 8 + __builtin_clz((unsigned)x) - 24;
+        }
+    }
+    return KEY_SIZE * 8;
+}
+
 static void
-tagged_hash(unsigned char tag, const char *a, Py_ssize_t alen, const char *b, Py_ssize_t blen,
-            unsigned char *out)
+tagged_hash(unsigned char tag, const unsigned char *data, size_t size, unsigned char *out)
 {
     SHA256_CTX ctx;
     SHA256_Init(&ctx);
     SHA256_Update(&ctx, &tag, 1);
-    SHA256_Update(&ctx, a, (size_t)alen);
-    SHA256_Update(&ctx, b, (size_t)blen);
+    SHA256_Update(&ctx, data, size);
     SHA256_Final(out, &ctx);
 }
 
-/* A new bytes object: prefix ‖ a ‖ b. */
-static PyObject *
-joined(PyObject *prefix, const char *a, Py_ssize_t alen, const char *b, Py_ssize_t blen)
-{
-    Py_ssize_t plen = PyBytes_GET_SIZE(prefix);
-    PyObject *out = PyBytes_FromStringAndSize(NULL, plen + alen + blen);
-    if (out == NULL) {
-        return NULL;
-    }
-    char *p = PyBytes_AS_STRING(out);
-    memcpy(p, PyBytes_AS_STRING(prefix), (size_t)plen);
-    memcpy(p + plen, a, (size_t)alen);
-    memcpy(p + plen + alen, b, (size_t)blen);
-    return out;
-}
-
-/* levels[depth].add(position), making the set if there is none. */
 static int
-add_at(PyObject *levels, PyObject *depth, PyObject *position)
+vec_push(Vec *v, int32_t item)
 {
-    PyObject *found = PyDict_GetItemWithError(levels, depth);
-    if (found == NULL) {
-        if (PyErr_Occurred()) {
+    if (v->size == v->cap) {
+        Py_ssize_t cap = v->cap ? v->cap * 2 : 16;
+        int32_t *items = PyMem_Realloc(v->items, (size_t)cap * sizeof *items);
+        if (items == NULL) {
+            PyErr_NoMemory();
             return -1;
         }
-        PyObject *made = PySet_New(NULL);
-        if (made == NULL) {
-            return -1;
-        }
-        int failed = PyDict_SetItem(levels, depth, made);
-        Py_DECREF(made);
-        if (failed) {
-            return -1;
-        }
-        found = made; /* the dict holds it */
+        v->items = items;
+        v->cap = cap;
     }
-    return PySet_Add(found, position);
-}
-
-/* group[slot] = node, for a list and an index that Python placed (checked, not trusted). */
-static int
-store_slot(PyObject *group, PyObject *slot_obj, PyObject *node)
-{
-    if (!PyList_Check(group)) {
-        PyErr_SetString(PyExc_TypeError, "a group's slots must be a list");
-        return -1;
-    }
-    Py_ssize_t slot = PyLong_AsSsize_t(slot_obj);
-    if (slot == -1 && PyErr_Occurred()) {
-        return -1;
-    }
-    if (slot < 0 || slot >= PyList_GET_SIZE(group)) {
-        PyErr_SetString(PyExc_IndexError, "a slot beyond its group");
-        return -1;
-    }
-    Py_INCREF(node);
-    PyObject *old = PyList_GET_ITEM(group, slot);
-    PyList_SET_ITEM(group, slot, node);
-    Py_XDECREF(old);
+    v->items[v->size++] = item;
     return 0;
 }
 
-/* A bytes object of at most MAX_PART bytes (a stored hash, or the pending b""). */
-static int
-part_of(PyObject *value, const char **data, Py_ssize_t *size)
+/* --- the tables ----------------------------------------------------------------------------- */
+
+static int32_t
+find_pos(Replay *r, u128 pos)
 {
-    if (!PyBytes_Check(value) || PyBytes_GET_SIZE(value) > MAX_PART) {
-        PyErr_SetString(PyExc_TypeError, "a node's hash must be bytes of at most 64");
+    for (size_t i = mix(pos) & (size_t)r->pos_mask;; i = (i + 1) & (size_t)r->pos_mask) {
+        int32_t at = r->by_pos[i];
+        if (at < 0 || r->nodes[at].pos == pos) {
+            return at;
+        }
+    }
+}
+
+static int32_t
+find_key(Replay *r, const unsigned char *key)
+{
+    for (size_t i = key_hash(key) & (size_t)r->key_mask;; i = (i + 1) & (size_t)r->key_mask) {
+        int32_t at = r->by_key[i];
+        if (at < 0 || memcmp(r->nodes[at].body, key, KEY_SIZE) == 0) {
+            return at;
+        }
+    }
+}
+
+static int32_t *
+new_table(Py_ssize_t size)
+{
+    int32_t *table = PyMem_Malloc((size_t)size * sizeof *table);
+    if (table == NULL) {
+        PyErr_NoMemory();
+        return NULL;
+    }
+    memset(table, 0xff, (size_t)size * sizeof *table);
+    return table;
+}
+
+/* The position table rebuilt at twice its size (kept under half full). */
+static int
+grow_pos(Replay *r)
+{
+    Py_ssize_t size = (r->pos_mask + 1) * 2;
+    int32_t *table = new_table(size);
+    if (table == NULL) {
         return -1;
     }
-    *data = PyBytes_AS_STRING(value);
-    *size = PyBytes_GET_SIZE(value);
+    PyMem_Free(r->by_pos);
+    r->by_pos = table;
+    r->pos_mask = size - 1;
+    for (Py_ssize_t n = 0; n < r->n_nodes; n++) {
+        size_t i = mix(r->nodes[n].pos) & (size_t)r->pos_mask;
+        while (table[i] >= 0) {
+            i = (i + 1) & (size_t)r->pos_mask;
+        }
+        table[i] = (int32_t)n;
+    }
     return 0;
 }
 
-PyDoc_STRVAR(set_leaves_doc,
-"set_leaves(changes, leaf_of, hashes, levels, tags)\n\n"
-"ReplayedMap._set_leaves for SHA-256, every key already placed: for each (key, value), its\n"
-"leaf H(0x11 ‖ key ‖ H(value)) at its position, tags[slot] ‖ key ‖ value in its slot, and\n"
-"its parent added to levels at its depth.");
+/* A new node record at pos (not yet in the table); its index, or -1. */
+static int32_t
+add_node(Replay *r, u128 pos, uint8_t kind)
+{
+    if (r->n_nodes >= INT32_MAX - 1) {
+        PyErr_SetString(PyExc_OverflowError, "too many map nodes for the C replay");
+        return -1;
+    }
+    if (r->n_nodes == r->cap_nodes) {
+        Py_ssize_t cap = r->cap_nodes ? r->cap_nodes * 2 : 1024;
+        Node *nodes = PyMem_Realloc(r->nodes, (size_t)cap * sizeof *nodes);
+        if (nodes == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        r->nodes = nodes;
+        r->cap_nodes = cap;
+    }
+    if ((r->n_nodes + 1) * 2 > r->pos_mask + 1 && grow_pos(r)) {
+        return -1;
+    }
+    int32_t at = (int32_t)r->n_nodes++;
+    Node *n = &r->nodes[at];
+    memset(n, 0, sizeof *n);
+    n->pos = pos;
+    n->kind = kind;
+    n->group = -1;
+    n->own_group = -1;
+    size_t i = mix(pos) & (size_t)r->pos_mask;
+    while (r->by_pos[i] >= 0) {
+        i = (i + 1) & (size_t)r->pos_mask;
+    }
+    r->by_pos[i] = at;
+    return at;
+}
+
+static int
+index_key(Replay *r, int32_t at)
+{
+    if ((r->n_keys + 1) * 2 > r->key_mask + 1) {
+        Py_ssize_t size = (r->key_mask + 1) * 2;
+        int32_t *table = new_table(size);
+        if (table == NULL) {
+            return -1;
+        }
+        for (Py_ssize_t i = 0; i <= r->key_mask; i++) {
+            int32_t old = r->by_key[i];
+            if (old >= 0) {
+                size_t j = key_hash(r->nodes[old].body) & (size_t)(size - 1);
+                while (table[j] >= 0) {
+                    j = (j + 1) & (size_t)(size - 1);
+                }
+                table[j] = old;
+            }
+        }
+        PyMem_Free(r->by_key);
+        r->by_key = table;
+        r->key_mask = size - 1;
+    }
+    size_t i = key_hash(r->nodes[at].body) & (size_t)r->key_mask;
+    while (r->by_key[i] >= 0) {
+        i = (i + 1) & (size_t)r->key_mask;
+    }
+    r->by_key[i] = at;
+    r->n_keys++;
+    return 0;
+}
+
+/* Re-point a leaf's key at its node's new index (a moved leaf). */
+static void
+reindex_key(Replay *r, const unsigned char *key, int32_t from, int32_t to)
+{
+    for (size_t i = key_hash(key) & (size_t)r->key_mask;; i = (i + 1) & (size_t)r->key_mask) {
+        if (r->by_key[i] == from) {
+            r->by_key[i] = to;
+            return;
+        }
+    }
+}
+
+/* --- groups and slots ----------------------------------------------------------------------- */
+
+/* The group whose top is at `top` (the node there exists: a top is an ancestor or the root). */
+static int32_t
+group_at(Replay *r, u128 top)
+{
+    int32_t t = find_pos(r, top);
+    if (t < 0) {
+        PyErr_SetString(PyExc_RuntimeError, "a group's top has no node (a bug)");
+        return -1;
+    }
+    if (r->nodes[t].own_group >= 0) {
+        return r->nodes[t].own_group;
+    }
+    if (r->n_groups == r->cap_groups) {
+        Py_ssize_t cap = r->cap_groups ? r->cap_groups * 2 : 256;
+        Group *groups = PyMem_Realloc(r->groups, (size_t)cap * sizeof *groups);
+        if (groups == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        r->groups = groups;
+        r->cap_groups = cap;
+    }
+    int32_t g = (int32_t)r->n_groups++;
+    r->groups[g].top = top;
+    r->groups[g].depth = depth_of(top);
+    for (int s = 0; s < GROUP_SLOTS; s++) {
+        r->groups[g].slots[s] = -1;
+    }
+    r->nodes[t].own_group = g;
+    return g;
+}
+
+/* Put node `at` into the slot its position and kind give (heads.group_of's rule). */
+static int
+place_slot(Replay *r, int32_t at, int leaf)
+{
+    u128 pos = r->nodes[at].pos;
+    int depth = depth_of(pos);
+    int above = leaf && depth ? depth - 1 : depth;
+    int level = depth - (above - above % GROUP_LEVELS);
+    int32_t g = group_at(r, pos >> level);
+    if (g < 0) {
+        return -1;
+    }
+    int slot = (1 << level) - 1 + (int)(pos & (((u128)1 << level) - 1));
+    Node *n = &r->nodes[at];
+    n->group = g;
+    n->slot = (uint8_t)slot;
+    r->groups[g].slots[slot] = at;
+    return 0;
+}
+
+static void
+clear_slot(Replay *r, int32_t at)
+{
+    Node *n = &r->nodes[at];
+    if (n->group >= 0 && r->groups[n->group].slots[n->slot] == at) {
+        r->groups[n->group].slots[n->slot] = -1;
+    }
+    n->group = -1;
+}
+
+static int
+queue_parent(Replay *r, u128 pos)
+{
+    int32_t p = find_pos(r, pos >> 1);
+    if (p < 0) {
+        PyErr_SetString(PyExc_RuntimeError, "a node's parent has no node (a bug)");
+        return -1;
+    }
+    if (r->nodes[p].epoch == r->epoch) {
+        return 0;
+    }
+    r->nodes[p].epoch = r->epoch;
+    return vec_push(&r->queue[depth_of(pos) - 1], p);
+}
+
+/* --- placing a new stream's leaf ------------------------------------------------------------ */
+
+/* Where the walk down `key`'s bits ends: a leaf's node index (*hit), or an empty position. */
+static u128
+walk(Replay *r, const unsigned char *key, int32_t *hit, int *depth)
+{
+    u128 pos = 1;
+    int d = 0;
+    for (;;) {
+        int32_t at = find_pos(r, pos);
+        if (at < 0 || r->nodes[at].kind == LEAF) {
+            *hit = at;
+            *depth = d;
+            return pos;
+        }
+        pos = (pos << 1) | (u128)bit_at(key, d);
+        d++;
+    }
+}
+
+/* Insert a new key's leaf (ReplayedMap._insert): its node index, or -1. */
+static int32_t
+insert(Replay *r, const unsigned char *key)
+{
+    int32_t hit;
+    int depth;
+    u128 pos = walk(r, key, &hit, &depth);
+    if (hit >= 0) { /* another stream's leaf: both go below the first bit their keys differ in */
+        unsigned char other[KEY_SIZE];
+        memcpy(other, r->nodes[hit].body, KEY_SIZE);
+        int below = shared_bits(key, other) + 1;
+        u128 moved = ((u128)1 << below) | prefix_of(other, below);
+        int32_t m = add_node(r, moved, LEAF);
+        if (m < 0) {
+            return -1;
+        }
+        Node *old = &r->nodes[hit], *leaf = &r->nodes[m];
+        memcpy(leaf->hash, old->hash, HASH_SIZE);
+        memcpy(leaf->body, old->body, LEAF_BODY);
+        clear_slot(r, hit);
+        old->kind = PENDING; /* the leaf's old position: internal from now on */
+        reindex_key(r, other, hit, m);
+        for (int up = 1; up < below - depth; up++) { /* the positions between: internal */
+            if (add_node(r, moved >> up, PENDING) < 0) {
+                return -1;
+            }
+        }
+        if (place_slot(r, m, 1) || queue_parent(r, moved)) {
+            return -1;
+        }
+        pos = ((u128)1 << below) | prefix_of(key, below);
+    }
+    int32_t at = add_node(r, pos, LEAF);
+    if (at < 0) {
+        return -1;
+    }
+    memcpy(r->nodes[at].body, key, KEY_SIZE);
+    if (index_key(r, at) || place_slot(r, at, 1)) {
+        return -1;
+    }
+    return at;
+}
+
+/* Whether every new key of `changes` stays within MAX_DEPTH: the deepest a leaf can go is one
+ * below the longest prefix its key shares with any other, which is with the leaf its walk
+ * ends at, or with a new key next to it in sorted order. */
+static int
+cmp_keys(const void *a, const void *b)
+{
+    return memcmp(*(const unsigned char *const *)a, *(const unsigned char *const *)b, KEY_SIZE);
+}
+
+static int
+fits(Replay *r, PyObject *changes, int *ok)
+{
+    Py_ssize_t count = PyList_GET_SIZE(changes), fresh = 0;
+    const unsigned char **keys = PyMem_Malloc((size_t)(count ? count : 1) * sizeof *keys);
+    if (keys == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    *ok = 1;
+    for (Py_ssize_t n = 0; n < count && *ok; n++) {
+        const unsigned char *key =
+            (const unsigned char *)PyBytes_AS_STRING(PyTuple_GET_ITEM(PyList_GET_ITEM(changes, n), 0));
+        if (find_key(r, key) >= 0) {
+            continue;
+        }
+        keys[fresh++] = key;
+        int32_t hit;
+        int depth;
+        walk(r, key, &hit, &depth);
+        if (hit >= 0 && shared_bits(key, r->nodes[hit].body) + 1 > MAX_DEPTH) {
+            *ok = 0;
+        }
+    }
+    if (*ok && fresh > 1) {
+        qsort(keys, (size_t)fresh, sizeof *keys, cmp_keys);
+        for (Py_ssize_t n = 1; n < fresh && *ok; n++) {
+            if (shared_bits(keys[n - 1], keys[n]) + 1 > MAX_DEPTH) {
+                *ok = 0;
+            }
+        }
+    }
+    PyMem_Free(keys);
+    return 0;
+}
+
+/* --- a version -------------------------------------------------------------------------------- */
 
 static PyObject *
-set_leaves(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+group_row(Replay *r, int32_t g)
 {
-    if (nargs != 5) {
-        PyErr_SetString(PyExc_TypeError, "set_leaves takes 5 arguments");
+    Group *group = &r->groups[g];
+    Py_ssize_t size = 0;
+    for (int s = 0; s < GROUP_SLOTS; s++) {
+        int32_t at = group->slots[s];
+        if (at >= 0) {
+            size += 2 + (r->nodes[at].kind == LEAF ? LEAF_BODY : INNER_BODY);
+        }
+    }
+    PyObject *row = PyBytes_FromStringAndSize(NULL, size);
+    if (row == NULL) {
         return NULL;
     }
-    PyObject *changes = args[0], *leaf_of = args[1], *hashes = args[2], *levels = args[3];
-    PyObject *tags = args[4];
-    if (!PyList_Check(changes) || !PyDict_Check(leaf_of) || !PyDict_Check(hashes)
-        || !PyDict_Check(levels) || !PyTuple_Check(tags)) {
-        PyErr_SetString(PyExc_TypeError, "set_leaves: a list, three dicts and a tuple");
+    unsigned char *out = (unsigned char *)PyBytes_AS_STRING(row);
+    for (int s = 0; s < GROUP_SLOTS; s++) {
+        int32_t at = group->slots[s];
+        if (at < 0) {
+            continue;
+        }
+        Node *n = &r->nodes[at];
+        int leaf = n->kind == LEAF;
+        *out++ = (unsigned char)s;
+        *out++ = leaf ? 0x00 : 0x01;
+        memcpy(out, n->body, leaf ? LEAF_BODY : INNER_BODY);
+        out += leaf ? LEAF_BODY : INNER_BODY;
+    }
+    return row;
+}
+
+/* The stored position of a group: (depth, its prefix's bits left-aligned in ceil(depth/8)
+ * bytes), heads.encode_prefix. */
+static PyObject *
+group_key(Group *group)
+{
+    int depth = group->depth, size = (depth + 7) / 8;
+    u128 prefix = (group->top ^ ((u128)1 << depth)) << (size * 8 - depth);
+    unsigned char bytes[16];
+    for (int i = size - 1; i >= 0; i--) {
+        bytes[i] = (unsigned char)prefix;
+        prefix >>= 8;
+    }
+    return Py_BuildValue("(iy#)", depth, (const char *)bytes, (Py_ssize_t)size);
+}
+
+static int
+add_row(Replay *r, PyObject *rows, int32_t g)
+{
+    PyObject *key = group_key(&r->groups[g]);
+    PyObject *row = key == NULL ? NULL : group_row(r, g);
+    int failed = row == NULL || PyDict_SetItem(rows, key, row);
+    Py_XDECREF(key);
+    Py_XDECREF(row);
+    return failed ? -1 : 0;
+}
+
+/* Hash every queued internal node, the deepest first; note the group tops among them. */
+static int
+hash_queued(Replay *r)
+{
+    r->tops.size = 0;
+    for (int depth = MAX_DEPTH; depth >= 0; depth--) {
+        Vec *q = &r->queue[depth];
+        for (Py_ssize_t k = 0; k < q->size; k++) { /* (the queue above grows meanwhile) */
+            int32_t at = q->items[k];
+            u128 pos = r->nodes[at].pos;
+            int32_t left = find_pos(r, pos << 1), right = find_pos(r, (pos << 1) | 1);
+            Node *n = &r->nodes[at];
+            memcpy(n->body, left >= 0 ? r->nodes[left].hash : EMPTY, HASH_SIZE);
+            memcpy(n->body + HASH_SIZE, right >= 0 ? r->nodes[right].hash : EMPTY, HASH_SIZE);
+            tagged_hash(0x12, n->body, INNER_BODY, n->hash);
+            if (n->kind != INNER) { /* the position's first time as an internal node */
+                n->kind = INNER;
+                if (place_slot(r, at, 0)) {
+                    return -1;
+                }
+            }
+            if (depth > 0 && queue_parent(r, pos)) {
+                return -1;
+            }
+            if (depth % GROUP_LEVELS == 0 && vec_push(&r->tops, at)) {
+                return -1;
+            }
+        }
+        q->size = 0;
+    }
+    return 0;
+}
+
+static PyObject *
+root_of(Replay *r)
+{
+    int32_t at = find_pos(r, 1);
+    return PyBytes_FromStringAndSize((const char *)(at >= 0 ? r->nodes[at].hash : EMPTY),
+                                     HASH_SIZE);
+}
+
+PyDoc_STRVAR(apply_doc,
+"apply(changes) -> (root, rows) | None\n\n"
+"ReplayedMap.apply: set each (key, value) (a list of distinct 32-byte keys and 48-byte\n"
+"values); return the new root and the stored bytes of every node group that changed, by\n"
+"(depth, prefix). None, with nothing changed, if a new key would place a leaf deeper than\n"
+"this replay's positions reach (see export).");
+
+static PyObject *
+Replay_apply(Replay *r, PyObject *changes)
+{
+    if (!PyList_Check(changes)) {
+        PyErr_SetString(PyExc_TypeError, "changes must be a list");
         return NULL;
     }
     for (Py_ssize_t n = 0; n < PyList_GET_SIZE(changes); n++) {
         PyObject *change = PyList_GET_ITEM(changes, n);
-        if (!PyTuple_Check(change) || PyTuple_GET_SIZE(change) != 2) {
-            PyErr_SetString(PyExc_TypeError, "a change must be a (key, value) tuple");
+        if (!PyTuple_Check(change) || PyTuple_GET_SIZE(change) != 2
+            || !PyBytes_Check(PyTuple_GET_ITEM(change, 0))
+            || PyBytes_GET_SIZE(PyTuple_GET_ITEM(change, 0)) != KEY_SIZE
+            || !PyBytes_Check(PyTuple_GET_ITEM(change, 1))
+            || PyBytes_GET_SIZE(PyTuple_GET_ITEM(change, 1)) != VALUE_SIZE) {
+            PyErr_SetString(PyExc_ValueError,
+                            "a change is a (32-byte key, 48-byte value) tuple");
             return NULL;
         }
-        PyObject *key = PyTuple_GET_ITEM(change, 0), *value = PyTuple_GET_ITEM(change, 1);
-        if (!PyBytes_Check(key) || PyBytes_GET_SIZE(key) != HASH_SIZE || !PyBytes_Check(value)
-            || PyBytes_GET_SIZE(value) != VALUE_SIZE) {
-            PyErr_SetString(PyExc_ValueError, "a change is a 32-byte key and a 48-byte value");
-            return NULL;
-        }
-        PyObject *place = PyDict_GetItemWithError(leaf_of, key);
-        if (place == NULL) {
-            if (!PyErr_Occurred()) {
-                PyErr_SetObject(PyExc_KeyError, key);
-            }
-            return NULL;
-        }
-        if (!PyTuple_Check(place) || PyTuple_GET_SIZE(place) != 4) {
-            PyErr_SetString(PyExc_TypeError, "a leaf's place is (position, depth, group, slot)");
-            return NULL;
-        }
-        PyObject *position = PyTuple_GET_ITEM(place, 0), *above = PyTuple_GET_ITEM(place, 1);
-        PyObject *slot = PyTuple_GET_ITEM(place, 3);
-        Py_ssize_t slot_index = PyLong_AsSsize_t(slot);
-        if (slot_index == -1 && PyErr_Occurred()) {
-            return NULL;
-        }
-        if (slot_index < 0 || slot_index >= PyTuple_GET_SIZE(tags)
-            || !PyBytes_Check(PyTuple_GET_ITEM(tags, slot_index))) {
-            PyErr_SetString(PyExc_IndexError, "a leaf's slot has no tag");
-            return NULL;
-        }
-        const char *k = PyBytes_AS_STRING(key), *v = PyBytes_AS_STRING(value);
-        unsigned char value_hash[HASH_SIZE], leaf[HASH_SIZE];
-        SHA256((const unsigned char *)v, VALUE_SIZE, value_hash);
-        tagged_hash(0x11, k, HASH_SIZE, (const char *)value_hash, HASH_SIZE, leaf);
-        PyObject *digest = PyBytes_FromStringAndSize((const char *)leaf, HASH_SIZE);
-        if (digest == NULL) {
-            return NULL;
-        }
-        int failed = PyDict_SetItem(hashes, position, digest);
-        Py_DECREF(digest);
-        if (failed) {
-            return NULL;
-        }
-        PyObject *node = joined(PyTuple_GET_ITEM(tags, slot_index), k, HASH_SIZE, v, VALUE_SIZE);
-        if (node == NULL) {
-            return NULL;
-        }
-        failed = store_slot(PyTuple_GET_ITEM(place, 2), slot, node);
-        Py_DECREF(node);
-        if (failed) {
-            return NULL;
-        }
-        long depth = PyLong_AsLong(above);
-        if (depth == -1 && PyErr_Occurred()) {
-            return NULL;
-        }
-        if (depth >= 0) {
-            PyObject *parent = PyNumber_Rshift(position, ONE);
-            if (parent == NULL) {
-                return NULL;
-            }
-            failed = add_at(levels, above, parent);
-            Py_DECREF(parent);
-            if (failed) {
-                return NULL;
-            }
-        }
     }
-    Py_RETURN_NONE;
-}
-
-/* Hash one internal node at position i: its hash into hashes, tag ‖ pair into its slot, its
- * parent into parents, and (at a group's top) i into tops. */
-static int
-hash_node(PyObject *i, PyObject *hashes, PyObject *inner, PyObject *inner_slot,
-          PyObject *empty, PyObject *parents, PyObject *tops)
-{
-    PyObject *left = PyNumber_Add(i, i);
-    if (left == NULL) {
-        return -1;
-    }
-    PyObject *right = PyNumber_Add(left, ONE);
-    if (right == NULL) {
-        Py_DECREF(left);
-        return -1;
-    }
-    PyObject *lh = PyDict_GetItemWithError(hashes, left);
-    PyObject *rh = lh == NULL && PyErr_Occurred() ? NULL : PyDict_GetItemWithError(hashes, right);
-    Py_DECREF(left);
-    Py_DECREF(right);
-    if (PyErr_Occurred()) {
-        return -1;
-    }
-    const char *a, *b;
-    Py_ssize_t alen, blen;
-    if (part_of(lh == NULL ? empty : lh, &a, &alen) || part_of(rh == NULL ? empty : rh, &b, &blen)) {
-        return -1;
-    }
-    char pair[2 * MAX_PART]; /* copied: the dict may move its values when it is set below */
-    memcpy(pair, a, (size_t)alen);
-    memcpy(pair + alen, b, (size_t)blen);
-    unsigned char node_hash[HASH_SIZE];
-    tagged_hash(0x12, pair, alen + blen, "", 0, node_hash);
-    PyObject *digest = PyBytes_FromStringAndSize((const char *)node_hash, HASH_SIZE);
-    if (digest == NULL) {
-        return -1;
-    }
-    int failed = PyDict_SetItem(hashes, i, digest);
-    Py_DECREF(digest);
-    if (failed) {
-        return -1;
-    }
-    PyObject *place = PyDict_GetItemWithError(inner, i);
-    if (place != NULL) {
-        Py_INCREF(place);
-    } else if (PyErr_Occurred()) {
-        return -1;
-    } else { /* the position's first time as an internal node */
-        place = PyObject_CallOneArg(inner_slot, i);
-        if (place == NULL) {
-            return -1;
-        }
-    }
-    if (!PyTuple_Check(place) || PyTuple_GET_SIZE(place) != 3
-        || !PyBytes_Check(PyTuple_GET_ITEM(place, 2))) {
-        Py_DECREF(place);
-        PyErr_SetString(PyExc_TypeError, "an internal node's place is (group, slot, tag)");
-        return -1;
-    }
-    PyObject *node = joined(PyTuple_GET_ITEM(place, 2), pair, alen + blen, "", 0);
-    failed = node == NULL || store_slot(PyTuple_GET_ITEM(place, 0), PyTuple_GET_ITEM(place, 1),
-                                        node);
-    Py_XDECREF(node);
-    Py_DECREF(place);
-    if (failed) {
-        return -1;
-    }
-    PyObject *parent = PyNumber_Rshift(i, ONE);
-    if (parent == NULL) {
-        return -1;
-    }
-    failed = PySet_Add(parents, parent);
-    Py_DECREF(parent);
-    if (failed) {
-        return -1;
-    }
-    return tops == NULL ? 0 : PyList_Append(tops, i);
-}
-
-PyDoc_STRVAR(hash_levels_doc,
-"hash_levels(levels, hashes, inner, inner_slot, empty, group_levels) -> (root, tops)\n\n"
-"ReplayedMap._hash_levels' loop for SHA-256: the internal nodes of levels (depth -> set of\n"
-"positions) and their ancestors hashed the deepest first, H(0x12 ‖ left ‖ right) with empty\n"
-"for a missing child, each node's tag ‖ left ‖ right stored in the slot inner (or\n"
-"inner_slot(position), the first time) names; returns the root and the positions hashed at\n"
-"depths that are multiples of group_levels.");
-
-static PyObject *
-hash_levels(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
-{
-    if (nargs != 6) {
-        PyErr_SetString(PyExc_TypeError, "hash_levels takes 6 arguments");
+    int ok;
+    if (fits(r, changes, &ok)) {
         return NULL;
     }
-    PyObject *levels = args[0], *hashes = args[1], *inner = args[2], *inner_slot = args[3];
-    PyObject *empty = args[4];
-    if (!PyDict_Check(levels) || !PyDict_Check(hashes) || !PyDict_Check(inner)
-        || !PyBytes_Check(empty)) {
-        PyErr_SetString(PyExc_TypeError, "hash_levels: three dicts, a callable and bytes");
-        return NULL;
+    if (!ok) {
+        Py_RETURN_NONE;
     }
-    long group_levels = PyLong_AsLong(args[5]);
-    if (group_levels <= 0) {
-        if (!PyErr_Occurred()) {
-            PyErr_SetString(PyExc_ValueError, "group_levels must be positive");
+    if (++r->epoch == 0) { /* wrapped: no node may look queued already */
+        for (Py_ssize_t n = 0; n < r->n_nodes; n++) {
+            r->nodes[n].epoch = 0;
         }
-        return NULL;
+        r->epoch = 1;
     }
-    long depth = -1;
-    PyObject *k, *v;
-    Py_ssize_t pos = 0;
-    while (PyDict_Next(levels, &pos, &k, &v)) {
-        long d = PyLong_AsLong(k);
-        if (d == -1 && PyErr_Occurred()) {
-            return NULL;
+    Py_ssize_t count = PyList_GET_SIZE(changes);
+    int queued = 0;
+    for (Py_ssize_t n = 0; n < count; n++) {
+        PyObject *change = PyList_GET_ITEM(changes, n);
+        const unsigned char *key = (const unsigned char *)PyBytes_AS_STRING(PyTuple_GET_ITEM(change, 0));
+        const unsigned char *value =
+            (const unsigned char *)PyBytes_AS_STRING(PyTuple_GET_ITEM(change, 1));
+        int32_t at = find_key(r, key);
+        if (at < 0 && (at = insert(r, key)) < 0) {
+            goto fail;
         }
-        if (d > depth) {
-            depth = d;
-        }
-    }
-    if (depth < 0) {
-        PyErr_SetString(PyExc_ValueError, "hash_levels needs a level at depth 0 or below it");
-        return NULL;
-    }
-    PyObject *tops = PyList_New(0);
-    if (tops == NULL) {
-        return NULL;
-    }
-    PyObject *key = PyLong_FromLong(depth);
-    PyObject *nodes = key == NULL ? NULL : PyDict_GetItemWithError(levels, key);
-    Py_XDECREF(key);
-    Py_XINCREF(nodes);
-    while (nodes != NULL) {
-        PyObject *parents = NULL;
-        if (depth) {
-            key = PyLong_FromLong(depth - 1);
-            if (key == NULL) {
+        Node *leaf = &r->nodes[at];
+        unsigned char leaf_input[KEY_SIZE + HASH_SIZE];
+        memcpy(leaf_input, key, KEY_SIZE);
+        SHA256(value, VALUE_SIZE, leaf_input + KEY_SIZE);
+        tagged_hash(0x11, leaf_input, sizeof leaf_input, leaf->hash);
+        memcpy(leaf->body + KEY_SIZE, value, VALUE_SIZE);
+        if (leaf->pos > 1) {
+            if (queue_parent(r, leaf->pos)) {
                 goto fail;
             }
-            parents = PyDict_GetItemWithError(levels, key);
-            Py_DECREF(key);
-            Py_XINCREF(parents);
-            if (parents == NULL && PyErr_Occurred()) {
-                goto fail;
-            }
+            queued = 1;
         }
-        if (parents == NULL && (parents = PySet_New(NULL)) == NULL) {
-            goto fail;
-        }
-        PyObject *at_top = depth % group_levels == 0 ? tops : NULL;
-        PyObject *iterator = PyObject_GetIter(nodes);
-        if (iterator == NULL) {
-            Py_DECREF(parents);
-            goto fail;
-        }
-        PyObject *i;
-        int failed = 0;
-        while (!failed && (i = PyIter_Next(iterator)) != NULL) {
-            failed = hash_node(i, hashes, inner, inner_slot, empty, parents, at_top);
-            Py_DECREF(i);
-        }
-        Py_DECREF(iterator);
-        if (failed || PyErr_Occurred()) {
-            Py_DECREF(parents);
-            goto fail;
-        }
-        Py_DECREF(nodes);
-        nodes = NULL;
-        if (depth == 0) {
-            Py_DECREF(parents);
-            break;
-        }
-        depth -= 1;
-        nodes = parents;
     }
-    if (PyErr_Occurred()) {
+    for (int d = 0; d <= MAX_DEPTH && !queued; d++) {
+        queued = r->queue[d].size > 0; /* a move's parent, queued by insert */
+    }
+    PyObject *rows = PyDict_New();
+    if (rows == NULL) {
         goto fail;
     }
-    PyObject *root_key = PyLong_FromLong(1);
-    PyObject *root = root_key == NULL ? NULL : PyDict_GetItemWithError(hashes, root_key);
-    Py_XDECREF(root_key);
-    if (root == NULL) {
-        if (!PyErr_Occurred()) {
-            PyErr_SetString(PyExc_KeyError, "the map has no root after hashing its levels");
+    if (queued) {
+        if (hash_queued(r)) {
+            Py_DECREF(rows);
+            goto fail;
         }
-        Py_DECREF(tops);
-        return NULL;
+        for (Py_ssize_t k = 0; k < r->tops.size; k++) {
+            Node *top = &r->nodes[r->tops.items[k]];
+            if (top->own_group >= 0 && add_row(r, rows, top->own_group)) {
+                Py_DECREF(rows);
+                goto fail;
+            }
+        }
+    } else if (count) { /* one stream, its leaf the root */
+        int32_t g = group_at(r, 1);
+        if (g < 0 || add_row(r, rows, g)) {
+            Py_DECREF(rows);
+            goto fail;
+        }
     }
-    PyObject *result = PyTuple_Pack(2, root, tops);
-    Py_DECREF(tops);
+    PyObject *root = root_of(r);
+    if (root == NULL) {
+        Py_DECREF(rows);
+        goto fail;
+    }
+    PyObject *result = PyTuple_Pack(2, root, rows);
+    Py_DECREF(root);
+    Py_DECREF(rows);
     return result;
 fail:
-    Py_XDECREF(nodes);
-    Py_DECREF(tops);
+    /* The state is part-way through a version: unusable (ledger verify reports the error). */
+    for (int d = 0; d <= MAX_DEPTH; d++) {
+        r->queue[d].size = 0;
+    }
     return NULL;
 }
 
-static PyMethodDef methods[] = {
-    {"set_leaves", (PyCFunction)(void (*)(void))set_leaves, METH_FASTCALL, set_leaves_doc},
-    {"hash_levels", (PyCFunction)(void (*)(void))hash_levels, METH_FASTCALL, hash_levels_doc},
+PyDoc_STRVAR(root_doc, "root() -> bytes\n\nThe current root (32 zero bytes for the empty map).");
+
+static PyObject *
+Replay_root(Replay *r, PyObject *unused)
+{
+    return root_of(r);
+}
+
+static PyObject *
+position(u128 pos)
+{
+    PyObject *hi = PyLong_FromUnsignedLongLong((unsigned long long)(pos >> 64));
+    PyObject *shift = hi == NULL ? NULL : PyLong_FromLong(64);
+    PyObject *high = shift == NULL ? NULL : PyNumber_Lshift(hi, shift);
+    PyObject *lo = high == NULL ? NULL : PyLong_FromUnsignedLongLong((unsigned long long)pos);
+    PyObject *out = lo == NULL ? NULL : PyNumber_Or(high, lo);
+    Py_XDECREF(hi);
+    Py_XDECREF(shift);
+    Py_XDECREF(high);
+    Py_XDECREF(lo);
+    return out;
+}
+
+PyDoc_STRVAR(export_doc,
+"export() -> (leaves, inner)\n\n"
+"The map as it stands, for ReplayedMap to go on in Python: every leaf as (position, hash,\n"
+"key, value) and every internal node as (position, hash, left, right).");
+
+static PyObject *
+Replay_export(Replay *r, PyObject *unused)
+{
+    PyObject *leaves = PyList_New(0), *inner = PyList_New(0);
+    if (leaves == NULL || inner == NULL) {
+        goto fail;
+    }
+    for (Py_ssize_t k = 0; k < r->n_nodes; k++) {
+        Node *n = &r->nodes[k];
+        if (n->kind != LEAF && n->kind != INNER) {
+            continue;
+        }
+        int leaf = n->kind == LEAF;
+        PyObject *pos = position(n->pos);
+        PyObject *item = pos == NULL ? NULL : Py_BuildValue(
+            "(Ny#y#y#)", pos, (const char *)n->hash, (Py_ssize_t)HASH_SIZE,
+            (const char *)n->body, (Py_ssize_t)(leaf ? KEY_SIZE : HASH_SIZE),
+            (const char *)n->body + (leaf ? KEY_SIZE : HASH_SIZE),
+            (Py_ssize_t)(leaf ? VALUE_SIZE : HASH_SIZE));
+        if (item == NULL || PyList_Append(leaf ? leaves : inner, item)) {
+            Py_XDECREF(item);
+            goto fail;
+        }
+        Py_DECREF(item);
+    }
+    return Py_BuildValue("(NN)", leaves, inner);
+fail:
+    Py_XDECREF(leaves);
+    Py_XDECREF(inner);
+    return NULL;
+}
+
+/* --- the type ------------------------------------------------------------------------------- */
+
+static int
+Replay_init(Replay *r, PyObject *args, PyObject *kwargs)
+{
+    static char *kwlist[] = {NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, ":Replay", kwlist)) {
+        return -1;
+    }
+    if (r->by_pos != NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "a Replay is set up once");
+        return -1;
+    }
+    r->by_pos = new_table(1024);
+    r->by_key = new_table(1024);
+    if (r->by_pos == NULL || r->by_key == NULL) {
+        return -1;
+    }
+    r->pos_mask = r->key_mask = 1023;
+    return 0;
+}
+
+static void
+Replay_dealloc(Replay *r)
+{
+    PyMem_Free(r->nodes);
+    PyMem_Free(r->by_pos);
+    PyMem_Free(r->by_key);
+    PyMem_Free(r->groups);
+    for (int d = 0; d <= MAX_DEPTH; d++) {
+        PyMem_Free(r->queue[d].items);
+    }
+    PyMem_Free(r->tops.items);
+    Py_TYPE(r)->tp_free((PyObject *)r);
+}
+
+static PyMethodDef Replay_methods[] = {
+    {"apply", (PyCFunction)Replay_apply, METH_O, apply_doc},
+    {"root", (PyCFunction)Replay_root, METH_NOARGS, root_doc},
+    {"export", (PyCFunction)Replay_export, METH_NOARGS, export_doc},
     {NULL, NULL, 0, NULL},
 };
 
+static PyTypeObject ReplayType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "ledger.log._replay.Replay",
+    .tp_doc = PyDoc_STR("The stream heads map, version by version, for ledger verify (SHA-256)."),
+    .tp_basicsize = sizeof(Replay),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)Replay_init,
+    .tp_dealloc = (destructor)Replay_dealloc,
+    .tp_methods = Replay_methods,
+};
+
 static struct PyModuleDef module_def = {
-    PyModuleDef_HEAD_INIT, "ledger.log._replay",
-    "The stream heads map's replay loops in C, for ledger verify (SHA-256 profile).", -1,
-    methods,
+    PyModuleDef_HEAD_INIT,
+    .m_name = "ledger.log._replay",
+    .m_doc = "The stream heads map replayed in C, for ledger verify (SHA-256 profile).",
+    .m_size = -1,
 };
 
 PyMODINIT_FUNC
 PyInit__replay(void)
 {
-    ONE = PyLong_FromLong(1);
-    if (ONE == NULL) {
+    if (PyType_Ready(&ReplayType) < 0) {
         return NULL;
     }
-    return PyModule_Create(&module_def);
+    PyObject *module = PyModule_Create(&module_def);
+    if (module == NULL) {
+        return NULL;
+    }
+    if (PyModule_AddObjectRef(module, "Replay", (PyObject *)&ReplayType) < 0
+        || PyModule_AddIntConstant(module, "MAX_DEPTH", MAX_DEPTH) < 0) {
+        Py_DECREF(module);
+        return NULL;
+    }
+    return module;
 }

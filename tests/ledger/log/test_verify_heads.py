@@ -17,6 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ledger.crypto.suites import GM, INTL, Profile
+from ledger.log import verify_heads
 from ledger.log.headmap import EMPTY, HeadMap, StreamHead, head_key
 from ledger.log.heads import (
     LatestNodeStore,
@@ -24,7 +25,6 @@ from ledger.log.heads import (
     encode_prefix,
     group_rows,
 )
-from ledger.log import verify_heads
 from ledger.log.verify_heads import GroupKey, HeadsVersion, RecomputedHeads, ReplayedMap
 from ledger.log.writer import LogRow
 
@@ -65,8 +65,10 @@ def _key(base: int, flip_at: int | None) -> bytes:
 
 # Keys near one base (sharing 0..40 leading bits, and a few very deep), so that versions add
 # streams next to existing leaves at every level of a group, on a group's fifth level, across
-# group boundaries and at the root.
-_KEYS = st.lists(st.one_of(st.none(), st.integers(0, 40), st.integers(250, 255)),
+# group boundaries and at the root; and around the C replay's deepest leaf (120 levels), where
+# it hands the map over to the Python loops.
+_KEYS = st.lists(st.one_of(st.none(), st.integers(0, 40), st.integers(250, 255),
+                           st.integers(114, 124)),  # the C replay's deepest leaf: 120
                  min_size=1, max_size=40)
 _VERSIONS = st.lists(st.lists(st.integers(0, 39), max_size=12), min_size=1, max_size=12)
 
@@ -110,6 +112,31 @@ def test_the_replayed_map_has_the_writers_root_and_rows_at_every_version(
         assert root == expected_root
         assert rows == expected_rows
         assert replayed.root() == root
+
+
+@_NEEDS_C
+def test_the_c_replay_hands_a_leaf_deeper_than_its_positions_over_to_python() -> None:
+    """Streams replayed in C for a few versions, then a key sharing 130 leading bits with one
+    of them (deeper than C's 120 levels): the map goes on in Python from C's state, with the
+    writer's roots and rows before, at and after the hand-over."""
+    base = int.from_bytes(os.urandom(32), "big")
+    shallow = [_key(base, flip) for flip in (3, 9, 17, 60, 118)]
+    deep = _key(int.from_bytes(shallow[0], "big"), 130)
+    versions = [shallow[:2], shallow[2:], [shallow[0], shallow[4]], [deep, shallow[3]],
+                [shallow[1], _key(base, 200)], [*shallow, deep, base.to_bytes(32, "big")]]
+    writer, replayed = _Writer(INTL), ReplayedMap(INTL, native=True)
+    seqs: dict[bytes, int] = {}
+    leaf, handed_over = 0, []
+    for keys in versions:
+        changes: dict[bytes, StreamHead] = {}
+        for key in keys:
+            seqs[key] = seqs.get(key, 0) + 1
+            changes[key] = StreamHead(seqs[key], os.urandom(32), leaf)
+            leaf += 1
+        expected = writer.apply(changes, leaf + 1)
+        assert replayed.apply([(key, head.value()) for key, head in changes.items()]) == expected
+        handed_over.append(replayed._native is None)
+    assert handed_over == [False, False, False, True, True, True]
 
 
 def test_a_version_that_moves_no_stream_stores_nothing() -> None:
