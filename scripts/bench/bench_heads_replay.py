@@ -59,7 +59,7 @@ def replayed(log: list[Version], *, native: bool) -> tuple[float, list[Any]]:
     """CPU seconds of ``ReplayedMap`` over every version (values packed as verify packs them),
     its loops in C or in Python; and what each version gave (to hold the two to each other)."""
     packed = [[(key, head.value()) for key, head in version] for version in log]
-    replay = ReplayedMap(INTL, native=native)
+    replay = ReplayedMap(INTL, in_c=native)
     apply = replay.apply
     t0 = time.process_time()
     out = [apply(version) for version in packed]
@@ -87,9 +87,9 @@ def replay_table(streams: int, entries: int, batch: int, repeat: int) -> None:
     for _ in range(repeat):
         c.wait_quiet()
         if NATIVE_REPLAY:
-            seconds, in_c = replayed(log, native=True)
+            seconds, in_c = replayed(log, in_c=True)
             best["c"] = min(best["c"], seconds)
-        seconds, in_python = replayed(log, native=False)
+        seconds, in_python = replayed(log, in_c=False)
         best["python"] = min(best["python"], seconds)
         if NATIVE_REPLAY and in_c != in_python:
             sys.exit("the C replay and the Python replay differ")

@@ -1,6 +1,7 @@
-/* The stream heads map replayed version by version, in C, for ledger verify under SHA-256:
- * ledger.log.verify_heads.ReplayedMap's state and its apply(), with the nodes in flat arrays
- * instead of Python dictionaries of ints and bytes.
+/* What ledger verify recomputes, in C, under SHA-256: the stream heads map version by version
+ * (ledger.log.verify_heads.ReplayedMap's state and its apply(), with the nodes in flat arrays
+ * instead of Python dictionaries of ints and bytes), and the log's Merkle tree grown leaf by
+ * leaf (ledger.log.merkle.extend_nodes, at the end of this file).
  *
  * Why: verify recomputes every version of the map (one per checkpoint) and compares each
  * version's rewritten node groups with the stored ones. In Python every node costs a few
@@ -760,6 +761,104 @@ fail:
     return NULL;
 }
 
+/* --- the log's Merkle tree ------------------------------------------------------------------ */
+
+PyDoc_STRVAR(merkle_extend_doc,
+"merkle_extend(size, edge, entry_hashes, nodes) -> int\n\n"
+"ledger.log.merkle.extend_nodes for SHA-256: append the leaves of entry_hashes (bytes) to the\n"
+"tree of `size` leaves whose right edge is `edge` (a list of (level, hash), largest subtree\n"
+"first, updated in place), writing every completed node into `nodes` by (level, index);\n"
+"return the new size. Leaves are H(0x00 ‖ entry hash), nodes H(0x01 ‖ left ‖ right)\n"
+"(RFC 9162).");
+
+static int
+put_node(PyObject *nodes, long long level, long long index, const unsigned char *hash)
+{
+    PyObject *key = Py_BuildValue("(LL)", level, index);
+    PyObject *value = key == NULL ? NULL
+        : PyBytes_FromStringAndSize((const char *)hash, HASH_SIZE);
+    int failed = value == NULL || PyDict_SetItem(nodes, key, value);
+    Py_XDECREF(key);
+    Py_XDECREF(value);
+    return failed ? -1 : 0;
+}
+
+static PyObject *
+merkle_extend(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 4) {
+        PyErr_SetString(PyExc_TypeError, "merkle_extend takes 4 arguments");
+        return NULL;
+    }
+    long long size = PyLong_AsLongLong(args[0]);
+    if (size == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    PyObject *edge = args[1], *nodes = args[3];
+    if (size < 0 || !PyList_Check(edge) || !PyDict_Check(nodes)) {
+        PyErr_SetString(PyExc_TypeError, "merkle_extend: a size, a list, leaves and a dict");
+        return NULL;
+    }
+    PyObject *leaves = PySequence_Fast(args[2], "entry hashes must be a sequence");
+    if (leaves == NULL) {
+        return NULL;
+    }
+    for (Py_ssize_t n = 0; n < PySequence_Fast_GET_SIZE(leaves); n++) {
+        PyObject *data = PySequence_Fast_GET_ITEM(leaves, n);
+        if (!PyBytes_Check(data)) {
+            PyErr_Format(PyExc_TypeError, "can't concat %.100s to bytes", Py_TYPE(data)->tp_name);
+            goto fail;
+        }
+        unsigned char value[HASH_SIZE];
+        tagged_hash(0x00, (const unsigned char *)PyBytes_AS_STRING(data),
+                    (size_t)PyBytes_GET_SIZE(data), value);
+        long long index = size, level = 0;
+        if (put_node(nodes, 0, index, value)) {
+            goto fail;
+        }
+        while (index & 1) { /* a right child completes its parent with the edge's last node */
+            Py_ssize_t last = PyList_GET_SIZE(edge) - 1;
+            PyObject *top = last >= 0 ? PyList_GET_ITEM(edge, last) : NULL;
+            if (top == NULL || !PyTuple_Check(top) || PyTuple_GET_SIZE(top) != 2
+                || !PyBytes_Check(PyTuple_GET_ITEM(top, 1))
+                || PyBytes_GET_SIZE(PyTuple_GET_ITEM(top, 1)) != HASH_SIZE) {
+                PyErr_SetString(PyExc_ValueError, "the right edge does not fit the size");
+                goto fail;
+            }
+            unsigned char pair[2 * HASH_SIZE];
+            memcpy(pair, PyBytes_AS_STRING(PyTuple_GET_ITEM(top, 1)), HASH_SIZE);
+            memcpy(pair + HASH_SIZE, value, HASH_SIZE);
+            if (PyList_SetSlice(edge, last, last + 1, NULL)) {
+                goto fail;
+            }
+            tagged_hash(0x01, pair, sizeof pair, value);
+            index >>= 1;
+            level += 1;
+            if (put_node(nodes, level, index, value)) {
+                goto fail;
+            }
+        }
+        PyObject *item = Py_BuildValue("(Ly#)", level, (const char *)value, (Py_ssize_t)HASH_SIZE);
+        if (item == NULL || PyList_Append(edge, item)) {
+            Py_XDECREF(item);
+            goto fail;
+        }
+        Py_DECREF(item);
+        size += 1;
+    }
+    Py_DECREF(leaves);
+    return PyLong_FromLongLong(size);
+fail:
+    Py_DECREF(leaves);
+    return NULL;
+}
+
+static PyMethodDef module_methods[] = {
+    {"merkle_extend", (PyCFunction)(void (*)(void))merkle_extend, METH_FASTCALL,
+     merkle_extend_doc},
+    {NULL, NULL, 0, NULL},
+};
+
 /* --- the type ------------------------------------------------------------------------------- */
 
 static int
@@ -818,8 +917,9 @@ static PyTypeObject ReplayType = {
 static struct PyModuleDef module_def = {
     PyModuleDef_HEAD_INIT,
     .m_name = "ledger.log._replay",
-    .m_doc = "The stream heads map replayed in C, for ledger verify (SHA-256 profile).",
+    .m_doc = "What ledger verify recomputes, in C (SHA-256 profile): the stream heads map, the Merkle tree.",
     .m_size = -1,
+    .m_methods = module_methods,
 };
 
 PyMODINIT_FUNC

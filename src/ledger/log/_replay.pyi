@@ -1,4 +1,6 @@
-"""The stream heads map replayed in C (``_replay.c``), for ``ledger verify`` under SHA-256."""
+"""What ``ledger verify`` recomputes, in C (``_replay.c``), under SHA-256."""
+
+from collections.abc import Sequence
 
 MAX_DEPTH: int
 
@@ -8,3 +10,6 @@ class Replay:
     def root(self) -> bytes: ...
     def export(self) -> tuple[list[tuple[int, bytes, bytes, bytes]],
                               list[tuple[int, bytes, bytes, bytes]]]: ...
+
+def merkle_extend(size: int, edge: list[tuple[int, bytes]], entry_hashes: Sequence[bytes],
+                  nodes: dict[tuple[int, int], bytes]) -> int: ...

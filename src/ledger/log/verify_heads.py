@@ -21,7 +21,6 @@ and every stored row (tests/ledger/log/test_verify_heads.py).
 from __future__ import annotations
 
 import hashlib
-import os
 import struct
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -30,6 +29,7 @@ from uuid import UUID
 
 from ledger.crypto.suites import Profile
 from ledger.errors import HeadProofError
+from ledger.log import native
 from ledger.log.headmap import EMPTY, KEY_BITS, LeafNode, Node, StreamHead, head_key
 from ledger.log.heads import (
     GROUP_LEVELS,
@@ -48,21 +48,8 @@ from ledger.log.writer import LogRow
 if TYPE_CHECKING:
     from ledger.log._replay import Replay
 
-
-def _compiled() -> type[Replay] | None:
-    """The C replay's type, if it was built."""
-    try:
-        from ledger.log._replay import Replay  # noqa: PLC0415 (optional: see setup.py)
-    except ImportError:  # not built (no compiler or OpenSSL headers at install): Python alone
-        return None
-    return Replay
-
-
-_NATIVE: Final = _compiled()
-NATIVE_REPLAY: Final = _NATIVE is not None and os.environ.get("LEDGER_NATIVE_REPLAY") != "0"
-"""Whether :class:`ReplayedMap` replays the map in C under SHA-256 (``_replay.c``): built at
-install where a compiler and OpenSSL's headers are present, and turned off with
-``LEDGER_NATIVE_REPLAY=0`` (to compare the two, or to rule it out)."""
+NATIVE_REPLAY: Final = native.REPLAY is not None
+"""Whether :class:`ReplayedMap` replays the map in C under SHA-256 (:mod:`ledger.log.native`)."""
 
 _LISTED = 10
 """Differing nodes described per version; the rest are counted."""
@@ -150,11 +137,12 @@ class ReplayedMap:
     sharing 120 leading bits) hands the map over to the Python loops for the rest of the run.
     """
 
-    def __init__(self, profile: Profile, *, native: bool = NATIVE_REPLAY) -> None:
-        """An empty map under ``profile``'s hash; its per-node loops in C if ``native`` and
-        the profile's hash is SHA-256 (the Python loops otherwise: the same results)."""
-        self._native = (_NATIVE() if _NATIVE is not None and native
-                         and profile.hash.name == "sha256" else None)
+    def __init__(self, profile: Profile, *, in_c: bool = True) -> None:
+        """An empty map under ``profile``'s hash; kept in C if ``in_c``, the C replay is built
+        and enabled, and the profile's hash is SHA-256 (in Python otherwise: the same
+        results)."""
+        self._native = (native.REPLAY() if native.REPLAY is not None and in_c
+                        and profile.hash.name == "sha256" else None)
         self._new = _hasher(profile)
         self._new_leaf = _fed(profile, b"\x11")
         self._new_inner = _fed(profile, b"\x12")
@@ -185,10 +173,10 @@ class ReplayedMap:
             return self.root(), (self._rows([1]) if changes else {})
         return self._hash_levels(levels)
 
-    def _take_over(self, native: Replay) -> None:
+    def _take_over(self, compiled: Replay) -> None:
         """Go on in Python from the C replay's map as it stands (nothing of it is kept here
         while C runs): every node placed and its slot filled as the Python loops would have."""
-        leaves, inner = native.export()
+        leaves, inner = compiled.export()
         self._native = None
         for i, digest, key, value in leaves:
             _, _, group, slot = self._place_leaf(key, i)

@@ -96,7 +96,7 @@ def test_the_replayed_map_has_the_writers_root_and_rows_at_every_version(
         profile: Profile, native: bool, flips: list[int | None], versions: list[list[int]],
         base: int) -> None:
     keys = list(dict.fromkeys(_key(base, flip) for flip in flips))
-    writer, replayed = _Writer(profile), ReplayedMap(profile, native=native)
+    writer, replayed = _Writer(profile), ReplayedMap(profile, in_c=native)
     seqs: dict[bytes, int] = {}
     leaf = 0
     for picks in versions:
@@ -124,7 +124,7 @@ def test_the_c_replay_hands_a_leaf_deeper_than_its_positions_over_to_python() ->
     deep = _key(int.from_bytes(shallow[0], "big"), 130)
     versions = [shallow[:2], shallow[2:], [shallow[0], shallow[4]], [deep, shallow[3]],
                 [shallow[1], _key(base, 200)], [*shallow, deep, base.to_bytes(32, "big")]]
-    writer, replayed = _Writer(INTL), ReplayedMap(INTL, native=True)
+    writer, replayed = _Writer(INTL), ReplayedMap(INTL, in_c=True)
     seqs: dict[bytes, int] = {}
     leaf, handed_over = 0, []
     for keys in versions:

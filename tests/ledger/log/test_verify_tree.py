@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import hashlib
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ledger.crypto.suites import GM, INTL
-from ledger.log import merkle
+from ledger.log import merkle, native
 from ledger.log.merkle import NodeId
 from ledger.log.verify_tree import RecomputedTree, compare_nodes
 
@@ -65,3 +66,27 @@ def test_stored_nodes_are_compared_with_the_complete_tree() -> None:
     assert findings.count == len(stored)
     assert findings.differing == [bad]
     assert findings.beyond == [(5, 0)]
+
+
+@pytest.mark.skipif(not native.ENABLED, reason="the C loops (ledger/log/_replay.c) are not built"
+                    " here: the Python loop is tested alone")
+@settings(max_examples=60, deadline=None)
+@given(runs=st.lists(st.integers(1, 40), min_size=1, max_size=8),
+       odd=st.lists(st.binary(max_size=70), max_size=3))
+def test_the_tree_grown_in_c_is_the_tree_grown_in_python(runs: list[int],
+                                                          odd: list[bytes]) -> None:
+    """Every node and every checkpoint root the same, leaves of other lengths included (an
+    entry hash edited in the database)."""
+    leaves = _leaves(sum(runs)) + odd
+    cuts = sorted({1, len(leaves), *(sum(runs[:i]) for i in range(1, len(runs)))})
+    in_c, in_python = RecomputedTree(INTL.hash, cuts), RecomputedTree(INTL.hash, cuts, in_c=False)
+    assert in_c._extend is native.MERKLE_EXTEND
+    start = 0
+    for count in [*runs, len(odd)]:
+        for tree in (in_c, in_python):
+            tree.extend(leaves[start:start + count])
+        start += count
+    assert in_c.size == in_python.size == len(leaves)
+    assert in_c.nodes == in_python.nodes
+    assert in_c.roots == in_python.roots
+    assert set(in_c.roots) == set(cuts)
