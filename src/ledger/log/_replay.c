@@ -764,21 +764,32 @@ fail:
 /* --- the log's Merkle tree ------------------------------------------------------------------ */
 
 PyDoc_STRVAR(merkle_extend_doc,
-"merkle_extend(size, edge, entry_hashes, nodes) -> int\n\n"
+"merkle_extend(size, edge, entry_hashes, levels) -> int\n\n"
 "ledger.log.merkle.extend_nodes for SHA-256: append the leaves of entry_hashes (bytes) to the\n"
 "tree of `size` leaves whose right edge is `edge` (a list of (level, hash), largest subtree\n"
-"first, updated in place), writing every completed node into `nodes` by (level, index);\n"
+"first, updated in place), appending every completed node to its level's list in `levels`;\n"
 "return the new size. Leaves are H(0x00 ‖ entry hash), nodes H(0x01 ‖ left ‖ right)\n"
 "(RFC 9162).");
 
+/* levels[level].append(hash), adding the level's list if it is the next one. */
 static int
-put_node(PyObject *nodes, long long level, long long index, const unsigned char *hash)
+put_node(PyObject *levels, Py_ssize_t level, const unsigned char *hash)
 {
-    PyObject *key = Py_BuildValue("(LL)", level, index);
-    PyObject *value = key == NULL ? NULL
-        : PyBytes_FromStringAndSize((const char *)hash, HASH_SIZE);
-    int failed = value == NULL || PyDict_SetItem(nodes, key, value);
-    Py_XDECREF(key);
+    if (level == PyList_GET_SIZE(levels)) {
+        PyObject *made = PyList_New(0);
+        int failed = made == NULL || PyList_Append(levels, made);
+        Py_XDECREF(made);
+        if (failed) {
+            return -1;
+        }
+    }
+    PyObject *nodes = level < PyList_GET_SIZE(levels) ? PyList_GET_ITEM(levels, level) : NULL;
+    if (nodes == NULL || !PyList_Check(nodes)) {
+        PyErr_SetString(PyExc_ValueError, "the levels do not fit the tree");
+        return -1;
+    }
+    PyObject *value = PyBytes_FromStringAndSize((const char *)hash, HASH_SIZE);
+    int failed = value == NULL || PyList_Append(nodes, value);
     Py_XDECREF(value);
     return failed ? -1 : 0;
 }
@@ -794,9 +805,9 @@ merkle_extend(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     if (size == -1 && PyErr_Occurred()) {
         return NULL;
     }
-    PyObject *edge = args[1], *nodes = args[3];
-    if (size < 0 || !PyList_Check(edge) || !PyDict_Check(nodes)) {
-        PyErr_SetString(PyExc_TypeError, "merkle_extend: a size, a list, leaves and a dict");
+    PyObject *edge = args[1], *levels = args[3];
+    if (size < 0 || !PyList_Check(edge) || !PyList_Check(levels)) {
+        PyErr_SetString(PyExc_TypeError, "merkle_extend: a size, a list, leaves and a list");
         return NULL;
     }
     PyObject *leaves = PySequence_Fast(args[2], "entry hashes must be a sequence");
@@ -812,8 +823,9 @@ merkle_extend(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         unsigned char value[HASH_SIZE];
         tagged_hash(0x00, (const unsigned char *)PyBytes_AS_STRING(data),
                     (size_t)PyBytes_GET_SIZE(data), value);
-        long long index = size, level = 0;
-        if (put_node(nodes, 0, index, value)) {
+        long long index = size;
+        Py_ssize_t level = 0;
+        if (put_node(levels, 0, value)) {
             goto fail;
         }
         while (index & 1) { /* a right child completes its parent with the edge's last node */
@@ -834,11 +846,11 @@ merkle_extend(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
             tagged_hash(0x01, pair, sizeof pair, value);
             index >>= 1;
             level += 1;
-            if (put_node(nodes, level, index, value)) {
+            if (put_node(levels, level, value)) {
                 goto fail;
             }
         }
-        PyObject *item = Py_BuildValue("(Ly#)", level, (const char *)value, (Py_ssize_t)HASH_SIZE);
+        PyObject *item = Py_BuildValue("(ny#)", level, (const char *)value, (Py_ssize_t)HASH_SIZE);
         if (item == NULL || PyList_Append(edge, item)) {
             Py_XDECREF(item);
             goto fail;

@@ -290,28 +290,33 @@ def extend_nodes(
     size: int,
     edge: list[tuple[int, bytes]],
     entry_hashes: Iterable[bytes],
-    nodes: dict[tuple[int, int], bytes],
+    levels: list[list[bytes]],
 ) -> int:
     """Append leaves in bulk: :func:`append_leaves` for recomputing a whole tree (verify).
 
-    The same nodes and hashes, with lighter bookkeeping for 10^5..10^6 leaves: ``nodes`` is
-    keyed by ``(level, index)`` tuples instead of :class:`NodeId` (no object per node, and
-    C-level hashing), every completed node is written into it, and ``edge`` is the right edge
-    at ``size`` as a stack of ``(level, hash)``, largest subtree first, updated in place.
-    Returns the new size. The caller keeps ``edge`` from the empty tree on (``[]``); it is
-    not checked against ``size`` here (:func:`append_leaves` does that for stored trees).
+    The same nodes and hashes, with lighter bookkeeping for 10^5..10^6 leaves: every completed
+    node is appended to its level's list in ``levels`` (the nodes of a level complete in index
+    order, so ``levels[level][index]`` is the node; no key or object per node), and ``edge`` is
+    the right edge at ``size`` as a stack of ``(level, hash)``, largest subtree first, updated
+    in place. Returns the new size. The caller keeps ``edge`` and ``levels`` from the empty
+    tree on (``[]``); they are not checked against ``size`` here (:func:`append_leaves` does
+    that for stored trees).
     """
     digest = h.digest
+    if not levels:
+        levels.append([])
     for data in entry_hashes:
         index, level = size, 0
         value = digest(_LEAF_HASH_PREFIX + data)
-        nodes[0, index] = value
+        levels[0].append(value)
         # A right child (odd index) completes its parent with the left sibling on the edge.
         while index & 1:
             value = digest(_NODE_HASH_PREFIX + edge.pop()[1] + value)
             index >>= 1
             level += 1
-            nodes[level, index] = value
+            if level == len(levels):
+                levels.append([])
+            levels[level].append(value)
         edge.append((level, value))
         size += 1
     return size

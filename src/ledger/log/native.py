@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Final
 if TYPE_CHECKING:
     from ledger.log._replay import Replay
 
-MerkleExtend = Callable[[int, list[tuple[int, bytes]], Sequence[bytes],
-                         dict[tuple[int, int], bytes]], int]
+MerkleExtend = Callable[[int, list[tuple[int, bytes]], Sequence[bytes], list[list[bytes]]],
+                        int]
 
 
 def _compiled() -> tuple[type[Replay], MerkleExtend] | None:

@@ -77,6 +77,14 @@ class LogSnapshot(Protocol):
         compares the two dictionaries whole; a :class:`NodeId` per node cost more than that."""
         ...
 
+    def node_runs(self) -> list[tuple[int, list[int], list[object]]]:
+        """Every stored Merkle node, a run per level: ``(level, indexes, hashes)``, the
+        indexes increasing, in parallel lists, the levels increasing (may run on another
+        thread). For comparing the store's tree with the recomputed one a list at a time;
+        values stored as the wrong type are handed on as stored (they differ, and verify then
+        reads :meth:`iter_nodes`, which names them)."""
+        ...
+
     def count_events(self) -> int:
         """Number of stored event rows (may run on another thread)."""
         ...

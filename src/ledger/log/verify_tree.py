@@ -1,12 +1,14 @@
 """The Merkle half of ``ledger verify``: the tree recomputed from the leaves, and the store's.
 
 :class:`RecomputedTree` grows as the pass reads the leaf hashes and takes its root at every
-checkpoint size; :func:`compare_nodes` compares the store's ~2n nodes with it at the end.
+checkpoint size; :func:`runs_equal` and :func:`compare_nodes` compare the store's ~2n nodes with
+it at the end (the first in runs of consecutive nodes, the usual case; the second node by node,
+naming what differs).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -20,15 +22,15 @@ from ledger.log.native import MerkleExtend
 class RecomputedTree:
     """The Merkle tree recomputed from the leaf hashes, with its root at every checkpoint.
 
-    Nodes are keyed by ``(level, index)`` tuples (``merkle.extend_nodes``): the tree has two
-    nodes per leaf, and a :class:`NodeId` per node cost more than the hashing.
+    Nodes are kept a list per level, ``levels[level][index]`` (``merkle.extend_nodes``): the
+    tree has two nodes per leaf, and a key or object per node cost more than the hashing.
     """
 
     hash: HashSuite
     checkpoint_sizes: Sequence[int]
     """Increasing; the root is recorded at each."""
     size: int = 0
-    nodes: dict[tuple[int, int], bytes] = field(default_factory=dict)
+    levels: list[list[bytes]] = field(default_factory=list)
     roots: dict[int, bytes] = field(default_factory=dict)
     _edge: list[tuple[int, bytes]] = field(default_factory=list)
     _next_cut: int = 0
@@ -54,14 +56,31 @@ class RecomputedTree:
             if self._next_cut < len(cuts):
                 stop = min(stop, start + cuts[self._next_cut] - self.size)
             self.size = self._extend(self.size, self._edge, entry_hashes[start:stop],
-                                     self.nodes)
+                                     self.levels)
             start = stop
             if self._next_cut < len(cuts) and cuts[self._next_cut] == self.size:
                 self.roots[self.size] = merkle.root_from_edge(self.hash, self._edge)
 
     def get(self, node: NodeId) -> bytes | None:
         """The recomputed hash of ``node``; None beyond the tree."""
-        return self.nodes.get((node.level, node.index))
+        return self.at(node.level, node.index)
+
+    def at(self, level: int, index: int) -> bytes | None:
+        """The recomputed hash at ``(level, index)``; None beyond the tree."""
+        if 0 <= level < len(self.levels) and 0 <= index < len(self.levels[level]):
+            return self.levels[level][index]
+        return None
+
+    @property
+    def node_count(self) -> int:
+        """Nodes in the tree (about two a leaf)."""
+        return sum(map(len, self.levels))
+
+    @property
+    def nodes(self) -> dict[tuple[int, int], bytes]:
+        """Every node by ``(level, index)`` (built when asked: for naming what differs)."""
+        return {(level, index): value for level, values in enumerate(self.levels)
+                for index, value in enumerate(values)}
 
 
 @dataclass
@@ -77,15 +96,39 @@ class NodeFindings:
     make negative (no :class:`NodeId`)."""
 
 
+NodeRun = tuple[int, list[int], list[object]]
+"""Stored nodes of one level as the store reads them (``LogSnapshot.node_runs``): the level,
+the indexes in increasing order and the hashes, in parallel lists."""
+
+
+def runs_equal(tree: RecomputedTree, runs: Iterable[NodeRun]) -> bool:
+    """Whether the stored runs hold exactly the recomputed tree: every node once, each equal.
+
+    The usual case, decided a run at a time by comparing lists in C (a run's indexes with a
+    range, its hashes with a slice of the level); False sends verify to
+    :func:`compare_nodes`, which names what differs.
+    """
+    levels, count = tree.levels, 0
+    for level, indexes, hashes in runs:
+        if not indexes or not 0 <= level < len(levels) or len(hashes) != len(indexes):
+            return False
+        first = indexes[0]
+        if type(first) is not int or first < 0:
+            return False
+        stop = first + len(indexes)
+        if indexes != list(range(first, stop)) or hashes != levels[level][first:stop]:
+            return False
+        count += len(indexes)
+    return count == tree.node_count
+
+
 def compare_nodes(tree: RecomputedTree, stored: Mapping[tuple[int, int], bytes]
                   ) -> NodeFindings:
     """Compare every stored node, by ``(level, index)``, with the complete recomputed tree."""
     findings = NodeFindings(count=len(stored))
-    if stored == tree.nodes:  # the usual case: one comparison of two dicts, in C
-        return findings
-    get = tree.nodes.get
+    at = tree.at
     for (level, index), value in stored.items():
-        expected = get((level, index))
+        expected = at(level, index)
         if expected is None:
             findings.beyond.append((level, index))
         elif expected != value:

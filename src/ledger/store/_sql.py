@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
+from bisect import bisect_right
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -244,6 +245,7 @@ class Statements:
         "SELECT {notification_id}, originator_id, originator_version, topic, state FROM {events}"
         " WHERE {notification_id} >= {p} AND {notification_id} <= {p}")
     iter_nodes: str = "SELECT level, idx, hash FROM {log_nodes}"
+    nodes_in_order: str = "SELECT level, idx, hash FROM {log_nodes} ORDER BY level, idx"
     stream_ids: str = ("SELECT originator_id FROM {log_leaves} WHERE originator_version = 1"
                        " ORDER BY leaf_index")
     streams_with_topics_in: str = "SELECT DISTINCT originator_id FROM {events} WHERE topic"
@@ -1110,6 +1112,24 @@ class SQLSnapshot:
                                        f" ({level!r:.20}, {index!r:.20}), not two integers")
             yield (level, index), (stored if type(stored) is bytes else _blob(
                 stored, f"the stored Merkle node at level {level}, index {index}"))
+
+    def node_runs(self) -> list[tuple[int, list[int], list[object]]]:
+        """Every stored Merkle node, a run per level (``LogSnapshot.node_runs``): the rows in
+        (level, index) order, cut at each level, with no Python step per row."""
+        rows = self._rows(self._sql.nodes_in_order, ())
+        if not rows:
+            return []
+        levels, indexes, hashes = zip(*rows, strict=True)
+        distinct = set(levels)
+        if any(type(level) is not int for level in distinct):  # edited (SQLite): not ordered
+            return [(-1, [], [])]  # a run that matches nothing: iter_nodes names the row
+        runs: list[tuple[int, list[int], list[object]]] = []
+        start = 0
+        for level in sorted(distinct):
+            stop = bisect_right(levels, level, start)
+            runs.append((level, list(indexes[start:stop]), list(hashes[start:stop])))
+            start = stop
+        return runs
 
     def count_events(self) -> int:
         """Number of stored event rows."""

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from ledger.crypto.suites import GM, INTL
 from ledger.log import merkle, native
 from ledger.log.merkle import NodeId
-from ledger.log.verify_tree import RecomputedTree, compare_nodes
+from ledger.log.verify_tree import RecomputedTree, compare_nodes, runs_equal
 
 
 def _leaves(count: int) -> list[bytes]:
@@ -24,16 +24,18 @@ def test_extend_nodes_equals_append_leaves(runs: list[int]) -> None:
     for profile in (INTL, GM):
         h = profile.hash
         reference = merkle.MemoryTree(h)
-        nodes: dict[tuple[int, int], bytes] = {}
+        levels: list[list[bytes]] = []
         edge: list[tuple[int, bytes]] = []
         size = 0
         for count in runs:
             batch = _leaves(size + count)[size:]
             reference.extend(batch)
-            size = merkle.extend_nodes(h, size, edge, batch, nodes)
+            size = merkle.extend_nodes(h, size, edge, batch, levels)
             assert size == reference.size
             assert merkle.root_from_edge(h, edge) == reference.root()
-        assert nodes == {(n.level, n.index): v for n, v in reference.nodes.items()}
+        assert {(level, index): value for level, values in enumerate(levels)
+                for index, value in enumerate(values)} == {
+            (n.level, n.index): v for n, v in reference.nodes.items()}
 
 
 def test_root_of_the_empty_edge_is_the_empty_root() -> None:
@@ -87,6 +89,37 @@ def test_the_tree_grown_in_c_is_the_tree_grown_in_python(runs: list[int],
             tree.extend(leaves[start:start + count])
         start += count
     assert in_c.size == in_python.size == len(leaves)
-    assert in_c.nodes == in_python.nodes
+    assert in_c.levels == in_python.levels
     assert in_c.roots == in_python.roots
     assert set(in_c.roots) == set(cuts)
+
+
+def _runs(nodes: dict[tuple[int, int], object]) -> list[tuple[int, list[int], list[object]]]:
+    """Stored nodes as a store's node_runs gives them: a run per level, indexes increasing."""
+    by_level: dict[int, list[tuple[int, object]]] = {}
+    for (level, index), value in sorted(nodes.items()):
+        by_level.setdefault(level, []).append((index, value))
+    return [(level, [i for i, _ in run], [v for _, v in run])
+            for level, run in sorted(by_level.items())]
+
+
+def test_runs_equal_only_when_every_node_is_stored_once_and_equal() -> None:
+    leaves = _leaves(21)
+    tree = RecomputedTree(INTL.hash, [])
+    tree.extend(leaves)
+    stored: dict[tuple[int, int], object] = dict(tree.nodes)
+    assert runs_equal(tree, _runs(stored))
+    assert tree.node_count == len(stored)
+    assert not runs_equal(tree, _runs({**stored, (1, 3): b"\x00" * 32}))  # differs
+    assert not runs_equal(tree, _runs({**stored, (1, 3): "text"}))  # another type
+    assert not runs_equal(tree, _runs({**stored, (5, 0): b"\x01" * 32}))  # beyond the tree
+    assert not runs_equal(tree, _runs({**stored, (0, 21): b"\x01" * 32}))  # past a level
+    missing = dict(stored)
+    del missing[2, 1]
+    assert not runs_equal(tree, _runs(missing))
+    level, indexes, hashes = _runs(stored)[0]
+    twice = [(level, [*indexes[:5], indexes[4], *indexes[5:]],
+              [*hashes[:5], hashes[4], *hashes[5:]]), *_runs(stored)[1:]]
+    assert not runs_equal(tree, twice)  # a position stored twice
+    assert not runs_equal(tree, [])
+    assert runs_equal(RecomputedTree(INTL.hash, []), [])
