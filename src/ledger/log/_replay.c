@@ -153,18 +153,29 @@ tagged_hash(unsigned char tag, const unsigned char *data, size_t size, unsigned 
     SHA256_Final(out, &ctx);
 }
 
+/* Room for one more item in an array that doubles (`first`: its first capacity). */
+static int
+reserve(void **items, Py_ssize_t size, Py_ssize_t *cap, size_t item_size, Py_ssize_t first)
+{
+    if (size < *cap) {
+        return 0;
+    }
+    Py_ssize_t want = *cap ? *cap * 2 : first;
+    void *grown = PyMem_Realloc(*items, (size_t)want * item_size);
+    if (grown == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    *items = grown;
+    *cap = want;
+    return 0;
+}
+
 static int
 vec_push(Vec *v, int32_t item)
 {
-    if (v->size == v->cap) {
-        Py_ssize_t cap = v->cap ? v->cap * 2 : 16;
-        int32_t *items = PyMem_Realloc(v->items, (size_t)cap * sizeof *items);
-        if (items == NULL) {
-            PyErr_NoMemory();
-            return -1;
-        }
-        v->items = items;
-        v->cap = cap;
+    if (reserve((void **)&v->items, v->size, &v->cap, sizeof *v->items, 16)) {
+        return -1;
     }
     v->items[v->size++] = item;
     return 0;
@@ -194,6 +205,17 @@ find_key(Replay *r, const unsigned char *key)
     }
 }
 
+/* Put `at` in the first free slot from `hash` on (linear probing). */
+static void
+place_in(int32_t *table, Py_ssize_t mask, size_t hash, int32_t at)
+{
+    size_t i = hash & (size_t)mask;
+    while (table[i] >= 0) {
+        i = (i + 1) & (size_t)mask;
+    }
+    table[i] = at;
+}
+
 static int32_t *
 new_table(Py_ssize_t size)
 {
@@ -219,11 +241,7 @@ grow_pos(Replay *r)
     r->by_pos = table;
     r->pos_mask = size - 1;
     for (Py_ssize_t n = 0; n < r->n_nodes; n++) {
-        size_t i = mix(r->nodes[n].pos) & (size_t)r->pos_mask;
-        while (table[i] >= 0) {
-            i = (i + 1) & (size_t)r->pos_mask;
-        }
-        table[i] = (int32_t)n;
+        place_in(table, r->pos_mask, mix(r->nodes[n].pos), (int32_t)n);
     }
     return 0;
 }
@@ -236,15 +254,8 @@ add_node(Replay *r, u128 pos, uint8_t kind)
         PyErr_SetString(PyExc_OverflowError, "too many map nodes for the C replay");
         return -1;
     }
-    if (r->n_nodes == r->cap_nodes) {
-        Py_ssize_t cap = r->cap_nodes ? r->cap_nodes * 2 : 1024;
-        Node *nodes = PyMem_Realloc(r->nodes, (size_t)cap * sizeof *nodes);
-        if (nodes == NULL) {
-            PyErr_NoMemory();
-            return -1;
-        }
-        r->nodes = nodes;
-        r->cap_nodes = cap;
+    if (reserve((void **)&r->nodes, r->n_nodes, &r->cap_nodes, sizeof *r->nodes, 1024)) {
+        return -1;
     }
     if ((r->n_nodes + 1) * 2 > r->pos_mask + 1 && grow_pos(r)) {
         return -1;
@@ -256,11 +267,7 @@ add_node(Replay *r, u128 pos, uint8_t kind)
     n->kind = kind;
     n->group = -1;
     n->own_group = -1;
-    size_t i = mix(pos) & (size_t)r->pos_mask;
-    while (r->by_pos[i] >= 0) {
-        i = (i + 1) & (size_t)r->pos_mask;
-    }
-    r->by_pos[i] = at;
+    place_in(r->by_pos, r->pos_mask, mix(pos), at);
     return at;
 }
 
@@ -276,22 +283,14 @@ index_key(Replay *r, int32_t at)
         for (Py_ssize_t i = 0; i <= r->key_mask; i++) {
             int32_t old = r->by_key[i];
             if (old >= 0) {
-                size_t j = key_hash(r->nodes[old].body) & (size_t)(size - 1);
-                while (table[j] >= 0) {
-                    j = (j + 1) & (size_t)(size - 1);
-                }
-                table[j] = old;
+                place_in(table, size - 1, key_hash(r->nodes[old].body), old);
             }
         }
         PyMem_Free(r->by_key);
         r->by_key = table;
         r->key_mask = size - 1;
     }
-    size_t i = key_hash(r->nodes[at].body) & (size_t)r->key_mask;
-    while (r->by_key[i] >= 0) {
-        i = (i + 1) & (size_t)r->key_mask;
-    }
-    r->by_key[i] = at;
+    place_in(r->by_key, r->key_mask, key_hash(r->nodes[at].body), at);
     r->n_keys++;
     return 0;
 }
@@ -322,15 +321,8 @@ group_at(Replay *r, u128 top)
     if (r->nodes[t].own_group >= 0) {
         return r->nodes[t].own_group;
     }
-    if (r->n_groups == r->cap_groups) {
-        Py_ssize_t cap = r->cap_groups ? r->cap_groups * 2 : 256;
-        Group *groups = PyMem_Realloc(r->groups, (size_t)cap * sizeof *groups);
-        if (groups == NULL) {
-            PyErr_NoMemory();
-            return -1;
-        }
-        r->groups = groups;
-        r->cap_groups = cap;
+    if (reserve((void **)&r->groups, r->n_groups, &r->cap_groups, sizeof *r->groups, 256)) {
+        return -1;
     }
     int32_t g = (int32_t)r->n_groups++;
     r->groups[g].top = top;
@@ -704,7 +696,7 @@ fail:
 PyDoc_STRVAR(root_doc, "root() -> bytes\n\nThe current root (32 zero bytes for the empty map).");
 
 static PyObject *
-Replay_root(Replay *r, PyObject *unused)
+Replay_root(Replay *r, PyObject *Py_UNUSED(unused))
 {
     return root_of(r);
 }
@@ -730,7 +722,7 @@ PyDoc_STRVAR(export_doc,
 "key, value) and every internal node as (position, hash, left, right).");
 
 static PyObject *
-Replay_export(Replay *r, PyObject *unused)
+Replay_export(Replay *r, PyObject *Py_UNUSED(unused))
 {
     PyObject *leaves = PyList_New(0), *inner = PyList_New(0);
     if (leaves == NULL || inner == NULL) {
@@ -795,7 +787,7 @@ put_node(PyObject *levels, Py_ssize_t level, const unsigned char *hash)
 }
 
 static PyObject *
-merkle_extend(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+merkle_extend(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
 {
     if (nargs != 4) {
         PyErr_SetString(PyExc_TypeError, "merkle_extend takes 4 arguments");
