@@ -87,9 +87,9 @@ def replay_table(streams: int, entries: int, batch: int, repeat: int) -> None:
     for _ in range(repeat):
         c.wait_quiet()
         if NATIVE_REPLAY:
-            seconds, in_c = replayed(log, in_c=True)
+            seconds, in_c = replayed(log, native=True)
             best["c"] = min(best["c"], seconds)
-        seconds, in_python = replayed(log, in_c=False)
+        seconds, in_python = replayed(log, native=False)
         best["python"] = min(best["python"], seconds)
         if NATIVE_REPLAY and in_c != in_python:
             sys.exit("the C replay and the Python replay differ")
