@@ -1,12 +1,12 @@
 # Sourced by the scripts: creates ./.venv on first use and installs the project into it.
-# Re-installs when pyproject.toml, setup.py or the C source they build changes (their hash is
+# Re-installs when pyproject.toml, setup.py or the C sources they build change (their hash is
 # kept in the venv).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 VENV="$ROOT/.venv"
 PY=${PYTHON:-python3}
 stamp="$VENV/.pyproject.sha256"
-want=$(cat "$ROOT/pyproject.toml" "$ROOT/setup.py" "$ROOT"/src/ledger/log/_replay.c | sha256sum | cut -d' ' -f1)
+want=$(cat "$ROOT/pyproject.toml" "$ROOT/setup.py" "$ROOT"/src/ledger/log/_*.c | sha256sum | cut -d' ' -f1)
 if [ ! -x "$VENV/bin/python" ]; then
     echo "setting up $VENV (first run only)…" >&2
     "$PY" -m venv "$VENV"

@@ -1,17 +1,22 @@
-"""What ``ledger verify`` recomputes, in C where it was built (``_replay.c``, by ``setup.py``).
+"""``ledger verify``'s work in C where it was built (``_replay.c``, ``_canonical.c``, by
+``setup.py``).
 
-Two loops that run once a node are compiled for the SHA-256 profile: the stream heads map's
-replay (:class:`~ledger.log.verify_heads.ReplayedMap`) and the log's Merkle tree
-(:func:`~ledger.log.merkle.extend_nodes`). They are optional: without a compiler or OpenSSL's
-headers at install, or with ``LEDGER_NATIVE_REPLAY=0`` (to compare the two, or to rule the C
-out), the Python loops run, and the tests hold both to the same results.
+Under the SHA-256 profile, the two loops that run once a node: the stream heads map's replay
+(:class:`~ledger.log.verify_heads.ReplayedMap`) and the log's Merkle tree
+(:func:`~ledger.log.merkle.extend_nodes`); under any profile, a worker's first look at an
+entry's bytes (:data:`SCAN_ENTRY`: canonical beyond doubt, or left to the exact path). They
+are optional: without a compiler or OpenSSL's headers at install, or with
+``LEDGER_NATIVE_REPLAY=0`` (to compare, or to rule the C out), Python does the same work, and
+the tests hold both to the same results.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
+
+from ledger.log.entries import ENTRY_KEYS, FILING_KEYS
 
 if TYPE_CHECKING:
     from ledger.log._replay import Replay
@@ -36,3 +41,20 @@ ENABLED: Final = BUILT and os.environ.get("LEDGER_NATIVE_REPLAY") != "0"
 """Whether ``ledger verify`` runs them (SHA-256 profile only)."""
 REPLAY: Final = _BUILT[0] if _BUILT is not None and ENABLED else None
 MERKLE_EXTEND: Final = _BUILT[1] if _BUILT is not None and ENABLED else None
+
+
+def _scanner() -> Callable[[bytes], dict[str, Any] | None] | None:
+    """The compiled entry scan, if it was built and is enabled."""
+    if os.environ.get("LEDGER_NATIVE_REPLAY") == "0":
+        return None
+    try:
+        from ledger.log._canonical import known_keys, scan_entry  # noqa: PLC0415 (optional)
+    except ImportError:
+        return None
+    known_keys(sorted(ENTRY_KEYS | FILING_KEYS))
+    return scan_entry
+
+
+SCAN_ENTRY: Final = _scanner()
+"""``scan_entry(data)``: the entry's envelope and filing (the payload standing empty) if the
+bytes are beyond doubt canonical JCS, else None (``_canonical.c``)."""

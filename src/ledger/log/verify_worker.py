@@ -32,6 +32,7 @@ import orjson
 
 from ledger.crypto.suites import profile_named
 from ledger.errors import BadSignatureError, MalformedEntryError, NotCanonicalError
+from ledger.log import native
 from ledger.log.canonical import canonical_bytes
 from ledger.log.entries import (
     DATE_PATTERN,
@@ -350,16 +351,19 @@ def _check_row(row: Row, ctx: PageContext, keys: KeyTable) -> tuple[Result, _Tas
     _, stream, seq, leaf_hash, _, _, data = row
     digest = _digest(ctx.profile)(data)
     problems: list[Problem] = [] if digest == leaf_hash else [_HASH_PROBLEM]
-    try:
+    fields = _scanned_fields(data)
+    canonical = fields is not None
+    if fields is None:
         try:
-            obj, canonical = load_canonical(data)
-        except ValueError as exc:  # not JSON: Entry.parse's error and message
-            raise MalformedEntryError(str(exc), stream=stream, seq=seq) from exc
-        fields = entry_fields(obj, stream=stream, seq=seq)
-    except MalformedEntryError as exc:
-        problems.append(("entry", exc.what))
-        return (digest.hex(), None, None, None, None, None, UNCHECKED, tuple(problems),
-                None), None
+            try:
+                obj, canonical = load_canonical(data)
+            except ValueError as exc:  # not JSON: Entry.parse's error and message
+                raise MalformedEntryError(str(exc), stream=stream, seq=seq) from exc
+            fields = entry_fields(obj, stream=stream, seq=seq)
+        except MalformedEntryError as exc:
+            problems.append(("entry", exc.what))
+            return (digest.hex(), None, None, None, None, None, UNCHECKED, tuple(problems),
+                    None), None
     if not canonical:
         problems.append(_CANONICAL_PROBLEM)
     problems += _position_problems(fields, row, ctx)
@@ -371,6 +375,27 @@ def _check_row(row: Row, ctx: PageContext, keys: KeyTable) -> tuple[Result, _Tas
     return (digest.hex(), fields.seq, fields.prev, intern(fields.recorded_at),
             intern(fields.key), None if registry else intern(fields.actor), verdict,
             tuple(problems) or _NO_PROBLEMS, deferred), task
+
+
+def _scanned_fields(data: bytes) -> EntryFields | None:
+    """The fields of an entry whose bytes the compiled scan finds canonical beyond doubt and
+    that is plainly valid (``native.SCAN_ENTRY``: its payload is checked, not built); None
+    for anything else, which the exact path decides and names.
+
+    The filing's signed bytes are then always sliced from the entry's (``signed_bytes``), so
+    the payload that stands empty here is never encoded; an entry they cannot be sliced from
+    is left to the exact path as well.
+    """
+    scan = native.SCAN_ENTRY
+    if scan is None:
+        return None
+    obj = scan(data)
+    if obj is None or not _plainly_valid(obj) or data.rfind(b',"prev":"') <= _FILING_PREFIX:
+        return None
+    filing = obj["filing"]
+    return EntryFields(obj["seq"], obj["prev"], obj["recorded_at"], obj["signature"],
+                       filing["stream"], filing["type"], filing["ledger"], filing["key"],
+                       filing["actor"], filing)
 
 
 @cache
