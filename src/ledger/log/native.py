@@ -25,8 +25,11 @@ MerkleExtend = Callable[[int, list[tuple[int, bytes]], Sequence[bytes], list[lis
                         int]
 
 
+EntryScan = Callable[[bytes], dict[str, Any] | None]
+
+
 def _compiled() -> tuple[type[Replay], MerkleExtend] | None:
-    """The compiled module's two parts, if it was built."""
+    """``_replay``'s two parts, if it was built."""
     try:
         from ledger.log._replay import Replay, merkle_extend  # noqa: PLC0415 (optional)
     except ImportError:  # not built: the Python loops alone
@@ -34,27 +37,24 @@ def _compiled() -> tuple[type[Replay], MerkleExtend] | None:
     return Replay, merkle_extend
 
 
-_BUILT: Final = _compiled()
-BUILT: Final = _BUILT is not None
-"""Whether the C loops were built with this install."""
-ENABLED: Final = BUILT and os.environ.get("LEDGER_NATIVE_REPLAY") != "0"
-"""Whether ``ledger verify`` runs them (SHA-256 profile only)."""
-REPLAY: Final = _BUILT[0] if _BUILT is not None and ENABLED else None
-MERKLE_EXTEND: Final = _BUILT[1] if _BUILT is not None and ENABLED else None
-
-
-def _scanner() -> Callable[[bytes], dict[str, Any] | None] | None:
-    """The compiled entry scan, if it was built and is enabled."""
-    if os.environ.get("LEDGER_NATIVE_REPLAY") == "0":
-        return None
+def _scanner() -> EntryScan | None:
+    """``_canonical``'s entry scan, if it was built (set up with the entry's keys)."""
     try:
         from ledger.log._canonical import known_keys, scan_entry  # noqa: PLC0415 (optional)
-    except ImportError:
+    except ImportError:  # not built: the exact path for every entry
         return None
     known_keys(sorted(ENTRY_KEYS | FILING_KEYS))
     return scan_entry
 
 
-SCAN_ENTRY: Final = _scanner()
+_BUILT: Final = _compiled()
+_SCAN: Final = _scanner()
+BUILT: Final = _BUILT is not None and _SCAN is not None
+"""Whether the C parts were built with this install."""
+ENABLED: Final = os.environ.get("LEDGER_NATIVE_REPLAY") != "0"
+"""Whether ``ledger verify`` runs them where they were built (the map and tree: SHA-256)."""
+REPLAY: Final = _BUILT[0] if _BUILT is not None and ENABLED else None
+MERKLE_EXTEND: Final = _BUILT[1] if _BUILT is not None and ENABLED else None
+SCAN_ENTRY: Final = _SCAN if ENABLED else None
 """``scan_entry(data)``: the entry's envelope and filing (the payload standing empty) if the
 bytes are beyond doubt canonical JCS, else None (``_canonical.c``)."""
