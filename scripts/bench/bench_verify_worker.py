@@ -6,10 +6,12 @@ Rows are read as verify reads them (``LogSnapshot.iter_log``) from a PostgreSQL 
 here. Timed in this process (CPU time, fastest of ``--repeat``, garbage collector off as in
 verify):
 
-1. **parse and canonical check**: ``verify_worker.load_canonical`` (msgspec decode, orjson
-   re-encode) against ``_load_exactly`` (the ``json`` scanner and encoder, the exact path);
+1. **parse and canonical check**: the compiled scan (``native.SCAN_ENTRY``, ``_canonical.c``:
+   the envelope and filing, the payload checked but not built) and
+   ``verify_worker.load_canonical`` (msgspec decode, orjson re-encode) against
+   ``_load_exactly`` (the ``json`` scanner and encoder, the exact path);
 2. **a worker's page without the signature**: ``check_page`` with the signature check replaced
-   by a constant, and the same with the exact parse swapped in.
+   by a constant, as it runs (the scan first), without the scan, and with the exact parse.
 
     .venv/bin/python scripts/bench/bench_verify_worker.py [--reuse URL] [--n 5000]
 """
@@ -28,6 +30,7 @@ import _common as c
 from bench_verify import build_ours
 
 from ledger.evidence import verify as verify_pass
+from ledger.log import native
 from ledger.log import verify_worker as worker
 from ledger.log.verify_tree import RecomputedTree
 
@@ -69,26 +72,37 @@ def main() -> None:
         rows, context, keys = rows_of(ledger, 20_000)
         gc.disable()
         datas = [row[6] for row in rows]
+        scan = native.SCAN_ENTRY
+        scanned = (cpu_per_row(lambda: [scan(d) for d in datas], len(rows), args.repeat)
+                   if scan is not None else float("nan"))
         fast = cpu_per_row(lambda: [worker.load_canonical(d) for d in datas], len(rows), args.repeat)
         exact = cpu_per_row(lambda: [worker._load_exactly(d) for d in datas], len(rows), args.repeat)
         real_verifies, real_load = worker.verifies, worker.load_canonical
         worker.verifies = lambda *_: True  # type: ignore[assignment]
+
+        def page() -> object:
+            return worker.check_page(context, "t", keys, rows)
+
         try:
-            page_fast = cpu_per_row(lambda: worker.check_page(context, "t", keys, rows), len(rows),
-                                    args.repeat)
+            page_scanned = (cpu_per_row(page, len(rows), args.repeat) if scan is not None
+                            else float("nan"))
+            native.SCAN_ENTRY = None  # type: ignore[misc]  # the worker reads it at each row
+            page_fast = cpu_per_row(page, len(rows), args.repeat)
             worker.load_canonical = worker._load_exactly  # type: ignore[assignment]
-            page_exact = cpu_per_row(lambda: worker.check_page(context, "t", keys, rows), len(rows),
-                                     args.repeat)
+            page_exact = cpu_per_row(page, len(rows), args.repeat)
         finally:
             worker.verifies, worker.load_canonical = real_verifies, real_load
+            native.SCAN_ENTRY = scan  # type: ignore[misc]
         gc.enable()
         size = sum(len(d) for d in datas) / len(datas)
         c.table(f"A verify worker's non-signature CPU, µs an entry ({len(rows):,} entries of"
                 f" {size:,.0f} bytes on average; fastest of {args.repeat})",
-                ["step", "C parse (msgspec + orjson)", "exact path (json)", "C / exact"],
-                [["parse and canonical check", f"{fast:.2f}", f"{exact:.2f}",
-                  f"{fast / exact:.2f}x"],
-                 ["check_page without the signature", f"{page_fast:.2f}", f"{page_exact:.2f}",
+                ["step", "C scan (_canonical.c)", "C parse (msgspec + orjson)",
+                 "exact path (json)", "scan / exact", "C parse / exact"],
+                [["parse and canonical check", f"{scanned:.2f}", f"{fast:.2f}", f"{exact:.2f}",
+                  f"{scanned / exact:.2f}x", f"{fast / exact:.2f}x"],
+                 ["check_page without the signature", f"{page_scanned:.2f}", f"{page_fast:.2f}",
+                  f"{page_exact:.2f}", f"{page_scanned / page_exact:.2f}x",
                   f"{page_fast / page_exact:.2f}x"]])
     finally:
         backend.close()
