@@ -132,9 +132,9 @@ class ReplayedMap:
     version that rewrites it.
 
     Under SHA-256, where it was built, the same map is kept and moved forward in C
-    (``_replay.c``: the nodes in flat arrays), about half the CPU of these loops in a verify
-    run; the Python state above is then empty. A leaf deeper than C's 120 levels (two keys
-    sharing 120 leading bits) hands the map over to the Python loops for the rest of the run.
+    (``_replay.c``: the nodes in flat arrays), a third of these loops' CPU in a verify run;
+    the Python state above is then empty. A leaf deeper than C's 120 levels (two keys sharing
+    120 leading bits) hands the map over to the Python loops for the rest of the run.
     """
 
     def __init__(self, profile: Profile, *, in_c: bool = True) -> None:

@@ -36,7 +36,7 @@ class RecomputedTree:
     _next_cut: int = 0
     in_c: bool = True
     """Grow the tree in C where it was built (SHA-256; :mod:`ledger.log.native`): the same
-    nodes, a fifth of the CPU in a verify run."""
+    nodes, a third of the CPU in a verify run."""
     _extend: MerkleExtend = field(init=False)
 
     def __post_init__(self) -> None:
