@@ -299,6 +299,38 @@ key_object(const unsigned char *name, Py_ssize_t size)
     return PyUnicode_FromKindAndData(PyUnicode_1BYTE_KIND, name, size);
 }
 
+/* After a container's member: 1 at its close, 0 at a comma (either read), or NOT_SURE. */
+static int
+next_member(Scan *s, unsigned char close)
+{
+    if (s->p >= s->end) {
+        return NOT_SURE;
+    }
+    if (*s->p == close) {
+        s->p++;
+        return 1;
+    }
+    if (*s->p != ',') {
+        return NOT_SURE;
+    }
+    s->p++;
+    return 0;
+}
+
+/* A container's end: handed out if it was built and read whole, dropped otherwise. */
+static int
+finish(int rc, PyObject *container, int build, PyObject **out)
+{
+    if (rc != 0) {
+        Py_XDECREF(container);
+        return rc;
+    }
+    if (build) {
+        *out = container;
+    }
+    return 0;
+}
+
 static int
 object(Scan *s, int level, int build, PyObject **out)
 {
@@ -340,29 +372,13 @@ object(Scan *s, int level, int build, PyObject **out)
                 goto done;
             }
         }
-        if (s->p >= s->end) {
-            rc = NOT_SURE;
-            goto done;
-        }
-        if (*s->p == '}') {
-            s->p++;
+        if ((rc = next_member(s, '}')) != 0) {
+            rc = rc == 1 ? 0 : rc;
             break;
         }
-        if (*s->p != ',') {
-            rc = NOT_SURE;
-            goto done;
-        }
-        s->p++;
     }
 done:
-    if (rc != 0) {
-        Py_XDECREF(dict);
-        return rc;
-    }
-    if (build) {
-        *out = dict;
-    }
-    return 0;
+    return finish(rc, dict, build, out);
 }
 
 static int
@@ -392,29 +408,13 @@ array(Scan *s, int level, int build, PyObject **out)
                 goto done;
             }
         }
-        if (s->p >= s->end) {
-            rc = NOT_SURE;
-            goto done;
-        }
-        if (*s->p == ']') {
-            s->p++;
+        if ((rc = next_member(s, ']')) != 0) {
+            rc = rc == 1 ? 0 : rc;
             break;
         }
-        if (*s->p != ',') {
-            rc = NOT_SURE;
-            goto done;
-        }
-        s->p++;
     }
 done:
-    if (rc != 0) {
-        Py_XDECREF(list);
-        return rc;
-    }
-    if (build) {
-        *out = list;
-    }
-    return 0;
+    return finish(rc, list, build, out);
 }
 
 /* A value at s->p. `level`: how many levels of containers below this one are built (a
