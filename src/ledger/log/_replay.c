@@ -80,6 +80,7 @@ typedef struct {
     Py_ssize_t n_groups, cap_groups;
     Vec queue[MAX_DEPTH + 1];
     Vec tops;
+    Vec changed; /* the groups the last version changed */
     uint32_t epoch;
 } Replay;
 
@@ -587,19 +588,14 @@ root_of(Replay *r)
                                      HASH_SIZE);
 }
 
-PyDoc_STRVAR(apply_doc,
-"apply(changes) -> (root, rows) | None\n\n"
-"ReplayedMap.apply: set each (key, value) (a list of distinct 32-byte keys and 48-byte\n"
-"values); return the new root and the stored bytes of every node group that changed, by\n"
-"(depth, prefix). None, with nothing changed, if a new key would place a leaf deeper than\n"
-"this replay's positions reach (see export).");
-
-static PyObject *
-Replay_apply(Replay *r, PyObject *changes)
+/* Move the map forward by one version: 1 done (the groups it changed in r->changed), 0 not
+ * done and nothing changed (a leaf would be deeper than MAX_DEPTH), -1 a Python error. */
+static int
+advance(Replay *r, PyObject *changes)
 {
     if (!PyList_Check(changes)) {
         PyErr_SetString(PyExc_TypeError, "changes must be a list");
-        return NULL;
+        return -1;
     }
     for (Py_ssize_t n = 0; n < PyList_GET_SIZE(changes); n++) {
         PyObject *change = PyList_GET_ITEM(changes, n);
@@ -610,15 +606,15 @@ Replay_apply(Replay *r, PyObject *changes)
             || PyBytes_GET_SIZE(PyTuple_GET_ITEM(change, 1)) != VALUE_SIZE) {
             PyErr_SetString(PyExc_ValueError,
                             "a change is a (32-byte key, 48-byte value) tuple");
-            return NULL;
+            return -1;
         }
     }
     int ok;
     if (fits(r, changes, &ok)) {
-        return NULL;
+        return -1;
     }
     if (!ok) {
-        Py_RETURN_NONE;
+        return 0;
     }
     if (++r->epoch == 0) { /* wrapped: no node may look queued already */
         for (Py_ssize_t n = 0; n < r->n_nodes; n++) {
@@ -626,11 +622,13 @@ Replay_apply(Replay *r, PyObject *changes)
         }
         r->epoch = 1;
     }
+    r->changed.size = 0;
     Py_ssize_t count = PyList_GET_SIZE(changes);
     int queued = 0;
     for (Py_ssize_t n = 0; n < count; n++) {
         PyObject *change = PyList_GET_ITEM(changes, n);
-        const unsigned char *key = (const unsigned char *)PyBytes_AS_STRING(PyTuple_GET_ITEM(change, 0));
+        const unsigned char *key =
+            (const unsigned char *)PyBytes_AS_STRING(PyTuple_GET_ITEM(change, 0));
         const unsigned char *value =
             (const unsigned char *)PyBytes_AS_STRING(PyTuple_GET_ITEM(change, 1));
         int32_t at = find_key(r, key);
@@ -653,44 +651,153 @@ Replay_apply(Replay *r, PyObject *changes)
     for (int d = 0; d <= MAX_DEPTH && !queued; d++) {
         queued = r->queue[d].size > 0; /* a move's parent, queued by insert */
     }
-    PyObject *rows = PyDict_New();
-    if (rows == NULL) {
-        goto fail;
-    }
     if (queued) {
         if (hash_queued(r)) {
-            Py_DECREF(rows);
             goto fail;
         }
         for (Py_ssize_t k = 0; k < r->tops.size; k++) {
             Node *top = &r->nodes[r->tops.items[k]];
-            if (top->own_group >= 0 && add_row(r, rows, top->own_group)) {
-                Py_DECREF(rows);
+            if (top->own_group >= 0 && vec_push(&r->changed, top->own_group)) {
                 goto fail;
             }
         }
     } else if (count) { /* one stream, its leaf the root */
         int32_t g = group_at(r, 1);
-        if (g < 0 || add_row(r, rows, g)) {
-            Py_DECREF(rows);
+        if (g < 0 || vec_push(&r->changed, g)) {
             goto fail;
         }
     }
-    PyObject *root = root_of(r);
-    if (root == NULL) {
-        Py_DECREF(rows);
-        goto fail;
-    }
-    PyObject *result = PyTuple_Pack(2, root, rows);
-    Py_DECREF(root);
-    Py_DECREF(rows);
-    return result;
+    return 1;
 fail:
     /* The state is part-way through a version: unusable (ledger verify reports the error). */
     for (int d = 0; d <= MAX_DEPTH; d++) {
         r->queue[d].size = 0;
     }
-    return NULL;
+    return -1;
+}
+
+PyDoc_STRVAR(apply_doc,
+"apply(changes) -> (root, rows) | None\n\n"
+"ReplayedMap.apply: set each (key, value) (a list of distinct 32-byte keys and 48-byte\n"
+"values); return the new root and the stored bytes of every node group that changed, by\n"
+"(depth, prefix). None, with nothing changed, if a new key would place a leaf deeper than\n"
+"this replay's positions reach (see export).");
+
+static PyObject *
+Replay_apply(Replay *r, PyObject *changes)
+{
+    int done = advance(r, changes);
+    if (done <= 0) {
+        return done < 0 ? NULL : Py_NewRef(Py_None);
+    }
+    PyObject *rows = PyDict_New();
+    if (rows == NULL) {
+        return NULL;
+    }
+    for (Py_ssize_t k = 0; k < r->changed.size; k++) {
+        if (add_row(r, rows, r->changed.items[k])) {
+            Py_DECREF(rows);
+            return NULL;
+        }
+    }
+    PyObject *root = root_of(r);
+    PyObject *result = root == NULL ? NULL : PyTuple_Pack(2, root, rows);
+    Py_XDECREF(root);
+    Py_DECREF(rows);
+    return result;
+}
+
+static int
+by_position(const void *a, const void *b)
+{
+    const Group *x = *(const Group *const *)a, *y = *(const Group *const *)b;
+    if (x->depth != y->depth) {
+        return x->depth < y->depth ? -1 : 1;
+    }
+    return x->top < y->top ? -1 : x->top > y->top;
+}
+
+static unsigned char *
+put_u32(unsigned char *out, uint32_t v)
+{
+    out[0] = (unsigned char)(v >> 24);
+    out[1] = (unsigned char)(v >> 16);
+    out[2] = (unsigned char)(v >> 8);
+    out[3] = (unsigned char)v;
+    return out + 4;
+}
+
+PyDoc_STRVAR(apply_packed_doc,
+"apply_packed(changes) -> (root, packed, groups) | None\n\n"
+"apply, with the changed node groups as one bytes value instead of a dict: for each group\n"
+"by (depth, prefix), depth (2 bytes) ‖ the prefix's length (4) ‖ prefix ‖ the row's length\n"
+"(4) ‖ row, big-endian (verify_heads.pack_groups); and how many groups there are.");
+
+static PyObject *
+Replay_apply_packed(Replay *r, PyObject *changes)
+{
+    int done = advance(r, changes);
+    if (done <= 0) {
+        return done < 0 ? NULL : Py_NewRef(Py_None);
+    }
+    Py_ssize_t n = r->changed.size, size = 0;
+    Group **order = PyMem_Malloc((size_t)(n ? n : 1) * sizeof *order);
+    if (order == NULL) {
+        return PyErr_NoMemory();
+    }
+    for (Py_ssize_t k = 0; k < n; k++) {
+        Group *group = order[k] = &r->groups[r->changed.items[k]];
+        size += 2 + 4 + (group->depth + 7) / 8 + 4;
+        for (int s = 0; s < GROUP_SLOTS; s++) {
+            int32_t at = group->slots[s];
+            if (at >= 0) {
+                size += 2 + (r->nodes[at].kind == LEAF ? LEAF_BODY : INNER_BODY);
+            }
+        }
+    }
+    qsort(order, (size_t)n, sizeof *order, by_position);
+    PyObject *packed = PyBytes_FromStringAndSize(NULL, size);
+    if (packed == NULL) {
+        PyMem_Free(order);
+        return NULL;
+    }
+    unsigned char *out = (unsigned char *)PyBytes_AS_STRING(packed);
+    for (Py_ssize_t k = 0; k < n; k++) {
+        Group *group = order[k];
+        int depth = group->depth, prefix_size = (depth + 7) / 8;
+        u128 prefix = (group->top ^ ((u128)1 << depth)) << (prefix_size * 8 - depth);
+        *out++ = (unsigned char)(depth >> 8);
+        *out++ = (unsigned char)depth;
+        out = put_u32(out, (uint32_t)prefix_size);
+        for (int i = prefix_size - 1; i >= 0; i--) {
+            out[i] = (unsigned char)prefix;
+            prefix >>= 8;
+        }
+        out += prefix_size;
+        unsigned char *length = out;
+        out += 4;
+        for (int s = 0; s < GROUP_SLOTS; s++) {
+            int32_t at = group->slots[s];
+            if (at < 0) {
+                continue;
+            }
+            Node *node = &r->nodes[at];
+            int leaf = node->kind == LEAF;
+            *out++ = (unsigned char)s;
+            *out++ = leaf ? 0x00 : 0x01;
+            memcpy(out, node->body, leaf ? LEAF_BODY : INNER_BODY);
+            out += leaf ? LEAF_BODY : INNER_BODY;
+        }
+        put_u32(length, (uint32_t)(out - length - 4));
+    }
+    PyMem_Free(order);
+    PyObject *root = root_of(r);
+    PyObject *groups = root == NULL ? NULL : PyLong_FromSsize_t(n);
+    PyObject *result = groups == NULL ? NULL : PyTuple_Pack(3, root, packed, groups);
+    Py_XDECREF(root);
+    Py_XDECREF(groups);
+    Py_DECREF(packed);
+    return result;
 }
 
 PyDoc_STRVAR(root_doc, "root() -> bytes\n\nThe current root (32 zero bytes for the empty map).");
@@ -896,11 +1003,13 @@ Replay_dealloc(Replay *r)
         PyMem_Free(r->queue[d].items);
     }
     PyMem_Free(r->tops.items);
+    PyMem_Free(r->changed.items);
     Py_TYPE(r)->tp_free((PyObject *)r);
 }
 
 static PyMethodDef Replay_methods[] = {
     {"apply", (PyCFunction)Replay_apply, METH_O, apply_doc},
+    {"apply_packed", (PyCFunction)Replay_apply_packed, METH_O, apply_packed_doc},
     {"root", (PyCFunction)Replay_root, METH_NOARGS, root_doc},
     {"export", (PyCFunction)Replay_export, METH_NOARGS, export_doc},
     {NULL, NULL, 0, NULL},

@@ -107,6 +107,13 @@ class LogSnapshot(Protocol):
         the first layout (one node per row), which ``ledger init`` converts."""
         ...
 
+    def iter_head_packed(self, after: int, upto: int) -> Iterator[tuple[int, object, int]]:
+        """The heads map's stored rows with ``after < version ≤ upto``, a version at a time:
+        (version, its rows packed as ``verify_heads.pack_groups`` packs a version's groups,
+        its number of rows), ordered by version; a value of another type where a stored one
+        is (it then differs, and verify reads :meth:`iter_head_groups`, which names it)."""
+        ...
+
     def iter_head_groups(self, after: int, upto: int,
                          ) -> Iterator[tuple[int, dict[GroupKey, bytes], int]]:
         """The heads map's stored rows with ``after < version ≤ upto``, a version at a time:

@@ -173,6 +173,18 @@ class ReplayedMap:
             return self.root(), (self._rows([1]) if changes else {})
         return self._hash_levels(levels)
 
+    def apply_packed(self, changes: Sequence[tuple[bytes, bytes]]) -> tuple[bytes, bytes, int]:
+        """:meth:`apply`, with the changed groups packed as :func:`pack_groups` packs them
+        (in C with no dict between; in Python from :meth:`apply`'s), and their number."""
+        if self._native is not None:
+            done = self._native.apply_packed(changes if type(changes) is list
+                                             else list(changes))
+            if done is not None:
+                return done
+            self._take_over(self._native)
+        root, rows = self.apply(changes)
+        return root, pack_groups(rows), len(rows)
+
     def _take_over(self, compiled: Replay) -> None:
         """Go on in Python from the C replay's map as it stands (nothing of it is kept here
         while C runs): every node placed and its slot filled as the Python loops would have."""
@@ -333,14 +345,56 @@ def _slot_of(i: int, *, leaf: bool) -> tuple[int, int]:
     return i >> level, (1 << level) - 1 + (i & ((1 << level) - 1))
 
 
+_PACKED_HEAD: Final = struct.Struct(">hI")
+_PACKED_LENGTH: Final = struct.Struct(">I")
+
+
+def pack_groups(groups: Mapping[GroupKey, bytes]) -> bytes:
+    """Node groups as one value, for comparing a version's rows whole: for each group by
+    ``(depth, prefix)``, depth (2 bytes) ‖ the prefix's length (4) ‖ prefix ‖ the row's
+    length (4) ‖ row, big-endian. Nothing of it is stored: the database's statement for
+    ``LogSnapshot.iter_head_packed`` writes the same bytes from its rows."""
+    return b"".join(_PACKED_HEAD.pack(depth, len(prefix)) + prefix
+                    + _PACKED_LENGTH.pack(len(row)) + row
+                    for (depth, prefix), row in sorted(groups.items()))
+
+
+def unpack_groups(packed: bytes) -> dict[GroupKey, bytes]:
+    """The groups :func:`pack_groups` packed (raises ValueError on bytes it did not make)."""
+    groups: dict[GroupKey, bytes] = {}
+    at = 0
+    try:
+        while at < len(packed):
+            depth, size = _PACKED_HEAD.unpack_from(packed, at)
+            at += _PACKED_HEAD.size
+            prefix = packed[at:at + size]
+            at += size
+            (length,) = _PACKED_LENGTH.unpack_from(packed, at)
+            at += _PACKED_LENGTH.size
+            groups[depth, prefix] = packed[at:at + length]
+            at += length
+    except struct.error as exc:
+        raise ValueError(f"packed node groups cut short at byte {at}") from exc
+    if at != len(packed):
+        raise ValueError("packed node groups cut short")
+    return groups
+
+
 @dataclass(frozen=True)
 class HeadsVersion:
     """One version of the recomputed map: its root and the node groups it rewrote (the rows
-    the writer stores), by their stored position."""
+    the writer stores), packed whole (:func:`pack_groups`), and how many there are."""
 
     version: int
     root: bytes
-    groups: Mapping[GroupKey, bytes]
+    packed: bytes
+    count: int
+
+    @property
+    def groups(self) -> dict[GroupKey, bytes]:
+        """The node groups by their stored position (unpacked when asked: to name what
+        differs)."""
+        return unpack_groups(self.packed)
 
 
 @dataclass(frozen=True)
@@ -449,8 +503,7 @@ class RecomputedHeads:
             changes.append((key, value))
             heads[n] = (stream, key, seq, index)
         self._pending.clear()
-        root, groups = self._map.apply(changes)
-        self.done.append(HeadsVersion(version, root, groups))
+        self.done.append(HeadsVersion(version, *self._map.apply_packed(changes)))
 
     # --- comparing with what is stored -------------------------------------------------------
 

@@ -14,6 +14,7 @@ more CPU than a proof's query.
 from __future__ import annotations
 
 import dataclasses
+import struct
 import threading
 import time
 from bisect import bisect_right
@@ -65,6 +66,7 @@ from ledger.log.heads import (
 )
 from ledger.log.sealing import Sealer
 from ledger.log.store import CustodyRecord, StoredCheckpoint
+from ledger.log.verify_heads import pack_groups
 from ledger.log.writer import BatchOutcome, CheckpointSigner, LeafRow, LogRow
 
 Row = Any
@@ -338,6 +340,12 @@ class Statements:
     # The rows of each version as one row of parallel arrays (depths, prefixes, groups), for
     # a backend that has arrays (PostgreSQL sets it); empty: read head_nodes_between and group.
     head_groups_between: str = ""
+    # A version's rows as one value, as verify_heads.pack_groups packs them, with their number,
+    # where the backend can write it (PostgreSQL sets it); empty: packed from the rows here.
+    head_packed_between: str = ""
+    # The columns' types as the database has them: the packed statement is written for the
+    # schema's, and an operator may have altered one (it is then read row by row, and named).
+    head_column_types: str = ""
     insert_head_node: str = ("INSERT INTO {head_nodes} (depth, prefix, version, node)"
                              " VALUES ({p}, {p}, {p}, {p})")
     delete_head_nodes: str = "DELETE FROM {head_nodes}"
@@ -1002,6 +1010,10 @@ class NamedStoredRows:
 _EDITED_ROW = "a row of the events table holds what its column cannot ({}): it was edited"
 
 
+_HEAD_COLUMN_TYPES: Final = ("smallint", "bytea", "bytea")
+"""``head_nodes``' depth, prefix and node as the schema makes them (``pg_typeof``)."""
+
+
 class SQLSnapshot:
     """A :class:`~ledger.log.store.LogSnapshot` over a recorder's rendered statements, each
     run by ``rows`` in the backend's one snapshot transaction (``ledger verify``).
@@ -1015,6 +1027,7 @@ class SQLSnapshot:
         self._store = store
         self._sql = store.sql
         self._rows = rows
+        self._packable: bool | None = None  # whether head_packed_between can read head_nodes
 
     def tree_size(self) -> int:
         """Number of leaves in the snapshot."""
@@ -1166,6 +1179,25 @@ class SQLSnapshot:
         """How the snapshot's ``head_nodes`` stores the map (None: one node per row)."""
         rows = self._rows(self._sql.get_meta, (HEADS_MAP_LAYOUT,))
         return str(rows[0][0]) if rows else None
+
+    def iter_head_packed(self, after: int, upto: int) -> Iterator[tuple[int, object, int]]:
+        """Stored node versions with ``after < version ≤ upto``, each as one value packed as
+        ``verify_heads.pack_groups`` packs a version's groups, with its number of rows, by
+        version (``LogSnapshot.iter_head_packed``)."""
+        if self._packable is None:
+            types = (self._rows(self._sql.head_column_types, ())
+                     if self._sql.head_packed_between else [])
+            self._packable = bool(types) and tuple(types[0]) == _HEAD_COLUMN_TYPES
+        if not self._packable:
+            for version, groups, count in self.iter_head_groups(after, upto):
+                try:
+                    packed: object = pack_groups(groups)
+                except struct.error:  # an edited depth beyond any map's: it differs
+                    packed = None
+                yield version, packed, count
+            return
+        for version, count, packed in self._rows(self._sql.head_packed_between, (after, upto)):
+            yield version, packed, count
 
     def iter_head_groups(self, after: int, upto: int,
                          ) -> Iterator[tuple[int, dict[GroupKey, bytes], int]]:

@@ -334,7 +334,19 @@ class PostgresLedgerRecorder(NamedStoredRows, SQLLogStore[PostgresDatastore],
             head_groups_between=dialect.render(
                 "SELECT version, array_agg(depth), array_agg(prefix), array_agg(node)"
                 " FROM {head_nodes} WHERE version > {p} AND version <= {p}"
-                " GROUP BY version ORDER BY version"))
+                " GROUP BY version ORDER BY version"),
+            # The same rows as one value a version (verify_heads.pack_groups' bytes), which
+            # verify compares whole with the version it recomputed: one bytes object a
+            # version for the client, not three arrays of a hundred.
+            head_packed_between=dialect.render(
+                "SELECT version, count(*), string_agg(int2send(depth)"
+                " || int4send(length(prefix)) || prefix || int4send(length(node)) || node,"
+                " ''::bytea ORDER BY depth, prefix)"
+                " FROM {head_nodes} WHERE version > {p} AND version <= {p}"
+                " GROUP BY version ORDER BY version"),
+            head_column_types=dialect.render(
+                "SELECT pg_typeof(depth)::text, pg_typeof(prefix)::text, pg_typeof(node)::text"
+                " FROM {head_nodes} LIMIT 1"))
         self.sql_create_statements.extend(Composed([SQL(text)])
                                           for text in create_statements(dialect))
         names = {"schema": Identifier(self.datastore.schema),

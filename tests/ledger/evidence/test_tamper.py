@@ -35,11 +35,12 @@ from ledger.errors import (
     MalformedEntryError,
     ProofError,
 )
-from ledger.evidence.verify import Failure, VerifyReport, verify_ledger
+from ledger.evidence.verify import Failure, LedgerVerifier, VerifyReport, verify_ledger
 from ledger.log import merkle
 from ledger.log.entries import TOO_DEEP
 from ledger.log.headmap import StreamHead, head_key, leaf_hash, node_hash, value_hash
 from ledger.log.merkle import NodeId
+from ledger.log.verify_heads import pack_groups
 from ledger.measures.catalogue import EXAMPLES
 from ledger.settings import Settings
 from ledgertest import run_sql
@@ -609,6 +610,26 @@ def test_untampered_ledger_verifies_and_reads_clean(
         events = reader.events_of(stream)
         assert [e.entry_hash for e in events] == [
             history.receipts[name, seq].entry_hash for seq in range(1, ENTRIES_PER_STREAM + 1)]
+
+
+def test_an_untampered_ledger_is_compared_whole_without_reading_it_twice(
+        history: History, ledger: Ledger, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The usual case is decided whole: every map version's stored rows packed by the
+    database (PostgreSQL) or here (SQLite) equal the version recomputed, and the stored Merkle
+    nodes equal the recomputed levels, so neither is read again row by row."""
+    def read_again(*_: object) -> None:
+        raise AssertionError("read again row by row, though nothing was edited")
+
+    monkeypatch.setattr(LedgerVerifier, "_stored_groups", read_again)
+    monkeypatch.setattr(LedgerVerifier, "_check_nodes", read_again)
+    report = _verify(ledger)
+    assert report.ok, _described(report)
+    with ledger.log.snapshot() as view:
+        packed = list(view.iter_head_packed(-1, history.size))
+        grouped = list(view.iter_head_groups(-1, history.size))
+    assert len(packed) > 1
+    assert [(v, bytes(p), c) for v, p, c in packed] == [
+        (v, pack_groups(g), c) for v, g, c in grouped]
 
 
 def _verify_problems(defect: Defect, report: VerifyReport) -> list[str]:

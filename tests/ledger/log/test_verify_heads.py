@@ -25,7 +25,14 @@ from ledger.log.heads import (
     encode_prefix,
     group_rows,
 )
-from ledger.log.verify_heads import GroupKey, HeadsVersion, RecomputedHeads, ReplayedMap
+from ledger.log.verify_heads import (
+    GroupKey,
+    HeadsVersion,
+    RecomputedHeads,
+    ReplayedMap,
+    pack_groups,
+    unpack_groups,
+)
 from ledger.log.writer import LogRow
 
 _KEY_BITS = 256
@@ -99,6 +106,7 @@ def test_the_replayed_map_has_the_writers_root_and_rows_at_every_version(
         base: int) -> None:
     keys = list(dict.fromkeys(_key(base, flip) for flip in flips))
     writer, replayed = _Writer(profile), ReplayedMap(profile, in_c=native)
+    packing = ReplayedMap(profile, in_c=native)  # the same versions, its rows packed
     seqs: dict[bytes, int] = {}
     leaf = 0
     for picks in versions:
@@ -110,10 +118,13 @@ def test_the_replayed_map_has_the_writers_root_and_rows_at_every_version(
             leaf += 1
         version = leaf + 1
         expected_root, expected_rows = writer.apply(changes, version)
-        root, rows = replayed.apply([(key, head.value()) for key, head in changes.items()])
+        values = [(key, head.value()) for key, head in changes.items()]
+        root, rows = replayed.apply(values)
         assert root == expected_root
         assert rows == expected_rows
         assert replayed.root() == root
+        assert packing.apply_packed(values) == (root, pack_groups(rows), len(rows))
+        assert unpack_groups(pack_groups(rows)) == rows
 
 
 @_NEEDS_C
