@@ -490,10 +490,11 @@ fits(Replay *r, PyObject *changes, int *ok)
 
 /* --- a version -------------------------------------------------------------------------------- */
 
-static PyObject *
-group_row(Replay *r, int32_t g)
+/* The size of a group's row: its slots in order, each slot ‖ kind ‖ key ‖ value (a leaf) or
+ * slot ‖ kind ‖ left ‖ right (an internal node). */
+static Py_ssize_t
+row_size(Replay *r, const Group *group)
 {
-    Group *group = &r->groups[g];
     Py_ssize_t size = 0;
     for (int s = 0; s < GROUP_SLOTS; s++) {
         int32_t at = group->slots[s];
@@ -501,39 +502,60 @@ group_row(Replay *r, int32_t g)
             size += 2 + (r->nodes[at].kind == LEAF ? LEAF_BODY : INNER_BODY);
         }
     }
-    PyObject *row = PyBytes_FromStringAndSize(NULL, size);
-    if (row == NULL) {
-        return NULL;
-    }
-    unsigned char *out = (unsigned char *)PyBytes_AS_STRING(row);
+    return size;
+}
+
+/* Write a group's row (row_size bytes) at out; return where it ends. */
+static unsigned char *
+write_row(Replay *r, const Group *group, unsigned char *out)
+{
     for (int s = 0; s < GROUP_SLOTS; s++) {
         int32_t at = group->slots[s];
         if (at < 0) {
             continue;
         }
-        Node *n = &r->nodes[at];
+        const Node *n = &r->nodes[at];
         int leaf = n->kind == LEAF;
         *out++ = (unsigned char)s;
         *out++ = leaf ? 0x00 : 0x01;
         memcpy(out, n->body, leaf ? LEAF_BODY : INNER_BODY);
         out += leaf ? LEAF_BODY : INNER_BODY;
     }
-    return row;
+    return out;
 }
 
-/* The stored position of a group: (depth, its prefix's bits left-aligned in ceil(depth/8)
- * bytes), heads.encode_prefix. */
-static PyObject *
-group_key(Group *group)
+/* Write a group's stored prefix at out (heads.encode_prefix: its top's bits below the first,
+ * left-aligned in ceil(depth / 8) bytes); return its size. */
+static int
+write_prefix(const Group *group, unsigned char *out)
 {
     int depth = group->depth, size = (depth + 7) / 8;
     u128 prefix = (group->top ^ ((u128)1 << depth)) << (size * 8 - depth);
-    unsigned char bytes[16];
     for (int i = size - 1; i >= 0; i--) {
-        bytes[i] = (unsigned char)prefix;
+        out[i] = (unsigned char)prefix;
         prefix >>= 8;
     }
-    return Py_BuildValue("(iy#)", depth, (const char *)bytes, (Py_ssize_t)size);
+    return size;
+}
+
+static PyObject *
+group_row(Replay *r, int32_t g)
+{
+    const Group *group = &r->groups[g];
+    PyObject *row = PyBytes_FromStringAndSize(NULL, row_size(r, group));
+    if (row != NULL) {
+        write_row(r, group, (unsigned char *)PyBytes_AS_STRING(row));
+    }
+    return row;
+}
+
+/* A group's stored position: (depth, prefix). */
+static PyObject *
+group_key(const Group *group)
+{
+    unsigned char bytes[16];
+    int size = write_prefix(group, bytes);
+    return Py_BuildValue("(iy#)", group->depth, (const char *)bytes, (Py_ssize_t)size);
 }
 
 static int
@@ -747,13 +769,7 @@ Replay_apply_packed(Replay *r, PyObject *changes)
     }
     for (Py_ssize_t k = 0; k < n; k++) {
         Group *group = order[k] = &r->groups[r->changed.items[k]];
-        size += 2 + 4 + (group->depth + 7) / 8 + 4;
-        for (int s = 0; s < GROUP_SLOTS; s++) {
-            int32_t at = group->slots[s];
-            if (at >= 0) {
-                size += 2 + (r->nodes[at].kind == LEAF ? LEAF_BODY : INNER_BODY);
-            }
-        }
+        size += 2 + 4 + (group->depth + 7) / 8 + 4 + row_size(r, group);
     }
     qsort(order, (size_t)n, sizeof *order, by_position);
     PyObject *packed = PyBytes_FromStringAndSize(NULL, size);
@@ -763,32 +779,14 @@ Replay_apply_packed(Replay *r, PyObject *changes)
     }
     unsigned char *out = (unsigned char *)PyBytes_AS_STRING(packed);
     for (Py_ssize_t k = 0; k < n; k++) {
-        Group *group = order[k];
-        int depth = group->depth, prefix_size = (depth + 7) / 8;
-        u128 prefix = (group->top ^ ((u128)1 << depth)) << (prefix_size * 8 - depth);
-        *out++ = (unsigned char)(depth >> 8);
-        *out++ = (unsigned char)depth;
-        out = put_u32(out, (uint32_t)prefix_size);
-        for (int i = prefix_size - 1; i >= 0; i--) {
-            out[i] = (unsigned char)prefix;
-            prefix >>= 8;
-        }
-        out += prefix_size;
-        unsigned char *length = out;
-        out += 4;
-        for (int s = 0; s < GROUP_SLOTS; s++) {
-            int32_t at = group->slots[s];
-            if (at < 0) {
-                continue;
-            }
-            Node *node = &r->nodes[at];
-            int leaf = node->kind == LEAF;
-            *out++ = (unsigned char)s;
-            *out++ = leaf ? 0x00 : 0x01;
-            memcpy(out, node->body, leaf ? LEAF_BODY : INNER_BODY);
-            out += leaf ? LEAF_BODY : INNER_BODY;
-        }
-        put_u32(length, (uint32_t)(out - length - 4));
+        const Group *group = order[k];
+        *out++ = (unsigned char)(group->depth >> 8);
+        *out++ = (unsigned char)group->depth;
+        int prefix_size = write_prefix(group, out + 4);
+        out = put_u32(out, (uint32_t)prefix_size) + prefix_size;
+        unsigned char *row = write_row(r, group, out + 4);
+        put_u32(out, (uint32_t)(row - out - 4));
+        out = row;
     }
     PyMem_Free(order);
     PyObject *root = root_of(r);
