@@ -513,7 +513,8 @@ class LedgerVerifier:
                 stored[version] = (packed, count)
         self._map_compared = upto
         for computed in versions:
-            rows: Mapping[GroupKey, bytes] | None = None  # the rows are not compared
+            # None: not compared row by row (equal packed whole, or a layout not compared)
+            rows: Mapping[GroupKey, bytes] | None = None
             if self._rows_compared and stored.pop(computed.version, (b"", 0)) != (
                     computed.packed, computed.count):
                 rows = self._stored_groups(computed.version, problems)
